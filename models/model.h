@@ -1,0 +1,146 @@
+// model.h: the one small interface that both architectures implement.
+//
+// The runner, the evaluator and the sampler hold a Model* and never ask which
+// architecture it is. An architecture provides a ModelVtbl; everything that
+// is the same for all of them (the parameter table, AdamW, clipping,
+// checkpoints) lives in models/model.c and models/checkpoint.c and works from
+// the tensor table.
+//
+// Memory: all parameters live in one contiguous buffer (params), in the order
+// of the tensor table, and the gradients and AdamW moments have the same
+// layout. So zeroing, clipping, AdamW and saving are loops over one array.
+#ifndef TB_MODEL_H
+#define TB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernels/backend.h"
+
+typedef struct cJSON cJSON;
+
+// Shapes of a model. Fields an architecture does not use are 0.
+typedef struct {
+    char name[32];     // "gpt2-6m", "mamba-60m", "tiny-gpt2", ...
+    char arch[16];     // "gpt2" or "mamba"
+    int vocab_size;    // the tokenizer's vocabulary (the embedding has this many rows)
+    int max_seq_len;   // the longest context the model is built for
+    int d_model;       // n_embd for GPT-2
+    int n_layer;
+    // GPT-2
+    int n_head;
+    // Mamba
+    int d_state;       // N, 16
+    int d_conv;        // 4
+    int expand;        // 2
+    int dt_rank;       // ceil(d_model / 16)
+    char a_init[16];   // "s4d_real" (default) or "constant"
+    int scan_chunk;    // time steps between the scan's saved states
+} ModelSpec;
+
+// One named parameter tensor, named and shaped as in the ecosystem's
+// checkpoints (Hugging Face GPT2LMHeadModel, mamba_ssm MambaLMHeadModel).
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[4];
+    size_t offset;     // in floats, into params / grads / m / v
+    size_t numel;
+    int weight_decay;  // 1 if AdamW applies weight decay to it
+} ParamTensor;
+
+typedef struct Model Model;
+
+typedef struct {
+    // Builds the tensor table, allocates parameters on the backend; no activations yet.
+    int (*create)(Model *m);
+    // Draws the architecture's own initialisation from the seed.
+    void (*init_weights)(Model *m, uint64_t seed);
+    // Allocates activations for batches up to (B, T), T <= max_seq_len.
+    int (*alloc_activations)(Model *m, int B, int T);
+    // inputs, targets: (B, T) host int32. targets may be NULL (logits only).
+    // Leaves logits (B, T, V) in m->logits (backend memory) and, with targets,
+    // the per-position losses in m->losses_host and the mean in m->loss.
+    void (*forward)(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+    // After a forward with targets: accumulates d(mean loss)/d(params) into grads.
+    void (*backward)(Model *m);
+    // Batch-1 inference state (KV cache or conv + SSM states).
+    int (*alloc_decode)(Model *m);
+    void (*decode_reset)(Model *m);
+    // Consumes n prompt tokens; writes the logits (V) after the last one to
+    // host memory. Equivalent to n decode_steps, but batched.
+    void (*prefill)(Model *m, const int32_t *tokens, int n, float *logits_host);
+    // Consumes one token at the next position; writes logits (V) to host memory.
+    void (*decode_step)(Model *m, int32_t token, float *logits_host);
+    // config.json in the ecosystem's format (GPT2Config / MambaConfig fields).
+    cJSON *(*config_json)(const Model *m);
+    // Bytes of activations for the current (B, T), for the run record.
+    size_t (*activation_bytes)(const Model *m);
+    void (*destroy)(Model *m);
+} ModelVtbl;
+
+struct Model {
+    ModelSpec spec;
+    const ModelVtbl *vt;
+    const Backend *be;
+
+    ParamTensor *tensors;
+    int num_tensors;
+    size_t num_params;
+    float *params, *grads;   // backend memory, num_params floats each
+    float *adam_m, *adam_v;  // backend memory, allocated by the first optimizer step
+
+    int B, T;                // activation capacity
+    float *logits;           // (B, T, V) backend memory
+    float *losses_host;      // (B, T) host copy of the per-position losses
+    float loss;              // mean loss of the last forward with targets
+    int decode_pos;          // next position for decode_step
+
+    void *impl;              // the architecture's own state
+};
+
+// ---------------------------------------------------------------- configs
+// Fills spec for a named config: gpt2-6m, gpt2-60m, mamba-6m, mamba-60m,
+// tiny-gpt2, tiny-mamba. vocab_size is taken from the argument.
+int model_spec_by_name(ModelSpec *spec, const char *name, int vocab_size);
+// Reads an ecosystem config.json (GPT2Config or MambaConfig) into spec.
+int model_spec_from_config_json(ModelSpec *spec, const cJSON *config, const char *path);
+
+// ---------------------------------------------------------------- lifetime
+// Creates the model on a backend with zeroed parameters (call init_weights or
+// load a checkpoint next). NULL with the error set on failure.
+Model *model_create(const ModelSpec *spec, const Backend *be);
+void model_destroy(Model *m);
+
+// Registers a tensor in the table while an architecture's create() runs.
+void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape,
+                      int weight_decay);
+// Allocates params and grads for the registered tensors.
+int model_alloc_params(Model *m);
+const ParamTensor *model_find_tensor(const Model *m, const char *name);
+float *model_param(Model *m, const char *name);  // backend pointer into params
+float *model_grad(Model *m, const char *name);   // backend pointer into grads
+
+// ---------------------------------------------------------------- training
+typedef struct {
+    float lr;            // peak learning rate
+    float min_lr;        // floor of the cosine decay
+    int warmup_steps;
+    int total_steps;     // schedule length
+    float beta1, beta2, eps;
+    float weight_decay;
+    float grad_clip;     // max global norm; <= 0 disables clipping
+} OptimConfig;
+
+void optim_config_default(OptimConfig *oc);
+// Linear warmup, then cosine decay from lr to min_lr at total_steps.
+float optim_lr_at(const OptimConfig *oc, int step);
+
+void model_zero_grad(Model *m);
+// Global L2 norm of the gradients (deterministic).
+float model_grad_norm(Model *m);
+// Clips by global norm and applies AdamW to every tensor (decay where
+// weight_decay is set). step counts from 1. Returns the pre-clip grad norm.
+float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr);
+
+#endif

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tunebench needs that are missing, and nothing
+# else. `deps.sh build` covers compiling and `make test`; `deps.sh all` adds
+# what experiments, plots and the paper use; `deps.sh NAME...` installs a group.
+set -euo pipefail
+
+group_build="build-essential libopenblas-dev libcjson-dev"
+group_test="abcmidi gnuplot-nox"
+group_paper="texlive-latex-base texlive-latex-recommended texlive-latex-extra"
+group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
+group_torch="python3-torch"
+
+packages=""
+for g in "${@:-build}"; do
+  case "$g" in
+    build)   packages+=" $group_build $group_test" ;;
+    all)     packages+=" $group_build $group_test" ;;
+    paper)   packages+=" $group_paper" ;;
+    samples) packages+=" $group_samples" ;;
+    torch)   packages+=" $group_torch" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples or torch)" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $packages; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in *"install ok installed"*) ;; *) missing+=" $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "tunebench: installing missing Debian packages:$missing"
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "tunebench: error: these packages are missing and this user cannot install them: run 'apt-get install$missing' as root" >&2
+    exit 1
+  fi
+else SUDO=""; fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/tmp/tunebench-apt.log 2>&1; then
+  $SUDO apt-get update -qq >/tmp/tunebench-apt.log 2>&1 || true
+  if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >>/tmp/tunebench-apt.log 2>&1; then
+    echo "tunebench: error: apt-get could not install$missing; see /tmp/tunebench-apt.log" >&2
+    exit 1
+  fi
+fi
+echo "tunebench: installed$missing"

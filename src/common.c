@@ -1,0 +1,264 @@
+// common.c: errors, atomic files, time, hashing and the RNG (see common.h).
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// ---------------------------------------------------------------- errors
+
+static _Thread_local char error_line[1024];
+
+int tb_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_line, sizeof error_line, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *tb_last_error(void) { return error_line[0] ? error_line : "unknown error"; }
+void tb_clear_error(void) { error_line[0] = '\0'; }
+void tb_report(void) { fprintf(stderr, "tunebench: error: %s\n", tb_last_error()); }
+
+void tb_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tunebench: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *tb_malloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) tb_die("out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *tb_calloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) tb_die("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+char *tb_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = tb_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+// ---------------------------------------------------------------- files
+
+char *tb_read_file(const char *path, size_t *len_out) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        tb_error("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = tb_malloc(cap + 1);
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (len < cap) break;
+        cap *= 2;
+        char *bigger = realloc(buf, cap + 1);
+        if (!bigger) tb_die("out of memory reading %s", path);
+        buf = bigger;
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(buf);
+        tb_error("cannot read %s: I/O error", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    if (len_out) *len_out = len;
+    return buf;
+}
+
+FILE *atomic_open(AtomicFile *af, const char *path) {
+    memset(af, 0, sizeof *af);
+    if (strlen(path) + 32 >= sizeof af->tmp_path) {
+        tb_error("path too long: %s", path);
+        return NULL;
+    }
+    snprintf(af->path, sizeof af->path, "%s", path);
+    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp) {
+        tb_error("cannot create %s: %s (check the folder exists and is writable)", af->tmp_path,
+                 strerror(errno));
+        return NULL;
+    }
+    return af->fp;
+}
+
+int atomic_commit(AtomicFile *af) {
+    if (!af->fp) return tb_error("atomic_commit on a closed file (%s)", af->path);
+    int failed = fflush(af->fp) != 0 || ferror(af->fp);
+    int saved_errno = errno;
+    if (!failed && fsync(fileno(af->fp)) != 0) failed = 1, saved_errno = errno;
+    if (fclose(af->fp) != 0 && !failed) failed = 1, saved_errno = errno;
+    af->fp = NULL;
+    if (failed) {
+        unlink(af->tmp_path);
+        return tb_error("cannot write %s: %s (is the disk full?); the previous file is unchanged",
+                        af->path, strerror(saved_errno ? saved_errno : EIO));
+    }
+    if (rename(af->tmp_path, af->path) != 0) {
+        saved_errno = errno;
+        unlink(af->tmp_path);
+        return tb_error("cannot rename %s to %s: %s", af->tmp_path, af->path, strerror(saved_errno));
+    }
+    return 0;
+}
+
+void atomic_abort(AtomicFile *af) {
+    if (af->fp) fclose(af->fp);
+    af->fp = NULL;
+    if (af->tmp_path[0]) unlink(af->tmp_path);
+}
+
+int tb_write_file_atomic(const char *path, const void *data, size_t len) {
+    AtomicFile af;
+    FILE *fp = atomic_open(&af, path);
+    if (!fp) return -1;
+    if (len && fwrite(data, 1, len, fp) != len) {
+        int e = errno;
+        atomic_abort(&af);
+        return tb_error("cannot write %s: %s (is the disk full?)", path, strerror(e));
+    }
+    return atomic_commit(&af);
+}
+
+int tb_mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return tb_error("bad directory path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return tb_error("cannot create directory %s: %s", buf, strerror(errno));
+            buf[i] = saved;
+        }
+    }
+    if (!tb_dir_exists(path)) return tb_error("%s exists and is not a directory", path);
+    return 0;
+}
+
+int tb_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int tb_dir_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// ---------------------------------------------------------------- time
+
+double tb_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double tb_median(double *x, int n) {
+    if (n <= 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, compare_doubles);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+// ---------------------------------------------------------------- hashing
+
+uint64_t tb_hash64(const void *data, size_t len, uint64_t seed) {
+    const unsigned char *p = data;
+    uint64_t h = seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+// ---------------------------------------------------------------- random
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void rng_seed(Rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_u64(Rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint32_t rng_below(Rng *r, uint32_t n) {
+    if (n <= 1) return 0;
+    uint32_t limit = (uint32_t)(-n) % n;  // 2^32 mod n: reject the biased tail
+    for (;;) {
+        uint32_t x = (uint32_t)(rng_u64(r) >> 32);
+        if (x >= limit) return x % n;
+    }
+}
+
+float rng_uniform(Rng *r) { return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
+
+float rng_normal(Rng *r) {
+    // Box-Muller; u1 in (0, 1] so that log() is finite.
+    double u1 = ((double)(rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+// ---------------------------------------------------------------- misc
+
+int tb_num_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int tb_streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }

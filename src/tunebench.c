@@ -1,0 +1,52 @@
+// tunebench: one CLI for the whole harness. `tunebench help` lists commands;
+// `tunebench CMD --help` prints the usage of one.
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+#define COMMAND(name, summary) int cmd_##name(int argc, char **argv);
+#include "commands.def"
+#undef COMMAND
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} Command;
+
+static const Command commands[] = {
+#define COMMAND(name, summary) {#name, summary, cmd_##name},
+#include "commands.def"
+#undef COMMAND
+};
+
+static void print_help(FILE *out) {
+    fprintf(out, "usage: tunebench COMMAND [options]   (tunebench COMMAND --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cmd_version(int argc, char **argv) {
+    (void)argc, (void)argv;
+    printf("tunebench %s (built %s, threads %d)\n", TB_VERSION, __DATE__, tb_num_threads());
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
+        tb_streq(argv[1], "-h")) {
+        if (argc >= 3 && tb_streq(argv[1], "help")) {
+            char *help_argv[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (tb_streq(commands[i].name, argv[2])) return commands[i].run(2, help_argv);
+        }
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (tb_streq(commands[i].name, argv[1])) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tunebench: error: unknown command '%s' (run 'tunebench help' for the list)\n",
+            argv[1]);
+    return 2;
+}
