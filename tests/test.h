@@ -25,7 +25,7 @@ static int test_passed, test_failed;
 
 // Per-tensor closeness: |a - b| <= atol + rtol * |ref| for every element.
 // Prints the worst element on failure. Counts as one check.
-static int check_close(const char *what, const float *got, const float *ref, size_t n,
+static inline int check_close(const char *what, const float *got, const float *ref, size_t n,
                        float atol, float rtol) {
     size_t worst = 0, bad = 0;
     double worst_excess = -1.0;
@@ -48,7 +48,7 @@ static int check_close(const char *what, const float *got, const float *ref, siz
     return 0;
 }
 
-static int test_summary(const char *name) {
+static inline int test_summary(const char *name) {
     printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
     return test_failed ? 1 : 0;
 }

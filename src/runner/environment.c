@@ -1,0 +1,98 @@
+// environment.c: collects the facts about the machine and the build that a
+// reader needs to trust (or reproduce) a measurement.
+#include "environment.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "../common.h"
+
+// mk/runner.mk passes the flags this file was compiled with.
+#ifndef TB_BUILD_CFLAGS
+#define TB_BUILD_CFLAGS "unknown"
+#endif
+
+// First line of a command's output, without the newline; 0 on success.
+static int command_line(const char *cmd, char *out, size_t cap) {
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    int got = fgets(out, (int)cap, p) != NULL;
+    int rc = pclose(p);
+    out[strcspn(out, "\n")] = '\0';
+    return got && rc == 0 ? 0 : -1;
+}
+
+static void cpu_model(char *out, size_t cap) {
+    snprintf(out, cap, "unknown");
+    FILE *fp = fopen("/proc/cpuinfo", "r");
+    if (!fp) return;
+    char line[512];
+    while (fgets(line, sizeof line, fp)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *colon = strchr(line, ':');
+            if (colon) {
+                colon++;
+                while (*colon == ' ' || *colon == '\t') colon++;
+                snprintf(out, cap, "%s", colon);
+                out[strcspn(out, "\n")] = '\0';
+            }
+            break;
+        }
+    }
+    fclose(fp);
+}
+
+cJSON *environment_json(const char *backend_name) {
+    cJSON *env = cJSON_CreateObject();
+    char buf[512];
+    if (command_line("git rev-parse HEAD 2>/dev/null", buf, sizeof buf) == 0) {
+        cJSON_AddStringToObject(env, "git_commit", buf);
+        // Dirty = tracked files differ from the commit (untracked outputs don't count).
+        FILE *p = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r");
+        int dirty = p && fgetc(p) != EOF;
+        if (p) pclose(p);
+        cJSON_AddBoolToObject(env, "git_dirty", dirty);
+    } else {
+        cJSON_AddNullToObject(env, "git_commit");
+        cJSON_AddNullToObject(env, "git_dirty");
+    }
+#if defined(__clang__)
+    cJSON_AddStringToObject(env, "compiler", "clang " __clang_version__);
+#elif defined(__GNUC__)
+    cJSON_AddStringToObject(env, "compiler", "gcc " __VERSION__);
+#else
+    cJSON_AddStringToObject(env, "compiler", "unknown");
+#endif
+    cJSON_AddStringToObject(env, "cflags", TB_BUILD_CFLAGS);
+    cpu_model(buf, sizeof buf);
+    cJSON_AddStringToObject(env, "cpu_model", buf);
+    cJSON_AddNumberToObject(env, "cpu_cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    cJSON_AddNumberToObject(env, "threads", tb_num_threads());
+    const char *blas = openblas_get_config();
+    snprintf(buf, sizeof buf, "OpenBLAS %s (threads %d)", blas ? blas : "", openblas_get_num_threads());
+    cJSON_AddStringToObject(env, "blas", buf);
+    cJSON_AddStringToObject(env, "backend", backend_name);
+    if (strcmp(backend_name, "cuda") == 0 &&
+        command_line("nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null", buf, sizeof buf) == 0)
+        cJSON_AddStringToObject(env, "gpu", buf);
+    else
+        cJSON_AddNullToObject(env, "gpu");
+    struct utsname u;
+    if (uname(&u) == 0) snprintf(buf, sizeof buf, "%s %s %s", u.sysname, u.release, u.machine);
+    else snprintf(buf, sizeof buf, "unknown");
+    cJSON_AddStringToObject(env, "os", buf);
+    cJSON_AddStringToObject(env, "tunebench_version", TB_VERSION);
+    return env;
+}
+
+size_t environment_peak_rss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (size_t)ru.ru_maxrss * 1024;  // Linux reports kilobytes
+}
