@@ -56,7 +56,7 @@ static const ConfigKey config_keys[] = {
     {"inference.repeats", NUM(KEY_INT, inference_repeats), 0, 1000, 0, NULL, "repeats per prefill length and decode position; 0 = skip"},
     {"samples.count", NUM(KEY_INT, sample_count), 0, 1000, 0, NULL, "tunes generated into the record at the end"},
     {"samples.max_tokens", NUM(KEY_INT, sample_max_tokens), 1, 1 << 20, 0, NULL, "length cap of a generated tune"},
-    {"samples.temperature", NUM(KEY_FLOAT, sample_temperature), 0, 100, 1, NULL, "sampling temperature"},
+    {"samples.temperature", NUM(KEY_FLOAT, sample_temperature), 0, 100, 0, NULL, "sampling temperature; 0 = greedy"},
     {"samples.top_k", NUM(KEY_INT, sample_top_k), 0, 1 << 20, 0, NULL, "top-k sampling; 0 = off"},
     {"samples.top_p", NUM(KEY_FLOAT, sample_top_p), 0, 1, 1, NULL, "nucleus sampling; 1 = off"},
     {"samples.prompt", STR(sample_prompt), 0, 0, 0, "", "ABC text the samples start from"},

@@ -1,0 +1,664 @@
+// train.c: `tunebench train`, the experiment runner.
+//
+// One run, top to bottom:
+//   1. the config: experiments/<name>.json, then the command-line overrides,
+//      then resolution (a short run keeps a complete schedule);
+//   2. the data: the tokenizer and the train/validation shards of the corpus;
+//   3. the model: created from its named config, initialised from the seed
+//      (or loaded from the run's checkpoint with --resume);
+//   4. the loop: forward, backward, AdamW, with a validation every
+//      eval.interval steps and a checkpoint every checkpoint.interval steps;
+//      the record is rewritten atomically at the start and at every
+//      validation, so a killed run always leaves a valid record;
+//   5. the end: inference timings, memory, sample tunes, status "completed".
+//
+// Output: <results>/<experiment>/<run-id>.json (the record) and
+// <results>/<experiment>/<run-id>/ (the latest checkpoint, a directory that
+// `tunebench eval --ckpt` and Hugging Face / mamba_ssm loaders read).
+//
+// Exact resume: the checkpoint holds the parameters, the AdamW moments, the
+// step and the data loader's generator, and nothing else in the loop is
+// random, so on the CPU a resumed run computes the same bits as one that was
+// never interrupted (tests/test_train_resume.c kills a real run to check).
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../../data/shards.h"
+#include "../../data/tokenizer.h"
+#include "../../models/checkpoint.h"
+#include "../../models/model.h"
+#include "../common.h"
+#include "config.h"
+#include "environment.h"
+#include "measure.h"
+#include "progress.h"
+#include "record.h"
+#include "samples.h"
+#include "signals.h"
+
+// Files of a prepared corpus (`make data`).
+#define CORPUS_TRAIN "train.bin"
+#define CORPUS_VAL "val.bin"
+#define CORPUS_VOCAB "vocab.bin"
+#define CORPUS_MANIFEST "manifest.json"
+
+// Steps at the start of each run segment left out of the timing median:
+// the first steps pay for page faults and cold caches.
+#define TIMING_WARMUP_STEPS 3
+
+// Exit statuses besides 0 (completed) and 1 (error).
+#define EXIT_DIVERGED 3
+
+typedef struct {
+    ExperimentConfig cfg;
+    char run_id[96];
+    char run_dir[1024];      // the checkpoint directory
+    char record_path[1100];
+    char command[2048];
+
+    Tokenizer *tok;
+    DataLoader train, val;
+    Model *model;
+    OptimConfig optim;
+    int32_t *inputs, *targets;  // (B, T)
+
+    RunRecord rec;
+    Progress progress;
+    int start_step;          // steps already done when this segment began
+    double *step_ms;         // (steps - start_step) times of this segment
+    int timed;               // entries in step_ms
+    double train_s_before;   // training seconds of earlier segments
+    double wall_s_before;    // wall seconds of earlier segments
+    double t_start;          // this segment's start (monotonic)
+    double train_s, eval_s, ckpt_s;
+    uint64_t fault_nan_step; // test hook, see below
+    int record_started;      // this process has written the record
+} Run;
+
+// ---------------------------------------------------------------- arguments
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: tunebench train --config experiments/NAME.json [options]\n"
+            "       tunebench train --resume RESULTS/EXPERIMENT/RUN-ID\n\n"
+            "Trains one experiment and writes RESULTS/EXPERIMENT/RUN-ID.json (the run record)\n"
+            "and RESULTS/EXPERIMENT/RUN-ID/ (the latest checkpoint).\n\n"
+            "options (each overrides the config file; the record lists them):\n"
+            "  --steps N          optimizer steps (the protocol is %d)\n"
+            "  --batch N          sequences per step\n"
+            "  --backend cpu|cuda\n"
+            "  --seed N\n"
+            "  --threads N        CPU threads (0 = all cores)\n"
+            "  --data DIR         corpus folder (train.bin, val.bin, vocab.bin)\n"
+            "  --results DIR      where records go (default results)\n"
+            "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
+            "  --run-id ID        name the run (default: UTC time and seed)\n\n"
+            "SIGINT/SIGTERM finish the step, checkpoint, record status 'interrupted' and exit\n"
+            "non-zero; --resume continues bit-identically on the CPU.\n\n"
+            "config keys:\n",
+            PROTOCOL_STEPS);
+    config_print_keys(out);
+}
+
+static void join_command(Run *run, int argc, char **argv) {
+    size_t used = (size_t)snprintf(run->command, sizeof run->command, "tunebench train");
+    for (int i = 1; i < argc && used < sizeof run->command; i++)
+        used += (size_t)snprintf(run->command + used, sizeof run->command - used, " %s", argv[i]);
+}
+
+// Parses the command line into run->cfg (and resume_dir). 0, 1 (help shown) or -1.
+static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, cJSON *overrides) {
+    const char *config_path = NULL;
+    *resume_dir = NULL;
+    // Config file first, overrides after, whatever their order on the line.
+    for (int i = 1; i < argc; i++) {
+        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (tb_streq(argv[i], "--config") && i + 1 < argc) config_path = argv[++i];
+        else if (tb_streq(argv[i], "--resume") && i + 1 < argc) *resume_dir = argv[++i];
+    }
+    if (!config_path && !*resume_dir) {
+        usage(stderr);
+        return tb_error("train: give --config experiments/NAME.json or --resume RUN_DIR");
+    }
+    if (config_path && *resume_dir) return tb_error("train: --config and --resume exclude each other");
+    config_defaults(&run->cfg);
+    if (config_path && config_load(&run->cfg, config_path)) return -1;
+
+    static const struct { const char *flag, *key; } flags[] = {
+        {"--steps", "steps"}, {"--batch", "batch_size"}, {"--backend", "backend"}, {"--seed", "seed"},
+        {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (tb_streq(a, "--config") || tb_streq(a, "--resume")) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= argc) return tb_error("train: option %s needs a value (see tunebench train --help)", a);
+        const char *value = argv[++i];
+        if (tb_streq(a, "--run-id")) {
+            snprintf(run->run_id, sizeof run->run_id, "%s", value);
+            continue;
+        }
+        char key[128], text[600];
+        const char *origin = a;
+        if (tb_streq(a, "--set")) {
+            const char *eq = strchr(value, '=');
+            if (!eq || eq == value) return tb_error("train: --set wants KEY=VALUE, got '%s'", value);
+            snprintf(key, sizeof key, "%.*s", (int)(eq - value), value);
+            value = eq + 1;
+        } else {
+            size_t f = 0;
+            while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
+            if (f == sizeof flags / sizeof flags[0])
+                return tb_error("train: unknown option '%s' (see tunebench train --help)", a);
+            snprintf(key, sizeof key, "%s", flags[f].key);
+        }
+        if (*resume_dir && !tb_streq(key, "threads"))
+            return tb_error("train: %s cannot change a resumed run (it continues with its recorded config)", a);
+        if (config_set(&run->cfg, key, value, origin)) return -1;
+        snprintf(text, sizeof text, "%s=%s", key, value);
+        cJSON_AddItemToArray(overrides, cJSON_CreateString(text));
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------- data
+
+static int open_data(Run *run) {
+    const ExperimentConfig *c = &run->cfg;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_TRAIN);
+    if (!tb_file_exists(path))
+        return tb_error("corpus %s is missing %s: run 'make data' (or pass --data DIR of a prepared corpus)",
+                        c->data_dir, CORPUS_TRAIN);
+    snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VOCAB);
+    run->tok = tok_load(path);
+    if (!run->tok) return -1;
+    uint64_t hash = tok_hash(run->tok);
+    snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_TRAIN);
+    if (loader_open(&run->train, path, c->batch_size, c->seq_len, (uint64_t)c->seed)) return -1;
+    if (loader_check_tokenizer(&run->train, hash)) return -1;
+    snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VAL);
+    if (loader_open(&run->val, path, c->batch_size, c->seq_len, (uint64_t)c->seed)) return -1;
+    if (loader_check_tokenizer(&run->val, hash)) return -1;
+    return 0;
+}
+
+static cJSON *data_json(Run *run) {
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "dir", run->cfg.data_dir);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", run->cfg.data_dir, CORPUS_MANIFEST);
+    size_t len = 0;
+    char *manifest = tb_file_exists(path) ? tb_read_file(path, &len) : NULL;
+    cJSON_AddItemToObject(d, "manifest_hash",
+                          manifest ? record_hash_string(tb_hash64(manifest, len, TB_HASH64_SEED)) : cJSON_CreateNull());
+    free(manifest);
+    cJSON_AddItemToObject(d, "tokenizer_hash", record_hash_string(tok_hash(run->tok)));
+    cJSON_AddNumberToObject(d, "vocab_size", tok_vocab_size(run->tok));
+    cJSON_AddNumberToObject(d, "train_tokens", (double)loader_num_tokens(&run->train));
+    cJSON_AddNumberToObject(d, "val_tokens", (double)loader_num_tokens(&run->val));
+    // Bytes per token of the validation split, the end-of-tune token counting 1.
+    double bytes = 0;
+    uint64_t n = loader_num_tokens(&run->val);
+    for (uint64_t i = 0; i < n; i++) bytes += tok_token_bytes(run->tok, run->val.tokens[i]);
+    cJSON_AddNumberToObject(d, "bytes_per_token", n ? bytes / (double)n : 0);
+    cJSON_AddNumberToObject(d, "end_of_tune_token", tok_eot_id(run->tok));
+    return d;
+}
+
+// ---------------------------------------------------------------- model
+
+static cJSON *model_json(const Model *m) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", m->spec.name);
+    cJSON_AddStringToObject(j, "arch", m->spec.arch);
+    cJSON_AddNumberToObject(j, "num_params", (double)m->num_params);
+    cJSON_AddItemToObject(j, "config", m->vt->config_json(m));
+    cJSON *s = cJSON_AddObjectToObject(j, "spec");
+    const ModelSpec *sp = &m->spec;
+    cJSON_AddNumberToObject(s, "vocab_size", sp->vocab_size);
+    cJSON_AddNumberToObject(s, "max_seq_len", sp->max_seq_len);
+    cJSON_AddNumberToObject(s, "d_model", sp->d_model);
+    cJSON_AddNumberToObject(s, "n_layer", sp->n_layer);
+    if (sp->n_head) cJSON_AddNumberToObject(s, "n_head", sp->n_head);
+    if (sp->d_state) {
+        cJSON_AddNumberToObject(s, "d_state", sp->d_state);
+        cJSON_AddNumberToObject(s, "d_conv", sp->d_conv);
+        cJSON_AddNumberToObject(s, "expand", sp->expand);
+        cJSON_AddNumberToObject(s, "dt_rank", sp->dt_rank);
+        cJSON_AddStringToObject(s, "a_init", sp->a_init);
+        cJSON_AddNumberToObject(s, "scan_chunk", sp->scan_chunk);
+    }
+    return j;
+}
+
+static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
+    const ExperimentConfig *c = &run->cfg;
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) return -1;
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        return tb_error("%s: key 'model': %s", c->source, msg);
+    }
+    if (c->seq_len > spec.max_seq_len)
+        return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", c->source, c->seq_len,
+                        spec.name, spec.max_seq_len);
+    run->model = model_create(&spec, be);
+    if (!run->model) return -1;
+    if (resume_dir) {
+        memset(ts, 0, sizeof *ts);
+        if (checkpoint_load_into(run->model, resume_dir, ts)) return -1;
+    } else {
+        run->model->vt->init_weights(run->model, (uint64_t)c->seed);
+    }
+    return run->model->vt->alloc_activations(run->model, c->batch_size, c->seq_len);
+}
+
+// ---------------------------------------------------------------- evaluation
+
+// Mean loss (nats per token) and bits per byte over the first eval.batches
+// sequential validation batches (all when 0): the same windows every time.
+static void evaluate_val(Run *run, double *loss, double *bpb, long long *tokens) {
+    Model *m = run->model;
+    int B = run->cfg.batch_size, T = run->cfg.seq_len;
+    double nats = 0, bytes = 0;
+    long long count = 0;
+    loader_eval_reset(&run->val);
+    for (int b = 0; run->cfg.eval_batches == 0 || b < run->cfg.eval_batches; b++) {
+        int rows = loader_eval_next(&run->val, run->inputs, run->targets);
+        if (rows == 0) break;
+        for (size_t i = (size_t)rows * T; i < (size_t)B * T; i++) run->inputs[i] = 0, run->targets[i] = -1;
+        m->vt->forward(m, run->inputs, run->targets, B, T);
+        for (size_t i = 0; i < (size_t)rows * T; i++) {
+            nats += m->losses_host[i];
+            bytes += tok_token_bytes(run->tok, run->targets[i]);
+        }
+        count += (long long)rows * T;
+    }
+    *loss = count ? nats / (double)count : NAN;
+    *bpb = bytes > 0 ? nats / (log(2.0) * bytes) : NAN;
+    *tokens = count;
+}
+
+// ---------------------------------------------------------------- record
+
+static double wall_seconds(const Run *run) { return run->wall_s_before + (tb_now_seconds() - run->t_start); }
+
+static void update_timing(Run *run, int steps_done) {
+    const Model *m = run->model;
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddNumberToObject(t, "steps_done", steps_done);
+    double train_s = run->train_s_before + run->train_s;
+    cJSON_AddNumberToObject(t, "train_seconds", train_s);
+    cJSON_AddNumberToObject(t, "wall_seconds", wall_seconds(run));
+    cJSON_AddNumberToObject(t, "eval_seconds", run->eval_s);
+    cJSON_AddNumberToObject(t, "checkpoint_seconds", run->ckpt_s);
+    int skip = run->timed > 2 * TIMING_WARMUP_STEPS ? TIMING_WARMUP_STEPS : 0;
+    int n = run->timed - skip;
+    double median = NAN;
+    if (n > 0) {
+        double *copy = tb_malloc(sizeof(double) * (size_t)n);
+        memcpy(copy, run->step_ms + skip, sizeof(double) * (size_t)n);
+        median = tb_median(copy, n);
+        free(copy);
+    }
+    double tokens_per_step = (double)run->cfg.batch_size * run->cfg.seq_len;
+    cJSON_AddItemToObject(t, "median_step_ms", isfinite(median) ? cJSON_CreateNumber(median) : cJSON_CreateNull());
+    cJSON_AddItemToObject(t, "median_tokens_per_s",
+                          isfinite(median) ? cJSON_CreateNumber(tokens_per_step / (median * 1e-3)) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(t, "warmup_steps_excluded", skip);
+    cJSON_AddNumberToObject(t, "timed_steps", n > 0 ? n : 0);
+    // Measured when this run did the protocol's steps, else projected from the median.
+    if (steps_done >= PROTOCOL_STEPS && run->start_step == 0) {
+        cJSON_AddNumberToObject(t, "time_100k_steps_s", train_s * PROTOCOL_STEPS / steps_done);
+        cJSON_AddBoolToObject(t, "projected", 0);
+    } else {
+        cJSON_AddItemToObject(t, "time_100k_steps_s",
+                              isfinite(median) ? cJSON_CreateNumber(median * 1e-3 * PROTOCOL_STEPS) : cJSON_CreateNull());
+        cJSON_AddBoolToObject(t, "projected", 1);
+    }
+    record_set_section(&run->rec, "timing", t);
+
+    cJSON *mem = cJSON_CreateObject();
+    double pbytes = (double)m->num_params * sizeof(float);
+    cJSON_AddNumberToObject(mem, "peak_rss_bytes", (double)environment_peak_rss_bytes());
+    cJSON_AddNumberToObject(mem, "param_bytes", pbytes);
+    cJSON_AddNumberToObject(mem, "grad_bytes", pbytes);
+    cJSON_AddNumberToObject(mem, "optimizer_bytes", m->adam_m ? 2 * pbytes : 0);
+    cJSON_AddNumberToObject(mem, "activation_bytes", (double)m->vt->activation_bytes(m));
+    record_set_section(&run->rec, "memory", mem);
+}
+
+static int write_record(Run *run, int steps_done) {
+    update_timing(run, steps_done);
+    if (record_write(&run->rec)) return -1;
+    run->record_started = 1;
+    return 0;
+}
+
+static int save_checkpoint(Run *run, int step) {
+    double t0 = tb_now_seconds();
+    TrainState ts;
+    memset(&ts, 0, sizeof ts);
+    ts.step = step;
+    rng_seed(&ts.rng, (uint64_t)run->cfg.seed);
+    loader_get_state(&run->train, ts.data_state);
+    ts.optim = run->optim;
+    int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    run->ckpt_s += tb_now_seconds() - t0;
+    if (rc == 0) record_set_checkpoint(&run->rec, run->run_dir, step);
+    return rc;
+}
+
+// ---------------------------------------------------------------- setup
+
+static void resolve_paths(Run *run) {
+    const ExperimentConfig *c = &run->cfg;
+    if (!run->run_id[0]) {
+        char now[32];
+        record_utc_now(now);  // 2025-01-31T12:34:56Z -> 20250131-123456
+        snprintf(run->run_id, sizeof run->run_id, "%.4s%.2s%.2s-%.2s%.2s%.2s-s%lld", now, now + 5, now + 8, now + 11,
+                 now + 14, now + 17, (long long)c->seed);
+    }
+    snprintf(run->run_dir, sizeof run->run_dir, "%s/%s/%s", c->results_dir, c->experiment, run->run_id);
+    snprintf(run->record_path, sizeof run->record_path, "%s.json", run->run_dir);
+}
+
+// --resume accepts the checkpoint directory or the record beside it.
+static int locate_resume(Run *run, const char *arg) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", arg);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+    if (n > 5 && strcmp(dir + n - 5, ".json") == 0) dir[n - 5] = '\0';
+    snprintf(run->run_dir, sizeof run->run_dir, "%s", dir);
+    snprintf(run->record_path, sizeof run->record_path, "%s.json", dir);
+    if (!tb_dir_exists(run->run_dir))
+        return tb_error("--resume %s: no checkpoint directory %s (a run writes its first checkpoint after "
+                        "checkpoint.interval steps or when interrupted)", arg, run->run_dir);
+    if (record_load(&run->rec, run->record_path)) return -1;
+    cJSON *training = record_section(&run->rec, "training");
+    cJSON *cfg_json = cJSON_GetObjectItemCaseSensitive(training, "config");
+    ExperimentConfig threads_override = run->cfg;
+    config_defaults(&run->cfg);
+    if (config_from_json(&run->cfg, cfg_json, run->record_path)) return -1;
+    if (threads_override.threads != run->cfg.threads) run->cfg.threads = threads_override.threads;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "run_id");
+    snprintf(run->run_id, sizeof run->run_id, "%s", cJSON_IsString(id) ? id->valuestring : "resumed");
+    const cJSON *timing = record_section(&run->rec, "timing");
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(timing, "train_seconds");
+    const cJSON *wa = cJSON_GetObjectItemCaseSensitive(timing, "wall_seconds");
+    run->train_s_before = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
+    run->wall_s_before = cJSON_IsNumber(wa) ? wa->valuedouble : 0;
+    return 0;
+}
+
+static void set_threads(int threads) {
+    if (threads <= 0) return;
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    openblas_set_num_threads(threads);
+}
+
+// ---------------------------------------------------------------- the loop
+
+// What ended the loop.
+typedef enum { END_COMPLETED, END_INTERRUPTED, END_DIVERGED, END_ERROR } RunEnd;
+
+static RunEnd train_loop(Run *run, int *last_step) {
+    const ExperimentConfig *c = &run->cfg;
+    Model *m = run->model;
+    const int B = c->batch_size, T = c->seq_len;
+    const double tokens_per_step = (double)B * T;
+    char line[256], eta_text[32], total_text[32];
+    int eta_announced = 0;
+    *last_step = run->start_step;
+    for (int step = run->start_step + 1; step <= c->steps; step++) {
+        double t0 = tb_now_seconds();
+        loader_next_batch(&run->train, run->inputs, run->targets);
+        m->vt->forward(m, run->inputs, run->targets, B, T);
+        float loss = m->loss;
+        if (run->fault_nan_step == (uint64_t)step) loss = NAN;
+        if (!isfinite(loss)) {
+            snprintf(line, sizeof line, "non-finite training loss at step %d; the last good checkpoint is kept", step);
+            progress_note(&run->progress, "%s", line);
+            record_add_curve_row(&run->rec, step, loss, optim_lr_at(&run->optim, step), NAN, 0, 0);
+            record_set_status(&run->rec, "diverged", line);
+            return END_DIVERGED;
+        }
+        model_zero_grad(m);
+        m->vt->backward(m);
+        // A non-finite gradient would poison every parameter: check before the update.
+        float norm = model_grad_norm(m);
+        float lr = optim_lr_at(&run->optim, step);
+        if (!isfinite(norm)) {
+            snprintf(line, sizeof line, "non-finite gradient norm at step %d; the last good checkpoint is kept", step);
+            progress_note(&run->progress, "%s", line);
+            record_add_curve_row(&run->rec, step, loss, lr, norm, 0, 0);
+            record_set_status(&run->rec, "diverged", line);
+            return END_DIVERGED;
+        }
+        model_adamw_step(m, &run->optim, step, lr);
+        m->be->synchronize();
+        double ms = 1e3 * (tb_now_seconds() - t0);
+        run->step_ms[run->timed++] = ms;
+        run->train_s += ms * 1e-3;
+        *last_step = step;
+
+        if (step % c->log_interval == 0 || step == c->steps || step == run->start_step + 1)
+            record_add_curve_row(&run->rec, step, loss, lr, norm, ms, tokens_per_step / (ms * 1e-3));
+
+        // The ETA from the median so far (after the warm-up steps).
+        double eta = -1;
+        if (run->timed > TIMING_WARMUP_STEPS) {
+            double sum = 0;
+            for (int i = TIMING_WARMUP_STEPS; i < run->timed; i++) sum += run->step_ms[i];
+            double per_step_s = 1e-3 * sum / (run->timed - TIMING_WARMUP_STEPS);
+            eta = per_step_s * (c->steps - step);
+            if (!eta_announced) {
+                eta_announced = 1;
+                progress_format_duration(eta, eta_text, sizeof eta_text);
+                progress_format_duration(per_step_s * PROTOCOL_STEPS, total_text, sizeof total_text);
+                progress_note(&run->progress,
+                              "%.0f ms/step: this run's %d steps take about %s more (plus validation); the "
+                              "protocol's %d steps would take %s here%s",
+                              per_step_s * 1e3, c->steps, eta_text, PROTOCOL_STEPS, total_text,
+                              c->steps > 2000 ? ". STEPS=N shortens a run." : ".");
+            }
+        }
+        progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
+
+        int stop = signals_stop_requested();
+        int last = step == c->steps;
+        if (step % c->eval_interval == 0 || last) {
+            double te = tb_now_seconds(), vloss, vbpb;
+            long long vtokens;
+            evaluate_val(run, &vloss, &vbpb, &vtokens);
+            run->eval_s += tb_now_seconds() - te;
+            record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
+            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
+        }
+        if (step % c->checkpoint_interval == 0 || last || stop) {
+            if (save_checkpoint(run, step)) return END_ERROR;
+        }
+        if (step % c->eval_interval == 0 || last || stop) {
+            if (write_record(run, step)) return END_ERROR;
+        }
+        if (stop) {
+            snprintf(line, sizeof line, "stopped by signal %d after step %d; resume with: tunebench train --resume %s",
+                     stop, step, run->run_dir);
+            progress_note(&run->progress, "%s", line);
+            record_set_status(&run->rec, "interrupted", line);
+            return END_INTERRUPTED;
+        }
+    }
+    return END_COMPLETED;
+}
+
+// ---------------------------------------------------------------- the command
+
+static void run_free(Run *run) {
+    model_destroy(run->model);
+    if (run->tok) tok_free(run->tok);
+    loader_close(&run->train);
+    loader_close(&run->val);
+    free(run->inputs);
+    free(run->targets);
+    free(run->step_ms);
+    record_free(&run->rec);
+}
+
+int cmd_train(int argc, char **argv) {
+    Run *run = tb_calloc(1, sizeof *run);
+    cJSON *overrides = cJSON_CreateArray();
+    const char *resume_dir = NULL;
+    int status = 1;
+    join_command(run, argc, argv);
+    int parsed = parse_args(run, argc, argv, &resume_dir, overrides);
+    if (parsed != 0) {
+        cJSON_Delete(overrides);
+        free(run);
+        if (parsed < 0) tb_report();
+        return parsed < 0 ? 2 : 0;
+    }
+    const char *fault = getenv("TUNEBENCH_FAULT_NAN_STEP");  // tests only: fake a NaN loss at this step
+    run->fault_nan_step = fault ? strtoull(fault, NULL, 10) : 0;
+    ExperimentConfig *c = &run->cfg;
+    cJSON *notes = cJSON_CreateArray();
+    TrainState ts;
+    memset(&ts, 0, sizeof ts);
+    if (resume_dir) {
+        if (locate_resume(run, resume_dir)) goto fail;
+    } else {
+        if (config_check(c)) goto fail;
+        config_resolve(c, notes);
+        resolve_paths(run);
+        if (tb_file_exists(run->record_path))
+            tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+    }
+    set_threads(c->threads);
+    if (open_data(run)) goto fail;
+    if (build_model(run, resume_dir ? run->run_dir : NULL, &ts)) goto fail;
+    run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
+    run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
+
+    run->optim.lr = (float)c->lr;
+    run->optim.min_lr = (float)(c->lr * c->min_lr_ratio);
+    run->optim.warmup_steps = c->warmup_steps;
+    run->optim.total_steps = c->steps;
+    run->optim.beta1 = (float)c->beta1, run->optim.beta2 = (float)c->beta2, run->optim.eps = (float)c->eps;
+    run->optim.weight_decay = (float)c->weight_decay;
+    run->optim.grad_clip = (float)c->grad_clip;
+
+    if (resume_dir) {
+        run->start_step = (int)ts.step;
+        loader_set_state(&run->train, ts.data_state);
+        record_truncate_after(&run->rec, run->start_step);
+        record_add_segment(&run->rec, run->start_step, run->command);
+        record_set_status(&run->rec, "running", NULL);
+        if (run->start_step >= c->steps) {
+            tb_error("run %s is complete (%d of %d steps); nothing to resume", run->run_dir, run->start_step, c->steps);
+            goto fail;
+        }
+    } else {
+        if (tb_mkdirs(run->run_dir)) goto fail;  // fails early on a read-only or missing results folder
+        record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
+        record_set_section(&run->rec, "model", model_json(run->model));
+        cJSON *training = cJSON_CreateObject();
+        cJSON_AddItemToObject(training, "config", config_to_json(c));
+        cJSON_AddStringToObject(training, "config_file", c->source);
+        cJSON_AddItemToObject(training, "overrides", overrides);
+        overrides = NULL;
+        cJSON_AddItemToObject(training, "resolution_notes", notes);
+        notes = NULL;
+        cJSON_AddNumberToObject(training, "tokens_per_step", (double)c->batch_size * c->seq_len);
+        cJSON_AddNumberToObject(training, "protocol_steps", PROTOCOL_STEPS);
+        record_set_section(&run->rec, "training", training);
+    }
+    record_set_section(&run->rec, "environment", environment_json(c->backend));
+    record_set_section(&run->rec, "data", data_json(run));
+    run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
+    run->t_start = tb_now_seconds();
+
+    progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
+    progress_note(&run->progress, "tunebench train: %s (%s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, c->model, run->model->num_params, c->backend, tb_num_threads(),
+                  resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
+    progress_note(&run->progress, "record: %s", run->record_path);
+    if (tb_streq(c->backend, "cpu") && c->steps > 2000)
+        progress_note(&run->progress, "on the CPU this takes hours; the ETA follows after the first steps "
+                                      "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
+
+    // The validation before the first step anchors the curve at the initial loss.
+    if (!resume_dir) {
+        double te = tb_now_seconds(), vloss, vbpb;
+        long long vtokens;
+        evaluate_val(run, &vloss, &vbpb, &vtokens);
+        run->eval_s += tb_now_seconds() - te;
+        record_add_validation_row(&run->rec, 0, vloss, vbpb, wall_seconds(run), vtokens);
+        progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
+    }
+    if (write_record(run, run->start_step)) goto fail;
+
+    signals_install();
+    int last_step = run->start_step;
+    RunEnd end = train_loop(run, &last_step);
+    if (end == END_ERROR) goto fail;
+    if (end == END_COMPLETED) {
+        // Measurements of the trained model: inference timings and sample tunes.
+        if (c->inference_repeats > 0) {
+            int32_t *prompt = tb_malloc(sizeof(int32_t) * (size_t)run->model->spec.max_seq_len);
+            uint64_t have = loader_num_tokens(&run->val);
+            for (int i = 0; i < run->model->spec.max_seq_len; i++) prompt[i] = run->val.tokens[i % have];
+            progress_note(&run->progress, "measuring inference (prefill and per-token decode, %d repeats)",
+                          c->inference_repeats);
+            cJSON *inf = measure_inference(run->model, prompt, c->inference_repeats);
+            free(prompt);
+            if (!inf) goto fail;
+            record_set_section(&run->rec, "inference", inf);
+        }
+        if (c->sample_count > 0) {
+            cJSON *samples = samples_generate(run->model, run->tok, c);
+            if (!samples) goto fail;
+            record_set_section(&run->rec, "samples", samples);
+        }
+        record_set_status(&run->rec, "completed", NULL);
+    }
+    if (write_record(run, last_step)) goto fail;
+    status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + signals_stop_requested();
+    if (end == END_COMPLETED)
+        progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", c->steps, run->record_path,
+                      run->run_dir);
+    run_free(run);
+    free(run);
+    return status;
+
+fail:
+    tb_report();
+    // The record (if one was started) says how the run ended.
+    if (run->record_started) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        record_set_status(&run->rec, "interrupted", msg);
+        record_write(&run->rec);
+    }
+    cJSON_Delete(overrides);
+    cJSON_Delete(notes);
+    run_free(run);
+    free(run);
+    return 1;
+}
