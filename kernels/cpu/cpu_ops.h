@@ -52,11 +52,8 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
 void crossentropy_forward_backward(float *losses, float *dlogits, const float *logits,
                                    const int32_t *targets, int N, int V, float dloss);
 
-// optimizer.c (written on the infra branch)
-double sum_squares(const float *g, size_t n);
-void adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                  int t);
+// optimizer.c: sum_squares, adamw_update (declared in optimizer.h)
+#include "optimizer.h"
 
 // blas_threads.c: OpenBLAS's own thread count. Loops that call sgemm from
 // inside an OpenMP region switch OpenBLAS to one thread for their duration,
