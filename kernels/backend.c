@@ -9,12 +9,6 @@
 
 #include "common.h"
 
-// TRANSITIONAL: kernels/cpu/backend_cpu.c (gpt2 branch) defines backend_cpu().
-// Until that branch is merged here the reference is weak so this branch links;
-// the weak attribute goes away at that merge (a weak reference alone does not
-// pull an object out of a static library).
-#pragma weak backend_cpu
-
 #ifdef TB_HAVE_CUDA
 // Defined in kernels/cuda/: the CUDA backend, or NULL with tb_error() set when
 // no GPU is usable.
@@ -35,13 +29,7 @@ const Backend *backend_by_name(const char *name) {
         tb_error("no backend named: use --backend cpu or --backend cuda");
         return NULL;
     }
-    if (tb_streq(name, "cpu")) {
-        if (!backend_cpu) {
-            tb_error("this build has no CPU backend (kernels/cpu/backend_cpu.c is missing)");
-            return NULL;
-        }
-        return backend_cpu();
-    }
+    if (tb_streq(name, "cpu")) return backend_cpu();
     if (tb_streq(name, "cuda")) return backend_cuda();
     tb_error("unknown backend '%s': use cpu or cuda", name);
     return NULL;
