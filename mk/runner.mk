@@ -1,11 +1,78 @@
 # runner.mk: experiments, plots, tables and the paper (issue 5).
 #
 #   make exp-gpt2-6m [STEPS=N] [BATCH=N] [BACKEND=cpu|cuda] [SEED=N] [THREADS=N]
-#   make exp-all      the four experiments, one after another
-#   make plots        figures from the records in $(RESULTS) into plots/out/
-#   make tables       LaTeX and Markdown tables into paper/tables/
-#   make paper        paper/paper.pdf
-#   make reference    the committed reference set (hours on a CPU)
+#                    [RESULTS=dir] [DATA=corpus-dir] [TRAIN_FLAGS="--set key=value ..."]
+#   make exp-all       the four experiments, one after another
+#   make plots         figures from the records in $(RECORDS) into $(PLOTS_OUT)
+#   make tables        LaTeX and Markdown tables into $(TABLES_OUT)
+#   make paper         paper/paper.pdf (from the plots and tables)
+#   make reference     the committed reference set: results/reference (hours on a CPU)
+
+EXPERIMENTS := gpt2-6m gpt2-60m mamba-6m mamba-60m
+EXP_TARGETS := $(addprefix exp-,$(EXPERIMENTS))
+CORPUS      ?= data/corpus/irishman
+RECORDS     ?= results/reference
+PLOTS_OUT   ?= plots/out
+TABLES_OUT  ?= paper/tables
+PLOT_SCRIPTS := loss val_bpb_time time_100k decode throughput_memory
+
+.PHONY: $(EXP_TARGETS) exp-all plots tables paper reference
 
 # The flags the binary was built with go into every run record.
 $(BUILD)/src/runner/environment.o: CFLAGS += -DTB_BUILD_CFLAGS='"$(OPT)"'
+
+# Each override becomes a `tunebench train` flag; the record lists them.
+TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)) \
+                  $(if $(BACKEND),--backend $(BACKEND)) $(if $(SEED),--seed $(SEED)) \
+                  $(if $(THREADS),--threads $(THREADS)) $(if $(RESULTS),--results $(RESULTS)) \
+                  $(if $(DATA),--data $(DATA)) $(TRAIN_FLAGS)
+
+# 1. build what is missing, 2. prepare the corpus if it is missing, 3. train.
+$(EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench
+	@if [ -z "$(DATA)" ] && [ ! -f $(CORPUS)/train.bin ]; then \
+	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
+	  $(MAKE) --no-print-directory data || exit 1; fi
+	$(BUILD)/tunebench train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
+
+# One after another: they would only slow each other down on a shared CPU.
+exp-all:
+	@for e in $(EXPERIMENTS); do $(MAKE) --no-print-directory exp-$$e || exit 1; done
+
+# ---------------------------------------------------------------- plots and tables
+$(BUILD)/plot_data: $(BUILD)/plots/plot_data.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/make_tables: $(BUILD)/paper/make_tables.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+plots: deps-build $(BUILD)/plot_data
+	@mkdir -p $(PLOTS_OUT)/data
+	$(BUILD)/plot_data $(RECORDS) $(PLOTS_OUT)/data
+	@for s in $(PLOT_SCRIPTS); do for f in png svg; do \
+	  gnuplot -e "data='$(PLOTS_OUT)/data'; out='$(PLOTS_OUT)/$$s'; fmt='$$f'" plots/$$s.gp || exit 1; \
+	done; done
+	@echo "plots: $(PLOTS_OUT)/{$(shell echo $(PLOT_SCRIPTS) | tr ' ' ',')}.{png,svg} from $(RECORDS)"
+
+tables: deps-build $(BUILD)/make_tables
+	$(BUILD)/make_tables $(RECORDS) $(TABLES_OUT)
+	@echo "tables: $(TABLES_OUT)/*.tex and *.md from $(RECORDS)"
+
+# pdflatex twice, for the references; its log stays in paper/ if it fails.
+paper: plots tables
+	@bash scripts/deps.sh paper
+	cd paper && pdflatex -interaction=nonstopmode -halt-on-error paper.tex >/dev/null && \
+	  pdflatex -interaction=nonstopmode -halt-on-error paper.tex >/dev/null || \
+	  { echo "pdflatex failed; see paper/paper.log" >&2; exit 1; }
+	@echo "paper: paper/paper.pdf"
+
+# ---------------------------------------------------------------- the reference set
+# Every experiment on this machine's CPU, as many steps as it allows (the 60M
+# models take about 10x longer per step), then the figures, tables and paper.
+REF_STEPS_6M  ?= 2000
+REF_STEPS_60M ?= 200
+reference:
+	rm -rf results/reference/gpt2-6m results/reference/gpt2-60m results/reference/mamba-6m results/reference/mamba-60m
+	$(MAKE) --no-print-directory exp-gpt2-6m  RESULTS=results/reference STEPS=$(REF_STEPS_6M)
+	$(MAKE) --no-print-directory exp-mamba-6m RESULTS=results/reference STEPS=$(REF_STEPS_6M)
+	$(MAKE) --no-print-directory exp-gpt2-60m  RESULTS=results/reference STEPS=$(REF_STEPS_60M)
+	$(MAKE) --no-print-directory exp-mamba-60m RESULTS=results/reference STEPS=$(REF_STEPS_60M)
+	$(MAKE) --no-print-directory plots tables paper RECORDS=results/reference

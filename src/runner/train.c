@@ -45,7 +45,7 @@
 // Files of a prepared corpus (`make data`).
 #define CORPUS_TRAIN "train.bin"
 #define CORPUS_VAL "val.bin"
-#define CORPUS_VOCAB "vocab.bin"
+#define CORPUS_VOCAB "vocab.tok"
 #define CORPUS_MANIFEST "manifest.json"
 
 // Steps at the start of each run segment left out of the timing median:
@@ -95,7 +95,7 @@ static void usage(FILE *out) {
             "  --backend cpu|cuda\n"
             "  --seed N\n"
             "  --threads N        CPU threads (0 = all cores)\n"
-            "  --data DIR         corpus folder (train.bin, val.bin, vocab.bin)\n"
+            "  --data DIR         corpus folder (train.bin, val.bin, vocab.tok)\n"
             "  --results DIR      where records go (default results)\n"
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
             "  --run-id ID        name the run (default: UTC time and seed)\n\n"
@@ -424,7 +424,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
     Model *m = run->model;
     const int B = c->batch_size, T = c->seq_len;
     const double tokens_per_step = (double)B * T;
-    char line[256], eta_text[32], total_text[32];
+    char line[1400], eta_text[32], total_text[32];
     int eta_announced = 0;
     *last_step = run->start_step;
     for (int step = run->start_step + 1; step <= c->steps; step++) {
