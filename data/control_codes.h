@@ -26,14 +26,21 @@ typedef struct {
     int sections;                                  // S
     int bars[CC_MAX_SECTIONS];                     // B per section
     int similarity[CC_MAX_SECTIONS][CC_MAX_SECTIONS];  // E[i][j], j < i, 0..10
-    size_t kept_len;  // bytes of the text the sections cover (header + sections);
-                      // text after the last section delimiter is not covered
+    // The tune text as TunesFormer keeps it: text[0 .. kept_len), except
+    // that when closed_bar_at >= 0 the single '|' at that offset becomes
+    // "|]" (the rule for a body without any section delimiter). What follows
+    // the last section is dropped, as the original does.
+    size_t kept_len;
+    long closed_bar_at;
 } ControlCodes;
 
 // Computes the codes of one tune, `text` being its header lines followed by
 // its body (what follows X:). Returns CC_OK or why TunesFormer would drop it.
 CcStatus cc_compute(const char *text, size_t len, ControlCodes *cc);
 const char *cc_status_name(CcStatus status);
+// Writes the kept tune text (see ControlCodes) into out (cap >= len + 1 is
+// always enough); returns its length.
+size_t cc_kept_text(const char *text, const ControlCodes *cc, char *out);
 // Writes "S:..\nB:..\nE:..\n..." into out (NUL-terminated, at most cap
 // bytes); returns the length, or -1 if cap is too small.
 int cc_format(const ControlCodes *cc, char *out, size_t cap);
