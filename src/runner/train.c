@@ -23,6 +23,7 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -77,8 +78,11 @@ typedef struct {
     double wall_s_before;    // wall seconds of earlier segments
     double t_start;          // this segment's start (monotonic)
     double train_s, eval_s, ckpt_s;
-    uint64_t fault_nan_step; // test hook, see below
+    uint64_t fault_nan_step; // test hooks, see cmd_train
+    uint64_t fault_stop_step;
     int record_started;      // this process has written the record
+    int threads_given;       // --threads was on the command line
+    int stop_signal;         // the signal that interrupted the run
 } Run;
 
 // ---------------------------------------------------------------- arguments
@@ -166,6 +170,7 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
         if (*resume_dir && !tb_streq(key, "threads"))
             return tb_error("train: %s cannot change a resumed run (it continues with its recorded config)", a);
         if (config_set(&run->cfg, key, value, origin)) return -1;
+        if (tb_streq(key, "threads")) run->threads_given = 1;
         snprintf(text, sizeof text, "%s=%s", key, value);
         cJSON_AddItemToArray(overrides, cJSON_CreateString(text));
     }
@@ -392,10 +397,16 @@ static int locate_resume(Run *run, const char *arg) {
     if (record_load(&run->rec, run->record_path)) return -1;
     cJSON *training = record_section(&run->rec, "training");
     cJSON *cfg_json = cJSON_GetObjectItemCaseSensitive(training, "config");
-    ExperimentConfig threads_override = run->cfg;
+    int threads_override = run->cfg.threads;
     config_defaults(&run->cfg);
     if (config_from_json(&run->cfg, cfg_json, run->record_path)) return -1;
-    if (threads_override.threads != run->cfg.threads) run->cfg.threads = threads_override.threads;
+    // The run continues with its recorded thread count unless --threads says
+    // otherwise; the bits match an uninterrupted run only with the same count.
+    if (run->threads_given && threads_override != run->cfg.threads) {
+        fprintf(stderr, "tunebench: note: resuming with %d threads instead of the run's %d; the losses will not "
+                        "be bit-identical to an uninterrupted run\n", threads_override, run->cfg.threads);
+        run->cfg.threads = threads_override;
+    }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "run_id");
     snprintf(run->run_id, sizeof run->run_id, "%s", cJSON_IsString(id) ? id->valuestring : "resumed");
     const cJSON *timing = record_section(&run->rec, "timing");
@@ -483,6 +494,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
 
         int stop = signals_stop_requested();
+        if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
         int last = step == c->steps;
         if (step % c->eval_interval == 0 || last) {
             double te = tb_now_seconds(), vloss, vbpb;
@@ -491,6 +503,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
             progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
+            if (!stop) stop = signals_stop_requested();  // a signal during the validation stops here
         }
         if (step % c->checkpoint_interval == 0 || last || stop) {
             if (save_checkpoint(run, step)) return END_ERROR;
@@ -499,6 +512,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
             if (write_record(run, step)) return END_ERROR;
         }
         if (stop) {
+            run->stop_signal = stop;
             snprintf(line, sizeof line, "stopped by signal %d after step %d; resume with: tunebench train --resume %s",
                      stop, step, run->run_dir);
             progress_note(&run->progress, "%s", line);
@@ -537,6 +551,8 @@ int cmd_train(int argc, char **argv) {
     }
     const char *fault = getenv("TUNEBENCH_FAULT_NAN_STEP");  // tests only: fake a NaN loss at this step
     run->fault_nan_step = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_STOP_STEP");  // tests only: act as if SIGTERM came during this step
+    run->fault_stop_step = fault ? strtoull(fault, NULL, 10) : 0;
     ExperimentConfig *c = &run->cfg;
     cJSON *notes = cJSON_CreateArray();
     TrainState ts;
@@ -544,8 +560,8 @@ int cmd_train(int argc, char **argv) {
     if (resume_dir) {
         if (locate_resume(run, resume_dir)) goto fail;
     } else {
-        if (config_check(c)) goto fail;
         config_resolve(c, notes);
+        if (config_check(c)) goto fail;
         resolve_paths(run);
         if (tb_file_exists(run->record_path))
             tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
@@ -639,7 +655,7 @@ int cmd_train(int argc, char **argv) {
         record_set_status(&run->rec, "completed", NULL);
     }
     if (write_record(run, last_step)) goto fail;
-    status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + signals_stop_requested();
+    status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
     if (end == END_COMPLETED)
         progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", c->steps, run->record_path,
                       run->run_dir);
