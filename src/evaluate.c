@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 
 // Reads token i of either representation.
 typedef struct {
@@ -92,4 +94,28 @@ int evaluate_ids(Model *m, const int32_t *ids, size_t n, const int *token_bytes,
                  const EvalOptions *opt, EvalResult *out, float *nats_out) {
     TokenSource src = {NULL, ids};
     return evaluate(m, &src, n, token_bytes, opt, out, nats_out);
+}
+
+int evaluate_shard(Model *m, const char *shard_path, const Tokenizer *tok, const EvalOptions *opt,
+                   EvalResult *out) {
+    ShardHeader h;
+    uint16_t *tokens = NULL;
+    if (shard_read(shard_path, &h, &tokens) != 0) return -1;
+    int V = m->spec.vocab_size, rc = 0;
+    if ((int)h.vocab_size != V || tok_vocab_size(tok) != V)
+        rc = tb_error("%s: shard vocabulary %u, tokenizer %d and model %d differ (the model was "
+                      "trained with another tokenizer?)", shard_path, h.vocab_size,
+                      tok_vocab_size(tok), V);
+    else if (h.tokenizer_hash != tok_hash(tok))
+        rc = tb_error("%s: made by another tokenizer (hash %016llx, this vocabulary %016llx): pass "
+                      "the vocabulary the shard was made with", shard_path,
+                      (unsigned long long)h.tokenizer_hash, (unsigned long long)tok_hash(tok));
+    if (rc == 0) {
+        int *bytes = tb_malloc((size_t)V * sizeof(int));
+        for (int v = 0; v < V; v++) bytes[v] = tok_token_bytes(tok, v);
+        rc = evaluate_tokens(m, tokens, (size_t)h.num_tokens, bytes, opt, out, NULL);
+        free(bytes);
+    }
+    free(tokens);
+    return rc;
 }

@@ -47,4 +47,10 @@ int evaluate_tokens(Model *m, const uint16_t *tokens, size_t n, const int *token
 int evaluate_ids(Model *m, const int32_t *ids, size_t n, const int *token_bytes,
                  const EvalOptions *opt, EvalResult *out, float *nats_out);
 
+// A whole token shard (data/shards.h), with the bytes of the given tokenizer.
+// The shard must match the model's vocabulary and the tokenizer's hash.
+typedef struct Tokenizer Tokenizer;
+int evaluate_shard(Model *m, const char *shard_path, const Tokenizer *tok, const EvalOptions *opt,
+                   EvalResult *out);
+
 #endif
