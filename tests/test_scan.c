@@ -297,20 +297,20 @@ static void check_fused_against_naive(int B, int L, int Dm, int N, int pad, int 
     snprintf(what, sizeof what, "scan %s (B%d L%d dim%d N%d chunk %d)", name, B, L, Dm, N, \
              chunk);                                                                       \
     check_view(what, x, rows, w, s, ref, atol, rtol)
-    VIEW("out", f.out, Dm, p.out_stride, r.out, 1e-5f, 1e-4f);
-    VIEW("du", f.du, Dm, p.du_stride, r.du, 1e-5f, 1e-4f);
-    VIEW("ddelta_raw", f.ddr, Dm, p.ddelta_stride, r.ddr, 1e-5f, 1e-4f);
-    VIEW("dz", f.dz, Dm, p.dz_stride, r.dz, 1e-5f, 1e-4f);
-    VIEW("dB", f.dB, N, p.dB_stride, r.dB, 1e-4f, 1e-4f);
-    VIEW("dC", f.dC, N, p.dC_stride, r.dC, 1e-4f, 1e-4f);
+    VIEW("out", f.out, Dm, p.out_stride, r.out, 1e-6f, 1e-5f);
+    VIEW("du", f.du, Dm, p.du_stride, r.du, 1e-6f, 1e-5f);
+    VIEW("ddelta_raw", f.ddr, Dm, p.ddelta_stride, r.ddr, 1e-6f, 1e-5f);
+    VIEW("dz", f.dz, Dm, p.dz_stride, r.dz, 1e-6f, 1e-5f);
+    VIEW("dB", f.dB, N, p.dB_stride, r.dB, 1e-5f, 1e-5f);
+    VIEW("dC", f.dC, N, p.dC_stride, r.dC, 1e-5f, 1e-5f);
 #undef VIEW
     float *ref;
     snprintf(what, sizeof what, "scan dA_log (dim%d chunk %d)", Dm, chunk);
-    check_close(what, f.dA_log, ref = to_float(r.dA_log, (size_t)Dm * N), (size_t)Dm * N, 1e-4f, 1e-4f), free(ref);
+    check_close(what, f.dA_log, ref = to_float(r.dA_log, (size_t)Dm * N), (size_t)Dm * N, 1e-5f, 1e-5f), free(ref);
     snprintf(what, sizeof what, "scan dD (dim%d chunk %d)", Dm, chunk);
-    check_close(what, f.dD, ref = to_float(r.dD, Dm), Dm, 1e-4f, 1e-4f), free(ref);
+    check_close(what, f.dD, ref = to_float(r.dD, Dm), Dm, 1e-5f, 1e-5f), free(ref);
     snprintf(what, sizeof what, "scan ddelta_bias (dim%d chunk %d)", Dm, chunk);
-    check_close(what, f.dbias, ref = to_float(r.dbias, Dm), Dm, 1e-4f, 1e-4f), free(ref);
+    check_close(what, f.dbias, ref = to_float(r.dbias, Dm), Dm, 1e-5f, 1e-5f), free(ref);
     fused_free(&f);
     naive_free(&r);
     free_problem(&P);
@@ -534,7 +534,7 @@ static void check_rmsnorm_silu(void) {
         fdx[i] = (float)(R[i] * (xp / (1 + exp(-xp)) - xm / (1 + exp(-xm))) / 2e-3);
         dx[i] = ds[(i / C) * 2 * C + i % C];
     }
-    check_close("silu backward (strided)", dx, fdx, N * C, 1e-4f, 1e-4f);
+    check_close("silu backward (strided)", dx, fdx, N * C, 1e-5f, 1e-5f);
     free(x), free(w), free(R), free(out), free(rstd), free(dx), free(dw), free(fdx), free(fdw);
     free(s), free(ds);
 }
