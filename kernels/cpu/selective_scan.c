@@ -39,7 +39,7 @@
 #define SCAN_CB 16           // channels per block (SIMD lanes across channels)
 #define SCAN_GROUP_BLOCKS 4  // blocks per backward task (dB/dC partials per group)
 
-static inline float softplus_f(float x) { return x <= 20.0f ? log1pf(expf(x)) : x; }
+static inline float softplus_f(float x) { return vec_softplusf(x); }
 
 static int scan_nchunks(const SelectiveScanParams *p) {
     return (p->seqlen + p->chunk - 1) / p->chunk;
@@ -94,9 +94,18 @@ static void load_block_constants(const SelectiveScanParams *p, int d0, int w,
 }
 
 static inline void load_row(float *dst, const float *src, int w) {
-    int j = 0;
-    for (; j < w; j++) dst[j] = src[j];
-    for (; j < SCAN_CB; j++) dst[j] = 0.0f;
+    if (w == SCAN_CB) {  // the common case: one fixed-width vector load
+        for (int j = 0; j < SCAN_CB; j++) dst[j] = src[j];
+        return;
+    }
+    for (int j = 0; j < SCAN_CB; j++) dst[j] = j < w ? src[j] : 0.0f;
+}
+static inline void store_row(float *dst, const float *src, int w) {
+    if (w == SCAN_CB) {
+        for (int j = 0; j < SCAN_CB; j++) dst[j] = src[j];
+        return;
+    }
+    for (int j = 0; j < w; j++) dst[j] = src[j];
 }
 
 // ---------------------------------------------------------------- forward
@@ -120,24 +129,30 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
         load_row(u, p->u + row * p->u_stride + d0, w);
         load_row(delta, p->delta_raw + row * p->delta_stride + d0, w);
         load_row(z, p->z + row * p->z_stride + d0, w);
+#pragma omp simd
         for (int j = 0; j < SCAN_CB; j++) {
             delta[j] = softplus_f(delta[j] + bias[j]);
             du[j] = delta[j] * u[j];
             y[j] = 0.0f;
         }
+        // The decays first (independent, so the exps pipeline), then the
+        // recurrence itself.
+        float a[SCAN_MAX_DSTATE][SCAN_CB];
+        for (int n = 0; n < N; n++)
+#pragma omp simd
+            for (int j = 0; j < SCAN_CB; j++) a[n][j] = vec_expf(delta[j] * A[n][j]);
         for (int n = 0; n < N; n++) {
             const float bn = Bt[n], cn = Ct[n];
 #pragma omp simd
             for (int j = 0; j < SCAN_CB; j++) {
-                h[n][j] = vec_expf(delta[j] * A[n][j]) * h[n][j] + du[j] * bn;
+                h[n][j] = a[n][j] * h[n][j] + du[j] * bn;
                 y[j] += cn * h[n][j];
             }
         }
-        float *o = p->out + row * p->out_stride + d0;
-        for (int j = 0; j < w; j++) {
-            float yj = y[j] + Dskip[j] * u[j];
-            o[j] = yj * z[j] * vec_sigmoidf(z[j]);
-        }
+        float o[SCAN_CB];
+#pragma omp simd
+        for (int j = 0; j < SCAN_CB; j++) o[j] = (y[j] + Dskip[j] * u[j]) * z[j] * vec_sigmoidf(z[j]);
+        store_row(p->out + row * p->out_stride + d0, o, w);
     }
     if (p->final_state) {
         float *fs = p->final_state + ((size_t)b * p->dim + d0) * N;
@@ -186,6 +201,7 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
             float u[SCAN_CB], delta[SCAN_CB], du[SCAN_CB];
             load_row(u, p->u + row * p->u_stride + d0, w);
             load_row(delta, p->delta_raw + row * p->delta_stride + d0, w);
+#pragma omp simd
             for (int j = 0; j < SCAN_CB; j++) {
                 delta[j] = softplus_f(delta[j] + bias[j]);
                 du[j] = delta[j] * u[j];
@@ -222,14 +238,15 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
 #pragma omp simd
                 for (int j = 0; j < SCAN_CB; j++) y[j] += cn * hcur[n][j];
             }
-            float *dz_row = p->dz + row * p->dz_stride + d0;
+            float dz[SCAN_CB];
+#pragma omp simd
             for (int j = 0; j < SCAN_CB; j++) {
                 float s = vec_sigmoidf(z[j]);
                 dy[j] = dout[j] * z[j] * s;
-                float dzj = dout[j] * y[j] * s * (1.0f + z[j] * (1.0f - s));
-                if (j < w) dz_row[j] = dzj;
+                dz[j] = dout[j] * y[j] * s * (1.0f + z[j] * (1.0f - s));
                 dD[j] += dy[j] * u[j];
             }
+            store_row(p->dz + row * p->dz_stride + d0, dz, w);
             float ddelta[SCAN_CB], du_acc[SCAN_CB], du_coef[SCAN_CB];
             for (int j = 0; j < SCAN_CB; j++) {
                 ddelta[j] = 0.0f;
@@ -254,16 +271,15 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
                 dBt[n] += sum_dB;
                 dCt[n] += sum_dC;
             }
-            float *du_row = p->du + row * p->du_stride + d0;
-            float *ddr_row = p->ddelta_raw + row * p->ddelta_stride + d0;
+            float du[SCAN_CB], dpre[SCAN_CB];
+#pragma omp simd
             for (int j = 0; j < SCAN_CB; j++) {
-                float dpre = ddelta[j] * vec_sigmoidf(dr[j] + bias[j]);  // softplus'
-                dbias[j] += dpre;
-                if (j < w) {
-                    du_row[j] = du_acc[j] * delta[j] + Dskip[j] * dy[j];
-                    ddr_row[j] = dpre;
-                }
+                dpre[j] = ddelta[j] * vec_sigmoidf(dr[j] + bias[j]);  // softplus'
+                dbias[j] += dpre[j];
+                du[j] = du_acc[j] * delta[j] + Dskip[j] * dy[j];
             }
+            store_row(p->du + row * p->du_stride + d0, du, w);
+            store_row(p->ddelta_raw + row * p->ddelta_stride + d0, dpre, w);
         }
     }
     for (int j = 0; j < w; j++) {
