@@ -11,7 +11,7 @@
 // out (B, L, D) contiguous; x (B, L, D) with row stride x_stride; weight (D, K); bias (D)
 void conv1d_forward(float *out, const float *x, int x_stride, const float *weight,
                     const float *bias, int B, int L, int D, int K) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * L * D >= 16384)
     for (int bt = 0; bt < B * L; bt++) {
         int t = bt % L;
         float *o = out + (size_t)bt * D;

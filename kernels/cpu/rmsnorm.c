@@ -9,10 +9,14 @@
 
 #include "cpu_ops.h"
 
+// Below this many elements (a decode step's single row) a parallel region
+// costs more than it saves.
+#define RMSNORM_PARALLEL_MIN 16384
+
 // inp, out (N, C); weight (C); rstd (N)
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N,
                      int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
@@ -27,7 +31,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
 // dinp (N, C) accumulates; dweight (C) accumulates.
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
         float *dx = dinp + (size_t)i * C;
@@ -39,7 +43,7 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
     // dweight: each column summed over rows in row order, so the result does
     // not depend on how the columns are split among threads.
     const int cb = 64;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int c0 = 0; c0 < C; c0 += cb) {
         int c1 = c0 + cb < C ? c0 + cb : C;
         float acc[64] = {0};
