@@ -478,7 +478,7 @@ void tune_parse(Tune *t, const char *text, size_t len) {
     music_parse_key("C", &p.key);
     reset_bar(&p, 0);
 
-    int in_body = 0, saw_x = 0, saw_k = 0, saw_field = 0, continued = 0;
+    int in_body = 0, saw_k = 0, saw_field = 0, continued = 0;
     size_t pos = 0;
     while (pos < len) {
         const char *line = text + pos;
@@ -505,7 +505,7 @@ void tune_parse(Tune *t, const char *text, size_t len) {
                 saw_field = 1;
                 const char *v = line + 2;
                 int vn = n - 2;
-                if (f == 'X') saw_x = 1, copy_value(t->x, sizeof t->x, v, vn);
+                if (f == 'X') copy_value(t->x, sizeof t->x, v, vn);
                 else if (f == 'T' && !t->title[0]) copy_value(t->title, sizeof t->title, v, vn);
                 else if (f == 'M') copy_value(t->meter, sizeof t->meter, v, vn);
                 else if (f == 'L') copy_value(t->unit, sizeof t->unit, v, vn);
@@ -534,8 +534,8 @@ void tune_parse(Tune *t, const char *text, size_t len) {
         }
         read_music_line(&p, line, n);
     }
-    if (!saw_x && saw_field) ERR(&p, 0, "no X: field");
-    if (!saw_k) ERR(&p, 0, "no K: field, so no music");
+    // (A header that ended early has been reported already.)
+    if (!saw_k && !(saw_field && t->num_errors)) ERR(&p, 0, "no K: field, so no music");
     // The tune's last bar, if no bar line closed it.
     if (p.bar_has_content) {
         p.bar_flags |= BAR_UNTERMINATED;
