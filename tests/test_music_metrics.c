@@ -10,8 +10,8 @@
 #include "../src/music/tune.h"
 #include "test.h"
 
-static Tune parse(const char *text) {
-    Tune t;
+static MusicTune parse(const char *text) {
+    MusicTune t;
     tune_parse(&t, text, strlen(text));
     return t;
 }
@@ -22,7 +22,7 @@ static int rat_is(Rational r, int64_t num, int64_t den) {
 }
 
 // The bar durations of a tune, as "num/den" joined by spaces.
-static void bar_durations(const Tune *t, char *out, size_t cap) {
+static void bar_durations(const MusicTune *t, char *out, size_t cap) {
     out[0] = '\0';
     for (int b = 0; b < t->num_bars; b++) {
         size_t n = strlen(out);
@@ -32,7 +32,7 @@ static void bar_durations(const Tune *t, char *out, size_t cap) {
 }
 
 static void check_durations(const char *what, const char *text, const char *want) {
-    Tune t = parse(text);
+    MusicTune t = parse(text);
     char got[512];
     bar_durations(&t, got, sizeof got);
     CHECK(strcmp(got, want) == 0, "%s: bar durations '%s', want '%s'", what, got, want);
@@ -112,7 +112,7 @@ static void test_bar_consistency(void) {
     // 'c2B' (short, mid-tune: inconsistent), 'A3 B3' (ok), 'A2 G2' (4/8, short
     // but it ends the section at :|, so allowed), 'dddd ddd' (7/8, too long:
     // never allowed), 'e6' (ok).
-    Tune t = parse("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fed|c2B|A3 B3|A2 G2:|dddd ddd|e6|]\n");
+    MusicTune t = parse("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fed|c2B|A3 B3|A2 G2:|dddd ddd|e6|]\n");
     TuneMetrics m;
     music_tune_metrics(&t, 0, NULL, &m);
     CHECK(t.num_bars == 7, "7 bars, got %d", t.num_bars);
@@ -135,7 +135,7 @@ static void test_bar_consistency(void) {
 
 static void test_pitch_and_key(void) {
     // C D E F | c C, c' ^F _B  (K:C): MIDI 60 62 64 65 | 72 48 84 66 70.
-    Tune t = parse("X:1\nM:4/4\nL:1/4\nK:C\nCDEF|c C, c' ^F _B|]\n");
+    MusicTune t = parse("X:1\nM:4/4\nL:1/4\nK:C\nCDEF|c C, c' ^F _B|]\n");
     const int want[] = {60, 62, 64, 65, 72, 48, 84, 66, 70};
     int ok = t.num_notes == 9;
     for (int i = 0; ok && i < 9; i++) ok = t.notes[i].pitch == want[i];
@@ -209,13 +209,13 @@ static void test_checker(void) {
         {"X:1\nM:4/4\nL:1/8\nK:C\n", 1},                 // no music
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Tune t = parse(cases[i].text);
+        MusicTune t = parse(cases[i].text);
         CHECK(t.num_errors == cases[i].errors, "checker case %zu: %d errors, want %d (first: %s)", i,
               t.num_errors, cases[i].errors, t.num_issues_kept ? t.issues[0].message : "none");
         tune_free(&t);
     }
     // Header fields are read.
-    Tune t = parse("X:7\nT:Title one\nT:Second\nS:2\nB:8\nE:5\nB:8\nM:6/8\nL:1/8\nK:Em\nEFG ABc|]\n");
+    MusicTune t = parse("X:7\nT:Title one\nT:Second\nS:2\nB:8\nE:5\nB:8\nM:6/8\nL:1/8\nK:Em\nEFG ABc|]\n");
     CHECK(strcmp(t.x, "7") == 0 && strcmp(t.title, "Title one") == 0 && strcmp(t.meter, "6/8") == 0 &&
               strcmp(t.key, "Em") == 0 && strcmp(t.control_s, "2") == 0 && t.header_lines == 10,
           "header fields");
@@ -244,7 +244,7 @@ static void test_split_and_novelty(void) {
     // Generated: 5 bars; "A B c d" (spaces aside) and "efga", "gfed", "cBAG" are
     // in the training split, "GGGG" is not: 4 of 5 bars. Spans: bars 0-3 are
     // training's span (1 of 2).
-    Tune t = parse("X:9\nM:4/4\nL:1/4\nK:C\nA B c d|efga|gfed|cBAG|GGGG|]\n");
+    MusicTune t = parse("X:9\nM:4/4\nL:1/4\nK:C\nA B c d|efga|gfed|cBAG|GGGG|]\n");
     TuneMetrics m;
     music_tune_metrics(&t, 0, &ix, &m);
     CHECK(m.novelty_bars == 5 && m.novelty_bars_in_train == 4, "4 of 5 bars seen, got %d of %d",
@@ -267,6 +267,36 @@ static void test_split_and_novelty(void) {
     for (uint64_t k = 0; k < 5000; k++) all &= hashset_has(&hs, k * 0x9e3779b97f4a7c15ULL);
     CHECK(all && hs.count == 5000 && !hashset_has(&hs, 12345), "hash set of 5000 keys");
     hashset_free(&hs);
+}
+
+// Control codes: two identical 4-bar sections, each closed by :|, are S:2,
+// B:4 and B:4, and E:10 between them (TunesFormer's rules, data/control_codes.h).
+static void control_case(const char *codes, int s_match, int b_match, int b_total, int e_match,
+                         int e_total) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "X:1\n%sL:1/8\nM:4/4\nK:C\nabcd efga|gfed cBAG|abcd efga|gfed c4:|"
+             "abcd efga|gfed cBAG|abcd efga|gfed c4:|\n",
+             codes);
+    TuneMetrics m;
+    memset(&m, 0, sizeof m);
+    music_control_adherence(text, strlen(text), &m);
+    CHECK(m.control_present == 1 && m.control_s_match == s_match && m.control_b_match == b_match &&
+              m.control_b_total == b_total && m.control_e_match == e_match && m.control_e_total == e_total,
+          "control codes %s: S %d, B %d/%d, E %d/%d; want S %d, B %d/%d, E %d/%d", codes,
+          m.control_s_match, m.control_b_match, m.control_b_total, m.control_e_match, m.control_e_total,
+          s_match, b_match, b_total, e_match, e_total);
+}
+
+static void test_control_codes(void) {
+    control_case("S:2\nB:4\nE:10\nB:4\n", 1, 2, 2, 1, 1);              // all kept
+    control_case("S:2\nB:4\nE:3\nB:8\n", 1, 1, 2, 0, 1);               // second B and E missed
+    control_case("S:3\nB:4\nE:10\nB:4\nE:5\nE:5\nB:4\n", 0, 2, 3, 1, 3);  // a third section never came
+    TuneMetrics m;
+    memset(&m, 0, sizeof m);
+    const char *plain = "X:1\nT:no codes\nM:4/4\nL:1/8\nK:C\nabcd efga|]\n";
+    music_control_adherence(plain, strlen(plain), &m);
+    CHECK(m.control_present == 0 && m.control_s_match == -1, "a tune without codes is not scored");
 }
 
 static void test_distributions(void) {
@@ -348,6 +378,7 @@ int main(void) {
     test_checker();
     test_split_and_novelty();
     test_distributions();
+    test_control_codes();
     test_abc2midi();
     return test_summary("test_music_metrics");
 }

@@ -88,7 +88,7 @@ typedef struct {
     int failed;  // abc2midi could not run
 } EvalCtx;
 
-static cJSON *issues_json(const Tune *t) {
+static cJSON *issues_json(const MusicTune *t) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < t->num_issues_kept; i++) {
         char line[200];
@@ -110,11 +110,11 @@ static void add_number(cJSON *o, const char *name, double v) {
 static void score_one(const char *text, size_t len, const char *source, int index, void *vctx) {
     EvalCtx *c = vctx;
     if (c->failed || (c->opt->max_tunes && c->n >= c->opt->max_tunes)) return;
-    Tune t;
+    MusicTune t;
     tune_parse(&t, text, len);
     TuneMetrics m;
     music_tune_metrics(&t, len, c->train, &m);
-    // CONTROL: music_control_adherence(text, len, &m);
+    music_control_adherence(text, len, &m);
     if (c->opt->use_abc2midi && music_run_abc2midi(text, len, c->tmp_dir, &m)) {
         c->failed = 1;
         tune_free(&t);
@@ -263,7 +263,7 @@ static cJSON *summary_json(const TuneMetrics *m, int n, int with_abc2midi, int w
 static void collect_ref(const char *text, size_t len, const char *source, int index, void *vctx) {
     (void)source, (void)index;
     EvalCtx *c = vctx;
-    Tune t;
+    MusicTune t;
     tune_parse(&t, text, len);
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 256;

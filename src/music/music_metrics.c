@@ -48,12 +48,12 @@ int hashset_has(const HashSet64 *s, uint64_t h) {
 }
 
 // ---------------------------------------------------------------- novelty
-uint64_t music_bar_hash(const Tune *t, int bar) {
+uint64_t music_bar_hash(const MusicTune *t, int bar) {
     const TuneBar *b = &t->bars[bar];
     return tb_hash64(t->bar_text + b->text_offset, (size_t)b->text_length, TB_HASH64_SEED);
 }
 
-uint64_t music_span_hash(const Tune *t, int first_bar, int nbars) {
+uint64_t music_span_hash(const MusicTune *t, int first_bar, int nbars) {
     uint64_t h[16];
     if (nbars > 16) nbars = 16;
     for (int k = 0; k < nbars; k++) h[k] = music_bar_hash(t, first_bar + k);
@@ -66,7 +66,7 @@ void novelty_init(NoveltyIndex *ix) {
     hashset_init(&ix->spans4);
 }
 
-void novelty_add_tune(NoveltyIndex *ix, const Tune *t) {
+void novelty_add_tune(NoveltyIndex *ix, const MusicTune *t) {
     for (int b = 0; b < t->num_bars; b++) hashset_add(&ix->bars, music_bar_hash(t, b));
     for (int b = 0; b + MUSIC_SPAN <= t->num_bars; b++)
         hashset_add(&ix->spans4, music_span_hash(t, b, MUSIC_SPAN));
@@ -74,7 +74,7 @@ void novelty_add_tune(NoveltyIndex *ix, const Tune *t) {
 }
 
 static void novelty_add_one(const char *text, size_t len, void *ctx) {
-    Tune t;
+    MusicTune t;
     tune_parse(&t, text, len);
     novelty_add_tune((NoveltyIndex *)ctx, &t);
     tune_free(&t);
@@ -114,7 +114,7 @@ double music_entropy_bits(const int *counts, int n) {
     return h;
 }
 
-void music_tune_metrics(const Tune *t, size_t abc_bytes, const NoveltyIndex *train,
+void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex *train,
                         TuneMetrics *m) {
     memset(m, 0, sizeof *m);
     m->checker_errors = t->num_errors;

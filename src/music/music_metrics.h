@@ -1,6 +1,6 @@
 // music_metrics.h: objective measures of one tune, and of a set of tunes.
 //
-// Every metric is computed from a parsed Tune (tune.h), so generated tunes
+// Every metric is computed from a parsed MusicTune (tune.h), so generated tunes
 // and the real validation tunes are scored by exactly the same code:
 //   syntax      the project's checker, and abc2midi's exit code and its
 //               error and warning lines (filled by music_run_abc2midi);
@@ -40,14 +40,14 @@ typedef struct {
 } NoveltyIndex;
 
 void novelty_init(NoveltyIndex *ix);
-void novelty_add_tune(NoveltyIndex *ix, const Tune *t);
+void novelty_add_tune(NoveltyIndex *ix, const MusicTune *t);
 // Adds every tune of an ABC text (many tunes).
 void novelty_add_text(NoveltyIndex *ix, const char *text, size_t len);
 void novelty_free(NoveltyIndex *ix);
 
-uint64_t music_bar_hash(const Tune *t, int bar);
+uint64_t music_bar_hash(const MusicTune *t, int bar);
 // A span's hash mixes its bars' hashes in order.
-uint64_t music_span_hash(const Tune *t, int first_bar, int nbars);
+uint64_t music_span_hash(const MusicTune *t, int first_bar, int nbars);
 
 // ---------------------------------------------------------------- one tune
 #define MUSIC_SPAN 4  // bars in a span for the memorisation metric
@@ -87,7 +87,7 @@ int music_bar_is_consistent(const TuneBar *b);
 
 // Computes everything but abc2midi (see music_run_abc2midi) and the control
 // codes (music_control_adherence). train may be NULL (novelty left at 0).
-void music_tune_metrics(const Tune *t, size_t abc_bytes, const NoveltyIndex *train,
+void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex *train,
                         TuneMetrics *m);
 
 // Control-code adherence: recomputes S, B, E from the tune text (header and

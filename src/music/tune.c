@@ -17,7 +17,7 @@
 #define NO_ACCIDENTAL 127
 
 typedef struct {
-    Tune *t;
+    MusicTune *t;
     int line;            // 1-based line of the tune's text being read
     const char *line_start;
     MusicKey key;
@@ -44,7 +44,7 @@ typedef struct {
 // ---------------------------------------------------------------- issues
 static void add_issue(Parser *p, int is_error, int column, const char *fmt, ...) TB_PRINTF(4, 5);
 static void add_issue(Parser *p, int is_error, int column, const char *fmt, ...) {
-    Tune *t = p->t;
+    MusicTune *t = p->t;
     if (is_error) t->num_errors++;
     else t->num_warnings++;
     if (t->num_issues_kept >= (int)(sizeof t->issues / sizeof t->issues[0])) return;
@@ -61,7 +61,7 @@ static void add_issue(Parser *p, int is_error, int column, const char *fmt, ...)
 
 // ---------------------------------------------------------------- storage
 static void push_note(Parser *p, int pitch) {
-    Tune *t = p->t;
+    MusicTune *t = p->t;
     if (t->num_notes == t->cap_notes) {
         t->cap_notes = t->cap_notes ? 2 * t->cap_notes : 256;
         TuneNote *grown = realloc(t->notes, (size_t)t->cap_notes * sizeof *grown);
@@ -73,7 +73,7 @@ static void push_note(Parser *p, int pitch) {
 }
 
 static void append_bar_text(Parser *p, const char *s, int n) {
-    Tune *t = p->t;
+    MusicTune *t = p->t;
     for (int i = 0; i < n; i++) {
         if (isspace((unsigned char)s[i])) continue;
         if (t->bar_text_len == t->bar_text_cap) {
@@ -100,7 +100,7 @@ static void reset_bar(Parser *p, int flags) {
 // Ends the bar at a bar line. end_flags: BAR_BEFORE_SECTION when the bar line
 // closes a section; next_flags: what the following bar starts as.
 static void close_bar(Parser *p, int end_flags, int next_flags, int column) {
-    Tune *t = p->t;
+    MusicTune *t = p->t;
     if (p->broken_pending) {
         ERR(p, column, "broken rhythm '>' or '<' has no note after it in its bar");
         p->broken_pending = 0;
@@ -468,7 +468,7 @@ static int is_body_field_line(const char *s, int n) {
     return n >= 2 && s[1] == ':' && strchr("IKLMmNPQRrsTUVWw", s[0]) && s[0];
 }
 
-void tune_parse(Tune *t, const char *text, size_t len) {
+void tune_parse(MusicTune *t, const char *text, size_t len) {
     memset(t, 0, sizeof *t);
     Parser p;
     memset(&p, 0, sizeof p);
@@ -547,7 +547,7 @@ void tune_parse(Tune *t, const char *text, size_t len) {
     if (saw_k && t->num_bars == 0) ERR(&p, 0, "the tune has no notes or rests");
 }
 
-void tune_free(Tune *t) {
+void tune_free(MusicTune *t) {
     free(t->bars);
     free(t->notes);
     free(t->bar_text);

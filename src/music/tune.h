@@ -73,7 +73,7 @@ typedef struct {
     Rational expected;  // one bar of the meter in force when it started; {0,1} if free
     int flags;          // BAR_*
     int num_notes;      // notes (not rests), chord notes counted one by one
-    int text_offset;    // its music text, spaces removed, in Tune.bar_text
+    int text_offset;    // its music text, spaces removed, in MusicTune.bar_text
     int text_length;
 } TuneBar;
 
@@ -105,12 +105,12 @@ typedef struct {
     int num_errors, num_warnings;
     TuneIssue issues[8];  // the first few, errors and warnings in order
     int num_issues_kept;
-} Tune;
+} MusicTune;
 
 // Parses one tune (X: to the end of text). Never fails on bad ABC: problems
 // become issues and parsing goes on as far as it can. Free with tune_free.
-void tune_parse(Tune *t, const char *text, size_t len);
-void tune_free(Tune *t);
+void tune_parse(MusicTune *t, const char *text, size_t len);
+void tune_free(MusicTune *t);
 
 // Calls fn for each tune in a text of many (a tune starts at a line "X:" and
 // ends at a blank line or the next "X:"). Text with no X: line at all is one
