@@ -370,6 +370,23 @@ static void test_abc2midi(void) {
     rmdir(dir);
 }
 
+// A hand-made MIDI file: a header, one track of note on, note on by running
+// status, note off, end of track (4 events), and an unknown chunk skipped.
+static void test_midi_events(void) {
+    const unsigned char midi[] = {
+        'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0, 96,
+        'X', 'x', 'x', 'x', 0, 0, 0, 2, 1, 2,
+        'M', 'T', 'r', 'k', 0, 0, 0, 16,
+        0x00, 0x90, 60, 100,        // note on
+        0x81, 0x40, 64, 100,        // delta 192 (two bytes), running status
+        0x60, 0x80, 60, 0,          // note off
+        0x00, 0xFF, 0x2F, 0x00,     // end of track
+    };
+    CHECK(music_midi_event_count(midi, sizeof midi) == 4, "MIDI events: %ld, want 4",
+          music_midi_event_count(midi, sizeof midi));
+    CHECK(music_midi_event_count((const unsigned char *)"RIFF....", 8) == -1, "not MIDI");
+}
+
 int main(void) {
     test_fields();
     test_durations();
@@ -379,6 +396,7 @@ int main(void) {
     test_split_and_novelty();
     test_distributions();
     test_control_codes();
+    test_midi_events();
     test_abc2midi();
     return test_summary("test_music_metrics");
 }

@@ -19,4 +19,8 @@ int music_tool_available(const char *program);
 // Counts the lines of text that start with prefix ("Error", "Warning").
 int music_count_lines_starting(const char *text, const char *prefix);
 
+// The number of events in a standard MIDI file's tracks (every delta-time
+// event, meta and sysex included); -1 if the bytes are not a MIDI file.
+long music_midi_event_count(const unsigned char *data, size_t len);
+
 #endif
