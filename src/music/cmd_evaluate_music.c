@@ -76,11 +76,13 @@ int cmd_evaluate_music(int argc, char **argv) {
     int rc = tb_write_file_atomic(out, text, n + 1);
     if (!rc) {
         const cJSON *s = cJSON_GetObjectItem(json, "summary");
+        const cJSON *a2m = cJSON_GetObjectItem(s, "abc2midi_valid_rate");
+        char a2m_text[32] = "not run";
+        if (cJSON_IsNumber(a2m)) snprintf(a2m_text, sizeof a2m_text, "%.3f", a2m->valuedouble);
         printf("evaluate-music: %d tunes, checker-valid %.3f, abc2midi-valid %s, bar consistency %.3f, "
                "key consistency %.3f -> %s\n",
                cJSON_GetObjectItem(s, "tunes")->valueint,
-               cJSON_GetObjectItem(s, "checker_valid_rate")->valuedouble,
-               use_abc2midi ? "yes" : "not run",
+               cJSON_GetObjectItem(s, "checker_valid_rate")->valuedouble, a2m_text,
                cJSON_GetObjectItem(s, "bar_consistency")->valuedouble,
                cJSON_GetObjectItem(s, "key_consistency")->valuedouble, out);
     } else {
