@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas_setup.h"
 #include "common.h"
 
 #define COMMAND(name, summary) int cmd_##name(int argc, char **argv);
@@ -43,11 +44,13 @@ static void print_help(FILE *out) {
 
 int cmd_version(int argc, char **argv) {
     (void)argc, (void)argv;
-    printf("tunebench %s (built %s, threads %d)\n", TB_VERSION, __DATE__, tb_num_threads());
+    printf("tunebench %s (built %s, threads %d, OpenBLAS kernels %s)\n", TB_VERSION, __DATE__,
+           tb_num_threads(), blas_core_name());
     return 0;
 }
 
 int main(int argc, char **argv) {
+    blas_select_core(argv);
     if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
         tb_streq(argv[1], "-h")) {
         if (argc >= 3 && tb_streq(argv[1], "help")) {
