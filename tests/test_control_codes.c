@@ -26,6 +26,37 @@ static void expect_status(const char *tune, CcStatus want) {
     CHECK(st == want, "status %s, want %s for\n%s", cc_status_name(st), cc_status_name(want), tune);
 }
 
+
+// Every prepared irishman tune is a fixed point: the codes recomputed from its
+// body equal the codes in its header (what control-code adherence relies on).
+static void check_prepared_split(const char *path) {
+    size_t len = 0;
+    char *text = tb_read_file(path, &len);
+    CHECK(text != NULL, "%s (make test builds it)", tb_last_error());
+    if (!text) return;
+    int tunes = 0, mismatched = 0;
+    for (char *tune = strstr(text, "X:1\n"); tune; tune = strstr(tune + 1, "\nX:1\n")) {
+        if (*tune == '\n') tune++;
+        char *end = strstr(tune + 1, "\nX:1\n");
+        size_t tune_len = end ? (size_t)(end - tune) + 1 : len - (size_t)(tune - text);
+        ControlCodes header, body;
+        // The body the codes were computed from starts after X:, S:, B: and E: lines.
+        char *rest = tune + 4;
+        while (rest[0] && strchr("SBE", rest[0]) && rest[1] == ':') rest = strchr(rest, '\n') + 1;
+        size_t rest_len = tune_len - (size_t)(rest - tune);
+        while (rest_len && rest[rest_len - 1] == '\n') rest_len--;
+        int ok = cc_parse_header(tune, (size_t)(rest - tune), &header) == 0 &&
+                 cc_compute(rest, rest_len, &body) == CC_OK && header.sections == body.sections &&
+                 memcmp(header.bars, body.bars, sizeof body.bars) == 0 &&
+                 memcmp(header.similarity, body.similarity, sizeof body.similarity) == 0;
+        if (!ok && mismatched++ < 3) fprintf(stderr, "codes differ for tune %d of %s\n", tunes, path);
+        tunes++;
+    }
+    CHECK(tunes > 100 && mismatched == 0, "%d of %d tunes in %s have codes that differ from their body",
+          mismatched, tunes, path);
+    free(text);
+}
+
 int main(void) {
     (void)check_close;
     // Levenshtein similarity and Python's round-half-even.
@@ -51,13 +82,19 @@ int main(void) {
     CHECK(cc.similarity[1][0] == cc_similarity("gfed|cBAG|]", 11, "|:GABc|dBAG:|2dBGA|G4||", 23),
           "E compares the whole sections");
 
-    // No section delimiter: one section, its last '|' becomes "|]".
-    // "CDEF|GABc|]c4": "|]" -> "|" -> 3 bars.
+    // No section delimiter: one section, its last '|' becomes "|]" and, as
+    // after any last delimiter, the music after it is dropped:
+    // "CDEF|GABc|]" strips "|]" -> "CDEF|GABc" -> 2 bars.
     const char *open = "K:C\nCDEF|GABc|c4";
-    CHECK(cc_compute(open, strlen(open), &cc) == CC_OK && cc.sections == 1 && cc.bars[0] == 3, "open tune");
+    CHECK(cc_compute(open, strlen(open), &cc) == CC_OK && cc.sections == 1 && cc.bars[0] == 2, "open tune");
     char kept[64];
     size_t kept_len = cc_kept_text(open, &cc, kept);
-    CHECK(kept_len == 17 && memcmp(kept, "K:C\nCDEF|GABc|]c4", 17) == 0, "kept text '%.*s'", (int)kept_len, kept);
+    CHECK(kept_len == 15 && memcmp(kept, "K:C\nCDEF|GABc|]", 15) == 0, "kept text '%.*s'", (int)kept_len, kept);
+    // The kept text is a fixed point: its codes are the codes it was given.
+    ControlCodes again;
+    CHECK(cc_compute(kept, kept_len, &again) == CC_OK && again.sections == 1 && again.bars[0] == 2 &&
+              again.kept_len == kept_len,
+          "recomputed codes of the kept text differ");
 
     // Music after the last delimiter is dropped from the codes and the tune.
     const char *tail = "K:C\nCDEF|GABc||cBAG|F4";
@@ -86,5 +123,6 @@ int main(void) {
     // Header parsing rejects inconsistent codes.
     CHECK(cc_parse_header("S:2\nB:4\nB:4\n", 12, &cc) != 0, "missing E accepted");
     CHECK(cc_parse_header("X:1\nL:1/8\n", 10, &cc) != 0, "no codes accepted");
+    check_prepared_split("data/corpus/irishman/val.abc");
     return test_summary("test_control_codes");
 }
