@@ -45,7 +45,7 @@ extern "C" {
 // After a launch: a bad configuration shows up here, not at the next sync.
 #define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
-static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+static __host__ __device__ inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
 
 // ---------------------------------------------------------------- backend state
 // (backend_cuda.cu) The cuBLAS handle, and a grow-only scratch area per slot
