@@ -11,7 +11,7 @@ CFLAGS   += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -MMD -MP -I. -Isrc
 LDLIBS   += -lopenblas -lcjson -lm -fopenmp
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 
-LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard src/*.c src/*/*.c data/*.c models/*.c kernels/cpu/*.c)))
+LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)

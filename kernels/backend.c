@@ -1,0 +1,36 @@
+// backend.c: picking a backend by name.
+//
+// The CPU backend is always built (kernels/cpu/backend_cpu.c). The CUDA
+// backend exists only in a `make cuda` build, which compiles this file with
+// -DTB_HAVE_CUDA and links kernels/cuda/, where backend_cuda_get() lives.
+#include "backend.h"
+
+#include <stddef.h>
+
+#include "common.h"
+
+#ifdef TB_HAVE_CUDA
+// Defined in kernels/cuda/: the CUDA backend, or NULL with tb_error() set when
+// no GPU is usable.
+const Backend *backend_cuda_get(void);
+#endif
+
+const Backend *backend_cuda(void) {
+#ifdef TB_HAVE_CUDA
+    return backend_cuda_get();
+#else
+    tb_error("this build has no CUDA backend: build with `make cuda`");
+    return NULL;
+#endif
+}
+
+const Backend *backend_by_name(const char *name) {
+    if (!name) {
+        tb_error("no backend named: use --backend cpu or --backend cuda");
+        return NULL;
+    }
+    if (tb_streq(name, "cpu")) return backend_cpu();
+    if (tb_streq(name, "cuda")) return backend_cuda();
+    tb_error("unknown backend '%s': use cpu or cuda", name);
+    return NULL;
+}

@@ -1,0 +1,37 @@
+// crossentropy.c: fused softmax + cross-entropy, one pass per row pair.
+//
+//   loss_i = logsumexp(logits_i) - logits_i[target_i]
+//   dlogits_i = dloss * (softmax(logits_i) - onehot(target_i))
+// The softmax is never stored: dlogits is written directly (and may alias
+// logits). Rows with a negative target are ignored: loss 0, gradient 0.
+#include <math.h>
+#include <string.h>
+
+#include "cpu_ops.h"
+
+// logits, dlogits (N, V); losses (N); targets (N)
+void crossentropy_forward_backward(float *losses, float *dlogits, const float *logits,
+                                   const int32_t *targets, int N, int V, float dloss) {
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = logits + (size_t)i * V;
+        int target = targets[i];
+        if (target < 0) {
+            losses[i] = 0.0f;
+            if (dlogits) memset(dlogits + (size_t)i * V, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        float maxv = -INFINITY;
+        for (int v = 0; v < V; v++) maxv = x[v] > maxv ? x[v] : maxv;
+        float sum = 0.0f;
+        for (int v = 0; v < V; v++) sum += expf(x[v] - maxv);
+        float logsum = logf(sum);
+        losses[i] = logsum + maxv - x[target];
+        if (dlogits) {
+            float *dx = dlogits + (size_t)i * V;
+            float inv = 1.0f / sum;
+            for (int v = 0; v < V; v++) dx[v] = dloss * (expf(x[v] - maxv) * inv);
+            dx[target] -= dloss;
+        }
+    }
+}

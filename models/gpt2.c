@@ -1,0 +1,577 @@
+// gpt2.c: GPT-2 exactly as Hugging Face's GPT2LMHeadModel computes it.
+//
+//   x = wte[tokens] + wpe[positions]
+//   for each layer:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))
+//     attn: qkv = c_attn(x) (fused, (C, 3C)), causal multi-head softmax
+//           attention, then c_proj (C, C)
+//     mlp:  c_proj(gelu_new(c_fc(x))), c_fc (C, 4C), c_proj (4C, C)
+//   logits = ln_f(x) @ wte^T   (the LM head is tied to the token embedding)
+// LayerNorm eps 1e-5, no dropout. The weights have Hugging Face's names and
+// layouts: c_attn, c_proj and c_fc are Conv1D, stored (in, out).
+//
+// All math goes through the Backend ops, so this file runs unchanged on the
+// CPU and on CUDA. Activations are allocated once, in alloc_activations, for
+// the largest (B, T); the training step allocates nothing.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../src/common.h"
+#include "model.h"
+
+#define GPT2_LN_EPS 1e-5f
+#define GPT2_INIT_STD 0.02f
+
+// ================================================================ parameters
+
+// Pointers to one layer's tensors, into params or into grads.
+typedef struct {
+    float *ln1_w, *ln1_b;          // (C)
+    float *qkv_w, *qkv_b;          // (C, 3C), (3C)   attn.c_attn
+    float *attproj_w, *attproj_b;  // (C, C), (C)     attn.c_proj
+    float *ln2_w, *ln2_b;          // (C)
+    float *fc_w, *fc_b;            // (C, 4C), (4C)   mlp.c_fc
+    float *fcproj_w, *fcproj_b;    // (4C, C), (C)    mlp.c_proj
+} GPT2Layer;
+
+typedef struct {
+    float *wte;            // (V, C)
+    float *wpe;            // (maxT, C)
+    GPT2Layer *layers;     // (L)
+    float *lnf_w, *lnf_b;  // (C)
+} GPT2Weights;
+
+// ================================================================ activations
+
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd;  // (B,T,C), (B,T), (B,T)
+    float *qkv;                        // (B,T,3C)
+    float *atty;                       // (B,T,C)   attention output before c_proj
+    float *att;                        // (B,NH,T,T) softmax probabilities
+    float *res2;                       // (B,T,C)   x + attn(ln_1(x))
+    float *ln2, *ln2_mean, *ln2_rstd;  // (B,T,C), (B,T), (B,T)
+    float *fch, *fch_gelu;             // (B,T,4C)
+    float *res3;                       // (B,T,C)   the layer's output
+} GPT2LayerActs;
+
+typedef struct {
+    GPT2Weights w, g;  // parameters and their gradients (same layout)
+
+    // Training activations, for capacity (m->B, m->T).
+    void *arena;
+    size_t arena_bytes;
+    int32_t *tokens, *targets;         // (B,T) backend copies
+    float *encoded;                    // (B,T,C)
+    GPT2LayerActs *acts;               // (L)
+    float *lnf, *lnf_mean, *lnf_rstd;  // (B,T,C), (B,T), (B,T)
+    float *dlogits;                    // (B,T,V)
+    float *losses;                     // (B,T)
+    float *proj_out;                   // (B,T,C) c_proj outputs before the residual add
+    // Activation gradients (written by the backward, reused by every layer).
+    float *dres;                       // (B,T,C) the residual stream's gradient
+    float *dln;                        // (B,T,C)
+    float *dqkv;                       // (B,T,3C)
+    float *datty;                      // (B,T,C)
+    float *dfch, *dfch_gelu;           // (B,T,4C)
+    float *att_scratch;                // (B,NH,T,T)
+    int cur_B, cur_T;                  // shape of the last forward
+    int have_targets;
+
+    // Batch-1 inference state: the KV cache and buffers for up to maxT
+    // positions (a prefill uses them all; a decode step uses one row).
+    void *dec_arena;
+    float *k_cache, *v_cache;          // (L, NH, maxT, hs) each
+    int32_t *dec_tokens;               // (maxT)
+    float *dec_x, *dec_ln, *dec_mean, *dec_rstd, *dec_qkv, *dec_atty, *dec_proj;
+    float *dec_fch, *dec_fch_gelu, *dec_att, *dec_logits;
+} GPT2;
+
+static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->impl; }
+
+// Carves aligned float buffers out of one allocation. The first pass (base
+// NULL) only counts; the second assigns pointers.
+typedef struct {
+    char *base;
+    size_t used;
+} Arena;
+
+static float *arena_take(Arena *a, size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *p = a->base ? (float *)(a->base + a->used) : NULL;
+    a->used += bytes;
+    return p;
+}
+
+// ================================================================ tensor table
+
+static const char *layer_tensor_names[] = {
+    "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
+    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
+    "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias",
+};
+enum { LAYER_TENSORS = 12 };
+
+static void layer_tensor_shape(const ModelSpec *s, int idx, int *ndim, int64_t shape[2]) {
+    int64_t C = s->d_model;
+    static const int64_t rows[LAYER_TENSORS] = {0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 0};
+    static const int64_t cols[LAYER_TENSORS] = {1, 1, 3, 3, 1, 1, 1, 1, 4, 4, 1, 1};
+    if (rows[idx]) {
+        *ndim = 2, shape[0] = rows[idx] * C, shape[1] = cols[idx] * C;
+    } else {
+        *ndim = 1, shape[0] = cols[idx] * C;
+    }
+}
+
+// Points w at the tensors inside base (params or grads), by the table's offsets.
+static void gpt2_point_weights(Model *m, GPT2Weights *w, float *base) {
+    char name[96];
+#define AT(nm) (base + model_find_tensor(m, nm)->offset)
+    w->wte = AT("transformer.wte.weight");
+    w->wpe = AT("transformer.wpe.weight");
+    w->lnf_w = AT("transformer.ln_f.weight");
+    w->lnf_b = AT("transformer.ln_f.bias");
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        float *p[LAYER_TENSORS];
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            snprintf(name, sizeof name, "transformer.h.%d.%s", l, layer_tensor_names[k]);
+            p[k] = AT(name);
+        }
+        w->layers[l] = (GPT2Layer){p[0], p[1], p[2], p[3], p[4], p[5],
+                                   p[6], p[7], p[8], p[9], p[10], p[11]};
+    }
+#undef AT
+}
+
+static int gpt2_create(Model *m) {
+    const ModelSpec *s = &m->spec;
+    if (s->vocab_size <= 0 || s->d_model <= 0 || s->n_layer <= 0 || s->n_head <= 0 ||
+        s->max_seq_len <= 0)
+        return tb_error("gpt2 config '%s': vocab_size, n_embd, n_layer, n_head and n_positions "
+                        "must all be positive", s->name);
+    if (s->d_model % s->n_head != 0)
+        return tb_error("gpt2 config '%s': n_embd %d is not divisible by n_head %d", s->name,
+                        s->d_model, s->n_head);
+    int64_t C = s->d_model;
+    int64_t shape[2];
+    int ndim;
+    char name[96];
+    shape[0] = s->vocab_size, shape[1] = C;
+    model_add_tensor(m, "transformer.wte.weight", 2, shape, 1);
+    shape[0] = s->max_seq_len;
+    model_add_tensor(m, "transformer.wpe.weight", 2, shape, 1);
+    for (int l = 0; l < s->n_layer; l++) {
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            snprintf(name, sizeof name, "transformer.h.%d.%s", l, layer_tensor_names[k]);
+            layer_tensor_shape(s, k, &ndim, shape);
+            model_add_tensor(m, name, ndim, shape, ndim == 2);  // decay 2-D weights only
+        }
+    }
+    shape[0] = C;
+    model_add_tensor(m, "transformer.ln_f.weight", 1, shape, 0);
+    model_add_tensor(m, "transformer.ln_f.bias", 1, shape, 0);
+    if (model_alloc_params(m)) return -1;
+
+    GPT2 *g = tb_calloc(1, sizeof *g);
+    g->w.layers = tb_calloc((size_t)s->n_layer, sizeof(GPT2Layer));
+    g->g.layers = tb_calloc((size_t)s->n_layer, sizeof(GPT2Layer));
+    g->acts = tb_calloc((size_t)s->n_layer, sizeof(GPT2LayerActs));
+    m->impl = g;
+    gpt2_point_weights(m, &g->w, m->params);
+    gpt2_point_weights(m, &g->g, m->grads);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+// GPT-2's initialisation, as HF's GPT2PreTrainedModel._init_weights: weights
+// and embeddings N(0, 0.02), the residual projections (attn.c_proj and
+// mlp.c_proj) N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weight 1.
+// Tensors are drawn in table order from one generator.
+static void gpt2_init_weights(Model *m, uint64_t seed) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *host = tb_malloc(m->num_params * sizeof(float));
+    float proj_std = GPT2_INIT_STD / sqrtf(2.0f * (float)m->spec.n_layer);
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        float *p = host + t->offset;
+        if (t->ndim == 2) {
+            float std = ends_with(t->name, "c_proj.weight") ? proj_std : GPT2_INIT_STD;
+            for (size_t j = 0; j < t->numel; j++) p[j] = std * rng_normal(&rng);
+        } else {
+            float value = strstr(t->name, "ln_") && ends_with(t->name, ".weight") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = value;
+        }
+    }
+    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    free(host);
+}
+
+// ================================================================ training buffers
+
+static void gpt2_layout_activations(Model *m, Arena *a, int B, int T) {
+    GPT2 *g = gpt2_of(m);
+    size_t C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
+    size_t BT = (size_t)B * T, att = (size_t)B * NH * T * T;
+    g->tokens = (int32_t *)arena_take(a, BT);
+    g->targets = (int32_t *)arena_take(a, BT);
+    g->encoded = arena_take(a, BT * C);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        GPT2LayerActs *x = &g->acts[l];
+        x->ln1 = arena_take(a, BT * C);
+        x->ln1_mean = arena_take(a, BT);
+        x->ln1_rstd = arena_take(a, BT);
+        x->qkv = arena_take(a, BT * 3 * C);
+        x->atty = arena_take(a, BT * C);
+        x->att = arena_take(a, att);
+        x->res2 = arena_take(a, BT * C);
+        x->ln2 = arena_take(a, BT * C);
+        x->ln2_mean = arena_take(a, BT);
+        x->ln2_rstd = arena_take(a, BT);
+        x->fch = arena_take(a, BT * 4 * C);
+        x->fch_gelu = arena_take(a, BT * 4 * C);
+        x->res3 = arena_take(a, BT * C);
+    }
+    g->lnf = arena_take(a, BT * C);
+    g->lnf_mean = arena_take(a, BT);
+    g->lnf_rstd = arena_take(a, BT);
+    m->logits = arena_take(a, BT * V);
+    g->dlogits = arena_take(a, BT * V);
+    g->losses = arena_take(a, BT);
+    g->proj_out = arena_take(a, BT * C);
+    g->dres = arena_take(a, BT * C);
+    g->dln = arena_take(a, BT * C);
+    g->dqkv = arena_take(a, BT * 3 * C);
+    g->datty = arena_take(a, BT * C);
+    g->dfch = arena_take(a, BT * 4 * C);
+    g->dfch_gelu = arena_take(a, BT * 4 * C);
+    g->att_scratch = arena_take(a, att);
+}
+
+static int gpt2_alloc_activations(Model *m, int B, int T) {
+    GPT2 *g = gpt2_of(m);
+    if (B <= 0 || T <= 0 || T > m->spec.max_seq_len)
+        return tb_error("gpt2 '%s': cannot allocate activations for batch %d x %d: the "
+                        "sequence length must be in 1..%d (n_positions)",
+                        m->spec.name, B, T, m->spec.max_seq_len);
+    if (g->arena) m->be->free(g->arena);
+    free(m->losses_host);
+    Arena a = {0};
+    gpt2_layout_activations(m, &a, B, T);  // count
+    g->arena_bytes = a.used;
+    g->arena = m->be->alloc(a.used);
+    a = (Arena){.base = g->arena};
+    gpt2_layout_activations(m, &a, B, T);  // assign
+    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
+    m->B = B, m->T = T;
+    return 0;
+}
+
+static size_t gpt2_activation_bytes(const Model *m) { return gpt2_of(m)->arena_bytes; }
+
+// ================================================================ forward
+
+static void check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
+                         const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = tokens[i];
+        if (t >= m->spec.vocab_size || (t < 0 && !allow_negative))
+            tb_die("gpt2 '%s': %s[%zu] = %d is outside the vocabulary 0..%d; the data was "
+                   "tokenized with a different tokenizer", m->spec.name, what, i, (int)t,
+                   m->spec.vocab_size - 1);
+    }
+}
+
+// inputs, targets (B, T) host. Leaves logits (B,T,V) in m->logits; with
+// targets also the per-position losses, their mean, and dlogits for the
+// backward (the fused cross-entropy computes both in one pass).
+static void gpt2_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
+    GPT2 *g = gpt2_of(m);
+    const Backend *be = m->be;
+    const int C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
+    const int N = B * T;
+    if (!g->arena || B > m->B || T > m->T)
+        tb_die("gpt2 '%s': forward on batch %d x %d but activations were allocated for "
+               "%d x %d; call alloc_activations first", m->spec.name, B, T, m->B, m->T);
+    check_tokens(m, inputs, (size_t)N, 0, "inputs");
+    be->to_device(g->tokens, inputs, (size_t)N * sizeof(int32_t));
+    g->cur_B = B, g->cur_T = T;
+
+    be->embedding_forward(g->encoded, g->tokens, g->w.wte, g->w.wpe, B, T, C);
+    const float *x = g->encoded;  // (B,T,C) the residual stream entering the layer
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        const GPT2Layer *w = &g->w.layers[l];
+        GPT2LayerActs *a = &g->acts[l];
+        be->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, N, C,
+                              GPT2_LN_EPS);
+        be->linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, N, C, 3 * C, 1);
+        be->attention_forward(a->atty, a->att, a->qkv, B, T, C, NH);
+        be->linear_forward(g->proj_out, a->atty, w->attproj_w, w->attproj_b, N, C, C, 1);
+        be->add(a->res2, x, g->proj_out, (size_t)N * C);
+        be->layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w->ln2_w, w->ln2_b, N,
+                              C, GPT2_LN_EPS);
+        be->linear_forward(a->fch, a->ln2, w->fc_w, w->fc_b, N, C, 4 * C, 1);
+        be->gelu_forward(a->fch_gelu, a->fch, (size_t)N * 4 * C);
+        be->linear_forward(g->proj_out, a->fch_gelu, w->fcproj_w, w->fcproj_b, N, 4 * C, C, 1);
+        be->add(a->res3, a->res2, g->proj_out, (size_t)N * C);
+        x = a->res3;
+    }
+    be->layernorm_forward(g->lnf, g->lnf_mean, g->lnf_rstd, x, g->w.lnf_w, g->w.lnf_b, N, C,
+                          GPT2_LN_EPS);
+    be->linear_forward(m->logits, g->lnf, g->w.wte, NULL, N, C, V, 0);  // tied LM head
+
+    g->have_targets = targets != NULL;
+    if (!targets) return;
+    check_tokens(m, targets, (size_t)N, 1, "targets");
+    int count = 0;
+    for (int i = 0; i < N; i++) count += targets[i] >= 0;
+    be->to_device(g->targets, targets, (size_t)N * sizeof(int32_t));
+    // The mean over predicted positions: each one's gradient is 1/count.
+    float dloss = count ? 1.0f / (float)count : 0.0f;
+    be->crossentropy_forward_backward(g->losses, g->dlogits, m->logits, g->targets, N, V, dloss);
+    be->to_host(m->losses_host, g->losses, (size_t)N * sizeof(float));
+    double sum = 0.0;  // in position order, in double: the same bits every run
+    for (int i = 0; i < N; i++) sum += m->losses_host[i];
+    m->loss = count ? (float)(sum / count) : 0.0f;
+}
+
+// ================================================================ backward
+
+// Accumulates d(mean loss)/d(params) into m->grads. Activation gradients are
+// written; dres carries the residual stream's gradient down the layers.
+static void gpt2_backward(Model *m) {
+    GPT2 *g = gpt2_of(m);
+    const Backend *be = m->be;
+    const int C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head, L = m->spec.n_layer;
+    const int B = g->cur_B, T = g->cur_T, N = B * T;
+    if (!g->have_targets)
+        tb_die("gpt2 '%s': backward called without a forward with targets", m->spec.name);
+
+    be->zero(g->dres, (size_t)N * C * sizeof(float));
+    be->linear_backward(g->dln, g->g.wte, NULL, g->dlogits, g->lnf, g->w.wte, N, C, V, 0);
+    const float *x_last = L > 0 ? g->acts[L - 1].res3 : g->encoded;
+    be->layernorm_backward(g->dres, g->g.lnf_w, g->g.lnf_b, g->dln, x_last, g->w.lnf_w,
+                           g->lnf_mean, g->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        const GPT2Layer *w = &g->w.layers[l];
+        GPT2Layer *dw = &g->g.layers[l];
+        GPT2LayerActs *a = &g->acts[l];
+        const float *x_in = l > 0 ? g->acts[l - 1].res3 : g->encoded;
+        // mlp: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
+        be->linear_backward(g->dfch_gelu, dw->fcproj_w, dw->fcproj_b, g->dres, a->fch_gelu,
+                            w->fcproj_w, N, 4 * C, C, 1);
+        be->gelu_backward(g->dfch, a->fch, g->dfch_gelu, (size_t)N * 4 * C);
+        be->linear_backward(g->dln, dw->fc_w, dw->fc_b, g->dfch, a->ln2, w->fc_w, N, C, 4 * C, 1);
+        be->layernorm_backward(g->dres, dw->ln2_w, dw->ln2_b, g->dln, a->res2, w->ln2_w,
+                               a->ln2_mean, a->ln2_rstd, N, C);
+        // attention: res2 = x_in + c_proj(attn(c_attn(ln_1(x_in))))
+        be->linear_backward(g->datty, dw->attproj_w, dw->attproj_b, g->dres, a->atty,
+                            w->attproj_w, N, C, C, 1);
+        be->attention_backward(g->dqkv, g->att_scratch, g->datty, a->qkv, a->att, B, T, C, NH);
+        be->linear_backward(g->dln, dw->qkv_w, dw->qkv_b, g->dqkv, a->ln1, w->qkv_w, N, C,
+                            3 * C, 1);
+        be->layernorm_backward(g->dres, dw->ln1_w, dw->ln1_b, g->dln, x_in, w->ln1_w,
+                               a->ln1_mean, a->ln1_rstd, N, C);
+    }
+    be->embedding_backward(g->g.wte, g->g.wpe, g->dres, g->tokens, B, T, C);
+}
+
+// ================================================================ inference
+
+static void gpt2_layout_decode(Model *m, Arena *a) {
+    GPT2 *g = gpt2_of(m);
+    size_t C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
+    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len;
+    g->k_cache = arena_take(a, L * maxT * C);
+    g->v_cache = arena_take(a, L * maxT * C);
+    g->dec_tokens = (int32_t *)arena_take(a, maxT);
+    g->dec_x = arena_take(a, maxT * C);
+    g->dec_ln = arena_take(a, maxT * C);
+    g->dec_mean = arena_take(a, maxT);
+    g->dec_rstd = arena_take(a, maxT);
+    g->dec_qkv = arena_take(a, maxT * 3 * C);
+    g->dec_atty = arena_take(a, maxT * C);
+    g->dec_proj = arena_take(a, maxT * C);
+    g->dec_fch = arena_take(a, maxT * 4 * C);
+    g->dec_fch_gelu = arena_take(a, maxT * 4 * C);
+    g->dec_att = arena_take(a, NH * maxT * maxT);
+    g->dec_logits = arena_take(a, V);
+}
+
+static int gpt2_alloc_decode(Model *m) {
+    GPT2 *g = gpt2_of(m);
+    if (g->dec_arena) return 0;
+    Arena a = {0};
+    gpt2_layout_decode(m, &a);
+    g->dec_arena = m->be->alloc(a.used);
+    a = (Arena){.base = g->dec_arena};
+    gpt2_layout_decode(m, &a);
+    m->decode_pos = 0;
+    return 0;
+}
+
+static void gpt2_decode_reset(Model *m) { m->decode_pos = 0; }
+
+static void check_decode_room(Model *m, int n) {
+    if (!gpt2_of(m)->dec_arena)
+        tb_die("gpt2 '%s': decoding before alloc_decode", m->spec.name);
+    if (m->decode_pos + n > m->spec.max_seq_len)
+        tb_die("gpt2 '%s': the context is full (%d positions, n_positions %d); reset the "
+               "decoder or shorten the prompt", m->spec.name, m->decode_pos + n,
+               m->spec.max_seq_len);
+}
+
+// Layer l's slice of a cache: (NH, maxT, hs).
+static float *cache_of(const Model *m, float *cache, int l) {
+    return cache + (size_t)l * m->spec.max_seq_len * m->spec.d_model;
+}
+
+// Final LayerNorm and LM head for the single row x (C) -> logits_host (V).
+static void gpt2_head_one(Model *m, const float *x, float *logits_host) {
+    GPT2 *g = gpt2_of(m);
+    const int C = m->spec.d_model, V = m->spec.vocab_size;
+    m->be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, x, g->w.lnf_w, g->w.lnf_b, 1,
+                             C, GPT2_LN_EPS);
+    m->be->linear_forward(g->dec_logits, g->dec_ln, g->w.wte, NULL, 1, C, V, 0);
+    m->be->to_host(logits_host, g->dec_logits, (size_t)V * sizeof(float));
+}
+
+static void gpt2_decode_step(Model *m, int32_t token, float *logits_host) {
+    GPT2 *g = gpt2_of(m);
+    const Backend *be = m->be;
+    const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
+    check_decode_room(m, 1);
+    check_tokens(m, &token, 1, 0, "token");
+    const int pos = m->decode_pos;
+    be->to_device(g->dec_tokens, &token, sizeof token);
+    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe + (size_t)pos * C, 1, 1, C);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        const GPT2Layer *w = &g->w.layers[l];
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
+                              1, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_qkv, g->dec_ln, w->qkv_w, w->qkv_b, 1, C, 3 * C, 1);
+        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
+                             g->dec_qkv, pos, maxT, C, NH);
+        be->linear_forward(g->dec_proj, g->dec_atty, w->attproj_w, w->attproj_b, 1, C, C, 1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
+                              1, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_fch, g->dec_ln, w->fc_w, w->fc_b, 1, C, 4 * C, 1);
+        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)4 * C);
+        be->linear_forward(g->dec_proj, g->dec_fch_gelu, w->fcproj_w, w->fcproj_b, 1, 4 * C, C, 1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
+    }
+    gpt2_head_one(m, g->dec_x, logits_host);
+    m->decode_pos++;
+}
+
+// A prompt from position 0 runs as one batch of n positions (full matmuls),
+// and each layer's k and v rows are copied into the cache. A prompt that
+// continues an earlier one goes token by token.
+static void gpt2_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
+    GPT2 *g = gpt2_of(m);
+    const Backend *be = m->be;
+    const int C = m->spec.d_model, NH = m->spec.n_head, hs = C / NH, maxT = m->spec.max_seq_len;
+    if (n <= 0) tb_die("gpt2 '%s': prefill needs at least one token", m->spec.name);
+    check_decode_room(m, n);
+    if (m->decode_pos > 0) {
+        for (int i = 0; i < n; i++) gpt2_decode_step(m, tokens[i], logits_host);
+        return;
+    }
+    check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    be->to_device(g->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
+    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe, 1, n, C);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        const GPT2Layer *w = &g->w.layers[l];
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
+                              n, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_qkv, g->dec_ln, w->qkv_w, w->qkv_b, n, C, 3 * C, 1);
+        be->attention_forward(g->dec_atty, g->dec_att, g->dec_qkv, 1, n, C, NH);
+        float *kc = cache_of(m, g->k_cache, l), *vc = cache_of(m, g->v_cache, l);
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < n; t++) {
+                const float *row = g->dec_qkv + (size_t)t * 3 * C + h * hs;
+                size_t at = ((size_t)h * maxT + t) * hs;
+                be->copy(kc + at, row + C, (size_t)hs * sizeof(float));
+                be->copy(vc + at, row + 2 * C, (size_t)hs * sizeof(float));
+            }
+        be->linear_forward(g->dec_proj, g->dec_atty, w->attproj_w, w->attproj_b, n, C, C, 1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
+                              n, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_fch, g->dec_ln, w->fc_w, w->fc_b, n, C, 4 * C, 1);
+        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)n * 4 * C);
+        be->linear_forward(g->dec_proj, g->dec_fch_gelu, w->fcproj_w, w->fcproj_b, n, 4 * C, C, 1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
+    }
+    gpt2_head_one(m, g->dec_x + (size_t)(n - 1) * C, logits_host);
+    m->decode_pos = n;
+}
+
+// ================================================================ config and lifetime
+
+// GPT2Config fields, so that transformers' GPT2LMHeadModel.from_pretrained
+// builds the same model: no dropout, tied head, gelu_new, eps 1e-5.
+static cJSON *gpt2_config_json(const Model *m) {
+    const ModelSpec *s = &m->spec;
+    cJSON *c = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("GPT2LMHeadModel"));
+    cJSON_AddStringToObject(c, "model_type", "gpt2");
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab_size);
+    cJSON_AddNumberToObject(c, "n_positions", s->max_seq_len);
+    cJSON_AddNumberToObject(c, "n_ctx", s->max_seq_len);
+    cJSON_AddNumberToObject(c, "n_embd", s->d_model);
+    cJSON_AddNumberToObject(c, "n_layer", s->n_layer);
+    cJSON_AddNumberToObject(c, "n_head", s->n_head);
+    cJSON_AddNullToObject(c, "n_inner");  // 4 * n_embd
+    cJSON_AddStringToObject(c, "activation_function", "gelu_new");
+    cJSON_AddNumberToObject(c, "layer_norm_epsilon", 1e-5);
+    cJSON_AddNumberToObject(c, "initializer_range", 0.02);
+    cJSON_AddNumberToObject(c, "resid_pdrop", 0.0);
+    cJSON_AddNumberToObject(c, "embd_pdrop", 0.0);
+    cJSON_AddNumberToObject(c, "attn_pdrop", 0.0);
+    cJSON_AddBoolToObject(c, "scale_attn_weights", 1);
+    cJSON_AddBoolToObject(c, "scale_attn_by_inverse_layer_idx", 0);
+    cJSON_AddBoolToObject(c, "reorder_and_upcast_attn", 0);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", 1);
+    cJSON_AddBoolToObject(c, "use_cache", 1);
+    cJSON_AddStringToObject(c, "torch_dtype", "float32");
+    return c;
+}
+
+static void gpt2_destroy(Model *m) {
+    GPT2 *g = gpt2_of(m);
+    if (!g) return;
+    if (g->arena) m->be->free(g->arena);
+    if (g->dec_arena) m->be->free(g->dec_arena);
+    free(m->losses_host);
+    m->losses_host = NULL;
+    m->logits = NULL;
+    free(g->w.layers);
+    free(g->g.layers);
+    free(g->acts);
+    free(g);
+    m->impl = NULL;
+}
+
+const ModelVtbl gpt2_vtbl = {
+    .create = gpt2_create,
+    .init_weights = gpt2_init_weights,
+    .alloc_activations = gpt2_alloc_activations,
+    .forward = gpt2_forward,
+    .backward = gpt2_backward,
+    .alloc_decode = gpt2_alloc_decode,
+    .decode_reset = gpt2_decode_reset,
+    .prefill = gpt2_prefill,
+    .decode_step = gpt2_decode_step,
+    .config_json = gpt2_config_json,
+    .activation_bytes = gpt2_activation_bytes,
+    .destroy = gpt2_destroy,
+};

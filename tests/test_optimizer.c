@@ -1,0 +1,168 @@
+// test_optimizer.c: AdamW and clipping against torch.optim.AdamW (fixture from
+// tests/make_adamw_fixture.py), the sum of squares and the gradient norm
+// (accuracy and bit-determinism across thread counts), and the LR schedule.
+#include <omp.h>
+
+#include "models/model.h"
+#include "models/safetensors.h"
+#include "test.h"
+#include "host_backend.h"
+
+static const float *fixture(const SafeTensors *st, const char *name, size_t numel) {
+    const StTensor *t = st_find(st, name);
+    if (!t || t->numel != numel) {
+        fprintf(stderr, "fixture tensor %s missing or of the wrong size\n", name);
+        exit(1);
+    }
+    return t->data;
+}
+
+// Replays the fixture's 10 steps through model_adamw_step.
+static void test_adamw_against_pytorch(void) {
+    SafeTensors *st = st_open("tests/fixtures/adamw.safetensors");
+    CHECK(st != NULL, "cannot open the AdamW fixture: %s", tb_last_error());
+    if (!st) return;
+    const float *hyper = fixture(st, "hyper", 5), *lrs = fixture(st, "lr", 10),
+                *norms = fixture(st, "norm", 10);
+
+    Model m = {0};
+    m.be = &host_backend;
+    snprintf(m.spec.name, sizeof m.spec.name, "adamw-test");
+    model_add_tensor(&m, "w", 2, (int64_t[]){7, 13}, 1);
+    model_add_tensor(&m, "b", 1, (int64_t[]){13}, 0);
+    CHECK(model_alloc_params(&m) == 0, "alloc: %s", tb_last_error());
+    memcpy(model_param(&m, "w"), fixture(st, "p0.w", 91), 91 * sizeof(float));
+    memcpy(model_param(&m, "b"), fixture(st, "p0.b", 13), 13 * sizeof(float));
+
+    OptimConfig oc;
+    optim_config_default(&oc);
+    oc.beta1 = hyper[0], oc.beta2 = hyper[1], oc.eps = hyper[2];
+    oc.weight_decay = hyper[3], oc.grad_clip = hyper[4];
+    int clipped = 0;
+    for (int step = 1; step <= 10; step++) {
+        char name[64];
+        snprintf(name, sizeof name, "grad.%d.w", step);
+        memcpy(model_grad(&m, "w"), fixture(st, name, 91), 91 * sizeof(float));
+        snprintf(name, sizeof name, "grad.%d.b", step);
+        memcpy(model_grad(&m, "b"), fixture(st, name, 13), 13 * sizeof(float));
+        float norm = model_adamw_step(&m, &oc, step, lrs[step - 1]);
+        clipped += norm > oc.grad_clip;
+        char what[64];
+        snprintf(what, sizeof what, "grad norm at step %d", step);
+        check_close(what, &norm, &norms[step - 1], 1, 0, 1e-6f);
+        snprintf(name, sizeof name, "param.%d.w", step);
+        snprintf(what, sizeof what, "w after step %d (decay on)", step);
+        check_close(what, model_param(&m, "w"), fixture(st, name, 91), 91, 1e-8f, 2e-6f);
+        snprintf(name, sizeof name, "param.%d.b", step);
+        snprintf(what, sizeof what, "b after step %d (decay off)", step);
+        check_close(what, model_param(&m, "b"), fixture(st, name, 13), 13, 1e-8f, 2e-6f);
+    }
+    CHECK(clipped == 5, "expected 5 clipped steps in the fixture, saw %d", clipped);
+    m.vt = NULL;
+    free(m.params), free(m.grads), free(m.adam_m), free(m.adam_v), free(m.tensors);
+    st_close(st);
+}
+
+// Decay applies only where the flag is set: with zero gradients, AdamW leaves
+// an undecayed tensor exactly unchanged and shrinks a decayed one by 1 - lr*wd.
+static void test_decay_flags(void) {
+    float p[4] = {1, -2, 3, -4}, g[4] = {0}, m[4] = {0}, v[4] = {0};
+    adamw_update(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, 1);
+    float same[4] = {1, -2, 3, -4};
+    check_close("no decay, zero gradient: unchanged", p, same, 4, 0, 0);
+    adamw_update(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 2);
+    float shrunk[4] = {0.95f, -1.9f, 2.85f, -3.8f};
+    check_close("decay 0.1 at lr 0.5: x0.95", p, shrunk, 4, 0, 1e-7f);
+}
+
+static float *random_floats(size_t n, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    float *x = tb_malloc(n * sizeof(float) + 1);
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&r) * (i % 97 == 0 ? 100.0f : 1.0f);
+    return x;
+}
+
+static void test_sum_squares(void) {
+    size_t sizes[] = {0, 1, 7, 8, 8193, 100000, 3000017};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        float *x = random_floats(n, 42 + k);
+        long double exact = 0;
+        for (size_t i = 0; i < n; i++) exact += (long double)x[i] * x[i];
+        double got[3];
+        int threads[3] = {1, 2, 3};
+        for (int t = 0; t < 3; t++) {
+            omp_set_num_threads(threads[t]);
+            got[t] = sum_squares(x, n);
+        }
+        omp_set_num_threads(2);
+        double err = fabs((double)(got[0] - exact));
+        CHECK(err <= 1e-12 * (double)exact + 1e-300, "sum_squares(n=%zu) = %.17g, exact %.17Lg", n,
+              got[0], exact);
+        CHECK(memcmp(&got[0], &got[1], sizeof(double)) == 0 &&
+                  memcmp(&got[0], &got[2], sizeof(double)) == 0,
+              "sum_squares(n=%zu) differs across thread counts: %.17g %.17g %.17g", n, got[0],
+              got[1], got[2]);
+        free(x);
+    }
+}
+
+static void test_grad_norm(void) {
+    Model m = {0};
+    m.be = &host_backend;
+    model_add_tensor(&m, "a", 2, (int64_t[]){1000, 700}, 1);
+    model_add_tensor(&m, "b", 1, (int64_t[]){333}, 0);
+    model_alloc_params(&m);
+    float *g = random_floats(m.num_params, 7);
+    memcpy(m.grads, g, m.num_params * sizeof(float));
+    long double exact = 0;
+    for (size_t i = 0; i < m.num_params; i++) exact += (long double)g[i] * g[i];
+    float ref = (float)sqrtl(exact);
+    float n1 = model_grad_norm(&m);
+    omp_set_num_threads(1);
+    float n2 = model_grad_norm(&m);
+    omp_set_num_threads(2);
+    float n3 = model_grad_norm(&m);
+    check_close("grad norm", &n1, &ref, 1, 0, 1e-7f);
+    CHECK(memcmp(&n1, &n2, sizeof n1) == 0 && memcmp(&n1, &n3, sizeof n1) == 0,
+          "grad norm not bit-identical across runs and thread counts: %.9g %.9g %.9g", n1, n2, n3);
+    model_zero_grad(&m);
+    CHECK(model_grad_norm(&m) == 0.0f, "grad norm after zero_grad is not 0");
+    free(g), free(m.params), free(m.grads), free(m.tensors);
+}
+
+static void test_lr_schedule(void) {
+    OptimConfig oc;
+    optim_config_default(&oc);
+    CHECK(oc.beta1 == 0.9f && oc.beta2 == 0.95f && oc.eps == 1e-8f && oc.weight_decay == 0.1f &&
+              oc.grad_clip == 1.0f,
+          "optim_config_default: betas, eps, decay or clip differ from the spec");
+    oc.lr = 1e-3f, oc.min_lr = 1e-4f, oc.warmup_steps = 10, oc.total_steps = 110;
+    float got[4] = {optim_lr_at(&oc, 1), optim_lr_at(&oc, 5), optim_lr_at(&oc, 10),
+                    optim_lr_at(&oc, 60)};
+    float want[4] = {1e-4f, 5e-4f, 1e-3f, 5.5e-4f};  // 60 is half-way through the cosine
+    check_close("lr: warmup, peak, cosine midpoint", got, want, 4, 0, 1e-6f);
+    float end[3] = {optim_lr_at(&oc, 110), optim_lr_at(&oc, 111), optim_lr_at(&oc, 100000)};
+    float floor3[3] = {1e-4f, 1e-4f, 1e-4f};
+    check_close("lr: floor at and after total_steps", end, floor3, 3, 0, 0);
+    int monotone = 1;
+    for (int s = 11; s <= 110; s++) monotone &= optim_lr_at(&oc, s) <= optim_lr_at(&oc, s - 1);
+    CHECK(monotone, "lr is not non-increasing after warmup");
+    // A quarter into the decay: min + (lr - min) * (1 + cos(pi/4)) / 2.
+    float q = optim_lr_at(&oc, 35), qref = (float)(1e-4 + 9e-4 * 0.5 * (1 + cos(M_PI / 4)));
+    check_close("lr a quarter into the cosine", &q, &qref, 1, 0, 1e-6f);
+    oc.warmup_steps = 0;
+    float first = optim_lr_at(&oc, 1);
+    CHECK(first > 0.99e-3f && first <= 1e-3f, "no warmup: first lr %g should be near the peak",
+          first);
+}
+
+int main(void) {
+    test_adamw_against_pytorch();
+    test_decay_flags();
+    test_sum_squares();
+    test_grad_norm();
+    test_lr_schedule();
+    return test_summary("optimizer");
+}
