@@ -1,0 +1,3 @@
+build-sanitize/data/shards.o: data/shards.c data/shards.h src/common.h
+data/shards.h:
+src/common.h:
