@@ -15,10 +15,39 @@
 #include <stdlib.h>
 #include <ucontext.h>
 
+// Context switches. On x86-64 a fiber switch is six pushes, a stack swap and
+// six pops (below); ucontext's swapcontext also saves the signal mask with a
+// system call each time, which made the emulated tests several times slower.
+// ucontext stays as the portable fallback, and under AddressSanitizer, which
+// understands it.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define SIMT_ASM_SWITCH 1
+// Saves the callee-saved registers on the current stack, stores the stack
+// pointer in *save_sp, and resumes the context whose stack pointer is load_sp.
+extern "C" void simt_switch(void **save_sp, void *load_sp);
+__asm__(
+    ".text\n"
+    ".globl simt_switch\n"
+    ".type simt_switch,@function\n"
+    "simt_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size simt_switch,.-simt_switch\n");
+#else
+#define SIMT_ASM_SWITCH 0
+#endif
+
 enum { FIBER_RUNNABLE, FIBER_AT_BLOCK_BARRIER, FIBER_AT_WARP_BARRIER, FIBER_DONE };
 
 typedef struct {
+#if SIMT_ASM_SWITCH
+    void *sp;
+#else
     ucontext_t context;
+#endif
     SimtCoords coords;
     int state;
     unsigned lane, warp;
@@ -32,7 +61,11 @@ SimtCoords *simt_self;
 static Fiber *fibers;         // MAX_BLOCK_THREADS, stacks allocated on first use
 static Fiber *running;        // the fiber being resumed now, NULL on the host
 static int fiber_count;
+#if SIMT_ASM_SWITCH
+static void *scheduler_sp;
+#else
 static ucontext_t scheduler_context;
+#endif
 static SimtThunk kernel_fn;
 static void *kernel_ctx;
 static int schedule_order = SIMT_FORWARD;
@@ -56,11 +89,20 @@ void *simt_dynamic_shared(void) {
     return dynamic_smem;
 }
 
+// From a fiber back to the scheduler.
+static void fiber_yield(void) {
+    switch_count++;
+#if SIMT_ASM_SWITCH
+    simt_switch(&running->sp, scheduler_sp);
+#else
+    swapcontext(&running->context, &scheduler_context);
+#endif
+}
+
 static void wait_at(int state) {
     if (!running) simt_fail("a barrier or shuffle was called outside a kernel");
     running->state = state;
-    switch_count++;
-    swapcontext(&running->context, &scheduler_context);
+    fiber_yield();
 }
 
 void __syncthreads(void) { wait_at(FIBER_AT_BLOCK_BARRIER); }
@@ -88,9 +130,37 @@ uint64_t simt_warp_exchange(uint64_t bits, int src_lane) {
 static void fiber_main(void) {
     kernel_fn(kernel_ctx);
     running->state = FIBER_DONE;
-    switch_count++;
-    swapcontext(&running->context, &scheduler_context);
+    fiber_yield();
     simt_fail("a finished thread was resumed");
+}
+
+// A fresh context that starts in fiber_main on f's stack.
+static void fiber_prepare(Fiber *f) {
+#if SIMT_ASM_SWITCH
+    // The stack as simt_switch will pop it: six saved registers, then the
+    // address `ret` jumps to, then a dummy return address, so that
+    // fiber_main starts with the stack aligned as after a call.
+    uintptr_t top = ((uintptr_t)f->stack + FIBER_STACK_BYTES) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = NULL;
+    *--sp = (void *)fiber_main;
+    for (int i = 0; i < 6; i++) *--sp = NULL;
+    f->sp = sp;
+#else
+    getcontext(&f->context);
+    f->context.uc_stack.ss_sp = f->stack;
+    f->context.uc_stack.ss_size = FIBER_STACK_BYTES;
+    f->context.uc_link = NULL;
+    makecontext(&f->context, fiber_main, 0);
+#endif
+}
+
+static void fiber_resume(Fiber *f) {
+#if SIMT_ASM_SWITCH
+    simt_switch(&scheduler_sp, f->sp);
+#else
+    swapcontext(&scheduler_context, &f->context);
+#endif
 }
 
 // Releases the warps whose live lanes all wait at a warp barrier; if there
@@ -142,11 +212,7 @@ static void run_block(dim3 grid, dim3 block, dim3 block_idx, size_t smem) {
         f->lane = (unsigned)i % 32;
         f->warp = (unsigned)i / 32;
         exchange_slot[i] = POISON_BITS;
-        getcontext(&f->context);
-        f->context.uc_stack.ss_sp = f->stack;
-        f->context.uc_stack.ss_size = FIBER_STACK_BYTES;
-        f->context.uc_link = NULL;
-        makecontext(&f->context, fiber_main, 0);
+        fiber_prepare(f);
     }
     if (smem) memset(dynamic_smem, 0xff, smem);  // NaN until written
     for (;;) {
@@ -155,7 +221,7 @@ static void run_block(dim3 grid, dim3 block, dim3 block_idx, size_t smem) {
             if (fibers[i].state != FIBER_RUNNABLE) continue;
             running = &fibers[i];
             simt_self = &fibers[i].coords;
-            swapcontext(&scheduler_context, &fibers[i].context);
+            fiber_resume(&fibers[i]);
         }
         running = NULL;
         simt_self = NULL;
