@@ -4,7 +4,8 @@
 #                   (kernels/cuda/simt_emu.h) and linked into tests/test_cuda_*
 #   make cuda       nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda
 #   make test-gpu   the same kernel tests, native, plus a determinism check
-#   make bench-gpu  tokens/s, MFU and decode latency as JSON (needs a GPU)
+#   make bench-gpu  tokens/s, MFU and decode latency as JSON (needs a GPU):
+#                   results/bench/cuda.json; BENCH_GPU_FLAGS="--tf32 --batch 32"
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -71,14 +72,14 @@ $(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
 
 .PHONY: cuda test-gpu bench-gpu
-cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN)
+cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)
 
 test-gpu: cuda
 	@bash tests/run_all.sh $(GPU_TEST_BIN)
 
 bench-gpu: cuda $(BENCH_GPU_BIN)
-	@mkdir -p results
-	$(BENCH_GPU_BIN) results/bench-gpu.json
+	@mkdir -p results/bench
+	$(BENCH_GPU_BIN) results/bench/cuda.json $(BENCH_GPU_FLAGS)
 
 $(CUDA_BUILD)/bench/%: $(CUDA_BUILD)/bench/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)

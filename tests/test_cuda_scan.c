@@ -1,8 +1,8 @@
 // test_cuda_scan.c: the selective scan kernels (forward, backward, decode
 // step) against a sequential double-precision reference, in both scheduling
 // orders of the emulation. Sequence lengths below, equal to, a multiple of,
-// and not a multiple of the chunk, with several chunks; tiles of 32x4, 32x8
-// and 64x16; several channels per backward block; inputs as strided views
+// and not a multiple of the chunk, with several chunks; tiles of 32x2, 32x4,
+// 32x8 and 64x16; several channels per backward block; inputs as strided views
 // (B and C inside one x_proj-like buffer), as the Mamba block passes them.
 #include "test.h"
 
@@ -279,7 +279,8 @@ int main(void) {
     test_reference_gradients();
     const ScanCase cases[] = {
         // batch, seqlen, dim, N, chunk, backward blocks
-        {2, 40, 3, 16, 64, 1024},   // one chunk, shorter than the chunk (32 x 4 tile)
+        {2, 40, 3, 16, 64, 1024},   // one chunk, shorter than the chunk (32 x 2 tile)
+        {1, 100, 2, 16, 100, 1024}, // one chunk exactly (32 x 4 tile)
         {2, 128, 3, 16, 64, 1024},  // exactly two chunks
         {1, 150, 5, 16, 64, 2},     // three chunks, ragged; 2-3 channels per backward block
         {2, 300, 2, 4, 200, 3},     // 32 x 8 tile, ragged second chunk, N = 4

@@ -125,3 +125,27 @@ extern "C" void backend_cuda_set_tf32(int enabled) {
 }
 extern "C" int backend_cuda_tf32(void) { return tf32_enabled; }
 extern "C" const char *backend_cuda_device_name(void) { return device_name; }
+
+extern "C" int backend_cuda_device_info(CudaDeviceInfo *info) {
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", device_name);
+    if (!cublas_handle) return tb_error("the CUDA backend is not initialised (no GPU?)");
+#ifdef __CUDACC__
+    int clock_khz = 0, mem_clock_khz = 0, bus_bits = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_major, cudaDevAttrComputeCapabilityMajor, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_minor, cudaDevAttrComputeCapabilityMinor, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->sm_count, cudaDevAttrMultiProcessorCount, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0));
+    size_t free_bytes = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &info->mem_bytes));
+    info->clock_ghz = clock_khz * 1e-6;
+    int fp32_lanes = info->cc_major == 8 && info->cc_minor == 0 ? 64 : 128;
+    int tf32_per_clock = info->cc_major >= 9 ? 2048 : 1024;
+    info->peak_fp32_tflops = info->sm_count * fp32_lanes * 2.0 * info->clock_ghz * 1e-3;
+    info->peak_tf32_tflops = info->sm_count * tf32_per_clock * info->clock_ghz * 1e-3;
+    info->mem_bandwidth_gbs = 2.0 * mem_clock_khz * 1e3 * (bus_bits / 8.0) * 1e-9;
+#endif
+    return 0;
+}

@@ -23,6 +23,22 @@ void backend_cuda_set_scan_backward_blocks(int blocks);
 // The device's name ("NVIDIA H100 80GB HBM3", "simt-emulation"), for records.
 const char *backend_cuda_device_name(void);
 
+// What the benchmarks need to put a speed in context. Peaks are estimates
+// from the SM count and clock: fp32 FMA lanes per SM (64 on sm_80, 128 on
+// sm_86 and later) x 2 x clock, and dense TF32 tensor-core throughput per SM
+// (1024 FLOP/clock on sm_80, 2048 on sm_90).
+typedef struct {
+    char name[256];
+    int cc_major, cc_minor, sm_count;
+    double clock_ghz;
+    double peak_fp32_tflops, peak_tf32_tflops;
+    double mem_bandwidth_gbs;  // 2 x memory clock x bus width (DDR)
+    size_t mem_bytes;
+} CudaDeviceInfo;
+// Fills info for the device in use (after backend_cuda_get()). 0 or -1 with
+// the error set.
+int backend_cuda_device_info(CudaDeviceInfo *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -316,7 +316,8 @@ static void scan_tile(const SelectiveScanParams *p, int *threads, int *items) {
         tb_die("selective scan: d_state %d is outside 1..%d supported by the CUDA kernel",
                p->dstate, SCAN_MAX_DSTATE);
     int span = p->chunk < p->seqlen ? p->chunk : p->seqlen;
-    if (span <= 128) *threads = 32, *items = 4;
+    if (span <= 64) *threads = 32, *items = 2;
+    else if (span <= 128) *threads = 32, *items = 4;
     else if (span <= 256) *threads = 32, *items = 8;
     else if (span <= 512) *threads = 32, *items = 16;
     else if (span <= 1024) *threads = 64, *items = 16;
@@ -329,6 +330,7 @@ void selective_scan_forward_cuda(const SelectiveScanParams *p) {
     if (p->batch == 0 || p->seqlen == 0 || p->dim == 0) return;
     dim3 grid(p->dim, p->batch);
     switch (items) {
+        case 2: LAUNCH(selective_scan_forward_kernel<2>, grid, threads, 0)(*p); break;
         case 4: LAUNCH(selective_scan_forward_kernel<4>, grid, threads, 0)(*p); break;
         case 8: LAUNCH(selective_scan_forward_kernel<8>, grid, threads, 0)(*p); break;
         default: LAUNCH(selective_scan_forward_kernel<16>, grid, threads, 0)(*p); break;
@@ -348,6 +350,7 @@ void selective_scan_backward_cuda(const SelectiveScanParams *p) {
     ScanScratch s = scan_scratch_layout(p);
     dim3 grid(s.groups, p->batch);
     switch (items) {
+        case 2: LAUNCH(selective_scan_backward_kernel<2>, grid, threads, 0)(*p, s); break;
         case 4: LAUNCH(selective_scan_backward_kernel<4>, grid, threads, 0)(*p, s); break;
         case 8: LAUNCH(selective_scan_backward_kernel<8>, grid, threads, 0)(*p, s); break;
         default: LAUNCH(selective_scan_backward_kernel<16>, grid, threads, 0)(*p, s); break;
