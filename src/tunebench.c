@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../kernels/cpu/cpu_ops.h"
 
 #define COMMAND(name, summary) int cmd_##name(int argc, char **argv);
 #include "commands.def"
@@ -34,6 +35,7 @@ int cmd_version(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    cpu_blas_fix_core_detection(argv);  // before any BLAS call
     if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
         tb_streq(argv[1], "-h")) {
         if (argc >= 3 && tb_streq(argv[1], "help")) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "vec_math.h"
 
 #define ATT_BLOCK 64
 
@@ -41,8 +42,9 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                     if (row[j] > maxv) maxv = row[j];
                 }
                 float sum = 0.0f;
+                #pragma omp simd reduction(+ : sum)
                 for (int j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - maxv);
+                    row[j] = vexpf(row[j] - maxv);
                     sum += row[j];
                 }
                 float inv = 1.0f / sum;
@@ -128,7 +130,7 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
         }
         float sum = 0.0f;
         for (int j = 0; j <= pos; j++) {
-            scores[j] = expf(scores[j] - maxv);
+            scores[j] = vexpf(scores[j] - maxv);
             sum += scores[j];
         }
         float inv = 1.0f / sum;

@@ -60,5 +60,8 @@ void crossentropy_forward_backward(float *losses, float *dlogits, const float *l
 // so the two thread pools never compete for the same cores.
 int cpu_blas_threads_begin_serial(void);
 void cpu_blas_threads_end_serial(int saved);
+// Re-executes the program with OPENBLAS_CORETYPE set when OpenBLAS fell back
+// to its generic kernels on a CPU it did not recognise. Call first in main().
+void cpu_blas_fix_core_detection(char **argv);
 
 #endif

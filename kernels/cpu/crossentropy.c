@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "vec_math.h"
 
 // logits, dlogits (N, V); losses (N); targets (N)
 void crossentropy_forward_backward(float *losses, float *dlogits, const float *logits,
@@ -22,16 +23,27 @@ void crossentropy_forward_backward(float *losses, float *dlogits, const float *l
             continue;
         }
         float maxv = -INFINITY;
+        #pragma omp simd reduction(max : maxv)
         for (int v = 0; v < V; v++) maxv = x[v] > maxv ? x[v] : maxv;
         float sum = 0.0f;
-        for (int v = 0; v < V; v++) sum += expf(x[v] - maxv);
-        float logsum = logf(sum);
-        losses[i] = logsum + maxv - x[target];
         if (dlogits) {
+            // Keep the exponentials in dlogits, then scale them in place.
             float *dx = dlogits + (size_t)i * V;
-            float inv = 1.0f / sum;
-            for (int v = 0; v < V; v++) dx[v] = dloss * (expf(x[v] - maxv) * inv);
+            float target_logit = x[target];  // before dx (maybe aliasing x) is written
+            #pragma omp simd reduction(+ : sum)
+            for (int v = 0; v < V; v++) {
+                dx[v] = vexpf(x[v] - maxv);
+                sum += dx[v];
+            }
+            losses[i] = logf(sum) + maxv - target_logit;
+            float s = dloss / sum;
+            #pragma omp simd
+            for (int v = 0; v < V; v++) dx[v] *= s;
             dx[target] -= dloss;
+        } else {
+            #pragma omp simd reduction(+ : sum)
+            for (int v = 0; v < V; v++) sum += vexpf(x[v] - maxv);
+            losses[i] = logf(sum) + maxv - x[target];
         }
     }
 }
