@@ -7,7 +7,7 @@
 
 // out, inp (n)
 void gelu_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for simd schedule(static)
+    #pragma omp parallel for simd schedule(static) if (n > 8192)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + vtanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
@@ -18,7 +18,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
 //   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
 //   t = tanh(sqrt(2/pi) (x + 0.044715 x^3))
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
-    #pragma omp parallel for simd schedule(static)
+    #pragma omp parallel for simd schedule(static) if (n > 8192)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float t = vtanhf(GELU_SCALE * (x + 0.044715f * x * x * x));
