@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "../models/model.h"
+#include "bench_machine.h"
 #include "common.h"
 
 typedef struct {
@@ -129,11 +130,16 @@ static double model_flops_per_token(const Model *m, int T, char *formula, size_t
     return 6.0 * N;
 }
 
-// This machine's limits (src/bench_machine.h, from the infra branch), or
-// NULL when they are not measured in this build.
+// This machine's limits (src/bench_machine.h), measured in the same run on
+// the same thread count; NULL (and a warning) if the measurement failed.
 static cJSON *bench_machine_json(int threads) {
-    (void)threads;
-    return NULL;
+    MachineLimits ml;
+    fprintf(stderr, "bench: measuring the machine's sgemm peak and read bandwidth\n");
+    if (machine_limits_measure(&ml, threads)) {
+        fprintf(stderr, "bench: warning: %s\n", tb_last_error());
+        return NULL;
+    }
+    return machine_limits_json(&ml);
 }
 
 static double json_number(const cJSON *o, const char *a, const char *b) {

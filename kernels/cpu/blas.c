@@ -25,6 +25,7 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
                const float *B, int ldb, float beta, float *C, int ldc) {
     enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+    if (!omp_in_parallel()) cpu_blas_single_threaded();  // in case something changed it
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     double flops = 2.0 * M * N * K;
     if (threads <= 1 || flops < 4e6) {
@@ -58,6 +59,7 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
 // elements so that each thread streams its own part of A.
 void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, const float *x,
                float beta, float *y) {
+    if (!omp_in_parallel()) cpu_blas_single_threaded();
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     int out = transA ? N : M;
     if (threads <= 1 || (double)M * N < 65536.0) {

@@ -1,0 +1,78 @@
+// corpus.h: from ABC files to prepared tunes (the `prepare` pipeline's parts).
+//
+//   corpus_split_text   splits one file's text into tunes at "X:" lines,
+//                       normalises line endings, and skips what is not a
+//                       tune, counting why (SkipReason)
+//   corpus_irishman     rewrites a tune in the reproduced study's style
+//   corpus_music_key    a hash of a tune's normalised note content, so that
+//                       duplicates land on the same side of the split
+//   corpus_is_val       the deterministic train/validation split
+#ifndef TB_CORPUS_H
+#define TB_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CORPUS_MAX_TUNE_BYTES 65536  // longer "tunes" are skipped (too_long)
+
+typedef enum {
+    SKIP_TEXT_OUTSIDE_TUNES,  // non-blank text before the first X: (or a file without X:)
+    SKIP_BINARY,              // NUL bytes or other control characters
+    SKIP_INVALID_UTF8,
+    SKIP_TOO_LONG,
+    SKIP_NO_KEY,              // no K: field
+    SKIP_EMPTY_BODY,          // nothing after the K: line
+    SKIP_MULTI_VOICE,         // irishman style: TunesFormer keeps one-voice tunes
+    SKIP_CC_NO_SECTIONS,      // irishman style: control codes could not be computed
+    SKIP_CC_TOO_MANY_SECTIONS,
+    SKIP_CC_TOO_MANY_BARS,
+    SKIP_CC_LEADING_ENDING,
+    SKIP_JSON_RECORD,         // an IrishMAN record without an "abc notation" string
+    SKIP_REASON_COUNT
+} SkipReason;
+
+const char *corpus_skip_name(SkipReason reason);
+
+typedef struct {
+    char *text;        // normalised tune, ending in exactly one '\n' (malloc'ed)
+    size_t len;
+    int collection;    // caller's index of where it came from
+    uint64_t music_key;
+} Tune;
+
+typedef struct {
+    Tune *tunes;
+    size_t count, cap;
+    uint64_t skipped[SKIP_REASON_COUNT];
+} TuneSet;
+
+void tuneset_free(TuneSet *set);
+// Splits text into tunes and appends the good ones to set. Returns how many
+// tunes were added.
+size_t corpus_split_text(TuneSet *set, const char *text, size_t len, int collection);
+// Checks one tune (already normalised); SKIP_REASON_COUNT means it is fine.
+SkipReason corpus_check_tune(const char *tune, size_t len);
+// Normalises line endings (CRLF and CR to LF), drops trailing blank lines and
+// ends the text with one '\n'. Returns a malloc'ed copy.
+char *corpus_normalize(const char *text, size_t len, size_t *out_len);
+
+// The irishman style: "X:1", the S/B/E control codes, L:, M:, K:, then the
+// body without titles, free text, comments or blank lines, cut where
+// TunesFormer cuts it. Returns a malloc'ed tune, or NULL with *why set.
+// *dropped_bytes receives the body bytes TunesFormer's rules drop after the
+// last section.
+char *corpus_irishman(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                      size_t *dropped_bytes);
+
+uint64_t corpus_music_key(const char *tune, size_t len);
+int corpus_is_val(uint64_t music_key, uint64_t seed, double val_fraction);
+
+// Is the text valid UTF-8?
+int corpus_valid_utf8(const char *text, size_t len);
+
+// Reads an IrishMAN JSON file (a JSON array of records, or one record per
+// line) and adds the tune in each record's "abc notation" field. Returns the
+// number of records, or -1 + tb_error when the file is not such JSON.
+long irishman_load_json(const char *path, TuneSet *set, int collection);
+
+#endif

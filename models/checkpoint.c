@@ -1,0 +1,512 @@
+// checkpoint.c: checkpoint directories (see checkpoint.h).
+//
+// train_state.bin, version 1, all fields little-endian:
+//
+//   offset  bytes  field
+//        0      8  magic "TBSTATE\0"
+//        8      4  version (1)
+//       12      4  flags: bit 0 = AdamW moments follow
+//       16      8  step (int64)
+//       24     32  Rng state, 4 x uint64
+//       56     32  data loader state, 4 x uint64
+//       88     36  OptimConfig: lr, min_lr (f32), warmup_steps, total_steps
+//                  (i32), beta1, beta2, eps, weight_decay, grad_clip (f32)
+//      124      4  zero
+//      128      8  num_params
+//      136      8  FNV-1a of the tensor table (names and shapes): a state
+//                  saved from another model is refused
+//      144    4*P  AdamW first moments m (P = num_params), in table order
+//   144+4P    4*P  AdamW second moments v
+//      end      8  FNV-1a of every byte before it: catches truncation and
+//                  corruption anywhere in the file
+#include "checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+#define STATE_MAGIC "TBSTATE"
+#define STATE_VERSION 1u
+#define STATE_HEADER_BYTES 144
+#define STATE_FLAG_MOMENTS 1u
+
+const char *checkpoint_tied_embedding_name(const Model *m) {
+    return tb_streq(m->spec.arch, "mamba") ? "backbone.embedding.weight" : "transformer.wte.weight";
+}
+
+static void join_path(char *out, size_t cap, const char *dir, const char *file) {
+    snprintf(out, cap, "%s/%s", dir, file);
+}
+
+// ---------------------------------------------------------------- little-endian bytes
+
+static void put_u32(unsigned char *p, uint32_t x) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(x >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t x) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(x >> (8 * i));
+}
+static void put_f32(unsigned char *p, float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    put_u32(p, x);
+}
+static uint32_t get_u32(const unsigned char *p) {
+    uint32_t x = 0;
+    for (int i = 3; i >= 0; i--) x = (x << 8) | p[i];
+    return x;
+}
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t x = 0;
+    for (int i = 7; i >= 0; i--) x = (x << 8) | p[i];
+    return x;
+}
+static float get_f32(const unsigned char *p) {
+    uint32_t x = get_u32(p);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static uint64_t table_hash(const Model *m) {
+    uint64_t h = TB_HASH64_SEED;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        h = tb_hash64(t->name, strlen(t->name) + 1, h);
+        unsigned char dims[4 + 8 * 4] = {0};
+        put_u32(dims, (uint32_t)t->ndim);
+        for (int d = 0; d < t->ndim; d++) put_u64(dims + 4 + 8 * d, (uint64_t)t->shape[d]);
+        h = tb_hash64(dims, sizeof dims, h);
+    }
+    return h;
+}
+
+// ---------------------------------------------------------------- directories
+
+// Removes the regular files directly inside dir, then dir itself. Never
+// recurses: a checkpoint directory holds only files.
+static int remove_checkpoint_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : tb_error("cannot open %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (tb_streq(e->d_name, ".") || tb_streq(e->d_name, "..")) continue;
+        join_path(path, sizeof path, dir, e->d_name);
+        if (tb_file_exists(path)) unlink(path);
+    }
+    closedir(d);
+    if (rmdir(dir) != 0)
+        return tb_error("cannot remove %s: %s (it holds more than checkpoint files?)", dir,
+                        strerror(errno));
+    return 0;
+}
+
+// An existing directory may be replaced only if it is empty or is a checkpoint.
+static int safe_to_replace(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int entries = 0, looks_like_checkpoint = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (tb_streq(e->d_name, ".") || tb_streq(e->d_name, "..")) continue;
+        entries++;
+        if (tb_streq(e->d_name, "model.safetensors") || tb_streq(e->d_name, "config.json"))
+            looks_like_checkpoint = 1;
+    }
+    closedir(d);
+    return entries == 0 || looks_like_checkpoint;
+}
+
+static void fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static void parent_dir(char *out, size_t cap, const char *path) {
+    snprintf(out, cap, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (!slash) snprintf(out, cap, ".");
+    else if (slash == out) out[1] = '\0';
+    else *slash = '\0';
+}
+
+// ---------------------------------------------------------------- saving
+
+static int save_weights(const char *path, const Model *m, const float *host_params) {
+    int n = m->num_tensors;
+    StWriteTensor *ts = tb_calloc((size_t)n + 1, sizeof *ts);
+    const ParamTensor *tied = model_find_tensor(m, checkpoint_tied_embedding_name(m));
+    for (int i = 0; i < n; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        ts[i].name = t->name;
+        ts[i].ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) ts[i].shape[d] = t->shape[d];
+        ts[i].data = host_params + t->offset;
+    }
+    int count = n;
+    if (tied && !model_find_tensor(m, "lm_head.weight")) {
+        // The tied head, written out so that strict loaders find every weight.
+        ts[count].name = "lm_head.weight";
+        ts[count].ndim = tied->ndim;
+        for (int d = 0; d < tied->ndim; d++) ts[count].shape[d] = tied->shape[d];
+        ts[count].data = host_params + tied->offset;
+        count++;
+    }
+    int rc = st_write(path, ts, count);
+    free(ts);
+    return rc;
+}
+
+static cJSON *tunebench_extras(const Model *m) {
+    cJSON *tb = cJSON_CreateObject();
+    cJSON_AddStringToObject(tb, "name", m->spec.name);
+    cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
+    cJSON_AddNumberToObject(tb, "num_params", (double)m->num_params);
+    if (tb_streq(m->spec.arch, "mamba")) {
+        cJSON_AddStringToObject(tb, "a_init", m->spec.a_init);
+        cJSON_AddNumberToObject(tb, "scan_chunk", m->spec.scan_chunk);
+    }
+    cJSON_AddStringToObject(tb, "version", TB_VERSION);
+    return tb;
+}
+
+static int save_config(const char *path, const Model *m) {
+    if (!m->vt || !m->vt->config_json)
+        return tb_error("model '%s' cannot describe its config (no config_json)", m->spec.name);
+    cJSON *cfg = m->vt->config_json(m);
+    if (!cfg) return tb_error("model '%s': config_json failed", m->spec.name);
+    if (!cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"))
+        cJSON_AddItemToObject(cfg, "tunebench", tunebench_extras(m));
+    char *text = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    size_t len = strlen(text);
+    text[len] = '\n';  // replaces the NUL; the length below excludes it again
+    int rc = tb_write_file_atomic(path, text, len + 1);
+    free(text);
+    return rc;
+}
+
+static int write_hashed(FILE *fp, const void *data, size_t len, uint64_t *hash) {
+    *hash = tb_hash64(data, len, *hash);
+    return len == 0 || fwrite(data, 1, len, fp) == len;
+}
+
+static int save_train_state(const char *path, const Model *m, const TrainState *ts) {
+    int has_moments = m->adam_m != NULL;
+    unsigned char h[STATE_HEADER_BYTES] = {0};
+    memcpy(h, STATE_MAGIC, 8);
+    put_u32(h + 8, STATE_VERSION);
+    put_u32(h + 12, has_moments ? STATE_FLAG_MOMENTS : 0);
+    put_u64(h + 16, (uint64_t)ts->step);
+    for (int i = 0; i < 4; i++) put_u64(h + 24 + 8 * i, ts->rng.s[i]);
+    for (int i = 0; i < 4; i++) put_u64(h + 56 + 8 * i, ts->data_state[i]);
+    const OptimConfig *oc = &ts->optim;
+    put_f32(h + 88, oc->lr);
+    put_f32(h + 92, oc->min_lr);
+    put_u32(h + 96, (uint32_t)oc->warmup_steps);
+    put_u32(h + 100, (uint32_t)oc->total_steps);
+    put_f32(h + 104, oc->beta1);
+    put_f32(h + 108, oc->beta2);
+    put_f32(h + 112, oc->eps);
+    put_f32(h + 116, oc->weight_decay);
+    put_f32(h + 120, oc->grad_clip);
+    put_u64(h + 128, (uint64_t)m->num_params);
+    put_u64(h + 136, table_hash(m));
+
+    AtomicFile af;
+    FILE *fp = atomic_open(&af, path);
+    if (!fp) return -1;
+    uint64_t hash = TB_HASH64_SEED;
+    int ok = write_hashed(fp, h, sizeof h, &hash);
+    if (ok && has_moments) {
+        // The moments are floats in host byte order, which is little-endian on
+        // every machine tunebench runs on (x86-64, aarch64).
+        size_t bytes = m->num_params * sizeof(float);
+        float *host = tb_malloc(bytes);
+        m->be->to_host(host, m->adam_m, bytes);
+        ok = write_hashed(fp, host, bytes, &hash);
+        m->be->to_host(host, m->adam_v, bytes);
+        ok = ok && write_hashed(fp, host, bytes, &hash);
+        free(host);
+    }
+    unsigned char tail[8];
+    put_u64(tail, hash);
+    ok = ok && fwrite(tail, 1, 8, fp) == 8;
+    if (!ok) {
+        int e = errno;
+        atomic_abort(&af);
+        return tb_error("cannot write %s: %s (is the disk full?)", path, strerror(e));
+    }
+    return atomic_commit(&af);
+}
+
+int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
+    if (ts && ts->step > 0 && !m->adam_m)
+        return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
+                        "AdamW moments", dir, (long long)ts->step);
+    if (tb_file_exists(dir)) return tb_error("cannot save checkpoint: %s is a file", dir);
+    if (tb_dir_exists(dir) && !safe_to_replace(dir))
+        return tb_error("cannot save checkpoint: %s exists and is not a tunebench checkpoint "
+                        "(refusing to replace it; choose another directory)", dir);
+    char tmp[4096], path[4096 + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
+    if (remove_checkpoint_dir(tmp) != 0 || tb_mkdirs(tmp) != 0) return -1;
+
+    size_t bytes = m->num_params * sizeof(float);
+    float *host = tb_malloc(bytes);
+    m->be->to_host(host, m->params, bytes);
+    join_path(path, sizeof path, tmp, "model.safetensors");
+    int rc = save_weights(path, m, host);
+    free(host);
+    join_path(path, sizeof path, tmp, "config.json");
+    if (rc == 0) rc = save_config(path, m);
+    join_path(path, sizeof path, tmp, "train_state.bin");
+    if (rc == 0 && ts) rc = save_train_state(path, m, ts);
+    if (rc != 0) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", tb_last_error());
+        remove_checkpoint_dir(tmp);
+        return tb_error("%s", saved);
+    }
+    fsync_path(tmp);
+
+    // Swap the new directory into place atomically; the old one, now under the
+    // temporary name, is removed after.
+    if (tb_dir_exists(dir)) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) != 0) {
+            // No atomic exchange on this filesystem: move the old one aside first.
+            char old[4096 + 16];
+            snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
+            if (rename(dir, old) != 0 || rename(tmp, dir) != 0) {
+                int e = errno;
+                remove_checkpoint_dir(tmp);
+                return tb_error("cannot move the new checkpoint into %s: %s", dir, strerror(e));
+            }
+            remove_checkpoint_dir(old);
+        } else {
+            remove_checkpoint_dir(tmp);
+        }
+    } else if (rename(tmp, dir) != 0) {
+        int e = errno;
+        remove_checkpoint_dir(tmp);
+        return tb_error("cannot move the new checkpoint into %s: %s", dir, strerror(e));
+    }
+    char parent[4096];
+    parent_dir(parent, sizeof parent, dir);
+    fsync_path(parent);
+    return 0;
+}
+
+// ---------------------------------------------------------------- loading
+
+static int read_spec(const char *dir, ModelSpec *spec) {
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "config.json");
+    if (!tb_dir_exists(dir)) return tb_error("checkpoint %s: no such directory", dir);
+    if (!tb_file_exists(path))
+        return tb_error("%s is missing: %s is not a checkpoint directory", path, dir);
+    char *text = tb_read_file(path, NULL);
+    if (!text) return -1;
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    if (!cfg) return tb_error("%s: invalid JSON", path);
+    int rc = model_spec_from_config_json(spec, cfg, path);
+    cJSON_Delete(cfg);
+    return rc;
+}
+
+static void describe_spec(char *out, size_t cap, const ModelSpec *s) {
+    if (tb_streq(s->arch, "gpt2"))
+        snprintf(out, cap, "gpt2 '%s' (d_model %d, n_layer %d, n_head %d, context %d, vocab %d)",
+                 s->name, s->d_model, s->n_layer, s->n_head, s->max_seq_len, s->vocab_size);
+    else
+        snprintf(out, cap, "%s '%s' (d_model %d, n_layer %d, d_state %d, d_conv %d, expand %d, "
+                 "dt_rank %d, vocab %d)", s->arch, s->name, s->d_model, s->n_layer, s->d_state,
+                 s->d_conv, s->expand, s->dt_rank, s->vocab_size);
+}
+
+static int same_shapes(const ModelSpec *a, const ModelSpec *b) {
+    if (!tb_streq(a->arch, b->arch) || a->vocab_size != b->vocab_size ||
+        a->d_model != b->d_model || a->n_layer != b->n_layer)
+        return 0;
+    if (tb_streq(a->arch, "gpt2")) return a->n_head == b->n_head && a->max_seq_len == b->max_seq_len;
+    return a->d_state == b->d_state && a->d_conv == b->d_conv && a->expand == b->expand &&
+           a->dt_rank == b->dt_rank;
+}
+
+static void format_shape(char *out, size_t cap, int ndim, const int64_t *shape) {
+    size_t len = (size_t)snprintf(out, cap, "[");
+    for (int d = 0; d < ndim && len < cap; d++)
+        len += (size_t)snprintf(out + len, cap - len, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (len < cap) snprintf(out + len, cap - len, "]");
+}
+
+// Buffers the checkpoint may hold that are not parameters (older
+// transformers wrote the attention mask buffers into checkpoints).
+static int ignorable_buffer(const char *name) {
+    size_t n = strlen(name);
+    const char *suffixes[] = {".attn.bias", ".attn.masked_bias"};
+    for (int i = 0; i < 2; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcmp(name + n - k, suffixes[i]) == 0 && strncmp(name, "transformer.h.", 14) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int load_weights(Model *m, const char *path) {
+    SafeTensors *st = st_open(path);
+    if (!st) return -1;
+    int rc = 0;
+    float *host = tb_malloc(m->num_params * sizeof(float));
+    for (int i = 0; i < m->num_tensors && !rc; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        const StTensor *s = st_find(st, t->name);
+        if (!s) {
+            rc = tb_error("%s: tensor '%s' is missing (a checkpoint of another model?)", path,
+                          t->name);
+            break;
+        }
+        int same = s->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
+        if (!same) {
+            char got[128], want[128];
+            format_shape(got, sizeof got, s->ndim, s->shape);
+            format_shape(want, sizeof want, t->ndim, t->shape);
+            rc = tb_error("%s: tensor '%s' has shape %s, but config.json's model needs %s", path,
+                          t->name, got, want);
+            break;
+        }
+        memcpy(host + t->offset, s->data, t->numel * sizeof(float));
+    }
+    for (int i = 0; i < st->num_tensors && !rc; i++) {
+        const StTensor *s = &st->tensors[i];
+        if (model_find_tensor(m, s->name) || ignorable_buffer(s->name)) continue;
+        if (tb_streq(s->name, "lm_head.weight")) {
+            // Optional; if present it must be the tied embedding itself.
+            const ParamTensor *tied = model_find_tensor(m, checkpoint_tied_embedding_name(m));
+            if (!tied || s->numel != tied->numel ||
+                memcmp(s->data, host + tied->offset, s->numel * sizeof(float)) != 0)
+                rc = tb_error("%s: tensor 'lm_head.weight' differs from '%s'; tunebench models "
+                              "tie the LM head to the embedding", path,
+                              checkpoint_tied_embedding_name(m));
+            continue;
+        }
+        rc = tb_error("%s: tensor '%s' is not part of a %s model (a checkpoint of another "
+                      "architecture?)", path, s->name, m->spec.arch);
+    }
+    if (!rc) m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    free(host);
+    st_close(st);
+    return rc;
+}
+
+static int load_train_state(Model *m, const char *path, TrainState *ts) {
+    if (!tb_file_exists(path))
+        return tb_error("%s is missing: this checkpoint holds weights only and cannot resume "
+                        "training", path);
+    size_t len;
+    unsigned char *buf = (unsigned char *)tb_read_file(path, &len);
+    if (!buf) return -1;
+    int rc = 0;
+    if (len < STATE_HEADER_BYTES + 8 || memcmp(buf, STATE_MAGIC, 8) != 0) {
+        rc = tb_error("%s: not a tunebench training state (bad magic or truncated to %zu bytes)",
+                      path, len);
+        goto done;
+    }
+    uint32_t version = get_u32(buf + 8), flags = get_u32(buf + 12);
+    if (version != STATE_VERSION) {
+        rc = tb_error("%s: training state version %u; this build reads version %u", path,
+                      version, STATE_VERSION);
+        goto done;
+    }
+    uint64_t num_params = get_u64(buf + 128);
+    int has_moments = (flags & STATE_FLAG_MOMENTS) != 0;
+    uint64_t expect = STATE_HEADER_BYTES + 8 + (has_moments ? 8 * num_params : 0);
+    if (num_params > ((uint64_t)1 << 40) || len != expect) {
+        rc = tb_error("%s: %zu bytes, expected %llu for %llu parameters (truncated or corrupt "
+                      "file)", path, len, (unsigned long long)expect,
+                      (unsigned long long)num_params);
+        goto done;
+    }
+    if (tb_hash64(buf, len - 8, TB_HASH64_SEED) != get_u64(buf + len - 8)) {
+        rc = tb_error("%s: checksum mismatch (the file is corrupt)", path);
+        goto done;
+    }
+    if (num_params != m->num_params || get_u64(buf + 136) != table_hash(m)) {
+        rc = tb_error("%s: the training state belongs to another model (%llu parameters, this "
+                      "model has %zu)", path, (unsigned long long)num_params, m->num_params);
+        goto done;
+    }
+    ts->step = (int64_t)get_u64(buf + 16);
+    for (int i = 0; i < 4; i++) ts->rng.s[i] = get_u64(buf + 24 + 8 * i);
+    for (int i = 0; i < 4; i++) ts->data_state[i] = get_u64(buf + 56 + 8 * i);
+    OptimConfig *oc = &ts->optim;
+    oc->lr = get_f32(buf + 88);
+    oc->min_lr = get_f32(buf + 92);
+    oc->warmup_steps = (int)get_u32(buf + 96);
+    oc->total_steps = (int)get_u32(buf + 100);
+    oc->beta1 = get_f32(buf + 104);
+    oc->beta2 = get_f32(buf + 108);
+    oc->eps = get_f32(buf + 112);
+    oc->weight_decay = get_f32(buf + 116);
+    oc->grad_clip = get_f32(buf + 120);
+    size_t bytes = m->num_params * sizeof(float);
+    if (has_moments) {
+        if (!m->adam_m) {
+            m->adam_m = m->be->alloc(bytes);
+            m->adam_v = m->be->alloc(bytes);
+        }
+        m->be->to_device(m->adam_m, buf + STATE_HEADER_BYTES, bytes);
+        m->be->to_device(m->adam_v, buf + STATE_HEADER_BYTES + bytes, bytes);
+    } else if (m->adam_m) {
+        m->be->zero(m->adam_m, bytes);
+        m->be->zero(m->adam_v, bytes);
+    }
+done:
+    free(buf);
+    return rc;
+}
+
+int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
+    ModelSpec spec;
+    if (read_spec(dir, &spec) != 0) return -1;
+    if (!same_shapes(&spec, &m->spec)) {
+        char got[256], want[256];
+        describe_spec(got, sizeof got, &spec);
+        describe_spec(want, sizeof want, &m->spec);
+        return tb_error("%s/config.json: the checkpoint holds %s, but the run expects %s", dir,
+                        got, want);
+    }
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "model.safetensors");
+    if (!tb_file_exists(path)) return tb_error("%s is missing: %s is not a complete checkpoint", path, dir);
+    if (load_weights(m, path) != 0) return -1;
+    if (!ts) return 0;
+    join_path(path, sizeof path, dir, "train_state.bin");
+    return load_train_state(m, path, ts);
+}
+
+Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts) {
+    ModelSpec spec;
+    if (read_spec(dir, &spec) != 0) return NULL;
+    Model *m = model_create(&spec, be);
+    if (!m) return NULL;
+    if (checkpoint_load_into(m, dir, ts) != 0) {
+        model_destroy(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,52 @@
+// checkpoint.h: save and load a model (and its training state) as a directory
+// in the ecosystem's format:
+//
+//   <dir>/model.safetensors  every tensor of the model's table under its
+//                            ecosystem name (Hugging Face GPT2LMHeadModel,
+//                            mamba_ssm MambaLMHeadModel), plus lm_head.weight,
+//                            a copy of the tied embedding, so that strict
+//                            loaders find it
+//   <dir>/config.json        GPT2Config / MambaConfig fields, plus tunebench's
+//                            own in a "tunebench" object (config name, context
+//                            length, Mamba's A init and scan chunk)
+//   <dir>/train_state.bin    only when a TrainState is given: what an exact
+//                            resume needs (see checkpoint.c for the layout)
+//
+// A save builds the whole directory under a temporary name and then renames
+// it into place, so a killed save leaves the previous checkpoint intact and
+// never a half-written one. Loading validates everything and every error names
+// the file (and the tensor): a missing or misshapen tensor, truncated data, a
+// bad header, a corrupt train state, or a checkpoint of another model.
+#ifndef TB_CHECKPOINT_H
+#define TB_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "model.h"
+
+typedef struct {
+    int64_t step;            // optimizer steps taken; training resumes at step + 1
+    Rng rng;                 // the run's random generator, mid-stream
+    uint64_t data_state[4];  // the data loader's position (opaque here)
+    OptimConfig optim;       // the optimizer settings in use
+} TrainState;
+
+// Writes dir (created if needed, replaced if it exists). ts may be NULL for a
+// weights-only checkpoint. With ts, the model must have AdamW moments (at
+// least one optimizer step taken) unless ts->step is 0.
+int checkpoint_save(const char *dir, const Model *m, const TrainState *ts);
+
+// Creates a model from dir's config.json on the backend and loads its weights.
+// With ts non-NULL, also loads train_state.bin (an error if absent) into ts and
+// the model's AdamW moments. NULL with the error set on failure.
+Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts);
+
+// Loads dir into an existing model, which must be the same architecture and
+// shapes (the error says which model the checkpoint holds otherwise).
+int checkpoint_load_into(Model *m, const char *dir, TrainState *ts);
+
+// The tensor that the LM head is tied to, for the model's architecture.
+const char *checkpoint_tied_embedding_name(const Model *m);
+
+#endif
