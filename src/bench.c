@@ -409,6 +409,11 @@ int cmd_bench(int argc, char **argv) {
                                         json_number(peer, "inference", "prefill_ms_median") / pre_ms);
                 cJSON_AddNumberToObject(r, "decode_speedup",
                                         json_number(peer, "inference", "decode_ms_per_token_median") / dec_ms);
+                double peak = json_number(machine, "sgemm_peak_gflops", NULL);
+                double peer_gflops = json_number(o, "train", "flops_per_token") *
+                                     json_number(peer, "train", "tokens_per_s") * 1e-9;
+                if (machine && isfinite(peak) && peak > 0)
+                    cJSON_AddNumberToObject(r, "pytorch_mfu_vs_sgemm_peak", peer_gflops / peak);
             }
         }
         cJSON_AddItemToArray(models, o);
