@@ -372,6 +372,22 @@ int cmd_bench(int argc, char **argv) {
     }
     omp_set_num_threads(a.threads);
     openblas_set_num_threads(a.threads);
+    // Check every name and length first: a typo should not cost a machine measurement.
+    char list[512];
+    snprintf(list, sizeof list, "%s", a.models);
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        ModelSpec spec;
+        if (model_spec_by_name(&spec, name, a.vocab)) {
+            tb_report();
+            return 2;
+        }
+        if (a.seq > spec.max_seq_len) {
+            tb_error("bench: --seq %d exceeds %s's context of %d", a.seq, name, spec.max_seq_len);
+            tb_report();
+            return 2;
+        }
+    }
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "tunebench_version", TB_VERSION);
@@ -381,7 +397,6 @@ int cmd_bench(int argc, char **argv) {
     if (machine) cJSON_AddItemToObject(root, "machine", machine);
     cJSON *models = cJSON_AddArrayToObject(root, "models");
 
-    char list[512];
     snprintf(list, sizeof list, "%s", a.models);
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
          name = strtok_r(NULL, ",", &save)) {
