@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blas_setup.h"
 #include "common.h"
+#include "../kernels/cpu/cpu_ops.h"
+
+#include <cblas.h>
 
 #define COMMAND(name, summary) int cmd_##name(int argc, char **argv);
 #include "commands.def"
@@ -45,12 +47,12 @@ static void print_help(FILE *out) {
 int cmd_version(int argc, char **argv) {
     (void)argc, (void)argv;
     printf("tunebench %s (built %s, threads %d, OpenBLAS kernels %s)\n", TB_VERSION, __DATE__,
-           tb_num_threads(), blas_core_name());
+           tb_num_threads(), openblas_get_corename());
     return 0;
 }
 
 int main(int argc, char **argv) {
-    blas_select_core(argv);
+    cpu_blas_fix_core_detection(argv);  // before any BLAS call
     if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
         tb_streq(argv[1], "-h")) {
         if (argc >= 3 && tb_streq(argv[1], "help")) {

@@ -70,4 +70,7 @@ static const Backend cpu_backend = {
     .selective_scan_step = selective_scan_step,
 };
 
-const Backend *backend_cpu(void) { return &cpu_backend; }
+const Backend *backend_cpu(void) {
+    cpu_blas_single_threaded();  // the ops split their own matmuls (blas.c)
+    return &cpu_backend;
+}

@@ -55,11 +55,18 @@ void crossentropy_forward_backward(float *losses, float *dlogits, const float *l
 // optimizer.c: sum_squares, adamw_update (declared in optimizer.h)
 #include "optimizer.h"
 
-// blas_threads.c: OpenBLAS's own thread count. Loops that call sgemm from
-// inside an OpenMP region switch OpenBLAS to one thread for their duration,
-// so the two thread pools never compete for the same cores.
-int cpu_blas_threads_begin_serial(void);
-void cpu_blas_threads_end_serial(int saved);
+// blas.c: OpenBLAS runs single-threaded (cpu_blas_single_threaded, called
+// when the backend is first taken) and these split each product over the
+// OpenMP threads: one thread pool, no two pools fighting for the cores.
+// Row-major, transX = 0 or 1.
+void cpu_blas_single_threaded(void);
+void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, const float *x,
+               float beta, float *y);
+// Re-executes the program with OPENBLAS_CORETYPE set when OpenBLAS fell back
+// to its generic kernels on a CPU it did not recognise. Call first in main().
+void cpu_blas_fix_core_detection(char **argv);
 
 // ---------------------------------------------------------------- Mamba ops
 // rmsnorm.c: out (N, C) = inp * rstd * weight; rstd (N) saved.
