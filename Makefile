@@ -16,6 +16,12 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
+.DEFAULT_GOAL := all
+TEST_PREREQS := $(BUILD)/tunebench
+# Each area's targets; included before the rules below so that what they add
+# to TEST_PREREQS is seen by `test`.
+include $(sort $(wildcard mk/*.mk))
+
 .PHONY: all help deps test test-sanitize clean
 .SECONDARY:
 all: deps-build $(BUILD)/tunebench
@@ -51,7 +57,6 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtunebench.a
 
 # Tests run from the repository root; each prints its own tally and
 # tests/run_all.sh adds them up into one closing line.
-TEST_PREREQS := $(BUILD)/tunebench
 test: deps-build $(TEST_PREREQS) $(TEST_BIN)
 	@bash tests/run_all.sh $(TEST_BIN)
 
@@ -61,5 +66,4 @@ test-sanitize:
 clean:
 	rm -rf $(BUILD) build-sanitize
 
--include $(sort $(wildcard mk/*.mk))
 -include $(LIB_OBJ:.o=.d) $(TEST_BIN:%=%.d) $(BUILD)/src/tunebench.d

@@ -17,7 +17,9 @@
 //     normally "music + its closing delimiter". An odd last piece (music
 //     after the last delimiter) is dropped, from the codes and the tune.
 //     A body with no delimiter at all is one section, its last '|' turned
-//     into "|]".
+//     into "|]". (Deviation: the original keeps any music after that new
+//     "|]", which its own rule then drops when the codes are recomputed; we
+//     drop it here, so that a prepared tune's header matches its body.)
 //  3. Volta endings. A section whose first significant character is a digit
 //     (before any letter, and before any '(' '"' '!') continues the previous
 //     section: ":|2 ..." is an ending, not a new section. If the very first
@@ -213,6 +215,10 @@ CcStatus cc_compute(const char *text, size_t len, ControlCodes *cc) {
         for (size_t i = pieces[0].start + pieces[0].len; i-- > pieces[0].start;)
             if (text[i] == '|') {
                 cc->closed_bar_at = (long)i;
+                // Unlike the original, the music after the new "|]" is dropped
+                // too, as after any last delimiter: then the prepared tune is a
+                // fixed point (its recomputed codes equal its header's).
+                sections[0].len = i + 1 - sections[0].start;
                 break;
             }
     } else {

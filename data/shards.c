@@ -103,10 +103,11 @@ int shard_read(const char *path, ShardHeader *h, uint16_t **tokens_out) {
     }
     for (uint64_t i = 0; i < h->num_tokens; i++)
         if (tokens[i] >= h->vocab_size) {
+            unsigned bad = tokens[i];
             free(tokens);
             return tb_error("shard %s: token %u at position %llu is outside its vocabulary of %u; "
                             "the file is corrupt, rebuild it with 'make data'",
-                            path, tokens[i], (unsigned long long)i, h->vocab_size);
+                            path, bad, (unsigned long long)i, h->vocab_size);
         }
     *tokens_out = tokens;
     return 0;

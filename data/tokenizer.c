@@ -279,26 +279,36 @@ const char *tok_token_text(const Tokenizer *tok, int id, int *len) {
 
 // ---------------------------------------------------------------- encode
 
+// The merge ranks of adjacent pairs are looked up once and then only around
+// each merge, so a segment of n tokens costs n + 2 * merges table lookups.
+// Merging the leftmost occurrence of the lowest-ranked pair, one at a time,
+// gives the same result as merging every occurrence left to right (a new
+// pair that contains the merged token always ranks higher than it).
 int tok_merge_segment(const Tokenizer *tok, uint16_t *seg, int n) {
     const uint16_t *pair_merge = tok->pair_merge;
+    uint16_t rank[TOK_SEGMENT_MAX];  // rank[i]: merge id of (seg[i], seg[i+1]), 0xffff if none
+    if (n > TOK_SEGMENT_MAX) n = TOK_SEGMENT_MAX;  // never: segments are capped when built
+    for (int i = 0; i + 1 < n; i++) {
+        uint16_t m = pair_merge[(size_t)seg[i] * TOK_VOCAB_ABC + seg[i + 1]];
+        rank[i] = m ? m : 0xffff;
+    }
     while (n >= 2) {
-        int best = 0xffff, at = -1;
-        for (int i = 0; i + 1 < n; i++) {
-            int m = pair_merge[(size_t)seg[i] * TOK_VOCAB_ABC + seg[i + 1]];
-            if (m && m < best) best = m, at = i;
+        int at = 0;
+        for (int i = 1; i + 1 < n; i++)
+            if (rank[i] < rank[at]) at = i;
+        if (rank[at] == 0xffff) break;
+        seg[at] = rank[at];
+        memmove(seg + at + 1, seg + at + 2, (size_t)(n - at - 2) * sizeof *seg);
+        memmove(rank + at + 1, rank + at + 2, (size_t)(n > at + 3 ? n - at - 3 : 0) * sizeof *rank);
+        n--;
+        if (at > 0) {
+            uint16_t m = pair_merge[(size_t)seg[at - 1] * TOK_VOCAB_ABC + seg[at]];
+            rank[at - 1] = m ? m : 0xffff;
         }
-        if (at < 0) break;
-        uint16_t a = tok->left[best], b = tok->right[best];
-        int j = at;
-        for (int i = at; i < n;) {
-            if (i + 1 < n && seg[i] == a && seg[i + 1] == b) {
-                seg[j++] = (uint16_t)best;
-                i += 2;
-            } else {
-                seg[j++] = seg[i++];
-            }
+        if (at + 1 < n) {
+            uint16_t m = pair_merge[(size_t)seg[at] * TOK_VOCAB_ABC + seg[at + 1]];
+            rank[at] = m ? m : 0xffff;
         }
-        n = j;
     }
     return n;
 }

@@ -22,7 +22,6 @@
 // reference alone does not pull an object out of a static library).
 extern const ModelVtbl gpt2_vtbl;
 extern const ModelVtbl mamba_vtbl;
-#pragma weak mamba_vtbl
 
 static const ModelVtbl *vtbl_for_arch(const char *arch) {
     if (tb_streq(arch, "gpt2")) return &gpt2_vtbl;

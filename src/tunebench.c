@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "common.h"
+#include "../kernels/cpu/cpu_ops.h"
+
+#include <cblas.h>
 
 #define COMMAND(name, summary) int cmd_##name(int argc, char **argv);
 #include "commands.def"
@@ -21,31 +24,47 @@ static const Command commands[] = {
 #undef COMMAND
 };
 
+// Commands are C identifiers in commands.def (evaluate_music) and typed with
+// dashes (evaluate-music); both spellings are accepted.
+static int command_matches(const char *name, const char *typed) {
+    for (; *name && *typed; name++, typed++)
+        if (*name != *typed && !(*name == '_' && *typed == '-')) return 0;
+    return *name == *typed;
+}
+
 static void print_help(FILE *out) {
     fprintf(out, "usage: tunebench COMMAND [options]   (tunebench COMMAND --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    {
+        char name[64];
+        snprintf(name, sizeof name, "%s", commands[i].name);
+        for (char *c = name; *c; c++)
+            if (*c == '_') *c = '-';
+        fprintf(out, "  %-16s %s\n", name, commands[i].summary);
+    }
 }
 
 int cmd_version(int argc, char **argv) {
     (void)argc, (void)argv;
-    printf("tunebench %s (built %s, threads %d)\n", TB_VERSION, __DATE__, tb_num_threads());
+    printf("tunebench %s (built %s, threads %d, OpenBLAS kernels %s)\n", TB_VERSION, __DATE__,
+           tb_num_threads(), openblas_get_corename());
     return 0;
 }
 
 int main(int argc, char **argv) {
+    cpu_blas_fix_core_detection(argv);  // before any BLAS call
     if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
         tb_streq(argv[1], "-h")) {
         if (argc >= 3 && tb_streq(argv[1], "help")) {
             char *help_argv[] = {argv[2], "--help", NULL};
             for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-                if (tb_streq(commands[i].name, argv[2])) return commands[i].run(2, help_argv);
+                if (command_matches(commands[i].name, argv[2])) return commands[i].run(2, help_argv);
         }
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (tb_streq(commands[i].name, argv[1])) return commands[i].run(argc - 1, argv + 1);
+        if (command_matches(commands[i].name, argv[1])) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "tunebench: error: unknown command '%s' (run 'tunebench help' for the list)\n",
             argv[1]);
     return 2;

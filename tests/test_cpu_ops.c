@@ -370,11 +370,15 @@ static void test_crossentropy(void) {
 
 int main(void) {
     rng_seed(&rng, 42);
+    cpu_blas_single_threaded();  // as backend_cpu() sets it
     for (int layout = 0; layout <= 1; layout++) {
         test_linear(37, 19, 23, layout, 1);
         test_linear(37, 19, 23, layout, 0);
         test_linear(1, 40, 70, layout, 1);  // the decode (matrix-vector) path
         test_linear(200, 64, 96, layout, 1);
+        test_linear(300, 64, 130, layout, 1);  // split over rows across threads
+        test_linear(40, 256, 300, layout, 1);  // few rows: split over columns
+        test_linear(1, 256, 300, layout, 1);   // matrix-vector split over outputs
     }
     test_embedding(1);
     test_embedding(0);

@@ -15,13 +15,13 @@
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "vec_math.h"
 
 #define ATT_BLOCK 64
 
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    int saved = cpu_blas_threads_begin_serial();
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -41,8 +41,9 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                     if (row[j] > maxv) maxv = row[j];
                 }
                 float sum = 0.0f;
+                #pragma omp simd reduction(+ : sum)
                 for (int j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - maxv);
+                    row[j] = vec_expf(row[j] - maxv);
                     sum += row[j];
                 }
                 float inv = 1.0f / sum;
@@ -54,7 +55,6 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                         a + (size_t)r0 * T, T, v, C3, 0.0f, y + (size_t)r0 * C, C);
         }
     }
-    cpu_blas_threads_end_serial(saved);
 }
 
 // With dP = dy v^T and dS = P * (dP - rowsum(P * dP)) (the softmax backward):
@@ -64,7 +64,6 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                         const float *att, int B, int T, int C, int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    int saved = cpu_blas_threads_begin_serial();
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -102,7 +101,6 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                         dv + (size_t)r0 * C3, C3);
         }
     }
-    cpu_blas_threads_end_serial(saved);
 }
 
 // One decode step at position pos, batch 1. qkv (3C); caches (NH, max_T, hs);
@@ -111,7 +109,7 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
                       int max_T, int C, int NH) {
     const int hs = C / NH;
     const float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)NH * (pos + 1) * hs > 32768)
     for (int h = 0; h < NH; h++) {
         const float *q = qkv + h * hs;
         float *kc = k_cache + (size_t)h * max_T * hs, *vc = v_cache + (size_t)h * max_T * hs;
@@ -128,7 +126,7 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
         }
         float sum = 0.0f;
         for (int j = 0; j <= pos; j++) {
-            scores[j] = expf(scores[j] - maxv);
+            scores[j] = vec_expf(scores[j] - maxv);
             sum += scores[j];
         }
         float inv = 1.0f / sum;

@@ -40,12 +40,16 @@ static const Backend cpu_backend = {
     .embedding_backward = embedding_backward,
     .layernorm_forward = layernorm_forward,
     .layernorm_backward = layernorm_backward,
+    .rmsnorm_forward = rmsnorm_forward,
+    .rmsnorm_backward = rmsnorm_backward,
 
     .gelu_forward = gelu_forward,
     .gelu_backward = gelu_backward,
     .add = add_forward,
     .accumulate = accumulate,
     .scale = scale_inplace,
+    .silu_forward = silu_forward,
+    .silu_backward = silu_backward,
 
     .attention_forward = attention_forward,
     .attention_backward = attention_backward,
@@ -55,6 +59,18 @@ static const Backend cpu_backend = {
 
     .sum_squares = sum_squares,
     .adamw_update = adamw_update,
+
+    .conv1d_forward = conv1d_forward,
+    .conv1d_backward = conv1d_backward,
+    .conv1d_step = conv1d_step,
+    .conv1d_state_from_sequence = conv1d_state_from_sequence,
+    .selective_scan_forward = selective_scan_forward,
+    .selective_scan_backward = selective_scan_backward,
+    .selective_scan_scratch_floats = selective_scan_scratch_floats,
+    .selective_scan_step = selective_scan_step,
 };
 
-const Backend *backend_cpu(void) { return &cpu_backend; }
+const Backend *backend_cpu(void) {
+    cpu_blas_single_threaded();  // the ops split their own matmuls (blas.c)
+    return &cpu_backend;
+}

@@ -4,7 +4,7 @@
 // out (B*T, C) = wte[tokens] + wpe[t]; tokens (B*T), wte (V, C), wpe (T, C) or NULL.
 void embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
                        int B, int T, int C) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)B * T * C > 65536)
     for (int bt = 0; bt < B * T; bt++) {
         float *o = out + (size_t)bt * C;
         const float *e = wte + (size_t)tokens[bt] * C;
@@ -24,7 +24,7 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32
                         int B, int T, int C) {
     enum { BLOCK = 16 };
     int nblocks = (C + BLOCK - 1) / BLOCK;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)B * T * C > 65536)
     for (int blk = 0; blk < nblocks; blk++) {
         int c0 = blk * BLOCK, c1 = c0 + BLOCK < C ? c0 + BLOCK : C;
         for (int bt = 0; bt < B * T; bt++) {
@@ -34,7 +34,7 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32
         }
     }
     if (!dwpe) return;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)B * T * C > 65536)
     for (int t = 0; t < T; t++) {
         float *p = dwpe + (size_t)t * C;
         for (int b = 0; b < B; b++) {

@@ -11,7 +11,7 @@
 // inp, out (N, C); weight, bias (C); mean, rstd (N) saved for the backward.
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C, float eps) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
@@ -36,7 +36,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const float *mean,
                         const float *rstd, int N, int C) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
         float *dx = dinp + (size_t)i * C;
@@ -60,7 +60,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
     // summed in row order by one thread (deterministic for any thread count).
     enum { BLOCK = 32 };
     int nblocks = (C + BLOCK - 1) / BLOCK;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int blk = 0; blk < nblocks; blk++) {
         int c0 = blk * BLOCK, width = C - c0 < BLOCK ? C - c0 : BLOCK;
         float dw[BLOCK] = {0}, db[BLOCK] = {0};

@@ -5,7 +5,7 @@
 //   w_in_out = 1: W is (C, OC), out = inp @ W
 //   w_in_out = 0: W is (OC, C), out = inp @ W^T
 // Both are handled by telling sgemm whether to transpose, never by copying.
-#include <cblas.h>
+// cpu_sgemm (blas.c) splits each product over the OpenMP threads.
 #include <string.h>
 
 #include "cpu_ops.h"
@@ -17,20 +17,19 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
     if (bias) {
         // Start from the bias and let sgemm add the product (beta = 1): one
         // pass over out instead of a separate bias pass afterwards.
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if ((size_t)N * OC > 65536)
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof(float));
         beta = 1.0f;
     }
     if (N == 1) {
         // Batch-1 decode: a matrix-vector product, bound by streaming W once.
         if (w_in_out)
-            cblas_sgemv(CblasRowMajor, CblasTrans, C, OC, 1.0f, weight, OC, inp, 1, beta, out, 1);
+            cpu_sgemv(1, C, OC, 1.0f, weight, OC, inp, beta, out);
         else
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, weight, C, inp, 1, beta, out, 1);
+            cpu_sgemv(0, OC, C, 1.0f, weight, C, inp, beta, out);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, N, OC, C,
-                1.0f, inp, C, weight, w_in_out ? OC : C, beta, out, OC);
+    cpu_sgemm(0, !w_in_out, N, OC, C, 1.0f, inp, C, weight, w_in_out ? OC : C, beta, out, OC);
 }
 
 // dinp (N, C) = dout (N, OC) @ W^T   (written)
@@ -39,23 +38,20 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC, int w_in_out) {
     if (dinp) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasTrans : CblasNoTrans, N, C, OC,
-                    1.0f, dout, OC, weight, w_in_out ? OC : C, 0.0f, dinp, C);
+        cpu_sgemm(0, w_in_out, N, C, OC, 1.0f, dout, OC, weight, w_in_out ? OC : C, 0.0f, dinp, C);
     }
     if (dweight) {
         if (w_in_out)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N, 1.0f, inp, C, dout, OC,
-                        1.0f, dweight, OC);
+            cpu_sgemm(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dweight, OC);
         else
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                        1.0f, dweight, C);
+            cpu_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     }
     if (dbias) {
         // Each block of columns is summed over the rows in row order by one
         // thread, so the result does not depend on the thread count.
         enum { BLOCK = 64 };
         int nblocks = (OC + BLOCK - 1) / BLOCK;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if ((size_t)N * OC > 65536)
         for (int blk = 0; blk < nblocks; blk++) {
             int o0 = blk * BLOCK, width = OC - o0 < BLOCK ? OC - o0 : BLOCK;
             float acc[BLOCK] = {0};

@@ -1,0 +1,34 @@
+// silu.c: SiLU(x) = x * sigmoid(x), over strided rows (views into xz etc.).
+//
+//   d silu / dx = s * (1 + x * (1 - s)),  s = sigmoid(x)
+#include "cpu_ops.h"
+#include "vec_math.h"
+
+// Below this many elements (a decode step's single row) a parallel region
+// costs more than it saves.
+#define SILU_PARALLEL_MIN 16384
+
+void silu_forward(float *out, int out_stride, const float *inp, int inp_stride, int n_rows,
+                  int cols) {
+#pragma omp parallel for schedule(static) if ((size_t)n_rows * cols >= SILU_PARALLEL_MIN)
+    for (int i = 0; i < n_rows; i++) {
+        const float *x = inp + (size_t)i * inp_stride;
+        float *o = out + (size_t)i * out_stride;
+        for (int c = 0; c < cols; c++) o[c] = x[c] * vec_sigmoidf(x[c]);
+    }
+}
+
+// dinp written (it may alias dout: each element is read before it is written).
+void silu_backward(float *dinp, int dinp_stride, const float *inp, int inp_stride,
+                   const float *dout, int n_rows, int cols) {
+#pragma omp parallel for schedule(static) if ((size_t)n_rows * cols >= SILU_PARALLEL_MIN)
+    for (int i = 0; i < n_rows; i++) {
+        const float *x = inp + (size_t)i * inp_stride;
+        const float *g = dout + (size_t)i * cols;
+        float *dx = dinp + (size_t)i * dinp_stride;
+        for (int c = 0; c < cols; c++) {
+            float s = vec_sigmoidf(x[c]);
+            dx[c] = g[c] * s * (1.0f + x[c] * (1.0f - s));
+        }
+    }
+}

@@ -1,0 +1,151 @@
+// backend_cuda.cu: the CUDA Backend table, device memory, the cuBLAS handle
+// and the backend's grow-only scratch.
+#include "backend_cuda.h"
+
+#include "ops_cuda.cuh"
+
+static cublasHandle_t cublas_handle;
+static int tf32_enabled;
+static char device_name[256] = "unknown";
+static void *scratch_ptr[SCRATCH_COUNT];
+static size_t scratch_bytes[SCRATCH_COUNT];
+
+cublasHandle_t cuda_cublas(void) { return cublas_handle; }
+
+void *cuda_scratch(int slot, size_t bytes) {
+    if (bytes > scratch_bytes[slot]) {
+        CUDA_CHECK(cudaDeviceSynchronize());  // the old buffer may still be in use
+        if (scratch_ptr[slot]) CUDA_CHECK(cudaFree(scratch_ptr[slot]));
+        CUDA_CHECK(cudaMalloc(&scratch_ptr[slot], bytes));
+        scratch_bytes[slot] = bytes;
+    }
+    return scratch_ptr[slot];
+}
+
+// ---------------------------------------------------------------- memory
+static void *cuda_alloc(size_t bytes) {
+    void *p = NULL;
+    cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
+    if (err != cudaSuccess)
+        tb_die("cannot allocate %zu bytes on the GPU: %s (use a smaller batch or model)", bytes,
+               cudaGetErrorString(err));
+    CUDA_CHECK(cudaMemset(p, 0, bytes));
+    return p;
+}
+static void cuda_free(void *p) {
+    if (p) CUDA_CHECK(cudaFree(p));
+}
+static void cuda_zero(void *p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); }
+static void cuda_to_device(void *dst, const void *src, size_t bytes) {
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+static void cuda_to_host(void *dst, const void *src, size_t bytes) {
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+static void cuda_copy(void *dst, const void *src, size_t bytes) {
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
+
+static const Backend cuda_backend = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .zero = cuda_zero,
+    .to_device = cuda_to_device,
+    .to_host = cuda_to_host,
+    .copy = cuda_copy,
+    .synchronize = cuda_synchronize,
+    .linear_forward = linear_forward_cuda,
+    .linear_backward = linear_backward_cuda,
+    .embedding_forward = embedding_forward_cuda,
+    .embedding_backward = embedding_backward_cuda,
+    .layernorm_forward = layernorm_forward_cuda,
+    .layernorm_backward = layernorm_backward_cuda,
+    .rmsnorm_forward = rmsnorm_forward_cuda,
+    .rmsnorm_backward = rmsnorm_backward_cuda,
+    .gelu_forward = gelu_forward_cuda,
+    .gelu_backward = gelu_backward_cuda,
+    .silu_forward = silu_forward_cuda,
+    .silu_backward = silu_backward_cuda,
+    .add = add_cuda,
+    .accumulate = accumulate_cuda,
+    .scale = scale_cuda,
+    .attention_forward = attention_forward_cuda,
+    .attention_backward = attention_backward_cuda,
+    .attention_decode = attention_decode_cuda,
+    .crossentropy_forward_backward = crossentropy_forward_backward_cuda,
+    .sum_squares = sum_squares_cuda,
+    .adamw_update = adamw_update_cuda,
+    .conv1d_forward = conv1d_forward_cuda,
+    .conv1d_backward = conv1d_backward_cuda,
+    .conv1d_step = conv1d_step_cuda,
+    .conv1d_state_from_sequence = conv1d_state_from_sequence_cuda,
+    .selective_scan_forward = selective_scan_forward_cuda,
+    .selective_scan_backward = selective_scan_backward_cuda,
+    .selective_scan_scratch_floats = selective_scan_scratch_floats_cuda,
+    .selective_scan_step = selective_scan_step_cuda,
+};
+
+static void apply_math_mode(void) {
+    if (cublas_handle)
+        CUBLAS_CHECK(cublasSetMathMode(cublas_handle,
+                                       tf32_enabled ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+}
+
+extern "C" const Backend *backend_cuda_get(void) {
+    if (cublas_handle) return &cuda_backend;
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0) {
+        tb_error("the CUDA backend needs a GPU, but none is usable here (%s); use --backend cpu",
+                 err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
+        return NULL;
+    }
+    CUDA_CHECK(cudaSetDevice(0));
+#ifdef __CUDACC__
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    snprintf(device_name, sizeof device_name, "%s", prop.name);
+#else
+    snprintf(device_name, sizeof device_name, "simt-emulation");
+#endif
+    if (cublasCreate(&cublas_handle) != CUBLAS_STATUS_SUCCESS) {
+        cublas_handle = NULL;
+        tb_error("cuBLAS could not be initialised on %s; check the CUDA installation", device_name);
+        return NULL;
+    }
+    apply_math_mode();
+    return &cuda_backend;
+}
+
+extern "C" void backend_cuda_set_tf32(int enabled) {
+    tf32_enabled = enabled != 0;
+    apply_math_mode();
+}
+extern "C" int backend_cuda_tf32(void) { return tf32_enabled; }
+extern "C" const char *backend_cuda_device_name(void) { return device_name; }
+
+extern "C" int backend_cuda_device_info(CudaDeviceInfo *info) {
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", device_name);
+    if (!cublas_handle) return tb_error("the CUDA backend is not initialised (no GPU?)");
+#ifdef __CUDACC__
+    int clock_khz = 0, mem_clock_khz = 0, bus_bits = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_major, cudaDevAttrComputeCapabilityMajor, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_minor, cudaDevAttrComputeCapabilityMinor, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->sm_count, cudaDevAttrMultiProcessorCount, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0));
+    size_t free_bytes = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &info->mem_bytes));
+    info->clock_ghz = clock_khz * 1e-6;
+    int fp32_lanes = info->cc_major == 8 && info->cc_minor == 0 ? 64 : 128;
+    int tf32_per_clock = info->cc_major >= 9 ? 2048 : 1024;
+    info->peak_fp32_tflops = info->sm_count * fp32_lanes * 2.0 * info->clock_ghz * 1e-3;
+    info->peak_tf32_tflops = info->sm_count * tf32_per_clock * info->clock_ghz * 1e-3;
+    info->mem_bandwidth_gbs = 2.0 * mem_clock_khz * 1e3 * (bus_bits / 8.0) * 1e-9;
+#endif
+    return 0;
+}

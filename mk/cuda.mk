@@ -1,0 +1,87 @@
+# mk/cuda.mk: the CUDA backend, built two ways from the same kernels/cuda/*.cu.
+#
+#   make test       the .cu files compiled by g++ against the SIMT emulation
+#                   (kernels/cuda/simt_emu.h) and linked into tests/test_cuda_*
+#   make cuda       nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda
+#   make test-gpu   the same kernel tests, native, plus a determinism check
+#   make bench-gpu  tokens/s, MFU and decode latency as JSON (needs a GPU):
+#                   results/bench/cuda.json; BENCH_GPU_FLAGS="--tf32 --batch 32"
+
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CXX       ?= g++
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -I.
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+
+CUDA_SRC     := $(sort $(wildcard kernels/cuda/*.cu))
+SIMT_TEST_CU := $(sort $(wildcard tests/simt/*.cu))
+
+# ---------------------------------------------------------------- emulation
+EMU_BUILD    := $(BUILD)/emu
+EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I.
+EMU_OBJ      := $(CUDA_SRC:%.cu=$(EMU_BUILD)/%.o) $(SIMT_TEST_CU:%.cu=$(EMU_BUILD)/%.o) \
+                $(EMU_BUILD)/kernels/cuda/simt_emu.o
+
+$(EMU_BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
+$(EMU_BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libtbcuda_emu.a: $(EMU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The CUDA tests link the emulated backend (this stem is shorter than the
+# generic tests rule's, so make picks this rule for them).
+$(BUILD)/tests/test_cuda_%.o: CFLAGS += -DTB_SIMT_EMU
+$(BUILD)/tests/test_cuda_%: $(BUILD)/tests/test_cuda_%.o $(BUILD)/libtbcuda_emu.a $(BUILD)/libtunebench.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lstdc++
+
+-include $(EMU_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- native (nvcc)
+CUDA_BUILD := $(BUILD)/cuda
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(CUDA_BUILD)/%.o)
+# The host library again, with -DTB_HAVE_CUDA so that kernels/backend.c
+# offers the CUDA backend.
+CUDA_LIB_OBJ := $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
+
+$(CUDA_BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+$(CUDA_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTB_HAVE_CUDA -c $< -o $@
+
+$(CUDA_BUILD)/libtunebench-cuda.a: $(CUDA_LIB_OBJ) $(CUDA_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tunebench-cuda: $(CUDA_BUILD)/src/tunebench.o $(CUDA_BUILD)/libtunebench-cuda.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+
+# Native kernel tests: the emulation tests minus the one about the emulator.
+GPU_TEST_SRC := $(filter-out tests/test_cuda_emu.c,$(wildcard tests/test_cuda_*.c))
+GPU_TEST_BIN := $(GPU_TEST_SRC:tests/%.c=$(CUDA_BUILD)/tests/%)
+$(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+
+BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
+
+.PHONY: cuda test-gpu bench-gpu
+cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)
+
+test-gpu: cuda
+	@bash tests/run_all.sh $(GPU_TEST_BIN)
+
+bench-gpu: cuda $(BENCH_GPU_BIN)
+	@mkdir -p results/bench
+	$(BENCH_GPU_BIN) results/bench/cuda.json $(BENCH_GPU_FLAGS)
+
+$(CUDA_BUILD)/bench/%: $(CUDA_BUILD)/bench/%.o $(CUDA_BUILD)/libtunebench-cuda.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+
+-include $(CUDA_OBJ:.o=.d) $(CUDA_LIB_OBJ:.o=.d)

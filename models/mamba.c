@@ -1,0 +1,636 @@
+// mamba.c: Mamba-1 exactly as mamba_ssm's MambaLMHeadModel computes it.
+//
+//   x = embedding[tokens]
+//   for each layer:  x = x + mixer(rmsnorm(x))          (pre-norm residual, eps 1e-5)
+//   logits = rmsnorm_f(x) @ embedding^T                  (the LM head is tied)
+//
+// The mixer (mamba_simple.Mamba, its reference path), d_inner = expand * d_model:
+//   xz        = in_proj(h)                  (N, 2 d_inner), no bias; x = xz[:, :di], z = xz[:, di:]
+//   u         = silu(conv1d(x))             causal depthwise, kernel d_conv, with bias
+//   x_dbl     = x_proj(u)                   (N, dt_rank + 2 d_state) = [dt_r | B | C]
+//   delta_raw = dt_r @ dt_proj.weight^T     the bias is added inside the scan, with softplus
+//   y         = selective_scan(u, delta_raw, A = -exp(A_log), B, C, D, z, dt_proj.bias)
+//   out       = out_proj(y)                 (N, d_model), no bias
+//
+// All math goes through the Backend ops, so this file runs on the CPU and on
+// CUDA unchanged. Activations are allocated once for the largest (B, T); the
+// training step allocates nothing. The selective scan keeps only the state
+// entering each chunk of spec.scan_chunk steps (see kernels/cpu/selective_scan.c).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../src/common.h"
+#include "model.h"
+
+#define MAMBA_NORM_EPS 1e-5f
+#define MAMBA_EMBED_STD 0.02f
+#define MAMBA_DT_MIN 1e-3
+#define MAMBA_DT_MAX 0.1
+#define MAMBA_DT_FLOOR 1e-4
+#define MAMBA_MAX_DCONV 16
+
+// ================================================================ parameters
+
+// One layer's tensors, into params or into grads, in mamba_ssm's state_dict order.
+typedef struct {
+    float *in_proj;           // (2di, d)
+    float *conv_w, *conv_b;   // (di, 1, K), (di)
+    float *x_proj;            // (R + 2S, di)
+    float *dt_w, *dt_b;       // (di, R), (di)
+    float *A_log;             // (di, S)
+    float *D;                 // (di)
+    float *out_proj;          // (d, di)
+    float *norm;              // (d)
+} MambaLayer;
+
+typedef struct {
+    float *embedding;  // (V, d)
+    MambaLayer *layers;
+    float *norm_f;     // (d)
+} MambaWeights;
+
+static const char *layer_tensor_names[] = {
+    "mixer.in_proj.weight", "mixer.conv1d.weight", "mixer.conv1d.bias", "mixer.x_proj.weight",
+    "mixer.dt_proj.weight", "mixer.dt_proj.bias",  "mixer.A_log",       "mixer.D",
+    "mixer.out_proj.weight", "norm.weight",
+};
+enum { LAYER_TENSORS = 10 };
+
+// ================================================================ activations
+
+// What one layer keeps for its backward. N = B*T rows.
+typedef struct {
+    float *norm, *rstd;   // (N, d), (N)   rmsnorm(x_in)
+    float *xz;            // (N, 2di)      in_proj output
+    float *conv;          // (N, di)       conv1d output, before SiLU
+    float *u;             // (N, di)       silu(conv): the scan input
+    float *x_dbl;         // (N, R+2S)     [dt_r | B | C]
+    float *dt_r;          // (N, R)        dt_r, contiguous for the dt_proj matmul
+    float *delta_raw;     // (N, di)
+    float *y;             // (N, di)       gated scan output
+    float *chunk_states;  // (B, nchunks, di, S)
+    float *res_out;       // (N, d)        x_in + mixer(...): the next layer's input
+} MambaLayerActs;
+
+typedef struct {
+    int d, di, R, S, K;  // d_model, d_inner, dt_rank, d_state, d_conv
+    MambaWeights w, g;
+
+    // Training activations for capacity (m->B, m->T).
+    void *arena;
+    size_t arena_bytes;
+    int32_t *tokens, *targets;  // (B,T)
+    float *encoded;             // (B,T,d)
+    MambaLayerActs *acts;       // (L)
+    float *normf, *normf_rstd;  // (N, d), (N)
+    float *dlogits, *losses;    // (N, V), (N)
+    float *mix_out;             // (N, d)
+    // Activation gradients, reused by every layer.
+    float *dres;                // (N, d) the residual stream's gradient
+    float *dnorm;               // (N, d)
+    float *dxz;                 // (N, 2di)
+    float *dy, *du, *du2, *dconv, *ddelta;  // (N, di)
+    float *dx_dbl;              // (N, R+2S)
+    float *ddt_r;               // (N, R)
+    float *scan_scratch;
+    int cur_B, cur_T, have_targets;
+
+    // Batch-1 inference: per-layer states, and one layer's buffers for a
+    // prefill of up to max_seq_len tokens (a decode step uses one row).
+    void *dec_arena;
+    float *conv_state;          // (L, di, K)
+    float *ssm_state;           // (L, di, S)
+    int32_t *dec_tokens;        // (maxT)
+    float *dec_x;               // (maxT, d) the residual stream
+    MambaLayerActs dec;         // maxT rows; chunk_states for batch 1
+    float *dec_mix, *dec_logits;
+} Mamba;
+
+static Mamba *mamba_of(const Model *m) { return (Mamba *)m->impl; }
+
+typedef struct {
+    char *base;
+    size_t used;
+} Arena;
+
+static float *arena_take(Arena *a, size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *p = a->base ? (float *)(a->base + a->used) : NULL;
+    a->used += bytes;
+    return p;
+}
+
+static int scan_nchunks(const Model *m, int T) {
+    return (T + m->spec.scan_chunk - 1) / m->spec.scan_chunk;
+}
+
+// ================================================================ tensor table
+
+static void mamba_point_weights(Model *m, MambaWeights *w, float *base) {
+    char name[96];
+#define AT(nm) (base + model_find_tensor(m, nm)->offset)
+    w->embedding = AT("backbone.embedding.weight");
+    w->norm_f = AT("backbone.norm_f.weight");
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        float *p[LAYER_TENSORS];
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            snprintf(name, sizeof name, "backbone.layers.%d.%s", l, layer_tensor_names[k]);
+            p[k] = AT(name);
+        }
+        w->layers[l] = (MambaLayer){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]};
+    }
+#undef AT
+}
+
+static int mamba_create(Model *m) {
+    const ModelSpec *s = &m->spec;
+    if (s->vocab_size <= 0 || s->d_model <= 0 || s->n_layer <= 0 || s->d_state <= 0 ||
+        s->d_conv <= 0 || s->expand <= 0 || s->dt_rank <= 0 || s->max_seq_len <= 0 ||
+        s->scan_chunk <= 0)
+        return tb_error("mamba config '%s': d_model, n_layer, vocab_size, d_state, d_conv, "
+                        "expand, dt_rank, max_seq_len and scan_chunk must all be positive",
+                        s->name);
+    if (s->d_state > 64)
+        return tb_error("mamba config '%s': d_state %d is above the scan's limit of 64",
+                        s->name, s->d_state);
+    if (s->d_conv > MAMBA_MAX_DCONV)
+        return tb_error("mamba config '%s': d_conv %d is above the limit of %d", s->name,
+                        s->d_conv, MAMBA_MAX_DCONV);
+    if (!tb_streq(s->a_init, "s4d_real") && !tb_streq(s->a_init, "constant"))
+        return tb_error("mamba config '%s': a_init '%s' is unknown (use s4d_real or constant)",
+                        s->name, s->a_init);
+    const int64_t d = s->d_model, di = (int64_t)s->expand * d, R = s->dt_rank, S = s->d_state,
+                  K = s->d_conv;
+    const int64_t shapes[LAYER_TENSORS][3] = {
+        {2 * di, d, 0}, {di, 1, K}, {di, 0, 0}, {R + 2 * S, di, 0}, {di, R, 0},
+        {di, 0, 0},     {di, S, 0}, {di, 0, 0}, {d, di, 0},         {d, 0, 0},
+    };
+    const int ndims[LAYER_TENSORS] = {2, 3, 1, 2, 2, 1, 2, 1, 2, 1};
+    int64_t shape[2] = {s->vocab_size, d};
+    char name[96];
+    model_add_tensor(m, "backbone.embedding.weight", 2, shape, 1);
+    for (int l = 0; l < s->n_layer; l++)
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            snprintf(name, sizeof name, "backbone.layers.%d.%s", l, layer_tensor_names[k]);
+            // Matrices decay; A_log (_no_weight_decay in mamba_ssm), D, biases, norms do not.
+            int decay = ndims[k] >= 2 && k != 6;
+            model_add_tensor(m, name, ndims[k], shapes[k], decay);
+        }
+    shape[0] = d;
+    model_add_tensor(m, "backbone.norm_f.weight", 1, shape, 0);
+    if (model_alloc_params(m)) return -1;
+
+    Mamba *mb = tb_calloc(1, sizeof *mb);
+    mb->d = (int)d, mb->di = (int)di, mb->R = (int)R, mb->S = (int)S, mb->K = (int)K;
+    mb->w.layers = tb_calloc((size_t)s->n_layer, sizeof(MambaLayer));
+    mb->g.layers = tb_calloc((size_t)s->n_layer, sizeof(MambaLayer));
+    mb->acts = tb_calloc((size_t)s->n_layer, sizeof(MambaLayerActs));
+    m->impl = mb;
+    mamba_point_weights(m, &mb->w, m->params);
+    mamba_point_weights(m, &mb->g, m->grads);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+// mamba_ssm's initialisation (Mamba.__init__ then _init_weights with
+// rescale_prenorm_residual and n_residuals_per_layer = 1):
+//   embedding       N(0, 0.02)
+//   Linear weights  PyTorch's default kaiming_uniform(a = sqrt 5): U(+-1/sqrt(fan_in))
+//   out_proj        the same, then divided by sqrt(n_layer)
+//   conv1d          PyTorch's Conv1d default: weight and bias U(+-1/sqrt(d_conv))
+//   dt_proj.weight  U(+-dt_rank^-0.5)
+//   dt_proj.bias    softplus^-1(dt), dt log-uniform in [1e-3, 0.1], floored at 1e-4
+//   A_log           log(n + 1) (S4D-Real), or log(1/2) for the "constant" baseline
+//   D, norms        1
+// Tensors are drawn in table order from one generator.
+static void mamba_init_weights(Model *m, uint64_t seed) {
+    const Mamba *mb = mamba_of(m);
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *host = tb_malloc(m->num_params * sizeof(float));
+    const int constant_A = tb_streq(m->spec.a_init, "constant");
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        float *p = host + t->offset;
+        size_t n = t->numel;
+        if (ends_with(t->name, "embedding.weight")) {
+            for (size_t j = 0; j < n; j++) p[j] = MAMBA_EMBED_STD * rng_normal(&rng);
+        } else if (ends_with(t->name, "conv1d.weight") || ends_with(t->name, "conv1d.bias")) {
+            float bound = 1.0f / sqrtf((float)mb->K);
+            for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
+        } else if (ends_with(t->name, "dt_proj.bias")) {
+            for (size_t j = 0; j < n; j++) {
+                double dt = exp(rng_uniform(&rng) * (log(MAMBA_DT_MAX) - log(MAMBA_DT_MIN)) +
+                                log(MAMBA_DT_MIN));
+                if (dt < MAMBA_DT_FLOOR) dt = MAMBA_DT_FLOOR;
+                p[j] = (float)(dt + log(-expm1(-dt)));  // softplus^-1(dt)
+            }
+        } else if (ends_with(t->name, "A_log")) {
+            for (size_t j = 0; j < n; j++)
+                p[j] = constant_A ? logf(0.5f) : logf((float)(j % (size_t)mb->S + 1));
+        } else if (ends_with(t->name, ".D") || ends_with(t->name, "norm.weight") ||
+                   ends_with(t->name, "norm_f.weight")) {
+            for (size_t j = 0; j < n; j++) p[j] = 1.0f;
+        } else {  // the Linear weights: fan_in is the second dimension
+            float bound = 1.0f / sqrtf((float)t->shape[1]);
+            if (ends_with(t->name, "out_proj.weight")) bound /= sqrtf((float)m->spec.n_layer);
+            for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
+        }
+    }
+    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    free(host);
+}
+
+// ================================================================ activation buffers
+
+static void layout_layer(const Model *m, Arena *a, MambaLayerActs *x, int B, int T) {
+    const Mamba *mb = mamba_of(m);
+    size_t N = (size_t)B * T, d = mb->d, di = mb->di, R = mb->R, S = mb->S;
+    x->norm = arena_take(a, N * d);
+    x->rstd = arena_take(a, N);
+    x->xz = arena_take(a, N * 2 * di);
+    x->conv = arena_take(a, N * di);
+    x->u = arena_take(a, N * di);
+    x->x_dbl = arena_take(a, N * (R + 2 * S));
+    x->dt_r = arena_take(a, N * R);
+    x->delta_raw = arena_take(a, N * di);
+    x->y = arena_take(a, N * di);
+    x->chunk_states = arena_take(a, (size_t)B * scan_nchunks(m, T) * di * S);
+    x->res_out = arena_take(a, N * d);
+}
+
+static SelectiveScanParams scan_params(const Model *m, const MambaLayer *w, MambaLayerActs *x,
+                                       int B, int T);
+
+static void layout_activations(Model *m, Arena *a, int B, int T) {
+    Mamba *mb = mamba_of(m);
+    size_t N = (size_t)B * T, d = mb->d, di = mb->di, R = mb->R, S = mb->S;
+    size_t V = m->spec.vocab_size;
+    mb->tokens = (int32_t *)arena_take(a, N);
+    mb->targets = (int32_t *)arena_take(a, N);
+    mb->encoded = arena_take(a, N * d);
+    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(m, a, &mb->acts[l], B, T);
+    mb->normf = arena_take(a, N * d);
+    mb->normf_rstd = arena_take(a, N);
+    m->logits = arena_take(a, N * V);
+    mb->dlogits = arena_take(a, N * V);
+    mb->losses = arena_take(a, N);
+    mb->mix_out = arena_take(a, N * d);
+    mb->dres = arena_take(a, N * d);
+    mb->dnorm = arena_take(a, N * d);
+    mb->dxz = arena_take(a, N * 2 * di);
+    mb->dy = arena_take(a, N * di);
+    mb->du = arena_take(a, N * di);
+    mb->du2 = arena_take(a, N * di);
+    mb->dconv = arena_take(a, N * di);
+    mb->ddelta = arena_take(a, N * di);
+    mb->dx_dbl = arena_take(a, N * (R + 2 * S));
+    mb->ddt_r = arena_take(a, N * R);
+    SelectiveScanParams p = scan_params(m, &mb->w.layers[0], &mb->acts[0], B, T);
+    mb->scan_scratch = arena_take(a, m->be->selective_scan_scratch_floats(&p));
+}
+
+static int mamba_alloc_activations(Model *m, int B, int T) {
+    Mamba *mb = mamba_of(m);
+    if (B <= 0 || T <= 0 || T > m->spec.max_seq_len)
+        return tb_error("mamba '%s': cannot allocate activations for batch %d x %d: the "
+                        "sequence length must be in 1..%d (max_seq_len)",
+                        m->spec.name, B, T, m->spec.max_seq_len);
+    if (mb->arena) m->be->free(mb->arena);
+    free(m->losses_host);
+    Arena a = {0};
+    layout_activations(m, &a, B, T);  // count
+    mb->arena_bytes = a.used;
+    mb->arena = m->be->alloc(a.used);
+    a = (Arena){.base = mb->arena};
+    layout_activations(m, &a, B, T);  // assign
+    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
+    m->B = B, m->T = T;
+    return 0;
+}
+
+static size_t mamba_activation_bytes(const Model *m) { return mamba_of(m)->arena_bytes; }
+
+// ================================================================ forward
+
+static void check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
+                         const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = tokens[i];
+        if (t >= m->spec.vocab_size || (t < 0 && !allow_negative))
+            tb_die("mamba '%s': %s[%zu] = %d is outside the vocabulary 0..%d; the data was "
+                   "tokenized with a different tokenizer", m->spec.name, what, i, (int)t,
+                   m->spec.vocab_size - 1);
+    }
+}
+
+// The scan's view of one layer's buffers: z, B and C are strided views into
+// xz and x_dbl. The backward fields are filled in by the caller.
+static SelectiveScanParams scan_params(const Model *m, const MambaLayer *w, MambaLayerActs *x,
+                                       int B, int T) {
+    const Mamba *mb = mamba_of(m);
+    const int di = mb->di, R = mb->R, S = mb->S, xd = R + 2 * S;
+    SelectiveScanParams p = {0};
+    p.batch = B, p.seqlen = T, p.dim = di, p.dstate = S, p.chunk = m->spec.scan_chunk;
+    p.u = x->u, p.u_stride = di;
+    p.delta_raw = x->delta_raw, p.delta_stride = di;
+    p.z = x->xz ? x->xz + di : NULL, p.z_stride = 2 * di;
+    p.Bmat = x->x_dbl ? x->x_dbl + R : NULL, p.B_stride = xd;
+    p.Cmat = x->x_dbl ? x->x_dbl + R + S : NULL, p.C_stride = xd;
+    p.A_log = w->A_log, p.D = w->D, p.delta_bias = w->dt_b;
+    p.out = x->y, p.out_stride = di;
+    p.chunk_states = x->chunk_states;
+    return p;
+}
+
+// One layer over (B, T): x_in (N, d) -> x->res_out = x_in + mixer(rmsnorm(x_in)).
+// final_state (B, di, S) or NULL.
+static void layer_forward(const Model *m, const MambaLayer *w, MambaLayerActs *x,
+                          const float *x_in, float *mix_out, int B, int T, float *final_state) {
+    const Mamba *mb = mamba_of(m);
+    const Backend *be = m->be;
+    const int N = B * T, d = mb->d, di = mb->di, R = mb->R, S = mb->S, xd = R + 2 * S;
+    be->rmsnorm_forward(x->norm, x->rstd, x_in, w->norm, N, d, MAMBA_NORM_EPS);
+    be->linear_forward(x->xz, x->norm, w->in_proj, NULL, N, d, 2 * di, 0);
+    be->conv1d_forward(x->conv, x->xz, 2 * di, w->conv_w, w->conv_b, B, T, di, mb->K);
+    be->silu_forward(x->u, di, x->conv, di, N, di);
+    be->linear_forward(x->x_dbl, x->u, w->x_proj, NULL, N, di, xd, 0);
+    for (int i = 0; i < N; i++)  // dt_r as its own contiguous (N, R) matrix
+        be->copy(x->dt_r + (size_t)i * R, x->x_dbl + (size_t)i * xd, (size_t)R * sizeof(float));
+    be->linear_forward(x->delta_raw, x->dt_r, w->dt_w, NULL, N, R, di, 0);
+    SelectiveScanParams p = scan_params(m, w, x, B, T);
+    p.final_state = final_state;
+    be->selective_scan_forward(&p);
+    be->linear_forward(mix_out, x->y, w->out_proj, NULL, N, di, d, 0);
+    be->add(x->res_out, x_in, mix_out, (size_t)N * d);
+}
+
+static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
+    Mamba *mb = mamba_of(m);
+    const Backend *be = m->be;
+    const int d = mb->d, V = m->spec.vocab_size, N = B * T, L = m->spec.n_layer;
+    if (!mb->arena || B > m->B || T > m->T)
+        tb_die("mamba '%s': forward on batch %d x %d but activations were allocated for "
+               "%d x %d; call alloc_activations first", m->spec.name, B, T, m->B, m->T);
+    check_tokens(m, inputs, (size_t)N, 0, "inputs");
+    be->to_device(mb->tokens, inputs, (size_t)N * sizeof(int32_t));
+    mb->cur_B = B, mb->cur_T = T;
+
+    be->embedding_forward(mb->encoded, mb->tokens, mb->w.embedding, NULL, B, T, d);
+    const float *x = mb->encoded;
+    for (int l = 0; l < L; l++) {
+        layer_forward(m, &mb->w.layers[l], &mb->acts[l], x, mb->mix_out, B, T, NULL);
+        x = mb->acts[l].res_out;
+    }
+    be->rmsnorm_forward(mb->normf, mb->normf_rstd, x, mb->w.norm_f, N, d, MAMBA_NORM_EPS);
+    be->linear_forward(m->logits, mb->normf, mb->w.embedding, NULL, N, d, V, 0);  // tied head
+
+    mb->have_targets = targets != NULL;
+    if (!targets) return;
+    check_tokens(m, targets, (size_t)N, 1, "targets");
+    int count = 0;
+    for (int i = 0; i < N; i++) count += targets[i] >= 0;
+    be->to_device(mb->targets, targets, (size_t)N * sizeof(int32_t));
+    float dloss = count ? 1.0f / (float)count : 0.0f;  // the mean over predicted positions
+    be->crossentropy_forward_backward(mb->losses, mb->dlogits, m->logits, mb->targets, N, V, dloss);
+    be->to_host(m->losses_host, mb->losses, (size_t)N * sizeof(float));
+    double sum = 0.0;  // in position order, in double: the same bits every run
+    for (int i = 0; i < N; i++) sum += m->losses_host[i];
+    m->loss = count ? (float)(sum / count) : 0.0f;
+}
+
+// ================================================================ backward
+
+// Accumulates d(mean loss)/d(params). dres carries the residual stream's
+// gradient; since x_out = x_in + mixer(...), it is also the mixer's output gradient.
+static void mamba_backward(Model *m) {
+    Mamba *mb = mamba_of(m);
+    const Backend *be = m->be;
+    const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, xd = R + 2 * S;
+    const int V = m->spec.vocab_size, L = m->spec.n_layer;
+    const int B = mb->cur_B, T = mb->cur_T, N = B * T;
+    if (!mb->have_targets)
+        tb_die("mamba '%s': backward called without a forward with targets", m->spec.name);
+
+    be->zero(mb->dres, (size_t)N * d * sizeof(float));
+    be->linear_backward(mb->dnorm, mb->g.embedding, NULL, mb->dlogits, mb->normf,
+                        mb->w.embedding, N, d, V, 0);
+    const float *x_last = L > 0 ? mb->acts[L - 1].res_out : mb->encoded;
+    be->rmsnorm_backward(mb->dres, mb->g.norm_f, mb->dnorm, x_last, mb->w.norm_f,
+                         mb->normf_rstd, N, d);
+    for (int l = L - 1; l >= 0; l--) {
+        const MambaLayer *w = &mb->w.layers[l];
+        MambaLayer *gw = &mb->g.layers[l];
+        MambaLayerActs *x = &mb->acts[l];
+        const float *x_in = l > 0 ? mb->acts[l - 1].res_out : mb->encoded;
+        // out_proj: mix = y @ W^T
+        be->linear_backward(mb->dy, gw->out_proj, NULL, mb->dres, x->y, w->out_proj, N, di, d, 0);
+        // the scan: du, ddelta_raw, dz (into xz's second half), dB and dC (into dx_dbl)
+        SelectiveScanParams p = scan_params(m, w, x, B, T);
+        p.dout = mb->dy, p.dout_stride = di;
+        p.du = mb->du, p.du_stride = di;
+        p.ddelta_raw = mb->ddelta, p.ddelta_stride = di;
+        p.dz = mb->dxz + di, p.dz_stride = 2 * di;
+        p.dB = mb->dx_dbl + R, p.dB_stride = xd;
+        p.dC = mb->dx_dbl + R + S, p.dC_stride = xd;
+        p.dA_log = gw->A_log, p.dD = gw->D, p.ddelta_bias = gw->dt_b;
+        p.scratch = mb->scan_scratch;
+        be->selective_scan_backward(&p);
+        // dt_proj: delta_raw = dt_r @ W_dt^T; ddt_r goes into dx_dbl's first R columns
+        be->linear_backward(mb->ddt_r, gw->dt_w, NULL, mb->ddelta, x->dt_r, w->dt_w, N, R, di, 0);
+        for (int i = 0; i < N; i++)
+            be->copy(mb->dx_dbl + (size_t)i * xd, mb->ddt_r + (size_t)i * R,
+                     (size_t)R * sizeof(float));
+        // x_proj: x_dbl = u @ W_x^T; u feeds both x_proj and the scan
+        be->linear_backward(mb->du2, gw->x_proj, NULL, mb->dx_dbl, x->u, w->x_proj, N, di, xd, 0);
+        be->accumulate(mb->du, mb->du2, (size_t)N * di);
+        // SiLU, then the conv into xz's first half
+        be->silu_backward(mb->dconv, di, x->conv, di, mb->du, N, di);
+        be->conv1d_backward(mb->dxz, 2 * di, gw->conv_w, gw->conv_b, mb->dconv, x->xz, 2 * di,
+                            w->conv_w, B, T, di, mb->K);
+        // in_proj, then the norm (accumulating into the residual gradient)
+        be->linear_backward(mb->dnorm, gw->in_proj, NULL, mb->dxz, x->norm, w->in_proj, N, d,
+                            2 * di, 0);
+        be->rmsnorm_backward(mb->dres, gw->norm, mb->dnorm, x_in, w->norm, x->rstd, N, d);
+    }
+    be->embedding_backward(mb->g.embedding, NULL, mb->dres, mb->tokens, B, T, d);
+}
+
+// ================================================================ inference
+
+static void layout_decode(Model *m, Arena *a) {
+    Mamba *mb = mamba_of(m);
+    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len, d = mb->d, di = mb->di;
+    mb->conv_state = arena_take(a, L * di * mb->K);
+    mb->ssm_state = arena_take(a, L * di * mb->S);
+    mb->dec_tokens = (int32_t *)arena_take(a, maxT);
+    mb->dec_x = arena_take(a, maxT * d);
+    layout_layer(m, a, &mb->dec, 1, (int)maxT);
+    mb->dec_mix = arena_take(a, maxT * d);
+    mb->dec_logits = arena_take(a, m->spec.vocab_size);
+}
+
+static int mamba_alloc_decode(Model *m) {
+    Mamba *mb = mamba_of(m);
+    if (mb->dec_arena) return 0;
+    Arena a = {0};
+    layout_decode(m, &a);
+    mb->dec_arena = m->be->alloc(a.used);
+    a = (Arena){.base = mb->dec_arena};
+    layout_decode(m, &a);
+    m->decode_pos = 0;
+    return 0;
+}
+
+// The states start from zero, as a sequence does.
+static void mamba_decode_reset(Model *m) {
+    Mamba *mb = mamba_of(m);
+    if (mb->dec_arena) {
+        size_t L = m->spec.n_layer, di = mb->di;
+        m->be->zero(mb->conv_state, L * di * mb->K * sizeof(float));
+        m->be->zero(mb->ssm_state, L * di * mb->S * sizeof(float));
+    }
+    m->decode_pos = 0;
+}
+
+static void check_decoder(const Model *m) {
+    if (!mamba_of(m)->dec_arena) tb_die("mamba '%s': decoding before alloc_decode", m->spec.name);
+}
+
+// Final norm and LM head for one row x (d) -> logits_host (V).
+static void head_one(Model *m, const float *x, float *logits_host) {
+    Mamba *mb = mamba_of(m);
+    const int d = mb->d, V = m->spec.vocab_size;
+    m->be->rmsnorm_forward(mb->dec.norm, mb->dec.rstd, x, mb->w.norm_f, 1, d, MAMBA_NORM_EPS);
+    m->be->linear_forward(mb->dec_logits, mb->dec.norm, mb->w.embedding, NULL, 1, d, V, 0);
+    m->be->to_host(logits_host, mb->dec_logits, (size_t)V * sizeof(float));
+}
+
+// O(1) per token: each layer updates its conv state (di, K) and SSM state
+// (di, S) as mamba_simple.Mamba.step does.
+static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {
+    Mamba *mb = mamba_of(m);
+    const Backend *be = m->be;
+    const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
+    check_decoder(m);
+    check_tokens(m, &token, 1, 0, "token");
+    MambaLayerActs *x = &mb->dec;
+    be->to_device(mb->dec_tokens, &token, sizeof token);
+    be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, 1, d);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        const MambaLayer *w = &mb->w.layers[l];
+        float *conv_state = mb->conv_state + (size_t)l * di * K;
+        float *ssm_state = mb->ssm_state + (size_t)l * di * S;
+        be->rmsnorm_forward(x->norm, x->rstd, mb->dec_x, w->norm, 1, d, MAMBA_NORM_EPS);
+        be->linear_forward(x->xz, x->norm, w->in_proj, NULL, 1, d, 2 * di, 0);
+        be->conv1d_step(x->conv, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
+        be->silu_forward(x->u, di, x->conv, di, 1, di);
+        be->linear_forward(x->x_dbl, x->u, w->x_proj, NULL, 1, di, xd, 0);
+        be->linear_forward(x->delta_raw, x->x_dbl, w->dt_w, NULL, 1, R, di, 0);  // one row: dt_r is contiguous
+        be->selective_scan_step(x->y, ssm_state, x->u, x->delta_raw, x->xz + di, x->x_dbl + R,
+                                x->x_dbl + R + S, w->A_log, w->D, w->dt_b, di, S);
+        be->linear_forward(mb->dec_mix, x->y, w->out_proj, NULL, 1, di, d, 0);
+        be->add(mb->dec_x, mb->dec_x, mb->dec_mix, (size_t)d);
+    }
+    head_one(m, mb->dec_x, logits_host);
+    m->decode_pos++;
+}
+
+// A prompt from a reset state runs as one batch-1 forward of n positions;
+// each layer's conv state is the last d_conv rows of its x, and its SSM state
+// is the scan's final state. A prompt that continues goes token by token.
+static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
+    Mamba *mb = mamba_of(m);
+    const Backend *be = m->be;
+    const int d = mb->d, di = mb->di;
+    check_decoder(m);
+    if (n <= 0) tb_die("mamba '%s': prefill needs at least one token", m->spec.name);
+    if (m->decode_pos > 0 || n > m->spec.max_seq_len) {
+        for (int i = 0; i < n; i++) mamba_decode_step(m, tokens[i], logits_host);
+        return;
+    }
+    check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    be->to_device(mb->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
+    be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, n, d);
+    MambaLayerActs *x = &mb->dec;
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        layer_forward(m, &mb->w.layers[l], x, mb->dec_x, mb->dec_mix, 1, n,
+                      mb->ssm_state + (size_t)l * di * mb->S);
+        be->conv1d_state_from_sequence(mb->conv_state + (size_t)l * di * mb->K, x->xz, 2 * di, 1,
+                                       n, di, mb->K);
+        be->copy(mb->dec_x, x->res_out, (size_t)n * d * sizeof(float));
+    }
+    head_one(m, mb->dec_x + (size_t)(n - 1) * d, logits_host);
+    m->decode_pos = n;
+}
+
+// ================================================================ config and lifetime
+
+// mamba_ssm's MambaConfig, so that MambaLMHeadModel(**config) builds this
+// model. The embedding has exactly vocab_size rows, so the padding multiple is
+// one that vocab_size already meets (8 for the V = 1024 tokenizer).
+static cJSON *mamba_config_json(const Model *m) {
+    const ModelSpec *s = &m->spec;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "d_model", s->d_model);
+    cJSON_AddNumberToObject(c, "d_intermediate", 0);
+    cJSON_AddNumberToObject(c, "n_layer", s->n_layer);
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab_size);
+    cJSON *ssm = cJSON_AddObjectToObject(c, "ssm_cfg");
+    cJSON_AddStringToObject(ssm, "layer", "Mamba1");
+    cJSON_AddNumberToObject(ssm, "d_state", s->d_state);
+    cJSON_AddNumberToObject(ssm, "d_conv", s->d_conv);
+    cJSON_AddNumberToObject(ssm, "expand", s->expand);
+    cJSON_AddNumberToObject(ssm, "dt_rank", s->dt_rank);
+    cJSON_AddNumberToObject(ssm, "dt_min", MAMBA_DT_MIN);
+    cJSON_AddNumberToObject(ssm, "dt_max", MAMBA_DT_MAX);
+    cJSON_AddNumberToObject(ssm, "dt_init_floor", MAMBA_DT_FLOOR);
+    cJSON_AddBoolToObject(ssm, "conv_bias", 1);
+    cJSON_AddBoolToObject(ssm, "bias", 0);
+    cJSON_AddArrayToObject(c, "attn_layer_idx");
+    cJSON_AddObjectToObject(c, "attn_cfg");
+    cJSON_AddBoolToObject(c, "rms_norm", 1);
+    cJSON_AddBoolToObject(c, "residual_in_fp32", 1);
+    cJSON_AddBoolToObject(c, "fused_add_norm", 1);
+    cJSON_AddNumberToObject(c, "pad_vocab_size_multiple", s->vocab_size % 8 == 0 ? 8 : 1);
+    cJSON_AddBoolToObject(c, "tie_embeddings", 1);
+    return c;
+}
+
+static void mamba_destroy(Model *m) {
+    Mamba *mb = mamba_of(m);
+    if (!mb) return;
+    if (mb->arena) m->be->free(mb->arena);
+    if (mb->dec_arena) m->be->free(mb->dec_arena);
+    free(m->losses_host);
+    m->losses_host = NULL;
+    m->logits = NULL;
+    free(mb->w.layers);
+    free(mb->g.layers);
+    free(mb->acts);
+    free(mb);
+    m->impl = NULL;
+}
+
+const ModelVtbl mamba_vtbl = {
+    .create = mamba_create,
+    .init_weights = mamba_init_weights,
+    .alloc_activations = mamba_alloc_activations,
+    .forward = mamba_forward,
+    .backward = mamba_backward,
+    .alloc_decode = mamba_alloc_decode,
+    .decode_reset = mamba_decode_reset,
+    .prefill = mamba_prefill,
+    .decode_step = mamba_decode_step,
+    .config_json = mamba_config_json,
+    .activation_bytes = mamba_activation_bytes,
+    .destroy = mamba_destroy,
+};

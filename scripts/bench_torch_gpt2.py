@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""The PyTorch peer of `tunebench bench` for GPT-2 (run by it with --peer).
+
+Reads a GPT2Config-style config.json and measures, like tunebench does:
+  training  median step time of zero_grad + forward + cross-entropy +
+            backward + clip_grad_norm_(1.0) + AdamW (betas 0.9/0.95, eps 1e-8,
+            weight decay 0.1 on 2-D weights) at batch x seq on random tokens
+  prefill   batch 1, seq tokens, under inference_mode
+  decode    batch 1, one token with a KV cache already filled to
+            n_positions - 1, median over --decode-steps
+Prints one JSON object on stdout.
+
+PyTorch gets its best chance: the thread count given (torch.set_num_threads),
+OMP_WAIT_POLICY=PASSIVE (set by the caller, before the OpenMP runtime starts)
+so idle threads do not spin on the 2 cores, OpenBLAS underneath (Debian's
+build), and the standard fast paths: nn.Linear (one addmm), F.gelu with the
+tanh approximation, F.layer_norm, a boolean-mask softmax, foreach AdamW.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, C, NH, eps):
+        super().__init__()
+        self.NH, self.eps = NH, eps
+        self.ln_1, self.ln_2 = nn.LayerNorm(C, eps=eps), nn.LayerNorm(C, eps=eps)
+        self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+    def attention(self, x, cache=None, pos=0):
+        B, T, C = x.shape
+        NH, hs = self.NH, C // self.NH
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = [t.view(B, T, NH, hs).transpose(1, 2) for t in (q, k, v)]
+        if cache is not None:  # (2, NH, maxT, hs) for batch 1
+            cache[0, :, pos:pos + T] = k[0]
+            cache[1, :, pos:pos + T] = v[0]
+            k, v = cache[0, :, :pos + T].unsqueeze(0), cache[1, :, :pos + T].unsqueeze(0)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
+        if T > 1:
+            S = k.shape[2]
+            mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+            att = att.masked_fill(~mask, float("-inf"))
+        y = F.softmax(att, dim=-1) @ v
+        return self.attn_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+    def forward(self, x, cache=None, pos=0):
+        x = x + self.attention(self.ln_1(x), cache, pos)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT2(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        C, eps = cfg["n_embd"], cfg.get("layer_norm_epsilon", 1e-5)
+        self.wte = nn.Embedding(cfg["vocab_size"], C)
+        self.wpe = nn.Embedding(cfg["n_positions"], C)
+        self.h = nn.ModuleList([Block(C, cfg["n_head"], eps) for _ in range(cfg["n_layer"])])
+        self.ln_f = nn.LayerNorm(C, eps=eps)
+        for name, p in self.named_parameters():  # GPT-2's init
+            if p.dim() == 2:
+                std = 0.02 / math.sqrt(2 * cfg["n_layer"]) if name.endswith("proj.weight") else 0.02
+                nn.init.normal_(p, 0.0, std)
+            elif "ln" in name and name.endswith("weight"):
+                nn.init.ones_(p)
+            else:
+                nn.init.zeros_(p)
+
+    def forward(self, idx, caches=None, pos=0):
+        T = idx.shape[1]
+        x = self.wte(idx) + self.wpe(torch.arange(pos, pos + T))
+        for l, block in enumerate(self.h):
+            x = block(x, None if caches is None else caches[l], pos)
+        return F.linear(self.ln_f(x), self.wte.weight)  # tied LM head
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--decode-steps", type=int, default=20)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    with open(args.config) as f:
+        cfg = json.load(f)
+    V, maxT = cfg["vocab_size"], cfg["n_positions"]
+    model = GPT2(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    params = list(model.parameters())
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": 0.1},
+                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+    B, T = args.batch, args.seq
+    times = []
+    for step in range(args.warmup + args.steps):
+        idx = torch.randint(0, V, (B, T))
+        tgt = torch.randint(0, V, (B, T))
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(idx).view(-1, V), tgt.view(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        dt = time.perf_counter() - t0
+        if step >= args.warmup:
+            times.append(dt * 1e3)
+    step_ms = statistics.median(times)
+
+    C, NH, L = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
+    with torch.inference_mode():
+        caches = torch.zeros(L, 2, NH, maxT, C // NH)
+        prompt = torch.randint(0, V, (1, T))
+        pre = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            model(prompt, caches, 0)
+            pre.append((time.perf_counter() - t0) * 1e3)
+        ctx = torch.randint(0, V, (1, maxT))
+        if maxT > 1:
+            model(ctx[:, :maxT - 1], caches, 0)
+        dec = []
+        for r in range(args.decode_steps + 2):
+            t0 = time.perf_counter()
+            model(ctx[:, maxT - 1:], caches, maxT - 1)
+            if r >= 2:
+                dec.append((time.perf_counter() - t0) * 1e3)
+
+    blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line]
+    print(json.dumps({
+        "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "blas": blas,
+        "num_params": n_params,
+        "train": {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
+                  "last_loss": loss.item()},
+        "inference": {"prefill_tokens": T, "prefill_ms_median": statistics.median(pre),
+                      "decode_context": maxT, "decode_ms_per_token_median": statistics.median(dec),
+                      "decode_ms": dec},
+    }))
+
+
+if __name__ == "__main__":
+    main()

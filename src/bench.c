@@ -1,0 +1,453 @@
+// bench.c: `tunebench bench`, the speed of one model config on this machine.
+//
+// Generic over the Model interface, so every architecture is measured the
+// same way:
+//   training   a full step (zero grads, forward, backward, clip + AdamW) on
+//              random tokens at batch B x T; the median of --steps steps after
+//              --warmup untimed ones -> tokens/s, and model FLOPs utilisation
+//              against the measured sgemm peak
+//   prefill    batch 1, a prompt of T tokens through prefill()
+//   decode     batch 1, one decode_step() with the context already filled to
+//              n_positions - 1 (the slowest step), median of --decode-steps
+//   memory     peak resident set size of this model's run, activation bytes
+// With --peer SCRIPT it also runs SCRIPT (a PyTorch implementation of the
+// same config, given the model's config.json) in the same run, under the
+// same thread count, and reports our/their ratios. Prints one JSON document
+// (or writes it with --out).
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../models/model.h"
+#include "bench_machine.h"
+#include "common.h"
+
+typedef struct {
+    const char *models;
+    const char *backend;
+    const char *peer;
+    const char *out;
+    int batch, seq, steps, warmup, threads, vocab, decode_steps;
+    uint64_t seed;
+} BenchArgs;
+
+static void bench_usage(FILE *f) {
+    fprintf(f,
+            "usage: tunebench bench --model NAME[,NAME...] [options]\n"
+            "  --model NAMES      configs to measure (gpt2-6m, gpt2-60m, mamba-6m, ...)\n"
+            "  --batch B          training batch (default 8)\n"
+            "  --seq T            training sequence length and prefill length (default 256)\n"
+            "  --steps N          timed training steps (default 10; the median is reported)\n"
+            "  --warmup W         untimed training steps first (default 2)\n"
+            "  --decode-steps N   timed decode steps (default 20)\n"
+            "  --threads N        OpenMP and OpenBLAS threads (default 2)\n"
+            "  --vocab V          vocabulary size (default 1024, the tokenizer's)\n"
+            "  --backend NAME     cpu (default) or cuda\n"
+            "  --peer SCRIPT      also run this PyTorch script on the same config\n"
+            "  --seed S           weights and tokens (default 1)\n"
+            "  --out FILE         write the JSON there instead of stdout\n");
+}
+
+static int parse_int_arg(const char *flag, const char *value, int lo, int *out) {
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || v < lo || v > 1000000000L)
+        return tb_error("bench: %s expects an integer >= %d, got '%s'", flag, lo, value);
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
+    *a = (BenchArgs){.backend = "cpu", .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
+                     .threads = 2, .vocab = 1024, .decode_steps = 20, .seed = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (tb_streq(f, "--help") || tb_streq(f, "-h")) return 1;
+        if (i + 1 >= argc) return tb_error("bench: %s needs a value (see tunebench bench --help)", f);
+        const char *v = argv[++i];
+        int rc = 0, seed = 0;
+        if (tb_streq(f, "--model")) a->models = v;
+        else if (tb_streq(f, "--backend")) a->backend = v;
+        else if (tb_streq(f, "--peer")) a->peer = v;
+        else if (tb_streq(f, "--out")) a->out = v;
+        else if (tb_streq(f, "--batch")) rc = parse_int_arg(f, v, 1, &a->batch);
+        else if (tb_streq(f, "--seq")) rc = parse_int_arg(f, v, 2, &a->seq);
+        else if (tb_streq(f, "--steps")) rc = parse_int_arg(f, v, 1, &a->steps);
+        else if (tb_streq(f, "--warmup")) rc = parse_int_arg(f, v, 0, &a->warmup);
+        else if (tb_streq(f, "--decode-steps")) rc = parse_int_arg(f, v, 1, &a->decode_steps);
+        else if (tb_streq(f, "--threads")) rc = parse_int_arg(f, v, 1, &a->threads);
+        else if (tb_streq(f, "--vocab")) rc = parse_int_arg(f, v, 2, &a->vocab);
+        else if (tb_streq(f, "--seed")) rc = parse_int_arg(f, v, 0, &seed), a->seed = (uint64_t)seed;
+        else return tb_error("bench: unknown option '%s' (see tunebench bench --help)", f);
+        if (rc) return rc;
+    }
+    if (!a->models) return tb_error("bench: --model is required (e.g. --model gpt2-6m)");
+    return 0;
+}
+
+// ---------------------------------------------------------------- memory
+
+// The kernel keeps the peak RSS (VmHWM); writing 5 to clear_refs resets it,
+// so each model's peak is its own.
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) fputs("5", f), fclose(f);
+}
+
+static long long peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+// ---------------------------------------------------------------- FLOPs and limits
+
+// Model FLOPs per trained token (forward + backward), the usual accounting:
+// 6 per parameter (2 forward, 4 backward) and, for attention, 6 * L * C * T:
+// the QK^T and PV matmuls cost 2 * 2 * T * C per token per layer forward at
+// full context; causal halves it, and the backward doubles the forward
+// (12 * L * C * T / 2). N counts every parameter, wpe included (a gather, not
+// a matmul: 0.1% of N here), as the formula does.
+static double model_flops_per_token(const Model *m, int T, char *formula, size_t len) {
+    double N = (double)m->num_params;
+    if (tb_streq(m->spec.arch, "gpt2")) {
+        snprintf(formula, len, "6*N + 6*L*C*T (N = %zu all parameters, L = %d, C = %d, T = %d)",
+                 m->num_params, m->spec.n_layer, m->spec.d_model, T);
+        return 6.0 * N + 6.0 * m->spec.n_layer * (double)m->spec.d_model * T;
+    }
+    snprintf(formula, len, "6*N (N = %zu all parameters)", m->num_params);
+    return 6.0 * N;
+}
+
+// This machine's limits (src/bench_machine.h), measured in the same run on
+// the same thread count; NULL (and a warning) if the measurement failed.
+static cJSON *bench_machine_json(int threads) {
+    MachineLimits ml;
+    fprintf(stderr, "bench: measuring the machine's sgemm peak and read bandwidth\n");
+    if (machine_limits_measure(&ml, threads)) {
+        fprintf(stderr, "bench: warning: %s\n", tb_last_error());
+        return NULL;
+    }
+    return machine_limits_json(&ml);
+}
+
+static double json_number(const cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    if (b) x = cJSON_GetObjectItem(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+// Distances to the machine's limits: MFU against the sgemm peak, and decode
+// against streaming every weight once from memory.
+static void bench_add_limits(cJSON *o, const cJSON *machine) {
+    if (!machine) return;
+    double peak = json_number(machine, "sgemm_peak_gflops", NULL);
+    double bw = json_number(machine, "dram_read_gb_per_s", NULL);
+    double gflops = json_number(o, "train", "model_gflops_per_s");
+    double decode_ms = json_number(o, "inference", "decode_ms_per_token_median");
+    double bytes = json_number(o, "param_bytes", NULL);
+    cJSON *lim = cJSON_AddObjectToObject(o, "vs_machine");
+    if (isfinite(peak) && peak > 0) cJSON_AddNumberToObject(lim, "mfu_vs_sgemm_peak", gflops / peak);
+    if (isfinite(bw) && bw > 0) {
+        double limit_ms = bytes / (bw * 1e9) * 1e3;
+        cJSON_AddNumberToObject(lim, "decode_weight_stream_limit_ms", limit_ms);
+        cJSON_AddNumberToObject(lim, "decode_ms_over_limit", decode_ms / limit_ms);
+    }
+}
+
+// ---------------------------------------------------------------- one model
+
+static void random_tokens(int32_t *x, size_t n, int V, Rng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = (int32_t)rng_below(rng, (uint32_t)V);
+}
+
+static cJSON *json_array_of(const double *x, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    return a;
+}
+
+// Measures one config; returns its JSON object or NULL with the error set.
+static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *be,
+                          double *tokens_per_s, double *decode_ms, double *prefill_ms) {
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, name, a->vocab)) return NULL;
+    if (a->seq > spec.max_seq_len) {
+        tb_error("bench: --seq %d exceeds %s's context of %d", a->seq, name, spec.max_seq_len);
+        return NULL;
+    }
+    reset_peak_rss();
+    Model *m = model_create(&spec, be);
+    if (!m) return NULL;
+    m->vt->init_weights(m, a->seed);
+    if (m->vt->alloc_activations(m, a->batch, a->seq)) {
+        model_destroy(m);
+        return NULL;
+    }
+    const int B = a->batch, T = a->seq, BT = B * T;
+    int32_t *inputs = tb_malloc((size_t)BT * sizeof(int32_t));
+    int32_t *targets = tb_malloc((size_t)BT * sizeof(int32_t));
+    Rng rng;
+    rng_seed(&rng, a->seed ^ 0x9e3779b97f4a7c15ULL);
+    OptimConfig oc;
+    optim_config_default(&oc);
+
+    // ---- training steps
+    int total = a->warmup + a->steps;
+    double *step_s = tb_malloc((size_t)a->steps * sizeof(double));
+    float last_loss = 0.0f;
+    for (int s = 0; s < total; s++) {
+        random_tokens(inputs, (size_t)BT, spec.vocab_size, &rng);
+        random_tokens(targets, (size_t)BT, spec.vocab_size, &rng);
+        be->synchronize();
+        double t0 = tb_now_seconds();
+        model_zero_grad(m);
+        m->vt->forward(m, inputs, targets, B, T);
+        m->vt->backward(m);
+        model_adamw_step(m, &oc, s + 1, optim_lr_at(&oc, s + 1));
+        be->synchronize();
+        double dt = tb_now_seconds() - t0;
+        if (s >= a->warmup) step_s[s - a->warmup] = dt * 1e3;
+        last_loss = m->loss;
+    }
+    double *sorted = tb_malloc((size_t)a->steps * sizeof(double));
+    memcpy(sorted, step_s, (size_t)a->steps * sizeof(double));
+    double step_ms = tb_median(sorted, a->steps);
+    free(sorted);
+    *tokens_per_s = BT / (step_ms * 1e-3);
+    size_t act_bytes = m->vt->activation_bytes(m);
+
+    // ---- inference at batch 1
+    int maxT = spec.max_seq_len;
+    if (m->vt->alloc_decode(m)) {
+        model_destroy(m);
+        return NULL;
+    }
+    float *logits = tb_malloc((size_t)spec.vocab_size * sizeof(float));
+    int prefill_reps = 3;
+    double pre[3];
+    for (int r = 0; r < prefill_reps; r++) {
+        m->vt->decode_reset(m);
+        be->synchronize();
+        double t0 = tb_now_seconds();
+        m->vt->prefill(m, inputs, T, logits);
+        be->synchronize();
+        pre[r] = (tb_now_seconds() - t0) * 1e3;
+    }
+    *prefill_ms = tb_median(pre, prefill_reps);
+    // Fill the context to maxT - 1, then time the step at the last position
+    // repeatedly by rewinding decode_pos (each repeat attends over the full
+    // context and rewrites the same cache row).
+    int32_t *ctx = tb_malloc((size_t)maxT * sizeof(int32_t));
+    random_tokens(ctx, (size_t)maxT, spec.vocab_size, &rng);
+    m->vt->decode_reset(m);
+    if (maxT > 1) m->vt->prefill(m, ctx, maxT - 1, logits);
+    double *dec = tb_malloc((size_t)a->decode_steps * sizeof(double));
+    for (int r = 0; r < a->decode_steps + 2; r++) {
+        m->decode_pos = maxT - 1;
+        be->synchronize();
+        double t0 = tb_now_seconds();
+        m->vt->decode_step(m, ctx[maxT - 1], logits);
+        be->synchronize();
+        if (r >= 2) dec[r - 2] = (tb_now_seconds() - t0) * 1e3;
+    }
+    *decode_ms = tb_median(dec, a->decode_steps);
+    long long rss = peak_rss_bytes();
+
+    // ---- the record
+    char formula[160];
+    double flops_tok = model_flops_per_token(m, T, formula, sizeof formula);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", name);
+    cJSON_AddStringToObject(o, "arch", spec.arch);
+    cJSON_AddItemToObject(o, "config", m->vt->config_json(m));
+    cJSON_AddNumberToObject(o, "num_params", (double)m->num_params);
+    cJSON_AddNumberToObject(o, "param_bytes", (double)m->num_params * sizeof(float));
+    cJSON *tr = cJSON_AddObjectToObject(o, "train");
+    cJSON_AddNumberToObject(tr, "batch", B);
+    cJSON_AddNumberToObject(tr, "seq", T);
+    cJSON_AddNumberToObject(tr, "warmup_steps", a->warmup);
+    cJSON_AddNumberToObject(tr, "timed_steps", a->steps);
+    cJSON_AddNumberToObject(tr, "step_ms_median", step_ms);
+    cJSON_AddItemToObject(tr, "step_ms", json_array_of(step_s, a->steps));
+    cJSON_AddNumberToObject(tr, "tokens_per_s", *tokens_per_s);
+    cJSON_AddNumberToObject(tr, "flops_per_token", flops_tok);
+    cJSON_AddStringToObject(tr, "flop_formula", formula);
+    cJSON_AddNumberToObject(tr, "model_gflops_per_s", flops_tok * *tokens_per_s * 1e-9);
+    cJSON_AddNumberToObject(tr, "last_loss", last_loss);
+    cJSON *inf = cJSON_AddObjectToObject(o, "inference");
+    cJSON_AddNumberToObject(inf, "prefill_tokens", T);
+    cJSON_AddNumberToObject(inf, "prefill_ms_median", *prefill_ms);
+    cJSON_AddNumberToObject(inf, "decode_context", maxT);
+    cJSON_AddNumberToObject(inf, "decode_ms_per_token_median", *decode_ms);
+    cJSON_AddItemToObject(inf, "decode_ms", json_array_of(dec, a->decode_steps));
+    cJSON *mem = cJSON_AddObjectToObject(o, "memory");
+    cJSON_AddNumberToObject(mem, "peak_rss_bytes", (double)rss);
+    cJSON_AddNumberToObject(mem, "activation_bytes", (double)act_bytes);
+    if (tb_streq(spec.arch, "gpt2")) {
+        // The kept (B, NH, T, T) softmax probabilities, all layers.
+        double att = (double)spec.n_layer * B * spec.n_head * T * T * sizeof(float);
+        cJSON_AddNumberToObject(mem, "attention_probs_bytes", att);
+    }
+    free(inputs), free(targets), free(step_s), free(logits), free(ctx), free(dec);
+    model_destroy(m);
+    return o;
+}
+
+// ---------------------------------------------------------------- the PyTorch peer
+
+// Runs SCRIPT on the model's config.json; returns its parsed JSON or NULL.
+static cJSON *run_peer(const BenchArgs *a, const char *name) {
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, name, a->vocab)) return NULL;
+    Model *m = model_create(&spec, backend_cpu());
+    if (!m) return NULL;
+    cJSON *cfg = m->vt->config_json(m);
+    model_destroy(m);
+    char cfg_path[256], cmd[2048];
+    snprintf(cfg_path, sizeof cfg_path, "/tmp/tunebench-bench-%d-%s.json", (int)getpid(), name);
+    char *text = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    int rc = tb_write_file_atomic(cfg_path, text, strlen(text));
+    free(text);
+    if (rc) return NULL;
+    // PASSIVE: idle OpenMP threads sleep instead of spinning on the 2 cores.
+    snprintf(cmd, sizeof cmd,
+             "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
+             "--batch %d --seq %d --steps %d --warmup %d --threads %d --decode-steps %d",
+             a->threads, a->peer, cfg_path, a->batch, a->seq, a->steps, a->warmup, a->threads,
+             a->decode_steps);
+    fprintf(stderr, "bench: running the PyTorch peer for %s\n", name);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        unlink(cfg_path);
+        tb_error("bench: cannot run '%s'", cmd);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = tb_malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (!buf) tb_die("out of memory reading the peer's output");
+    }
+    buf[len] = '\0';
+    int status = pclose(p);
+    unlink(cfg_path);
+    cJSON *out = status == 0 ? cJSON_Parse(buf) : NULL;
+    if (!out) tb_error("bench: the PyTorch peer %s failed (exit %d) or printed no JSON", a->peer, status);
+    free(buf);
+    return out;
+}
+
+// ---------------------------------------------------------------- the command
+
+int cmd_bench(int argc, char **argv) {
+    BenchArgs a;
+    int rc = parse_bench_args(&a, argc, argv);
+    if (rc == 1) {
+        bench_usage(stdout);
+        return 0;
+    }
+    if (rc) {
+        tb_report();
+        return 2;
+    }
+    const Backend *be = backend_by_name(a.backend);
+    if (!be) {
+        tb_report();
+        return 2;
+    }
+    omp_set_num_threads(a.threads);
+    openblas_set_num_threads(a.threads);
+    // Check every name and length first: a typo should not cost a machine measurement.
+    char list[512];
+    snprintf(list, sizeof list, "%s", a.models);
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        ModelSpec spec;
+        if (model_spec_by_name(&spec, name, a.vocab)) {
+            tb_report();
+            return 2;
+        }
+        if (a.seq > spec.max_seq_len) {
+            tb_error("bench: --seq %d exceeds %s's context of %d", a.seq, name, spec.max_seq_len);
+            tb_report();
+            return 2;
+        }
+    }
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "tunebench_version", TB_VERSION);
+    cJSON_AddStringToObject(root, "backend", be->name);
+    cJSON_AddNumberToObject(root, "threads", a.threads);
+    cJSON *machine = bench_machine_json(a.threads);
+    if (machine) cJSON_AddItemToObject(root, "machine", machine);
+    cJSON *models = cJSON_AddArrayToObject(root, "models");
+
+    snprintf(list, sizeof list, "%s", a.models);
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        fprintf(stderr, "bench: %s\n", name);
+        double tps, dec_ms, pre_ms;
+        cJSON *o = bench_model(&a, name, be, &tps, &dec_ms, &pre_ms);
+        if (!o) {
+            tb_report();
+            cJSON_Delete(root);
+            return 1;
+        }
+        bench_add_limits(o, machine);
+        if (a.peer) {
+            cJSON *peer = run_peer(&a, name);
+            if (!peer) {
+                tb_report();
+                cJSON_AddStringToObject(o, "peer_error", tb_last_error());
+            } else {
+                cJSON_AddItemToObject(o, "pytorch", peer);
+                cJSON *r = cJSON_AddObjectToObject(o, "vs_pytorch");
+                // > 1 means tunebench is faster.
+                cJSON_AddNumberToObject(r, "train_tokens_per_s_ratio",
+                                        tps / json_number(peer, "train", "tokens_per_s"));
+                cJSON_AddNumberToObject(r, "prefill_speedup",
+                                        json_number(peer, "inference", "prefill_ms_median") / pre_ms);
+                cJSON_AddNumberToObject(r, "decode_speedup",
+                                        json_number(peer, "inference", "decode_ms_per_token_median") / dec_ms);
+                double peak = json_number(machine, "sgemm_peak_gflops", NULL);
+                double peer_gflops = json_number(o, "train", "flops_per_token") *
+                                     json_number(peer, "train", "tokens_per_s") * 1e-9;
+                if (machine && isfinite(peak) && peak > 0)
+                    cJSON_AddNumberToObject(r, "pytorch_mfu_vs_sgemm_peak", peer_gflops / peak);
+            }
+        }
+        cJSON_AddItemToArray(models, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    rc = 0;
+    if (a.out) {
+        char *dir = tb_strdup(a.out), *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0', rc = tb_mkdirs(dir);
+        free(dir);
+        size_t n = strlen(text);
+        text[n] = '\n';
+        if (!rc) rc = tb_write_file_atomic(a.out, text, n + 1);
+        if (!rc) fprintf(stderr, "bench: wrote %s\n", a.out);
+    } else {
+        printf("%s\n", text);
+    }
+    free(text);
+    if (rc) tb_report();
+    return rc ? 1 : 0;
+}

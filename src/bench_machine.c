@@ -1,0 +1,186 @@
+// bench_machine.c: the sgemm peak and the memory read bandwidth (see
+// bench_machine.h). Timings are medians over repeats after a warm-up, so one
+// descheduled repeat on a shared machine does not decide the figure.
+#include "bench_machine.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common.h"
+
+#define REPEATS 7
+
+// ---------------------------------------------------------------- sgemm
+
+static double sgemm_gflops(int n, int repeats) {
+    size_t count = (size_t)n * n;
+    float *a = tb_malloc(count * sizeof(float)), *b = tb_malloc(count * sizeof(float));
+    float *c = tb_calloc(count, sizeof(float));
+    for (size_t i = 0; i < count; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    double times[REPEATS + 1];
+    for (int r = -1; r < repeats; r++) {  // r = -1: warm-up
+        double t0 = tb_now_seconds();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                    c, n);
+        if (r >= 0) times[r] = tb_now_seconds() - t0;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * (double)n * n / tb_median(times, repeats) / 1e9;
+}
+
+// ---------------------------------------------------------------- bandwidth
+
+// Sums n floats with 32 independent lanes (the compiler vectorises it, and
+// the loads, not the adds, are the bottleneck).
+static float sum_floats(const float *x, size_t n) {
+    float lane[32] = {0};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; k++) lane[k] += x[i + k];
+    for (; i < n; i++) lane[0] += x[i];
+    float s = 0.0f;
+    for (int k = 0; k < 32; k++) s += lane[k];
+    return s;
+}
+
+// Reads the whole array `passes` times with every thread reading its own
+// contiguous part (the same part each pass, so a thread's cache holds it
+// where it fits). Returns GB/s, the median over repeats.
+static double read_gb_per_s(const float *x, size_t n, int passes, int repeats, int threads) {
+    double times[REPEATS + 1];
+    volatile float sink = 0.0f;
+    for (int r = -1; r < repeats; r++) {
+        double t0 = tb_now_seconds();
+        for (int p = 0; p < passes; p++) {
+            float total = 0.0f;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+            {
+                int nt = 1, id = 0;
+#ifdef _OPENMP
+                nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+                size_t chunk = n / (size_t)nt / 32 * 32;
+                size_t begin = (size_t)id * chunk, end = id == nt - 1 ? n : begin + chunk;
+                total += sum_floats(x + begin, end - begin);
+            }
+            sink += total;
+        }
+        if (r >= 0) times[r] = tb_now_seconds() - t0;
+    }
+    (void)sink;
+    return (double)passes * (double)n * sizeof(float) / tb_median(times, repeats) / 1e9;
+}
+
+static size_t l3_cache_bytes(void) {
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    long s = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (s > 0) return (size_t)s;
+#endif
+    return 0;
+}
+
+static double measure_array(size_t bytes, int threads, int repeats) {
+    size_t n = bytes / sizeof(float);
+    float *x = tb_malloc(n * sizeof(float));
+    // Touch every page from the threads that will read it.
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] = 1.0f;
+    // About 1 GB of traffic per repeat, at least one pass.
+    int passes = (int)((size_t)1 << 30) / (int)(bytes > ((size_t)1 << 30) ? ((size_t)1 << 30) : bytes);
+    if (passes < 1) passes = 1;
+    double gb = read_gb_per_s(x, n, passes, repeats, threads);
+    free(x);
+    return gb;
+}
+
+int machine_limits_measure(MachineLimits *ml, int threads) {
+    memset(ml, 0, sizeof *ml);
+    if (threads <= 0) threads = tb_num_threads();
+    ml->threads = threads;
+    ml->repeats = REPEATS;
+    double t0 = tb_now_seconds();
+    openblas_set_num_threads(threads);
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    // Bandwidth first: OpenBLAS's worker threads spin for a while after an
+    // sgemm and would steal the cores from the reading threads.
+    // L3: 16 MiB, past any L2 of these machines; less if the L3 is small.
+    // DRAM: four times the L3 (at least 256 MiB, at most 2 GiB).
+    size_t l3 = ml->l3_cache_bytes = l3_cache_bytes();
+    size_t l3_array = (size_t)16 << 20;
+    if (l3 && l3_array > l3 / 2) l3_array = l3 / 2;
+    size_t dram_array = l3 ? 4 * l3 : (size_t)1 << 30;
+    if (dram_array < ((size_t)256 << 20)) dram_array = (size_t)256 << 20;
+    if (dram_array > ((size_t)2 << 30)) dram_array = (size_t)2 << 30;
+    ml->l3_array_bytes = l3_array;
+    ml->dram_array_bytes = dram_array;
+    ml->l3_read_gb_per_s = measure_array(l3_array, threads, REPEATS);
+    ml->dram_read_gb_per_s = measure_array(dram_array, threads, REPEATS);
+    int sizes[MACHINE_SGEMM_SIZES] = {512, 1024, 2048};
+    for (int i = 0; i < MACHINE_SGEMM_SIZES; i++) {
+        ml->sgemm_sizes[i] = sizes[i];
+        ml->sgemm_gflops[i] = sgemm_gflops(sizes[i], REPEATS);
+        if (ml->sgemm_gflops[i] > ml->sgemm_peak_gflops) ml->sgemm_peak_gflops = ml->sgemm_gflops[i];
+    }
+    ml->seconds = tb_now_seconds() - t0;
+    return 0;
+}
+
+cJSON *machine_limits_json(const MachineLimits *ml) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "threads", ml->threads);
+    cJSON_AddNumberToObject(o, "sgemm_peak_gflops", ml->sgemm_peak_gflops);
+    cJSON *s = cJSON_AddArrayToObject(o, "sgemm");
+    for (int i = 0; i < MACHINE_SGEMM_SIZES; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "size", ml->sgemm_sizes[i]);
+        cJSON_AddNumberToObject(e, "gflops", ml->sgemm_gflops[i]);
+        cJSON_AddItemToArray(s, e);
+    }
+    cJSON_AddNumberToObject(o, "dram_read_gb_per_s", ml->dram_read_gb_per_s);
+    cJSON_AddNumberToObject(o, "l3_read_gb_per_s", ml->l3_read_gb_per_s);
+    cJSON_AddNumberToObject(o, "dram_array_bytes", (double)ml->dram_array_bytes);
+    cJSON_AddNumberToObject(o, "l3_array_bytes", (double)ml->l3_array_bytes);
+    cJSON_AddNumberToObject(o, "l3_cache_bytes", (double)ml->l3_cache_bytes);
+    cJSON_AddNumberToObject(o, "repeats", ml->repeats);
+    cJSON_AddStringToObject(o, "statistic", "median");
+    cJSON_AddNumberToObject(o, "seconds", ml->seconds);
+    return o;
+}
+
+// `tunebench machine`: prints the limits as JSON.
+int cmd_machine(int argc, char **argv) {
+    int threads = 0;
+    for (int i = 1; i < argc; i++) {
+        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
+            printf("usage: tunebench machine [--threads N]\n"
+                   "  Measures the cblas_sgemm peak and the DRAM and L3 read bandwidth on N threads\n"
+                   "  (default: the OpenMP thread count) and prints them as JSON.\n");
+            return 0;
+        } else if (tb_streq(argv[i], "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+            if (threads < 1) {
+                fprintf(stderr, "tunebench: error: --threads needs a positive integer\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "tunebench: error: machine: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    MachineLimits ml;
+    if (machine_limits_measure(&ml, threads) != 0) return tb_report(), 1;
+    cJSON *o = machine_limits_json(&ml);
+    char *text = cJSON_Print(o);
+    puts(text);
+    free(text);
+    cJSON_Delete(o);
+    return 0;
+}

@@ -1,0 +1,38 @@
+// bench_machine.h: this machine's limits, against which the benchmarks
+// report how close a model comes to the hardware:
+//   - the cblas_sgemm peak on the current thread count (GFLOP/s; the median
+//     of repeats for a few square sizes, the peak being the best size);
+//   - the memory read bandwidth from DRAM (an array several times the L3)
+//     and from L3 (an array well past L2 that fits in L3), GB/s, medians.
+// The decode benchmarks' weight-streaming limit is parameter bytes divided
+// by the DRAM read bandwidth.
+#ifndef TB_BENCH_MACHINE_H
+#define TB_BENCH_MACHINE_H
+
+#include <stddef.h>
+
+typedef struct cJSON cJSON;
+
+#define MACHINE_SGEMM_SIZES 3
+
+typedef struct {
+    int threads;                                 // OpenMP and OpenBLAS threads used
+    int sgemm_sizes[MACHINE_SGEMM_SIZES];        // M = N = K
+    double sgemm_gflops[MACHINE_SGEMM_SIZES];    // median per size
+    double sgemm_peak_gflops;                    // the best of those medians
+    size_t dram_array_bytes, l3_array_bytes;
+    size_t l3_cache_bytes;                       // as the OS reports it (0 if unknown)
+    double dram_read_gb_per_s;                   // median
+    double l3_read_gb_per_s;                     // median
+    int repeats;
+    double seconds;                              // time the measurement took
+} MachineLimits;
+
+// Measures on `threads` threads (0: the current OpenMP thread count). Takes a
+// few seconds. Returns 0, or -1 with the error set.
+int machine_limits_measure(MachineLimits *ml, int threads);
+// {"threads", "sgemm_peak_gflops", "sgemm": [{"size", "gflops"}...],
+//  "dram_read_gb_per_s", "l3_read_gb_per_s", "dram_array_bytes", ...}
+cJSON *machine_limits_json(const MachineLimits *ml);
+
+#endif

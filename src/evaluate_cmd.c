@@ -1,0 +1,242 @@
+// evaluate_cmd.c: `tunebench eval` and `tunebench score`.
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
+#include "evaluate.h"
+#include "models/checkpoint.h"
+
+static int parse_int(const char *s, int *out, const char *flag) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > 1000000000)
+        return tb_error("%s expects a non-negative integer, got '%s'", flag, s);
+    *out = (int)v;
+    return 0;
+}
+
+static void print_json(cJSON *o) {
+    char *text = cJSON_PrintUnformatted(o);
+    puts(text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+// The vocabulary for a shard: the one given, else bytes for a 257-token
+// shard, else vocab.tok beside the shard (where `make data` puts it).
+static Tokenizer *tokenizer_for_shard(const char *vocab, const char *shard) {
+    if (vocab && tb_streq(vocab, "bytes")) return tok_new_bytes();
+    if (vocab) return tok_load(vocab);
+    ShardHeader h;
+    if (shard_read_header(shard, &h) != 0) return NULL;
+    if (h.vocab_size == TOK_VOCAB_BYTES) return tok_new_bytes();
+    char path[4096];
+    snprintf(path, sizeof path, "%s", shard);
+    char *slash = strrchr(path, '/');
+    if (slash) snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "vocab.tok");
+    else snprintf(path, sizeof path, "vocab.tok");
+    if (!tb_file_exists(path)) {
+        tb_error("no vocabulary for %s: %s does not exist; pass --vocab FILE", shard, path);
+        return NULL;
+    }
+    return tok_load(path);
+}
+
+static const char *eval_usage =
+    "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
+    "                      [--max-windows N] [--backend cpu|cuda]\n"
+    "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
+    "  in sequential windows of T tokens (default: the model's context), B windows per\n"
+    "  forward (default 8). Prints one JSON object. The vocabulary defaults to vocab.tok\n"
+    "  beside the shard (bytes for a byte-level shard).\n";
+
+int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = "cpu";
+    int B = 8, T = 0, max_windows = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
+            fputs(eval_usage, stdout);
+            return 0;
+        } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
+        else if (tb_streq(a, "--data") && has) data = argv[++i];
+        else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
+        else if (tb_streq(a, "--backend") && has) backend = argv[++i];
+        else if (tb_streq(a, "--batch") && has) {
+            if (parse_int(argv[++i], &B, "--batch")) return tb_report(), 2;
+        } else if (tb_streq(a, "--seq") && has) {
+            if (parse_int(argv[++i], &T, "--seq")) return tb_report(), 2;
+        } else if (tb_streq(a, "--max-windows") && has) {
+            if (parse_int(argv[++i], &max_windows, "--max-windows")) return tb_report(), 2;
+        } else {
+            fprintf(stderr, "tunebench: error: eval: unknown or incomplete option '%s'\n%s", a,
+                    eval_usage);
+            return 2;
+        }
+    }
+    if (!ckpt || !data) {
+        fprintf(stderr, "tunebench: error: eval needs --ckpt and --data\n%s", eval_usage);
+        return 2;
+    }
+    const Backend *be = backend_by_name(backend);
+    if (!be) return tb_report(), 1;
+    Tokenizer *tok = tokenizer_for_shard(vocab, data);
+    if (!tok) return tb_report(), 1;
+    Model *m = checkpoint_load(ckpt, be, NULL);
+    if (!m) {
+        tok_free(tok);
+        return tb_report(), 1;
+    }
+    EvalOptions opt = {B, T ? T : m->spec.max_seq_len, (uint64_t)max_windows};
+    EvalResult r;
+    int rc = evaluate_shard(m, data, tok, &opt, &r);
+    if (rc == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "ckpt", ckpt);
+        cJSON_AddStringToObject(o, "data", data);
+        cJSON_AddStringToObject(o, "model", m->spec.name);
+        cJSON_AddStringToObject(o, "arch", m->spec.arch);
+        cJSON_AddNumberToObject(o, "params", (double)m->num_params);
+        cJSON_AddNumberToObject(o, "loss", r.loss);
+        cJSON_AddNumberToObject(o, "bpb", r.bpb);
+        cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);
+        cJSON_AddNumberToObject(o, "bytes", r.sum_bytes);
+        cJSON_AddNumberToObject(o, "windows", (double)r.windows);
+        cJSON_AddNumberToObject(o, "window", opt.T);
+        cJSON_AddNumberToObject(o, "batch", opt.B);
+        cJSON_AddStringToObject(o, "backend", be->name);
+        cJSON_AddNumberToObject(o, "seconds", r.seconds);
+        cJSON_AddNumberToObject(o, "tokens_per_second", r.seconds > 0 ? (double)r.tokens / r.seconds : 0);
+        print_json(o);
+    } else {
+        tb_report();
+    }
+    model_destroy(m);
+    tok_free(tok);
+    return rc ? 1 : 0;
+}
+
+// Whitespace-separated decimal ids; errors name the file and the position.
+static int32_t *read_ids(const char *path, size_t *n_out) {
+    size_t len;
+    char *text = tb_streq(path, "-") ? NULL : tb_read_file(path, &len);
+    if (tb_streq(path, "-")) {
+        size_t cap = 1 << 16;
+        len = 0;
+        text = tb_malloc(cap + 1);
+        size_t got;
+        while ((got = fread(text + len, 1, cap - len, stdin)) > 0)
+            if ((len += got) == cap) {
+                text = realloc(text, (cap *= 2) + 1);
+                if (!text) tb_die("out of memory reading stdin");
+            }
+        text[len] = '\0';
+    }
+    if (!text) return NULL;
+    size_t cap = 1024, n = 0;
+    int32_t *ids = tb_malloc(cap * sizeof *ids);
+    const char *p = text;
+    for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && !isspace((unsigned char)*end))) {
+            tb_error("%s: id %zu ('%.20s') is not a non-negative integer", path, n + 1, p);
+            free(ids);
+            free(text);
+            return NULL;
+        }
+        if (n == cap) {
+            ids = realloc(ids, (cap *= 2) * sizeof *ids);
+            if (!ids) tb_die("out of memory reading %s", path);
+        }
+        ids[n++] = (int32_t)v;
+        p = end;
+    }
+    free(text);
+    *n_out = n;
+    return ids;
+}
+
+static const char *score_usage =
+    "usage: tunebench score --ckpt DIR --ids FILE [--seq T] [--backend cpu|cuda]\n"
+    "  Reads whitespace-separated token ids (FILE '-' reads stdin) and prints\n"
+    "  {\"loss\": mean nats per predicted token, \"logprobs\": [...], \"tokens\": N}: one natural-log\n"
+    "  probability for each id after the first. Sequences longer than T (default: the\n"
+    "  model's context) are scored in sequential windows of T, as `tunebench eval` does.\n";
+
+int cmd_score(int argc, char **argv) {
+    const char *ckpt = NULL, *ids_path = NULL, *backend = "cpu";
+    int T = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
+            fputs(score_usage, stdout);
+            return 0;
+        } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
+        else if (tb_streq(a, "--ids") && has) ids_path = argv[++i];
+        else if (tb_streq(a, "--backend") && has) backend = argv[++i];
+        else if (tb_streq(a, "--seq") && has) {
+            if (parse_int(argv[++i], &T, "--seq")) return tb_report(), 2;
+        } else {
+            fprintf(stderr, "tunebench: error: score: unknown or incomplete option '%s'\n%s", a,
+                    score_usage);
+            return 2;
+        }
+    }
+    if (!ckpt || !ids_path) {
+        fprintf(stderr, "tunebench: error: score needs --ckpt and --ids\n%s", score_usage);
+        return 2;
+    }
+    const Backend *be = backend_by_name(backend);
+    if (!be) return tb_report(), 1;
+    size_t n;
+    int32_t *ids = read_ids(ids_path, &n);
+    if (!ids) return tb_report(), 1;
+    if (n < 2) {
+        free(ids);
+        tb_error("%s: %zu ids; at least 2 are needed to score one", ids_path, n);
+        return tb_report(), 1;
+    }
+    Model *m = checkpoint_load(ckpt, be, NULL);
+    if (!m) {
+        free(ids);
+        return tb_report(), 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= m->spec.vocab_size) {
+            tb_error("%s: id %zu is %d, outside the model's vocabulary 0..%d", ids_path, i + 1,
+                     (int)ids[i], m->spec.vocab_size - 1);
+            free(ids);
+            model_destroy(m);
+            return tb_report(), 1;
+        }
+    EvalOptions opt = {1, T ? T : m->spec.max_seq_len, 0};
+    EvalResult r;
+    float *nats = tb_malloc((n - 1) * sizeof(float));
+    int rc = evaluate_ids(m, ids, n, NULL, &opt, &r, nats);
+    if (rc == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "loss", r.loss);
+        cJSON *lp = cJSON_AddArrayToObject(o, "logprobs");
+        for (size_t i = 0; i + 1 < n; i++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(-(double)nats[i]));
+        cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);
+        print_json(o);
+    } else {
+        tb_report();
+    }
+    free(nats);
+    free(ids);
+    model_destroy(m);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,76 @@
+// emu_kernels.cu: small kernels that test the SIMT emulation itself
+// (tests/test_cuda_emu.c). Compiled only against the emulation, where device
+// memory is host memory, so the runners take host pointers.
+#include "../../kernels/cuda/cuda_common.cuh"
+
+// Each thread publishes a value in shared memory and reads its right
+// neighbour's. Correct only if the barrier separates the write and the read.
+__global__ void neighbour_kernel(int *out, int seed, int with_barrier) {
+    __shared__ int values[1024];
+    int n = blockDim.x, tid = threadIdx.x;
+    values[tid] = seed + 1000 * (int)blockIdx.x + tid;
+    if (with_barrier) __syncthreads();
+    out[blockIdx.x * n + tid] = values[(tid + 1) % n];
+}
+
+extern "C" void emu_neighbour(int *out, int blocks, int threads, int seed, int with_barrier) {
+    LAUNCH(neighbour_kernel, blocks, threads, 0)(out, seed, with_barrier);
+}
+
+// Lane-level exchanges; out holds 5 arrays of blockDim.x ints.
+__global__ void shuffle_kernel(int *out) {
+    int n = blockDim.x, tid = threadIdx.x, v = 100 + tid;
+    out[0 * n + tid] = __shfl_xor_sync(0xffffffffu, v, 5);
+    out[1 * n + tid] = __shfl_down_sync(0xffffffffu, v, 3);
+    out[2 * n + tid] = __shfl_up_sync(0xffffffffu, v, 3);
+    out[3 * n + tid] = __shfl_sync(0xffffffffu, v, 7, 16);  // lane 7 of each 16-lane half
+    out[4 * n + tid] = (int)warp_sum((float)v);
+}
+
+extern "C" void emu_shuffles(int *out, int threads) { LAUNCH(shuffle_kernel, 1, threads, 0)(out); }
+
+__global__ void atomic_kernel(int *counter, int *maximum) {
+    atomicAdd(counter, 1);
+    atomicMax(maximum, (int)(blockIdx.x * blockDim.x + threadIdx.x));
+}
+
+extern "C" void emu_atomics(int *counter, int *maximum, int blocks, int threads) {
+    LAUNCH(atomic_kernel, blocks, threads, 0)(counter, maximum);
+}
+
+// Dynamic shared memory: reverse a block's slice through it.
+__global__ void reverse_kernel(float *data) {
+    DYNAMIC_SHARED(float, buf);
+    int n = blockDim.x, tid = threadIdx.x;
+    buf[tid] = data[blockIdx.x * n + tid];
+    __syncthreads();
+    data[blockIdx.x * n + tid] = buf[n - 1 - tid];
+}
+
+extern "C" void emu_reverse(float *data, int blocks, int threads) {
+    LAUNCH(reverse_kernel, blocks, threads, threads * sizeof(float))(data);
+}
+
+// block_sum must see every thread of the block exactly once.
+__global__ void block_sum_kernel(float *out) {
+    __shared__ float buf[32];
+    float total = block_sum((float)(threadIdx.x + 1), buf);
+    out[blockIdx.x * blockDim.x + threadIdx.x] = total;
+}
+
+extern "C" void emu_block_sum(float *out, int blocks, int threads) {
+    LAUNCH(block_sum_kernel, blocks, threads, 0)(out);
+}
+
+// The cuBLAS subset, with the column-major convention: C (m, n) = op(A) op(B).
+extern "C" int emu_sgemm(int transa, int transb, int m, int n, int k, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc) {
+    cublasHandle_t h;
+    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return -1;
+    const float one = 1.0f;
+    cublasStatus_t st = cublasSgemm(h, transa ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    transb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, A, lda, B,
+                                    ldb, &beta, C, ldc);
+    cublasDestroy(h);
+    return st == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}

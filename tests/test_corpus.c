@@ -1,0 +1,167 @@
+// test_corpus.c: splitting files into tunes, skip reasons, the irishman style,
+// the IrishMAN JSON fixture, duplicate-aware splitting, and the manifests of
+// the default corpus (which make test builds).
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../data/corpus.h"
+#include "../src/common.h"
+#include "test.h"
+
+int cmd_prepare(int argc, char **argv);
+
+static void split_file(TuneSet *set, const char *path) {
+    size_t len;
+    char *text = tb_read_file(path, &len);
+    CHECK(text != NULL, "%s", tb_last_error());
+    if (text) corpus_split_text(set, text, len, 0);
+    free(text);
+}
+
+static double manifest_number(const cJSON *m, const char *a, const char *b) {
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(m, a);
+    if (b) o = cJSON_GetObjectItemCaseSensitive(o, b);
+    return cJSON_IsNumber(o) ? o->valuedouble : -1;
+}
+
+static cJSON *load_json(const char *path) {
+    size_t len;
+    char *text = tb_read_file(path, &len);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+int main(void) {
+    (void)check_close;
+    // tunes.abc: a comment preamble (not counted), two versions of one tune,
+    // one without K:, one whose body is only a comment.
+    TuneSet set = {0};
+    split_file(&set, "tests/fixtures/data/tunes.abc");
+    CHECK(set.count == 2, "tunes.abc gave %zu tunes, want 2", set.count);
+    CHECK(set.skipped[SKIP_NO_KEY] == 1 && set.skipped[SKIP_EMPTY_BODY] == 1 &&
+              set.skipped[SKIP_TEXT_OUTSIDE_TUNES] == 0,
+          "tunes.abc skips: no_key %llu empty %llu outside %llu", (unsigned long long)set.skipped[SKIP_NO_KEY],
+          (unsigned long long)set.skipped[SKIP_EMPTY_BODY], (unsigned long long)set.skipped[SKIP_TEXT_OUTSIDE_TUNES]);
+    if (set.count == 2) {
+        CHECK(set.tunes[0].music_key == set.tunes[1].music_key,
+              "same notes with other spacing, chord symbols and title have different keys");
+        CHECK(corpus_is_val(set.tunes[0].music_key, 9, 0.5) == corpus_is_val(set.tunes[1].music_key, 9, 0.5),
+              "duplicates split apart");
+        CHECK(set.tunes[0].text[set.tunes[0].len - 1] == '\n' && set.tunes[0].text[set.tunes[0].len - 2] != '\n',
+              "a tune ends with exactly one newline");
+    }
+    tuneset_free(&set);
+
+    // Bad inputs: each skipped with its reason, or kept normalised.
+    struct { const char *file; SkipReason reason; size_t tunes; } cases[] = {
+        {"empty", SKIP_REASON_COUNT, 0},         {"headers_only", SKIP_EMPTY_BODY, 0},
+        {"binary_junk", SKIP_TEXT_OUTSIDE_TUNES, 0}, {"nul", SKIP_BINARY, 0},
+        {"invalid_utf8", SKIP_INVALID_UTF8, 0},  {"long_line", SKIP_TOO_LONG, 0},
+        {"crlf", SKIP_REASON_COUNT, 1},          {"tabs", SKIP_REASON_COUNT, 1},
+        {"multivoice", SKIP_REASON_COUNT, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/data/%s.abc", cases[i].file);
+        TuneSet s = {0};
+        split_file(&s, path);
+        uint64_t skipped = 0;
+        for (int r = 0; r < SKIP_REASON_COUNT; r++) skipped += s.skipped[r];
+        CHECK(s.count == cases[i].tunes, "%s: %zu tunes, want %zu", cases[i].file, s.count, cases[i].tunes);
+        if (cases[i].reason != SKIP_REASON_COUNT)
+            CHECK(s.skipped[cases[i].reason] == 1 && skipped == 1, "%s: not skipped as %s", cases[i].file,
+                  corpus_skip_name(cases[i].reason));
+        else
+            CHECK(skipped == 0, "%s: skipped", cases[i].file);
+        if (tb_streq(cases[i].file, "crlf") && s.count == 1)
+            CHECK(strchr(s.tunes[0].text, '\r') == NULL && strstr(s.tunes[0].text, "K:G\nGABc"),
+                  "CRLF not normalised: %s", s.tunes[0].text);
+        if (tb_streq(cases[i].file, "multivoice") && s.count == 1) {
+            size_t out_len, dropped;
+            SkipReason why;
+            char *irish = corpus_irishman(s.tunes[0].text, s.tunes[0].len, &out_len, &why, &dropped);
+            CHECK(irish == NULL && why == SKIP_MULTI_VOICE, "multi-voice tune kept in irishman style");
+            free(irish);
+        }
+        tuneset_free(&s);
+    }
+    CHECK(corpus_valid_utf8("caf\xc3\xa9", 5) && !corpus_valid_utf8("\xc3", 1) &&
+              !corpus_valid_utf8("\xed\xa0\x80", 3) && !corpus_valid_utf8("\xc0\x80", 2),
+          "UTF-8 validation");
+
+    // The irishman style: X:1, codes, L/M/K, the body without titles or comments.
+    // The sections follow TunesFormer's rule to the letter: "GAB cBA|BAG E3:|",
+    // then " \n|:" (the text between ":|" and "|:" pairs with "|:"), then
+    // "def gfe|dBG G3:|"; bars 2, 1, 2. E: the short section shares only
+    // ' ', '|', ':' in order with a 16-character one: 1 - 13/16 -> 1.875 -> 2;
+    // the two long ones differ in 9 aligned places: 1 - 9/16 -> 4.375 -> 4.
+    const char *src = "X:7\nT:Title\nC:Someone\nM:6/8\nL:1/8\nQ:3/8=120\nK:G\n"
+                      "GAB cBA|BAG E3:| % a comment\n%%MIDI program 1\nT:Second part\n"
+                      "|:def gfe|dBG G3:|\nw: words\n";
+    size_t out_len, dropped;
+    SkipReason why;
+    char *irish = corpus_irishman(src, strlen(src), &out_len, &why, &dropped);
+    const char *want = "X:1\nS:3\nB:2\nE:2\nB:1\nE:4\nE:2\nB:2\nL:1/8\nM:6/8\nK:G\n"
+                       "GAB cBA|BAG E3:| \n|:def gfe|dBG G3:|\n";
+    CHECK(irish && strcmp(irish, want) == 0, "irishman style:\n%s\nwant:\n%s", irish ? irish : "(null)", want);
+    free(irish);
+
+    // The IrishMAN JSON fixture: 5 records, one without notation, one empty tune.
+    TuneSet js = {0};
+    long records = irishman_load_json("tests/fixtures/data/irishman_sample.json", &js, 0);
+    CHECK(records == 5, "irishman json: %ld records", records);
+    CHECK(js.count == 3 && js.skipped[SKIP_JSON_RECORD] == 1 && js.skipped[SKIP_EMPTY_BODY] == 1,
+          "irishman json: %zu tunes", js.count);
+    if (js.count == 3) {
+        char *t = corpus_irishman(js.tunes[1].text, js.tunes[1].len, &out_len, &why, &dropped);
+        CHECK(t && strncmp(t, "X:1\nS:1\nB:4\nL:1/8\nM:4/4\nK:D\n", 28) == 0, "irishman record 2: %s", t ? t : "(null)");
+        free(t);
+    }
+    tuneset_free(&js);
+    CHECK(irishman_load_json("tests/fixtures/data/tunes.abc", &js, 0) < 0 &&
+              strstr(tb_last_error(), "tunes.abc"), "non-JSON accepted: %s", tb_last_error());
+    tuneset_free(&js);
+
+    // prepare end to end on the fixtures (byte tokenizer: too little text to
+    // learn merges), then again as a no-op.
+    char dir[] = "/tmp/tb_test_corpus_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char *argv[] = {"prepare", "--out", dir, "--tokenizer", "bytes", "--val-fraction", "0.5", "--seed", "3",
+                    "tests/fixtures/data", NULL};
+    CHECK(cmd_prepare(10, argv) == 0, "prepare on fixtures: %s", tb_last_error());
+    char path[512];
+    snprintf(path, sizeof path, "%s/raw-bytes/manifest.json", dir);
+    cJSON *m = load_json(path);
+    CHECK(m != NULL, "no manifest at %s", path);
+    CHECK(manifest_number(m, "tunes", "kept") == 8, "fixture tunes kept %g", manifest_number(m, "tunes", "kept"));
+    CHECK(manifest_number(m, "skipped", "invalid_utf8") == 1 && manifest_number(m, "skipped", "binary") == 1 &&
+              manifest_number(m, "skipped", "json_record_without_abc") == 1,
+          "fixture skip counts");
+    cJSON_Delete(m);
+    CHECK(cmd_prepare(10, argv) == 0, "second prepare: %s", tb_last_error());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+
+    // The default corpus: both styles, counts and compression in the manifest.
+    const char *styles[] = {"raw", "irishman"};
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof path, "data/corpus/%s/manifest.json", styles[s]);
+        m = load_json(path);
+        CHECK(m != NULL, "cannot read %s (run make data)", path);
+        if (!m) continue;
+        double kept = manifest_number(m, "tunes", "kept"), train = manifest_number(m, "tunes", "train"),
+               val = manifest_number(m, "tunes", "val");
+        CHECK(kept > 12000 && train + val == kept && val > 0.03 * kept && val < 0.07 * kept,
+              "%s: kept %g train %g val %g", styles[s], kept, train, val);
+        CHECK(manifest_number(m, "bytes_per_token", NULL) >= 1.7 && manifest_number(m, "val", "bytes_per_token") >= 1.7,
+              "%s: bytes per token %g", styles[s], manifest_number(m, "bytes_per_token", NULL));
+        CHECK(manifest_number(m, "tokenizer", "vocab_size") == 1024, "%s: vocab size", styles[s]);
+        const cJSON *colls = cJSON_GetObjectItemCaseSensitive(m, "collections");
+        CHECK(cJSON_GetArraySize(colls) == 5, "%s: %d collections", styles[s], cJSON_GetArraySize(colls));
+        cJSON_Delete(m);
+    }
+    return test_summary("test_corpus");
+}

@@ -1,0 +1,135 @@
+// test_cuda_emu.c: the SIMT emulation that runs the CUDA kernels in `make
+// test` is itself tested: barriers, lane exchanges, atomics, dynamic shared
+// memory, the cuBLAS subset, and above all that a kernel missing its
+// __syncthreads() is caught by at least one of the two scheduling orders.
+#include <stdlib.h>
+
+#include "kernels/cuda/simt_emu_api.h"
+#include "test.h"
+
+void emu_neighbour(int *out, int blocks, int threads, int seed, int with_barrier);
+void emu_shuffles(int *out, int threads);
+void emu_atomics(int *counter, int *maximum, int blocks, int threads);
+void emu_reverse(float *data, int blocks, int threads);
+void emu_block_sum(float *out, int blocks, int threads);
+int emu_sgemm(int transa, int transb, int m, int n, int k, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+static const char *order_name(int order) { return order == SIMT_FORWARD ? "forward" : "reversed"; }
+
+// Returns the number of wrong outputs of the neighbour kernel.
+static int neighbour_errors(int with_barrier, int seed) {
+    enum { BLOCKS = 3, THREADS = 96 };
+    int out[BLOCKS * THREADS];
+    emu_neighbour(out, BLOCKS, THREADS, seed, with_barrier);
+    int wrong = 0;
+    for (int b = 0; b < BLOCKS; b++)
+        for (int t = 0; t < THREADS; t++)
+            wrong += out[b * THREADS + t] != seed + 1000 * b + (t + 1) % THREADS;
+    return wrong;
+}
+
+static void test_barrier(void) {
+    int caught = 0;
+    for (int order = 0; order < 2; order++) {
+        simt_set_schedule(order);
+        CHECK(neighbour_errors(1, 7 + order) == 0, "kernel with __syncthreads wrong in %s order",
+              order_name(order));
+        int wrong = neighbour_errors(0, 50 + order);
+        caught |= wrong > 0;
+    }
+    CHECK(caught, "the kernel without __syncthreads() gave the right answer in both orders");
+    simt_set_schedule(SIMT_FORWARD);
+}
+
+static void test_shuffles(void) {
+    enum { N = 64 };
+    int out[5 * N];
+    for (int order = 0; order < 2; order++) {
+        simt_set_schedule(order);
+        emu_shuffles(out, N);
+        int bad = 0;
+        for (int t = 0; t < N; t++) {
+            int lane = t % 32, warp_base = t - lane;
+            int down = lane + 3 < 32 ? t + 3 : t, up = lane >= 3 ? t - 3 : t;
+            int idx = warp_base + (lane & ~15) + 7;
+            int sum = 0;
+            for (int l = 0; l < 32; l++) sum += 100 + warp_base + l;
+            bad += out[0 * N + t] != 100 + (warp_base + (lane ^ 5));
+            bad += out[1 * N + t] != 100 + down;
+            bad += out[2 * N + t] != 100 + up;
+            bad += out[3 * N + t] != 100 + idx;
+            bad += out[4 * N + t] != sum;
+        }
+        CHECK(bad == 0, "%d wrong shuffle results in %s order", bad, order_name(order));
+    }
+    simt_set_schedule(SIMT_FORWARD);
+}
+
+static void test_atomics(void) {
+    int counter = 0, maximum = -1;
+    emu_atomics(&counter, &maximum, 5, 70);
+    CHECK(counter == 350, "atomicAdd counted %d of 350 threads", counter);
+    CHECK(maximum == 349, "atomicMax gave %d, expected 349", maximum);
+}
+
+static void test_dynamic_shared_and_block_sum(void) {
+    enum { BLOCKS = 2, THREADS = 128 };
+    float data[BLOCKS * THREADS], sums[BLOCKS * THREADS];
+    for (int order = 0; order < 2; order++) {
+        simt_set_schedule(order);
+        for (int i = 0; i < BLOCKS * THREADS; i++) data[i] = (float)i;
+        emu_reverse(data, BLOCKS, THREADS);
+        int bad = 0;
+        for (int b = 0; b < BLOCKS; b++)
+            for (int t = 0; t < THREADS; t++) bad += data[b * THREADS + t] != (float)(b * THREADS + THREADS - 1 - t);
+        CHECK(bad == 0, "dynamic shared memory reverse: %d wrong (%s)", bad, order_name(order));
+        emu_block_sum(sums, BLOCKS, THREADS);
+        bad = 0;
+        for (int i = 0; i < BLOCKS * THREADS; i++) bad += sums[i] != THREADS * (THREADS + 1) / 2.0f;
+        CHECK(bad == 0, "block_sum: %d wrong (%s)", bad, order_name(order));
+    }
+    simt_set_schedule(SIMT_FORWARD);
+}
+
+// cublasSgemm must keep the column-major convention: element (i, j) of a
+// column-major matrix with leading dimension ld is at [i + j * ld].
+static void test_sgemm(void) {
+    enum { M = 5, N = 4, K = 3, LD = 7 };
+    float A[LD * 7], B[LD * 7], C[LD * 7], ref[LD * 7];
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            for (int i = 0; i < LD * 7; i++) {
+                A[i] = (float)((i * 7) % 11) - 5.0f;
+                B[i] = (float)((i * 5) % 13) - 6.0f;
+                C[i] = ref[i] = (float)(i % 3);
+            }
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float s = 0.0f;
+                    for (int p = 0; p < K; p++) {
+                        float a = ta ? A[p + i * LD] : A[i + p * LD];
+                        float b = tb ? B[j + p * LD] : B[p + j * LD];
+                        s += a * b;
+                    }
+                    ref[i + j * LD] = s + 0.5f * ref[i + j * LD];
+                }
+            CHECK(emu_sgemm(ta, tb, M, N, K, A, LD, B, LD, 0.5f, C, LD) == 0, "sgemm failed");
+            char what[64];
+            snprintf(what, sizeof what, "sgemm transa=%d transb=%d", ta, tb);
+            check_close(what, C, ref, LD * 7, 1e-5f, 1e-5f);
+        }
+    // A leading dimension smaller than the stored rows is rejected, as cuBLAS does.
+    CHECK(emu_sgemm(0, 0, M, N, K, A, M - 1, B, LD, 0.0f, C, LD) != 0, "lda < m accepted");
+}
+
+int main(void) {
+    unsigned long long switches = simt_switch_count();
+    test_barrier();
+    test_shuffles();
+    test_atomics();
+    test_dynamic_shared_and_block_sum();
+    test_sgemm();
+    CHECK(simt_switch_count() > switches, "no fiber switches happened");
+    return test_summary("test_cuda_emu");
+}

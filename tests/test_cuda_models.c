@@ -1,0 +1,141 @@
+// test_cuda_models.c: a full training step of each tiny model on the CUDA
+// backend (emulated in `make test`, native in `make test-gpu`) against the
+// same step on the CPU backend: the loss, the per-position losses, every
+// parameter gradient, the parameters after one AdamW step, and the decode
+// path (prefill, then single steps) logits.
+#include "test.h"
+
+#include "cuda_test_util.h"
+#include "models/model.h"
+
+enum { V = 50, B = 2, T = 16, PREFILL = 5, DECODE_STEPS = 4 };
+
+// Whole-model sums through many ops: looser than a single kernel.
+#define TOL_LOSS 1e-5f, 1e-5f
+#define TOL_GRAD 1e-5f, 2e-3f
+#define TOL_PARAM 1e-6f, 1e-5f
+#define TOL_LOGITS 1e-4f, 1e-4f
+
+static Model *make_model(const char *name, const Backend *be) {
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, name, V)) tb_die("%s", tb_last_error());
+    Model *m = model_create(&spec, be);
+    if (!m || m->vt->alloc_activations(m, B, T)) tb_die("%s: %s", name, tb_last_error());
+    return m;
+}
+
+static float *grads_to_host(Model *m) {
+    float *h = tb_malloc(m->num_params * sizeof(float));
+    m->be->to_host(h, m->grads, m->num_params * sizeof(float));
+    return h;
+}
+static float *params_to_host(Model *m) {
+    float *h = tb_malloc(m->num_params * sizeof(float));
+    m->be->to_host(h, m->params, m->num_params * sizeof(float));
+    return h;
+}
+
+static void test_model(const char *name, int order) {
+    const Backend *cpu = backend_cpu();
+    Model *mc = make_model(name, cpu), *mg = make_model(name, gpu);
+    mc->vt->init_weights(mc, 42);
+    mg->vt->init_weights(mg, 42);
+    float *pc = params_to_host(mc), *pg = params_to_host(mg);
+    char what[160];
+    snprintf(what, sizeof what, "%s init_weights on cuda (%s order)", name, order_name(order));
+    check_close(what, pg, pc, mc->num_params, 0, 0);
+
+    Rng rng;
+    rng_seed(&rng, 7);
+    int32_t inputs[B * T], targets[B * T];
+    for (int i = 0; i < B * T; i++) inputs[i] = (int32_t)rng_below(&rng, V), targets[i] = (int32_t)rng_below(&rng, V);
+    targets[3] = -1;  // an ignored position
+    Model *ms[2] = {mc, mg};
+    for (int k = 0; k < 2; k++) {
+        model_zero_grad(ms[k]);
+        ms[k]->vt->forward(ms[k], inputs, targets, B, T);
+        ms[k]->vt->backward(ms[k]);
+    }
+    snprintf(what, sizeof what, "%s loss (%s order)", name, order_name(order));
+    check_close(what, &mg->loss, &mc->loss, 1, TOL_LOSS);
+    snprintf(what, sizeof what, "%s per-position losses (%s order)", name, order_name(order));
+    check_close(what, mg->losses_host, mc->losses_host, B * T, TOL_LOSS);
+    float *gc = grads_to_host(mc), *gg = grads_to_host(mg);
+    for (int i = 0; i < mc->num_tensors; i++) {
+        const ParamTensor *t = &mc->tensors[i];
+        snprintf(what, sizeof what, "%s grad %s (%s order)", name, t->name, order_name(order));
+        check_close(what, gg + t->offset, gc + t->offset, t->numel, TOL_GRAD);
+    }
+
+    // AdamW from identical gradients (the CPU's): Adam's step direction
+    // m / sqrt(v) amplifies float noise in gradients near zero, which would
+    // say nothing about the optimizer kernels.
+    gpu->to_device(mg->grads, gc, mc->num_params * sizeof(float));
+    OptimConfig oc;
+    optim_config_default(&oc);
+    float norm_c = model_adamw_step(mc, &oc, 1, 1e-3f), norm_g = model_adamw_step(mg, &oc, 1, 1e-3f);
+    snprintf(what, sizeof what, "%s grad norm (%s order)", name, order_name(order));
+    check_close(what, &norm_g, &norm_c, 1, 1e-6f, 1e-4f);
+    free(pc), free(pg);
+    pc = params_to_host(mc), pg = params_to_host(mg);
+    snprintf(what, sizeof what, "%s params after AdamW (%s order)", name, order_name(order));
+    check_close(what, pg, pc, mc->num_params, TOL_PARAM);
+
+    // Decode with the updated weights: prefill, then single tokens.
+    float logits_c[V], logits_g[V];
+    if (mc->vt->alloc_decode(mc) || mg->vt->alloc_decode(mg)) tb_die("%s", tb_last_error());
+    mc->vt->decode_reset(mc), mg->vt->decode_reset(mg);
+    mc->vt->prefill(mc, inputs, PREFILL, logits_c);
+    mg->vt->prefill(mg, inputs, PREFILL, logits_g);
+    snprintf(what, sizeof what, "%s prefill logits (%s order)", name, order_name(order));
+    check_close(what, logits_g, logits_c, V, TOL_LOGITS);
+    for (int s = 0; s < DECODE_STEPS; s++) {
+        mc->vt->decode_step(mc, inputs[PREFILL + s], logits_c);
+        mg->vt->decode_step(mg, inputs[PREFILL + s], logits_g);
+        snprintf(what, sizeof what, "%s decode step %d logits (%s order)", name, s, order_name(order));
+        check_close(what, logits_g, logits_c, V, TOL_LOGITS);
+    }
+    free(pc), free(pg), free(gc), free(gg);
+    model_destroy(mc);
+    model_destroy(mg);
+}
+
+// Two identical training steps on the CUDA backend give bit-identical losses
+// and gradients (the GPU determinism check of `make test-gpu`).
+static void test_determinism(const char *name) {
+    float loss[2];
+    float *grads[2];
+    for (int r = 0; r < 2; r++) {
+        Model *m = make_model(name, gpu);
+        m->vt->init_weights(m, 5);
+        int32_t inputs[B * T], targets[B * T];
+        for (int i = 0; i < B * T; i++) inputs[i] = (i * 7) % V, targets[i] = (i * 11 + 3) % V;
+        OptimConfig oc;
+        optim_config_default(&oc);
+        for (int step = 1; step <= 2; step++) {
+            model_zero_grad(m);
+            m->vt->forward(m, inputs, targets, B, T);
+            m->vt->backward(m);
+            model_adamw_step(m, &oc, step, 1e-3f);
+        }
+        loss[r] = m->loss;
+        grads[r] = grads_to_host(m);
+        if (r == 1)
+            CHECK(loss[0] == loss[1] && !memcmp(grads[0], grads[1], m->num_params * sizeof(float)),
+                  "%s: two identical training runs on cuda differ", name);
+        model_destroy(m);
+    }
+    free(grads[0]), free(grads[1]);
+}
+
+int main(void) {
+    if (!open_gpu()) return test_summary("test_cuda_models") | 1;
+    for (int order = 0; order < num_orders(); order++) {
+        use_order(order);
+        test_model("tiny-gpt2", order);
+        test_model("tiny-mamba", order);
+    }
+    test_determinism("tiny-gpt2");
+    test_determinism("tiny-mamba");
+    return test_summary("test_cuda_models");
+}
