@@ -241,6 +241,24 @@ int main(void) {
     CHECK(same_file(wa, wb), "the final AdamW state differs between the resumed and the uninterrupted run");
     cJSON_Delete(b);
 
+    // The same at a step chosen to fall between validations and checkpoints
+    // (the hook acts as if SIGTERM arrived during step 137).
+    char *stopped[] = {"tunebench", "train", "--config", config_path, "--run-id", "stopped", NULL};
+    setenv("TUNEBENCH_FAULT_STOP_STEP", "137", 1);
+    rc = run_train("stopped.log", NULL, stopped);
+    unsetenv("TUNEBENCH_FAULT_STOP_STEP");
+    CHECK(rc == 128 + SIGTERM, "the run stopped at step 137 exited %d", rc);
+    snprintf(resume_dir, sizeof resume_dir, "%s/resume/stopped", results);
+    char *resume137[] = {"tunebench", "train", "--resume", resume_dir, NULL};
+    rc = run_train("stopped_resumed.log", NULL, resume137);
+    CHECK(rc == 0, "resuming after step 137 exited %d", rc);
+    cJSON *c = load_record("stopped");
+    CHECK(c && num(cJSON_GetObjectItemCaseSensitive(c, "identity"), "checkpoint_step") == 800, "step-137 run: not finished");
+    CHECK(a && c && same_rows(a, c, "curve", curve_fields, 4), "resumed after step 137: the curve differs");
+    CHECK(a && c && same_rows(a, c, "validation", val_fields, 3), "resumed after step 137: the validation differs");
+    cJSON_Delete(c);
+    snprintf(resume_dir, sizeof resume_dir, "%s/resume/killed", results);
+
     // Resuming a completed run is refused.
     rc = run_train("again.log", NULL, resume);
     CHECK(rc != 0 && log_contains("again.log", "complete"), "resuming a completed run: exit %d", rc);
