@@ -76,3 +76,7 @@ reference:
 	$(MAKE) --no-print-directory exp-gpt2-60m  RESULTS=results/reference STEPS=$(REF_STEPS_60M)
 	$(MAKE) --no-print-directory exp-mamba-60m RESULTS=results/reference STEPS=$(REF_STEPS_60M)
 	$(MAKE) --no-print-directory plots tables paper RECORDS=results/reference
+
+# The end-to-end test is a script (it drives make itself); run_all.sh runs it
+# with the C tests.
+TEST_BIN += tests/test_experiments.sh

@@ -35,6 +35,7 @@
 #include "../../models/checkpoint.h"
 #include "../../models/model.h"
 #include "../common.h"
+#include "../evaluate.h"
 #include "config.h"
 #include "environment.h"
 #include "measure.h"
@@ -68,6 +69,7 @@ typedef struct {
     Model *model;
     OptimConfig optim;
     int32_t *inputs, *targets;  // (B, T)
+    int *token_bytes;           // (V) decoded byte length of each token
 
     RunRecord rec;
     Progress progress;
@@ -196,6 +198,9 @@ static int open_data(Run *run) {
     snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VAL);
     if (loader_open(&run->val, path, c->batch_size, c->seq_len, (uint64_t)c->seed)) return -1;
     if (loader_check_tokenizer(&run->val, hash)) return -1;
+    int V = tok_vocab_size(run->tok);
+    run->token_bytes = tb_malloc(sizeof(int) * (size_t)V);
+    for (int i = 0; i < V; i++) run->token_bytes[i] = tok_token_bytes(run->tok, i);
     return 0;
 }
 
@@ -275,27 +280,19 @@ static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
 // ---------------------------------------------------------------- evaluation
 
 // Mean loss (nats per token) and bits per byte over the first eval.batches
-// sequential validation batches (all when 0): the same windows every time.
-static void evaluate_val(Run *run, double *loss, double *bpb, long long *tokens) {
-    Model *m = run->model;
-    int B = run->cfg.batch_size, T = run->cfg.seq_len;
-    double nats = 0, bytes = 0;
-    long long count = 0;
-    loader_eval_reset(&run->val);
-    for (int b = 0; run->cfg.eval_batches == 0 || b < run->cfg.eval_batches; b++) {
-        int rows = loader_eval_next(&run->val, run->inputs, run->targets);
-        if (rows == 0) break;
-        for (size_t i = (size_t)rows * T; i < (size_t)B * T; i++) run->inputs[i] = 0, run->targets[i] = -1;
-        m->vt->forward(m, run->inputs, run->targets, B, T);
-        for (size_t i = 0; i < (size_t)rows * T; i++) {
-            nats += m->losses_host[i];
-            bytes += tok_token_bytes(run->tok, run->targets[i]);
-        }
-        count += (long long)rows * T;
-    }
-    *loss = count ? nats / (double)count : NAN;
-    *bpb = bytes > 0 ? nats / (log(2.0) * bytes) : NAN;
-    *tokens = count;
+// batches of sequential validation windows (all when 0): the same windows
+// every time, computed by evaluate_tokens, as `tunebench eval` does.
+static int evaluate_val(Run *run, double *loss, double *bpb, long long *tokens) {
+    EvalOptions opt = {run->cfg.batch_size, run->cfg.seq_len,
+                       (uint64_t)run->cfg.eval_batches * (uint64_t)run->cfg.batch_size};
+    EvalResult res;
+    if (evaluate_tokens(run->model, run->val.tokens, loader_num_tokens(&run->val), run->token_bytes, &opt, &res,
+                        NULL))
+        return -1;
+    *loss = res.loss;
+    *bpb = res.bpb;
+    *tokens = (long long)res.tokens;
+    return 0;
 }
 
 // ---------------------------------------------------------------- record
@@ -499,7 +496,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->eval_interval == 0 || last) {
             double te = tb_now_seconds(), vloss, vbpb;
             long long vtokens;
-            evaluate_val(run, &vloss, &vbpb, &vtokens);
+            if (evaluate_val(run, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
             progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
@@ -533,6 +530,7 @@ static void run_free(Run *run) {
     free(run->inputs);
     free(run->targets);
     free(run->step_ms);
+    free(run->token_bytes);
     record_free(&run->rec);
 }
 
@@ -623,7 +621,7 @@ int cmd_train(int argc, char **argv) {
     if (!resume_dir) {
         double te = tb_now_seconds(), vloss, vbpb;
         long long vtokens;
-        evaluate_val(run, &vloss, &vbpb, &vtokens);
+        if (evaluate_val(run, &vloss, &vbpb, &vtokens)) goto fail;
         run->eval_s += tb_now_seconds() - te;
         record_add_validation_row(&run->rec, 0, vloss, vbpb, wall_seconds(run), vtokens);
         progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);

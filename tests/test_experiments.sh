@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# test_experiments.sh: what a user types, end to end. `make exp-gpt2-6m` and
+# `make exp-mamba-6m` with STEPS=20 (one of each architecture, on the real
+# corpus and the real 6M configs, with a batch of 1 and light validation and
+# inference settings so that it stays quick), then `make plots` and
+# `make tables` from the records they wrote. Every record must match the
+# schema and be complete; every figure and table must exist.
+set -u
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d /tmp/tb_test_experiments_XXXXXX)
+passed=0; failed=0
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@" >>"$tmp/checks.log" 2>&1; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL test_experiments: $what"; tail -n 5 "$tmp/checks.log"; fi
+}
+nonempty() { [ -s "$1" ]; }
+
+light="--set eval.batches=1 --set inference.repeats=1 --set samples.count=1 --set samples.max_tokens=16"
+for e in gpt2-6m mamba-6m; do
+  check "make exp-$e STEPS=20 (log $tmp/$e.log)" \
+    bash -c "make --no-print-directory exp-$e STEPS=20 BATCH=1 RESULTS=$tmp/results TRAIN_FLAGS='$light' >$tmp/$e.log 2>&1"
+  rec=$(ls "$tmp/results/$e/"*.json 2>/dev/null | head -n 1)
+  check "$e: a record was written" nonempty "${rec:-/nonexistent}"
+  check "$e: the record is valid and complete" build/tunebench check-record --completed "${rec:-/nonexistent}"
+  check "$e: a checkpoint next to the record" nonempty "${rec%.json}/model.safetensors"
+  check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
+done
+
+check "make plots" bash -c "make --no-print-directory plots RECORDS=$tmp/results PLOTS_OUT=$tmp/plots >$tmp/plots.log 2>&1"
+for p in loss val_bpb_time time_100k decode throughput_memory; do
+  for f in png svg; do check "plot $p.$f" nonempty "$tmp/plots/$p.$f"; done
+done
+check "make tables" bash -c "make --no-print-directory tables RECORDS=$tmp/results TABLES_OUT=$tmp/tables >$tmp/tables.log 2>&1"
+for t in models training_time losses inference memory; do
+  for f in tex md; do check "table $t.$f" nonempty "$tmp/tables/$t.$f"; done
+  check "table $t names both models" bash -c "grep -q 'GPT-2 6M' $tmp/tables/$t.md && grep -q 'Mamba 6M' $tmp/tables/$t.md"
+done
+check "facts.tex" grep -q 'tbCpuModel' "$tmp/tables/facts.tex"
+
+if [ "$failed" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp for inspection"; fi
+echo "test_experiments: $passed passed, $failed failed"
+[ "$failed" = 0 ]
