@@ -6,7 +6,7 @@ set -euo pipefail
 
 group_build="build-essential libopenblas-dev libcjson-dev unzip"
 group_test="abcmidi gnuplot-nox"
-group_paper="texlive-latex-base texlive-latex-recommended texlive-latex-extra"
+group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
 

@@ -75,7 +75,7 @@ cJSON *environment_json(const char *backend_name) {
     cJSON_AddNumberToObject(env, "cpu_cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
     cJSON_AddNumberToObject(env, "threads", tb_num_threads());
     const char *blas = openblas_get_config();
-    snprintf(buf, sizeof buf, "OpenBLAS %s (threads %d)", blas ? blas : "", openblas_get_num_threads());
+    snprintf(buf, sizeof buf, "%s (threads %d)", blas ? blas : "OpenBLAS", openblas_get_num_threads());
     cJSON_AddStringToObject(env, "blas", buf);
     cJSON_AddStringToObject(env, "backend", backend_name);
     if (strcmp(backend_name, "cuda") == 0 &&
