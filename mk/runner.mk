@@ -27,12 +27,16 @@ TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)
                   $(if $(THREADS),--threads $(THREADS)) $(if $(RESULTS),--results $(RESULTS)) \
                   $(if $(DATA),--data $(DATA)) $(TRAIN_FLAGS)
 
+# BACKEND=cuda trains with the CUDA build (`make cuda`); the corpus is
+# prepared by the CPU build either way.
+TRAIN_BIN = $(if $(filter cuda,$(BACKEND)),$(BUILD)/tunebench-cuda,$(BUILD)/tunebench)
+
 # 1. build what is missing, 2. prepare the corpus if it is missing, 3. train.
-$(EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench
+$(EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN)
 	@if [ -z "$(DATA)" ] && [ ! -f $(CORPUS)/train.bin ]; then \
 	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
 	  $(MAKE) --no-print-directory data || exit 1; fi
-	$(BUILD)/tunebench train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
+	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
 
 # One after another: they would only slow each other down on a shared CPU.
 exp-all:

@@ -4,6 +4,7 @@ set multiplot layout 1,2 title "Training throughput and peak memory"
 set style fill solid 0.8
 set boxwidth 0.6
 set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0   # headroom for the value labels
 set xrange [-0.6:n_runs-0.4]
 unset key
 set title "training throughput"

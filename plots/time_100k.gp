@@ -6,6 +6,7 @@ set ylabel "hours"
 set style data histograms
 set boxwidth 0.6
 set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0   # headroom for the value labels
 set xrange [-0.6:n_runs-0.4]
 unset key
 set key inside left top
