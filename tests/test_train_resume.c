@@ -254,6 +254,7 @@ int main(void) {
     CHECK(rc == 0, "resuming after step 137 exited %d", rc);
     cJSON *c = load_record("stopped");
     CHECK(c && num(cJSON_GetObjectItemCaseSensitive(c, "identity"), "checkpoint_step") == 800, "step-137 run: not finished");
+    CHECK(record_valid("stopped"), "the step-137 run's record does not match the schema");
     CHECK(a && c && same_rows(a, c, "curve", curve_fields, 4), "resumed after step 137: the curve differs");
     CHECK(a && c && same_rows(a, c, "validation", val_fields, 3), "resumed after step 137: the validation differs");
     cJSON_Delete(c);

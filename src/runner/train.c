@@ -324,7 +324,7 @@ static void update_timing(Run *run, int steps_done) {
     cJSON_AddNumberToObject(t, "warmup_steps_excluded", skip);
     cJSON_AddNumberToObject(t, "timed_steps", n > 0 ? n : 0);
     // Measured when this run did the protocol's steps, else projected from the median.
-    if (steps_done >= PROTOCOL_STEPS && run->start_step == 0) {
+    if (steps_done >= PROTOCOL_STEPS) {
         cJSON_AddNumberToObject(t, "time_100k_steps_s", train_s * PROTOCOL_STEPS / steps_done);
         cJSON_AddBoolToObject(t, "projected", 0);
     } else {
@@ -410,6 +410,12 @@ static int locate_resume(Run *run, const char *arg) {
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(timing, "train_seconds");
     const cJSON *wa = cJSON_GetObjectItemCaseSensitive(timing, "wall_seconds");
     run->train_s_before = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
+    // A run killed outright (no checkpoint on the way out) recorded steps that
+    // the resume will redo: count only the time of the steps it keeps.
+    const cJSON *done = cJSON_GetObjectItemCaseSensitive(timing, "steps_done");
+    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "checkpoint_step");
+    if (cJSON_IsNumber(done) && cJSON_IsNumber(ckpt) && done->valuedouble > ckpt->valuedouble && done->valuedouble > 0)
+        run->train_s_before *= ckpt->valuedouble / done->valuedouble;
     run->wall_s_before = cJSON_IsNumber(wa) ? wa->valuedouble : 0;
     return 0;
 }
