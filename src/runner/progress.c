@@ -7,6 +7,9 @@
 
 #include "../common.h"
 
+// In a log, a line at least this often even when `every` steps take longer.
+#define PROGRESS_MAX_SILENCE_S 60.0
+
 void progress_format_duration(double s, char *out, size_t cap) {
     if (!(s >= 0) || !isfinite(s)) snprintf(out, cap, "?");
     else if (s < 60) snprintf(out, cap, "%.1fs", s);
@@ -21,7 +24,7 @@ void progress_init(Progress *p, FILE *out, int total_steps, int every) {
     p->total_steps = total_steps;
     p->every = every > 0 ? every : 1;
     p->line_open = 0;
-    p->last_draw = 0;
+    p->last_draw = tb_now_seconds();
 }
 
 void progress_step(Progress *p, int step, float loss, double tokens_per_s, double elapsed_s, double eta_s) {
@@ -41,7 +44,10 @@ void progress_step(Progress *p, int step, float loss, double tokens_per_s, doubl
             fputc('\n', p->out);
             p->line_open = 0;
         }
-    } else if (step % p->every == 0 || step == p->total_steps || step == 1) {
+    } else if (step % p->every == 0 || step == p->total_steps || step == 1 ||
+               tb_now_seconds() - p->last_draw >= PROGRESS_MAX_SILENCE_S) {
+        // A slow run (a 60M model on a CPU) still shows a sign of life in its log.
+        p->last_draw = tb_now_seconds();
         fprintf(p->out, "step %d/%d loss %.4f tok/s %.0f elapsed %s eta %s\n", step, p->total_steps, (double)loss,
                 tokens_per_s, elapsed, eta);
         fflush(p->out);

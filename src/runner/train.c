@@ -640,7 +640,8 @@ int cmd_train(int argc, char **argv) {
     if (end == END_ERROR) goto fail;
     if (end == END_COMPLETED) {
         // Measurements of the trained model: inference timings and sample tunes.
-        if (c->inference_repeats > 0) {
+        // A signal now skips them: the training itself is complete.
+        if (c->inference_repeats > 0 && !signals_stop_requested()) {
             int32_t *prompt = tb_malloc(sizeof(int32_t) * (size_t)run->model->spec.max_seq_len);
             uint64_t have = loader_num_tokens(&run->val);
             for (int i = 0; i < run->model->spec.max_seq_len; i++) prompt[i] = run->val.tokens[i % have];
@@ -651,12 +652,14 @@ int cmd_train(int argc, char **argv) {
             if (!inf) goto fail;
             record_set_section(&run->rec, "inference", inf);
         }
-        if (c->sample_count > 0) {
+        if (c->sample_count > 0 && !signals_stop_requested()) {
             cJSON *samples = samples_generate(run->model, run->tok, c);
             if (!samples) goto fail;
             record_set_section(&run->rec, "samples", samples);
         }
-        record_set_status(&run->rec, "completed", NULL);
+        record_set_status(&run->rec, "completed",
+                          signals_stop_requested() ? "all steps done; a signal skipped the inference timings or samples"
+                                                   : NULL);
     }
     if (write_record(run, last_step)) goto fail;
     status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
