@@ -44,17 +44,17 @@ typedef float vf16_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define VSTORE(p, x) (*(vf16_u *)(p) = (x))
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE vf16 vset1(float x) { return (vf16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
-
+// Macros, not functions: passing a 64-byte vector by value changes the ABI
+// on targets without AVX-512 (and GCC says so).
+#define VSET1(x) ((vf16){(x), (x), (x), (x), (x), (x), (x), (x), \
+                         (x), (x), (x), (x), (x), (x), (x), (x)})
 // acc + a * b in one rounding. ISO C mode (-std=c11) keeps GCC from fusing
 // a * b + c by itself, so the fused instruction is asked for where it exists.
-INLINE vf16 vfma(vf16 a, vf16 b, vf16 acc) {
 #ifdef __AVX512F__
-    return (vf16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)acc);
+#define VFMA(a, b, acc) ((vf16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(acc)))
 #else
-    return acc + a * b;
+#define VFMA(a, b, acc) ((acc) + (a) * (b))
 #endif
-}
 
 // S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
 // R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
@@ -74,7 +74,7 @@ INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT
         for (int r = 0; r < R; r++) {
             float a = A[(size_t)r * lda + d];
             #pragma GCC unroll 4
-            for (int c = 0; c < NV; c++) acc[r][c] = vfma(b[c], vset1(a), acc[r][c]);
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(b[c], VSET1(a), acc[r][c]);
         }
     }
     #pragma GCC unroll 4
@@ -110,7 +110,7 @@ INLINE void tile_px(float *Y, int ldy, const float *P, int ldp, const float *X, 
         for (int r = 0; r < R; r++) {
             float p = P[(size_t)r * ldp + j];
             #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = vfma(xv[c], vset1(p), acc[r][c]);
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p), acc[r][c]);
         }
     }
     #pragma GCC unroll 4
@@ -136,7 +136,7 @@ INLINE void tile_ptx(float *Z, int ldz, const float *P, int ldp, const float *X,
         #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
             #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = vfma(xv[c], vset1(p[r]), acc[r][c]);
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p[r]), acc[r][c]);
     }
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
