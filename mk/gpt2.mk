@@ -6,7 +6,11 @@
 #                   machine's sgemm peak and read bandwidth, and, when
 #                   /usr/bin/python3 has torch (scripts/deps.sh torch installs
 #                   it), the PyTorch peer measured in the same run with the
-#                   ratios. Run it on a quiet machine: other load skews it.
+#                   ratios. Run it on a quiet machine: other load skews it
+#                   (with 2 OpenMP threads on 2 shared cores, every parallel
+#                   region waits for a descheduled thread; decode, with about
+#                   five regions per layer per token, suffers most). Check
+#                   with `uptime` that the load is below 0.5 first.
 BENCH_GPT2_ARGS ?= --batch 8 --seq 256 --steps 7 --warmup 2 --decode-steps 30 --threads 2
 
 .PHONY: bench-gpt2

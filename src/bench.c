@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -323,11 +324,19 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     free(text);
     if (rc) return NULL;
     // PASSIVE: idle OpenMP threads sleep instead of spinning on the 2 cores.
+    // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
+    // the system OpenBLAS, which picks its generic kernels on this CPU unless
+    // told; cpu_blas_fix_core_detection set it for this process).
+    const char *core = getenv("OPENBLAS_CORETYPE");
+    char core_env[96] = "";
+    if (core && strspn(core, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                    strlen(core) && strlen(core) < 64)
+        snprintf(core_env, sizeof core_env, "OPENBLAS_CORETYPE=%s ", core);
     snprintf(cmd, sizeof cmd,
-             "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
+             "%sOMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
              "--batch %d --seq %d --steps %d --warmup %d --threads %d --decode-steps %d",
-             a->threads, a->peer, cfg_path, a->batch, a->seq, a->steps, a->warmup, a->threads,
-             a->decode_steps);
+             core_env, a->threads, a->peer, cfg_path, a->batch, a->seq, a->steps, a->warmup,
+             a->threads, a->decode_steps);
     fprintf(stderr, "bench: running the PyTorch peer for %s\n", name);
     FILE *p = popen(cmd, "r");
     if (!p) {
@@ -393,6 +402,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(root, "tunebench_version", TB_VERSION);
     cJSON_AddStringToObject(root, "backend", be->name);
     cJSON_AddNumberToObject(root, "threads", a.threads);
+    const char *blas_core = openblas_get_corename();
+    cJSON_AddStringToObject(root, "openblas_core", blas_core ? blas_core : "unknown");
     cJSON *machine = bench_machine_json(a.threads);
     if (machine) cJSON_AddItemToObject(root, "machine", machine);
     cJSON *models = cJSON_AddArrayToObject(root, "models");
@@ -429,6 +440,12 @@ int cmd_bench(int argc, char **argv) {
                                      json_number(peer, "train", "tokens_per_s") * 1e-9;
                 if (machine && isfinite(peak) && peak > 0)
                     cJSON_AddNumberToObject(r, "pytorch_mfu_vs_sgemm_peak", peer_gflops / peak);
+                // A fair comparison runs both on the same OpenBLAS kernels.
+                const cJSON *pc = cJSON_GetObjectItem(peer, "openblas_core");
+                const char *ours = openblas_get_corename();
+                if (cJSON_IsString(pc) && ours)
+                    cJSON_AddBoolToObject(r, "same_openblas_core",
+                                          strcasecmp(pc->valuestring, ours) == 0);
             }
         }
         cJSON_AddItemToArray(models, o);

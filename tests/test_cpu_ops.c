@@ -387,6 +387,12 @@ int main(void) {
     test_attention(2, 5, 12, 3);
     test_attention(2, 150, 24, 3);  // crosses the 64-row blocks, partial last block
     test_attention(1, 64, 16, 2);   // exactly one block
+    // The tiled path (head sizes a multiple of 16): 4-row tiles with a
+    // partial last tile, 64- and 16-column score tiles, every vector width.
+    test_attention(2, 37, 32, 2);   // hs 16
+    test_attention(2, 70, 64, 2);   // hs 32 (gpt2-6m's)
+    test_attention(1, 83, 128, 2);  // hs 64 (gpt2-60m's)
+    test_attention(1, 21, 128, 1);  // hs 128
     test_crossentropy();
     return test_summary("test_cpu_ops");
 }

@@ -1,25 +1,255 @@
 // attention.c: causal multi-head self-attention over a fused qkv.
 //
 // qkv (B, T, 3C) holds [q | k | v] per position, each split into NH heads of
-// hs = C/NH contiguous floats, as GPT-2's c_attn output is. For each (b, head)
-// the attention is three matmuls on strided views of qkv (no copies):
+// hs = C/NH contiguous floats, as GPT-2's c_attn output is. Per (b, head):
 //   S = q k^T / sqrt(hs)   (T, T), causal: only j <= i
-//   P = softmax_rows(S)    kept in att (B, NH, T, T) for the backward
+//   P = softmax_rows(S)    kept in att (B, NH, T, T), zero above the diagonal
 //   y = P v                (T, hs), written into out (B, T, C) at the head's columns
-// The matmuls go through cblas_sgemm, one (b, head) per OpenMP iteration with
-// OpenBLAS single-threaded inside. Rows are processed in blocks of ATT_BLOCK
-// and a block only touches the columns up to its last row, which skips most
-// of the masked upper triangle (about 40% of the flops at T = 256).
+// and the backward, with dP = dy v^T and dS = P * (dP - rowsum(P * dP)) / sqrt(hs):
+//   dq = dS k,  dk = dS^T q,  dv = P^T dy
+// One (b, head) per OpenMP iteration.
+//
+// Two implementations of the same math:
+//  - the tiled path (head sizes that are a multiple of 16, hs * T small enough
+//    for a stack copy of k^T): register-blocked tiles of 4 rows by 16-float
+//    vectors, written with GCC vector types so that they compile to AVX-512
+//    (or AVX2/SSE halves) without intrinsics. With hs 32 or 64 every matmul
+//    here has an inner dimension too small for sgemm to amortise its packing,
+//    and the tiles skip the masked triangle exactly (to the next 16 columns).
+//    Softmax and the softmax backward run on each tile row while it is hot.
+//  - the sgemm path (any other shape): the three products per (b, head) go
+//    through cblas_sgemm on strided views of qkv, in 64-row blocks that skip
+//    most of the masked triangle.
+// Both are deterministic: every sum has a fixed order.
 #include <cblas.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 
 #include "cpu_ops.h"
 #include "vec_math.h"
 
-#define ATT_BLOCK 64
+#define ATT_BLOCK 64      // sgemm path: rows per block
+#define TILE_ROWS 4       // tiled path: rows per register tile
+#define TILE_MAX_HS_T 32768  // tiled path: largest hs * T (the k^T copy lives on the stack)
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+// ================================================================ tiles
+
+typedef float vf16 __attribute__((vector_size(64)));
+// The same vector for unaligned loads and stores through any float pointer.
+typedef float vf16_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define VLOAD(p) (*(const vf16_u *)(p))
+#define VSTORE(p, x) (*(vf16_u *)(p) = (x))
+#define INLINE static inline __attribute__((always_inline))
+
+// Macros, not functions: passing a 64-byte vector by value changes the ABI
+// on targets without AVX-512 (and GCC says so).
+#define VSET1(x) ((vf16){(x), (x), (x), (x), (x), (x), (x), (x), \
+                         (x), (x), (x), (x), (x), (x), (x), (x)})
+// acc + a * b in one rounding. ISO C mode (-std=c11) keeps GCC from fusing
+// a * b + c by itself, so the fused instruction is asked for where it exists.
+#ifdef __AVX512F__
+#define VFMA(a, b, acc) ((vf16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(acc)))
+#else
+#define VFMA(a, b, acc) ((acc) + (a) * (b))
+#endif
+
+// S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
+// R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
+INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
+                     int j0, int hs, const int R, const int NV) {
+    vf16 acc[TILE_ROWS][4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
+    for (int d = 0; d < hs; d++) {
+        const float *bt = BT + (size_t)d * ldb + j0;
+        vf16 b[4];
+        #pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) b[c] = VLOAD(bt + 16 * c);
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            float a = A[(size_t)r * lda + d];
+            #pragma GCC unroll 4
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(b[c], VSET1(a), acc[r][c]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) VSTORE(S + (size_t)r * lds + j0 + 16 * c, acc[r][c]);
+}
+
+// S (R, ncols rounded up to 16) = A (R, hs) @ BT[:, 0:ncols]: whole 64-column
+// tiles, then 16-column ones. BT is padded so that every tile is in bounds.
+INLINE void rows_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
+                     int ncols, int hs, const int R) {
+    int j0 = 0;
+    for (; j0 + 64 <= ncols; j0 += 64) tile_abt(S, lds, A, lda, BT, ldb, j0, hs, R, 4);
+    for (; j0 < ncols; j0 += 16) tile_abt(S, lds, A, lda, BT, ldb, j0, hs, R, 1);
+}
+
+// Y[r][:] = sum_{j < n} P[r][j] * X[j][:] for r < R: a tile of rows of P (R, n)
+// @ X (n, hs) with hs = 16 NV.
+INLINE void tile_px(float *Y, int ldy, const float *P, int ldp, const float *X, int ldx, int n,
+                    const int R, const int NV) {
+    vf16 acc[TILE_ROWS][8];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
+    for (int j = 0; j < n; j++) {
+        const float *x = X + (size_t)j * ldx;
+        vf16 xv[8];
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            float p = P[(size_t)r * ldp + j];
+            #pragma GCC unroll 8
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p), acc[r][c]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) VSTORE(Y + (size_t)r * ldy + 16 * c, acc[r][c]);
+}
+
+// Z[r][:] = sum_{i = i0}^{n-1} P[i][r] * X[i][:] for r < R: a tile of columns of
+// P, transposed, @ X. P points at the tile's first column.
+INLINE void tile_ptx(float *Z, int ldz, const float *P, int ldp, const float *X, int ldx, int i0,
+                     int n, const int R, const int NV) {
+    vf16 acc[TILE_ROWS][8];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
+    for (int i = i0; i < n; i++) {
+        const float *x = X + (size_t)i * ldx, *p = P + (size_t)i * ldp;
+        vf16 xv[8];
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            #pragma GCC unroll 8
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p[r]), acc[r][c]);
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) VSTORE(Z + (size_t)r * ldz + 16 * c, acc[r][c]);
+}
+
+// The tile functions for the head size hs = 16 nv, with R = TILE_ROWS or 1
+// rows (the last rows of a sequence whose length is not a multiple of 4).
+#define DISPATCH_NV(nv, call_with_nv) \
+    switch (nv) {                     \
+    case 1: call_with_nv(1); break;   \
+    case 2: call_with_nv(2); break;   \
+    case 4: call_with_nv(4); break;   \
+    default: call_with_nv(8); break;  \
+    }
+
+static void rows_px(float *Y, int ldy, const float *P, int ldp, const float *X, int ldx, int n,
+                    int R, int nv) {
+#define PX(NV)                                                             \
+    if (R == TILE_ROWS) tile_px(Y, ldy, P, ldp, X, ldx, n, TILE_ROWS, NV); \
+    else for (int r = 0; r < R; r++)                                       \
+        tile_px(Y + (size_t)r * ldy, ldy, P + (size_t)r * ldp, ldp, X, ldx, n, 1, NV)
+    DISPATCH_NV(nv, PX)
+#undef PX
+}
+
+static void cols_ptx(float *Z, int ldz, const float *P, int ldp, const float *X, int ldx, int i0,
+                     int n, int R, int nv) {
+#define PTX(NV)                                                                \
+    if (R == TILE_ROWS) tile_ptx(Z, ldz, P, ldp, X, ldx, i0, n, TILE_ROWS, NV); \
+    else for (int r = 0; r < R; r++)                                           \
+        tile_ptx(Z + (size_t)r * ldz, ldz, P + r, ldp, X, ldx, i0, n, 1, NV)
+    DISPATCH_NV(nv, PTX)
+#undef PTX
+}
+
+static void rows_abt_any(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
+                         int ncols, int hs, int R) {
+    if (R == TILE_ROWS) rows_abt(S, lds, A, lda, BT, ldb, ncols, hs, TILE_ROWS);
+    else
+        for (int r = 0; r < R; r++)
+            rows_abt(S + (size_t)r * lds, lds, A + (size_t)r * lda, lda, BT, ldb, ncols, hs, 1);
+}
+
+// xT (hs, Tp) = x (T, hs) with row stride ldx, transposed; columns T..Tp-1 zero.
+// Row by row of xT: its writes are sequential, and the strided reads touch
+// one cache line per position, which stay in L1 from one d to the next.
+static void transpose_head(float *xT, int Tp, const float *x, int ldx, int T, int hs) {
+    for (int d = 0; d < hs; d++) {
+        float *row = xT + (size_t)d * Tp;
+        for (int j = 0; j < T; j++) row[j] = x[(size_t)j * ldx + d];
+        memset(row + T, 0, (size_t)(Tp - T) * sizeof(float));
+    }
+}
+
+static int use_tiles(int T, int hs) { return hs % 16 == 0 && hs <= 128 && (size_t)hs * T <= TILE_MAX_HS_T; }
+
+// ================================================================ forward
+
+// row[0:T] = softmax(scale * s[0:n]), zeros after (n = i + 1 for row i).
+// The loops run over whole 16-float vectors, to nn = n rounded up (capped at
+// s_len, the floats s holds), with s[n:nn] set to -inf first: a scalar
+// remainder loop of exponentials would cost as much as all the vectors, and a
+// per-lane condition makes GCC split the loop back into one. s is overwritten.
+static void softmax_causal_row(float *row, float *s, int s_len, int n, int T, float scale) {
+    int nn = (n + 15) / 16 * 16;
+    nn = nn < s_len ? nn : s_len;
+    const int nw = nn < T ? nn : T;
+    for (int j = n; j < nn; j++) s[j] = -INFINITY;
+    float maxv = -INFINITY;
+    #pragma omp simd reduction(max : maxv)
+    for (int j = 0; j < nn; j++) maxv = s[j] > maxv ? s[j] : maxv;
+    float sum = 0.0f;
+    #pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < nn; j++) {
+        s[j] = vec_expf((s[j] - maxv) * scale);  // about 1e-38 (not 0) past n
+        sum += s[j];
+    }
+    for (int j = n; j < nn; j++) s[j] = 0.0f;
+    float inv = 1.0f / sum;
+    #pragma omp simd
+    for (int j = 0; j < nw; j++) row[j] = s[j] * inv;
+    memset(row + nw, 0, (size_t)(T - nw) * sizeof(float));
+}
+
+static void attention_forward_tiles(float *out, float *att, const float *qkv, int B, int T,
+                                    int C, int NH) {
+    const int hs = C / NH, C3 = 3 * C, nv = hs / 16, Tp = (T + 63) / 64 * 64;
+    const float scale = 1.0f / sqrtf((float)hs);
+    #pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        float *a = att + (size_t)bh * T * T;
+        float *y = out + (size_t)b * T * C + h * hs;
+        float kT[hs * Tp], s[TILE_ROWS * Tp];
+        transpose_head(kT, Tp, k, C3, T, hs);
+        for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
+            int R = T - i0 < TILE_ROWS ? T - i0 : TILE_ROWS;
+            // s (R, i0 + R) = q[i0:i0+R] k[0:i0+R]^T, unscaled
+            rows_abt_any(s, Tp, q + (size_t)i0 * C3, C3, kT, Tp, i0 + R, hs, R);
+            for (int r = 0; r < R; r++)
+                softmax_causal_row(a + (size_t)(i0 + r) * T, s + (size_t)r * Tp, Tp, i0 + r + 1, T,
+                                   scale);
+            // y[i0:i0+R] = P[i0:i0+R, 0:i0+R] v[0:i0+R]  (P is zero past the diagonal)
+            rows_px(y + (size_t)i0 * C, C, a + (size_t)i0 * T, T, v, C3, i0 + R, R, nv);
+        }
+    }
+}
+
+static void attention_forward_blas(float *out, float *att, const float *qkv, int B, int T, int C,
+                                   int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
@@ -35,20 +265,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                         q + (size_t)r0 * C3, C3, k, C3, 0.0f, a + (size_t)r0 * T, T);
             for (int i = r0; i < r1; i++) {
                 float *row = a + (size_t)i * T;
-                float maxv = -INFINITY;
-                for (int j = 0; j <= i; j++) {
-                    row[j] *= scale;
-                    if (row[j] > maxv) maxv = row[j];
-                }
-                float sum = 0.0f;
-                #pragma omp simd reduction(+ : sum)
-                for (int j = 0; j <= i; j++) {
-                    row[j] = vec_expf(row[j] - maxv);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
+                softmax_causal_row(row, row, T, i + 1, T, scale);
             }
             // y[r0:r1] = P[r0:r1, 0:r1] v[0:r1]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
@@ -57,11 +274,70 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
     }
 }
 
-// With dP = dy v^T and dS = P * (dP - rowsum(P * dP)) (the softmax backward):
-//   dq = dS k / sqrt(hs),  dk = dS^T q / sqrt(hs),  dv = P^T dy
-// dqkv (B, T, 3C) written; scratch (B, NH, T, T) holds dP, then dS.
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int NH) {
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+    if (use_tiles(T, C / NH)) attention_forward_tiles(out, att, qkv, B, T, C, NH);
+    else attention_forward_blas(out, att, qkv, B, T, C, NH);
+}
+
+// ================================================================ backward
+
+// ds[0:T] from the row's P (p, T floats, zero past n) and dP (dp, finite in
+// its first dp_len floats): dS = P * (dP - sum(P * dP)) * scale over the
+// n = i + 1 valid columns, zeros after. Whole vectors, as in
+// softmax_causal_row; P's zeros make the columns past n zero.
+static void softmax_backward_row(float *ds, const float *p, const float *dp, int dp_len, int n,
+                                 int T, float scale) {
+    int nw = (n + 15) / 16 * 16;
+    nw = nw < dp_len ? nw : dp_len;
+    nw = nw < T ? nw : T;
+    float dot = 0.0f;
+    #pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < nw; j++) dot += p[j] * dp[j];
+    #pragma omp simd
+    for (int j = 0; j < nw; j++) ds[j] = p[j] * (dp[j] - dot) * scale;
+    memset(ds + nw, 0, (size_t)(T - nw) * sizeof(float));
+}
+
+static void attention_backward_tiles(float *dqkv, float *scratch, const float *dout,
+                                     const float *qkv, const float *att, int B, int T, int C,
+                                     int NH) {
+    const int hs = C / NH, C3 = 3 * C, nv = hs / 16, Tp = (T + 63) / 64 * 64;
+    const float scale = 1.0f / sqrtf((float)hs);
+    #pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        const float *a = att + (size_t)bh * T * T;
+        const float *dy = dout + (size_t)b * T * C + h * hs;
+        float *ds = scratch + (size_t)bh * T * T;
+        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        float vT[hs * Tp], dp[TILE_ROWS * Tp];
+        transpose_head(vT, Tp, v, C3, T, hs);
+        for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
+            int R = T - i0 < TILE_ROWS ? T - i0 : TILE_ROWS;
+            // dp (R, i0 + R) = dy[i0:i0+R] v[0:i0+R]^T
+            rows_abt_any(dp, Tp, dy + (size_t)i0 * C, C, vT, Tp, i0 + R, hs, R);
+            for (int r = 0; r < R; r++) {
+                size_t i = (size_t)i0 + r;
+                softmax_backward_row(ds + i * T, a + i * T, dp + (size_t)r * Tp, Tp, i0 + r + 1, T,
+                                     scale);
+            }
+            // dq[i0:i0+R] = dS[i0:i0+R, 0:i0+R] k[0:i0+R]
+            rows_px(dq + (size_t)i0 * C3, C3, ds + (size_t)i0 * T, T, k, C3, i0 + R, R, nv);
+        }
+        // Key block [j0, j0+R) is attended by rows j0..T-1 (dS and P are zero
+        // above the diagonal): dk = dS[j0:T, block]^T q[j0:T], dv = P^T dy.
+        for (int j0 = 0; j0 < T; j0 += TILE_ROWS) {
+            int R = T - j0 < TILE_ROWS ? T - j0 : TILE_ROWS;
+            cols_ptx(dk + (size_t)j0 * C3, C3, ds + j0, T, q, C3, j0, T, R, nv);
+            cols_ptx(dv + (size_t)j0 * C3, C3, a + j0, T, dy, C, j0, T, R, nv);
+        }
+    }
+}
+
+static void attention_backward_blas(float *dqkv, float *scratch, const float *dout,
+                                    const float *qkv, const float *att, int B, int T, int C,
+                                    int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
@@ -77,13 +353,9 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             // dP[r0:r1, 0:r1] = dy[r0:r1] v[0:r1]^T
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f,
                         dy + (size_t)r0 * C, C, v, C3, 0.0f, ds + (size_t)r0 * T, T);
-            // dS over the same columns; P is zero above the diagonal, so dS is too.
             for (int i = r0; i < r1; i++) {
-                const float *p = a + (size_t)i * T;
                 float *d = ds + (size_t)i * T;
-                float dot = 0.0f;
-                for (int j = 0; j <= i; j++) dot += p[j] * d[j];
-                for (int j = 0; j < r1; j++) d[j] = p[j] * (d[j] - dot) * scale;
+                softmax_backward_row(d, a + (size_t)i * T, d, r1, i + 1, T, scale);
             }
         }
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
@@ -103,8 +375,16 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
     }
 }
 
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH) {
+    if (use_tiles(T, C / NH)) attention_backward_tiles(dqkv, scratch, dout, qkv, att, B, T, C, NH);
+    else attention_backward_blas(dqkv, scratch, dout, qkv, att, B, T, C, NH);
+}
+
+// ================================================================ decode
+
 // One decode step at position pos, batch 1. qkv (3C); caches (NH, max_T, hs);
-// out (C). Heads in parallel; each is small enough for plain loops.
+// out (C). Heads in parallel when the context is long enough to pay for it.
 void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv, int pos,
                       int max_T, int C, int NH) {
     const int hs = C / NH;
@@ -120,13 +400,15 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
         for (int j = 0; j <= pos; j++) {
             const float *kj = kc + (size_t)j * hs;
             float s = 0.0f;
+            #pragma omp simd reduction(+ : s)
             for (int d = 0; d < hs; d++) s += q[d] * kj[d];
-            scores[j] = s * scale;
-            if (scores[j] > maxv) maxv = scores[j];
+            scores[j] = s;
+            maxv = s > maxv ? s : maxv;
         }
         float sum = 0.0f;
+        #pragma omp simd reduction(+ : sum)
         for (int j = 0; j <= pos; j++) {
-            scores[j] = vec_expf(scores[j] - maxv);
+            scores[j] = vec_expf((scores[j] - maxv) * scale);
             sum += scores[j];
         }
         float inv = 1.0f / sum;
@@ -135,6 +417,7 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
         for (int j = 0; j <= pos; j++) {
             const float *vj = vc + (size_t)j * hs;
             float p = scores[j] * inv;
+            #pragma omp simd
             for (int d = 0; d < hs; d++) y[d] += p * vj[d];
         }
     }
