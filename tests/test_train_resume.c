@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,10 +65,19 @@ static int write_corpus(void) {
     return 0;
 }
 
+// When set, children may write no file larger than this (RLIMIT_FSIZE): a
+// write past it fails as it would on a full disk.
+static long child_file_limit;
+
 // Starts build/tunebench with args; stdout and stderr go to <dir>/<log>.
 static pid_t spawn(const char *log, const char *fault_env, char *const args[]) {
     pid_t pid = fork();
     if (pid == 0) {
+        if (child_file_limit > 0) {
+            struct rlimit rl = {(rlim_t)child_file_limit, (rlim_t)child_file_limit};
+            signal(SIGXFSZ, SIG_IGN);  // fail the write with EFBIG instead of killing the process
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, log);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -291,6 +301,20 @@ int main(void) {
     char *exists[] = {"tunebench", "train", "--config", config_path, "--run-id", "full", NULL};
     rc = run_train("exists.log", NULL, exists);
     CHECK(rc != 0 && log_contains("exists.log", "exists"), "reusing a run id: exit %d", rc);
+
+    // A full disk: the record (a few KB) fits, the checkpoint (about 140 KB)
+    // does not. The run stops with an error naming the file, and its record
+    // says why.
+    child_file_limit = 64 * 1024;
+    char *full_disk[] = {"tunebench", "train", "--config", config_path, "--run-id", "fulldisk", NULL};
+    rc = run_train("fulldisk.log", NULL, full_disk);
+    child_file_limit = 0;
+    CHECK(rc != 0 && log_contains("fulldisk.log", "disk full") && log_contains("fulldisk.log", "fulldisk"),
+          "a full disk: exit %d", rc);
+    cJSON *f = load_record("fulldisk");
+    CHECK(f && strcmp(status_of(f), "interrupted") == 0, "full-disk run status %s", f ? status_of(f) : "(no record)");
+    CHECK(record_valid("fulldisk"), "the full-disk run's record does not match the schema");
+    cJSON_Delete(f);
 
     // A checkpoint of another architecture: the record says tiny-mamba, the
     // checkpoint holds a GPT-2.
