@@ -84,3 +84,6 @@ reference:
 # The end-to-end test is a script (it drives make itself); run_all.sh runs it
 # with the C tests.
 TEST_BIN += tests/test_experiments.sh
+
+# Header dependencies of the two tools (the Makefile includes only the library's).
+-include $(BUILD)/plots/plot_data.d $(BUILD)/plots/records.d $(BUILD)/paper/make_tables.d

@@ -3,7 +3,8 @@
 //   build/plot_data RECORDS_DIR OUT_DIR
 //
 // Writes plain columns that the gnuplot scripts in plots/ read:
-//   runs.gp             n_runs, exp<i> and label<i> for i = 1..n_runs
+//   runs.gp             n_runs, exp<i> and label<i> for i = 1..n_runs, and
+//                       have_decode, have_timing, have_throughput (run counts)
 //   train_<exp>.dat     step, train loss, smoothed train loss
 //   val_<exp>.dat       step, validation loss, bits per byte, elapsed minutes
 //   decode_<exp>.dat    position, decode milliseconds per token
@@ -32,7 +33,8 @@ static FILE *open_out(const char *dir, const char *name, const char *exp) {
     return fp;
 }
 
-static void write_curves(const Record *r, const char *out) {
+// Returns how many decode rows the record has.
+static int write_curves(const Record *r, const char *out) {
     FILE *fp = open_out(out, "train", r->experiment);
     fprintf(fp, "# step train_loss smoothed  (%s)\n", r->path);
     double ema = 0, weight = 0;
@@ -57,10 +59,13 @@ static void write_curves(const Record *r, const char *out) {
 
     fp = open_out(out, "decode", r->experiment);
     fprintf(fp, "# position decode_ms\n");
+    int rows = 0;
     cJSON_ArrayForEach(row, records_get(r->root, "inference.decode")) {
         fprintf(fp, "%.0f %.6f\n", records_num(row, "position"), records_num(row, "ms"));
+        rows++;
     }
     fclose(fp);
+    return rows;
 }
 
 int main(int argc, char **argv) {
@@ -84,25 +89,32 @@ int main(int argc, char **argv) {
     fprintf(runs, "# the runs plotted, one record per experiment (from %s)\nn_runs = %d\n", argv[1], set.count);
     fprintf(timing, "# index label hours_measured hours_projected steps_done\n");
     fprintf(thr, "# index label train_tokens_per_s peak_rss_mib\n");
+    int have_decode = 0, have_timing = 0, have_throughput = 0;
     for (int i = 0; i < set.count; i++) {
         const Record *r = &set.runs[i];
         char label[64];
         records_label(r->experiment, label, sizeof label);
         fprintf(runs, "exp%d = \"%s\"\nlabel%d = \"%s\"\nsource%d = \"%s\"\n", i + 1, r->experiment, i + 1, label,
                 i + 1, r->path);
-        write_curves(r, argv[2]);
+        have_decode += write_curves(r, argv[2]) > 0;
         double t = records_num(r->root, "timing.time_100k_steps_s") / 3600;
         const cJSON *proj = records_get(r->root, "timing.projected");
         int projected = !cJSON_IsFalse(proj);
         // Measured and projected hours go to separate columns, so that
         // gnuplot draws the projected bars in their own (hatched) style.
+        have_timing += isfinite(t);
         if (isfinite(t))
             fprintf(timing, projected ? "%d \"%s\" NaN %.4f %.0f\n" : "%d \"%s\" %.4f NaN %.0f\n", i, label, t,
                     records_num(r->root, "timing.steps_done"));
         double tps = records_num(r->root, "timing.median_tokens_per_s");
         double rss = records_num(r->root, "memory.peak_rss_bytes") / (1024.0 * 1024.0);
+        have_throughput += isfinite(tps) && isfinite(rss);
         if (isfinite(tps) && isfinite(rss)) fprintf(thr, "%d \"%s\" %.1f %.1f\n", i, label, tps, rss);
     }
+    // How many runs have each measurement: a figure without any says so
+    // instead of failing (a run still training has no inference timings).
+    fprintf(runs, "have_decode = %d\nhave_timing = %d\nhave_throughput = %d\n", have_decode, have_timing,
+            have_throughput);
     fclose(runs);
     fclose(timing);
     fclose(thr);
