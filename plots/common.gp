@@ -10,7 +10,7 @@ if (fmt eq "svg") {
 set output out.".".fmt
 load data."/runs.gp"
 set grid lc rgb "#dddddd"
-set key outside right top box opaque
+set key outside right top box opaque width 2
 # One colour per experiment, the same in every figure: GPT-2 warm, Mamba cool.
 colour(e) = (e eq "gpt2-6m") ? "#e6550d" : (e eq "gpt2-60m") ? "#a63603" : \
             (e eq "mamba-6m") ? "#3182bd" : (e eq "mamba-60m") ? "#08519c" : "#636363"

@@ -129,7 +129,7 @@ static int set_number(ExperimentConfig *cfg, const ConfigKey *k, double x, const
         return tb_error("%s: key '%s': expected an integer, got %g", origin, k->key, x);
     int below = k->min_exclusive ? x <= k->min : x < k->min;
     if (below || x > k->max)
-        return tb_error("%s: key '%s': %g is out of range %s%g, %g] (%s)", origin, k->key, x,
+        return tb_error("%s: key '%s': %.16g is out of range %s%.16g, %.16g] (%s)", origin, k->key, x,
                         k->min_exclusive ? "(" : "[", k->min, k->max, k->meaning);
     void *field = (char *)cfg + k->offset;
     if (k->type == KEY_INT) *(int *)field = (int)x;
@@ -300,7 +300,7 @@ void config_print_keys(FILE *out) {
         char range[64] = "";
         if (k->type == KEY_STRING && k->choices && k->choices[0]) snprintf(range, sizeof range, "%s", k->choices);
         else if (k->type != KEY_STRING)
-            snprintf(range, sizeof range, "%s%g, %g]", k->min_exclusive ? "(" : "[", k->min, k->max);
+            snprintf(range, sizeof range, "%s%.16g, %.16g]", k->min_exclusive ? "(" : "[", k->min, k->max);
         fprintf(out, "  %-24s %-8s %-22s %s\n", k->key, type_names[k->type], range, k->meaning);
     }
 }
