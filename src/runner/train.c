@@ -610,7 +610,22 @@ int cmd_train(int argc, char **argv) {
         record_set_section(&run->rec, "training", training);
     }
     record_set_section(&run->rec, "environment", environment_json(c->backend));
-    record_set_section(&run->rec, "data", data_json(run));
+    cJSON *data = data_json(run);
+    if (resume_dir) {
+        // A resumed run must see the data it started on, or it is another run.
+        const cJSON *old = record_section(&run->rec, "data");
+        static const char *same[] = {"tokenizer_hash", "train_tokens", "val_tokens"};
+        for (int i = 0; i < 3; i++) {
+            if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, same[i]),
+                               cJSON_GetObjectItemCaseSensitive(data, same[i]), 1)) {
+                cJSON_Delete(data);
+                tb_error("--resume %s: the corpus %s changed since the run started (%s differs); resume with the "
+                         "original corpus or start a new run", run->run_dir, c->data_dir, same[i]);
+                goto fail;
+            }
+        }
+    }
+    record_set_section(&run->rec, "data", data);
     run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
     run->t_start = tb_now_seconds();
 
