@@ -8,6 +8,9 @@
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/tb_test_experiments_XXXXXX)
+# The build under test: make passes BUILD= (e.g. build-sanitize) down in MAKEFLAGS.
+build=$(printf '%s' "${MAKEFLAGS:-}" | grep -o 'BUILD=[^ ]*' | head -n 1 | cut -d= -f2)
+build=${build:-build}
 passed=0; failed=0
 check() {  # check DESCRIPTION COMMAND...
   local what=$1; shift
@@ -22,7 +25,7 @@ for e in gpt2-6m mamba-6m; do
     bash -c "make --no-print-directory exp-$e STEPS=20 BATCH=1 RESULTS=$tmp/results TRAIN_FLAGS='$light' >$tmp/$e.log 2>&1"
   rec=$(ls "$tmp/results/$e/"*.json 2>/dev/null | head -n 1)
   check "$e: a record was written" nonempty "${rec:-/nonexistent}"
-  check "$e: the record is valid and complete" build/tunebench check-record --completed "${rec:-/nonexistent}"
+  check "$e: the record is valid and complete" "$build/tunebench" check-record --completed "${rec:-/nonexistent}"
   check "$e: a checkpoint next to the record" nonempty "${rec%.json}/model.safetensors"
   check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
 done

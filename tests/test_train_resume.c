@@ -25,6 +25,9 @@
 
 static char dir[] = "/tmp/tb_test_resume_XXXXXX";
 static char config_path[256], results[256], corpus[256];
+// The tunebench binary of the build this test belongs to: <build>/tunebench
+// for <build>/tests/test_train_resume (build/ or build-sanitize/).
+static char tunebench[512] = "build/tunebench";
 
 // ---------------------------------------------------------------- helpers
 
@@ -83,7 +86,7 @@ static pid_t spawn(const char *log, const char *fault_env, char *const args[]) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1), dup2(fd, 2);
         if (fault_env) setenv("TUNEBENCH_FAULT_NAN_STEP", fault_env, 1);
-        execv("build/tunebench", args);
+        execv(tunebench, args);
         _exit(127);
     }
     return pid;
@@ -168,7 +171,10 @@ static int same_file(const char *a, const char *b) {
 
 // ---------------------------------------------------------------- the test
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *tests = strstr(argv[0], "/tests/");
+    if (tests) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests - argv[0]), argv[0]);
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     CHECK(write_corpus() == 0, "corpus: %s", tb_last_error());
     snprintf(results, sizeof results, "%s/results", dir);
