@@ -681,6 +681,8 @@ int cmd_train(int argc, char **argv) {
     if (end == END_COMPLETED)
         progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", c->steps, run->record_path,
                       run->run_dir);
+    cJSON_Delete(overrides);  // NULL when the record took them (a new run)
+    cJSON_Delete(notes);
     run_free(run);
     free(run);
     return status;
