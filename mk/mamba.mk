@@ -20,3 +20,12 @@ bench-mamba: deps-build $(BUILD)/tunebench
 	  $$(test -x /usr/bin/python3 && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo --peer scripts/bench_torch_mamba.py) \
 	  --out results/bench/mamba-cpu.json
 	@echo "wrote results/bench/mamba-cpu.json"
+
+# make profile-mamba: per-op time of a mamba-6m training step and decode step
+# (a development tool; bench/profile_mamba.c). PROFILE_ARGS="mamba-60m 2 2", or
+# PROFILE_ARGS="scan" for the scan alone on one thread in CPU time.
+$(BUILD)/bench/profile_mamba: $(BUILD)/bench/profile_mamba.o $(BUILD)/libtunebench.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+.PHONY: profile-mamba
+profile-mamba: deps-build $(BUILD)/bench/profile_mamba
+	OMP_WAIT_POLICY=PASSIVE $(BUILD)/bench/profile_mamba $(PROFILE_ARGS)
