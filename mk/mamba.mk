@@ -5,7 +5,7 @@
 # flow and the loops stay scalar (3-4x slower). No code here enables FP traps,
 # so the flag changes speed only, never a result.
 MAMBA_VEC_OBJ := $(BUILD)/kernels/cpu/selective_scan.o $(BUILD)/kernels/cpu/silu.o
-$(MAMBA_VEC_OBJ): CFLAGS += -fno-trapping-math
+$(MAMBA_VEC_OBJ): CFLAGS += -fno-trapping-math -ffp-contract=fast
 
 # make bench-mamba: both Mamba sizes under the GPT-2 protocol (2 threads,
 # batch 8 x 256, AdamW), with the two PyTorch peers of
