@@ -11,7 +11,7 @@
 // channels, so each time step loads u[b,t,d0:d0+CB] (and delta, z) as one
 // contiguous run, and B_t, C_t (shared by all channels) once for the block.
 // The block's state h (N x CB) lives on the stack, laid out [n][channel] so
-// the inner loops run across channels in SIMD lanes (scan_vec.h), and the
+// the inner loops run across channels in SIMD lanes (vec16.h), and the
 // forward needs no horizontal sums. softplus, the D skip and the z gate are
 // fused into the same pass, but kept off the sequential path: per tile of
 // SCAN_TILE steps, a first pass computes them for every step (independent
@@ -40,8 +40,10 @@
 #include <string.h>
 
 #include "cpu_ops.h"
-#include "scan_vec.h"
+#include "vec16.h"
 #include "vec_math.h"
+
+#define SCAN_CB VEC16_LANES  // channels per block: one vec16
 
 #define SCAN_GROUP_BLOCKS 4  // blocks per backward task (dB/dC partials per group)
 #define SCAN_TILE 32         // forward steps per pass (see the top)
@@ -92,8 +94,8 @@ size_t selective_scan_scratch_floats(const SelectiveScanParams *p) {
 // A block's per-channel constants; lanes past the last channel get values
 // that keep them inert (u = 0 makes every contribution zero).
 typedef struct {
-    scan_vec A[SCAN_MAX_DSTATE];  // -exp(A_log), [n] over channels
-    scan_vec Dskip, bias;
+    vec16 A[SCAN_MAX_DSTATE];  // -exp(A_log), [n] over channels
+    vec16 Dskip, bias;
 } BlockConstants;
 
 static void load_block_constants(const SelectiveScanParams *p, int d0, int w, BlockConstants *k) {
@@ -110,14 +112,14 @@ static void load_block_constants(const SelectiveScanParams *p, int d0, int w, Bl
 }
 
 // Row r of a (rows, stride) view at channel d0, w channels; zeros past w.
-static inline scan_vec load_row(const float *base, size_t r, int stride, int d0, int w) {
+static inline vec16 load_row(const float *base, size_t r, int stride, int d0, int w) {
     const float *src = base + r * stride + d0;
     if (w == SCAN_CB) return vload(src);
     float x[SCAN_CB];
     for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? src[j] : 0.0f;
     return vload(x);
 }
-static inline void store_row(float *base, size_t r, int stride, int d0, int w, scan_vec v) {
+static inline void store_row(float *base, size_t r, int stride, int d0, int w, vec16 v) {
     float *dst = base + r * stride + d0;
     if (w == SCAN_CB) {
         vstore(dst, v);
@@ -133,19 +135,19 @@ static inline void prefetch_row(const float *base, size_t r, int stride, int d0)
 
 // The recurrence step, shared by the forward and the backward's recompute so
 // that both round identically (the chunked backward relies on it).
-static inline scan_vec scan_state_update(scan_vec a, scan_vec h, scan_vec du, float bn) {
+static inline vec16 scan_state_update(vec16 a, vec16 h, vec16 du, float bn) {
     return a * h + du * bn;
 }
 
 // The state h ([n] over the block's channels) <-> (w, N) rows of a state tensor.
-static void save_state(float *dst, const scan_vec *h, int w, int N) {
+static void save_state(float *dst, const vec16 *h, int w, int N) {
     for (int n = 0; n < N; n++) {
         float x[SCAN_CB];
         vstore(x, h[n]);
         for (int j = 0; j < w; j++) dst[(size_t)j * N + n] = x[j];
     }
 }
-static void load_state(scan_vec_u *h, const float *src, int w, int N) {
+static void load_state(vec16_u *h, const float *src, int w, int N) {
     for (int n = 0; n < N; n++) {
         float x[SCAN_CB];
         for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? src[(size_t)j * N + n] : 0.0f;
@@ -159,9 +161,9 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
     const int w = p->dim - d0 < SCAN_CB ? p->dim - d0 : SCAN_CB;
     BlockConstants k;
     load_block_constants(p, d0, w, &k);
-    scan_vec h[SCAN_MAX_DSTATE];
+    vec16 h[SCAN_MAX_DSTATE];
     for (int n = 0; n < N; n++) h[n] = vsplat(0.0f);
-    scan_vec delta[SCAN_TILE], du[SCAN_TILE], gate[SCAN_TILE], skip[SCAN_TILE], y[SCAN_TILE];
+    vec16 delta[SCAN_TILE], du[SCAN_TILE], gate[SCAN_TILE], skip[SCAN_TILE], y[SCAN_TILE];
     for (int t0 = 0; t0 < L; t0 += SCAN_TILE) {
         const int len = L - t0 < SCAN_TILE ? L - t0 : SCAN_TILE;
         const size_t row0 = (size_t)b * L + t0;
@@ -172,8 +174,8 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
                 prefetch_row(p->delta_raw, row + SCAN_PREFETCH, p->delta_stride, d0);
                 prefetch_row(p->z, row + SCAN_PREFETCH, p->z_stride, d0);
             }
-            scan_vec u = load_row(p->u, row, p->u_stride, d0, w);
-            scan_vec z = load_row(p->z, row, p->z_stride, d0, w);
+            vec16 u = load_row(p->u, row, p->u_stride, d0, w);
+            vec16 z = load_row(p->z, row, p->z_stride, d0, w);
             delta[i] = vsoftplus(load_row(p->delta_raw, row, p->delta_stride, d0, w) + k.bias);
             du[i] = delta[i] * u;
             skip[i] = k.Dskip * u;
@@ -186,7 +188,7 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
                            h, w, N);
             const float *Bt = p->Bmat + (row0 + i) * p->B_stride;
             const float *Ct = p->Cmat + (row0 + i) * p->C_stride;
-            scan_vec acc = vsplat(0.0f);
+            vec16 acc = vsplat(0.0f);
             for (int n = 0; n < N; n++) {
                 h[n] = scan_state_update(vexp(delta[i] * k.A[n]), h[n], du[i], Bt[n]);
                 acc += h[n] * Ct[n];
@@ -208,9 +210,9 @@ void selective_scan_forward(const SelectiveScanParams *p) {
 
 // ---------------------------------------------------------------- backward
 // dBt[n] += the lanes of PB[n] summed, dCt[n] likewise, n < N.
-static inline void add_lane_sums(float *dBt, float *dCt, const scan_vec *PB, const scan_vec *PC,
+static inline void add_lane_sums(float *dBt, float *dCt, const vec16 *PB, const vec16 *PC,
                                  int N) {
-#if SCAN_HAVE_SUM16
+#if VEC16_HAVE_SUM16
     if (N == 16) {
         vstore(dBt, vload(dBt) + vsum16(PB));
         vstore(dCt, vload(dCt) + vsum16(PC));
@@ -231,13 +233,13 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
     const int w = p->dim - d0 < SCAN_CB ? p->dim - d0 : SCAN_CB;
     BlockConstants k;
     load_block_constants(p, d0, w, &k);
-    scan_vec gnext[SCAN_MAX_DSTATE], dA[SCAN_MAX_DSTATE], PB[SCAN_MAX_DSTATE], PC[SCAN_MAX_DSTATE];
+    vec16 gnext[SCAN_MAX_DSTATE], dA[SCAN_MAX_DSTATE], PB[SCAN_MAX_DSTATE], PC[SCAN_MAX_DSTATE];
     for (int n = 0; n < N; n++) gnext[n] = dA[n] = vsplat(0.0f);
-    scan_vec dD = vsplat(0.0f), dbias = vsplat(0.0f);
+    vec16 dD = vsplat(0.0f), dbias = vsplat(0.0f);
     // Per-chunk buffers: hs[i*N + n] is the state before step t0+i (hs[0..N) = saved).
-    scan_vec_u *hs = (scan_vec_u *)buf;                          // (chunk+1) * N
-    scan_vec_u *as = hs + (size_t)(chunk + 1) * N;               // chunk * N
-    scan_vec_u *deltas = as + (size_t)chunk * N;                 // chunk
+    vec16_u *hs = (vec16_u *)buf;                          // (chunk+1) * N
+    vec16_u *as = hs + (size_t)(chunk + 1) * N;               // chunk * N
+    vec16_u *deltas = as + (size_t)chunk * N;                 // chunk
 
     for (int c = nchunks - 1; c >= 0; c--) {
         const int t0 = c * chunk, t1 = t0 + chunk < L ? t0 + chunk : L;
@@ -251,11 +253,11 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
                 prefetch_row(p->delta_raw, row + SCAN_PREFETCH, p->delta_stride, d0);
             }
             const float *Bt = p->Bmat + row * p->B_stride;
-            scan_vec delta = vsoftplus(load_row(p->delta_raw, row, p->delta_stride, d0, w) + k.bias);
-            scan_vec du = delta * load_row(p->u, row, p->u_stride, d0, w);
+            vec16 delta = vsoftplus(load_row(p->delta_raw, row, p->delta_stride, d0, w) + k.bias);
+            vec16 du = delta * load_row(p->u, row, p->u_stride, d0, w);
             deltas[i] = delta;
-            const scan_vec_u *hprev = hs + (size_t)i * N;
-            scan_vec_u *hcur = hs + (size_t)(i + 1) * N, *acur = as + (size_t)i * N;
+            const vec16_u *hprev = hs + (size_t)i * N;
+            vec16_u *hcur = hs + (size_t)(i + 1) * N, *acur = as + (size_t)i * N;
             for (int n = 0; n < N; n++) {
                 acur[n] = vexp(delta * k.A[n]);
                 hcur[n] = scan_state_update(acur[n], hprev[n], du, Bt[n]);
@@ -274,24 +276,24 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
                 prefetch_row(p->dz, ahead, p->dz_stride, d0);
             }
             const float *Bt = p->Bmat + row * p->B_stride, *Ct = p->Cmat + row * p->C_stride;
-            const scan_vec_u *hprev = hs + (size_t)i * N, *hcur = hs + (size_t)(i + 1) * N;
-            const scan_vec_u *acur = as + (size_t)i * N;
-            const scan_vec delta = deltas[i];
-            scan_vec u = load_row(p->u, row, p->u_stride, d0, w);
-            scan_vec dr = load_row(p->delta_raw, row, p->delta_stride, d0, w);
-            scan_vec z = load_row(p->z, row, p->z_stride, d0, w);
-            scan_vec dout = load_row(p->dout, row, p->dout_stride, d0, w);
-            scan_vec y = k.Dskip * u;
+            const vec16_u *hprev = hs + (size_t)i * N, *hcur = hs + (size_t)(i + 1) * N;
+            const vec16_u *acur = as + (size_t)i * N;
+            const vec16 delta = deltas[i];
+            vec16 u = load_row(p->u, row, p->u_stride, d0, w);
+            vec16 dr = load_row(p->delta_raw, row, p->delta_stride, d0, w);
+            vec16 z = load_row(p->z, row, p->z_stride, d0, w);
+            vec16 dout = load_row(p->dout, row, p->dout_stride, d0, w);
+            vec16 y = k.Dskip * u;
             for (int n = 0; n < N; n++) y += hcur[n] * Ct[n];
-            scan_vec s = vsigmoid(z);
-            scan_vec dy = dout * z * s;
+            vec16 s = vsigmoid(z);
+            vec16 dy = dout * z * s;
             store_row(p->dz, row, p->dz_stride, d0, w, dout * y * s * (1.0f + z * (1.0f - s)));
             dD += dy * u;
-            scan_vec ddelta = vsplat(0.0f), du_acc = vsplat(0.0f), du_coef = delta * u;
+            vec16 ddelta = vsplat(0.0f), du_acc = vsplat(0.0f), du_coef = delta * u;
             for (int n = 0; n < N; n++) {
                 const float bn = Bt[n];
-                scan_vec g = Ct[n] * dy + gnext[n];  // g_t
-                scan_vec ha = hprev[n] * acur[n];    // a_t * h_{t-1}
+                vec16 g = Ct[n] * dy + gnext[n];  // g_t
+                vec16 ha = hprev[n] * acur[n];    // a_t * h_{t-1}
                 PC[n] = hcur[n] * dy;
                 PB[n] = g * du_coef;
                 ddelta += g * (ha * k.A[n] + bn * u);
@@ -300,7 +302,7 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
                 gnext[n] = acur[n] * g;  // a_t * g_t, for step t-1
             }
             add_lane_sums(dBC + (size_t)t * 2 * N, dBC + (size_t)t * 2 * N + N, PB, PC, N);
-            scan_vec dpre = ddelta * vsigmoid(dr + k.bias);  // softplus'
+            vec16 dpre = ddelta * vsigmoid(dr + k.bias);  // softplus'
             dbias += dpre;
             store_row(p->du, row, p->du_stride, d0, w, du_acc * delta + k.Dskip * dy);
             store_row(p->ddelta_raw, row, p->ddelta_stride, d0, w, dpre);
