@@ -14,7 +14,7 @@
 
 #include "../kernels/cpu/cpu_ops.h"
 #include "../models/model.h"
-#include "../src/bench_scan.h"
+#include "../src/bench_mamba.h"
 #include "../src/common.h"
 
 enum { OP_LIN_F, OP_LIN_B, OP_RMS_F, OP_RMS_B, OP_SILU_F, OP_SILU_B, OP_CONV_F, OP_CONV_B,

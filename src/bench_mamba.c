@@ -1,4 +1,6 @@
-// bench_scan.c: the selective scan alone, at a model's shapes.
+// bench_mamba.c: what `tunebench bench` adds for a Mamba: the selective scan
+// alone at a layer's shapes, memory per token, and the comparison with both
+// PyTorch peers.
 //
 // The benchmark reports the scan's share of a Mamba training step and the
 // bandwidth it achieves. Both come from timing the backend's
@@ -19,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "../models/model.h"
-#include "bench_scan.h"
+#include "bench_mamba.h"
 #include "common.h"
 
 static void fill_uniform(float *x, size_t n, float lo, float hi, Rng *rng) {
@@ -119,4 +121,66 @@ cJSON *bench_scan_json(const ScanTiming *st, int n_layer, double step_s) {
                             "the minimum a fused scan must move once: its fp32 inputs and "
                             "outputs, B and C, and the chunk-boundary states");
     return o;
+}
+
+// ---------------------------------------------------------------- the record
+
+static double num_at(const cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    if (b) x = cJSON_GetObjectItem(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : -1.0;
+}
+
+int bench_mamba_record(cJSON *o, const char *name, int batch, int seq, int vocab,
+                       const Backend *be) {
+    ModelSpec s;
+    if (model_spec_by_name(&s, name, vocab)) return -1;
+    const int di = s.expand * s.d_model, S = s.d_state, chunk = s.scan_chunk, L = s.n_layer;
+    const double tokens = (double)batch * seq;
+
+    // The scan alone, wall-clock, on the benchmark's threads.
+    ScanTiming st;
+    fprintf(stderr, "bench: timing %s's selective scan alone\n", name);
+    if (bench_scan_measure(&st, be, batch, seq, di, S, chunk, 5, 0)) return -1;
+    double step_ms = num_at(o, "train", "step_ms_median");
+    cJSON_AddItemToObject(o, "scan", bench_scan_json(&st, L, step_ms > 0 ? step_ms * 1e-3 : 0));
+
+    // Memory per token: the scan keeps one state per chunk, not one per step.
+    cJSON *mem = cJSON_GetObjectItem(o, "memory");
+    double act = num_at(o, "memory", "activation_bytes");
+    double nch = (seq + chunk - 1) / chunk;
+    double chunked = L * batch * nch * di * S * 4.0, naive = L * tokens * di * S * 4.0;
+    if (mem && act > 0) {
+        cJSON_AddNumberToObject(mem, "activation_bytes_per_token", act / tokens);
+        cJSON_AddNumberToObject(mem, "scan_state_bytes_per_token_chunked", chunked / tokens);
+        cJSON_AddNumberToObject(mem, "scan_state_bytes_per_token_naive", naive / tokens);
+        cJSON_AddNumberToObject(mem, "activation_bytes_per_token_if_naive",
+                                (act - chunked + naive) / tokens);
+        cJSON_AddStringToObject(mem, "per_token_note",
+                                "activations (all layers) for the training batch over B*T; "
+                                "'naive' keeps every (d_inner, d_state) state for the "
+                                "backward instead of one per chunk of scan_chunk steps");
+        cJSON_AddNumberToObject(mem, "scan_chunk", chunk);
+    }
+
+    // Against each PyTorch variant, and memory against PyTorch's.
+    const cJSON *py = cJSON_GetObjectItem(o, "pytorch");
+    cJSON *r = cJSON_GetObjectItem(o, "vs_pytorch");
+    if (py && r) {
+        double tps = num_at(o, "train", "tokens_per_s");
+        const cJSON *vars = cJSON_GetObjectItem(py, "variants");
+        const cJSON *v;
+        cJSON_ArrayForEach(v, vars) {
+            double theirs = num_at(v, "train", "tokens_per_s");
+            char key[96];
+            snprintf(key, sizeof key, "train_tokens_per_s_ratio_vs_%s", v->string);
+            if (theirs > 0) cJSON_AddNumberToObject(r, key, tps / theirs);
+        }
+        double ours = num_at(o, "memory", "peak_rss_bytes"), pm = num_at(py, "peak_rss_mb", NULL);
+        if (ours > 0 && pm > 0) {
+            cJSON_AddNumberToObject(r, "pytorch_peak_rss_bytes", pm * 1024.0 * 1024.0);
+            cJSON_AddNumberToObject(r, "peak_rss_ratio_ours_over_pytorch", ours / (pm * 1048576.0));
+        }
+    }
+    return 0;
 }
