@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
     OptimConfig oc;
     optim_config_default(&oc);
     double total = 0;
-    for (int s = 0; s <= steps; s++) {
+    for (int s = 0; steps > 0 && s <= steps; s++) {  // steps = 0: decode only
         if (s == 1) memset(op_seconds, 0, sizeof op_seconds), memset(op_calls, 0, sizeof op_calls);
         double t0 = now();
         model_zero_grad(m);
@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
     }
     printf("%s, %d threads, batch %d x %d, loss %.6f, %s\n", name, threads, B, T, m->loss,
            use_cpu_time ? "CPU time" : "wall-clock time");
-    report("train", total, steps);
+    if (steps > 0) report("train", total, steps);
 
     float *logits = malloc(sizeof(float) * 1024);
     m->vt->alloc_decode(m);
