@@ -1,11 +1,15 @@
 # mamba.mk: Mamba-specific build settings and targets.
 
-# The scan and SiLU loops call the branch-free exp/log of kernels/cpu/vec_math.h.
-# With GCC's default -ftrapping-math, the selects inside them count as control
-# flow and the loops stay scalar (3-4x slower). No code here enables FP traps,
-# so the flag changes speed only, never a result.
-MAMBA_VEC_OBJ := $(BUILD)/kernels/cpu/selective_scan.o $(BUILD)/kernels/cpu/silu.o
-$(MAMBA_VEC_OBJ): CFLAGS += -fno-trapping-math -ffp-contract=fast
+# The scan and SiLU compute in whole vectors (kernels/cpu/vec16.h); their
+# scalar tails and the decode step call the branch-free exp/log of
+# kernels/cpu/vec_math.h, which GCC's default -ftrapping-math keeps scalar (the
+# selects count as control flow). No code here enables FP traps, so that flag
+# changes speed only. -ffp-contract=fast lets a*h + b become one FMA: with
+# -std=c11 GCC contracts nothing, which doubles the scan's arithmetic; it
+# changes rounding (within the tests' tolerances), never determinism.
+# A pattern, so that every build directory (BUILD=..., the CUDA build's host
+# objects, the sanitizer build) compiles these files the same way.
+%/kernels/cpu/selective_scan.o %/kernels/cpu/silu.o: CFLAGS += -fno-trapping-math -ffp-contract=fast
 
 # make bench-mamba: both Mamba sizes under the GPT-2 protocol (2 threads,
 # batch 8 x 256, AdamW), with the two PyTorch peers of

@@ -17,7 +17,13 @@ Both run; the JSON's "train" and "inference" are the faster variant's, and
 "variants" holds both. A step of mamba-60m takes tens of seconds here and
 over 12 GiB, so the number of timed steps is capped by --max-timed-seconds
 (at least 2 steps, estimated from the warm-up step); each variant's JSON says
-how many steps it timed and whether the cap applied. Peak memory is the process's max RSS after each
+how many steps it timed and whether the cap applied. Both scans keep
+(batch, d_inner, seq, d_state) tensors for autograd in every layer: about 3.5
+of them for the sequential loop, about 2 log2(seq) + 3 for the log-depth scan
+(each level's a and h). A variant whose estimate exceeds the memory available
+would be killed by the kernel and take the whole peer with it, so it is
+skipped, and the JSON says so with the estimate (mamba-60m's parallel scan
+needs about 60 GiB at batch 8 x 256). Peak memory is the process's max RSS after each
 variant (ru_maxrss only grows, so the sequential one runs first and the
 parallel figure is the max of the two). Prints one JSON document to stdout.
 Run with /usr/bin/python3 (Debian's python3-torch).
@@ -137,6 +143,22 @@ def scan_parallel(a, bu):
     return bu
 
 
+def estimated_bytes(cfg, args, variant):
+    """Rough autograd memory of one training step: (b, d, l, n) tensors kept per layer."""
+    ssm = cfg["ssm_cfg"]
+    one = args.batch * ssm["expand"] * cfg["d_model"] * args.seq * ssm["d_state"] * 4
+    per_layer = 3.5 if variant == "sequential" else 2 * math.ceil(math.log2(max(args.seq, 2))) + 3
+    return cfg["n_layer"] * per_layer * one
+
+
+def available_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def measure(model, scan, args, V):
     gen = torch.Generator().manual_seed(1)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
@@ -218,8 +240,16 @@ def main():
     for name in args.variants.split(","):
         if name not in scans:
             sys.exit("bench_torch_mamba.py: unknown variant '%s' (sequential, parallel)" % name)
+        need, have = estimated_bytes(cfg, args, name), available_bytes()
+        if have is not None and need > 0.9 * have:
+            variants[name] = {"skipped": "estimated %.1f GiB of autograd tensors, %.1f GiB available"
+                                         % (need / 2**30, have / 2**30)}
+            continue
         variants[name] = measure(model, scans[name], args, cfg["vocab_size"])
-    best = max(variants, key=lambda n: variants[n]["train"]["tokens_per_s"])
+    ran = [n for n in variants if "train" in variants[n]]
+    if not ran:
+        sys.exit("bench_torch_mamba.py: no variant fits in memory (%s)" % json.dumps(variants))
+    best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
     decode = measure_decode(model, cfg, args)
     try:  # the kernels the system OpenBLAS (torch's BLAS here) picked
         lib = ctypes.CDLL("libopenblas.so.0")
