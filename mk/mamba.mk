@@ -14,7 +14,13 @@
 # make bench-mamba: both Mamba sizes under the GPT-2 protocol (2 threads,
 # batch 8 x 256, AdamW), with the two PyTorch peers of
 # scripts/bench_torch_mamba.py (sequential selective_scan_ref loop and a
-# log-depth parallel scan) in the same run. Uses the generic `tunebench bench`.
+# log-depth parallel scan) in the same run. Uses the generic `tunebench bench`;
+# bench_mamba.c adds the scan's share of the step and its bandwidth, memory per
+# token (chunked vs naive states) and the ratios against each peer. The
+# peers cap their timed steps at --max-timed-seconds (120 s, at least 2 steps)
+# and skip a scan variant that would not fit in memory (mamba-60m's log-depth
+# scan); the JSON records both. Run it on a quiet machine: several minutes,
+# and mamba-60m's sequential PyTorch peer needs about 13 GiB.
 .PHONY: bench-mamba
 bench-mamba: deps-build $(BUILD)/tunebench
 	@mkdir -p results/bench
