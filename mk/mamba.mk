@@ -1,16 +1,26 @@
 # mamba.mk: Mamba-specific build settings and targets.
 
-# The scan and SiLU loops call the branch-free exp/log of kernels/cpu/vec_math.h.
-# With GCC's default -ftrapping-math, the selects inside them count as control
-# flow and the loops stay scalar (3-4x slower). No code here enables FP traps,
-# so the flag changes speed only, never a result.
-MAMBA_VEC_OBJ := $(BUILD)/kernels/cpu/selective_scan.o $(BUILD)/kernels/cpu/silu.o
-$(MAMBA_VEC_OBJ): CFLAGS += -fno-trapping-math
+# The scan and SiLU compute in whole vectors (kernels/cpu/vec16.h); their
+# scalar tails and the decode step call the branch-free exp/log of
+# kernels/cpu/vec_math.h, which GCC's default -ftrapping-math keeps scalar (the
+# selects count as control flow). No code here enables FP traps, so that flag
+# changes speed only. -ffp-contract=fast lets a*h + b become one FMA: with
+# -std=c11 GCC contracts nothing, which doubles the scan's arithmetic; it
+# changes rounding (within the tests' tolerances), never determinism.
+# A pattern, so that every build directory (BUILD=..., the CUDA build's host
+# objects, the sanitizer build) compiles these files the same way.
+%/kernels/cpu/selective_scan.o %/kernels/cpu/silu.o: CFLAGS += -fno-trapping-math -ffp-contract=fast
 
 # make bench-mamba: both Mamba sizes under the GPT-2 protocol (2 threads,
 # batch 8 x 256, AdamW), with the two PyTorch peers of
 # scripts/bench_torch_mamba.py (sequential selective_scan_ref loop and a
-# log-depth parallel scan) in the same run. Uses the generic `tunebench bench`.
+# log-depth parallel scan) in the same run. Uses the generic `tunebench bench`;
+# bench_mamba.c adds the scan's share of the step and its bandwidth, memory per
+# token (chunked vs naive states) and the ratios against each peer. The
+# peers cap their timed steps at --max-timed-seconds (120 s, at least 2 steps)
+# and skip a scan variant that would not fit in memory (mamba-60m's log-depth
+# scan); the JSON records both. Run it on a quiet machine: several minutes,
+# and mamba-60m's sequential PyTorch peer needs about 13 GiB.
 .PHONY: bench-mamba
 bench-mamba: deps-build $(BUILD)/tunebench
 	@mkdir -p results/bench
@@ -20,3 +30,12 @@ bench-mamba: deps-build $(BUILD)/tunebench
 	  $$(test -x /usr/bin/python3 && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo --peer scripts/bench_torch_mamba.py) \
 	  --out results/bench/mamba-cpu.json
 	@echo "wrote results/bench/mamba-cpu.json"
+
+# make profile-mamba: per-op time of a mamba-6m training step and decode step
+# (a development tool; bench/profile_mamba.c). PROFILE_ARGS="mamba-60m 2 2", or
+# PROFILE_ARGS="scan" for the scan alone on one thread in CPU time.
+$(BUILD)/bench/profile_mamba: $(BUILD)/bench/profile_mamba.o $(BUILD)/libtunebench.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+.PHONY: profile-mamba
+profile-mamba: deps-build $(BUILD)/bench/profile_mamba
+	OMP_WAIT_POLICY=PASSIVE $(BUILD)/bench/profile_mamba $(PROFILE_ARGS)

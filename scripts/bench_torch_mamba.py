@@ -14,14 +14,26 @@ conv state rolled, the SSM state updated in place). Two scans:
               time: log2(L) passes of h[t] += a[t] * h[t - k], a[t] *= a[t - k].
 
 Both run; the JSON's "train" and "inference" are the faster variant's, and
-"variants" holds both. Peak memory is the process's max RSS after each
+"variants" holds both. A step of mamba-60m takes tens of seconds here and
+over 12 GiB, so the number of timed steps is capped by --max-timed-seconds
+(at least 2 steps, estimated from the warm-up step); each variant's JSON says
+how many steps it timed and whether the cap applied. Both scans keep
+(batch, d_inner, seq, d_state) tensors for autograd in every layer: about 3.5
+of them for the sequential loop, about 2 log2(seq) + 3 for the log-depth scan
+(each level's a and h). A variant whose estimate exceeds the memory available
+would be killed by the kernel and take the whole peer with it, so it is
+skipped, and the JSON says so with the estimate (mamba-60m's parallel scan
+needs about 60 GiB at batch 8 x 256). Peak memory is the process's max RSS after each
 variant (ru_maxrss only grows, so the sequential one runs first and the
 parallel figure is the max of the two). Prints one JSON document to stdout.
 Run with /usr/bin/python3 (Debian's python3-torch).
 """
 import argparse
+import ctypes
 import json
 import math
+import os
+import re
 import resource
 import statistics
 import sys
@@ -131,11 +143,29 @@ def scan_parallel(a, bu):
     return bu
 
 
+def estimated_bytes(cfg, args, variant):
+    """Rough autograd memory of one training step: (b, d, l, n) tensors kept per layer."""
+    ssm = cfg["ssm_cfg"]
+    one = args.batch * ssm["expand"] * cfg["d_model"] * args.seq * ssm["d_state"] * 4
+    per_layer = 3.5 if variant == "sequential" else 2 * math.ceil(math.log2(max(args.seq, 2))) + 3
+    return cfg["n_layer"] * per_layer * one
+
+
+def available_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def measure(model, scan, args, V):
     gen = torch.Generator().manual_seed(1)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
-    times = []
-    for it in range(args.warmup + args.steps):
+    times, warm = [], []
+    steps, capped = args.steps, False
+    it = 0
+    while it < args.warmup + steps:
         idx = torch.randint(0, V, (args.batch, args.seq), generator=gen)
         tgt = torch.randint(0, V, (args.batch, args.seq), generator=gen)
         t0 = time.perf_counter()
@@ -144,8 +174,14 @@ def measure(model, scan, args, V):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        dt = time.perf_counter() - t0
         if it >= args.warmup:
-            times.append(time.perf_counter() - t0)
+            times.append(dt)
+        else:
+            warm.append(dt)
+            if it == args.warmup - 1 and dt * steps > args.max_timed_seconds:
+                steps, capped = max(2, int(args.max_timed_seconds // dt)), True
+        it += 1
     step_s = statistics.median(times)
     prefill = []
     with torch.no_grad():
@@ -156,7 +192,10 @@ def measure(model, scan, args, V):
             prefill.append(time.perf_counter() - t0)
     return {
         "train": {"step_ms": [t * 1e3 for t in times], "step_ms_median": step_s * 1e3,
-                  "tokens_per_s": args.batch * args.seq / step_s},
+                  "tokens_per_s": args.batch * args.seq / step_s,
+                  "warmup_steps": args.warmup, "timed_steps": len(times),
+                  "steps_capped": capped,
+                  "warmup_step_ms": [t * 1e3 for t in warm]},
         "inference": {"prefill_ms_median": statistics.median(prefill) * 1e3},
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
@@ -188,6 +227,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--decode-steps", type=int, default=20)
     ap.add_argument("--variants", default="sequential,parallel")
+    ap.add_argument("--max-timed-seconds", type=float, default=120.0,
+                    help="cap on the timed steps' total time per variant (at least 2 steps)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -199,12 +240,30 @@ def main():
     for name in args.variants.split(","):
         if name not in scans:
             sys.exit("bench_torch_mamba.py: unknown variant '%s' (sequential, parallel)" % name)
+        need, have = estimated_bytes(cfg, args, name), available_bytes()
+        if have is not None and need > 0.9 * have:
+            variants[name] = {"skipped": "estimated %.1f GiB of autograd tensors, %.1f GiB available"
+                                         % (need / 2**30, have / 2**30)}
+            continue
         variants[name] = measure(model, scans[name], args, cfg["vocab_size"])
-    best = max(variants, key=lambda n: variants[n]["train"]["tokens_per_s"])
+    ran = [n for n in variants if "train" in variants[n]]
+    if not ran:
+        sys.exit("bench_torch_mamba.py: no variant fits in memory (%s)" % json.dumps(variants))
+    best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
     decode = measure_decode(model, cfg, args)
+    try:  # the kernels the system OpenBLAS (torch's BLAS here) picked
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        openblas_core = lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        openblas_core = "unknown"
     out = {
         "implementation": "PyTorch %s, mamba_ssm reference path (%s scan is the faster)" % (torch.__version__, best),
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "openblas_core": openblas_core,
+        "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),
         "params": sum(p.numel() for p in model.parameters()),
         "train": variants[best]["train"],
         "inference": dict(variants[best]["inference"], **decode),

@@ -27,6 +27,7 @@
 
 #include "../models/model.h"
 #include "bench_machine.h"
+#include "bench_mamba.h"
 #include "common.h"
 
 typedef struct {
@@ -449,6 +450,10 @@ int cmd_bench(int argc, char **argv) {
             }
         }
         cJSON_AddItemToArray(models, o);
+        // Mamba: the scan's share and bandwidth, memory per token, both peers.
+        if (tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "arch")), "mamba") &&
+            bench_mamba_record(o, name, a.batch, a.seq, a.vocab, be))
+            tb_report();
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

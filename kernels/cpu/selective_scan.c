@@ -11,8 +11,12 @@
 // channels, so each time step loads u[b,t,d0:d0+CB] (and delta, z) as one
 // contiguous run, and B_t, C_t (shared by all channels) once for the block.
 // The block's state h (N x CB) lives on the stack, laid out [n][channel] so
-// the inner loops run across channels in SIMD lanes with no horizontal sums.
-// softplus, the D skip and the z gate are fused into the same pass.
+// the inner loops run across channels in SIMD lanes (vec16.h), and the
+// forward needs no horizontal sums. softplus, the D skip and the z gate are
+// fused into the same pass, but kept off the sequential path: per tile of
+// SCAN_TILE steps, a first pass computes them for every step (independent
+// steps, so their long exp/log/divide chains overlap), the recurrence pass
+// carries only h, and a last pass applies the gate.
 //
 // Memory: the (B, L, dim, N) tensor of states is never stored.
 //   Stored by the forward:  chunk_states (B, ceil(L/chunk), dim, N), the state
@@ -20,6 +24,9 @@
 //   Recomputed backward:    inside one chunk, delta, a_t and h_t, into a small
 //                           per-task buffer ((chunk+1) * N * CB floats), from
 //                           the saved state; then y_t for the z gate.
+//   The backward's dB_t and dC_t are sums over channels (horizontal sums of
+//   the lanes); with N = 16 the 16 sums of one step are done together by a
+//   shuffle tree (vsum16).
 //   The backward walks chunks last to first, carrying the adjoint
 //     g_t = C_t * dy_t + a_{t+1} * g_{t+1}          (dL/dh_t, (n, d))
 //   from one chunk into the previous one, so the result does not depend on
@@ -30,16 +37,20 @@
 // fixed groups of SCAN_GROUP_BLOCKS; a task (batch row, group) writes its own
 // partial sums into scratch, and a final pass adds the partials in a fixed
 // order. Nothing depends on the thread count or the schedule.
-#include <math.h>
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "vec16.h"
 #include "vec_math.h"
 
-#define SCAN_CB 16           // channels per block (SIMD lanes across channels)
-#define SCAN_GROUP_BLOCKS 4  // blocks per backward task (dB/dC partials per group)
+#define SCAN_CB VEC16_LANES  // channels per block: one vec16
 
-static inline float softplus_f(float x) { return vec_softplusf(x); }
+#define SCAN_GROUP_BLOCKS 4  // blocks per backward task (dB/dC partials per group)
+#define SCAN_TILE 32         // forward steps per pass (see the top)
+// Rows of u, delta and z are d_inner (or 2 d_inner) floats apart, so a block
+// walking time reads one cache line per row, each from a new page; prefetch
+// that many steps ahead.
+#define SCAN_PREFETCH 8
 
 static int scan_nchunks(const SelectiveScanParams *p) {
     return (p->seqlen + p->chunk - 1) / p->chunk;
@@ -80,85 +91,114 @@ size_t selective_scan_scratch_floats(const SelectiveScanParams *p) {
     return scan_scratch_layout(p).total;
 }
 
-// Loads the block's per-channel constants; lanes past the last channel get
-// values that keep them inert (u = 0 makes every contribution zero).
-static void load_block_constants(const SelectiveScanParams *p, int d0, int w,
-                                 float A[][SCAN_CB], float *Dskip, float *bias) {
-    for (int n = 0; n < p->dstate; n++)
+// A block's per-channel constants; lanes past the last channel get values
+// that keep them inert (u = 0 makes every contribution zero).
+typedef struct {
+    vec16 A[SCAN_MAX_DSTATE];  // -exp(A_log), [n] over channels
+    vec16 Dskip, bias;
+} BlockConstants;
+
+static void load_block_constants(const SelectiveScanParams *p, int d0, int w, BlockConstants *k) {
+    float x[SCAN_CB];
+    for (int n = 0; n < p->dstate; n++) {
         for (int j = 0; j < SCAN_CB; j++)
-            A[n][j] = j < w ? -vec_expf(p->A_log[(size_t)(d0 + j) * p->dstate + n]) : -1.0f;
-    for (int j = 0; j < SCAN_CB; j++) {
-        Dskip[j] = j < w ? p->D[d0 + j] : 0.0f;
-        bias[j] = j < w ? p->delta_bias[d0 + j] : 0.0f;
+            x[j] = j < w ? -vec_expf(p->A_log[(size_t)(d0 + j) * p->dstate + n]) : -1.0f;
+        k->A[n] = vload(x);
     }
+    for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? p->D[d0 + j] : 0.0f;
+    k->Dskip = vload(x);
+    for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? p->delta_bias[d0 + j] : 0.0f;
+    k->bias = vload(x);
 }
 
-static inline void load_row(float *dst, const float *src, int w) {
-    if (w == SCAN_CB) {  // the common case: one fixed-width vector load
-        for (int j = 0; j < SCAN_CB; j++) dst[j] = src[j];
-        return;
-    }
-    for (int j = 0; j < SCAN_CB; j++) dst[j] = j < w ? src[j] : 0.0f;
+// Row r of a (rows, stride) view at channel d0, w channels; zeros past w.
+static inline vec16 load_row(const float *base, size_t r, int stride, int d0, int w) {
+    const float *src = base + r * stride + d0;
+    if (w == SCAN_CB) return vload(src);
+    float x[SCAN_CB];
+    for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? src[j] : 0.0f;
+    return vload(x);
 }
-static inline void store_row(float *dst, const float *src, int w) {
+static inline void store_row(float *base, size_t r, int stride, int d0, int w, vec16 v) {
+    float *dst = base + r * stride + d0;
     if (w == SCAN_CB) {
-        for (int j = 0; j < SCAN_CB; j++) dst[j] = src[j];
+        vstore(dst, v);
         return;
     }
-    for (int j = 0; j < w; j++) dst[j] = src[j];
+    float x[SCAN_CB];
+    vstore(x, v);
+    for (int j = 0; j < w; j++) dst[j] = x[j];
+}
+static inline void prefetch_row(const float *base, size_t r, int stride, int d0) {
+    if (base) __builtin_prefetch(base + r * stride + d0);
+}
+
+// The recurrence step, shared by the forward and the backward's recompute so
+// that both round identically (the chunked backward relies on it).
+static inline vec16 scan_state_update(vec16 a, vec16 h, vec16 du, float bn) {
+    return a * h + du * bn;
+}
+
+// The state h ([n] over the block's channels) <-> (w, N) rows of a state tensor.
+static void save_state(float *dst, const vec16 *h, int w, int N) {
+    for (int n = 0; n < N; n++) {
+        float x[SCAN_CB];
+        vstore(x, h[n]);
+        for (int j = 0; j < w; j++) dst[(size_t)j * N + n] = x[j];
+    }
+}
+static void load_state(vec16_u *h, const float *src, int w, int N) {
+    for (int n = 0; n < N; n++) {
+        float x[SCAN_CB];
+        for (int j = 0; j < SCAN_CB; j++) x[j] = j < w ? src[(size_t)j * N + n] : 0.0f;
+        h[n] = vload(x);
+    }
 }
 
 // ---------------------------------------------------------------- forward
 static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
-    const int L = p->seqlen, N = p->dstate, chunk = p->chunk;
+    const int L = p->seqlen, N = p->dstate, chunk = p->chunk, nchunks = scan_nchunks(p);
     const int w = p->dim - d0 < SCAN_CB ? p->dim - d0 : SCAN_CB;
-    float A[SCAN_MAX_DSTATE][SCAN_CB], h[SCAN_MAX_DSTATE][SCAN_CB];
-    float Dskip[SCAN_CB], bias[SCAN_CB];
-    load_block_constants(p, d0, w, A, Dskip, bias);
-    memset(h, 0, sizeof h);
-    const int nchunks = scan_nchunks(p);
-    for (int t = 0; t < L; t++) {
-        if (t % chunk == 0) {  // save the state entering this chunk
-            float *cs = p->chunk_states + (((size_t)b * nchunks + t / chunk) * p->dim + d0) * N;
-            for (int j = 0; j < w; j++)
-                for (int n = 0; n < N; n++) cs[(size_t)j * N + n] = h[n][j];
-        }
-        const size_t row = (size_t)b * L + t;
-        const float *Bt = p->Bmat + row * p->B_stride, *Ct = p->Cmat + row * p->C_stride;
-        float u[SCAN_CB], delta[SCAN_CB], z[SCAN_CB], du[SCAN_CB], y[SCAN_CB];
-        load_row(u, p->u + row * p->u_stride + d0, w);
-        load_row(delta, p->delta_raw + row * p->delta_stride + d0, w);
-        load_row(z, p->z + row * p->z_stride + d0, w);
-#pragma omp simd
-        for (int j = 0; j < SCAN_CB; j++) {
-            delta[j] = softplus_f(delta[j] + bias[j]);
-            du[j] = delta[j] * u[j];
-            y[j] = 0.0f;
-        }
-        // The decays first (independent, so the exps pipeline), then the
-        // recurrence itself.
-        float a[SCAN_MAX_DSTATE][SCAN_CB];
-        for (int n = 0; n < N; n++)
-#pragma omp simd
-            for (int j = 0; j < SCAN_CB; j++) a[n][j] = vec_expf(delta[j] * A[n][j]);
-        for (int n = 0; n < N; n++) {
-            const float bn = Bt[n], cn = Ct[n];
-#pragma omp simd
-            for (int j = 0; j < SCAN_CB; j++) {
-                h[n][j] = a[n][j] * h[n][j] + du[j] * bn;
-                y[j] += cn * h[n][j];
+    BlockConstants k;
+    load_block_constants(p, d0, w, &k);
+    vec16 h[SCAN_MAX_DSTATE];
+    for (int n = 0; n < N; n++) h[n] = vsplat(0.0f);
+    vec16 delta[SCAN_TILE], du[SCAN_TILE], gate[SCAN_TILE], skip[SCAN_TILE], y[SCAN_TILE];
+    for (int t0 = 0; t0 < L; t0 += SCAN_TILE) {
+        const int len = L - t0 < SCAN_TILE ? L - t0 : SCAN_TILE;
+        const size_t row0 = (size_t)b * L + t0;
+        for (int i = 0; i < len; i++) {  // 1. per step: softplus, delta u, D u, gate
+            const size_t row = row0 + i;
+            if (t0 + i + SCAN_PREFETCH < L) {
+                prefetch_row(p->u, row + SCAN_PREFETCH, p->u_stride, d0);
+                prefetch_row(p->delta_raw, row + SCAN_PREFETCH, p->delta_stride, d0);
+                prefetch_row(p->z, row + SCAN_PREFETCH, p->z_stride, d0);
             }
+            vec16 u = load_row(p->u, row, p->u_stride, d0, w);
+            vec16 z = load_row(p->z, row, p->z_stride, d0, w);
+            delta[i] = vsoftplus(load_row(p->delta_raw, row, p->delta_stride, d0, w) + k.bias);
+            du[i] = delta[i] * u;
+            skip[i] = k.Dskip * u;
+            gate[i] = z * vsigmoid(z);
         }
-        float o[SCAN_CB];
-#pragma omp simd
-        for (int j = 0; j < SCAN_CB; j++) o[j] = (y[j] + Dskip[j] * u[j]) * z[j] * vec_sigmoidf(z[j]);
-        store_row(p->out + row * p->out_stride + d0, o, w);
+        for (int i = 0; i < len; i++) {  // 2. the recurrence
+            const int t = t0 + i;
+            if (t % chunk == 0)  // save the state entering this chunk
+                save_state(p->chunk_states + (((size_t)b * nchunks + t / chunk) * p->dim + d0) * N,
+                           h, w, N);
+            const float *Bt = p->Bmat + (row0 + i) * p->B_stride;
+            const float *Ct = p->Cmat + (row0 + i) * p->C_stride;
+            vec16 acc = vsplat(0.0f);
+            for (int n = 0; n < N; n++) {
+                h[n] = scan_state_update(vexp(delta[i] * k.A[n]), h[n], du[i], Bt[n]);
+                acc += h[n] * Ct[n];
+            }
+            y[i] = acc;
+        }
+        for (int i = 0; i < len; i++)  // 3. out = (y + D u) * silu(z)
+            store_row(p->out, row0 + i, p->out_stride, d0, w, (y[i] + skip[i]) * gate[i]);
     }
-    if (p->final_state) {
-        float *fs = p->final_state + ((size_t)b * p->dim + d0) * N;
-        for (int j = 0; j < w; j++)
-            for (int n = 0; n < N; n++) fs[(size_t)j * N + n] = h[n][j];
-    }
+    if (p->final_state) save_state(p->final_state + ((size_t)b * p->dim + d0) * N, h, w, N);
 }
 
 void selective_scan_forward(const SelectiveScanParams *p) {
@@ -169,124 +209,114 @@ void selective_scan_forward(const SelectiveScanParams *p) {
 }
 
 // ---------------------------------------------------------------- backward
+// dBt[n] += the lanes of PB[n] summed, dCt[n] likewise, n < N.
+static inline void add_lane_sums(float *dBt, float *dCt, const vec16 *PB, const vec16 *PC,
+                                 int N) {
+#if VEC16_HAVE_SUM16
+    if (N == 16) {
+        vstore(dBt, vload(dBt) + vsum16(PB));
+        vstore(dCt, vload(dCt) + vsum16(PC));
+        return;
+    }
+#endif
+    for (int n = 0; n < N; n++) {
+        dBt[n] += vsum(PB[n]);
+        dCt[n] += vsum(PC[n]);
+    }
+}
+
 // One block of channels for one batch row. dBC (seqlen, 2N) accumulates this
 // group's dB, dC partials; dA (w, N), dD, dbias (w) are written.
 static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, float *buf,
                                 float *dBC, float *dA_out, float *dD_out, float *dbias_out) {
     const int L = p->seqlen, N = p->dstate, chunk = p->chunk, nchunks = scan_nchunks(p);
     const int w = p->dim - d0 < SCAN_CB ? p->dim - d0 : SCAN_CB;
-    float A[SCAN_MAX_DSTATE][SCAN_CB], gnext[SCAN_MAX_DSTATE][SCAN_CB];
-    float dA[SCAN_MAX_DSTATE][SCAN_CB];
-    float Dskip[SCAN_CB], bias[SCAN_CB], dD[SCAN_CB], dbias[SCAN_CB];
-    load_block_constants(p, d0, w, A, Dskip, bias);
-    memset(gnext, 0, sizeof gnext);
-    memset(dA, 0, sizeof dA);
-    memset(dD, 0, sizeof dD);
-    memset(dbias, 0, sizeof dbias);
-    // Per-chunk buffers: hs[i] is the state before step t0+i (hs[0] = saved).
-    float (*hs)[SCAN_CB] = (float (*)[SCAN_CB])buf;                          // (chunk+1)*N
-    float (*as)[SCAN_CB] = (float (*)[SCAN_CB])(buf + (size_t)(chunk + 1) * N * SCAN_CB);
-    float (*deltas)[SCAN_CB] = (float (*)[SCAN_CB])(buf + (size_t)(2 * chunk + 1) * N * SCAN_CB);
+    BlockConstants k;
+    load_block_constants(p, d0, w, &k);
+    vec16 gnext[SCAN_MAX_DSTATE], dA[SCAN_MAX_DSTATE], PB[SCAN_MAX_DSTATE], PC[SCAN_MAX_DSTATE];
+    for (int n = 0; n < N; n++) gnext[n] = dA[n] = vsplat(0.0f);
+    vec16 dD = vsplat(0.0f), dbias = vsplat(0.0f);
+    // Per-chunk buffers: hs[i*N + n] is the state before step t0+i (hs[0..N) = saved).
+    vec16_u *hs = (vec16_u *)buf;                          // (chunk+1) * N
+    vec16_u *as = hs + (size_t)(chunk + 1) * N;               // chunk * N
+    vec16_u *deltas = as + (size_t)chunk * N;                 // chunk
 
     for (int c = nchunks - 1; c >= 0; c--) {
         const int t0 = c * chunk, t1 = t0 + chunk < L ? t0 + chunk : L;
-        const float *cs = p->chunk_states + (((size_t)b * nchunks + c) * p->dim + d0) * N;
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < SCAN_CB; j++) hs[n][j] = j < w ? cs[(size_t)j * N + n] : 0.0f;
+        load_state(hs, p->chunk_states + (((size_t)b * nchunks + c) * p->dim + d0) * N, w, N);
         // Recompute delta, a_t and h_t across the chunk.
         for (int t = t0; t < t1; t++) {
             const size_t row = (size_t)b * L + t;
             const int i = t - t0;
-            const float *Bt = p->Bmat + row * p->B_stride;
-            float u[SCAN_CB], delta[SCAN_CB], du[SCAN_CB];
-            load_row(u, p->u + row * p->u_stride + d0, w);
-            load_row(delta, p->delta_raw + row * p->delta_stride + d0, w);
-#pragma omp simd
-            for (int j = 0; j < SCAN_CB; j++) {
-                delta[j] = softplus_f(delta[j] + bias[j]);
-                du[j] = delta[j] * u[j];
-                deltas[i][j] = delta[j];
+            if (t + SCAN_PREFETCH < t1) {
+                prefetch_row(p->u, row + SCAN_PREFETCH, p->u_stride, d0);
+                prefetch_row(p->delta_raw, row + SCAN_PREFETCH, p->delta_stride, d0);
             }
-            float (*hprev)[SCAN_CB] = hs + (size_t)i * N, (*hcur)[SCAN_CB] = hs + (size_t)(i + 1) * N;
-            float (*acur)[SCAN_CB] = as + (size_t)i * N;
+            const float *Bt = p->Bmat + row * p->B_stride;
+            vec16 delta = vsoftplus(load_row(p->delta_raw, row, p->delta_stride, d0, w) + k.bias);
+            vec16 du = delta * load_row(p->u, row, p->u_stride, d0, w);
+            deltas[i] = delta;
+            const vec16_u *hprev = hs + (size_t)i * N;
+            vec16_u *hcur = hs + (size_t)(i + 1) * N, *acur = as + (size_t)i * N;
             for (int n = 0; n < N; n++) {
-                const float bn = Bt[n];
-#pragma omp simd
-                for (int j = 0; j < SCAN_CB; j++) {
-                    float a = vec_expf(delta[j] * A[n][j]);
-                    acur[n][j] = a;
-                    hcur[n][j] = a * hprev[n][j] + du[j] * bn;
-                }
+                acur[n] = vexp(delta * k.A[n]);
+                hcur[n] = scan_state_update(acur[n], hprev[n], du, Bt[n]);
             }
         }
         // Walk the chunk backward.
         for (int t = t1 - 1; t >= t0; t--) {
             const size_t row = (size_t)b * L + t;
             const int i = t - t0;
+            if (t - SCAN_PREFETCH >= t0) {  // walking backward: prefetch behind
+                const size_t ahead = row - SCAN_PREFETCH;
+                prefetch_row(p->z, ahead, p->z_stride, d0);
+                prefetch_row(p->dout, ahead, p->dout_stride, d0);
+                prefetch_row(p->du, ahead, p->du_stride, d0);
+                prefetch_row(p->ddelta_raw, ahead, p->ddelta_stride, d0);
+                prefetch_row(p->dz, ahead, p->dz_stride, d0);
+            }
             const float *Bt = p->Bmat + row * p->B_stride, *Ct = p->Cmat + row * p->C_stride;
-            float (*hprev)[SCAN_CB] = hs + (size_t)i * N, (*hcur)[SCAN_CB] = hs + (size_t)(i + 1) * N;
-            float (*acur)[SCAN_CB] = as + (size_t)i * N;
-            const float *delta = deltas[i];
-            float u[SCAN_CB], dr[SCAN_CB], z[SCAN_CB], dout[SCAN_CB], y[SCAN_CB], dy[SCAN_CB];
-            load_row(u, p->u + row * p->u_stride + d0, w);
-            load_row(dr, p->delta_raw + row * p->delta_stride + d0, w);
-            load_row(z, p->z + row * p->z_stride + d0, w);
-            load_row(dout, p->dout + row * p->dout_stride + d0, w);
-            for (int j = 0; j < SCAN_CB; j++) y[j] = Dskip[j] * u[j];
+            const vec16_u *hprev = hs + (size_t)i * N, *hcur = hs + (size_t)(i + 1) * N;
+            const vec16_u *acur = as + (size_t)i * N;
+            const vec16 delta = deltas[i];
+            vec16 u = load_row(p->u, row, p->u_stride, d0, w);
+            vec16 dr = load_row(p->delta_raw, row, p->delta_stride, d0, w);
+            vec16 z = load_row(p->z, row, p->z_stride, d0, w);
+            vec16 dout = load_row(p->dout, row, p->dout_stride, d0, w);
+            vec16 y = k.Dskip * u;
+            for (int n = 0; n < N; n++) y += hcur[n] * Ct[n];
+            vec16 s = vsigmoid(z);
+            vec16 dy = dout * z * s;
+            store_row(p->dz, row, p->dz_stride, d0, w, dout * y * s * (1.0f + z * (1.0f - s)));
+            dD += dy * u;
+            vec16 ddelta = vsplat(0.0f), du_acc = vsplat(0.0f), du_coef = delta * u;
             for (int n = 0; n < N; n++) {
-                const float cn = Ct[n];
-#pragma omp simd
-                for (int j = 0; j < SCAN_CB; j++) y[j] += cn * hcur[n][j];
+                const float bn = Bt[n];
+                vec16 g = Ct[n] * dy + gnext[n];  // g_t
+                vec16 ha = hprev[n] * acur[n];    // a_t * h_{t-1}
+                PC[n] = hcur[n] * dy;
+                PB[n] = g * du_coef;
+                ddelta += g * (ha * k.A[n] + bn * u);
+                du_acc += g * bn;
+                dA[n] += g * ha * delta;
+                gnext[n] = acur[n] * g;  // a_t * g_t, for step t-1
             }
-            float dz[SCAN_CB];
-#pragma omp simd
-            for (int j = 0; j < SCAN_CB; j++) {
-                float s = vec_sigmoidf(z[j]);
-                dy[j] = dout[j] * z[j] * s;
-                dz[j] = dout[j] * y[j] * s * (1.0f + z[j] * (1.0f - s));
-                dD[j] += dy[j] * u[j];
-            }
-            store_row(p->dz + row * p->dz_stride + d0, dz, w);
-            float ddelta[SCAN_CB], du_acc[SCAN_CB], du_coef[SCAN_CB];
-            for (int j = 0; j < SCAN_CB; j++) {
-                ddelta[j] = 0.0f;
-                du_acc[j] = 0.0f;
-                du_coef[j] = delta[j] * u[j];
-            }
-            float *dBt = dBC + (size_t)t * 2 * N, *dCt = dBt + N;
-            for (int n = 0; n < N; n++) {
-                const float bn = Bt[n], cn = Ct[n];
-                float sum_dB = 0.0f, sum_dC = 0.0f;
-#pragma omp simd reduction(+ : sum_dB, sum_dC)
-                for (int j = 0; j < SCAN_CB; j++) {
-                    float g = cn * dy[j] + gnext[n][j];         // g_t
-                    float ha = hprev[n][j] * acur[n][j];        // a_t * h_{t-1}
-                    sum_dC += hcur[n][j] * dy[j];
-                    sum_dB += g * du_coef[j];
-                    ddelta[j] += g * (ha * A[n][j] + bn * u[j]);
-                    du_acc[j] += g * bn;
-                    dA[n][j] += g * ha * delta[j];
-                    gnext[n][j] = acur[n][j] * g;               // a_t * g_t, for step t-1
-                }
-                dBt[n] += sum_dB;
-                dCt[n] += sum_dC;
-            }
-            float du[SCAN_CB], dpre[SCAN_CB];
-#pragma omp simd
-            for (int j = 0; j < SCAN_CB; j++) {
-                dpre[j] = ddelta[j] * vec_sigmoidf(dr[j] + bias[j]);  // softplus'
-                dbias[j] += dpre[j];
-                du[j] = du_acc[j] * delta[j] + Dskip[j] * dy[j];
-            }
-            store_row(p->du + row * p->du_stride + d0, du, w);
-            store_row(p->ddelta_raw + row * p->ddelta_stride + d0, dpre, w);
+            add_lane_sums(dBC + (size_t)t * 2 * N, dBC + (size_t)t * 2 * N + N, PB, PC, N);
+            vec16 dpre = ddelta * vsigmoid(dr + k.bias);  // softplus'
+            dbias += dpre;
+            store_row(p->du, row, p->du_stride, d0, w, du_acc * delta + k.Dskip * dy);
+            store_row(p->ddelta_raw, row, p->ddelta_stride, d0, w, dpre);
         }
     }
-    for (int j = 0; j < w; j++) {
-        for (int n = 0; n < N; n++) dA_out[(size_t)j * N + n] = dA[n][j] * A[n][j];  // d/dA_log
-        dD_out[j] = dD[j];
-        dbias_out[j] = dbias[j];
+    float x[SCAN_CB];
+    for (int n = 0; n < N; n++) {
+        vstore(x, dA[n] * k.A[n]);  // d/dA_log
+        for (int j = 0; j < w; j++) dA_out[(size_t)j * N + n] = x[j];
     }
+    vstore(x, dD);
+    for (int j = 0; j < w; j++) dD_out[j] = x[j];
+    vstore(x, dbias);
+    for (int j = 0; j < w; j++) dbias_out[j] = x[j];
 }
 
 void selective_scan_backward(const SelectiveScanParams *p) {
@@ -341,7 +371,7 @@ void selective_scan_step(float *out, float *ssm_state, const float *u, const flo
                          const float *z, const float *Bt, const float *Ct, const float *A_log,
                          const float *D, const float *delta_bias, int dim, int dstate) {
     for (int d = 0; d < dim; d++) {
-        const float delta = softplus_f(delta_raw[d] + delta_bias[d]);
+        const float delta = vec_softplusf(delta_raw[d] + delta_bias[d]);
         const float du = delta * u[d];
         float *h = ssm_state + (size_t)d * dstate;
         const float *al = A_log + (size_t)d * dstate;
