@@ -91,20 +91,6 @@ typedef struct {
 
 static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->impl; }
 
-// Carves aligned float buffers out of one allocation. The first pass (base
-// NULL) only counts; the second assigns pointers.
-typedef struct {
-    char *base;
-    size_t used;
-} Arena;
-
-static float *arena_take(Arena *a, size_t floats) {
-    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    float *p = a->base ? (float *)(a->base + a->used) : NULL;
-    a->used += bytes;
-    return p;
-}
-
 // ================================================================ tensor table
 
 static const char *layer_tensor_names[] = {
@@ -184,11 +170,6 @@ static int gpt2_create(Model *m) {
     return 0;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 // GPT-2's initialisation, as HF's GPT2PreTrainedModel._init_weights: weights
 // and embeddings N(0, 0.02), the residual projections (attn.c_proj and
 // mlp.c_proj) N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weight 1.
@@ -202,10 +183,10 @@ static void gpt2_init_weights(Model *m, uint64_t seed) {
         const ParamTensor *t = &m->tensors[i];
         float *p = host + t->offset;
         if (t->ndim == 2) {
-            float std = ends_with(t->name, "c_proj.weight") ? proj_std : GPT2_INIT_STD;
+            float std = tb_ends_with(t->name, "c_proj.weight") ? proj_std : GPT2_INIT_STD;
             for (size_t j = 0; j < t->numel; j++) p[j] = std * rng_normal(&rng);
         } else {
-            float value = strstr(t->name, "ln_") && ends_with(t->name, ".weight") ? 1.0f : 0.0f;
+            float value = strstr(t->name, "ln_") && tb_ends_with(t->name, ".weight") ? 1.0f : 0.0f;
             for (size_t j = 0; j < t->numel; j++) p[j] = value;
         }
     }
@@ -256,10 +237,7 @@ static void gpt2_layout_activations(Model *m, Arena *a, int B, int T) {
 
 static int gpt2_alloc_activations(Model *m, int B, int T) {
     GPT2 *g = gpt2_of(m);
-    if (B <= 0 || T <= 0 || T > m->spec.max_seq_len)
-        return tb_error("gpt2 '%s': cannot allocate activations for batch %d x %d: the "
-                        "sequence length must be in 1..%d (n_positions)",
-                        m->spec.name, B, T, m->spec.max_seq_len);
+    if (model_check_batch_shape(m, B, T)) return -1;
     if (g->arena) m->be->free(g->arena);
     free(m->losses_host);
     Arena a = {0};
@@ -277,17 +255,6 @@ static size_t gpt2_activation_bytes(const Model *m) { return gpt2_of(m)->arena_b
 
 // ================================================================ forward
 
-static void check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
-                         const char *what) {
-    for (size_t i = 0; i < n; i++) {
-        int32_t t = tokens[i];
-        if (t >= m->spec.vocab_size || (t < 0 && !allow_negative))
-            tb_die("gpt2 '%s': %s[%zu] = %d is outside the vocabulary 0..%d; the data was "
-                   "tokenized with a different tokenizer", m->spec.name, what, i, (int)t,
-                   m->spec.vocab_size - 1);
-    }
-}
-
 // inputs, targets (B, T) host. Leaves logits (B,T,V) in m->logits; with
 // targets also the per-position losses, their mean, and dlogits for the
 // backward (the fused cross-entropy computes both in one pass).
@@ -296,10 +263,8 @@ static void gpt2_forward(Model *m, const int32_t *inputs, const int32_t *targets
     const Backend *be = m->be;
     const int C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
     const int N = B * T;
-    if (!g->arena || B > m->B || T > m->T)
-        tb_die("gpt2 '%s': forward on batch %d x %d but activations were allocated for "
-               "%d x %d; call alloc_activations first", m->spec.name, B, T, m->B, m->T);
-    check_tokens(m, inputs, (size_t)N, 0, "inputs");
+    model_require_activations(m, g->arena, B, T);
+    model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
     be->to_device(g->tokens, inputs, (size_t)N * sizeof(int32_t));
     g->cur_B = B, g->cur_T = T;
 
@@ -327,18 +292,7 @@ static void gpt2_forward(Model *m, const int32_t *inputs, const int32_t *targets
     be->linear_forward(m->logits, g->lnf, g->w.wte, NULL, N, C, V, 0);  // tied LM head
 
     g->have_targets = targets != NULL;
-    if (!targets) return;
-    check_tokens(m, targets, (size_t)N, 1, "targets");
-    int count = 0;
-    for (int i = 0; i < N; i++) count += targets[i] >= 0;
-    be->to_device(g->targets, targets, (size_t)N * sizeof(int32_t));
-    // The mean over predicted positions: each one's gradient is 1/count.
-    float dloss = count ? 1.0f / (float)count : 0.0f;
-    be->crossentropy_forward_backward(g->losses, g->dlogits, m->logits, g->targets, N, V, dloss);
-    be->to_host(m->losses_host, g->losses, (size_t)N * sizeof(float));
-    double sum = 0.0;  // in position order, in double: the same bits every run
-    for (int i = 0; i < N; i++) sum += m->losses_host[i];
-    m->loss = count ? (float)(sum / count) : 0.0f;
+    if (targets) model_cross_entropy(m, targets, g->targets, g->losses, g->dlogits, N);
 }
 
 // ================================================================ backward
@@ -447,7 +401,7 @@ static void gpt2_decode_step(Model *m, int32_t token, float *logits_host) {
     const Backend *be = m->be;
     const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
     check_decode_room(m, 1);
-    check_tokens(m, &token, 1, 0, "token");
+    model_check_tokens(m, &token, 1, 0, "token");
     const int pos = m->decode_pos;
     be->to_device(g->dec_tokens, &token, sizeof token);
     be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe + (size_t)pos * C, 1, 1, C);
@@ -484,7 +438,7 @@ static void gpt2_prefill(Model *m, const int32_t *tokens, int n, float *logits_h
         for (int i = 0; i < n; i++) gpt2_decode_step(m, tokens[i], logits_host);
         return;
     }
-    check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
     be->to_device(g->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
     be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe, 1, n, C);
     for (int l = 0; l < m->spec.n_layer; l++) {

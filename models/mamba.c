@@ -112,18 +112,6 @@ typedef struct {
 
 static Mamba *mamba_of(const Model *m) { return (Mamba *)m->impl; }
 
-typedef struct {
-    char *base;
-    size_t used;
-} Arena;
-
-static float *arena_take(Arena *a, size_t floats) {
-    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    float *p = a->base ? (float *)(a->base + a->used) : NULL;
-    a->used += bytes;
-    return p;
-}
-
 static int scan_nchunks(const Model *m, int T) {
     return (T + m->spec.scan_chunk - 1) / m->spec.scan_chunk;
 }
@@ -195,11 +183,6 @@ static int mamba_create(Model *m) {
     return 0;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 // mamba_ssm's initialisation (Mamba.__init__ then _init_weights with
 // rescale_prenorm_residual and n_residuals_per_layer = 1):
 //   embedding       N(0, 0.02)
@@ -221,27 +204,27 @@ static void mamba_init_weights(Model *m, uint64_t seed) {
         const ParamTensor *t = &m->tensors[i];
         float *p = host + t->offset;
         size_t n = t->numel;
-        if (ends_with(t->name, "embedding.weight")) {
+        if (tb_ends_with(t->name, "embedding.weight")) {
             for (size_t j = 0; j < n; j++) p[j] = MAMBA_EMBED_STD * rng_normal(&rng);
-        } else if (ends_with(t->name, "conv1d.weight") || ends_with(t->name, "conv1d.bias")) {
+        } else if (tb_ends_with(t->name, "conv1d.weight") || tb_ends_with(t->name, "conv1d.bias")) {
             float bound = 1.0f / sqrtf((float)mb->K);
             for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
-        } else if (ends_with(t->name, "dt_proj.bias")) {
+        } else if (tb_ends_with(t->name, "dt_proj.bias")) {
             for (size_t j = 0; j < n; j++) {
                 double dt = exp(rng_uniform(&rng) * (log(MAMBA_DT_MAX) - log(MAMBA_DT_MIN)) +
                                 log(MAMBA_DT_MIN));
                 if (dt < MAMBA_DT_FLOOR) dt = MAMBA_DT_FLOOR;
                 p[j] = (float)(dt + log(-expm1(-dt)));  // softplus^-1(dt)
             }
-        } else if (ends_with(t->name, "A_log")) {
+        } else if (tb_ends_with(t->name, "A_log")) {
             for (size_t j = 0; j < n; j++)
                 p[j] = constant_A ? logf(0.5f) : logf((float)(j % (size_t)mb->S + 1));
-        } else if (ends_with(t->name, ".D") || ends_with(t->name, "norm.weight") ||
-                   ends_with(t->name, "norm_f.weight")) {
+        } else if (tb_ends_with(t->name, ".D") || tb_ends_with(t->name, "norm.weight") ||
+                   tb_ends_with(t->name, "norm_f.weight")) {
             for (size_t j = 0; j < n; j++) p[j] = 1.0f;
         } else {  // the Linear weights: fan_in is the second dimension
             float bound = 1.0f / sqrtf((float)t->shape[1]);
-            if (ends_with(t->name, "out_proj.weight")) bound /= sqrtf((float)m->spec.n_layer);
+            if (tb_ends_with(t->name, "out_proj.weight")) bound /= sqrtf((float)m->spec.n_layer);
             for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
         }
     }
@@ -300,10 +283,7 @@ static void layout_activations(Model *m, Arena *a, int B, int T) {
 
 static int mamba_alloc_activations(Model *m, int B, int T) {
     Mamba *mb = mamba_of(m);
-    if (B <= 0 || T <= 0 || T > m->spec.max_seq_len)
-        return tb_error("mamba '%s': cannot allocate activations for batch %d x %d: the "
-                        "sequence length must be in 1..%d (max_seq_len)",
-                        m->spec.name, B, T, m->spec.max_seq_len);
+    if (model_check_batch_shape(m, B, T)) return -1;
     if (mb->arena) m->be->free(mb->arena);
     free(m->losses_host);
     Arena a = {0};
@@ -320,17 +300,6 @@ static int mamba_alloc_activations(Model *m, int B, int T) {
 static size_t mamba_activation_bytes(const Model *m) { return mamba_of(m)->arena_bytes; }
 
 // ================================================================ forward
-
-static void check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
-                         const char *what) {
-    for (size_t i = 0; i < n; i++) {
-        int32_t t = tokens[i];
-        if (t >= m->spec.vocab_size || (t < 0 && !allow_negative))
-            tb_die("mamba '%s': %s[%zu] = %d is outside the vocabulary 0..%d; the data was "
-                   "tokenized with a different tokenizer", m->spec.name, what, i, (int)t,
-                   m->spec.vocab_size - 1);
-    }
-}
 
 // The scan's view of one layer's buffers: z, B and C are strided views into
 // xz and x_dbl. The backward fields are filled in by the caller.
@@ -377,10 +346,8 @@ static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *target
     Mamba *mb = mamba_of(m);
     const Backend *be = m->be;
     const int d = mb->d, V = m->spec.vocab_size, N = B * T, L = m->spec.n_layer;
-    if (!mb->arena || B > m->B || T > m->T)
-        tb_die("mamba '%s': forward on batch %d x %d but activations were allocated for "
-               "%d x %d; call alloc_activations first", m->spec.name, B, T, m->B, m->T);
-    check_tokens(m, inputs, (size_t)N, 0, "inputs");
+    model_require_activations(m, mb->arena, B, T);
+    model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
     be->to_device(mb->tokens, inputs, (size_t)N * sizeof(int32_t));
     mb->cur_B = B, mb->cur_T = T;
 
@@ -394,17 +361,7 @@ static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *target
     be->linear_forward(m->logits, mb->normf, mb->w.embedding, NULL, N, d, V, 0);  // tied head
 
     mb->have_targets = targets != NULL;
-    if (!targets) return;
-    check_tokens(m, targets, (size_t)N, 1, "targets");
-    int count = 0;
-    for (int i = 0; i < N; i++) count += targets[i] >= 0;
-    be->to_device(mb->targets, targets, (size_t)N * sizeof(int32_t));
-    float dloss = count ? 1.0f / (float)count : 0.0f;  // the mean over predicted positions
-    be->crossentropy_forward_backward(mb->losses, mb->dlogits, m->logits, mb->targets, N, V, dloss);
-    be->to_host(m->losses_host, mb->losses, (size_t)N * sizeof(float));
-    double sum = 0.0;  // in position order, in double: the same bits every run
-    for (int i = 0; i < N; i++) sum += m->losses_host[i];
-    m->loss = count ? (float)(sum / count) : 0.0f;
+    if (targets) model_cross_entropy(m, targets, mb->targets, mb->losses, mb->dlogits, N);
 }
 
 // ================================================================ backward
@@ -521,7 +478,7 @@ static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
     check_decoder(m);
-    check_tokens(m, &token, 1, 0, "token");
+    model_check_tokens(m, &token, 1, 0, "token");
     MambaLayerActs *x = &mb->dec;
     be->to_device(mb->dec_tokens, &token, sizeof token);
     be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, 1, d);
@@ -557,7 +514,7 @@ static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_
         for (int i = 0; i < n; i++) mamba_decode_step(m, tokens[i], logits_host);
         return;
     }
-    check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
     be->to_device(mb->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
     be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, n, d);
     MambaLayerActs *x = &mb->dec;

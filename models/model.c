@@ -187,3 +187,59 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
     }
     return norm;
 }
+
+// ---------------------------------------------------------------- for architectures
+
+float *arena_take(Arena *a, size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *p = a->base ? (float *)(a->base + a->used) : NULL;
+    a->used += bytes;
+    return p;
+}
+
+int model_check_batch_shape(const Model *m, int B, int T) {
+    if (B <= 0 || T <= 0 || T > m->spec.max_seq_len)
+        return tb_error("%s '%s': cannot allocate activations for batch %d x %d: the sequence "
+                        "length must be in 1..%d (the model's context)",
+                        m->spec.arch, m->spec.name, B, T, m->spec.max_seq_len);
+    return 0;
+}
+
+void model_require_activations(const Model *m, const void *arena, int B, int T) {
+    if (!arena || B > m->B || T > m->T)
+        tb_die("%s '%s': forward on batch %d x %d but activations were allocated for %d x %d; "
+               "call alloc_activations first", m->spec.arch, m->spec.name, B, T, m->B, m->T);
+}
+
+void model_check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
+                        const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = tokens[i];
+        if (t >= m->spec.vocab_size || (t < 0 && !allow_negative))
+            tb_die("%s '%s': %s[%zu] = %d is outside the vocabulary 0..%d; the data was "
+                   "tokenized with a different tokenizer", m->spec.arch, m->spec.name, what, i,
+                   (int)t, m->spec.vocab_size - 1);
+    }
+}
+
+void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
+                         float *losses_dev, float *dlogits, int N) {
+    const Backend *be = m->be;
+    model_check_tokens(m, targets, (size_t)N, 1, "targets");
+    int count = 0;
+    for (int i = 0; i < N; i++) count += targets[i] >= 0;
+    be->to_device(targets_dev, targets, (size_t)N * sizeof(int32_t));
+    // The mean over predicted positions: each one's gradient is 1/count.
+    float dloss = count ? 1.0f / (float)count : 0.0f;
+    be->crossentropy_forward_backward(losses_dev, dlogits, m->logits, targets_dev, N,
+                                      m->spec.vocab_size, dloss);
+    be->to_host(m->losses_host, losses_dev, (size_t)N * sizeof(float));
+    double sum = 0.0;
+    for (int i = 0; i < N; i++) sum += m->losses_host[i];
+    m->loss = count ? (float)(sum / count) : 0.0f;
+}
+
+int tb_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}

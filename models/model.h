@@ -143,4 +143,30 @@ float model_grad_norm(Model *m);
 // weight_decay is set). step counts from 1. Returns the pre-clip grad norm.
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr);
 
+// ---------------------------------------------------------------- for architectures
+// What every architecture's forward needs the same way.
+
+// Carves 64-byte aligned float buffers out of one backend allocation. A first
+// pass with base NULL only counts (used); the second assigns pointers.
+typedef struct {
+    char *base;
+    size_t used;
+} Arena;
+float *arena_take(Arena *a, size_t floats);
+
+// Returns the error if (B, T) cannot be a batch for this model.
+int model_check_batch_shape(const Model *m, int B, int T);
+// Dies if forward is called on a larger batch than alloc_activations made room for.
+void model_require_activations(const Model *m, const void *arena, int B, int T);
+// Dies if a token is outside the vocabulary (negative targets mean "ignore").
+void model_check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
+                        const char *what);
+// The loss of logits (N, V) against host targets (N): per-position losses in
+// m->losses_host, their mean over the non-negative targets in m->loss (summed
+// in position order, in double: the same bits every run), and dlogits =
+// d(mean)/d(logits). targets_dev (N ints) and losses_dev (N) are backend scratch.
+void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
+                         float *losses_dev, float *dlogits, int N);
+int tb_ends_with(const char *s, const char *suffix);
+
 #endif
