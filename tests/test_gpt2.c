@@ -15,6 +15,7 @@
 #include "../models/safetensors.h"
 #include "../src/common.h"
 #include "test.h"
+#include "model_checks.h"
 
 #define FIXTURE "tests/fixtures/gpt2/tiny.safetensors"
 enum { V = 50, B = 2, T = 16, ADAM_STEPS = 10 };
@@ -161,31 +162,12 @@ static void test_adamw_steps(void) {
     for (int i = 0; i < ADAM_STEPS; i++) worst = fmax(worst, fabs(losses[i] - ref_losses[i]) / ref_losses[i]);
     printf("  10 AdamW steps: losses %.4f -> %.4f, worst rel err %.2e\n", losses[0],
            losses[ADAM_STEPS - 1], worst);
-    // Parameters after 10 updates. An AdamW step moves each weight by about
-    // lr whatever its gradient's size, so fp32 rounding in a gradient near 0
-    // can move a weight by up to lr in either direction; 1e-4 absolute is
-    // 1% of the peak lr.
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        char name[128], what[160];
-        snprintf(name, sizeof name, "adam.final.%s", t->name);
-        snprintf(what, sizeof what, "%s after 10 AdamW steps vs torch", t->name);
-        check_close(what, m->params + t->offset, fixture(name, t->numel), t->numel, 1e-4f, 1e-4f);
-    }
+    check_params_after_adamw(m, fixture, "adam.final.", ADAM_STEPS);
     model_destroy(m);
 }
 
 // ---------------------------------------------------------------- finite differences
 
-static double loss_at(Model *m, const int32_t *inputs, const int32_t *targets) {
-    m->vt->forward(m, inputs, targets, B, T);
-    return m->loss;
-}
-
-// Central differences of the fp32 loss. The loss is about 6 with rounding
-// noise of ~5e-7, so with a step of 1e-2 the difference quotient carries
-// ~5e-5 of noise and an O(h^2) truncation error of ~1e-5; the tolerance
-// 2e-4 + 1% covers both and still catches any wrong or missing term.
 static void test_finite_differences(void) {
     Model *m = tiny_model();
     load_params(m);
@@ -195,39 +177,7 @@ static void test_finite_differences(void) {
     model_zero_grad(m);
     m->vt->forward(m, inputs, targets, B, T);
     m->vt->backward(m);
-    Rng rng;
-    rng_seed(&rng, 7);
-    int checked = 0, bad = 0;
-    double worst = 0;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        // wte: rows of tokens that occur; the other rows have zero gradient
-        // except through the tied head, which every row has.
-        for (int k = 0; k < 4; k++) {
-            size_t idx = k == 0 ? 0 : k == 1 ? t->numel - 1 : rng_below(&rng, (uint32_t)t->numel);
-            float *p = m->params + t->offset + idx;
-            float orig = *p, h = 1e-2f;
-            *p = orig + h;
-            double up = loss_at(m, inputs, targets), d_up = (double)*p - orig;
-            *p = orig - h;
-            double down = loss_at(m, inputs, targets), d_down = (double)orig - *p;
-            *p = orig;
-            double fd = (up - down) / (d_up + d_down);
-            double an = m->grads[t->offset + idx];
-            double err = fabs(fd - an);
-            double allowed = 2e-4 + 1e-2 * fabs(an);
-            checked++;
-            worst = fmax(worst, err / (2e-4 + fabs(an)));
-            if (!(err <= allowed)) {
-                bad++;
-                fprintf(stderr, "FAIL finite difference %s[%zu]: analytic %.7g, numeric %.7g\n",
-                        t->name, idx, an, fd);
-            }
-        }
-    }
-    CHECK(bad == 0, "%d of %d finite-difference checks off", bad, checked);
-    printf("  finite differences: %d coordinates over %d tensors, worst err/(2e-4+|g|) %.3f\n",
-           checked, m->num_tensors, worst);
+    check_finite_differences(m, inputs, targets, B, T, 4);
     model_destroy(m);
 }
 

@@ -19,6 +19,7 @@
 #include "../models/safetensors.h"
 #include "../src/common.h"
 #include "test.h"
+#include "model_checks.h"
 
 #define FIXTURE "tests/fixtures/mamba/tiny.safetensors"
 enum { V = 50, B = 2, T = 16, ADAM_STEPS = 10 };
@@ -149,29 +150,12 @@ static void test_adamw_steps(void) {
     for (int i = 0; i < ADAM_STEPS; i++) worst = fmax(worst, fabs(losses[i] - ref_losses[i]) / ref_losses[i]);
     printf("  10 AdamW steps: losses %.4f -> %.4f, worst rel err %.2e\n", losses[0],
            losses[ADAM_STEPS - 1], worst);
-    // After 10 updates (see test_gpt2.c: a step moves a weight by about lr
-    // whatever its gradient's size, so 1e-4 absolute is 1% of the peak lr).
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        char name[128], what[160];
-        snprintf(name, sizeof name, "adam.final.%s", t->name);
-        snprintf(what, sizeof what, "%s after 10 AdamW steps vs torch", t->name);
-        check_close(what, m->params + t->offset, fixture(name, t->numel), t->numel, 1e-4f, 1e-4f);
-    }
+    check_params_after_adamw(m, fixture, "adam.final.", ADAM_STEPS);
     model_destroy(m);
 }
 
 // ---------------------------------------------------------------- finite differences
 
-static double loss_at(Model *m, const int32_t *inputs, const int32_t *targets) {
-    m->vt->forward(m, inputs, targets, B, T);
-    return m->loss;
-}
-
-// Central differences of the fp32 loss on coordinates of every tensor (the
-// first, the last and random ones). Step 1e-2: the quotient carries ~5e-5 of
-// rounding noise and ~1e-5 of truncation error; the tolerance 2e-4 + 1%
-// covers both and catches any wrong or missing term.
 static void test_finite_differences(void) {
     Model *m = tiny_model();
     load_params(m);
@@ -181,36 +165,7 @@ static void test_finite_differences(void) {
     model_zero_grad(m);
     m->vt->forward(m, inputs, targets, B, T);
     m->vt->backward(m);
-    Rng rng;
-    rng_seed(&rng, 7);
-    int checked = 0, bad = 0;
-    double worst = 0;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        for (int k = 0; k < 5; k++) {
-            size_t idx = k == 0 ? 0 : k == 1 ? t->numel - 1 : rng_below(&rng, (uint32_t)t->numel);
-            float *p = m->params + t->offset + idx;
-            float orig = *p, h = 1e-2f;
-            *p = orig + h;
-            double up = loss_at(m, inputs, targets), d_up = (double)*p - orig;
-            *p = orig - h;
-            double down = loss_at(m, inputs, targets), d_down = (double)orig - *p;
-            *p = orig;
-            double fd = (up - down) / (d_up + d_down);
-            double an = m->grads[t->offset + idx];
-            double err = fabs(fd - an), allowed = 2e-4 + 1e-2 * fabs(an);
-            checked++;
-            worst = fmax(worst, err / (2e-4 + fabs(an)));
-            if (!(err <= allowed)) {
-                bad++;
-                fprintf(stderr, "FAIL finite difference %s[%zu]: analytic %.7g, numeric %.7g\n",
-                        t->name, idx, an, fd);
-            }
-        }
-    }
-    CHECK(bad == 0, "%d of %d finite-difference checks off", bad, checked);
-    printf("  finite differences: %d coordinates over %d tensors, worst err/(2e-4+|g|) %.3f\n",
-           checked, m->num_tensors, worst);
+    check_finite_differences(m, inputs, targets, B, T, 5);
     model_destroy(m);
 }
 

@@ -1,0 +1,66 @@
+// model_checks.h: the checks that every architecture's test runs the same way
+// through the Model interface (include after test.h).
+#ifndef TB_MODEL_CHECKS_H
+#define TB_MODEL_CHECKS_H
+
+#include "../models/model.h"
+#include "../src/common.h"
+
+// Central differences of the fp32 loss on coords_per_tensor coordinates of
+// every tensor (the first, the last and random ones), against the gradient
+// that a forward + backward on (inputs, targets) has left in m->grads. Step
+// 1e-2: the quotient carries ~5e-5 of rounding noise on a loss of ~6 and
+// ~1e-5 of truncation error; the tolerance 2e-4 + 1% covers both and still
+// catches any wrong or missing term.
+static void check_finite_differences(Model *m, const int32_t *inputs, const int32_t *targets,
+                                     int B, int T, int coords_per_tensor) {
+    Rng rng;
+    rng_seed(&rng, 7);
+    int checked = 0, bad = 0;
+    double worst = 0;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        for (int k = 0; k < coords_per_tensor; k++) {
+            size_t idx = k == 0 ? 0 : k == 1 ? t->numel - 1 : rng_below(&rng, (uint32_t)t->numel);
+            float *p = m->params + t->offset + idx;
+            float orig = *p, h = 1e-2f;
+            *p = orig + h;
+            m->vt->forward(m, inputs, targets, B, T);
+            double up = m->loss, d_up = (double)*p - orig;
+            *p = orig - h;
+            m->vt->forward(m, inputs, targets, B, T);
+            double down = m->loss, d_down = (double)orig - *p;
+            *p = orig;
+            double fd = (up - down) / (d_up + d_down);
+            double an = m->grads[t->offset + idx];
+            double err = fabs(fd - an), allowed = 2e-4 + 1e-2 * fabs(an);
+            checked++;
+            worst = fmax(worst, err / (2e-4 + fabs(an)));
+            if (!(err <= allowed)) {
+                bad++;
+                fprintf(stderr, "FAIL finite difference %s[%zu]: analytic %.7g, numeric %.7g\n",
+                        t->name, idx, an, fd);
+            }
+        }
+    }
+    CHECK(bad == 0, "%d of %d finite-difference checks off", bad, checked);
+    printf("  finite differences: %d coordinates over %d tensors, worst err/(2e-4+|g|) %.3f\n",
+           checked, m->num_tensors, worst);
+}
+
+// Every parameter tensor against the fixture's "<prefix><name>" after some
+// AdamW steps. A step moves each weight by about lr whatever its gradient's
+// size, so fp32 rounding in a gradient near 0 can move a weight by up to lr
+// in either direction: 1e-4 absolute is 1% of the tests' peak lr.
+static void check_params_after_adamw(const Model *m, const float *(*fixture)(const char *, size_t),
+                                     const char *prefix, int steps) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        char name[160], what[192];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        snprintf(what, sizeof what, "%s after %d AdamW steps vs torch", t->name, steps);
+        check_close(what, m->params + t->offset, fixture(name, t->numel), t->numel, 1e-4f, 1e-4f);
+    }
+}
+
+#endif
