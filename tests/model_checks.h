@@ -4,7 +4,77 @@
 #define TB_MODEL_CHECKS_H
 
 #include "../models/model.h"
+#include "../models/safetensors.h"
 #include "../src/common.h"
+
+// ---------------------------------------------------------------- fixtures
+// A test's PyTorch fixture: one safetensors file of named float tensors
+// (parameters, inputs, expected logits and gradients), opened once.
+static SafeTensors *fx;
+static const char *fx_path = "(no fixture)";
+
+// NULL on failure, with the error set (the test checks it).
+static SafeTensors *fixture_open(const char *path) {
+    fx_path = path;
+    return fx = st_open(path);
+}
+
+static const float *fixture(const char *name, size_t numel) {
+    const StTensor *t = st_find(fx, name);
+    if (!t || t->numel != numel) tb_die("%s: tensor %s missing or not %zu floats", fx_path, name, numel);
+    return t->data;
+}
+
+static void fixture_tokens(int32_t *out, const char *name, size_t offset, size_t n) {
+    const StTensor *t = st_find(fx, name);
+    if (!t || t->numel < offset + n) tb_die("%s: tensor %s missing or too small", fx_path, name);
+    for (size_t i = 0; i < n; i++) out[i] = (int32_t)t->data[offset + i];
+}
+
+// Copies the fixture's parameters, by their ecosystem names, into the model.
+static void load_params(Model *m) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        const StTensor *s = st_find(fx, t->name);
+        if (!s) tb_die("%s: no tensor %s", fx_path, t->name);
+        int same = s->ndim == t->ndim && s->numel == t->numel;
+        for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
+        if (!same) tb_die("%s: tensor %s has the wrong shape", fx_path, t->name);
+        memcpy(m->params + t->offset, s->data, t->numel * sizeof(float));
+    }
+}
+
+static float max_abs(const float *x, size_t n) {
+    float mx = 0.0f;
+    for (size_t i = 0; i < n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+    return mx;
+}
+
+// Largest |got - ref| / max|ref| over a tensor: the figure the reports quote.
+static double rel_err(const float *got, const float *ref, size_t n) {
+    double worst = 0.0, scale = max_abs(ref, n);
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - ref[i]));
+    return scale > 0 ? worst / scale : worst;
+}
+
+// Every parameter gradient against the fixture's "grad.<name>": per tensor,
+// 1e-5 of the tensor's largest gradient plus 1e-5 relative.
+static void check_grads_against_fixture(const Model *m) {
+    double worst = 0.0;
+    const char *worst_name = "";
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        char name[128], what[160];
+        snprintf(name, sizeof name, "grad.%s", t->name);
+        const float *ref = fixture(name, t->numel);
+        snprintf(what, sizeof what, "gradient of %s vs torch", t->name);
+        check_close(what, m->grads + t->offset, ref, t->numel, 1e-5f * max_abs(ref, t->numel), 1e-5f);
+        double e = rel_err(m->grads + t->offset, ref, t->numel);
+        if (e > worst) worst = e, worst_name = t->name;
+    }
+    printf("  gradients: worst max|err|/max|ref| %.2e (%s) over %d tensors\n", worst, worst_name,
+           m->num_tensors);
+}
 
 // Central differences of the fp32 loss on coords_per_tensor coordinates of
 // every tensor (the first, the last and random ones), against the gradient

@@ -24,20 +24,6 @@
 #define FIXTURE "tests/fixtures/mamba/tiny.safetensors"
 enum { V = 50, B = 2, T = 16, ADAM_STEPS = 10 };
 
-static SafeTensors *fx;
-
-static const float *fixture(const char *name, size_t numel) {
-    const StTensor *t = st_find(fx, name);
-    if (!t || t->numel != numel) tb_die("%s: tensor %s missing or not %zu floats", FIXTURE, name, numel);
-    return t->data;
-}
-
-static void fixture_tokens(int32_t *out, const char *name, size_t offset, size_t n) {
-    const StTensor *t = st_find(fx, name);
-    if (!t || t->numel < offset + n) tb_die("%s: tensor %s missing or too small", FIXTURE, name);
-    for (size_t i = 0; i < n; i++) out[i] = (int32_t)t->data[offset + i];
-}
-
 static Model *tiny_model_chunk(int chunk) {
     ModelSpec spec;
     if (model_spec_by_name(&spec, "tiny-mamba", V)) tb_die("%s", tb_last_error());
@@ -48,30 +34,6 @@ static Model *tiny_model_chunk(int chunk) {
     return m;
 }
 static Model *tiny_model(void) { return tiny_model_chunk(0); }
-
-static void load_params(Model *m) {
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        const StTensor *s = st_find(fx, t->name);
-        if (!s) tb_die("%s: no tensor %s", FIXTURE, t->name);
-        int same = s->ndim == t->ndim && s->numel == t->numel;
-        for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
-        if (!same) tb_die("%s: tensor %s has the wrong shape", FIXTURE, t->name);
-        memcpy(m->params + t->offset, s->data, t->numel * sizeof(float));
-    }
-}
-
-static float max_abs(const float *x, size_t n) {
-    float mx = 0.0f;
-    for (size_t i = 0; i < n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
-    return mx;
-}
-
-static double rel_err(const float *got, const float *ref, size_t n) {
-    double worst = 0.0, scale = max_abs(ref, n);
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - ref[i]));
-    return scale > 0 ? worst / scale : worst;
-}
 
 // ---------------------------------------------------------------- vs PyTorch
 
@@ -93,22 +55,7 @@ static void test_forward_backward(void) {
            rel_err(m->logits, ref_logits, (size_t)B * T * V), m->loss, fixture("loss", 1)[0]);
 
     m->vt->backward(m);
-    double worst = 0.0;
-    const char *worst_name = "";
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        char name[128], what[160];
-        snprintf(name, sizeof name, "grad.%s", t->name);
-        const float *ref = fixture(name, t->numel);
-        // Per tensor: 1e-5 of the tensor's largest gradient, plus 1e-5 relative.
-        float scale = max_abs(ref, t->numel);
-        snprintf(what, sizeof what, "gradient of %s vs torch", t->name);
-        check_close(what, m->grads + t->offset, ref, t->numel, 1e-5f * scale, 1e-5f);
-        double e = rel_err(m->grads + t->offset, ref, t->numel);
-        if (e > worst) worst = e, worst_name = t->name;
-    }
-    printf("  gradients: worst max|err|/max|ref| %.2e (%s) over %d tensors\n", worst, worst_name,
-           m->num_tensors);
+    check_grads_against_fixture(m);
     model_destroy(m);
 }
 
@@ -414,7 +361,7 @@ static void test_init_and_config(void) {
 }
 
 int main(void) {
-    fx = st_open(FIXTURE);
+    fixture_open(FIXTURE);
     CHECK(fx != NULL, "%s", tb_last_error());
     if (!fx) return test_summary("test_mamba");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tb_test_mamba_XXXXXX");
