@@ -133,4 +133,19 @@ static void check_params_after_adamw(const Model *m, const float *(*fixture)(con
     }
 }
 
+// The losses and pre-clip gradient norms of `steps` AdamW steps, and the
+// parameters after them, against the fixture's adam.* tensors.
+static void check_adamw_against_fixture(const Model *m, const float *losses, const float *norms,
+                                        int steps) {
+    const float *ref_losses = fixture("adam.losses", (size_t)steps);
+    check_close("AdamW step losses vs torch", losses, ref_losses, (size_t)steps, 0.0f, 1e-5f);
+    check_close("AdamW pre-clip grad norms vs torch", norms, fixture("adam.grad_norms", (size_t)steps),
+                (size_t)steps, 0.0f, 1e-5f);
+    double worst = 0;
+    for (int i = 0; i < steps; i++) worst = fmax(worst, fabs(losses[i] - ref_losses[i]) / ref_losses[i]);
+    printf("  %d AdamW steps: losses %.4f -> %.4f, worst rel err %.2e\n", steps, losses[0],
+           losses[steps - 1], worst);
+    check_params_after_adamw(m, fixture, "adam.final.", steps);
+}
+
 #endif
