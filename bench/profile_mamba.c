@@ -108,7 +108,7 @@ static void report(const char *what, double total, int reps) {
 }
 
 int main(int argc, char **argv) {
-    cpu_blas_fix_core_detection(argv);
+    cpu_runtime_reexec(argv);
     if (argc > 1 && strcmp(argv[1], "scan") == 0) {
         // The scan alone, one thread, CPU time: mamba-6m's and mamba-60m's layer shapes.
         int reps = argc > 2 ? atoi(argv[2]) : 5;

@@ -25,7 +25,7 @@
 bench-mamba: deps-build $(BUILD)/tunebench
 	@mkdir -p results/bench
 	@$(BUILD)/tunebench help | grep -q '^  bench ' || { echo "bench-mamba: this build has no 'tunebench bench' command (src/bench.c)" >&2; exit 1; }
-	OMP_WAIT_POLICY=PASSIVE $(BUILD)/tunebench bench --model mamba-6m,mamba-60m --threads 2 \
+	$(BUILD)/tunebench bench --model mamba-6m,mamba-60m --threads 2 \
 	  --batch 8 --seq 256 --steps 5 --warmup 1 \
 	  $$(test -x /usr/bin/python3 && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo --peer scripts/bench_torch_mamba.py) \
 	  --out results/bench/mamba-cpu.json
@@ -38,4 +38,4 @@ $(BUILD)/bench/profile_mamba: $(BUILD)/bench/profile_mamba.o $(BUILD)/libtuneben
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 .PHONY: profile-mamba
 profile-mamba: deps-build $(BUILD)/bench/profile_mamba
-	OMP_WAIT_POLICY=PASSIVE $(BUILD)/bench/profile_mamba $(PROFILE_ARGS)
+	$(BUILD)/bench/profile_mamba $(PROFILE_ARGS)

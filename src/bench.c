@@ -310,6 +310,18 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
 // ---------------------------------------------------------------- the PyTorch peer
 
 // Runs SCRIPT on the model's config.json; returns its parsed JSON or NULL.
+#define PEER_MALLOC_ENV "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736"
+
+// This process's OpenMP wait policy (cpu_runtime_reexec makes it ACTIVE
+// unless the user chose); anything but the two documented values reads as
+// the runtime's default.
+static const char *bench_wait_policy(void) {
+    const char *p = getenv("OMP_WAIT_POLICY");
+    if (p && strcasecmp(p, "PASSIVE") == 0) return "PASSIVE";
+    if (p && strcasecmp(p, "ACTIVE") == 0) return "ACTIVE";
+    return "default";
+}
+
 static cJSON *run_peer(const BenchArgs *a, const char *name) {
     ModelSpec spec;
     if (model_spec_by_name(&spec, name, a->vocab)) return NULL;
@@ -324,20 +336,30 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     int rc = tb_write_file_atomic(cfg_path, text, strlen(text));
     free(text);
     if (rc) return NULL;
-    // PASSIVE: idle OpenMP threads sleep instead of spinning on the 2 cores.
+    // The peer runs under our settings and its own best ones:
     // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
-    // the system OpenBLAS, which picks its generic kernels on this CPU unless
-    // told; cpu_blas_fix_core_detection set it for this process).
+    //   the system OpenBLAS, which picks its generic kernels on this CPU
+    //   unless told; cpu_runtime_reexec set it for this process).
+    // OMP_WAIT_POLICY: the same as ours (ACTIVE unless the user set it).
+    // MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_: glibc's malloc otherwise
+    //   maps every tensor over 32 MiB afresh and unmaps it on free, so each
+    //   step pays the kernel to fault in and zero gigabytes again (the
+    //   mamba-6m peer spent more time in the kernel than in user code, and a
+    //   step took 2.5x longer at batch 2). The same remedy as the usual
+    //   advice to preload jemalloc or tcmalloc, with no new dependency.
     const char *core = getenv("OPENBLAS_CORETYPE");
     char core_env[96] = "";
     if (core && strspn(core, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
                     strlen(core) && strlen(core) < 64)
         snprintf(core_env, sizeof core_env, "OPENBLAS_CORETYPE=%s ", core);
+    char peer_policy[32] = "";
+    if (strcmp(bench_wait_policy(), "default") != 0)
+        snprintf(peer_policy, sizeof peer_policy, "OMP_WAIT_POLICY=%s", bench_wait_policy());
     snprintf(cmd, sizeof cmd,
-             "%sOMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
+             "%s%s %s OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
              "--batch %d --seq %d --steps %d --warmup %d --threads %d --decode-steps %d",
-             core_env, a->threads, a->peer, cfg_path, a->batch, a->seq, a->steps, a->warmup,
-             a->threads, a->decode_steps);
+             core_env, peer_policy, PEER_MALLOC_ENV, a->threads, a->peer, cfg_path,
+             a->batch, a->seq, a->steps, a->warmup, a->threads, a->decode_steps);
     fprintf(stderr, "bench: running the PyTorch peer for %s\n", name);
     FILE *p = popen(cmd, "r");
     if (!p) {
@@ -405,6 +427,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(root, "threads", a.threads);
     const char *blas_core = openblas_get_corename();
     cJSON_AddStringToObject(root, "openblas_core", blas_core ? blas_core : "unknown");
+    cJSON_AddStringToObject(root, "omp_wait_policy", bench_wait_policy());
+    cJSON_AddStringToObject(root, "peer_malloc_env", PEER_MALLOC_ENV);
     cJSON *machine = bench_machine_json(a.threads);
     if (machine) cJSON_AddItemToObject(root, "machine", machine);
     cJSON *models = cJSON_AddArrayToObject(root, "models");

@@ -52,7 +52,7 @@ int cmd_version(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    cpu_blas_fix_core_detection(argv);  // before any BLAS call
+    cpu_runtime_reexec(argv);  // before any BLAS call or parallel region
     if (argc < 2 || tb_streq(argv[1], "help") || tb_streq(argv[1], "--help") ||
         tb_streq(argv[1], "-h")) {
         if (argc >= 3 && tb_streq(argv[1], "help")) {

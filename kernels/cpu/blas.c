@@ -83,24 +83,33 @@ void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, c
     }
 }
 
-// OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeon model numbers
-// and falls back to its generic "Prescott" SSE3 kernels, about 8x slower
-// than its AVX-512 ones on this machine. The core is chosen when the library
-// loads, from OPENBLAS_CORETYPE, so the only remedy from inside the program
-// is to set it and start again. Returns only if nothing needed to change or
-// the exec failed (then the run is correct, just slow).
-void cpu_blas_fix_core_detection(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("TB_BLAS_REEXEC")) return;
+// Settings that the OpenMP runtime and OpenBLAS read once, when they load, so
+// the only way to change them from inside the program is to set them and
+// start again. Returns only if nothing needed to change or the exec failed
+// (then the run is correct, just slower). Two settings, each only if unset:
+//
+// OPENBLAS_CORETYPE: OpenBLAS 0.3.21 (Debian 12) does not recognise recent
+//   Xeon model numbers and falls back to its generic "Prescott" SSE3 kernels,
+//   about 8x slower than its AVX-512 ones on this machine.
+// OMP_WAIT_POLICY=ACTIVE: idle OpenMP threads spin instead of sleeping. A
+//   Mamba step runs hundreds of short parallel regions; waking sleeping
+//   threads for each cost 10-20% of a mamba-6m training step here. Spinning
+//   threads assume the cores are the run's own (set the variable to PASSIVE
+//   to share them).
+void cpu_runtime_reexec(char **argv) {
+    if (getenv("TB_RUNTIME_REEXEC")) return;
+    int changed = 0;
     const char *core = openblas_get_corename();
-    if (!core || strcmp(core, "Prescott") != 0) return;
-    __builtin_cpu_init();
-    const char *want = NULL;
-    if (__builtin_cpu_supports("avx512bf16")) want = "COOPERLAKE";
-    else if (__builtin_cpu_supports("avx512f")) want = "SKYLAKEX";
-    else if (__builtin_cpu_supports("avx2")) want = "HASWELL";
-    if (!want) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("TB_BLAS_REEXEC", "1", 1);
+    if (!getenv("OPENBLAS_CORETYPE") && core && strcmp(core, "Prescott") == 0) {
+        __builtin_cpu_init();
+        const char *want = NULL;
+        if (__builtin_cpu_supports("avx512bf16")) want = "COOPERLAKE";
+        else if (__builtin_cpu_supports("avx512f")) want = "SKYLAKEX";
+        else if (__builtin_cpu_supports("avx2")) want = "HASWELL";
+        if (want) setenv("OPENBLAS_CORETYPE", want, 1), changed = 1;
+    }
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "ACTIVE", 1), changed = 1;
+    if (!changed) return;
+    setenv("TB_RUNTIME_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the generic kernels
 }

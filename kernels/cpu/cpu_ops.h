@@ -65,8 +65,9 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
 void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, const float *x,
                float beta, float *y);
 // Re-executes the program with OPENBLAS_CORETYPE set when OpenBLAS fell back
-// to its generic kernels on a CPU it did not recognise. Call first in main().
-void cpu_blas_fix_core_detection(char **argv);
+// to its generic kernels on a CPU it did not recognise, and with
+// OMP_WAIT_POLICY=ACTIVE unless the variable is set. Call first in main().
+void cpu_runtime_reexec(char **argv);
 
 // ---------------------------------------------------------------- Mamba ops
 // rmsnorm.c: out (N, C) = inp * rstd * weight; rstd (N) saved.

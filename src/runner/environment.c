@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -77,6 +78,8 @@ cJSON *environment_json(const char *backend_name) {
     const char *blas = openblas_get_config();
     snprintf(buf, sizeof buf, "%s (threads %d)", blas ? blas : "OpenBLAS", openblas_get_num_threads());
     cJSON_AddStringToObject(env, "blas", buf);
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    cJSON_AddStringToObject(env, "omp_wait_policy", wait ? wait : "default");
     cJSON_AddStringToObject(env, "backend", backend_name);
     if (strcmp(backend_name, "cuda") == 0 &&
         command_line("nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null", buf, sizeof buf) == 0)
