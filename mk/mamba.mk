@@ -21,6 +21,9 @@
 # and skip a scan variant that would not fit in memory (mamba-60m's log-depth
 # scan); the JSON records both. Run it on a quiet machine: several minutes,
 # and mamba-60m's sequential PyTorch peer needs about 13 GiB.
+# MAMBA_PEER_MODELS=mamba-6m leaves out mamba-60m's peers, whose steps take
+# many minutes each and over 20 GB here (the JSON says they were not run).
+MAMBA_PEER_MODELS ?= mamba-6m,mamba-60m
 .PHONY: bench-mamba
 bench-mamba: deps-build $(BUILD)/tunebench
 	@mkdir -p results/bench
@@ -28,7 +31,7 @@ bench-mamba: deps-build $(BUILD)/tunebench
 	$(BUILD)/tunebench bench --model mamba-6m,mamba-60m --threads 2 \
 	  --batch 8 --seq 256 --steps 5 --warmup 1 \
 	  $$(test -x /usr/bin/python3 && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo --peer scripts/bench_torch_mamba.py) \
-	  --out results/bench/mamba-cpu.json
+	  --peer-models $(MAMBA_PEER_MODELS) --out results/bench/mamba-cpu.json
 	@echo "wrote results/bench/mamba-cpu.json"
 
 # make profile-mamba: per-op time of a mamba-6m training step and decode step

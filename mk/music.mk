@@ -5,8 +5,10 @@
 #                    and write results/samples/index.html
 #   make music-eval  results/music/<set>.json: evaluate-music on each experiment's
 #                    generated tunes and on the real validation tunes
-#   make music-tables  paper/tables/music_metrics.{tex,md,dat} and plots/music_metrics.pdf
-#                    (the runner's `make tables` / `make plots` can depend on it)
+#   make generated   tunes from each experiment's latest checkpoint under RECORDS
+#   make music-table  paper/tables/music_metrics.{tex,md,dat} from results/music
+#                    (part of `make tables`); music-figure draws it (part of `make plots`)
+#   make music-tables  music-eval, then the table and the figure
 #   make representation-table  paper/tables/representation.{tex,md,json}
 #                    (REPR_SAMPLE tunes rendered to audio, default 100; 0 = all)
 #
@@ -37,7 +39,30 @@ samples: deps-samples $(BUILD)/tunebench
 	if [ -z "$$sets" ]; then echo "make samples: nothing to render: no $(GENERATED_DIR)/<experiment>/ folders and no $(VAL_SPLIT)" >&2; exit 1; fi; \
 	bash scripts/samples.sh --limit $(SAMPLES_LIMIT) --tunebench $(BUILD)/tunebench $(SAMPLES_DIR) $$sets
 
-.PHONY: music-eval music-tables representation-table
+.PHONY: generated music-eval music-table music-figure music-tables representation-table
+
+# make generated: GEN_N tunes from each experiment's latest checkpoint under
+# $(RECORDS) (the runner's reference set unless told), into
+# $(GENERATED_DIR)/<experiment>/, all from the same irishman-style prompt so
+# that control-code adherence is comparable across models.
+GEN_N      ?= 16
+GEN_SEED   ?= 1
+GEN_PROMPT ?= --meter 6/8 --key D --sections 2 --bars 8
+GEN_SAMPLING ?= --temperature 1 --top-p 0.95
+generated: $(BUILD)/tunebench
+	@test -f "$(VOCAB)" || { echo "make generated: $(VOCAB) is missing; run make data" >&2; exit 1; }
+	@found=0; for e in $(EXPERIMENTS); do \
+	  ckpt=$$(ls -d $(RECORDS)/$$e/*/ 2>/dev/null | sort | tail -n 1); \
+	  if [ -z "$$ckpt" ] || [ ! -f "$$ckpt/model.safetensors" ]; then \
+	    echo "make generated: no checkpoint for $$e under $(RECORDS)/$$e/ (run make exp-$$e or make reference)"; continue; fi; \
+	  found=1; rm -rf $(GENERATED_DIR)/$$e; \
+	  echo "generate: $$e from $$ckpt"; \
+	  $(BUILD)/tunebench generate --ckpt $$ckpt --tokenizer $(VOCAB) --n $(GEN_N) --seed $(GEN_SEED) \
+	    $(GEN_PROMPT) $(GEN_SAMPLING) --out $(GENERATED_DIR)/$$e || exit 1; done; \
+	[ $$found = 1 ] || { echo "make generated: no checkpoints under $(RECORDS)" >&2; exit 1; }
+
+# make music-eval: re-scores everything (needs the corpus); the JSON it writes
+# is what music-table reads, so `make tables` works without the corpus.
 music-eval: $(BUILD)/tunebench
 	@test -f "$(VAL_SPLIT)" || { echo "make music-eval: $(VAL_SPLIT) is missing; run make data" >&2; exit 1; }
 	@mkdir -p $(MUSIC_DIR)
@@ -47,12 +72,30 @@ music-eval: $(BUILD)/tunebench
 	  $(BUILD)/tunebench evaluate-music --dir $$d --train $(TRAIN_SPLIT) --ref $(VAL_SPLIT) \
 	    --label $$e --out $(MUSIC_DIR)/$$e.json || exit 1; done
 
+# make music-table (part of make tables): the metrics of each model's tunes
+# and of the real tunes, from $(MUSIC_DIR)/*.json, in the experiments' order,
+# and the generation settings (from the first set's index.json) for the paper.
+# $(call music_table,PREFIX) writes PREFIX.{md,tex,dat} and PREFIX_generation.tex.
+music_table = if [ ! -f $(MUSIC_DIR)/validation.json ]; then \
+	  rm -f $(1).md $(1).tex $(1).dat $(1)_generation.tex; \
+	  echo "music-table: no $(MUSIC_DIR)/validation.json yet (make generated music-eval); no music table"; \
+	else mkdir -p $(dir $(1)); sets=""; gen=""; \
+	  for e in $(EXPERIMENTS); do [ -f $(MUSIC_DIR)/$$e.json ] && sets="$$sets $$e=$(MUSIC_DIR)/$$e.json"; \
+	    [ -z "$$gen" ] && [ -f $(GENERATED_DIR)/$$e/index.json ] && gen="--generation $(GENERATED_DIR)/$$e/index.json"; done; \
+	  $(BUILD)/tunebench music-table --out $(1) $$gen $$sets validation=$(MUSIC_DIR)/validation.json >/dev/null && \
+	  echo "music-table: $(1).{md,tex,dat} from $(MUSIC_DIR)"; fi
+music-table: $(BUILD)/tunebench
+	@$(call music_table,$(TABLES_OUT)/music_metrics)
+
+# make music-figure (part of make plots): the same numbers as bars, PNG and SVG.
+music-figure: $(BUILD)/tunebench
+	@$(call music_table,$(PLOTS_OUT)/data/music_metrics)
+	@if [ -f $(PLOTS_OUT)/data/music_metrics.dat ]; then for f in png svg; do \
+	  gnuplot -e "music='$(PLOTS_OUT)/data/music_metrics.dat'; out='$(PLOTS_OUT)/music_metrics'; fmt='$$f'" \
+	    plots/music_metrics.gp || exit 1; done; echo "plots: $(PLOTS_OUT)/music_metrics.{png,svg}"; fi
+
 music-tables: music-eval
-	@mkdir -p paper/tables plots
-	@sets=""; for f in $(MUSIC_DIR)/*.json; do e=$$(basename $$f .json); \
-	  [ $$e = validation ] || sets="$$sets $$e=$$f"; done; \
-	$(BUILD)/tunebench music-table --out paper/tables/music_metrics $$sets validation=$(MUSIC_DIR)/validation.json
-	gnuplot -e "data='paper/tables/music_metrics.dat'; out='plots/music_metrics.pdf'" scripts/music_figure.gp
+	@$(MAKE) --no-print-directory music-table music-figure
 
 representation-table: deps-samples $(BUILD)/tunebench
 	@test -f "$(VAL_SPLIT)" || { echo "make representation-table: $(VAL_SPLIT) is missing; run make data" >&2; exit 1; }

@@ -55,10 +55,12 @@ plots: deps-build $(BUILD)/plot_data
 	  gnuplot -e "data='$(PLOTS_OUT)/data'; out='$(PLOTS_OUT)/$$s'; fmt='$$f'" plots/$$s.gp || exit 1; \
 	done; done
 	@echo "plots: $(PLOTS_OUT)/{$(shell echo $(PLOT_SCRIPTS) | tr ' ' ',')}.{png,svg} from $(RECORDS)"
+	@$(MAKE) --no-print-directory music-figure
 
 tables: deps-build $(BUILD)/make_tables
 	$(BUILD)/make_tables $(RECORDS) $(TABLES_OUT)
 	@echo "tables: $(TABLES_OUT)/*.tex and *.md from $(RECORDS)"
+	@$(MAKE) --no-print-directory music-table
 
 # pdflatex twice, for the references; its log stays in paper/ if it fails.
 paper: plots tables
@@ -70,7 +72,9 @@ paper: plots tables
 
 # ---------------------------------------------------------------- the reference set
 # Every experiment on this machine's CPU, as many steps as it allows (the 60M
-# models take about 10x longer per step), then the figures, tables and paper.
+# models take about 10x longer per step); then tunes from each checkpoint and
+# their music metrics, the representation table, the figures, tables and
+# paper, and the samples page (scores and audio).
 REF_STEPS_6M  ?= 2000
 REF_STEPS_60M ?= 200
 reference:
@@ -79,7 +83,9 @@ reference:
 	$(MAKE) --no-print-directory exp-mamba-6m RESULTS=results/reference STEPS=$(REF_STEPS_6M)
 	$(MAKE) --no-print-directory exp-gpt2-60m  RESULTS=results/reference STEPS=$(REF_STEPS_60M)
 	$(MAKE) --no-print-directory exp-mamba-60m RESULTS=results/reference STEPS=$(REF_STEPS_60M)
+	$(MAKE) --no-print-directory generated music-eval representation-table RECORDS=results/reference
 	$(MAKE) --no-print-directory plots tables paper RECORDS=results/reference
+	$(MAKE) --no-print-directory samples
 
 # The end-to-end test is a script (it drives make itself); run_all.sh runs it
 # with the C tests.

@@ -2,14 +2,8 @@
 #   data = folder written by build/plot_data (runs.gp and *.dat)
 #   out  = output file without extension
 #   fmt  = "png" (pngcairo) or "svg"
-if (fmt eq "svg") {
-    set terminal svg size 960,600 dynamic enhanced font "DejaVu Sans,12" background rgb "white"
-} else {
-    set terminal pngcairo size 960,600 enhanced font "DejaVu Sans,11"
-}
-set output out.".".fmt
+load "plots/terminal.gp"
 load data."/runs.gp"
-set grid lc rgb "#dddddd"
 set key outside right top box opaque width 2
 # One colour per experiment, the same in every figure: GPT-2 warm, Mamba cool.
 colour(e) = (e eq "gpt2-6m") ? "#e6550d" : (e eq "gpt2-60m") ? "#a63603" : \

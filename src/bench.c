@@ -34,10 +34,23 @@ typedef struct {
     const char *models;
     const char *backend;
     const char *peer;
+    const char *peer_models;  // NULL: the peer runs for every model
     const char *out;
     int batch, seq, steps, warmup, threads, vocab, decode_steps;
     uint64_t seed;
 } BenchArgs;
+
+// Whether name is one of the comma-separated names in list (NULL: all are).
+static int name_in_list(const char *name, const char *list) {
+    if (!list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
 
 static void bench_usage(FILE *f) {
     fprintf(f,
@@ -52,6 +65,7 @@ static void bench_usage(FILE *f) {
             "  --vocab V          vocabulary size (default 1024, the tokenizer's)\n"
             "  --backend NAME     cpu (default) or cuda\n"
             "  --peer SCRIPT      also run this PyTorch script on the same config\n"
+            "  --peer-models NAMES  run the peer only for these configs (default: all)\n"
             "  --seed S           weights and tokens (default 1)\n"
             "  --out FILE         write the JSON there instead of stdout\n");
 }
@@ -77,6 +91,7 @@ static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
         if (tb_streq(f, "--model")) a->models = v;
         else if (tb_streq(f, "--backend")) a->backend = v;
         else if (tb_streq(f, "--peer")) a->peer = v;
+        else if (tb_streq(f, "--peer-models")) a->peer_models = v;
         else if (tb_streq(f, "--out")) a->out = v;
         else if (tb_streq(f, "--batch")) rc = parse_int_arg(f, v, 1, &a->batch);
         else if (tb_streq(f, "--seq")) rc = parse_int_arg(f, v, 2, &a->seq);
@@ -445,7 +460,9 @@ int cmd_bench(int argc, char **argv) {
             return 1;
         }
         bench_add_limits(o, machine);
-        if (a.peer) {
+        if (a.peer && !name_in_list(name, a.peer_models)) {
+            cJSON_AddStringToObject(o, "peer_error", "not run: not in --peer-models");
+        } else if (a.peer) {
             cJSON *peer = run_peer(&a, name);
             if (!peer) {
                 tb_report();

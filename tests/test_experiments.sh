@@ -3,8 +3,9 @@
 # `make exp-mamba-6m` with STEPS=20 (one of each architecture, on the real
 # corpus and the real 6M configs, with a batch of 1 and light validation and
 # inference settings so that it stays quick), then `make plots` and
-# `make tables` from the records they wrote. Every record must match the
-# schema and be complete; every figure and table must exist.
+# `make tables` from the records they wrote, with tunes generated from the two
+# checkpoints and their music metrics. Every record must match the schema and
+# be complete; every figure and table must exist.
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/tb_test_experiments_XXXXXX)
@@ -30,16 +31,34 @@ for e in gpt2-6m mamba-6m; do
   check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
 done
 
-check "make plots" bash -c "make --no-print-directory plots RECORDS=$tmp/results PLOTS_OUT=$tmp/plots >$tmp/plots.log 2>&1"
-for p in loss val_bpb_time time_100k decode throughput_memory; do
+# Tunes from both checkpoints, scored (with the real tunes) against the first
+# 20 validation tunes; make plots and make tables then show them too.
+awk '/^X:/ { n++ } n <= 20' data/corpus/irishman/val.abc >"$tmp/val20.abc"
+music="RECORDS=$tmp/results GENERATED_DIR=$tmp/generated MUSIC_DIR=$tmp/music VAL_SPLIT=$tmp/val20.abc"
+check "make generated" bash -c "make --no-print-directory generated $music GEN_N=2 GEN_SAMPLING='--max-tokens 64' >$tmp/generated.log 2>&1"
+for e in gpt2-6m mamba-6m; do
+  check "$e: generated tunes" nonempty "$tmp/generated/$e/tune_002.abc"
+  check "$e: the tunes start from the prompt" grep -q '^M:6/8' "$tmp/generated/$e/tune_001.abc"
+done
+check "make music-eval" bash -c "make --no-print-directory music-eval $music >$tmp/music-eval.log 2>&1"
+for s in validation gpt2-6m mamba-6m; do check "music metrics of $s" nonempty "$tmp/music/$s.json"; done
+
+check "make plots" bash -c "make --no-print-directory plots $music PLOTS_OUT=$tmp/plots >$tmp/plots.log 2>&1"
+for p in loss val_bpb_time time_100k decode throughput_memory music_metrics; do
   for f in png svg; do check "plot $p.$f" nonempty "$tmp/plots/$p.$f"; done
 done
-check "make tables" bash -c "make --no-print-directory tables RECORDS=$tmp/results TABLES_OUT=$tmp/tables >$tmp/tables.log 2>&1"
+check "make tables" bash -c "make --no-print-directory tables $music TABLES_OUT=$tmp/tables >$tmp/tables.log 2>&1"
 for t in models training_time losses inference memory; do
   for f in tex md; do check "table $t.$f" nonempty "$tmp/tables/$t.$f"; done
   check "table $t names both models" bash -c "grep -q 'GPT-2 6M' $tmp/tables/$t.md && grep -q 'Mamba 6M' $tmp/tables/$t.md"
 done
 check "facts.tex" grep -q 'tbCpuModel' "$tmp/tables/facts.tex"
+check "music table: both models and the real tunes" \
+  bash -c "grep -q '| gpt2-6m |' $tmp/tables/music_metrics.md && grep -q '| mamba-6m |' $tmp/tables/music_metrics.md && grep -q '| validation |' $tmp/tables/music_metrics.md"
+check "music-table rejects a --generation file that is not an index.json" \
+  bash -c "! $build/tunebench music-table --out $tmp/bad --generation $tmp/val20.abc validation=$tmp/music/validation.json 2>$tmp/bad.err && grep -q 'not a .tunebench generate. index.json' $tmp/bad.err"
+check "music table: the generation settings for the paper" \
+  bash -c "grep -q 'newcommand{.tbGenN}{2}' $tmp/tables/music_metrics_generation.tex && grep -q 'tbGenPrompt}{.*M:6/8' $tmp/tables/music_metrics_generation.tex"
 
 if [ "$failed" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp for inspection"; fi
 echo "test_experiments: $passed passed, $failed failed"

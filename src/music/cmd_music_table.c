@@ -1,7 +1,7 @@
 // cmd_music_table.c: `tunebench music-table`, the music metrics of several
 // sets of tunes (the four models and the real validation tunes) side by side,
 // from the JSON files of `tunebench evaluate-music`: PREFIX.md, PREFIX.tex,
-// and PREFIX.dat for the figure (scripts/music_figure.gp).
+// and PREFIX.dat for the figure (plots/music_metrics.gp).
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -53,18 +53,68 @@ static void cell(char *out, size_t cap, double v, int percent) {
     else snprintf(out, cap, "%.2f", v);
 }
 
+// Appends text to a TeX macro body: newlines become spaces, specials escaped.
+static size_t tex_text(char *dst, size_t cap, const char *text) {
+    size_t n = 0;
+    for (const char *c = text; *c && n + 16 < cap; c++) {
+        if (*c == '\n') dst[n++] = ' ';
+        else if (strchr("#$%&_{}", *c)) dst[n++] = '\\', dst[n++] = *c;
+        else if (*c == '\\' || *c == '^' || *c == '~') n += (size_t)snprintf(dst + n, cap - n, "\\char%d{}", *c);
+        else dst[n++] = *c;
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+// PREFIX_generation.tex: how the tunes were generated (tbGenN, tbGenPrompt,
+// tbGenSampling, tbGenSeed), from one set's `tunebench generate` index.json,
+// so that the paper states the settings the tunes came from.
+static int write_generation_facts(const char *out, const char *index_path) {
+    size_t len;
+    char *text = tb_read_file(index_path, &len);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *prompt = cJSON_GetObjectItem(j, "prompt"), *tunes = cJSON_GetObjectItem(j, "tunes");
+    if (!cJSON_IsString(prompt) || !cJSON_IsArray(tunes)) {
+        cJSON_Delete(j);
+        return tb_error("music-table: %s is not a `tunebench generate` index.json", index_path);
+    }
+    double top_k = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "top_k"));
+    char tex[4096], esc[1024], k_text[32];
+    if (top_k > 0) snprintf(k_text, sizeof k_text, "%.0f", top_k);
+    else snprintf(k_text, sizeof k_text, "all");
+    tex_text(esc, sizeof esc, prompt->valuestring);
+    int n = snprintf(tex, sizeof tex,
+                     "%% written by tunebench music-table from %s\n"
+                     "\\newcommand{\\tbGenN}{%d}\n\\newcommand{\\tbGenPrompt}{%s}\n"
+                     "\\newcommand{\\tbGenSampling}{temperature %g, top-k %s, top-p %g}\n"
+                     "\\newcommand{\\tbGenSeed}{%.0f}\n",
+                     index_path, cJSON_GetArraySize(tunes), esc,
+                     cJSON_GetNumberValue(cJSON_GetObjectItem(j, "temperature")), k_text,
+                     cJSON_GetNumberValue(cJSON_GetObjectItem(j, "top_p")),
+                     cJSON_GetNumberValue(cJSON_GetObjectItem(j, "seed")));
+    cJSON_Delete(j);
+    char path[4096];
+    snprintf(path, sizeof path, "%s_generation.tex", out);
+    return tb_write_file_atomic(path, tex, (size_t)n);
+}
+
 int cmd_music_table(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *generation = NULL;
     const char *names[32], *paths[32];
     int n = 0;
     for (int i = 1; i < argc; i++) {
         if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench music-table --out PREFIX NAME=METRICS.json...\n"
+            printf("usage: tunebench music-table --out PREFIX [--generation INDEX.json] NAME=METRICS.json...\n"
                    "  one row per set (e.g. gpt2-6m=results/music/gpt2-6m.json validation=...);\n"
-                   "  writes PREFIX.md, PREFIX.tex and PREFIX.dat (for scripts/music_figure.gp)\n");
+                   "  writes PREFIX.md, PREFIX.tex and PREFIX.dat (for plots/music_metrics.gp), and\n"
+                   "  with --generation (a `tunebench generate` index.json) PREFIX_generation.tex,\n"
+                   "  the paper's macros for how the tunes were generated\n");
             return 0;
         } else if (i + 1 < argc && tb_streq(argv[i], "--out")) {
             out = argv[++i];
+        } else if (i + 1 < argc && tb_streq(argv[i], "--generation")) {
+            generation = argv[++i];
         } else if (strchr(argv[i], '=') && n < 32) {
             char *eq = strchr(argv[i], '=');
             *eq = '\0';
@@ -154,6 +204,7 @@ int cmd_music_table(int argc, char **argv) {
     if (!rc) rc = tb_write_file_atomic(path, tex, nt);
     snprintf(path, sizeof path, "%s.dat", out);
     if (!rc) rc = tb_write_file_atomic(path, dat, nd);
+    if (!rc && generation) rc = write_generation_facts(out, generation);
     if (!rc) fputs(md, stdout);
     else tb_report();
     free(md), free(tex), free(dat);
