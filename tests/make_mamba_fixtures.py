@@ -23,22 +23,18 @@ What the fixture holds (tokens are stored as exact small floats):
   10 AdamW steps: adam.inputs / adam.targets (10, B, T), adam.losses,
   adam.grad_norms (before clipping), adam.lrs, adam.final.<name>.
 """
-import json
 import math
-import os
-import struct
 
 import torch
 import torch.nn.functional as F
 
+from fixture_common import B, T, write_model_fixture
+
 V, D_MODEL, N_LAYER, D_STATE, D_CONV, EXPAND = 50, 32, 2, 4, 4, 2
 D_INNER = EXPAND * D_MODEL
 DT_RANK = math.ceil(D_MODEL / 16)
-B, T = 2, 16
 EPS = 1e-5
-# Optimizer (the same numbers are in tests/test_mamba.c).
-LR, MIN_LR, WARMUP, TOTAL = 1e-2, 1e-3, 3, 10
-BETAS, ADAM_EPS, WD, CLIP = (0.9, 0.95), 1e-8, 0.1, 1.0
+# The optimizer numbers are in fixture_common.py (and tests/test_mamba.c).
 
 LAYER_NAMES = [
     ("mixer.in_proj.weight", (2 * D_INNER, D_MODEL)),
@@ -55,9 +51,6 @@ LAYER_NAMES = [
 NO_DECAY = ("mixer.A_log", "mixer.D", "mixer.dt_proj.bias", "mixer.conv1d.bias", "norm.weight")
 
 
-def f32(x):
-    """Rounds a Python float to fp32, as the C code's float variables do."""
-    return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
 def uniform(shape, bound):
@@ -134,47 +127,12 @@ def forward(P, idx):
     return x @ P["backbone.embedding.weight"].t()  # tied LM head
 
 
-def losses_of(logits, targets):
-    per = F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-100, reduction="none")
-    return per, F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-100)
 
 
-def lr_at(step):
-    """models/model.c's optim_lr_at, with its fp32/double roundings."""
-    if step <= WARMUP:
-        return f32(f32(f32(LR) * float(step)) / float(WARMUP))
-    if step >= TOTAL:
-        return f32(MIN_LR)
-    progress = (step - WARMUP) / (TOTAL - WARMUP)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return f32(f32(MIN_LR) + coeff * (f32(LR) - f32(MIN_LR)))
 
 
-def random_batch(gen):
-    idx = torch.randint(0, V, (B, T), generator=gen)
-    tgt = torch.randint(0, V, (B, T), generator=gen)
-    tgt[0, 0] = -100  # ignored positions
-    tgt[1, 5] = -100
-    return idx, tgt
 
 
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().float().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt", "source": "tests/make_mamba_fixtures.py"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-    os.replace(tmp, path)
 
 
 def main():
@@ -182,56 +140,11 @@ def main():
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(8765)
     P = init_params()
-    out = {name: p.detach().clone() for name, p in P.items()}
-
-    idx, tgt = random_batch(gen)
-    logits = forward(P, idx)
-    per, loss = losses_of(logits, tgt)
-    loss.backward()
-    out["inputs"] = idx.float()
-    out["targets"] = tgt.float()
-    out["logits"] = logits.detach()
-    out["losses"] = per.detach().view(B, T)
-    out["loss"] = loss.detach().view(1)
-    for name, p in P.items():
-        out["grad." + name] = p.grad.detach().clone()
-
     # AdamW: decay on the matrices (embedding, projections, the conv kernel),
     # none on A_log, D, biases and norms (mamba_ssm's _no_weight_decay).
-    for p in P.values():
-        p.grad = None
-    decay = [p for n, p in P.items() if not n.endswith(NO_DECAY) and not n.endswith("norm_f.weight")]
-    no_decay = [p for n, p in P.items() if n.endswith(NO_DECAY) or n.endswith("norm_f.weight")]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=LR, betas=BETAS, eps=ADAM_EPS, foreach=False)
-    a_in, a_tgt, a_loss, a_norm, a_lr = [], [], [], [], []
-    for step in range(1, 11):
-        idx, tgt = random_batch(gen)
-        opt.zero_grad(set_to_none=True)
-        _, loss = losses_of(forward(P, idx), tgt)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(list(P.values()), CLIP)
-        lr = lr_at(step)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        a_in.append(idx.float()), a_tgt.append(tgt.float())
-        a_loss.append(loss.item()), a_norm.append(norm.item()), a_lr.append(lr)
-    out["adam.inputs"] = torch.stack(a_in)
-    out["adam.targets"] = torch.stack(a_tgt)
-    out["adam.losses"] = torch.tensor(a_loss)
-    out["adam.grad_norms"] = torch.tensor(a_norm)
-    out["adam.lrs"] = torch.tensor(a_lr)
-    for name, p in P.items():
-        out["adam.final." + name] = p.detach().clone()
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    os.makedirs(os.path.join(here, "fixtures", "mamba"), exist_ok=True)
-    path = os.path.join(here, "fixtures", "mamba", "tiny.safetensors")
-    write_safetensors(path, out)
-    print("wrote %s (%d tensors); loss %.6f, adam losses %s" %
-          (path, len(out), out["loss"].item(), ", ".join("%.4f" % x for x in a_loss)))
+    write_model_fixture("mamba", P, forward, gen, V,
+                        lambda name: not name.endswith(NO_DECAY) and not name.endswith("norm_f.weight"),
+                        "tests/make_mamba_fixtures.py")
 
 
 if __name__ == "__main__":
