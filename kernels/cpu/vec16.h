@@ -11,15 +11,18 @@
 // and those denormal products take a microcode assist each (SiLU 7x slower).
 // Here every select is an explicit bitwise blend of already-safe values.
 //
-// The math below is vec_math.h's, operation for operation, on whole vectors
-// (vec_expf: Cephes reduction and degree-6 polynomial; vec_logf: mantissa and
-// exponent split, degree-8 polynomial), so a vec16 lane gives what
-// vec_expf and friends give for the same input under the same contraction.
+// The math below is vec_math.h's, operation for operation, on whole vectors,
+// with its constants and polynomials (vec_expf: Cephes reduction and degree-6
+// polynomial; vec_logf: mantissa and exponent split, degree-8 polynomial), so
+// a vec16 lane gives what vec_expf and friends give for the same input under
+// the same contraction.
 #ifndef TB_VEC16_H
 #define TB_VEC16_H
 
 #include <stdint.h>
 #include <string.h>
+
+#include "vec_math.h"
 
 #define VEC16_LANES 16
 
@@ -41,17 +44,12 @@ static inline vec16 vselect(ivec16 mask, vec16 a, vec16 b) {
 }
 
 static inline vec16 vexp(vec16 x) {
-    x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
-    x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
-    vec16 kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    vec16 r = x - kf * 0.693359375f;
-    r = r - kf * -2.12194440e-4f;
-    vec16 p = vsplat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    x = vselect(x < vsplat(TB_EXP_LO), vsplat(TB_EXP_LO), x);
+    x = vselect(x > vsplat(TB_EXP_HI), vsplat(TB_EXP_HI), x);
+    vec16 kf = (x * TB_LOG2E + TB_ROUND_MAGIC) - TB_ROUND_MAGIC;
+    vec16 r = x - kf * TB_LN2_HI;
+    r = r - kf * TB_LN2_LO;
+    vec16 p = TB_EXPF_POLY(r);
     vec16 y = p * r * r + r + 1.0f;
     ivec16 bits = (__builtin_convertvector(kf, ivec16) + 127) << 23;
     return y * (vec16)bits;
@@ -62,23 +60,15 @@ static inline vec16 vlog(vec16 x) {
     ivec16 e = ((bits >> 23) & 0xff) - 126;
     bits = (bits & 0x807fffff) | 0x3f000000;
     vec16 m = (vec16)bits;
-    vec16 small = (vec16)((m < vsplat(0.707106781186547524f)) & (ivec16)vsplat(1.0f));
+    vec16 small = (vec16)((m < vsplat(TB_SQRT_HALF)) & (ivec16)vsplat(1.0f));
     vec16 ef = __builtin_convertvector(e, vec16) - small;
     m = m + small * m - 1.0f;
     vec16 z = m * m;
-    vec16 y = vsplat(7.0376836292e-2f);
-    y = y * m - 1.1514610310e-1f;
-    y = y * m + 1.1676998740e-1f;
-    y = y * m - 1.2420140846e-1f;
-    y = y * m + 1.4249322787e-1f;
-    y = y * m - 1.6668057665e-1f;
-    y = y * m + 2.0000714765e-1f;
-    y = y * m - 2.4999993993e-1f;
-    y = y * m + 3.3333331174e-1f;
+    vec16 y = TB_LOGF_POLY(m);
     y = y * m * z;
-    y += ef * -2.12194440e-4f;
+    y += ef * TB_LN2_LO;
     y += -0.5f * z;
-    return m + y + ef * 0.693359375f;
+    return m + y + ef * TB_LN2_HI;
 }
 
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)), as vec_softplusf

@@ -15,20 +15,34 @@
 #include <stdint.h>
 #include <string.h>
 
+// The constants and polynomials are macros so that vec16.h computes the same
+// thing, operation for operation, on whole vectors (any type with * and +).
+#define TB_EXP_LO (-87.0f)
+#define TB_EXP_HI 88.0f
+#define TB_LOG2E 1.44269504088896341f
+#define TB_ROUND_MAGIC 12582912.0f  // 1.5 * 2^23
+#define TB_LN2_HI 0.693359375f      // ln 2, high part (exact products with small k)
+#define TB_LN2_LO (-2.12194440e-4f) // ln 2, low part
+#define TB_SQRT_HALF 0.707106781186547524f
+// exp(r) = 1 + r + r^2 * TB_EXPF_POLY(r) for |r| <= ln2 / 2
+#define TB_EXPF_POLY(r)                                                                   \
+    (((((1.9875691500e-4f * (r) + 1.3981999507e-3f) * (r) + 8.3334519073e-3f) * (r) +     \
+       4.1665795894e-2f) * (r) + 1.6666665459e-1f) * (r) + 5.0000001201e-1f)
+// log(1 + m) = m - m^2 / 2 + m^3 * TB_LOGF_POLY(m) for m in [sqrt(1/2) - 1, sqrt(2) - 1)
+#define TB_LOGF_POLY(m)                                                                     \
+    ((((((((7.0376836292e-2f * (m) - 1.1514610310e-1f) * (m) + 1.1676998740e-1f) * (m) -    \
+          1.2420140846e-1f) * (m) + 1.4249322787e-1f) * (m) - 1.6668057665e-1f) * (m) +     \
+       2.0000714765e-1f) * (m) - 2.4999993993e-1f) * (m) + 3.3333331174e-1f)
+
 #pragma omp declare simd notinbranch
 static inline float vec_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    // round-to-nearest by the 1.5 * 2^23 trick (kept exact: no -ffast-math)
-    float kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - kf * 0.693359375f;    // ln 2, high part (exact product)
-    r = r - kf * -2.12194440e-4f;       // ln 2, low part
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    x = x < TB_EXP_LO ? TB_EXP_LO : x;
+    x = x > TB_EXP_HI ? TB_EXP_HI : x;
+    // round-to-nearest by the magic-number trick (kept exact: no -ffast-math)
+    float kf = (x * TB_LOG2E + TB_ROUND_MAGIC) - TB_ROUND_MAGIC;
+    float r = x - kf * TB_LN2_HI;
+    r = r - kf * TB_LN2_LO;
+    float p = TB_EXPF_POLY(r);
     float y = p * r * r + r + 1.0f;
     int32_t bits = ((int32_t)kf + 127) << 23;
     float scale;
@@ -46,23 +60,15 @@ static inline float vec_logf(float x) {
     float m;
     memcpy(&m, &bits, sizeof m);
     // below sqrt(1/2): use 2m and e - 1 (arithmetic select, so it vectorizes)
-    float small = (float)(m < 0.707106781186547524f);
+    float small = (float)(m < TB_SQRT_HALF);
     float ef = (float)e - small;
     m = m + small * m - 1.0f;
     float z = m * m;
-    float y = 7.0376836292e-2f;
-    y = y * m - 1.1514610310e-1f;
-    y = y * m + 1.1676998740e-1f;
-    y = y * m - 1.2420140846e-1f;
-    y = y * m + 1.4249322787e-1f;
-    y = y * m - 1.6668057665e-1f;
-    y = y * m + 2.0000714765e-1f;
-    y = y * m - 2.4999993993e-1f;
-    y = y * m + 3.3333331174e-1f;
+    float y = TB_LOGF_POLY(m);
     y = y * m * z;
-    y += ef * -2.12194440e-4f;
+    y += ef * TB_LN2_LO;
     y += -0.5f * z;
-    return m + y + ef * 0.693359375f;
+    return m + y + ef * TB_LN2_HI;
 }
 
 // log(1 + t) for t >= 0, accurate for small t: with u = 1 + t rounded,
