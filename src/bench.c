@@ -105,6 +105,14 @@ static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
         if (rc) return rc;
     }
     if (!a->models) return tb_error("bench: --model is required (e.g. --model gpt2-6m)");
+    for (const char *p = a->peer_models; p && *p;) {  // each of them must be measured
+        char name[64];
+        size_t len = strcspn(p, ",");
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (!name_in_list(name, a->models))
+            return tb_error("bench: --peer-models names '%s', which is not in --model %s", name, a->models);
+        p += len + (p[len] == ',');
+    }
     return 0;
 }
 

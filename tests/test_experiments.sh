@@ -60,6 +60,9 @@ check "music-table rejects a --generation file that is not an index.json" \
 check "music table: the generation settings for the paper" \
   bash -c "grep -q 'newcommand{.tbGenN}{2}' $tmp/tables/music_metrics_generation.tex && grep -q 'tbGenPrompt}{.*M:6/8' $tmp/tables/music_metrics_generation.tex"
 
+check "bench rejects a --peer-models name that it does not measure" \
+  bash -c "! $build/tunebench bench --model mamba-6m --peer scripts/bench_torch_mamba.py --peer-models mamba-60m 2>$tmp/bench.err && grep -q \"names 'mamba-60m', which is not in --model\" $tmp/bench.err"
+
 if [ "$failed" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp for inspection"; fi
 echo "test_experiments: $passed passed, $failed failed"
 [ "$failed" = 0 ]
