@@ -306,6 +306,7 @@ static void write_facts(const RecordSet *set, const char *dir) {
     macro(fp, "tbCpuModel", records_str(r, "environment.cpu_model", "unknown"));
     macro_num(fp, "tbThreads", records_num(r, "environment.threads"), 1);
     macro(fp, "tbBlas", records_str(r, "environment.blas", "unknown"));
+    macro(fp, "tbOmpWait", records_str(r, "environment.omp_wait_policy", "default"));
     macro(fp, "tbCompiler", records_str(r, "environment.compiler", "unknown"));
     macro(fp, "tbCflags", records_str(r, "environment.cflags", ""));
     macro(fp, "tbBackend", records_str(r, "environment.backend", "cpu"));
