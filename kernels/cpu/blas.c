@@ -98,7 +98,7 @@ void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, c
 //   to share them).
 void cpu_runtime_reexec(char **argv) {
     if (getenv("TB_RUNTIME_REEXEC")) return;
-    int changed = 0;
+    int set_core = 0, set_wait = 0;
     const char *core = openblas_get_corename();
     if (!getenv("OPENBLAS_CORETYPE") && core && strcmp(core, "Prescott") == 0) {
         __builtin_cpu_init();
@@ -106,10 +106,15 @@ void cpu_runtime_reexec(char **argv) {
         if (__builtin_cpu_supports("avx512bf16")) want = "COOPERLAKE";
         else if (__builtin_cpu_supports("avx512f")) want = "SKYLAKEX";
         else if (__builtin_cpu_supports("avx2")) want = "HASWELL";
-        if (want) setenv("OPENBLAS_CORETYPE", want, 1), changed = 1;
+        if (want) setenv("OPENBLAS_CORETYPE", want, 1), set_core = 1;
     }
-    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "ACTIVE", 1), changed = 1;
-    if (!changed) return;
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "ACTIVE", 1), set_wait = 1;
+    if (!set_core && !set_wait) return;
     setenv("TB_RUNTIME_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
+    // The exec failed: the libraries keep what they loaded with, so the
+    // environment (which records and the bench's peer read) must say so too.
+    if (set_core) unsetenv("OPENBLAS_CORETYPE");
+    if (set_wait) unsetenv("OMP_WAIT_POLICY");
+    unsetenv("TB_RUNTIME_REEXEC");
 }
