@@ -384,6 +384,10 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
              core_env, peer_policy, PEER_MALLOC_ENV, a->threads, a->peer, cfg_path,
              a->batch, a->seq, a->steps, a->warmup, a->threads, a->decode_steps);
     fprintf(stderr, "bench: running the PyTorch peer for %s\n", name);
+    // Under OMP_WAIT_POLICY=ACTIVE our idle OpenMP threads would spin through
+    // the peer's whole run and take a core from it: end them first (the next
+    // parallel region starts a new team).
+    omp_pause_resource_all(omp_pause_hard);
     FILE *p = popen(cmd, "r");
     if (!p) {
         unlink(cfg_path);
