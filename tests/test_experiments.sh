@@ -29,6 +29,9 @@ for e in gpt2-6m mamba-6m; do
   check "$e: the record is valid and complete" "$build/tunebench" check-record --completed "${rec:-/nonexistent}"
   check "$e: a checkpoint next to the record" nonempty "${rec%.json}/model.safetensors"
   check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
+  if [ -z "${OMP_WAIT_POLICY:-}" ]; then  # the CLI chose spinning threads and says so
+    check "$e: the record states the OpenMP wait policy (ACTIVE)" grep -Eq '"omp_wait_policy":[[:space:]]*"ACTIVE"' "${rec:-/nonexistent}"
+  fi
 done
 
 # Tunes from both checkpoints, scored (with the real tunes) against the first
