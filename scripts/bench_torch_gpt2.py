@@ -11,13 +11,12 @@ Reads a GPT2Config-style config.json and measures, like tunebench does:
 Prints one JSON object on stdout.
 
 PyTorch gets its best chance: the thread count given (torch.set_num_threads),
-OMP_WAIT_POLICY=PASSIVE (set by the caller, before the OpenMP runtime starts)
-so idle threads do not spin on the 2 cores, OpenBLAS underneath (Debian's
-build), and the standard fast paths: nn.Linear (one addmm), F.gelu with the
+the same OMP_WAIT_POLICY as tunebench and glibc malloc settings that keep
+large tensors' memory between steps (set by the caller, src/bench.c, before
+the runtimes start), OpenBLAS underneath (Debian's build), and the standard fast paths: nn.Linear (one addmm), F.gelu with the
 tanh approximation, F.layer_norm, a boolean-mask softmax, foreach AdamW.
 """
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -27,6 +26,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_peer_common import openblas_core
 
 
 class Block(nn.Module):
@@ -141,19 +142,14 @@ def main():
                 dec.append((time.perf_counter() - t0) * 1e3)
 
     blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line]
-    try:  # the kernels the system OpenBLAS (torch's BLAS here) picked
-        lib = ctypes.CDLL("libopenblas.so.0")
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        openblas_core = lib.openblas_get_corename().decode()
-    except (OSError, AttributeError):
-        openblas_core = "unknown"
+    core = openblas_core()
     print(json.dumps({
         "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "blas": blas,
-        "openblas_core": openblas_core,
+        "openblas_core": core,
         "num_params": n_params,
         "train": {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
                   "last_loss": loss.item()},

@@ -29,7 +29,6 @@ parallel figure is the max of the two). Prints one JSON document to stdout.
 Run with /usr/bin/python3 (Debian's python3-torch).
 """
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -42,6 +41,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_peer_common import openblas_core
 
 EPS = 1e-5
 
@@ -251,18 +252,13 @@ def main():
         sys.exit("bench_torch_mamba.py: no variant fits in memory (%s)" % json.dumps(variants))
     best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
     decode = measure_decode(model, cfg, args)
-    try:  # the kernels the system OpenBLAS (torch's BLAS here) picked
-        lib = ctypes.CDLL("libopenblas.so.0")
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        openblas_core = lib.openblas_get_corename().decode()
-    except (OSError, AttributeError):
-        openblas_core = "unknown"
+    core = openblas_core()
     out = {
         "implementation": "PyTorch %s, mamba_ssm reference path (%s scan is the faster)" % (torch.__version__, best),
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-        "openblas_core": openblas_core,
+        "openblas_core": core,
         "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),
         "params": sum(p.numel() for p in model.parameters()),
         "train": variants[best]["train"],
