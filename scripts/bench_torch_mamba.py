@@ -8,25 +8,36 @@ ones; batch-1 prefill of T tokens; batch-1 recurrent decode (Mamba.step: the
 conv state rolled, the SSM state updated in place). Two scans:
 
   sequential  selective_scan_ref: deltaA and deltaB_u materialised as
-              (b, d, l, n), then a Python loop over time. This is what
+              (b, d, l, n), then a Python loop over time that updates the
+              state and contracts it with C_t into y_t. This is what
               mamba_ssm runs on a CPU (its CUDA kernel is not available).
-  parallel    the same recurrence as a log-depth (Hillis-Steele) scan over
-              time: log2(L) passes of h[t] += a[t] * h[t - k], a[t] *= a[t - k].
+              The loop walks `unbind(2)` views rather than indexing
+              `deltaA[:, :, i]` as the reference does: same arithmetic, but
+              indexing's backward writes each step's gradient into a fresh
+              zero tensor of the full (b, d, l, n) shape, O(l^2) memory
+              traffic (184 s a step for mamba-6m here, against about 5 s).
+  parallel    the same recurrence as a log-depth scan in two levels: a
+              Hillis-Steele scan inside chunks of SCAN_CHUNK steps (which
+              also yields each chunk's running product of a), the same scan
+              recursively over the chunks' final states, then one pass that
+              adds each chunk's incoming state. Fewer full-size passes and
+              tensors than one Hillis-Steele scan over the whole sequence.
 
 Both run; the JSON's "train" and "inference" are the faster variant's, and
-"variants" holds both. A step of mamba-60m takes tens of seconds here and
-over 12 GiB, so the number of timed steps is capped by --max-timed-seconds
-(at least 2 steps, estimated from the warm-up step); each variant's JSON says
-how many steps it timed and whether the cap applied. Both scans keep
-(batch, d_inner, seq, d_state) tensors for autograd in every layer: about 3.5
-of them for the sequential loop, about 2 log2(seq) + 3 for the log-depth scan
-(each level's a and h). A variant whose estimate exceeds the memory available
-would be killed by the kernel and take the whole peer with it, so it is
-skipped, and the JSON says so with the estimate (mamba-60m's parallel scan
-needs about 60 GiB at batch 8 x 256). Peak memory is the process's max RSS after each
-variant (ru_maxrss only grows, so the sequential one runs first and the
-parallel figure is the max of the two). Prints one JSON document to stdout.
-Run with /usr/bin/python3 (Debian's python3-torch).
+"variants" holds both. A step of mamba-60m takes tens of seconds here, so the
+number of timed steps is capped by --max-timed-seconds (at least 2 steps,
+estimated from the warm-up step); each variant's JSON says how many steps it
+timed and whether the cap applied. Both scans keep (batch, d_inner, seq,
+d_state) tensors for autograd in every layer: about 2.5 for the sequential
+loop (deltaA and every step's state), about 8 for the parallel scan. When a
+variant's estimate exceeds the memory available, its residual blocks run
+under activation checkpointing (torch.utils.checkpoint: one layer's tensors
+live at a time, and each block's forward runs twice), which is what a PyTorch
+user would do; the variant's JSON says so, with the estimate. Peak memory is
+the process's max RSS after each variant (ru_maxrss only grows, so the
+sequential one runs first and the parallel figure is the max of the two).
+Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
+python3-torch).
 """
 import argparse
 import json
@@ -41,10 +52,12 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from torch_peer_common import openblas_core
 
 EPS = 1e-5
+SCAN_CHUNK = 4  # the parallel scan's inner chunk: the fastest of 4, 8, 16 here
 
 
 class Mixer(nn.Module):
@@ -67,12 +80,15 @@ class Mixer(nn.Module):
         x = F.silu(self.conv1d(x)[..., :L])
         x_dbl = self.x_proj(x.transpose(1, 2))
         dt, Bm, Cm = torch.split(x_dbl, [self.R, self.S, self.S], dim=-1)
-        delta = F.softplus(dt @ self.dt_proj.weight.t() + self.dt_proj.bias).transpose(1, 2)
+        delta = F.softplus(dt @ self.dt_proj.weight.t() + self.dt_proj.bias)  # (b, l, d)
         A = -torch.exp(self.A_log)
-        deltaA = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))
-        deltaB_u = torch.einsum("bdl,bln,bdl->bdln", delta, Bm, x)
-        hs = scan(deltaA, deltaB_u)  # (b, d, l, n)
-        y = torch.einsum("bdln,bln->bdl", hs, Cm) + x * self.D[:, None]
+        # The scan's operands with time outermost, so that each step reads
+        # contiguous (b, d, n) slices: (l, b, d, n), (l, b, n).
+        delta_t = delta.transpose(0, 1)
+        deltaA = torch.exp(delta_t.unsqueeze(-1) * A)
+        deltaB_u = (delta_t * x.permute(2, 0, 1)).unsqueeze(-1) * Bm.transpose(0, 1).unsqueeze(2)
+        y = scan(deltaA, deltaB_u, Cm.transpose(0, 1)).permute(1, 2, 0)  # (b, d, l)
+        y = y + x * self.D[:, None]
         y = y * F.silu(z)
         return self.out_proj(y.transpose(1, 2))
 
@@ -110,10 +126,15 @@ class MambaLM(nn.Module):
         self.norms = nn.ParameterList(nn.Parameter(torch.ones(d)) for _ in range(cfg["n_layer"]))
         self.norm_f = nn.Parameter(torch.ones(d))
 
-    def forward(self, idx, scan):
+    def forward(self, idx, scan, checkpoint=False):
         x = self.embedding(idx)
         for mixer, w in zip(self.mixers, self.norms):
-            x = x + mixer(rms_norm(x, w), scan)
+            def block(x, mixer=mixer, w=w):
+                return mixer(rms_norm(x, w), scan)
+            if checkpoint and torch.is_grad_enabled():
+                x = x + torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = x + block(x)
         return rms_norm(x, self.norm_f) @ self.embedding.weight.t()
 
     @torch.no_grad()
@@ -124,32 +145,73 @@ class MambaLM(nn.Module):
         return rms_norm(x, self.norm_f) @ self.embedding.weight.t()
 
 
-def scan_sequential(a, bu):
-    """selective_scan_ref's loop over time."""
-    h = a.new_zeros(a.shape[0], a.shape[1], a.shape[3])
-    hs = []
-    for i in range(a.shape[2]):
-        h = a[:, :, i] * h + bu[:, :, i]
-        hs.append(h)
-    return torch.stack(hs, dim=2)
+def scan_sequential(a, bu, C):
+    """selective_scan_ref's loop over time: a, bu (l, b, d, n), C (l, b, n) -> y (l, b, d)."""
+    h = a.new_zeros(a.shape[1:])
+    ys = []
+    for a_t, bu_t, c_t in zip(a.unbind(0), bu.unbind(0), C.unbind(0)):
+        h = torch.addcmul(bu_t, a_t, h)
+        ys.append(torch.bmm(h, c_t.unsqueeze(-1)).squeeze(-1))  # einsum bdn,bn->bd
+    return torch.stack(ys, dim=0)
 
 
-def scan_parallel(a, bu):
-    """Hillis-Steele inclusive scan of h[t] = a[t] h[t-1] + bu[t] over dim 2."""
-    L, k = a.shape[2], 1
+def hillis_steele(a, bu):
+    """Inclusive scan of h[t] = a[t] h[t-1] + bu[t] along dim 0, in log2(len) passes.
+    Returns (running product of a, h)."""
+    L, k = a.shape[0], 1
     while k < L:
-        bu = torch.cat([bu[:, :, :k], a[:, :, k:] * bu[:, :, :-k] + bu[:, :, k:]], dim=2)
-        a = torch.cat([a[:, :, :k], a[:, :, k:] * a[:, :, :-k]], dim=2)
+        bu = torch.cat([bu[:k], torch.addcmul(bu[k:], a[k:], bu[:-k])], dim=0)
+        a = torch.cat([a[:k], a[k:] * a[:-k]], dim=0)
         k *= 2
-    return bu
+    return a, bu
+
+
+def scan_chunked(a, bu):
+    """Two-level log-depth scan over dim 0 of (l, ...): (running product of a, h)."""
+    L, rest = a.shape[0], a.shape[1:]
+    T = SCAN_CHUNK
+    if L <= T:
+        return hillis_steele(a, bu)
+    nc = -(-L // T)
+    if nc * T != L:  # pad with a = 1, bu = 0: the padded steps carry the state unchanged
+        pad = (0, 0) * len(rest) + (0, nc * T - L)
+        a, bu = F.pad(a, pad, value=1.0), F.pad(bu, pad)
+    # Chunks outermost: (nc, T, ...) -> scan within each chunk along dim 1.
+    a, bu = hillis_steele(a.reshape(nc, T, *rest).transpose(0, 1), bu.reshape(nc, T, *rest).transpose(0, 1))
+    _, h_end = scan_chunked(a[-1], bu[-1])  # (nc, ...): the state at each chunk's end
+    h_in = torch.cat([torch.zeros_like(h_end[:1]), h_end[:-1]], dim=0)
+    h = torch.addcmul(bu, a, h_in.unsqueeze(0))  # (T, nc, ...)
+    return (a.transpose(0, 1).reshape(nc * T, *rest)[:L], h.transpose(0, 1).reshape(nc * T, *rest)[:L])
+
+
+def scan_parallel(a, bu, C):
+    """The log-depth scan, then y[t] = C[t] . h[t]: a, bu (l, b, d, n), C (l, b, n) -> y (l, b, d)."""
+    return torch.einsum("lbdn,lbn->lbd", scan_chunked(a, bu)[1], C)
+
+
+def check_scans_agree():
+    """The two scans compute the same y (float64, lengths that the chunk does and does not divide)."""
+    gen = torch.Generator().manual_seed(0)
+    for L in (3, SCAN_CHUNK, 37):
+        a = torch.rand(L, 2, 3, 4, generator=gen, dtype=torch.float64)
+        bu = torch.randn(L, 2, 3, 4, generator=gen, dtype=torch.float64)
+        C = torch.randn(L, 2, 4, generator=gen, dtype=torch.float64)
+        err = (scan_parallel(a, bu, C) - scan_sequential(a, bu, C)).abs().max().item()
+        if err > 1e-12:
+            sys.exit("bench_torch_mamba.py: the parallel scan differs from the sequential one by %g (L=%d)" % (err, L))
 
 
 def estimated_bytes(cfg, args, variant):
-    """Rough autograd memory of one training step: (b, d, l, n) tensors kept per layer."""
+    """Rough autograd memory of one training step: (b, d, l, n) tensors kept per
+    layer (PER_LAYER_STATES, from measured peak RSS), plus one layer's worth of
+    temporaries during its backward."""
     ssm = cfg["ssm_cfg"]
     one = args.batch * ssm["expand"] * cfg["d_model"] * args.seq * ssm["d_state"] * 4
-    per_layer = 3.5 if variant == "sequential" else 2 * math.ceil(math.log2(max(args.seq, 2))) + 3
-    return cfg["n_layer"] * per_layer * one
+    per_layer = PER_LAYER_STATES[variant]
+    return (cfg["n_layer"] + 1) * per_layer * one
+
+
+PER_LAYER_STATES = {"sequential": 5.0, "parallel": 20.0}
 
 
 def available_bytes():
@@ -160,7 +222,7 @@ def available_bytes():
     return None
 
 
-def measure(model, scan, args, V):
+def measure(model, scan, args, V, checkpoint):
     gen = torch.Generator().manual_seed(1)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     times, warm = [], []
@@ -171,7 +233,7 @@ def measure(model, scan, args, V):
         tgt = torch.randint(0, V, (args.batch, args.seq), generator=gen)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(idx, scan).view(-1, V), tgt.view(-1))
+        loss = F.cross_entropy(model(idx, scan, checkpoint).view(-1, V), tgt.view(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -228,6 +290,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--decode-steps", type=int, default=20)
     ap.add_argument("--variants", default="sequential,parallel")
+    ap.add_argument("--checkpoint", choices=["auto", "always", "never"], default="auto",
+                    help="activation checkpointing of the residual blocks (auto: when a "
+                         "variant's estimate exceeds 90%% of the memory available)")
     ap.add_argument("--max-timed-seconds", type=float, default=120.0,
                     help="cap on the timed steps' total time per variant (at least 2 steps)")
     args = ap.parse_args()
@@ -235,6 +300,7 @@ def main():
     torch.manual_seed(0)
     with open(args.config) as f:
         cfg = json.load(f)
+    check_scans_agree()
     model = MambaLM(cfg)
     scans = {"sequential": scan_sequential, "parallel": scan_parallel}
     variants = {}
@@ -242,11 +308,19 @@ def main():
         if name not in scans:
             sys.exit("bench_torch_mamba.py: unknown variant '%s' (sequential, parallel)" % name)
         need, have = estimated_bytes(cfg, args, name), available_bytes()
-        if have is not None and need > 0.9 * have:
-            variants[name] = {"skipped": "estimated %.1f GiB of autograd tensors, %.1f GiB available"
-                                         % (need / 2**30, have / 2**30)}
+        fits = have is None or need <= 0.9 * have
+        if args.checkpoint == "auto":
+            checkpoint = not fits
+        else:
+            checkpoint = args.checkpoint == "always"
+        if checkpoint and have is not None and 2 * need / (cfg["n_layer"] + 1) > 0.9 * have:
+            variants[name] = {"skipped": "estimated %.1f GiB for one layer under checkpointing, %.1f GiB available"
+                                         % (2 * need / (cfg["n_layer"] + 1) / 2**30, have / 2**30)}
             continue
-        variants[name] = measure(model, scans[name], args, cfg["vocab_size"])
+        variants[name] = measure(model, scans[name], args, cfg["vocab_size"], checkpoint)
+        variants[name]["activation_checkpointing"] = checkpoint
+        variants[name]["estimated_autograd_gib_without_checkpointing"] = need / 2**30
+        variants[name]["available_gib_at_start"] = have / 2**30 if have is not None else None
     ran = [n for n in variants if "train" in variants[n]]
     if not ran:
         sys.exit("bench_torch_mamba.py: no variant fits in memory (%s)" % json.dumps(variants))

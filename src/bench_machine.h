@@ -1,7 +1,8 @@
 // bench_machine.h: this machine's limits, against which the benchmarks
 // report how close a model comes to the hardware:
-//   - the cblas_sgemm peak on the current thread count (GFLOP/s; the median
-//     of repeats for a few square sizes, the peak being the best size);
+//   - the sgemm peak on the current thread count (GFLOP/s; the median of
+//     repeats for a few square sizes, each both on OpenBLAS's own threads and
+//     split over OpenMP's as the models run it, the peak being the best);
 //   - the memory read bandwidth from DRAM (an array several times the L3)
 //     and from L3 (an array well past L2 that fits in L3), GB/s, medians.
 // The decode benchmarks' weight-streaming limit is parameter bytes divided
@@ -18,7 +19,9 @@ typedef struct cJSON cJSON;
 typedef struct {
     int threads;                                 // OpenMP and OpenBLAS threads used
     int sgemm_sizes[MACHINE_SGEMM_SIZES];        // M = N = K
-    double sgemm_gflops[MACHINE_SGEMM_SIZES];    // median per size
+    double sgemm_openblas_threads_gflops[MACHINE_SGEMM_SIZES];  // median, OpenBLAS's threads
+    double sgemm_openmp_split_gflops[MACHINE_SGEMM_SIZES];      // median, cpu_sgemm
+    double sgemm_gflops[MACHINE_SGEMM_SIZES];    // the better of the two
     double sgemm_peak_gflops;                    // the best of those medians
     size_t dram_array_bytes, l3_array_bytes;
     size_t l3_cache_bytes;                       // as the OS reports it (0 if unknown)
@@ -31,7 +34,8 @@ typedef struct {
 // Measures on `threads` threads (0: the current OpenMP thread count). Takes a
 // few seconds. Returns 0, or -1 with the error set.
 int machine_limits_measure(MachineLimits *ml, int threads);
-// {"threads", "sgemm_peak_gflops", "sgemm": [{"size", "gflops"}...],
+// {"threads", "sgemm_peak_gflops",
+//  "sgemm": [{"size", "gflops", "gflops_openblas_threads", "gflops_openmp_split"}...],
 //  "dram_read_gb_per_s", "l3_read_gb_per_s", "dram_array_bytes", ...}
 cJSON *machine_limits_json(const MachineLimits *ml);
 
