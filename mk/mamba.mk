@@ -13,16 +13,17 @@
 
 # make bench-mamba: both Mamba sizes under the GPT-2 protocol (2 threads,
 # batch 8 x 256, AdamW), with the two PyTorch peers of
-# scripts/bench_torch_mamba.py (sequential selective_scan_ref loop and a
-# log-depth parallel scan) in the same run. Uses the generic `tunebench bench`;
-# bench_mamba.c adds the scan's share of the step and its bandwidth, memory per
-# token (chunked vs naive states) and the ratios against each peer. The
-# peers cap their timed steps at --max-timed-seconds (120 s, at least 2 steps)
-# and skip a scan variant that would not fit in memory (mamba-60m's log-depth
-# scan); the JSON records both. Run it on a quiet machine: several minutes,
-# and mamba-60m's sequential PyTorch peer needs about 13 GiB.
-# MAMBA_PEER_MODELS=mamba-6m leaves out mamba-60m's peers, whose steps take
-# many minutes each and over 20 GB here (the JSON says they were not run).
+# scripts/bench_torch_mamba.py (selective_scan_ref's sequential loop and a
+# two-level log-depth scan) in the same run. Uses the generic `tunebench
+# bench`; bench_mamba.c adds the scan's share of the step and its bandwidth,
+# memory per token (chunked vs naive states) and the ratios against each peer.
+# The peers cap their timed steps at --max-timed-seconds (120 s, at least 2
+# steps) and run a variant under activation checkpointing when it would not
+# fit in memory (mamba-60m's log-depth scan); the JSON records both. Run it
+# on a quiet machine: about 20 minutes, and mamba-60m's sequential PyTorch
+# peer peaks at about 17 GB.
+# MAMBA_PEER_MODELS=mamba-6m leaves out mamba-60m's peers (about 10 of those
+# minutes; the JSON says they were not run).
 MAMBA_PEER_MODELS ?= mamba-6m,mamba-60m
 .PHONY: bench-mamba
 bench-mamba: deps-build $(BUILD)/tunebench

@@ -57,32 +57,62 @@ static float sum_floats(const float *x, size_t n) {
     return s;
 }
 
-// Reads the whole array `passes` times with every thread reading its own
-// contiguous part (the same part each pass, so a thread's cache holds it
-// where it fits). Returns GB/s, the median over repeats.
+// Reads x (n floats) once, every thread its own contiguous part (the same
+// part on every call, so a thread's cache holds it where it fits); seconds.
+static double read_pass_seconds(const float *x, size_t n, int threads) {
+    static volatile float sink;
+    float total = 0.0f;
+    double t0 = tb_now_seconds();
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+        int nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+        size_t chunk = n / (size_t)nt / 32 * 32;
+        size_t begin = (size_t)id * chunk, end = id == nt - 1 ? n : begin + chunk;
+        total += sum_floats(x + begin, end - begin);
+    }
+    double dt = tb_now_seconds() - t0;
+    sink += total;
+    return dt;
+}
+
+// Reads the whole array `passes` times per repeat; GB/s, the median over repeats.
 static double read_gb_per_s(const float *x, size_t n, int passes, int repeats, int threads) {
     double times[REPEATS + 1];
-    volatile float sink = 0.0f;
     for (int r = -1; r < repeats; r++) {
-        double t0 = tb_now_seconds();
-        for (int p = 0; p < passes; p++) {
-            float total = 0.0f;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-            {
-                int nt = 1, id = 0;
-#ifdef _OPENMP
-                nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-                size_t chunk = n / (size_t)nt / 32 * 32;
-                size_t begin = (size_t)id * chunk, end = id == nt - 1 ? n : begin + chunk;
-                total += sum_floats(x + begin, end - begin);
-            }
-            sink += total;
-        }
-        if (r >= 0) times[r] = tb_now_seconds() - t0;
+        double dt = 0.0;
+        for (int p = 0; p < passes; p++) dt += read_pass_seconds(x, n, threads);
+        if (r >= 0) times[r] = dt;
     }
-    (void)sink;
     return (double)passes * (double)n * sizeof(float) / tb_median(times, repeats) / 1e9;
+}
+
+// An array of `bytes`, its pages touched by the threads that will read it.
+static float *read_array_new(size_t bytes, int threads) {
+    size_t n = bytes / sizeof(float);
+    float *x = tb_malloc(n * sizeof(float));
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] = 1.0f;
+    return x;
+}
+
+int read_probe_open(ReadProbe *p, size_t bytes, int threads) {
+    if (threads <= 0) threads = tb_num_threads();
+    p->n = bytes / sizeof(float);
+    p->threads = threads;
+    p->x = read_array_new(bytes, threads);
+    return 0;
+}
+
+double read_probe_gb_per_s(const ReadProbe *p) {
+    return (double)p->n * sizeof(float) / read_pass_seconds(p->x, p->n, p->threads) / 1e9;
+}
+
+void read_probe_close(ReadProbe *p) {
+    free(p->x);
+    p->x = NULL;
 }
 
 static size_t l3_cache_bytes(void) {
@@ -95,10 +125,7 @@ static size_t l3_cache_bytes(void) {
 
 static double measure_array(size_t bytes, int threads, int repeats) {
     size_t n = bytes / sizeof(float);
-    float *x = tb_malloc(n * sizeof(float));
-    // Touch every page from the threads that will read it.
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = 1.0f;
+    float *x = read_array_new(bytes, threads);
     // About 1 GB of traffic per repeat, at least one pass.
     int passes = (int)((size_t)1 << 30) / (int)(bytes > ((size_t)1 << 30) ? ((size_t)1 << 30) : bytes);
     if (passes < 1) passes = 1;

@@ -31,6 +31,20 @@ typedef struct {
     double seconds;                              // time the measurement took
 } MachineLimits;
 
+// A read-bandwidth probe that can be sampled between other measurements, so
+// that a ratio to the memory bandwidth uses the bandwidth of the same moment
+// (on a shared host it moves by tens of percent from minute to minute).
+typedef struct {
+    float *x;
+    size_t n;
+    int threads;
+} ReadProbe;
+// An array of `bytes` (use the DRAM array's size), touched by `threads` threads.
+int read_probe_open(ReadProbe *p, size_t bytes, int threads);
+// One timed pass over the array on its threads: GB/s.
+double read_probe_gb_per_s(const ReadProbe *p);
+void read_probe_close(ReadProbe *p);
+
 // Measures on `threads` threads (0: the current OpenMP thread count). Takes a
 // few seconds. Returns 0, or -1 with the error set.
 int machine_limits_measure(MachineLimits *ml, int threads);

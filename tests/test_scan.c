@@ -8,6 +8,7 @@
 // do and do not divide L, odd channel counts and strided views. The test
 // also prints the activation memory per token of both.
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,9 +361,12 @@ static void check_chunk_and_thread_invariance(void) {
     free_problem(&P);
 }
 
-// L decode steps reproduce the forward's outputs and its final state.
-static void check_step_matches_forward(void) {
-    Problem P = make_problem(1, 23, 37, 16, 0, 5);
+// L decode steps reproduce the forward's outputs and its final state: dim and
+// dstate pick the step's paths (dstate 16: whole vectors, else per channel;
+// a dim that 16 does not divide: the tail block; dim * dstate >= 8192: the
+// channel blocks over threads).
+static void check_step_matches_forward(int L, int dim, int dstate) {
+    Problem P = make_problem(1, L, dim, dstate, 0, 5);
     Fused f;
     SelectiveScanParams p = fused_run(&P, 8, &f);
     size_t rows = P.L;
@@ -374,8 +378,11 @@ static void check_step_matches_forward(void) {
                             f.Bm + (size_t)t * P.bc_stride, f.Cm + (size_t)t * P.bc_stride,
                             f.A_log, f.D, f.bias, P.Dm, P.N);
     float *fwd = gather(f.out, rows, P.Dm, p.out_stride);
-    check_close("scan step vs forward, every position", out, fwd, rows * P.Dm, 1e-6f, 1e-5f);
-    check_close("scan step state vs forward final_state", state, f.final_state,
+    char what[96];
+    snprintf(what, sizeof what, "scan step vs forward, every position (dim %d, N %d)", dim, dstate);
+    check_close(what, out, fwd, rows * P.Dm, 1e-6f, 1e-5f);
+    snprintf(what, sizeof what, "scan step state vs forward final_state (dim %d, N %d)", dim, dstate);
+    check_close(what, state, f.final_state,
                 (size_t)P.Dm * P.N, 1e-6f, 1e-5f);
     free(fwd), free(state), free(out);
     fused_free(&f);
@@ -548,7 +555,9 @@ int main(void) {
     check_fused_against_naive(1, 29, 37, 5, 1, 13);
     check_fused_against_naive(3, 17, 70, 16, 0, 100);
     check_chunk_and_thread_invariance();
-    check_step_matches_forward();
+    check_step_matches_forward(23, 37, 16);
+    check_step_matches_forward(23, 37, 4);
+    check_step_matches_forward(9, 530, 16);
     check_conv1d();
     check_rmsnorm_silu();
     report_memory();

@@ -75,7 +75,7 @@ void conv1d_step(float *out, float *conv_state, const float *x, const float *wei
                  const float *bias, int D, int K) {
     for (int d = 0; d < D; d++) {
         float *s = conv_state + (size_t)d * K;
-        memmove(s, s + 1, (size_t)(K - 1) * sizeof(float));
+        for (int k = 0; k + 1 < K; k++) s[k] = s[k + 1];  // a loop, not memmove: K is 4
         s[K - 1] = x[d];
         float acc = bias ? bias[d] : 0.0f;
         for (int k = 0; k < K; k++) acc += weight[d * K + k] * s[k];

@@ -366,22 +366,55 @@ void selective_scan_backward(const SelectiveScanParams *p) {
 // ---------------------------------------------------------------- decode
 // One recurrent step for batch 1: the forward's arithmetic per channel, with
 // the sum over the state dimension vectorized (so its rounding order differs
-// from the forward's by a few ulp).
+// from the forward's by a few ulp). With dstate == 16 one channel's state is
+// one vec16: the two exps of a_t run on whole vectors, and softplus, the skip
+// and the gate on 16 channels at once. Channel blocks are independent, so
+// splitting them over threads changes no result; small layers stay on one
+// thread, where a parallel region would cost more than it saves.
+#define SCAN_STEP_PARALLEL_MIN 8192  // dim * dstate at which threads pay off
+
+static void scan_step_channel(float *out, float *h, float u, float delta, float z, const float *Bt,
+                              const float *Ct, const float *al, float D, int dstate) {
+    const float du = delta * u;
+    float y = 0.0f;
+#pragma omp simd reduction(+ : y)
+    for (int n = 0; n < dstate; n++) {
+        h[n] = vec_expf(delta * -vec_expf(al[n])) * h[n] + du * Bt[n];
+        y += Ct[n] * h[n];
+    }
+    y += D * u;
+    *out = y * z * vec_sigmoidf(z);
+}
+
 void selective_scan_step(float *out, float *ssm_state, const float *u, const float *delta_raw,
                          const float *z, const float *Bt, const float *Ct, const float *A_log,
                          const float *D, const float *delta_bias, int dim, int dstate) {
-    for (int d = 0; d < dim; d++) {
-        const float delta = vec_softplusf(delta_raw[d] + delta_bias[d]);
-        const float du = delta * u[d];
-        float *h = ssm_state + (size_t)d * dstate;
-        const float *al = A_log + (size_t)d * dstate;
-        float y = 0.0f;
-#pragma omp simd reduction(+ : y)
-        for (int n = 0; n < dstate; n++) {
-            h[n] = vec_expf(delta * -vec_expf(al[n])) * h[n] + du * Bt[n];
-            y += Ct[n] * h[n];
+    const int nblocks = (dim + SCAN_CB - 1) / SCAN_CB;
+#pragma omp parallel for schedule(static) if (dim * dstate >= SCAN_STEP_PARALLEL_MIN)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int d0 = blk * SCAN_CB;
+        if (dstate != VEC16_LANES || d0 + SCAN_CB > dim) {  // generic shape, or the last block
+            for (int d = d0; d < dim && d < d0 + SCAN_CB; d++)
+                scan_step_channel(out + d, ssm_state + (size_t)d * dstate, u[d],
+                                  vec_softplusf(delta_raw[d] + delta_bias[d]), z[d], Bt, Ct,
+                                  A_log + (size_t)d * dstate, D[d], dstate);
+            continue;
         }
-        y += D[d] * u[d];
-        out[d] = y * z[d] * vec_sigmoidf(z[d]);
+        float delta[SCAN_CB], du[SCAN_CB], y[SCAN_CB];
+        vec16 uv = vload(u + d0);
+        vec16 dv = vsoftplus(vload(delta_raw + d0) + vload(delta_bias + d0));
+        vstore(delta, dv);
+        vstore(du, dv * uv);
+        const vec16 Bv = vload(Bt), Cv = vload(Ct);
+        for (int j = 0; j < SCAN_CB; j++) {
+            float *h = ssm_state + (size_t)(d0 + j) * VEC16_LANES;
+            vec16 a = vexp(vsplat(delta[j]) * -vexp(vload(A_log + (size_t)(d0 + j) * VEC16_LANES)));
+            vec16 hv = a * vload(h) + vsplat(du[j]) * Bv;
+            vstore(h, hv);
+            y[j] = vsum(Cv * hv);
+        }
+        vec16 zv = vload(z + d0);
+        vec16 yv = vload(y) + vload(D + d0) * uv;
+        vstore(out + d0, yv * zv * vsigmoid(zv));
     }
 }
