@@ -33,10 +33,10 @@ loop (deltaA and every step's state), about 8 for the parallel scan. When a
 variant's estimate exceeds the memory available, its residual blocks run
 under activation checkpointing (torch.utils.checkpoint: one layer's tensors
 live at a time, and each block's forward runs twice), which is what a PyTorch
-user would do; the variant's JSON says so, with the estimate. Peak memory is
-the process's max RSS after each variant (ru_maxrss only grows, so the
-sequential one runs first and the parallel figure is the max of the two).
-Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
+user would do; the variant's JSON says so, with the estimate. Each variant
+trains in its own process, so it starts with the machine's memory free, and
+its peak memory is that process's max RSS; the top-level figure is the faster
+variant's. Decode runs in the parent. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
 python3-torch).
 """
 import argparse
@@ -46,6 +46,7 @@ import os
 import re
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -295,36 +296,31 @@ def main():
                          "variant's estimate exceeds 90%% of the memory available)")
     ap.add_argument("--max-timed-seconds", type=float, default=120.0,
                     help="cap on the timed steps' total time per variant (at least 2 steps)")
+    ap.add_argument("--one-variant", action="store_true",
+                    help="(internal) time the one variant in --variants and print its JSON")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     with open(args.config) as f:
         cfg = json.load(f)
-    check_scans_agree()
-    model = MambaLM(cfg)
     scans = {"sequential": scan_sequential, "parallel": scan_parallel}
-    variants = {}
-    for name in args.variants.split(","):
+    names = args.variants.split(",")
+    for name in names:
         if name not in scans:
             sys.exit("bench_torch_mamba.py: unknown variant '%s' (sequential, parallel)" % name)
-        need, have = estimated_bytes(cfg, args, name), available_bytes()
-        fits = have is None or need <= 0.9 * have
-        if args.checkpoint == "auto":
-            checkpoint = not fits
-        else:
-            checkpoint = args.checkpoint == "always"
-        if checkpoint and have is not None and 2 * need / (cfg["n_layer"] + 1) > 0.9 * have:
-            variants[name] = {"skipped": "estimated %.1f GiB for one layer under checkpointing, %.1f GiB available"
-                                         % (2 * need / (cfg["n_layer"] + 1) / 2**30, have / 2**30)}
-            continue
-        variants[name] = measure(model, scans[name], args, cfg["vocab_size"], checkpoint)
-        variants[name]["activation_checkpointing"] = checkpoint
-        variants[name]["estimated_autograd_gib_without_checkpointing"] = need / 2**30
-        variants[name]["available_gib_at_start"] = have / 2**30 if have is not None else None
+    if args.one_variant:
+        json.dump(run_variant(cfg, args, names[0], scans[names[0]]), sys.stdout)
+        return
+    check_scans_agree()
+    # Each variant in its own process: it starts with the machine's memory
+    # free (glibc, told to keep what it frees, would hold one variant's
+    # memory through the next) and its peak RSS is its own.
+    variants = {name: run_child(args, name) for name in names}
     ran = [n for n in variants if "train" in variants[n]]
     if not ran:
-        sys.exit("bench_torch_mamba.py: no variant fits in memory (%s)" % json.dumps(variants))
+        sys.exit("bench_torch_mamba.py: no variant ran (%s)" % json.dumps(variants))
     best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
+    model = MambaLM(cfg)
     decode = measure_decode(model, cfg, args)
     core = openblas_core()
     out = {
@@ -337,11 +333,38 @@ def main():
         "params": sum(p.numel() for p in model.parameters()),
         "train": variants[best]["train"],
         "inference": dict(variants[best]["inference"], **decode),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": variants[best]["peak_rss_mb"],
+        "peak_rss_note": "the faster variant's training process (each variant runs in its own)",
         "variants": variants,
     }
     json.dump(out, sys.stdout, indent=1)
     print()
+
+
+def run_variant(cfg, args, name, scan):
+    """Times one variant in this process: its JSON, or why it was skipped."""
+    need, have = estimated_bytes(cfg, args, name), available_bytes()
+    fits = have is None or need <= 0.9 * have
+    checkpoint = not fits if args.checkpoint == "auto" else args.checkpoint == "always"
+    one_layer = 2 * need / (cfg["n_layer"] + 1)
+    if checkpoint and have is not None and one_layer > 0.9 * have:
+        return {"skipped": "estimated %.1f GiB for one layer under checkpointing, %.1f GiB available"
+                           % (one_layer / 2**30, have / 2**30)}
+    out = measure(MambaLM(cfg), scan, args, cfg["vocab_size"], checkpoint)
+    out["activation_checkpointing"] = checkpoint
+    out["estimated_autograd_gib_without_checkpointing"] = need / 2**30
+    out["available_gib_at_start"] = have / 2**30 if have is not None else None
+    return out
+
+
+def run_child(args, name):
+    """run_variant in a fresh process (this script with --one-variant)."""
+    cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--variants", name, "--one-variant"]
+    child = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if child.returncode != 0:
+        return {"skipped": "the %s variant's process failed (exit status %d; -9 is the kernel's "
+                           "out-of-memory kill)" % (name, child.returncode)}
+    return json.loads(child.stdout)
 
 
 if __name__ == "__main__":

@@ -340,9 +340,9 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
         if (r >= 2) dec[r - 2] = (tb_now_seconds() - t0) * 1e3;
     }
     *decode_ms = tb_median(dec, a->decode_steps);
+    long long rss = peak_rss_bytes();  // before the probe's array adds to it
     cJSON *paired = probe_bytes ? decode_paired_with_bandwidth(a, m, ctx[maxT - 1], logits,
                                                                probe_bytes) : NULL;
-    long long rss = peak_rss_bytes();
 
     // ---- the record
     char formula[160];
