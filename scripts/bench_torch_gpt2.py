@@ -10,11 +10,14 @@ Reads a GPT2Config-style config.json and measures, like tunebench does:
             n_positions - 1, median over --decode-steps
 Prints one JSON object on stdout.
 
-PyTorch gets its best chance: the thread count given (torch.set_num_threads),
-the same OMP_WAIT_POLICY as tunebench and glibc malloc settings that keep
-large tensors' memory between steps (set by the caller, src/bench.c, before
-the runtimes start), OpenBLAS underneath (Debian's build), and the standard fast paths: nn.Linear (one addmm), F.gelu with the
-tanh approximation, F.layer_norm, a boolean-mask softmax, foreach AdamW.
+PyTorch gets its best chance: the thread count given (torch.set_num_threads);
+training in a child process under the OpenMP wait policy that suits it
+(TRAIN_WAIT_POLICY, scripts/torch_peer_common.py), inference under the one
+the peer was started with; glibc malloc settings that keep large tensors'
+memory between steps (set by the caller, src/bench.c, before the runtimes
+start); OpenBLAS underneath (Debian's build); and the standard fast paths:
+nn.Linear (one addmm), F.gelu with the tanh approximation, F.layer_norm, a
+boolean-mask softmax, foreach AdamW.
 """
 import argparse
 import json
@@ -27,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_peer_common import openblas_core
+from torch_peer_common import openblas_core, run_self_in_child, wait_policies
 
 
 class Block(nn.Module):
@@ -85,23 +88,8 @@ class GPT2(nn.Module):
         return F.linear(self.ln_f(x), self.wte.weight)  # tied LM head
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--decode-steps", type=int, default=20)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
-    with open(args.config) as f:
-        cfg = json.load(f)
-    V, maxT = cfg["vocab_size"], cfg["n_positions"]
-    model = GPT2(cfg)
-    n_params = sum(p.numel() for p in model.parameters())
+def train_steps(model, args, V):
+    """Median step time of the training protocol (see the top): its JSON."""
     params = list(model.parameters())
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": 0.1},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
@@ -121,6 +109,38 @@ def main():
         if step >= args.warmup:
             times.append(dt * 1e3)
     step_ms = statistics.median(times)
+    return {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
+            "last_loss": loss.item()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--decode-steps", type=int, default=20)
+    ap.add_argument("--train-only", action="store_true",
+                    help="(internal) time the training steps and print their JSON")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    with open(args.config) as f:
+        cfg = json.load(f)
+    V, maxT = cfg["vocab_size"], cfg["n_positions"]
+    if args.train_only:
+        print(json.dumps(train_steps(GPT2(cfg), args, V)))
+        return
+    # Training first, in its own process; this one runs no torch op meanwhile
+    # (its idle OpenMP threads could spin and take a core from the child).
+    train, why = run_self_in_child(["--train-only"], "training")
+    if train is None:
+        raise SystemExit("bench_torch_gpt2.py: " + why)
+    model = GPT2(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    T = args.seq
 
     C, NH, L = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
     with torch.inference_mode():
@@ -146,13 +166,12 @@ def main():
     print(json.dumps({
         "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
         "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "omp_wait_policy": wait_policies(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "blas": blas,
         "openblas_core": core,
         "num_params": n_params,
-        "train": {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
-                  "last_loss": loss.item()},
+        "train": train,
         "inference": {"prefill_tokens": T, "prefill_ms_median": statistics.median(pre),
                       "decode_context": maxT, "decode_ms_per_token_median": statistics.median(dec),
                       "decode_ms": dec},

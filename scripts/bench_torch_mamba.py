@@ -27,18 +27,24 @@ Both run; the JSON's "train" and "inference" are the faster variant's, and
 "variants" holds both. A step of mamba-60m takes tens of seconds here, so the
 number of timed steps is capped by --max-timed-seconds (at least 2 steps,
 estimated from the warm-up step); each variant's JSON says how many steps it
-timed and whether the cap applied. Both scans keep (batch, d_inner, seq,
-d_state) tensors for autograd in every layer: about 2.5 for the sequential
-loop (deltaA and every step's state), about 8 for the parallel scan. When a
-variant's estimate exceeds the memory available, its residual blocks run
-under activation checkpointing (torch.utils.checkpoint: one layer's tensors
-live at a time, and each block's forward runs twice), which is what a PyTorch
-user would do. It is the reentrant form: with torch 1.13 the non-reentrant
-one kept as much memory as no checkpointing at all (mamba-60m's parallel scan
-at batch 2: 10.1 GB against 2.0 GB); the variant's JSON says so, with the estimate. Each variant
-trains in its own process, so it starts with the machine's memory free, and
-its peak memory is that process's max RSS; the top-level figure is the faster
-variant's. Decode runs in the parent. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
+timed and whether the cap applied.
+
+Memory. Each step keeps (batch, seq, d_inner, d_state) tensors for autograd
+in every layer: about 5 of them for the sequential loop (deltaA and every
+step's state, plus the backward's temporaries) and about 20 for the parallel
+scan, as measured by peak RSS. When a variant's estimate exceeds the memory
+available, its residual blocks run under activation checkpointing
+(torch.utils.checkpoint: one layer's tensors live at a time, and each
+block's forward runs twice), which is what a PyTorch user would do. It is the
+reentrant form: with torch 1.13 the non-reentrant one kept as much memory as
+no checkpointing at all (mamba-60m's parallel scan at batch 2: 10.1 GB
+against 2.0 GB). The variant's JSON says so, with the estimate.
+
+Processes. Each variant trains in its own process, under TRAIN_WAIT_POLICY
+(scripts/torch_peer_common.py). So it starts with the machine's memory free,
+and its peak memory is that process's max RSS; the top-level figure is the
+faster variant's. Decode runs in the parent, under the policy it was started
+with. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
 python3-torch).
 """
 import argparse
@@ -48,7 +54,6 @@ import os
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -57,7 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
-from torch_peer_common import openblas_core
+from torch_peer_common import openblas_core, run_self_in_child, wait_policies
 
 EPS = 1e-5
 SCAN_CHUNK = 4  # the parallel scan's inner chunk: the fastest of 4, 8, 16 here
@@ -316,9 +321,10 @@ def main():
         return
     # Each variant in its own process: it starts with the machine's memory
     # free (glibc, told to keep what it frees, would hold one variant's
-    # memory through the next) and its peak RSS is its own. This process runs
-    # no torch op until they end: under OMP_WAIT_POLICY=ACTIVE its idle
-    # OpenMP threads would spin through a child's run and take a core from it.
+    # memory through the next) and its peak RSS is its own, and it trains under
+    # TRAIN_WAIT_POLICY. This process runs no torch op until they end: under
+    # OMP_WAIT_POLICY=ACTIVE its idle OpenMP threads would spin through a
+    # child's run and take a core from it.
     variants = {name: run_child(args, name) for name in names}
     ran = [n for n in variants if "train" in variants[n]]
     if not ran:
@@ -330,7 +336,7 @@ def main():
     out = {
         "implementation": "PyTorch %s, mamba_ssm reference path (%s scan is the faster)" % (torch.__version__, best),
         "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "omp_wait_policy": wait_policies(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "openblas_core": core,
         "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),
@@ -363,12 +369,8 @@ def run_variant(cfg, args, name, scan):
 
 def run_child(args, name):
     """run_variant in a fresh process (this script with --one-variant)."""
-    cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--variants", name, "--one-variant"]
-    child = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    if child.returncode != 0:
-        return {"skipped": "the %s variant's process failed (exit status %d; -9 is the kernel's "
-                           "out-of-memory kill)" % (name, child.returncode)}
-    return json.loads(child.stdout)
+    out, why = run_self_in_child(["--variants", name, "--one-variant"], "the %s variant" % name)
+    return out if out is not None else {"skipped": why}
 
 
 if __name__ == "__main__":

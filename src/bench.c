@@ -418,7 +418,11 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
     //   the system OpenBLAS, which picks its generic kernels on this CPU
     //   unless told; cpu_runtime_reexec set it for this process).
-    // OMP_WAIT_POLICY: the same as ours (ACTIVE unless the user set it).
+    // OMP_WAIT_POLICY: unset, the runtime's default, for the peer's inference;
+    //   the peer trains in a child under the policy that suits PyTorch
+    //   (PASSIVE: torch's OpenMP threads share the cores with OpenBLAS's
+    //   pthreads, and ACTIVE ones spin through every matmul; gpt2-6m's peer
+    //   took 2.9 s a step under ACTIVE against 1.3 s; torch_peer_common.py).
     // MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_: glibc's malloc otherwise
     //   maps every tensor over 32 MiB afresh and unmaps it on free, so each
     //   step pays the kernel to fault in and zero gigabytes again (the
@@ -430,13 +434,10 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     if (core && strspn(core, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
                     strlen(core) && strlen(core) < 64)
         snprintf(core_env, sizeof core_env, "OPENBLAS_CORETYPE=%s ", core);
-    char peer_policy[32] = "";
-    if (strcmp(bench_wait_policy(), "default") != 0)
-        snprintf(peer_policy, sizeof peer_policy, "OMP_WAIT_POLICY=%s", bench_wait_policy());
     snprintf(cmd, sizeof cmd,
-             "%s%s %s OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
+             "env -u OMP_WAIT_POLICY %s%s OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
              "--batch %d --seq %d --steps %d --warmup %d --threads %d --decode-steps %d",
-             core_env, peer_policy, PEER_MALLOC_ENV, a->threads, a->peer, cfg_path,
+             core_env, PEER_MALLOC_ENV, a->threads, a->peer, cfg_path,
              a->batch, a->seq, a->steps, a->warmup, a->threads, a->decode_steps);
     fprintf(stderr, "bench: running the PyTorch peer for %s\n", name);
     // Under OMP_WAIT_POLICY=ACTIVE our idle OpenMP threads would spin through
