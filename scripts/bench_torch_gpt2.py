@@ -12,8 +12,8 @@ Prints one JSON object on stdout.
 
 PyTorch gets its best chance: the thread count given (torch.set_num_threads);
 training in a child process under the OpenMP wait policy that suits it
-(TRAIN_WAIT_POLICY, scripts/torch_peer_common.py), inference under the one
-the peer was started with; glibc malloc settings that keep large tensors'
+(TRAIN_WAIT_POLICY, scripts/torch_peer_common.py), inference in one child
+under each of INFERENCE_WAIT_POLICIES, keeping the faster; glibc malloc settings that keep large tensors'
 memory between steps (set by the caller, src/bench.c, before the runtimes
 start); OpenBLAS underneath (Debian's build); and the standard fast paths:
 nn.Linear (one addmm), F.gelu with the tanh approximation, F.layer_norm, a
@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_peer_common import openblas_core, run_self_in_child, wait_policies
+from torch_peer_common import TRAIN_WAIT_POLICY, best_inference, openblas_core, run_self_in_child
 
 
 class Block(nn.Module):
@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--decode-steps", type=int, default=20)
     ap.add_argument("--train-only", action="store_true",
                     help="(internal) time the training steps and print their JSON")
+    ap.add_argument("--inference-only", action="store_true",
+                    help="(internal) time prefill and decode and print their JSON")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -131,17 +133,38 @@ def main():
         cfg = json.load(f)
     V, maxT = cfg["vocab_size"], cfg["n_positions"]
     if args.train_only:
-        print(json.dumps(train_steps(GPT2(cfg), args, V)))
+        model = GPT2(cfg)
+        out = train_steps(model, args, V)
+        out["num_params"] = sum(p.numel() for p in model.parameters())
+        print(json.dumps(out))
         return
-    # Training first, in its own process; this one runs no torch op meanwhile
-    # (its idle OpenMP threads could spin and take a core from the child).
+    if args.inference_only:
+        print(json.dumps(inference(GPT2(cfg), cfg, args)))
+        return
+    # Each phase in its own process, under the wait policy that suits it (see
+    # torch_peer_common.py); this one runs no torch op meanwhile (its idle
+    # OpenMP threads could spin and take a core from a child).
     train, why = run_self_in_child(["--train-only"], "training")
     if train is None:
         raise SystemExit("bench_torch_gpt2.py: " + why)
-    model = GPT2(cfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    T = args.seq
+    inf = best_inference(["--inference-only"])
+    blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line]
+    print(json.dumps({
+        "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": {"train": TRAIN_WAIT_POLICY, "inference": inf["wait_policy"]},
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "blas": blas,
+        "openblas_core": openblas_core(),
+        "num_params": train.pop("num_params"),
+        "train": train,
+        "inference": inf,
+    }))
 
+
+def inference(model, cfg, args):
+    """Batch-1 prefill of seq tokens and decode at the full context (see the top)."""
+    V, maxT, T = cfg["vocab_size"], cfg["n_positions"], args.seq
     C, NH, L = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
     with torch.inference_mode():
         caches = torch.zeros(L, 2, NH, maxT, C // NH)
@@ -160,22 +183,9 @@ def main():
             model(ctx[:, maxT - 1:], caches, maxT - 1)
             if r >= 2:
                 dec.append((time.perf_counter() - t0) * 1e3)
-
-    blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line]
-    core = openblas_core()
-    print(json.dumps({
-        "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": wait_policies(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-        "blas": blas,
-        "openblas_core": core,
-        "num_params": n_params,
-        "train": train,
-        "inference": {"prefill_tokens": T, "prefill_ms_median": statistics.median(pre),
-                      "decode_context": maxT, "decode_ms_per_token_median": statistics.median(dec),
-                      "decode_ms": dec},
-    }))
+    return {"prefill_tokens": T, "prefill_ms_median": statistics.median(pre), "prefill_ms": pre,
+            "decode_context": maxT, "decode_ms_per_token_median": statistics.median(dec),
+            "decode_ms": dec}
 
 
 if __name__ == "__main__":

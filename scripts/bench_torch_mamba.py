@@ -43,8 +43,8 @@ against 2.0 GB). The variant's JSON says so, with the estimate.
 Processes. Each variant trains in its own process, under TRAIN_WAIT_POLICY
 (scripts/torch_peer_common.py). So it starts with the machine's memory free,
 and its peak memory is that process's max RSS; the top-level figure is the
-faster variant's. Decode runs in the parent, under the policy it was started
-with. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
+faster variant's. Decode runs in one more process under each of
+INFERENCE_WAIT_POLICIES, and the faster counts. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
 python3-torch).
 """
 import argparse
@@ -62,7 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
-from torch_peer_common import openblas_core, run_self_in_child, wait_policies
+from torch_peer_common import TRAIN_WAIT_POLICY, best_inference, openblas_core, run_self_in_child
 
 EPS = 1e-5
 SCAN_CHUNK = 4  # the parallel scan's inner chunk: the fastest of 4, 8, 16 here
@@ -303,6 +303,8 @@ def main():
                          "variant's estimate exceeds 90%% of the memory available)")
     ap.add_argument("--max-timed-seconds", type=float, default=120.0,
                     help="cap on the timed steps' total time per variant (at least 2 steps)")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="(internal) time the recurrent decode step and print its JSON")
     ap.add_argument("--one-variant", action="store_true",
                     help="(internal) time the one variant in --variants and print its JSON")
     args = ap.parse_args()
@@ -319,6 +321,9 @@ def main():
         check_scans_agree()
         json.dump(run_variant(cfg, args, names[0], scans[names[0]]), sys.stdout)
         return
+    if args.decode_only:
+        json.dump(measure_decode(MambaLM(cfg), cfg, args), sys.stdout)
+        return
     # Each variant in its own process: it starts with the machine's memory
     # free (glibc, told to keep what it frees, would hold one variant's
     # memory through the next) and its peak RSS is its own, and it trains under
@@ -330,13 +335,13 @@ def main():
     if not ran:
         sys.exit("bench_torch_mamba.py: no variant ran (%s)" % json.dumps(variants))
     best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
+    decode = best_inference(["--decode-only"])
     model = MambaLM(cfg)
-    decode = measure_decode(model, cfg, args)
     core = openblas_core()
     out = {
         "implementation": "PyTorch %s, mamba_ssm reference path (%s scan is the faster)" % (torch.__version__, best),
         "threads": torch.get_num_threads(),
-        "omp_wait_policy": wait_policies(),
+        "omp_wait_policy": {"train_and_prefill": TRAIN_WAIT_POLICY, "decode": decode["wait_policy"]},
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "openblas_core": core,
         "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),

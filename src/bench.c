@@ -418,11 +418,12 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
     //   the system OpenBLAS, which picks its generic kernels on this CPU
     //   unless told; cpu_runtime_reexec set it for this process).
-    // OMP_WAIT_POLICY: unset, the runtime's default, for the peer's inference;
-    //   the peer trains in a child under the policy that suits PyTorch
-    //   (PASSIVE: torch's OpenMP threads share the cores with OpenBLAS's
-    //   pthreads, and ACTIVE ones spin through every matmul; gpt2-6m's peer
-    //   took 2.9 s a step under ACTIVE against 1.3 s; torch_peer_common.py).
+    // OMP_WAIT_POLICY: unset. The peer picks its own per phase, in child
+    //   processes (scripts/torch_peer_common.py): training under PASSIVE
+    //   (torch's OpenMP threads share the cores with OpenBLAS's pthreads, and
+    //   ACTIVE ones spin through every matmul: gpt2-6m's peer took 2.9 s a
+    //   step under ACTIVE against 1.3 s), inference under PASSIVE and under
+    //   the default, keeping the faster.
     // MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_: glibc's malloc otherwise
     //   maps every tensor over 32 MiB afresh and unmaps it on free, so each
     //   step pays the kernel to fault in and zero gigabytes again (the
