@@ -191,6 +191,9 @@ static void bench_add_limits(cJSON *o, const cJSON *machine) {
     }
     double paired = json_number(cJSON_GetObjectItem(o, "inference"), "decode_paired_with_bandwidth",
                                 "decode_ms_over_limit_median");
+    double mfu_paired = json_number(cJSON_GetObjectItem(o, "train"), "mfu_paired", "mfu_median");
+    if (isfinite(mfu_paired))  // against the sgemm rate of the same moments
+        cJSON_AddNumberToObject(lim, "mfu_vs_sgemm_paired", mfu_paired);
     if (isfinite(paired))  // the same ratio, against the bandwidth of the same moments
         cJSON_AddNumberToObject(lim, "decode_ms_over_limit_paired", paired);
 }
@@ -283,6 +286,14 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     // ---- training steps
     int total = a->warmup + a->steps;
     double *step_s = tb_malloc((size_t)a->steps * sizeof(double));
+    // MFU against the sgemm rate of the same moments (CPU): after each timed
+    // step, untimed, three 1024^3 products on the models' sgemm path. The
+    // sgemm peak measured once at the start moved by 25% between runs
+    // minutes apart here, enough to put one model above 100%.
+    const int pair_mfu = tb_streq(be->name, "cpu");
+    double *sgemm_rate = tb_malloc((size_t)a->steps * sizeof(double));
+    SgemmProbe sp = {0};
+    if (pair_mfu) sgemm_probe_open(&sp, 1024);
     float last_loss = 0.0f;
     for (int s = 0; s < total; s++) {
         random_tokens(inputs, (size_t)BT, spec.vocab_size, &rng);
@@ -296,6 +307,7 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
         be->synchronize();
         double dt = tb_now_seconds() - t0;
         if (s >= a->warmup) step_s[s - a->warmup] = dt * 1e3;
+        if (s >= a->warmup && pair_mfu) sgemm_rate[s - a->warmup] = sgemm_probe_gflops(&sp, 3);
         last_loss = m->loss;
     }
     double *sorted = tb_malloc((size_t)a->steps * sizeof(double));
@@ -365,6 +377,20 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     cJSON_AddStringToObject(tr, "flop_formula", formula);
     cJSON_AddNumberToObject(tr, "model_gflops_per_s", flops_tok * *tokens_per_s * 1e-9);
     cJSON_AddNumberToObject(tr, "last_loss", last_loss);
+    if (pair_mfu) {
+        double *mfu = tb_malloc((size_t)a->steps * sizeof(double));
+        for (int i = 0; i < a->steps; i++)
+            mfu[i] = flops_tok * BT / (step_s[i] * 1e-3) * 1e-9 / sgemm_rate[i];
+        cJSON *pm = cJSON_AddObjectToObject(tr, "mfu_paired");
+        cJSON_AddItemToObject(pm, "sgemm_gflops", json_array_of(sgemm_rate, a->steps));
+        cJSON_AddItemToObject(pm, "mfu", json_array_of(mfu, a->steps));
+        cJSON_AddNumberToObject(pm, "mfu_median", tb_median(mfu, a->steps));
+        cJSON_AddNumberToObject(pm, "sgemm_gflops_median", tb_median(sgemm_rate, a->steps));
+        cJSON_AddStringToObject(pm, "method",
+                                "after each timed step, untimed: the median of three 1024^3 "
+                                "products on the models' sgemm path; MFU per step, median");
+        free(mfu);
+    }
     cJSON *inf = cJSON_AddObjectToObject(o, "inference");
     cJSON_AddNumberToObject(inf, "prefill_tokens", T);
     cJSON_AddNumberToObject(inf, "prefill_ms_median", *prefill_ms);
@@ -380,7 +406,8 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
         double att = (double)spec.n_layer * B * spec.n_head * T * T * sizeof(float);
         cJSON_AddNumberToObject(mem, "attention_probs_bytes", att);
     }
-    free(inputs), free(targets), free(step_s), free(logits), free(ctx), free(dec);
+    if (pair_mfu) sgemm_probe_close(&sp);
+    free(inputs), free(targets), free(step_s), free(sgemm_rate), free(logits), free(ctx), free(dec);
     model_destroy(m);
     return o;
 }

@@ -42,6 +42,30 @@ static double sgemm_gflops(int n, int repeats, int split) {
     return 2.0 * n * (double)n * n / tb_median(times, repeats) / 1e9;
 }
 
+void sgemm_probe_open(SgemmProbe *p, int n) {
+    size_t count = (size_t)n * n;
+    p->n = n;
+    p->a = tb_malloc(count * sizeof(float)), p->b = tb_malloc(count * sizeof(float));
+    p->c = tb_calloc(count, sizeof(float));
+    for (size_t i = 0; i < count; i++) p->a[i] = (float)(i % 7) * 0.1f, p->b[i] = (float)(i % 5) * 0.1f;
+}
+
+double sgemm_probe_gflops(const SgemmProbe *p, int repeats) {
+    double times[REPEATS + 1];
+    if (repeats > REPEATS) repeats = REPEATS;
+    for (int r = 0; r < repeats; r++) {
+        double t0 = tb_now_seconds();
+        cpu_sgemm(0, 0, p->n, p->n, p->n, 1.0f, p->a, p->n, p->b, p->n, 0.0f, p->c, p->n);
+        times[r] = tb_now_seconds() - t0;
+    }
+    return 2.0 * p->n * (double)p->n * p->n / tb_median(times, repeats) / 1e9;
+}
+
+void sgemm_probe_close(SgemmProbe *p) {
+    free(p->a), free(p->b), free(p->c);
+    p->a = p->b = p->c = NULL;
+}
+
 // ---------------------------------------------------------------- bandwidth
 
 // Sums n floats with 32 independent lanes (the compiler vectorises it, and

@@ -45,6 +45,18 @@ int read_probe_open(ReadProbe *p, size_t bytes, int threads);
 double read_probe_gb_per_s(const ReadProbe *p);
 void read_probe_close(ReadProbe *p);
 
+// An sgemm probe, sampled between training steps: one n x n x n product on
+// the models' path (cpu_sgemm), so that MFU can use the sgemm rate of the
+// same moments.
+typedef struct {
+    float *a, *b, *c;
+    int n;
+} SgemmProbe;
+void sgemm_probe_open(SgemmProbe *p, int n);
+// The median GFLOP/s of `repeats` products.
+double sgemm_probe_gflops(const SgemmProbe *p, int repeats);
+void sgemm_probe_close(SgemmProbe *p);
+
 // Measures on `threads` threads (0: the current OpenMP thread count). Takes a
 // few seconds. Returns 0, or -1 with the error set.
 int machine_limits_measure(MachineLimits *ml, int threads);

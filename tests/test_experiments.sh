@@ -64,8 +64,9 @@ check "music table: the generation settings for the paper" \
   bash -c "grep -q 'newcommand{.tbGenN}{2}' $tmp/tables/music_metrics_generation.tex && grep -q 'tbGenPrompt}{.*M:6/8' $tmp/tables/music_metrics_generation.tex"
 
 # The benchmark end to end on the tiny configs: the machine's limits (the sgemm
-# both on OpenBLAS's threads and on the models' OpenMP split) and decode against
-# the bandwidth of the same moments, for each architecture.
+# both on OpenBLAS's threads and on the models' OpenMP split), MFU against the
+# sgemm rate and decode against the bandwidth of the same moments, for each
+# architecture.
 check "tunebench bench on tiny-gpt2,tiny-mamba writes its JSON" \
   "$build/tunebench" bench --model tiny-gpt2,tiny-mamba --threads 2 --batch 2 --seq 16 --steps 1 \
   --warmup 0 --decode-steps 3 --out "$tmp/bench.json"
@@ -73,6 +74,8 @@ check "bench: the sgemm peak both ways" \
   bash -c "grep -Eq '\"gflops_openblas_threads\":[[:space:]]+[1-9]' $tmp/bench.json && grep -Eq '\"gflops_openmp_split\":[[:space:]]+[1-9]' $tmp/bench.json"
 check "bench: decode paired with the bandwidth, for both models" \
   bash -c "[ \$(grep -Ec '\"decode_ms_over_limit_paired\":[[:space:]]+[0-9]*[.]?[0-9]' $tmp/bench.json) = 2 ] && [ \$(grep -c '\"rounds\":[[:space:]]*3' $tmp/bench.json) = 2 ]"
+check "bench: MFU against the sgemm rate of the same moments, for both models" \
+  bash -c "[ \$(grep -Ec '\"mfu_vs_sgemm_paired\":[[:space:]]+[0-9]*[.]?[0-9]' $tmp/bench.json) = 2 ]"
 check "bench rejects a --peer-models name that it does not measure" \
   bash -c "! $build/tunebench bench --model mamba-6m --peer scripts/bench_torch_mamba.py --peer-models mamba-60m 2>$tmp/bench.err && grep -q \"names 'mamba-60m', which is not in --model\" $tmp/bench.err"
 
