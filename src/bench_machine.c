@@ -19,29 +19,6 @@
 
 // ---------------------------------------------------------------- sgemm
 
-// One n x n x n product, the median GFLOP/s over repeats after a warm-up:
-// split == 0 runs one cblas_sgemm on OpenBLAS's own threads; split == 1 runs
-// cpu_sgemm, the models' path (OpenBLAS single-threaded, the product split
-// over the OpenMP threads; kernels/cpu/blas.c).
-static double sgemm_gflops(int n, int repeats, int split) {
-    size_t count = (size_t)n * n;
-    float *a = tb_malloc(count * sizeof(float)), *b = tb_malloc(count * sizeof(float));
-    float *c = tb_calloc(count, sizeof(float));
-    for (size_t i = 0; i < count; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    double times[REPEATS + 1];
-    for (int r = -1; r < repeats; r++) {  // r = -1: warm-up
-        double t0 = tb_now_seconds();
-        if (split)
-            cpu_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
-                        0.0f, c, n);
-        if (r >= 0) times[r] = tb_now_seconds() - t0;
-    }
-    free(a), free(b), free(c);
-    return 2.0 * n * (double)n * n / tb_median(times, repeats) / 1e9;
-}
-
 void sgemm_probe_open(SgemmProbe *p, int n) {
     size_t count = (size_t)n * n;
     p->n = n;
@@ -50,20 +27,42 @@ void sgemm_probe_open(SgemmProbe *p, int n) {
     for (size_t i = 0; i < count; i++) p->a[i] = (float)(i % 7) * 0.1f, p->b[i] = (float)(i % 5) * 0.1f;
 }
 
-double sgemm_probe_gflops(const SgemmProbe *p, int repeats) {
-    double times[REPEATS + 1];
+// The median GFLOP/s of `repeats` products: split == 0 runs one cblas_sgemm
+// on OpenBLAS's own threads; split == 1 runs cpu_sgemm, the models' path
+// (OpenBLAS single-threaded, the product split over the OpenMP threads;
+// kernels/cpu/blas.c).
+static double probe_gflops(const SgemmProbe *p, int repeats, int split) {
+    const int n = p->n;
+    double times[REPEATS];
     if (repeats > REPEATS) repeats = REPEATS;
     for (int r = 0; r < repeats; r++) {
         double t0 = tb_now_seconds();
-        cpu_sgemm(0, 0, p->n, p->n, p->n, 1.0f, p->a, p->n, p->b, p->n, 0.0f, p->c, p->n);
+        if (split)
+            cpu_sgemm(0, 0, n, n, n, 1.0f, p->a, n, p->b, n, 0.0f, p->c, n);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, p->a, n, p->b,
+                        n, 0.0f, p->c, n);
         times[r] = tb_now_seconds() - t0;
     }
-    return 2.0 * p->n * (double)p->n * p->n / tb_median(times, repeats) / 1e9;
+    return 2.0 * n * (double)n * n / tb_median(times, repeats) / 1e9;
 }
+
+double sgemm_probe_gflops(const SgemmProbe *p, int repeats) { return probe_gflops(p, repeats, 1); }
 
 void sgemm_probe_close(SgemmProbe *p) {
     free(p->a), free(p->b), free(p->c);
     p->a = p->b = p->c = NULL;
+}
+
+// One n x n x n product's GFLOP/s (see probe_gflops): the median over REPEATS
+// after a warm-up.
+static double sgemm_gflops(int n, int split) {
+    SgemmProbe p;
+    sgemm_probe_open(&p, n);
+    probe_gflops(&p, 1, split);  // warm-up
+    double g = probe_gflops(&p, REPEATS, split);
+    sgemm_probe_close(&p);
+    return g;
 }
 
 // ---------------------------------------------------------------- bandwidth
@@ -188,14 +187,14 @@ int machine_limits_measure(MachineLimits *ml, int threads) {
     int sizes[MACHINE_SGEMM_SIZES] = {512, 1024, 2048};
     for (int i = 0; i < MACHINE_SGEMM_SIZES; i++) {
         ml->sgemm_sizes[i] = sizes[i];
-        ml->sgemm_openmp_split_gflops[i] = sgemm_gflops(sizes[i], REPEATS, 1);
+        ml->sgemm_openmp_split_gflops[i] = sgemm_gflops(sizes[i], 1);
     }
 #ifdef _OPENMP
     omp_pause_resource_all(omp_pause_hard);
 #endif
     openblas_set_num_threads(threads);
     for (int i = 0; i < MACHINE_SGEMM_SIZES; i++) {
-        ml->sgemm_openblas_threads_gflops[i] = sgemm_gflops(sizes[i], REPEATS, 0);
+        ml->sgemm_openblas_threads_gflops[i] = sgemm_gflops(sizes[i], 0);
         double best = ml->sgemm_openblas_threads_gflops[i];
         if (ml->sgemm_openmp_split_gflops[i] > best) best = ml->sgemm_openmp_split_gflops[i];
         ml->sgemm_gflops[i] = best;
