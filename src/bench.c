@@ -352,7 +352,10 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
         if (r >= 2) dec[r - 2] = (tb_now_seconds() - t0) * 1e3;
     }
     *decode_ms = tb_median(dec, a->decode_steps);
-    long long rss = peak_rss_bytes();  // before the probe's array adds to it
+    // Before the bandwidth probe's array adds to it, and less the sgemm probe's
+    // three matrices (all touched), which are the benchmark's, not the model's.
+    long long rss = peak_rss_bytes();
+    if (pair_mfu && rss > 0) rss -= 3LL * sp.n * sp.n * (long long)sizeof(float);
     cJSON *paired = probe_bytes ? decode_paired_with_bandwidth(a, m, ctx[maxT - 1], logits,
                                                                probe_bytes) : NULL;
 
