@@ -19,7 +19,6 @@ start); OpenBLAS underneath (Debian's build); and the standard fast paths:
 nn.Linear (one addmm), F.gelu with the tanh approximation, F.layer_norm, a
 boolean-mask softmax, foreach AdamW.
 """
-import argparse
 import json
 import math
 import os
@@ -30,7 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_peer_common import TRAIN_WAIT_POLICY, best_inference, openblas_core, run_self_in_child
+from torch_peer_common import (TRAIN_WAIT_POLICY, best_inference, openblas_core, protocol_parser,
+                               read_config, run_self_in_child)
 
 
 class Block(nn.Module):
@@ -114,23 +114,13 @@ def train_steps(model, args, V):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--decode-steps", type=int, default=20)
+    ap = protocol_parser(__doc__, "the model's config.json (GPT2Config)", steps=10, warmup=2)
     ap.add_argument("--train-only", action="store_true",
                     help="(internal) time the training steps and print their JSON")
     ap.add_argument("--inference-only", action="store_true",
                     help="(internal) time prefill and decode and print their JSON")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
-    with open(args.config) as f:
-        cfg = json.load(f)
+    cfg = read_config(args, torch, seed=1)
     V, maxT = cfg["vocab_size"], cfg["n_positions"]
     if args.train_only:
         model = GPT2(cfg)

@@ -47,7 +47,6 @@ faster variant's. Decode runs in one more process under each of
 INFERENCE_WAIT_POLICIES, and the faster counts. Prints one JSON document to stdout. Run with /usr/bin/python3 (Debian's
 python3-torch).
 """
-import argparse
 import json
 import math
 import os
@@ -62,7 +61,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
-from torch_peer_common import TRAIN_WAIT_POLICY, best_inference, openblas_core, run_self_in_child
+from torch_peer_common import (TRAIN_WAIT_POLICY, best_inference, openblas_core, protocol_parser,
+                               read_config, run_self_in_child)
 
 EPS = 1e-5
 SCAN_CHUNK = 4  # the parallel scan's inner chunk: the fastest of 4, 8, 16 here
@@ -289,14 +289,7 @@ def measure_decode(model, cfg, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", required=True, help="the model's config.json (MambaConfig)")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--decode-steps", type=int, default=20)
+    ap = protocol_parser(__doc__, "the model's config.json (MambaConfig)", steps=3, warmup=1)
     ap.add_argument("--variants", default="sequential,parallel")
     ap.add_argument("--checkpoint", choices=["auto", "always", "never"], default="auto",
                     help="activation checkpointing of the residual blocks (auto: when a "
@@ -308,10 +301,7 @@ def main():
     ap.add_argument("--one-variant", action="store_true",
                     help="(internal) time the one variant in --variants and print its JSON")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    with open(args.config) as f:
-        cfg = json.load(f)
+    cfg = read_config(args, torch, seed=0)
     scans = {"sequential": scan_sequential, "parallel": scan_parallel}
     names = args.variants.split(",")
     for name in names:

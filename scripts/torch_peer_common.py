@@ -1,4 +1,5 @@
 """What the PyTorch peer scripts (scripts/bench_torch_*.py) share."""
+import argparse
 import ctypes
 import json
 import os
@@ -8,13 +9,37 @@ import sys
 # The OpenMP wait policy a peer trains under. torch here runs its own OpenMP
 # threads next to OpenBLAS's pthreads (Debian's build): with ACTIVE, idle
 # OpenMP threads spin through every matmul and take a core from OpenBLAS.
-# Same-session A/Bs, medians per step: gpt2-6m 1.3 s PASSIVE, 1.8 s default,
-# 2.9 s ACTIVE; mamba-6m 5.0 s PASSIVE, 5.6 s default, 6.3 s ACTIVE.
+# Same-session A/Bs, medians per step over two runs each: gpt2-6m 1.2-1.3 s
+# PASSIVE, 1.6-1.8 s default, 2.5-3.1 s ACTIVE; mamba-6m 4.9-5.2 s PASSIVE,
+# 5.6 s default, 6.3 s ACTIVE.
 TRAIN_WAIT_POLICY = "PASSIVE"
 # Inference has no policy that is best everywhere (mamba-6m decode: 6.5 ms
-# default, 8.8 ms PASSIVE; gpt2-60m decode: about 24 ms PASSIVE, 120 ms
-# default), so it runs under each of these and the peer keeps the faster.
+# default, 8.6-9.0 ms PASSIVE; gpt2-60m decode in two bench runs: 25-33 ms
+# PASSIVE, 96-118 ms default), so it runs under each of these and the peer
+# keeps the faster.
 INFERENCE_WAIT_POLICIES = ("PASSIVE", "default")
+
+
+def protocol_parser(doc, config_help, steps, warmup):
+    """An argument parser with src/bench.c's protocol options (the ones it
+    passes to every peer); each script adds its own after them."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--config", required=True, help=config_help)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--warmup", type=int, default=warmup)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--decode-steps", type=int, default=20)
+    return ap
+
+
+def read_config(args, torch, seed):
+    """Sets the thread count and the seed; returns the parsed --config."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(seed)
+    with open(args.config) as f:
+        return json.load(f)
 
 
 def openblas_core():

@@ -451,8 +451,8 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     // OMP_WAIT_POLICY: unset. The peer picks its own per phase, in child
     //   processes (scripts/torch_peer_common.py): training under PASSIVE
     //   (torch's OpenMP threads share the cores with OpenBLAS's pthreads, and
-    //   ACTIVE ones spin through every matmul: gpt2-6m's peer took 2.9 s a
-    //   step under ACTIVE against 1.3 s), inference under PASSIVE and under
+    //   ACTIVE ones spin through every matmul: gpt2-6m's peer took 2.5-3.1 s
+    //   a step under ACTIVE against 1.2-1.3 s), inference under PASSIVE and under
     //   the default, keeping the faster.
     // MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_: glibc's malloc otherwise
     //   maps every tensor over 32 MiB afresh and unmaps it on free, so each
