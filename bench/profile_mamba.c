@@ -65,8 +65,10 @@ static void w_silu_f(float *o, int os, const float *i, int is, int n, int c) {
 static void w_silu_b(float *di, int ds, const float *i, int is, const float *d, int n, int c) {
     TIMED(OP_SILU_B, real->silu_backward(di, ds, i, is, d, n, c));
 }
-static void w_conv_f(float *o, const float *x, int xs, const float *w, const float *b, int B, int L,
-                     int D, int K) { TIMED(OP_CONV_F, real->conv1d_forward(o, x, xs, w, b, B, L, D, K)); }
+static void w_conv_f(float *o, const float *x, int xs, const float *xp, const float *w,
+                     const float *b, int B, int L, int D, int K) {
+    TIMED(OP_CONV_F, real->conv1d_forward(o, x, xs, xp, w, b, B, L, D, K));
+}
 static void w_conv_b(float *dx, int dxs, float *dw, float *db, const float *d, const float *x, int xs,
                      const float *w, int B, int L, int D, int K) {
     TIMED(OP_CONV_B, real->conv1d_backward(dx, dxs, dw, db, d, x, xs, w, B, L, D, K));

@@ -49,6 +49,10 @@ typedef struct {
     float *chunk_states;
     // (batch, dim, dstate) or NULL: the state after the last step (for prefill).
     float *final_state;
+    // (batch, dim, dstate) or NULL (zeros): the state before the first step,
+    // to continue a sequence (forward only; no gradient flows to it). May be
+    // the same buffer as final_state.
+    const float *initial_state;
     // Backward only. Activation gradients are written; dA_log, dD and
     // ddelta_bias are parameter gradients and accumulate.
     const float *dout;       int dout_stride;
@@ -63,8 +67,20 @@ typedef struct {
     float *scratch;
 } SelectiveScanParams;
 
+// The largest shapes a model will pass to the ops, so that a backend whose
+// ops need workspace of their own (reduction partials, permuted attention
+// operands) sizes it once, when the model allocates its buffers.
+typedef struct {
+    size_t rows;       // the most rows (B*T) of any op
+    size_t widest;     // the widest row of any op (4C, 2 d_inner, the vocabulary...)
+    int conv_kernel;   // the causal conv's kernel width, 0 if none
+    size_t attention;  // B*T*C of the attention, 0 if none
+} WorkspaceShapes;
+
 typedef struct Backend {
     const char *name;  // "cpu" or "cuda"
+    // The largest d_state that selective_scan_* accept.
+    int selective_scan_max_dstate;
 
     // ------------------------------------------------------------ memory
     void *(*alloc)(size_t bytes);  // zero-filled; dies on failure
@@ -73,18 +89,43 @@ typedef struct Backend {
     void (*to_device)(void *dst, const void *host_src, size_t bytes);
     void (*to_host)(void *host_dst, const void *src, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes);  // within the backend
+    // rows rows of width bytes, from rows src_pitch bytes apart to rows
+    // dst_pitch bytes apart (a strided view into a dense block or back).
+    void (*copy_2d)(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                    size_t width, size_t rows);
     void (*synchronize)(void);
+    // Grows the backend's own workspace to cover these shapes (never
+    // shrinks). An op never allocates: one that needs more workspace than was
+    // reserved stops with an error naming it.
+    void (*reserve_workspace)(const WorkspaceShapes *shapes);
+
+    // ------------------------------------------------------------ graphs
+    // Optional (NULL where a backend has none, as on the CPU). Between
+    // graph_capture_begin and graph_capture_end, ops are recorded instead of
+    // run; graph_launch replays them in order with the arguments they had at
+    // capture, so a graph serves buffers that stay put, and values that change
+    // (a token, a position) must be read from backend memory. graph_capture_end
+    // returns NULL when the capture failed: the caller then runs the ops
+    // directly.
+    void (*graph_capture_begin)(void);
+    void *(*graph_capture_end)(void);
+    void (*graph_launch)(void *graph);
+    void (*graph_destroy)(void *graph);
 
     // ------------------------------------------------------------ linear layers
     // out (N, OC) = inp (N, C) @ W + bias. W is (C, OC) when w_in_out (GPT-2's
     // Conv1D layout) and (OC, C) otherwise (nn.Linear). bias (OC) or NULL.
-    void (*linear_forward)(float *out, const float *inp, const float *weight, const float *bias,
-                           int N, int C, int OC, int w_in_out);
-    // dinp (N, C) written (skipped if NULL); dweight, dbias accumulate
-    // (dbias skipped if NULL).
-    void (*linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, int N, int C, int OC,
-                            int w_in_out);
+    // Rows may be strided views into wider buffers: ld_* is a matrix's row
+    // stride in floats (ld_inp >= C, ld_out >= OC), as CBLAS's lda; pass the
+    // row length for contiguous data.
+    void (*linear_forward)(float *out, int ld_out, const float *inp, int ld_inp,
+                           const float *weight, const float *bias, int N, int C, int OC,
+                           int w_in_out);
+    // dinp (N, C; ld_dinp) written (skipped if NULL); dweight, dbias accumulate
+    // (dbias skipped if NULL). dout (N, OC; ld_dout), inp (N, C; ld_inp).
+    void (*linear_backward)(float *dinp, int ld_dinp, float *dweight, float *dbias,
+                            const float *dout, int ld_dout, const float *inp, int ld_inp,
+                            const float *weight, int N, int C, int OC, int w_in_out);
 
     // ------------------------------------------------------------ embedding
     // out (B*T, C) = wte[tokens] (+ wpe[t] if wpe != NULL). tokens (B*T) int32.
@@ -135,11 +176,15 @@ typedef struct Backend {
     // dqkv (B, T, 3C) written. scratch: at least B*NH*T*T floats.
     void (*attention_backward)(float *dqkv, float *scratch, const float *dout, const float *qkv,
                                const float *att, int B, int T, int C, int NH);
-    // One decode step at position pos (batch 1). qkv (3C) is this token's
-    // projection; its k and v are written into the caches (NH, max_T, C/NH)
-    // at pos, then out (C) attends over positions 0..pos.
+    // Batch-1 attention over a KV cache, for n new tokens at positions
+    // *pos .. *pos + n - 1 (a decode step is n = 1; a prefill is n tokens).
+    // *pos is an int in backend memory, so that a replayed CUDA graph reads
+    // the position of the moment. qkv (n, 3C) are the new tokens'
+    // projections; their k and v parts are written into the caches
+    // (max_T, C) at rows *pos.., laid out as in qkv (heads side by side),
+    // then row i of out (n, C) attends over positions 0 .. *pos + i.
     void (*attention_decode)(float *out, float *k_cache, float *v_cache, const float *qkv,
-                             int pos, int max_T, int C, int NH);
+                             const int32_t *pos, int n, int max_T, int C, int NH);
 
     // ------------------------------------------------------------ loss
     // Softmax cross-entropy per row: losses (N) = -log softmax(logits)[target].
@@ -160,10 +205,12 @@ typedef struct Backend {
     // ------------------------------------------------------------ Mamba
     // Causal depthwise conv1d over time. x (B, L, D) with row stride x_stride,
     // weight (D, K) (mamba_ssm's (D, 1, K) squeezed), bias (D):
-    //   out[b,t,d] = bias[d] + sum_k weight[d,k] * x[b, t-K+1+k, d]   (x = 0 before t=0)
-    // out (B, L, D) contiguous.
-    void (*conv1d_forward)(float *out, const float *x, int x_stride, const float *weight,
-                           const float *bias, int B, int L, int D, int K);
+    //   out[b,t,d] = bias[d] + sum_k weight[d,k] * x[b, t-K+1+k, d]
+    // Before t = 0, x is 0, or, with x_prev (B, D, K) (a decode conv state:
+    // the K inputs before the sequence, oldest first), x[b, s, d] =
+    // x_prev[b, d, K + s] for s < 0. out (B, L, D) contiguous.
+    void (*conv1d_forward)(float *out, const float *x, int x_stride, const float *x_prev,
+                           const float *weight, const float *bias, int B, int L, int D, int K);
     // dx written (row stride dx_stride); dweight, dbias accumulate.
     void (*conv1d_backward)(float *dx, int dx_stride, float *dweight, float *dbias,
                             const float *dout, const float *x, int x_stride,
@@ -172,8 +219,9 @@ typedef struct Backend {
     // in x (D) and writes out (D) = bias + sum_k weight[d,k] * state[d,k].
     void (*conv1d_step)(float *out, float *conv_state, const float *x, const float *weight,
                         const float *bias, int D, int K);
-    // Fills conv_state (B, D, K) from the last K rows of x (B, L, D) (zeros
-    // where L < K): the state after a prefill.
+    // Advances conv_state (B, D, K), the last K inputs oldest first, past the
+    // L rows of x (B, L, D): it becomes x's last K rows, and where L < K it
+    // keeps its own newest K - L entries first. The state after a prefill.
     void (*conv1d_state_from_sequence)(float *conv_state, const float *x, int x_stride, int B,
                                        int L, int D, int K);
 

@@ -21,7 +21,7 @@ SIMT_TEST_CU := $(sort $(wildcard tests/simt/*.cu))
 EMU_BUILD    := $(BUILD)/emu
 EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I.
 EMU_OBJ      := $(CUDA_SRC:%.cu=$(EMU_BUILD)/%.o) $(SIMT_TEST_CU:%.cu=$(EMU_BUILD)/%.o) \
-                $(EMU_BUILD)/kernels/cuda/simt_emu.o
+                $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard kernels/cuda/*.cpp))
 
 $(EMU_BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)

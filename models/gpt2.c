@@ -83,10 +83,12 @@ typedef struct {
     // Batch-1 inference state: the KV cache and buffers for up to maxT
     // positions (a prefill uses them all; a decode step uses one row).
     void *dec_arena;
-    float *k_cache, *v_cache;          // (L, NH, maxT, hs) each
+    float *k_cache, *v_cache;          // (L, maxT, C) each: k and v rows as qkv holds them
     int32_t *dec_tokens;               // (maxT)
+    int32_t *dec_io;                   // (2) a decode step's token and position, on the backend
     float *dec_x, *dec_ln, *dec_mean, *dec_rstd, *dec_qkv, *dec_atty, *dec_proj;
-    float *dec_fch, *dec_fch_gelu, *dec_att, *dec_logits;
+    float *dec_fch, *dec_fch_gelu, *dec_logits, *dec_pos_emb;
+    DecodeGraph dec_graph;             // the decode step, captured once
 } GPT2;
 
 static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->impl; }
@@ -246,6 +248,8 @@ static int gpt2_alloc_activations(Model *m, int B, int T) {
     g->arena = m->be->alloc(a.used);
     a = (Arena){.base = g->arena};
     gpt2_layout_activations(m, &a, B, T);  // assign
+    const size_t C = m->spec.d_model;
+    model_reserve_workspace(m, (size_t)B * T, 4 * C, 0, (size_t)B * T * C);
     m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
     m->B = B, m->T = T;
     return 0;
@@ -275,21 +279,21 @@ static void gpt2_forward(Model *m, const int32_t *inputs, const int32_t *targets
         GPT2LayerActs *a = &g->acts[l];
         be->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, N, C,
                               GPT2_LN_EPS);
-        be->linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, N, C, 3 * C, 1);
+        be->linear_forward(a->qkv, 3 * C, a->ln1, C, w->qkv_w, w->qkv_b, N, C, 3 * C, 1);
         be->attention_forward(a->atty, a->att, a->qkv, B, T, C, NH);
-        be->linear_forward(g->proj_out, a->atty, w->attproj_w, w->attproj_b, N, C, C, 1);
+        be->linear_forward(g->proj_out, C, a->atty, C, w->attproj_w, w->attproj_b, N, C, C, 1);
         be->add(a->res2, x, g->proj_out, (size_t)N * C);
         be->layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w->ln2_w, w->ln2_b, N,
                               C, GPT2_LN_EPS);
-        be->linear_forward(a->fch, a->ln2, w->fc_w, w->fc_b, N, C, 4 * C, 1);
+        be->linear_forward(a->fch, 4 * C, a->ln2, C, w->fc_w, w->fc_b, N, C, 4 * C, 1);
         be->gelu_forward(a->fch_gelu, a->fch, (size_t)N * 4 * C);
-        be->linear_forward(g->proj_out, a->fch_gelu, w->fcproj_w, w->fcproj_b, N, 4 * C, C, 1);
+        be->linear_forward(g->proj_out, C, a->fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, N, 4 * C, C, 1);
         be->add(a->res3, a->res2, g->proj_out, (size_t)N * C);
         x = a->res3;
     }
     be->layernorm_forward(g->lnf, g->lnf_mean, g->lnf_rstd, x, g->w.lnf_w, g->w.lnf_b, N, C,
                           GPT2_LN_EPS);
-    be->linear_forward(m->logits, g->lnf, g->w.wte, NULL, N, C, V, 0);  // tied LM head
+    be->linear_forward(m->logits, V, g->lnf, C, g->w.wte, NULL, N, C, V, 0);  // tied LM head
 
     g->have_targets = targets != NULL;
     if (targets) model_cross_entropy(m, targets, g->targets, g->losses, g->dlogits, N);
@@ -308,7 +312,7 @@ static void gpt2_backward(Model *m) {
         tb_die("gpt2 '%s': backward called without a forward with targets", m->spec.name);
 
     be->zero(g->dres, (size_t)N * C * sizeof(float));
-    be->linear_backward(g->dln, g->g.wte, NULL, g->dlogits, g->lnf, g->w.wte, N, C, V, 0);
+    be->linear_backward(g->dln, C, g->g.wte, NULL, g->dlogits, V, g->lnf, C, g->w.wte, N, C, V, 0);
     const float *x_last = L > 0 ? g->acts[L - 1].res3 : g->encoded;
     be->layernorm_backward(g->dres, g->g.lnf_w, g->g.lnf_b, g->dln, x_last, g->w.lnf_w,
                            g->lnf_mean, g->lnf_rstd, N, C);
@@ -318,18 +322,15 @@ static void gpt2_backward(Model *m) {
         GPT2LayerActs *a = &g->acts[l];
         const float *x_in = l > 0 ? g->acts[l - 1].res3 : g->encoded;
         // mlp: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
-        be->linear_backward(g->dfch_gelu, dw->fcproj_w, dw->fcproj_b, g->dres, a->fch_gelu,
-                            w->fcproj_w, N, 4 * C, C, 1);
+        be->linear_backward(g->dfch_gelu, 4 * C, dw->fcproj_w, dw->fcproj_b, g->dres, C, a->fch_gelu, 4 * C, w->fcproj_w, N, 4 * C, C, 1);
         be->gelu_backward(g->dfch, a->fch, g->dfch_gelu, (size_t)N * 4 * C);
-        be->linear_backward(g->dln, dw->fc_w, dw->fc_b, g->dfch, a->ln2, w->fc_w, N, C, 4 * C, 1);
+        be->linear_backward(g->dln, C, dw->fc_w, dw->fc_b, g->dfch, 4 * C, a->ln2, C, w->fc_w, N, C, 4 * C, 1);
         be->layernorm_backward(g->dres, dw->ln2_w, dw->ln2_b, g->dln, a->res2, w->ln2_w,
                                a->ln2_mean, a->ln2_rstd, N, C);
         // attention: res2 = x_in + c_proj(attn(c_attn(ln_1(x_in))))
-        be->linear_backward(g->datty, dw->attproj_w, dw->attproj_b, g->dres, a->atty,
-                            w->attproj_w, N, C, C, 1);
+        be->linear_backward(g->datty, C, dw->attproj_w, dw->attproj_b, g->dres, C, a->atty, C, w->attproj_w, N, C, C, 1);
         be->attention_backward(g->dqkv, g->att_scratch, g->datty, a->qkv, a->att, B, T, C, NH);
-        be->linear_backward(g->dln, dw->qkv_w, dw->qkv_b, g->dqkv, a->ln1, w->qkv_w, N, C,
-                            3 * C, 1);
+        be->linear_backward(g->dln, C, dw->qkv_w, dw->qkv_b, g->dqkv, 3 * C, a->ln1, C, w->qkv_w, N, C, 3 * C, 1);
         be->layernorm_backward(g->dres, dw->ln1_w, dw->ln1_b, g->dln, x_in, w->ln1_w,
                                a->ln1_mean, a->ln1_rstd, N, C);
     }
@@ -340,11 +341,13 @@ static void gpt2_backward(Model *m) {
 
 static void gpt2_layout_decode(Model *m, Arena *a) {
     GPT2 *g = gpt2_of(m);
-    size_t C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
+    size_t C = m->spec.d_model, V = m->spec.vocab_size;
     size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len;
     g->k_cache = arena_take(a, L * maxT * C);
     g->v_cache = arena_take(a, L * maxT * C);
     g->dec_tokens = (int32_t *)arena_take(a, maxT);
+    g->dec_io = (int32_t *)arena_take(a, 2);
+    g->dec_pos_emb = arena_take(a, C);
     g->dec_x = arena_take(a, maxT * C);
     g->dec_ln = arena_take(a, maxT * C);
     g->dec_mean = arena_take(a, maxT);
@@ -354,7 +357,6 @@ static void gpt2_layout_decode(Model *m, Arena *a) {
     g->dec_proj = arena_take(a, maxT * C);
     g->dec_fch = arena_take(a, maxT * 4 * C);
     g->dec_fch_gelu = arena_take(a, maxT * 4 * C);
-    g->dec_att = arena_take(a, NH * maxT * maxT);
     g->dec_logits = arena_take(a, V);
 }
 
@@ -366,6 +368,8 @@ static int gpt2_alloc_decode(Model *m) {
     g->dec_arena = m->be->alloc(a.used);
     a = (Arena){.base = g->dec_arena};
     gpt2_layout_decode(m, &a);
+    size_t C = m->spec.d_model, maxT = m->spec.max_seq_len;
+    model_reserve_workspace(m, maxT, 4 * C, 0, 0);
     m->decode_pos = 0;
     return 0;
 }
@@ -381,91 +385,99 @@ static void check_decode_room(Model *m, int n) {
                m->spec.max_seq_len);
 }
 
-// Layer l's slice of a cache: (NH, maxT, hs).
+// Layer l's slice of a cache: (maxT, C).
 static float *cache_of(const Model *m, float *cache, int l) {
     return cache + (size_t)l * m->spec.max_seq_len * m->spec.d_model;
 }
 
-// Final LayerNorm and LM head for the single row x (C) -> logits_host (V).
-static void gpt2_head_one(Model *m, const float *x, float *logits_host) {
+// Final LayerNorm and LM head for the single row x (C) -> dec_logits (V).
+static void gpt2_head_one(Model *m, const float *x) {
     GPT2 *g = gpt2_of(m);
     const int C = m->spec.d_model, V = m->spec.vocab_size;
     m->be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, x, g->w.lnf_w, g->w.lnf_b, 1,
                              C, GPT2_LN_EPS);
-    m->be->linear_forward(g->dec_logits, g->dec_ln, g->w.wte, NULL, 1, C, V, 0);
-    m->be->to_host(logits_host, g->dec_logits, (size_t)V * sizeof(float));
+    m->be->linear_forward(g->dec_logits, V, g->dec_ln, C, g->w.wte, NULL, 1, C, V, 0);
+}
+
+// The ops of one decode step, on fixed buffers: the token and its position
+// are read from dec_io, so that the step can be captured once as a graph.
+static void gpt2_decode_ops(Model *m) {
+    GPT2 *g = gpt2_of(m);
+    const Backend *be = m->be;
+    const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
+    // x = wte[token] + wpe[pos]: the position row is looked up like a token.
+    be->embedding_forward(g->dec_x, g->dec_io, g->w.wte, NULL, 1, 1, C);
+    be->embedding_forward(g->dec_pos_emb, g->dec_io + 1, g->w.wpe, NULL, 1, 1, C);
+    be->add(g->dec_x, g->dec_x, g->dec_pos_emb, (size_t)C);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        const GPT2Layer *w = &g->w.layers[l];
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
+                              1, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_qkv, 3 * C, g->dec_ln, C, w->qkv_w, w->qkv_b, 1, C, 3 * C, 1);
+        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
+                             g->dec_qkv, g->dec_io + 1, 1, maxT, C, NH);
+        be->linear_forward(g->dec_proj, C, g->dec_atty, C, w->attproj_w, w->attproj_b, 1, C, C,
+                           1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
+        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
+                              1, C, GPT2_LN_EPS);
+        be->linear_forward(g->dec_fch, 4 * C, g->dec_ln, C, w->fc_w, w->fc_b, 1, C, 4 * C, 1);
+        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)4 * C);
+        be->linear_forward(g->dec_proj, C, g->dec_fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, 1,
+                           4 * C, C, 1);
+        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
+    }
+    gpt2_head_one(m, g->dec_x);
 }
 
 static void gpt2_decode_step(Model *m, int32_t token, float *logits_host) {
     GPT2 *g = gpt2_of(m);
-    const Backend *be = m->be;
-    const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
     check_decode_room(m, 1);
     model_check_tokens(m, &token, 1, 0, "token");
-    const int pos = m->decode_pos;
-    be->to_device(g->dec_tokens, &token, sizeof token);
-    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe + (size_t)pos * C, 1, 1, C);
-    for (int l = 0; l < m->spec.n_layer; l++) {
-        const GPT2Layer *w = &g->w.layers[l];
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
-                              1, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_qkv, g->dec_ln, w->qkv_w, w->qkv_b, 1, C, 3 * C, 1);
-        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
-                             g->dec_qkv, pos, maxT, C, NH);
-        be->linear_forward(g->dec_proj, g->dec_atty, w->attproj_w, w->attproj_b, 1, C, C, 1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
-                              1, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_fch, g->dec_ln, w->fc_w, w->fc_b, 1, C, 4 * C, 1);
-        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)4 * C);
-        be->linear_forward(g->dec_proj, g->dec_fch_gelu, w->fcproj_w, w->fcproj_b, 1, 4 * C, C, 1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
-    }
-    gpt2_head_one(m, g->dec_x, logits_host);
+    int32_t io[2] = {token, m->decode_pos};
+    m->be->to_device(g->dec_io, io, sizeof io);
+    model_decode_graph_run(m, &g->dec_graph, gpt2_decode_ops);
+    m->be->to_host(logits_host, g->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
     m->decode_pos++;
 }
 
-// A prompt from position 0 runs as one batch of n positions (full matmuls),
-// and each layer's k and v rows are copied into the cache. A prompt that
-// continues an earlier one goes token by token.
+// n prompt tokens at the next positions run as one batch (full matmuls);
+// attention_decode puts their k and v into the cache and attends over all
+// that is there, so a prompt may start a sequence or continue one.
 static void gpt2_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
     GPT2 *g = gpt2_of(m);
     const Backend *be = m->be;
-    const int C = m->spec.d_model, NH = m->spec.n_head, hs = C / NH, maxT = m->spec.max_seq_len;
+    const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
+    const int pos0 = m->decode_pos;
     if (n <= 0) tb_die("gpt2 '%s': prefill needs at least one token", m->spec.name);
     check_decode_room(m, n);
-    if (m->decode_pos > 0) {
-        for (int i = 0; i < n; i++) gpt2_decode_step(m, tokens[i], logits_host);
-        return;
-    }
     model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    int32_t io[2] = {0, pos0};
+    be->to_device(g->dec_io, io, sizeof io);
     be->to_device(g->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
-    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe, 1, n, C);
+    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe + (size_t)pos0 * C, 1, n,
+                          C);
     for (int l = 0; l < m->spec.n_layer; l++) {
         const GPT2Layer *w = &g->w.layers[l];
         be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
                               n, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_qkv, g->dec_ln, w->qkv_w, w->qkv_b, n, C, 3 * C, 1);
-        be->attention_forward(g->dec_atty, g->dec_att, g->dec_qkv, 1, n, C, NH);
-        float *kc = cache_of(m, g->k_cache, l), *vc = cache_of(m, g->v_cache, l);
-        for (int h = 0; h < NH; h++)
-            for (int t = 0; t < n; t++) {
-                const float *row = g->dec_qkv + (size_t)t * 3 * C + h * hs;
-                size_t at = ((size_t)h * maxT + t) * hs;
-                be->copy(kc + at, row + C, (size_t)hs * sizeof(float));
-                be->copy(vc + at, row + 2 * C, (size_t)hs * sizeof(float));
-            }
-        be->linear_forward(g->dec_proj, g->dec_atty, w->attproj_w, w->attproj_b, n, C, C, 1);
+        be->linear_forward(g->dec_qkv, 3 * C, g->dec_ln, C, w->qkv_w, w->qkv_b, n, C, 3 * C, 1);
+        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
+                             g->dec_qkv, g->dec_io + 1, n, maxT, C, NH);
+        be->linear_forward(g->dec_proj, C, g->dec_atty, C, w->attproj_w, w->attproj_b, n, C, C,
+                           1);
         be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
         be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
                               n, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_fch, g->dec_ln, w->fc_w, w->fc_b, n, C, 4 * C, 1);
+        be->linear_forward(g->dec_fch, 4 * C, g->dec_ln, C, w->fc_w, w->fc_b, n, C, 4 * C, 1);
         be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)n * 4 * C);
-        be->linear_forward(g->dec_proj, g->dec_fch_gelu, w->fcproj_w, w->fcproj_b, n, 4 * C, C, 1);
+        be->linear_forward(g->dec_proj, C, g->dec_fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, n,
+                           4 * C, C, 1);
         be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
     }
-    gpt2_head_one(m, g->dec_x + (size_t)(n - 1) * C, logits_host);
-    m->decode_pos = n;
+    gpt2_head_one(m, g->dec_x + (size_t)(n - 1) * C);
+    be->to_host(logits_host, g->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos = pos0 + n;
 }
 
 // ================================================================ config and lifetime
@@ -504,6 +516,7 @@ static void gpt2_destroy(Model *m) {
     GPT2 *g = gpt2_of(m);
     if (!g) return;
     if (g->arena) m->be->free(g->arena);
+    model_decode_graph_release(m, &g->dec_graph);
     if (g->dec_arena) m->be->free(g->dec_arena);
     free(m->losses_host);
     m->losses_host = NULL;

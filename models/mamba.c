@@ -68,8 +68,7 @@ typedef struct {
     float *xz;            // (N, 2di)      in_proj output
     float *conv;          // (N, di)       conv1d output, before SiLU
     float *u;             // (N, di)       silu(conv): the scan input
-    float *x_dbl;         // (N, R+2S)     [dt_r | B | C]
-    float *dt_r;          // (N, R)        dt_r, contiguous for the dt_proj matmul
+    float *x_dbl;         // (N, R+2S)     [dt_r | B | C]; dt_proj reads dt_r in place
     float *delta_raw;     // (N, di)
     float *y;             // (N, di)       gated scan output
     float *chunk_states;  // (B, nchunks, di, S)
@@ -94,14 +93,14 @@ typedef struct {
     float *dnorm;               // (N, d)
     float *dxz;                 // (N, 2di)
     float *dy, *du, *du2, *dconv, *ddelta;  // (N, di)
-    float *dx_dbl;              // (N, R+2S)
-    float *ddt_r;               // (N, R)
+    float *dx_dbl;              // (N, R+2S) [ddt_r | dB | dC], each written in place
     float *scan_scratch;
     int cur_B, cur_T, have_targets;
 
     // Batch-1 inference: per-layer states, and one layer's buffers for a
     // prefill of up to max_seq_len tokens (a decode step uses one row).
     void *dec_arena;
+    DecodeGraph dec_graph;      // the decode step, captured once
     float *conv_state;          // (L, di, K)
     float *ssm_state;           // (L, di, S)
     int32_t *dec_tokens;        // (maxT)
@@ -142,9 +141,10 @@ static int mamba_create(Model *m) {
         return tb_error("mamba config '%s': d_model, n_layer, vocab_size, d_state, d_conv, "
                         "expand, dt_rank, max_seq_len and scan_chunk must all be positive",
                         s->name);
-    if (s->d_state > 64)
-        return tb_error("mamba config '%s': d_state %d is above the scan's limit of 64",
-                        s->name, s->d_state);
+    if (s->d_state > m->be->selective_scan_max_dstate)
+        return tb_error("mamba config '%s': d_state %d is above the %s backend's selective-scan "
+                        "limit of %d; use a smaller d_state or another backend",
+                        s->name, s->d_state, m->be->name, m->be->selective_scan_max_dstate);
     if (s->d_conv > MAMBA_MAX_DCONV)
         return tb_error("mamba config '%s': d_conv %d is above the limit of %d", s->name,
                         s->d_conv, MAMBA_MAX_DCONV);
@@ -243,7 +243,6 @@ static void layout_layer(const Model *m, Arena *a, MambaLayerActs *x, int B, int
     x->conv = arena_take(a, N * di);
     x->u = arena_take(a, N * di);
     x->x_dbl = arena_take(a, N * (R + 2 * S));
-    x->dt_r = arena_take(a, N * R);
     x->delta_raw = arena_take(a, N * di);
     x->y = arena_take(a, N * di);
     x->chunk_states = arena_take(a, (size_t)B * scan_nchunks(m, T) * di * S);
@@ -276,7 +275,6 @@ static void layout_activations(Model *m, Arena *a, int B, int T) {
     mb->dconv = arena_take(a, N * di);
     mb->ddelta = arena_take(a, N * di);
     mb->dx_dbl = arena_take(a, N * (R + 2 * S));
-    mb->ddt_r = arena_take(a, N * R);
     SelectiveScanParams p = scan_params(m, &mb->w.layers[0], &mb->acts[0], B, T);
     mb->scan_scratch = arena_take(a, m->be->selective_scan_scratch_floats(&p));
 }
@@ -292,6 +290,7 @@ static int mamba_alloc_activations(Model *m, int B, int T) {
     mb->arena = m->be->alloc(a.used);
     a = (Arena){.base = mb->arena};
     layout_activations(m, &a, B, T);  // assign
+    model_reserve_workspace(m, (size_t)B * T, 2 * (size_t)mb->di, mb->K, 0);
     m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
     m->B = B, m->T = T;
     return 0;
@@ -321,24 +320,27 @@ static SelectiveScanParams scan_params(const Model *m, const MambaLayer *w, Mamb
 }
 
 // One layer over (B, T): x_in (N, d) -> x->res_out = x_in + mixer(rmsnorm(x_in)).
-// final_state (B, di, S) or NULL.
+// conv_state (B, di, K) and ssm_state (B, di, S), or NULL for a sequence that
+// starts here: the decode states that the sequence continues; the scan
+// leaves its final state in ssm_state (prefill).
 static void layer_forward(const Model *m, const MambaLayer *w, MambaLayerActs *x,
-                          const float *x_in, float *mix_out, int B, int T, float *final_state) {
+                          const float *x_in, float *mix_out, int B, int T,
+                          const float *conv_state, float *ssm_state) {
     const Mamba *mb = mamba_of(m);
     const Backend *be = m->be;
     const int N = B * T, d = mb->d, di = mb->di, R = mb->R, S = mb->S, xd = R + 2 * S;
     be->rmsnorm_forward(x->norm, x->rstd, x_in, w->norm, N, d, MAMBA_NORM_EPS);
-    be->linear_forward(x->xz, x->norm, w->in_proj, NULL, N, d, 2 * di, 0);
-    be->conv1d_forward(x->conv, x->xz, 2 * di, w->conv_w, w->conv_b, B, T, di, mb->K);
+    be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, N, d, 2 * di, 0);
+    be->conv1d_forward(x->conv, x->xz, 2 * di, conv_state, w->conv_w, w->conv_b, B, T, di, mb->K);
     be->silu_forward(x->u, di, x->conv, di, N, di);
-    be->linear_forward(x->x_dbl, x->u, w->x_proj, NULL, N, di, xd, 0);
-    for (int i = 0; i < N; i++)  // dt_r as its own contiguous (N, R) matrix
-        be->copy(x->dt_r + (size_t)i * R, x->x_dbl + (size_t)i * xd, (size_t)R * sizeof(float));
-    be->linear_forward(x->delta_raw, x->dt_r, w->dt_w, NULL, N, R, di, 0);
+    be->linear_forward(x->x_dbl, xd, x->u, di, w->x_proj, NULL, N, di, xd, 0);
+    // dt_r is the first R columns of x_dbl: a strided view, row stride xd.
+    be->linear_forward(x->delta_raw, di, x->x_dbl, xd, w->dt_w, NULL, N, R, di, 0);
     SelectiveScanParams p = scan_params(m, w, x, B, T);
-    p.final_state = final_state;
+    p.initial_state = ssm_state;
+    p.final_state = ssm_state;
     be->selective_scan_forward(&p);
-    be->linear_forward(mix_out, x->y, w->out_proj, NULL, N, di, d, 0);
+    be->linear_forward(mix_out, d, x->y, di, w->out_proj, NULL, N, di, d, 0);
     be->add(x->res_out, x_in, mix_out, (size_t)N * d);
 }
 
@@ -354,11 +356,11 @@ static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *target
     be->embedding_forward(mb->encoded, mb->tokens, mb->w.embedding, NULL, B, T, d);
     const float *x = mb->encoded;
     for (int l = 0; l < L; l++) {
-        layer_forward(m, &mb->w.layers[l], &mb->acts[l], x, mb->mix_out, B, T, NULL);
+        layer_forward(m, &mb->w.layers[l], &mb->acts[l], x, mb->mix_out, B, T, NULL, NULL);
         x = mb->acts[l].res_out;
     }
     be->rmsnorm_forward(mb->normf, mb->normf_rstd, x, mb->w.norm_f, N, d, MAMBA_NORM_EPS);
-    be->linear_forward(m->logits, mb->normf, mb->w.embedding, NULL, N, d, V, 0);  // tied head
+    be->linear_forward(m->logits, V, mb->normf, d, mb->w.embedding, NULL, N, d, V, 0);  // tied head
 
     mb->have_targets = targets != NULL;
     if (targets) model_cross_entropy(m, targets, mb->targets, mb->losses, mb->dlogits, N);
@@ -378,8 +380,7 @@ static void mamba_backward(Model *m) {
         tb_die("mamba '%s': backward called without a forward with targets", m->spec.name);
 
     be->zero(mb->dres, (size_t)N * d * sizeof(float));
-    be->linear_backward(mb->dnorm, mb->g.embedding, NULL, mb->dlogits, mb->normf,
-                        mb->w.embedding, N, d, V, 0);
+    be->linear_backward(mb->dnorm, d, mb->g.embedding, NULL, mb->dlogits, V, mb->normf, d, mb->w.embedding, N, d, V, 0);
     const float *x_last = L > 0 ? mb->acts[L - 1].res_out : mb->encoded;
     be->rmsnorm_backward(mb->dres, mb->g.norm_f, mb->dnorm, x_last, mb->w.norm_f,
                          mb->normf_rstd, N, d);
@@ -389,7 +390,7 @@ static void mamba_backward(Model *m) {
         MambaLayerActs *x = &mb->acts[l];
         const float *x_in = l > 0 ? mb->acts[l - 1].res_out : mb->encoded;
         // out_proj: mix = y @ W^T
-        be->linear_backward(mb->dy, gw->out_proj, NULL, mb->dres, x->y, w->out_proj, N, di, d, 0);
+        be->linear_backward(mb->dy, di, gw->out_proj, NULL, mb->dres, d, x->y, di, w->out_proj, N, di, d, 0);
         // the scan: du, ddelta_raw, dz (into xz's second half), dB and dC (into dx_dbl)
         SelectiveScanParams p = scan_params(m, w, x, B, T);
         p.dout = mb->dy, p.dout_stride = di;
@@ -402,20 +403,17 @@ static void mamba_backward(Model *m) {
         p.scratch = mb->scan_scratch;
         be->selective_scan_backward(&p);
         // dt_proj: delta_raw = dt_r @ W_dt^T; ddt_r goes into dx_dbl's first R columns
-        be->linear_backward(mb->ddt_r, gw->dt_w, NULL, mb->ddelta, x->dt_r, w->dt_w, N, R, di, 0);
-        for (int i = 0; i < N; i++)
-            be->copy(mb->dx_dbl + (size_t)i * xd, mb->ddt_r + (size_t)i * R,
-                     (size_t)R * sizeof(float));
+        be->linear_backward(mb->dx_dbl, xd, gw->dt_w, NULL, mb->ddelta, di, x->x_dbl, xd, w->dt_w,
+                            N, R, di, 0);
         // x_proj: x_dbl = u @ W_x^T; u feeds both x_proj and the scan
-        be->linear_backward(mb->du2, gw->x_proj, NULL, mb->dx_dbl, x->u, w->x_proj, N, di, xd, 0);
+        be->linear_backward(mb->du2, di, gw->x_proj, NULL, mb->dx_dbl, xd, x->u, di, w->x_proj, N, di, xd, 0);
         be->accumulate(mb->du, mb->du2, (size_t)N * di);
         // SiLU, then the conv into xz's first half
         be->silu_backward(mb->dconv, di, x->conv, di, mb->du, N, di);
         be->conv1d_backward(mb->dxz, 2 * di, gw->conv_w, gw->conv_b, mb->dconv, x->xz, 2 * di,
                             w->conv_w, B, T, di, mb->K);
         // in_proj, then the norm (accumulating into the residual gradient)
-        be->linear_backward(mb->dnorm, gw->in_proj, NULL, mb->dxz, x->norm, w->in_proj, N, d,
-                            2 * di, 0);
+        be->linear_backward(mb->dnorm, d, gw->in_proj, NULL, mb->dxz, 2 * di, x->norm, d, w->in_proj, N, d, 2 * di, 0);
         be->rmsnorm_backward(mb->dres, gw->norm, mb->dnorm, x_in, w->norm, x->rstd, N, d);
     }
     be->embedding_backward(mb->g.embedding, NULL, mb->dres, mb->tokens, B, T, d);
@@ -443,6 +441,7 @@ static int mamba_alloc_decode(Model *m) {
     mb->dec_arena = m->be->alloc(a.used);
     a = (Arena){.base = mb->dec_arena};
     layout_decode(m, &a);
+    model_reserve_workspace(m, (size_t)m->spec.max_seq_len, 2 * (size_t)mb->di, mb->K, 0);
     m->decode_pos = 0;
     return 0;
 }
@@ -462,71 +461,79 @@ static void check_decoder(const Model *m) {
     if (!mamba_of(m)->dec_arena) tb_die("mamba '%s': decoding before alloc_decode", m->spec.name);
 }
 
-// Final norm and LM head for one row x (d) -> logits_host (V).
-static void head_one(Model *m, const float *x, float *logits_host) {
+// Final norm and LM head for one row x (d) -> dec_logits (V).
+static void head_one(Model *m, const float *x) {
     Mamba *mb = mamba_of(m);
     const int d = mb->d, V = m->spec.vocab_size;
     m->be->rmsnorm_forward(mb->dec.norm, mb->dec.rstd, x, mb->w.norm_f, 1, d, MAMBA_NORM_EPS);
-    m->be->linear_forward(mb->dec_logits, mb->dec.norm, mb->w.embedding, NULL, 1, d, V, 0);
-    m->be->to_host(logits_host, mb->dec_logits, (size_t)V * sizeof(float));
+    m->be->linear_forward(mb->dec_logits, V, mb->dec.norm, d, mb->w.embedding, NULL, 1, d, V, 0);
 }
 
-// O(1) per token: each layer updates its conv state (di, K) and SSM state
-// (di, S) as mamba_simple.Mamba.step does.
-static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {
+// The ops of one decode step on fixed buffers (the token in dec_tokens), so
+// that the step can be captured once as a graph. Each layer updates its conv
+// state (di, K) and SSM state (di, S) as mamba_simple.Mamba.step does: O(1)
+// per token.
+static void mamba_decode_ops(Model *m) {
     Mamba *mb = mamba_of(m);
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
-    check_decoder(m);
-    model_check_tokens(m, &token, 1, 0, "token");
     MambaLayerActs *x = &mb->dec;
-    be->to_device(mb->dec_tokens, &token, sizeof token);
     be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, 1, d);
     for (int l = 0; l < m->spec.n_layer; l++) {
         const MambaLayer *w = &mb->w.layers[l];
         float *conv_state = mb->conv_state + (size_t)l * di * K;
         float *ssm_state = mb->ssm_state + (size_t)l * di * S;
         be->rmsnorm_forward(x->norm, x->rstd, mb->dec_x, w->norm, 1, d, MAMBA_NORM_EPS);
-        be->linear_forward(x->xz, x->norm, w->in_proj, NULL, 1, d, 2 * di, 0);
+        be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, 1, d, 2 * di, 0);
         be->conv1d_step(x->conv, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
         be->silu_forward(x->u, di, x->conv, di, 1, di);
-        be->linear_forward(x->x_dbl, x->u, w->x_proj, NULL, 1, di, xd, 0);
-        be->linear_forward(x->delta_raw, x->x_dbl, w->dt_w, NULL, 1, R, di, 0);  // one row: dt_r is contiguous
+        be->linear_forward(x->x_dbl, xd, x->u, di, w->x_proj, NULL, 1, di, xd, 0);
+        be->linear_forward(x->delta_raw, di, x->x_dbl, xd, w->dt_w, NULL, 1, R, di, 0);
         be->selective_scan_step(x->y, ssm_state, x->u, x->delta_raw, x->xz + di, x->x_dbl + R,
                                 x->x_dbl + R + S, w->A_log, w->D, w->dt_b, di, S);
-        be->linear_forward(mb->dec_mix, x->y, w->out_proj, NULL, 1, di, d, 0);
+        be->linear_forward(mb->dec_mix, d, x->y, di, w->out_proj, NULL, 1, di, d, 0);
         be->add(mb->dec_x, mb->dec_x, mb->dec_mix, (size_t)d);
     }
-    head_one(m, mb->dec_x, logits_host);
+    head_one(m, mb->dec_x);
+}
+
+static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {
+    Mamba *mb = mamba_of(m);
+    check_decoder(m);
+    model_check_tokens(m, &token, 1, 0, "token");
+    m->be->to_device(mb->dec_tokens, &token, sizeof token);
+    model_decode_graph_run(m, &mb->dec_graph, mamba_decode_ops);
+    m->be->to_host(logits_host, mb->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
     m->decode_pos++;
 }
 
-// A prompt from a reset state runs as one batch-1 forward of n positions;
-// each layer's conv state is the last d_conv rows of its x, and its SSM state
-// is the scan's final state. A prompt that continues goes token by token.
+// A prompt runs as one batch-1 forward of n positions (the chunked scan),
+// from the decode states: zero after a reset, or those of the sequence it
+// continues. Each layer's SSM state becomes the scan's final state, and its
+// conv state the last d_conv inputs of x.
 static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
     Mamba *mb = mamba_of(m);
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di;
     check_decoder(m);
     if (n <= 0) tb_die("mamba '%s': prefill needs at least one token", m->spec.name);
-    if (m->decode_pos > 0 || n > m->spec.max_seq_len) {
-        for (int i = 0; i < n; i++) mamba_decode_step(m, tokens[i], logits_host);
-        return;
-    }
+    if (n > m->spec.max_seq_len)
+        tb_die("mamba '%s': a prompt of %d tokens is longer than the %d of one prefill; pass it "
+               "in parts (each continues the last)", m->spec.name, n, m->spec.max_seq_len);
     model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
     be->to_device(mb->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
     be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, n, d);
     MambaLayerActs *x = &mb->dec;
     for (int l = 0; l < m->spec.n_layer; l++) {
-        layer_forward(m, &mb->w.layers[l], x, mb->dec_x, mb->dec_mix, 1, n,
+        float *conv_state = mb->conv_state + (size_t)l * di * mb->K;
+        layer_forward(m, &mb->w.layers[l], x, mb->dec_x, mb->dec_mix, 1, n, conv_state,
                       mb->ssm_state + (size_t)l * di * mb->S);
-        be->conv1d_state_from_sequence(mb->conv_state + (size_t)l * di * mb->K, x->xz, 2 * di, 1,
-                                       n, di, mb->K);
+        be->conv1d_state_from_sequence(conv_state, x->xz, 2 * di, 1, n, di, mb->K);
         be->copy(mb->dec_x, x->res_out, (size_t)n * d * sizeof(float));
     }
-    head_one(m, mb->dec_x + (size_t)(n - 1) * d, logits_host);
-    m->decode_pos = n;
+    head_one(m, mb->dec_x + (size_t)(n - 1) * d);
+    be->to_host(logits_host, mb->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos += n;
 }
 
 // ================================================================ config and lifetime
@@ -566,6 +573,7 @@ static void mamba_destroy(Model *m) {
     Mamba *mb = mamba_of(m);
     if (!mb) return;
     if (mb->arena) m->be->free(mb->arena);
+    model_decode_graph_release(m, &mb->dec_graph);
     if (mb->dec_arena) m->be->free(mb->dec_arena);
     free(m->losses_host);
     m->losses_host = NULL;

@@ -243,3 +243,41 @@ int tb_ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
+
+// ================================================================ decode graphs
+
+void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m)) {
+    const Backend *be = m->be;
+    if (!dg->checked_env) {
+        const char *env = getenv("TUNEBENCH_DECODE_GRAPHS");
+        dg->disabled = env && tb_streq(env, "0");
+        dg->checked_env = 1;
+    }
+    if (!be->graph_launch || dg->disabled) {
+        run_ops(m);
+        return;
+    }
+    if (!dg->graph) {
+        be->graph_capture_begin();
+        run_ops(m);  // recorded, not run
+        dg->graph = be->graph_capture_end();
+        if (!dg->graph) {
+            dg->disabled = 1;
+            run_ops(m);
+            return;
+        }
+    }
+    be->graph_launch(dg->graph);
+}
+
+void model_decode_graph_release(Model *m, DecodeGraph *dg) {
+    if (dg->graph) m->be->graph_destroy(dg->graph);
+    dg->graph = NULL;
+}
+
+void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
+                             size_t attention) {
+    WorkspaceShapes s = {rows, widest, conv_kernel, attention};
+    if ((size_t)m->spec.vocab_size > s.widest) s.widest = (size_t)m->spec.vocab_size;
+    m->be->reserve_workspace(&s);
+}

@@ -67,8 +67,10 @@ typedef struct {
     // Batch-1 inference state (KV cache or conv + SSM states).
     int (*alloc_decode)(Model *m);
     void (*decode_reset)(Model *m);
-    // Consumes n prompt tokens; writes the logits (V) after the last one to
-    // host memory. Equivalent to n decode_steps, but batched.
+    // Consumes n prompt tokens at the next positions as one batched forward
+    // (from a reset decoder, or continuing a sequence) and writes the logits
+    // (V) after the last one to host memory. Leaves the decoder as n
+    // decode_steps would.
     void (*prefill)(Model *m, const int32_t *tokens, int n, float *logits_host);
     // Consumes one token at the next position; writes logits (V) to host memory.
     void (*decode_step)(Model *m, int32_t token, float *logits_host);
@@ -168,5 +170,20 @@ void model_check_tokens(const Model *m, const int32_t *tokens, size_t n, int all
 void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
                          float *losses_dev, float *dlogits, int N);
 int tb_ends_with(const char *s, const char *suffix);
+
+// A batch-1 decode step replayed as one backend graph. The first step
+// captures the architecture's ops (run_ops, on buffers that stay put), later
+// steps replay them; where the backend has no graphs, where the capture
+// failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops runs directly.
+typedef struct {
+    void *graph;
+    int disabled;
+    int checked_env;
+} DecodeGraph;
+void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m));
+void model_decode_graph_release(Model *m, DecodeGraph *dg);
+// Sizes the backend's workspace for this model's largest shapes.
+void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
+                             size_t attention);
 
 #endif

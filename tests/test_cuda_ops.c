@@ -32,17 +32,17 @@ static void test_linear(int order) {
         float *d_inp = dev_upload(inp, N * C), *d_w = dev_upload(w, C * OC), *d_b = dev_upload(bias, OC);
         float *d_dout = dev_upload(dout, N * OC), *d_dw = dev_upload(dw, C * OC), *d_db = dev_upload(db, OC);
         float *d_out = gpu->alloc(sizeof(float) * N * OC), *d_dinp = gpu->alloc(sizeof(float) * N * C);
-        gpu->linear_forward(d_out, d_inp, d_w, d_b, N, C, OC, w_in_out);
-        gpu->linear_backward(d_dinp, d_dw, d_db, d_dout, d_inp, d_w, N, C, OC, w_in_out);
+        gpu->linear_forward(d_out, OC, d_inp, C, d_w, d_b, N, C, OC, w_in_out);
+        gpu->linear_backward(d_dinp, C, d_dw, d_db, d_dout, OC, d_inp, C, d_w, N, C, OC, w_in_out);
         check_dev(op, "out", order, d_out, out_ref, N * OC, TOL_GEMM);
         check_dev(op, "dinp", order, d_dinp, dinp_ref, N * C, TOL_GEMM);
         check_dev(op, "dweight", order, d_dw, dw_ref, C * OC, TOL_GEMM);
         check_dev(op, "dbias", order, d_db, db_ref, OC, TOL_REDUCTION);
         // Without bias: forward without the add, backward skips dbias and dinp.
         ref_linear_forward(out_ref, inp, w, NULL, N, C, OC, w_in_out);
-        gpu->linear_forward(d_out, d_inp, d_w, NULL, N, C, OC, w_in_out);
+        gpu->linear_forward(d_out, OC, d_inp, C, d_w, NULL, N, C, OC, w_in_out);
         check_dev(op, "out (no bias)", order, d_out, out_ref, N * OC, TOL_GEMM);
-        gpu->linear_backward(NULL, d_dw, NULL, d_dout, d_inp, d_w, N, C, OC, w_in_out);
+        gpu->linear_backward(NULL, C, d_dw, NULL, d_dout, OC, d_inp, C, d_w, N, C, OC, w_in_out);
         ref_linear_backward(NULL, dw_ref, NULL, dout, inp, w, N, C, OC, w_in_out);
         check_dev(op, "dweight (second accumulation)", order, d_dw, dw_ref, C * OC, TOL_GEMM);
         void *frees[] = {inp, w, bias, dout, dw, db, out_ref, dinp_ref, dw_ref, db_ref};
@@ -203,9 +203,12 @@ static void test_attention(int order) {
     enum { MAX_T = 16 };
     float *d_kc = gpu->alloc(sizeof(float) * NH * MAX_T * HS), *d_vc = gpu->alloc(sizeof(float) * NH * MAX_T * HS);
     float *d_step = gpu->alloc(sizeof(float) * C);
+    int32_t *d_pos = gpu->alloc(sizeof(int32_t));
     float *got = tb_malloc(sizeof(float) * T * C);
     for (int t = 0; t < T; t++) {
-        gpu->attention_decode(d_step, d_kc, d_vc, d_qkv + (size_t)t * 3 * C, t, MAX_T, C, NH);
+        int32_t pos = t;
+        gpu->to_device(d_pos, &pos, sizeof pos);
+        gpu->attention_decode(d_step, d_kc, d_vc, d_qkv + (size_t)t * 3 * C, d_pos, 1, MAX_T, C, NH);
         gpu->to_host(got + t * C, d_step, sizeof(float) * C);
     }
     char what[64];
@@ -293,7 +296,7 @@ static void test_conv1d(int order) {
     float *d_x = dev_upload(x, nx), *d_w = dev_upload(w, D * K), *d_b = dev_upload(bias, D);
     float *d_dout = dev_upload(dout, n), *d_dw = dev_upload(dw, D * K), *d_db = dev_upload(db, D);
     float *d_out = gpu->alloc(sizeof(float) * n), *d_dx = gpu->alloc(sizeof(float) * nx);
-    gpu->conv1d_forward(d_out, d_x, XS, d_w, d_b, B, L, D, K);
+    gpu->conv1d_forward(d_out, d_x, XS, NULL, d_w, d_b, B, L, D, K);
     gpu->conv1d_backward(d_dx, XS, d_dw, d_db, d_dout, d_x, XS, d_w, B, L, D, K);
     check_dev("conv1d", "out", order, d_out, out_ref, n, TOL_REDUCTION);
     check_dev("conv1d", "dx", order, d_dx, dx_ref, nx, TOL_REDUCTION);
@@ -317,6 +320,7 @@ static void test_conv1d(int order) {
     // starts with zeros), then step through the rest: each step's output is
     // the full convolution's row.
     const int Lp = 2;
+    gpu->zero(d_state, sizeof(float) * D * K);  // a reset decoder
     gpu->conv1d_state_from_sequence(d_state, d_x + (size_t)L * XS, XS, 1, Lp, D, K);
     for (int d = 0; d < D; d++)
         for (int k = 0; k < K; k++) {
@@ -352,7 +356,7 @@ static void test_determinism(void) {
     for (int r = 0; r < 2; r++) {
         dw[r] = gpu->alloc(sizeof(float) * C * OC);
         db[r] = gpu->alloc(sizeof(float) * OC);
-        gpu->linear_backward(NULL, dw[r], db[r], d_dout, d_inp, d_w, N, C, OC, 1);
+        gpu->linear_backward(NULL, C, dw[r], db[r], d_dout, OC, d_inp, C, d_w, N, C, OC, 1);
     }
     CHECK(dev_bits_equal(dw[0], dw[1], C * OC) && dev_bits_equal(db[0], db[1], OC),
           "linear_backward is not bit-for-bit reproducible");

@@ -51,10 +51,10 @@ static void test_dense_ops(void) {
         Twin inp = twin(N * C, -1, 1), w = twin(C * OC, -1, 1), bias = twin(OC, -1, 1);
         Twin out = twin_zero(N * OC), dout = twin(N * OC, -1, 1), dinp = twin_zero(N * C);
         Twin dw = twin(C * OC, -1, 1), db = twin(OC, -1, 1);
-        cpu->linear_forward(out.c, inp.c, w.c, bias.c, N, C, OC, w_in_out);
-        gpu->linear_forward(out.g, inp.g, w.g, bias.g, N, C, OC, w_in_out);
-        cpu->linear_backward(dinp.c, dw.c, db.c, dout.c, inp.c, w.c, N, C, OC, w_in_out);
-        gpu->linear_backward(dinp.g, dw.g, db.g, dout.g, inp.g, w.g, N, C, OC, w_in_out);
+        cpu->linear_forward(out.c, OC, inp.c, C, w.c, bias.c, N, C, OC, w_in_out);
+        gpu->linear_forward(out.g, OC, inp.g, C, w.g, bias.g, N, C, OC, w_in_out);
+        cpu->linear_backward(dinp.c, C, dw.c, db.c, dout.c, OC, inp.c, C, w.c, N, C, OC, w_in_out);
+        gpu->linear_backward(dinp.g, C, dw.g, db.g, dout.g, OC, inp.g, C, w.g, N, C, OC, w_in_out);
         const char *op = w_in_out ? "linear(in,out)" : "linear(out,in)";
         twin_check(op, "out", &out, TOL_SUM);
         twin_check(op, "dinp", &dinp, TOL_SUM);
@@ -150,13 +150,25 @@ static void test_dense_ops(void) {
         twin_check("attention", "dqkv", &dqkv, TOL_SUM);
         enum { MAX_T = 12 };
         Twin kc = twin_zero(MAX_T * C), vc = twin_zero(MAX_T * C), y = twin_zero(C);
+        int32_t *pos_dev = gpu->alloc(sizeof(int32_t));
         for (int t = 0; t < T; t++) {
-            cpu->attention_decode(y.c, kc.c, vc.c, qkv.c + (size_t)t * 3 * C, t, MAX_T, C, NH);
-            gpu->attention_decode(y.g, kc.g, vc.g, qkv.g + (size_t)t * 3 * C, t, MAX_T, C, NH);
+            int32_t pos = t;
+            gpu->to_device(pos_dev, &pos, sizeof pos);
+            cpu->attention_decode(y.c, kc.c, vc.c, qkv.c + (size_t)t * 3 * C, &pos, 1, MAX_T, C, NH);
+            gpu->attention_decode(y.g, kc.g, vc.g, qkv.g + (size_t)t * 3 * C, pos_dev, 1, MAX_T, C, NH);
         }
         twin_check("attention_decode", "out", &y, TOL_SUM);
+        // T tokens in one call (a prefill) on both backends.
+        Twin yn = twin_zero(T * C);
+        int32_t zero = 0;
+        gpu->to_device(pos_dev, &zero, sizeof zero);
+        cpu->attention_decode(yn.c, kc.c, vc.c, qkv.c, &zero, T, MAX_T, C, NH);
+        gpu->attention_decode(yn.g, kc.g, vc.g, qkv.g, pos_dev, T, MAX_T, C, NH);
+        twin_check("attention_decode", "out of a T-token call", &yn, TOL_SUM);
+        twin_free(&yn);
         twin_check("attention_decode", "k_cache", &kc, 0, 0);
         twin_check("attention_decode", "v_cache", &vc, 0, 0);
+        gpu->free(pos_dev);
         Twin *all[] = {&qkv, &out, &att, &dout, &dqkv, &scratch, &kc, &vc, &y};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) twin_free(all[i]);
     }
@@ -182,8 +194,8 @@ static void test_mamba_ops(void) {
     Twin x = twin(rows * XS, -1, 1), w = twin(D * K, -1, 1), bias = twin(D, -1, 1);
     Twin out = twin_zero(rows * D), dout = twin(rows * D, -1, 1), dx = twin_zero(rows * XS);
     Twin dw = twin(D * K, -1, 1), db = twin(D, -1, 1), state = twin_zero(B * D * K), y = twin_zero(D);
-    cpu->conv1d_forward(out.c, x.c, XS, w.c, bias.c, B, L, D, K);
-    gpu->conv1d_forward(out.g, x.g, XS, w.g, bias.g, B, L, D, K);
+    cpu->conv1d_forward(out.c, x.c, XS, NULL, w.c, bias.c, B, L, D, K);
+    gpu->conv1d_forward(out.g, x.g, XS, NULL, w.g, bias.g, B, L, D, K);
     cpu->conv1d_backward(dx.c, XS, dw.c, db.c, dout.c, x.c, XS, w.c, B, L, D, K);
     gpu->conv1d_backward(dx.g, XS, dw.g, db.g, dout.g, x.g, XS, w.g, B, L, D, K);
     cpu->conv1d_state_from_sequence(state.c, x.c, XS, B, L, D, K);

@@ -408,7 +408,7 @@ static void report_memory(void) {
 // ---------------------------------------------------------------- conv1d, rmsnorm, silu
 static double conv_loss(const float *x, int xs, const float *w, const float *bias, const float *R,
                         int B, int L, int Dm, int K, float *out) {
-    conv1d_forward(out, x, xs, w, bias, B, L, Dm, K);
+    conv1d_forward(out, x, xs, NULL, w, bias, B, L, Dm, K);
     double s = 0;
     for (size_t i = 0; i < (size_t)B * L * Dm; i++) s += (double)out[i] * R[i];
     return s;
@@ -467,7 +467,7 @@ static void check_conv1d(void) {
     int P0 = 2;  // shorter than K: the state is zero-padded
     float *state = tb_calloc((size_t)Dm * K, sizeof(float)), *o = tb_malloc(Dm * sizeof(float));
     conv1d_state_from_sequence(state, x, xs, 1, P0, Dm, K);
-    conv1d_forward(out, x, xs, w, bias, B, L, Dm, K);
+    conv1d_forward(out, x, xs, NULL, w, bias, B, L, Dm, K);
     float worst = 0;
     for (int t = P0; t < L; t++) {
         conv1d_step(o, state, x + (size_t)t * xs, w, bias, Dm, K);
@@ -477,6 +477,28 @@ static void check_conv1d(void) {
         }
     }
     CHECK(worst < 1e-5f, "conv1d_step after conv1d_state_from_sequence: worst error %g", worst);
+    // A sequence continued in two batched parts: the conv over the second
+    // part from the first part's state equals the full conv's rows, and the
+    // state, advanced past a part shorter than K, equals the one step by step.
+    {
+        int P1 = 3, P2 = 2;  // P2 < K: the advance keeps part of the old state
+        float *st = tb_calloc((size_t)Dm * K, sizeof(float));
+        float *part = tb_malloc((size_t)P2 * Dm * sizeof(float));
+        conv1d_state_from_sequence(st, x, xs, 1, P1, Dm, K);
+        conv1d_forward(part, x + (size_t)P1 * xs, xs, st, w, bias, 1, P2, Dm, K);
+        float worst2 = 0;
+        for (size_t i = 0; i < (size_t)P2 * Dm; i++) {
+            float e = fabsf(part[i] - out[(size_t)P1 * Dm + i]);
+            if (e > worst2) worst2 = e;
+        }
+        CHECK(worst2 < 1e-5f, "conv1d_forward from a state: worst error %g", worst2);
+        conv1d_state_from_sequence(st, x + (size_t)P1 * xs, xs, 1, P2, Dm, K);
+        float *want = tb_calloc((size_t)Dm * K, sizeof(float));
+        conv1d_state_from_sequence(want, x, xs, 1, P1 + P2, Dm, K);
+        CHECK(memcmp(st, want, (size_t)Dm * K * sizeof(float)) == 0,
+              "conv1d_state_from_sequence advanced in two parts differs from one");
+        free(st), free(part), free(want);
+    }
     free(state), free(o), free(dx), free(dw), free(db);
     free(x), free(R), free(w), free(bias), free(out), free(ref);
 }

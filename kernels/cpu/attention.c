@@ -28,6 +28,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../src/common.h"
 #include "cpu_ops.h"
 #include "vec_math.h"
 
@@ -383,22 +384,30 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 
 // ================================================================ decode
 
-// One decode step at position pos, batch 1. qkv (3C); caches (NH, max_T, hs);
-// out (C). Heads in parallel when the context is long enough to pay for it.
-void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv, int pos,
-                      int max_T, int C, int NH) {
-    const int hs = C / NH;
+// Batch 1, n new tokens at positions *pos..: qkv (n, 3C); caches (max_T, C),
+// heads side by side in a row; out (n, C). The (head, token) pairs run in
+// parallel when there is enough work to pay for it.
+void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv,
+                      const int32_t *pos_ptr, int n, int max_T, int C, int NH) {
+    const int hs = C / NH, pos0 = *pos_ptr;
     const float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for schedule(static) if ((size_t)NH * (pos + 1) * hs > 32768)
-    for (int h = 0; h < NH; h++) {
-        const float *q = qkv + h * hs;
-        float *kc = k_cache + (size_t)h * max_T * hs, *vc = v_cache + (size_t)h * max_T * hs;
-        memcpy(kc + (size_t)pos * hs, qkv + C + h * hs, (size_t)hs * sizeof(float));
-        memcpy(vc + (size_t)pos * hs, qkv + 2 * C + h * hs, (size_t)hs * sizeof(float));
+    if (pos0 < 0 || n < 1 || pos0 + n > max_T)
+        tb_die("attention_decode: positions %d..%d outside the cache of %d positions", pos0,
+               pos0 + n - 1, max_T);
+    for (int i = 0; i < n; i++) {
+        memcpy(k_cache + (size_t)(pos0 + i) * C, qkv + (size_t)i * 3 * C + C, C * sizeof(float));
+        memcpy(v_cache + (size_t)(pos0 + i) * C, qkv + (size_t)i * 3 * C + 2 * C,
+               C * sizeof(float));
+    }
+    #pragma omp parallel for schedule(static) if ((size_t)NH * n * (pos0 + n) * hs > 32768)
+    for (int hi = 0; hi < NH * n; hi++) {
+        const int h = hi % NH, i = hi / NH, pos = pos0 + i;
+        const float *q = qkv + (size_t)i * 3 * C + h * hs;
+        const float *kc = k_cache + h * hs, *vc = v_cache + h * hs;  // row stride C
         float scores[pos + 1];
         float maxv = -INFINITY;
         for (int j = 0; j <= pos; j++) {
-            const float *kj = kc + (size_t)j * hs;
+            const float *kj = kc + (size_t)j * C;
             float s = 0.0f;
             #pragma omp simd reduction(+ : s)
             for (int d = 0; d < hs; d++) s += q[d] * kj[d];
@@ -412,10 +421,10 @@ void attention_decode(float *out, float *k_cache, float *v_cache, const float *q
             sum += scores[j];
         }
         float inv = 1.0f / sum;
-        float *y = out + h * hs;
+        float *y = out + (size_t)i * C + h * hs;
         for (int d = 0; d < hs; d++) y[d] = 0.0f;
         for (int j = 0; j <= pos; j++) {
-            const float *vj = vc + (size_t)j * hs;
+            const float *vj = vc + (size_t)j * C;
             float p = scores[j] * inv;
             #pragma omp simd
             for (int d = 0; d < hs; d++) y[d] += p * vj[d];

@@ -21,10 +21,18 @@ static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 static void cpu_memcpy(void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
+static void cpu_memcpy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                          size_t width, size_t rows) {
+    for (size_t r = 0; r < rows; r++)
+        memmove((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
+}
 static void cpu_synchronize(void) {}
+// The CPU ops need no workspace of their own.
+static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes; }
 
 static const Backend cpu_backend = {
     .name = "cpu",
+    .selective_scan_max_dstate = SCAN_MAX_DSTATE,
 
     .alloc = cpu_alloc,
     .free = cpu_free,
@@ -32,7 +40,9 @@ static const Backend cpu_backend = {
     .to_device = cpu_memcpy,
     .to_host = cpu_memcpy,
     .copy = cpu_memcpy,
+    .copy_2d = cpu_memcpy_2d,
     .synchronize = cpu_synchronize,
+    .reserve_workspace = cpu_reserve_workspace,
 
     .linear_forward = linear_forward,
     .linear_backward = linear_backward,

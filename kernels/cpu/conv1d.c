@@ -9,16 +9,22 @@
 #include "cpu_ops.h"
 
 // out (B, L, D) contiguous; x (B, L, D) with row stride x_stride; weight (D, K); bias (D)
-void conv1d_forward(float *out, const float *x, int x_stride, const float *weight,
-                    const float *bias, int B, int L, int D, int K) {
+// x_prev (B, D, K) or NULL: the inputs before t = 0 (see backend.h).
+void conv1d_forward(float *out, const float *x, int x_stride, const float *x_prev,
+                    const float *weight, const float *bias, int B, int L, int D, int K) {
 #pragma omp parallel for schedule(static) if ((size_t)B * L * D >= 16384)
     for (int bt = 0; bt < B * L; bt++) {
-        int t = bt % L;
+        int t = bt % L, b = bt / L;
         float *o = out + (size_t)bt * D;
         for (int d = 0; d < D; d++) o[d] = bias ? bias[d] : 0.0f;
         for (int k = 0; k < K; k++) {
             int s = t - K + 1 + k;
-            if (s < 0) continue;
+            if (s < 0) {
+                if (!x_prev) continue;
+                const float *prev = x_prev + (size_t)b * D * K + K + s;  // [d * K]
+                for (int d = 0; d < D; d++) o[d] += weight[d * K + k] * prev[(size_t)d * K];
+                continue;
+            }
             const float *xr = x + (size_t)(bt - t + s) * x_stride;
             for (int d = 0; d < D; d++) o[d] += weight[d * K + k] * xr[d];
         }
@@ -86,11 +92,14 @@ void conv1d_step(float *out, float *conv_state, const float *x, const float *wei
 // conv_state (B, D, K) = the last K rows of x (B, L, D), zeros before t = 0.
 void conv1d_state_from_sequence(float *conv_state, const float *x, int x_stride, int B, int L,
                                 int D, int K) {
+    // In place: entry k takes the input at t = L - K + k; for t < 0 that is
+    // the state's own entry K + t = L + k > k, not yet overwritten.
     for (int b = 0; b < B; b++)
-        for (int d = 0; d < D; d++)
+        for (int d = 0; d < D; d++) {
+            float *state = conv_state + ((size_t)b * D + d) * K;
             for (int k = 0; k < K; k++) {
                 int t = L - K + k;
-                conv_state[((size_t)b * D + d) * K + k] =
-                    t >= 0 ? x[((size_t)b * L + t) * x_stride + d] : 0.0f;
+                state[k] = t >= 0 ? x[((size_t)b * L + t) * x_stride + d] : state[L + k];
             }
+        }
 }

@@ -14,10 +14,11 @@
 #include "../backend.h"
 
 // linear.c
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int N, int C, int OC, int w_in_out);
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC, int w_in_out);
+void linear_forward(float *out, int ld_out, const float *inp, int ld_inp, const float *weight,
+                    const float *bias, int N, int C, int OC, int w_in_out);
+void linear_backward(float *dinp, int ld_dinp, float *dweight, float *dbias, const float *dout,
+                     int ld_dout, const float *inp, int ld_inp, const float *weight, int N, int C,
+                     int OC, int w_in_out);
 
 // embedding.c
 void embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
@@ -45,8 +46,8 @@ void scale_inplace(float *x, float s, size_t n);
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH);
-void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv, int pos,
-                      int max_T, int C, int NH);
+void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv,
+                      const int32_t *pos, int n, int max_T, int C, int NH);
 
 // crossentropy.c
 void crossentropy_forward_backward(float *losses, float *dlogits, const float *logits,
@@ -84,8 +85,8 @@ void silu_backward(float *dinp, int dinp_stride, const float *inp, int inp_strid
                    const float *dout, int n_rows, int cols);
 
 // conv1d.c: causal depthwise conv1d over time (see backend.h).
-void conv1d_forward(float *out, const float *x, int x_stride, const float *weight,
-                    const float *bias, int B, int L, int D, int K);
+void conv1d_forward(float *out, const float *x, int x_stride, const float *x_prev,
+                    const float *weight, const float *bias, int B, int L, int D, int K);
 void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, const float *dout,
                      const float *x, int x_stride, const float *weight, int B, int L, int D,
                      int K);

@@ -162,7 +162,10 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
     BlockConstants k;
     load_block_constants(p, d0, w, &k);
     vec16 h[SCAN_MAX_DSTATE];
-    for (int n = 0; n < N; n++) h[n] = vsplat(0.0f);
+    if (p->initial_state)
+        load_state((vec16_u *)h, p->initial_state + ((size_t)b * p->dim + d0) * N, w, N);
+    else
+        for (int n = 0; n < N; n++) h[n] = vsplat(0.0f);
     vec16 delta[SCAN_TILE], du[SCAN_TILE], gate[SCAN_TILE], skip[SCAN_TILE], y[SCAN_TILE];
     for (int t0 = 0; t0 < L; t0 += SCAN_TILE) {
         const int len = L - t0 < SCAN_TILE ? L - t0 : SCAN_TILE;

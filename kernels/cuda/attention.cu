@@ -90,7 +90,8 @@ void attention_forward_cuda(float *out, float *att, const float *qkv, int B, int
     int hs = C / NH;
     size_t n = (size_t)B * T * C;
     if (n == 0) return;
-    float *q = (float *)cuda_scratch(SCRATCH_ATTENTION, 4 * n * sizeof(float));
+    float *q = (float *)cuda_scratch(SCRATCH_ATTENTION, 4 * n * sizeof(float),
+                                     "attention_forward");
     float *k = q + n, *v = k + n, *y = v + n;
     int blocks = ceil_div((long)n, 256);
     LAUNCH(attention_permute_kernel, blocks, 256, 0)(q, k, v, qkv, B, T, NH, hs);
@@ -117,7 +118,8 @@ void attention_backward_cuda(float *dqkv, float *scratch, const float *dout, con
     int hs = C / NH;
     size_t n = (size_t)B * T * C;
     if (n == 0) return;
-    float *q = (float *)cuda_scratch(SCRATCH_ATTENTION, 7 * n * sizeof(float));
+    float *q = (float *)cuda_scratch(SCRATCH_ATTENTION, 7 * n * sizeof(float),
+                                     "attention_backward");
     float *k = q + n, *v = k + n, *dy = v + n, *dq = dy + n, *dk = dq + n, *dv = dk + n;
     float *datt = scratch;  // (B, NH, T, T)
     int blocks = ceil_div((long)n, 256);
@@ -152,23 +154,36 @@ void attention_backward_cuda(float *dqkv, float *scratch, const float *dout, con
 // One block per head. The block first stores this token's k and v at pos,
 // then (after a barrier, since other threads read them) scores the query
 // against positions 0..pos, softmaxes in shared memory and mixes v.
-__global__ void attention_decode_kernel(float *out, float *k_cache, float *v_cache,
-                                        const float *qkv, int pos, int max_T, int C, int NH) {
-    DYNAMIC_SHARED(float, scores);  // pos + 1
+// Batch-1 attention over the cache for n new tokens. The position is read
+// from device memory, so that a decode step captured once in a CUDA graph
+// serves every position; the scores buffer is sized for the whole cache for
+// the same reason. Two kernels: every new k and v row must be in the cache
+// before any token attends over it.
+__global__ void attention_cache_store_kernel(float *k_cache, float *v_cache, const float *qkv,
+                                             const int32_t *pos_ptr, int n, int max_T, int C) {
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int pos0 = *pos_ptr;
+    if (idx >= (size_t)n * C || pos0 < 0 || pos0 + n > max_T) return;
+    size_t i = idx / C, c = idx % C, row = (size_t)(pos0 + i) * C + c;
+    k_cache[row] = qkv[i * 3 * C + C + c];
+    v_cache[row] = qkv[i * 3 * C + 2 * C + c];
+}
+
+// One block per (head, new token).
+__global__ void attention_decode_kernel(float *out, const float *k_cache, const float *v_cache,
+                                        const float *qkv, const int32_t *pos_ptr, int n,
+                                        int max_T, int C, int NH) {
+    DYNAMIC_SHARED(float, scores);  // max_T
     __shared__ float reduce_buf[32];
-    int h = blockIdx.x, hs = C / NH;
-    const float *q = qkv + h * hs;
-    float *kc = k_cache + (size_t)h * max_T * hs, *vc = v_cache + (size_t)h * max_T * hs;
-    for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-        kc[(size_t)pos * hs + d] = qkv[C + h * hs + d];
-        vc[(size_t)pos * hs + d] = qkv[2 * C + h * hs + d];
-    }
-    __syncthreads();
+    int h = blockIdx.x, i = blockIdx.y, hs = C / NH, pos0 = *pos_ptr, pos = pos0 + i;
+    if (pos0 < 0 || pos0 + n > max_T) return;  // the model checks the positions first
+    const float *q = qkv + (size_t)i * 3 * C + h * hs;
+    const float *kc = k_cache + h * hs, *vc = v_cache + h * hs;  // row stride C
     float scale = 1.0f / sqrtf((float)hs);
     float mx = -INFINITY;
     for (int t = threadIdx.x; t <= pos; t += blockDim.x) {
         float s = 0.0f;
-        for (int d = 0; d < hs; d++) s += q[d] * kc[(size_t)t * hs + d];
+        for (int d = 0; d < hs; d++) s += q[d] * kc[(size_t)t * C + d];
         scores[t] = s * scale;
         mx = fmaxf(mx, s * scale);
     }
@@ -182,16 +197,18 @@ __global__ void attention_decode_kernel(float *out, float *k_cache, float *v_cac
     float inv = 1.0f / block_sum(sum, reduce_buf);  // its barriers also publish scores
     for (int d = threadIdx.x; d < hs; d += blockDim.x) {
         float acc = 0.0f;
-        for (int t = 0; t <= pos; t++) acc += scores[t] * vc[(size_t)t * hs + d];
-        out[h * hs + d] = acc * inv;
+        for (int t = 0; t <= pos; t++) acc += scores[t] * vc[(size_t)t * C + d];
+        out[(size_t)i * C + h * hs + d] = acc * inv;
     }
 }
 
-void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv, int pos,
-                           int max_T, int C, int NH) {
-    if (pos < 0 || pos >= max_T)
-        tb_die("attention_decode: position %d outside the cache of %d positions", pos, max_T);
-    LAUNCH(attention_decode_kernel, NH, 64, (pos + 1) * sizeof(float))(out, k_cache, v_cache, qkv,
-                                                                      pos, max_T, C, NH);
+void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv,
+                           const int32_t *pos, int n, int max_T, int C, int NH) {
+    if (n < 1 || n > max_T) tb_die("attention_decode: %d tokens for a cache of %d", n, max_T);
+    LAUNCH(attention_cache_store_kernel, ceil_div((long)n * C, 256), 256, 0)(k_cache, v_cache,
+                                                                           qkv, pos, n, max_T, C);
+    LAUNCH_CHECK();
+    LAUNCH(attention_decode_kernel, dim3(NH, n), 64, (size_t)max_T * sizeof(float))(
+        out, k_cache, v_cache, qkv, pos, n, max_T, C, NH);
     LAUNCH_CHECK();
 }

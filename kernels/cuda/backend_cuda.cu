@@ -5,21 +5,65 @@
 #include "ops_cuda.cuh"
 
 static cublasHandle_t cublas_handle;
+static cudaStream_t stream;
+static void *cublas_workspace;
 static int tf32_enabled;
 static char device_name[256] = "unknown";
 static void *scratch_ptr[SCRATCH_COUNT];
 static size_t scratch_bytes[SCRATCH_COUNT];
+static int32_t *host_scratch;
+static size_t host_scratch_ints;
+
+// cuBLAS allocates its own workspace on first use unless given one, and an
+// allocation inside a graph capture would invalidate it; 32 MiB covers its
+// fp32 and TF32 GEMMs on sm_80 and sm_90.
+enum { CUBLAS_WORKSPACE_BYTES = 32 << 20 };
 
 cublasHandle_t cuda_cublas(void) { return cublas_handle; }
+cudaStream_t cuda_stream(void) { return stream; }
 
-void *cuda_scratch(int slot, size_t bytes) {
-    if (bytes > scratch_bytes[slot]) {
-        CUDA_CHECK(cudaDeviceSynchronize());  // the old buffer may still be in use
-        if (scratch_ptr[slot]) CUDA_CHECK(cudaFree(scratch_ptr[slot]));
-        CUDA_CHECK(cudaMalloc(&scratch_ptr[slot], bytes));
-        scratch_bytes[slot] = bytes;
-    }
+void *cuda_scratch(int slot, size_t bytes, const char *op) {
+    if (bytes > scratch_bytes[slot])
+        tb_die("%s needs %zu bytes of CUDA workspace but %zu were reserved (the model must "
+               "reserve its largest shapes with reserve_workspace)",
+               op, bytes, scratch_bytes[slot]);
     return scratch_ptr[slot];
+}
+
+int32_t *cuda_host_scratch(size_t ints, const char *op) {
+    if (ints > host_scratch_ints)
+        tb_die("%s needs %zu host ints of workspace but %zu were reserved", op, ints,
+               host_scratch_ints);
+    return host_scratch;
+}
+
+static void grow_slot(int slot, size_t bytes) {
+    if (bytes <= scratch_bytes[slot]) return;
+    CUDA_CHECK(cudaDeviceSynchronize());  // the old buffer may still be in use
+    if (scratch_ptr[slot]) CUDA_CHECK(cudaFree(scratch_ptr[slot]));
+    cudaError_t err = cudaMalloc(&scratch_ptr[slot], bytes);
+    if (err != cudaSuccess)
+        tb_die("cannot allocate %zu bytes of CUDA workspace: %s (use a smaller --batch)", bytes,
+               cudaGetErrorString(err));
+    scratch_bytes[slot] = bytes;
+}
+
+// What each op asks of cuda_scratch, at the largest shapes (see the ops).
+static void cuda_reserve_workspace(const WorkspaceShapes *s) {
+    size_t slices = (size_t)colsum_slices((int)s->rows);
+    size_t partials = 2 * slices * s->widest * sizeof(float);  // bias, layernorm, rmsnorm
+    size_t conv = slices * s->widest * (size_t)(s->conv_kernel + 1) * sizeof(float);
+    size_t sumsq = (SUMSQ_PARTIAL_BLOCKS + 1) * sizeof(double);
+    if (conv > partials) partials = conv;
+    if (sumsq > partials) partials = sumsq;
+    grow_slot(SCRATCH_PARTIALS, partials);
+    grow_slot(SCRATCH_ATTENTION, 7 * s->attention * sizeof(float));
+    grow_slot(SCRATCH_EMBEDDING, (3 * s->rows + 1) * sizeof(int32_t));
+    if (4 * s->rows + 1 > host_scratch_ints) {
+        free(host_scratch);
+        host_scratch_ints = 4 * s->rows + 1;
+        host_scratch = (int32_t *)tb_malloc(host_scratch_ints * sizeof(int32_t));
+    }
 }
 
 // ---------------------------------------------------------------- memory
@@ -27,7 +71,7 @@ static void *cuda_alloc(size_t bytes) {
     void *p = NULL;
     cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
     if (err != cudaSuccess)
-        tb_die("cannot allocate %zu bytes on the GPU: %s (use a smaller batch or model)", bytes,
+        tb_die("cannot allocate %zu bytes on the GPU: %s (use a smaller --batch or model)", bytes,
                cudaGetErrorString(err));
     CUDA_CHECK(cudaMemset(p, 0, bytes));
     return p;
@@ -35,7 +79,10 @@ static void *cuda_alloc(size_t bytes) {
 static void cuda_free(void *p) {
     if (p) CUDA_CHECK(cudaFree(p));
 }
-static void cuda_zero(void *p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); }
+// Copies and fills within the device go on the stream, in order with the
+// kernels and without a host round trip; host copies are synchronous, and
+// (the stream being a blocking one) ordered after the work already issued.
+static void cuda_zero(void *p, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream)); }
 static void cuda_to_device(void *dst, const void *src, size_t bytes) {
     CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
@@ -43,19 +90,58 @@ static void cuda_to_host(void *dst, const void *src, size_t bytes) {
     CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 static void cuda_copy(void *dst, const void *src, size_t bytes) {
-    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+}
+static void cuda_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                         size_t width, size_t rows) {
+    if (width && rows)
+        CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows,
+                                     cudaMemcpyDeviceToDevice, stream));
 }
 static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 
+// ---------------------------------------------------------------- graphs
+// A failed capture is not fatal: the caller runs the ops directly.
+static void cuda_graph_capture_begin(void) {
+    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+}
+static void *cuda_graph_capture_end(void) {
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    cudaError_t err = cudaStreamEndCapture(stream, &graph);
+    if (err == cudaSuccess) err = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (err != cudaSuccess) {
+        cudaGetLastError();  // clear it
+        fprintf(stderr, "tunebench: CUDA graph capture failed (%s); decoding without graphs\n",
+                cudaGetErrorString(err));
+        return NULL;
+    }
+    return (void *)exec;
+}
+static void cuda_graph_launch(void *graph) {
+    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, stream));
+}
+static void cuda_graph_destroy(void *graph) {
+    if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+}
+
 static const Backend cuda_backend = {
     .name = "cuda",
+    .selective_scan_max_dstate = SELECTIVE_SCAN_MAX_DSTATE_CUDA,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .zero = cuda_zero,
     .to_device = cuda_to_device,
     .to_host = cuda_to_host,
     .copy = cuda_copy,
+    .copy_2d = cuda_copy_2d,
     .synchronize = cuda_synchronize,
+    .reserve_workspace = cuda_reserve_workspace,
+    .graph_capture_begin = cuda_graph_capture_begin,
+    .graph_capture_end = cuda_graph_capture_end,
+    .graph_launch = cuda_graph_launch,
+    .graph_destroy = cuda_graph_destroy,
     .linear_forward = linear_forward_cuda,
     .linear_backward = linear_backward_cuda,
     .embedding_forward = embedding_forward_cuda,
@@ -115,6 +201,10 @@ extern "C" const Backend *backend_cuda_get(void) {
         tb_error("cuBLAS could not be initialised on %s; check the CUDA installation", device_name);
         return NULL;
     }
+    CUDA_CHECK(cudaStreamCreate(&stream));
+    CUDA_CHECK(cudaMalloc(&cublas_workspace, CUBLAS_WORKSPACE_BYTES));
+    CUBLAS_CHECK(cublasSetStream(cublas_handle, stream));  // resets the workspace: set it after
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_handle, cublas_workspace, CUBLAS_WORKSPACE_BYTES));
     apply_math_mode();
     return &cuda_backend;
 }

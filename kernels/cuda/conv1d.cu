@@ -10,8 +10,8 @@
 enum { CONV_MAX_K = 8 };
 
 __global__ void conv1d_forward_kernel(float *out, const float *x, int x_stride,
-                                      const float *weight, const float *bias, int B, int L, int D,
-                                      int K) {
+                                      const float *x_prev, const float *weight,
+                                      const float *bias, int B, int L, int D, int K) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (size_t)B * L * D) return;
     int d = i % D, t = (i / D) % L, b = i / ((size_t)D * L);
@@ -19,6 +19,7 @@ __global__ void conv1d_forward_kernel(float *out, const float *x, int x_stride,
     for (int k = 0; k < K; k++) {
         int src = t - K + 1 + k;
         if (src >= 0) acc += weight[d * K + k] * x[((size_t)b * L + src) * x_stride + d];
+        else if (x_prev) acc += weight[d * K + k] * x_prev[((size_t)b * D + d) * K + K + src];
     }
     out[i] = acc;
 }
@@ -84,12 +85,13 @@ static void check_kernel_size(int K) {
         tb_die("conv1d: kernel size %d is outside 1..%d supported by the CUDA backend", K, CONV_MAX_K);
 }
 
-void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *weight,
-                         const float *bias, int B, int L, int D, int K) {
+void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *x_prev,
+                         const float *weight, const float *bias, int B, int L, int D, int K) {
     check_kernel_size(K);
     size_t n = (size_t)B * L * D;
     if (n == 0) return;
-    LAUNCH(conv1d_forward_kernel, ceil_div((long)n, 256), 256, 0)(out, x, x_stride, weight, bias, B, L, D, K);
+    LAUNCH(conv1d_forward_kernel, ceil_div((long)n, 256), 256, 0)(out, x, x_stride, x_prev, weight,
+                                                                 bias, B, L, D, K);
     LAUNCH_CHECK();
 }
 
@@ -102,7 +104,8 @@ void conv1d_backward_cuda(float *dx, int dx_stride, float *dweight, float *dbias
     LAUNCH(conv1d_backward_input_kernel, ceil_div((long)n, 256), 256, 0)(dx, dx_stride, dout, weight, B, L, D, K);
     LAUNCH_CHECK();
     int slices = colsum_slices(B * L);
-    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, (size_t)slices * D * (K + 1) * sizeof(float));
+    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, (size_t)slices * D * (K + 1) * sizeof(float),
+                                                 "conv1d_backward");
     LAUNCH(conv1d_param_partial_kernel, dim3(ceil_div(D, 32), slices), dim3(32, 8), 0)(
         partials, dout, x, x_stride, B, L, D, K);
     LAUNCH_CHECK();
@@ -133,17 +136,22 @@ void conv1d_step_cuda(float *out, float *conv_state, const float *x, const float
 // conv_state[b,d,k] = x[b, L-K+k, d], zero where L-K+k < 0.
 __global__ void conv1d_state_kernel(float *conv_state, const float *x, int x_stride, int B, int L,
                                     int D, int K) {
+    // One thread per (b, d), in place: entry k takes the input at t = L - K + k;
+    // for t < 0 that is the state's own entry L + k > k, not yet overwritten.
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= B * D * K) return;
-    int k = i % K, d = (i / K) % D, b = i / (K * D);
-    int t = L - K + k;
-    conv_state[i] = t >= 0 ? x[((size_t)b * L + t) * x_stride + d] : 0.0f;
+    if (i >= B * D) return;
+    int d = i % D, b = i / D;
+    float *state = conv_state + (size_t)i * K;
+    for (int k = 0; k < K; k++) {
+        int t = L - K + k;
+        state[k] = t >= 0 ? x[((size_t)b * L + t) * x_stride + d] : state[L + k];
+    }
 }
 
 void conv1d_state_from_sequence_cuda(float *conv_state, const float *x, int x_stride, int B,
                                      int L, int D, int K) {
     check_kernel_size(K);
     if (B * D == 0) return;
-    LAUNCH(conv1d_state_kernel, ceil_div(B * D * K, 256), 256, 0)(conv_state, x, x_stride, B, L, D, K);
+    LAUNCH(conv1d_state_kernel, ceil_div(B * D, 256), 256, 0)(conv_state, x, x_stride, B, L, D, K);
     LAUNCH_CHECK();
 }

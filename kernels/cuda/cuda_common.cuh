@@ -3,7 +3,7 @@
 // The same source compiles two ways: with nvcc for a GPU, and with g++ against
 // the SIMT emulation (simt_emu.h) for `make test`. The two differences the
 // kernels see are spelled as macros:
-//   LAUNCH(kernel, grid, block, smem)(args...)   kernel<<<grid, block, smem>>>(args...)
+//   LAUNCH(kernel, grid, block, smem)(args...)   kernel<<<grid, block, smem, stream>>>(args...)
 //   DYNAMIC_SHARED(float, buf);                   extern __shared__ float buf[];
 // Everything else is plain CUDA C.
 #ifndef TB_CUDA_COMMON_CUH
@@ -12,7 +12,7 @@
 #ifdef __CUDACC__
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#define LAUNCH(kernel, grid, block, smem) kernel<<<(grid), (block), (smem)>>>
+#define LAUNCH(kernel, grid, block, smem) kernel<<<(grid), (block), (smem), cuda_stream()>>>
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
 #include "simt_emu.h"
@@ -20,6 +20,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+// The backend's one stream (backend_cuda.cu): every kernel, cuBLAS call and
+// device-to-device copy goes there, so a decode step can be captured as a graph.
+cudaStream_t cuda_stream(void);
 
 extern "C" {
 #include "../../src/common.h"
@@ -48,13 +52,18 @@ extern "C" {
 static __host__ __device__ inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
 
 // ---------------------------------------------------------------- backend state
-// (backend_cuda.cu) The cuBLAS handle, and a grow-only scratch area per slot
-// for ops whose contract passes no scratch (permuted q/k/v, reduction
-// partials). Buffers grow on the first steps and then stay: no allocation
-// in a steady training step.
+// (backend_cuda.cu) The cuBLAS handle, and a workspace per slot for ops whose
+// contract passes no scratch (permuted q/k/v, reduction partials), sized by
+// reserve_workspace from the model's shapes. An op asks for what it needs;
+// more than was reserved is a fatal error that names the op, never an
+// allocation inside the op.
 cublasHandle_t cuda_cublas(void);
 enum { SCRATCH_ATTENTION, SCRATCH_PARTIALS, SCRATCH_EMBEDDING, SCRATCH_COUNT };
-void *cuda_scratch(int slot, size_t bytes);
+// sum_squares' first pass writes one double per block, at most this many.
+enum { SUMSQ_PARTIAL_BLOCKS = 512 };
+void *cuda_scratch(int slot, size_t bytes, const char *op);
+// The embedding backward's host arrays (3 * rows + 1 ints), reserved with the rest.
+int32_t *cuda_host_scratch(size_t ints, const char *op);
 
 // ---------------------------------------------------------------- reductions
 // All reductions are trees of a fixed shape: same input, same bits.

@@ -56,16 +56,10 @@ void embedding_backward_cuda(float *dwte, float *dwpe, const float *dout, const 
                              int B, int T, int C) {
     int n = B * T;
     if (n == 0) return;
-    // Host side: counting sort of positions by token id. Buffers grow only.
-    static int32_t *host_tokens, *host_sorted;
-    static int host_cap;
-    if (n > host_cap) {
-        free(host_tokens);
-        free(host_sorted);
-        host_tokens = (int32_t *)tb_malloc(sizeof(int32_t) * n);
-        host_sorted = (int32_t *)tb_malloc(sizeof(int32_t) * (3 * (size_t)n + 1));
-        host_cap = n;
-    }
+    // Host side: a sort of positions by token id, in the reserved host arrays
+    // [tokens (n) | sorted (3n + 1)].
+    int32_t *host_tokens = cuda_host_scratch(4 * (size_t)n + 1, "embedding_backward");
+    int32_t *host_sorted = host_tokens + n;
     CUDA_CHECK(cudaMemcpy(host_tokens, tokens, sizeof(int32_t) * n, cudaMemcpyDeviceToHost));
     // host_sorted = [positions (n) | group_token (ngroups) | group_start (ngroups + 1)]
     int32_t *positions = host_sorted;
@@ -95,7 +89,8 @@ void embedding_backward_cuda(float *dwte, float *dwpe, const float *dout, const 
         if (i == 0 || host_tokens[positions[i]] != host_tokens[positions[i - 1]]) group_start[ngroups++] = i;
     group_start[ngroups] = n;
     size_t ints = (size_t)n + 2 * (size_t)ngroups + 1;
-    int32_t *dev = (int32_t *)cuda_scratch(SCRATCH_EMBEDDING, sizeof(int32_t) * ints);
+    int32_t *dev = (int32_t *)cuda_scratch(SCRATCH_EMBEDDING, sizeof(int32_t) * ints,
+                                           "embedding_backward");
     CUDA_CHECK(cudaMemcpy(dev, host_sorted, sizeof(int32_t) * ints, cudaMemcpyHostToDevice));
     LAUNCH(embedding_backward_wte_kernel, dim3(ngroups, ceil_div(C, 128)), 128, 0)(
         dwte, dout, dev + n, dev + n + ngroups, dev, C);

@@ -97,7 +97,8 @@ void layernorm_backward_cuda(float *dinp, float *dweight, float *dbias, const fl
         dinp, dout, inp, weight, mean, rstd, N, C);
     LAUNCH_CHECK();
     int slices = colsum_slices(N);
-    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, 2 * (size_t)slices * C * sizeof(float));
+    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, 2 * (size_t)slices * C * sizeof(float),
+                                                 "layernorm_backward");
     float *dw_partials = partials, *db_partials = partials + (size_t)slices * C;
     LAUNCH(layernorm_backward_param_partial_kernel, dim3(ceil_div(C, 32), slices), dim3(32, 8), 0)(
         dw_partials, db_partials, dout, inp, mean, rstd, N, C);

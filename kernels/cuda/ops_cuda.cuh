@@ -7,11 +7,12 @@
 #include "cuda_common.cuh"
 
 // linear.cu
-void linear_forward_cuda(float *out, const float *inp, const float *weight, const float *bias,
-                         int N, int C, int OC, int w_in_out);
-void linear_backward_cuda(float *dinp, float *dweight, float *dbias, const float *dout,
-                          const float *inp, const float *weight, int N, int C, int OC,
-                          int w_in_out);
+void linear_forward_cuda(float *out, int ld_out, const float *inp, int ld_inp,
+                         const float *weight, const float *bias, int N, int C, int OC,
+                         int w_in_out);
+void linear_backward_cuda(float *dinp, int ld_dinp, float *dweight, float *dbias,
+                          const float *dout, int ld_dout, const float *inp, int ld_inp,
+                          const float *weight, int N, int C, int OC, int w_in_out);
 // embedding.cu
 void embedding_forward_cuda(float *out, const int32_t *tokens, const float *wte, const float *wpe,
                             int B, int T, int C);
@@ -44,8 +45,8 @@ void scale_cuda(float *x, float s, size_t n);
 void attention_forward_cuda(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 void attention_backward_cuda(float *dqkv, float *scratch, const float *dout, const float *qkv,
                              const float *att, int B, int T, int C, int NH);
-void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv, int pos,
-                           int max_T, int C, int NH);
+void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv,
+                           const int32_t *pos, int n, int max_T, int C, int NH);
 // crossentropy.cu
 void crossentropy_forward_backward_cuda(float *losses, float *dlogits, const float *logits,
                                         const int32_t *targets, int N, int V, float dloss);
@@ -55,8 +56,8 @@ void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size
                        float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                        int t);
 // conv1d.cu
-void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *weight,
-                         const float *bias, int B, int L, int D, int K);
+void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *x_prev,
+                         const float *weight, const float *bias, int B, int L, int D, int K);
 void conv1d_backward_cuda(float *dx, int dx_stride, float *dweight, float *dbias,
                           const float *dout, const float *x, int x_stride, const float *weight,
                           int B, int L, int D, int K);
@@ -64,7 +65,8 @@ void conv1d_step_cuda(float *out, float *conv_state, const float *x, const float
                       const float *bias, int D, int K);
 void conv1d_state_from_sequence_cuda(float *conv_state, const float *x, int x_stride, int B,
                                      int L, int D, int K);
-// selective_scan.cu
+// selective_scan.cu. The largest d_state its kernels hold per thread.
+enum { SELECTIVE_SCAN_MAX_DSTATE_CUDA = 16 };
 void selective_scan_forward_cuda(const SelectiveScanParams *p);
 void selective_scan_backward_cuda(const SelectiveScanParams *p);
 size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p);

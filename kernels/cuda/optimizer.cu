@@ -5,7 +5,7 @@
 // Deterministic in two passes: a number of blocks fixed by n (never by the
 // device) each sum a grid-strided share in double, reduced by a fixed tree;
 // then one block adds the block partials in order.
-enum { SUMSQ_BLOCKS = 512, SUMSQ_THREADS = 256 };
+enum { SUMSQ_BLOCKS = SUMSQ_PARTIAL_BLOCKS, SUMSQ_THREADS = 256 };
 
 __global__ void sum_squares_partial_kernel(double *partials, const float *g, size_t n) {
     __shared__ double warp_sums[SUMSQ_THREADS / 32];
@@ -34,7 +34,8 @@ double sum_squares_cuda(const float *g, size_t n) {
     // The block count depends on n only, so the summation order is fixed.
     size_t wanted = (n + SUMSQ_THREADS - 1) / SUMSQ_THREADS;
     int blocks = wanted == 0 ? 1 : wanted < SUMSQ_BLOCKS ? (int)wanted : SUMSQ_BLOCKS;
-    double *partials = (double *)cuda_scratch(SCRATCH_PARTIALS, (SUMSQ_BLOCKS + 1) * sizeof(double));
+    double *partials = (double *)cuda_scratch(SCRATCH_PARTIALS, (SUMSQ_BLOCKS + 1) * sizeof(double),
+                                                 "sum_squares");
     LAUNCH(sum_squares_partial_kernel, blocks, SUMSQ_THREADS, 0)(partials + 1, g, n);
     LAUNCH_CHECK();
     LAUNCH(sum_squares_final_kernel, 1, 32, 0)(partials, partials + 1, blocks);

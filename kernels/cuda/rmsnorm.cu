@@ -69,7 +69,8 @@ void rmsnorm_backward_cuda(float *dinp, float *dweight, const float *dout, const
         dinp, dout, inp, weight, rstd, N, C);
     LAUNCH_CHECK();
     int slices = colsum_slices(N);
-    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, (size_t)slices * C * sizeof(float));
+    float *partials = (float *)cuda_scratch(SCRATCH_PARTIALS, (size_t)slices * C * sizeof(float),
+                                                 "rmsnorm_backward");
     LAUNCH(rmsnorm_backward_weight_partial_kernel, dim3(ceil_div(C, 32), slices), dim3(32, 8), 0)(
         partials, dout, inp, rstd, N, C);
     LAUNCH_CHECK();

@@ -34,7 +34,7 @@
 #include "backend_cuda.h"
 #include "ops_cuda.cuh"
 
-enum { SCAN_MAX_DSTATE = 16, SCAN_MAX_CHUNK = 2048 };
+enum { SCAN_MAX_DSTATE = SELECTIVE_SCAN_MAX_DSTATE_CUDA, SCAN_MAX_CHUNK = 2048 };
 
 // How many backward blocks to aim for (groups x batch); the grouping
 // decides the scratch size, and is a function of the shapes only, never of
@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(128) selective_scan_forward_kernel(SelectiveSc
     float A[SCAN_MAX_DSTATE], h_carry[SCAN_MAX_DSTATE];
     for (int n = 0; n < N; n++) {
         A[n] = -expf(p.A_log[d * N + n]);
-        h_carry[n] = 0.0f;
+        h_carry[n] = p.initial_state ? p.initial_state[((size_t)b * p.dim + d) * N + n] : 0.0f;
     }
     float Dd = p.D[d], dt_bias = p.delta_bias[d];
     for (int c = 0; c < nchunks; c++) {

@@ -154,6 +154,26 @@ void simt_run_grid(dim3 grid, dim3 block, size_t dynamic_smem, SimtThunk fn, voi
 template <typename F>
 static void simt_thunk(void *ctx) { (*(F *)ctx)(); }
 
+// Stream capture (simt_emu_graph.cpp): while a capture is open, launches,
+// cuBLAS calls and async copies are recorded instead of run, as on a GPU.
+int simt_capturing(void);
+typedef void (*SimtRecordedFn)(void *ctx);
+void simt_record(SimtRecordedFn run, SimtRecordedFn destroy, void *ctx);
+
+// A launch kept for replay: the grid, and the kernel with its arguments as
+// they were at capture (a graph's kernel nodes keep their parameters too).
+template <typename F>
+struct SimtRecordedLaunch {
+    dim3 grid, block;
+    size_t smem;
+    F body;
+    static void run(void *p) {
+        SimtRecordedLaunch *r = (SimtRecordedLaunch *)p;
+        simt_run_grid(r->grid, r->block, r->smem, &simt_thunk<F>, (void *)&r->body);
+    }
+    static void destroy(void *p) { delete (SimtRecordedLaunch *)p; }
+};
+
 template <typename... P>
 struct SimtLaunch {
     void (*kernel)(P...);
@@ -163,6 +183,11 @@ struct SimtLaunch {
     void operator()(A... args) const {
         void (*k)(P...) = kernel;
         auto body = [=]() { k(args...); };
+        if (simt_capturing()) {
+            typedef SimtRecordedLaunch<decltype(body)> Rec;
+            simt_record(&Rec::run, &Rec::destroy, new Rec{grid, block, smem, body});
+            return;
+        }
         simt_run_grid(grid, block, smem, &simt_thunk<decltype(body)>, (void *)&body);
     }
 };
@@ -174,7 +199,7 @@ static inline SimtLaunch<P...> simt_launch(void (*kernel)(P...), dim3 grid, dim3
 
 // ---------------------------------------------------------------- runtime API
 typedef enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1,
-               cudaErrorNoDevice = 100 } cudaError_t;
+               cudaErrorNoDevice = 100, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
 typedef enum { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 } cudaMemcpyKind;
 cudaError_t cudaMalloc(void **p, size_t bytes);
@@ -189,6 +214,37 @@ cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaSetDevice(int device);
 const char *cudaGetErrorString(cudaError_t err);
 
+// ---------------------------------------------------------------- streams and graphs
+// One stream, in order (kernels run when launched). Capture records what is
+// issued on it; a graph replays the records in order. The calls that a GPU
+// forbids during a capture (synchronous copies, allocation, synchronisation)
+// stop the emulation with a message, so a decode step that would not capture
+// on a GPU fails `make test` here.
+typedef struct SimtStream *cudaStream_t;
+typedef struct SimtGraph *cudaGraph_t;
+typedef struct SimtGraph *cudaGraphExec_t;
+typedef enum { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
+               cudaStreamCaptureModeRelaxed = 2 } cudaStreamCaptureMode;
+cudaError_t cudaStreamCreate(cudaStream_t *stream);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                              size_t width, size_t height, cudaMemcpyKind kind,
+                              cudaStream_t stream);
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                 unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+// Fails the emulation if a capture is open (what a GPU reports as an
+// invalidated capture); `what` names the call.
+void simt_forbid_in_capture(const char *what);
+
 // ---------------------------------------------------------------- cuBLAS subset
 typedef struct SimtCublas *cublasHandle_t;
 typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
@@ -198,6 +254,8 @@ cublasStatus_t cublasCreate(cublasHandle_t *handle);
 cublasStatus_t cublasDestroy(cublasHandle_t handle);
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
 cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t *mode);
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream);
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void *workspace, size_t bytes);
 // Column-major, as cuBLAS: C (m, n) = alpha op(A) (m, k) op(B) (k, n) + beta C.
 cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
                            cublasOperation_t transb, int m, int n, int k, const float *alpha,
