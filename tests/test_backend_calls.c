@@ -1,0 +1,95 @@
+// test_backend_calls.c: the number of backend calls that a training step, a
+// prefill and a decode step make does not grow with the batch or the
+// sequence. Every backend call is a kernel launch or a copy on a GPU, so a
+// model that loops over rows, tokens or heads calling the backend shows up
+// here as a count that grows with B x T. The CPU backend is wrapped in one
+// that counts (kernels/backend_hooks.h); the model cannot tell.
+#include <string.h>
+
+#include "../kernels/backend_hooks.h"
+#include "../models/model.h"
+#include "common.h"
+#include "test.h"
+
+typedef struct {
+    long calls, allocs;
+} Counts;
+
+static void count_call(const char *op, void *ctx) {
+    Counts *c = ctx;
+    c->calls++;
+    if (tb_streq(op, "alloc") || tb_streq(op, "free")) c->allocs++;
+}
+
+typedef struct {
+    Counts step, prefill, decode;
+} ModelCounts;
+
+// One training step (forward, backward, AdamW) at batch B x T, one prefill of
+// T - 1 tokens and one decode step after it, counted.
+static ModelCounts count_model(const char *config, int B, int T) {
+    ModelCounts out;
+    Counts counts = {0, 0};
+    const Backend *be = backend_with_hooks(backend_cpu(), count_call, &counts);
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, config, 1024)) tb_die("%s", tb_last_error());
+    Model *m = model_create(&spec, be);
+    if (!m) tb_die("%s", tb_last_error());
+    m->vt->init_weights(m, 7);
+    if (m->vt->alloc_activations(m, B, T) || m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
+    int32_t *inputs = tb_malloc(sizeof(int32_t) * B * T), *targets = tb_malloc(sizeof(int32_t) * B * T);
+    for (int i = 0; i < B * T; i++) inputs[i] = (i * 7 + 3) % 1024, targets[i] = (i * 5 + 1) % 1024;
+    OptimConfig oc;
+    optim_config_default(&oc);
+    model_zero_grad(m);
+    m->vt->forward(m, inputs, targets, B, T);
+    m->vt->backward(m);
+    model_adamw_step(m, &oc, 1, oc.lr);  // the first allocates the AdamW moments
+
+    counts = (Counts){0, 0};
+    model_zero_grad(m);
+    m->vt->forward(m, inputs, targets, B, T);
+    m->vt->backward(m);
+    model_adamw_step(m, &oc, 2, oc.lr);
+    out.step = counts;
+
+    float *logits = tb_malloc(sizeof(float) * 1024);
+    m->vt->decode_reset(m);
+    counts = (Counts){0, 0};
+    m->vt->prefill(m, inputs, T - 1, logits);  // leaves room for the decode step
+    out.prefill = counts;
+    counts = (Counts){0, 0};
+    m->vt->decode_step(m, inputs[0], logits);
+    out.decode = counts;
+
+    free(inputs), free(targets), free(logits);
+    model_destroy(m);
+    return out;
+}
+
+int main(void) {
+    const char *configs[] = {"gpt2-6m", "mamba-6m"};
+    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+        ModelCounts small = count_model(configs[k], 2, 32), large = count_model(configs[k], 8, 256);
+        printf("  %s backend calls: training step %ld, prefill %ld, decode step %ld\n",
+               configs[k], large.step.calls, large.prefill.calls, large.decode.calls);
+        CHECK(small.step.calls == large.step.calls,
+              "%s: a training step makes %ld backend calls at (2, 32) but %ld at (8, 256)",
+              configs[k], small.step.calls, large.step.calls);
+        CHECK(small.prefill.calls == large.prefill.calls,
+              "%s: a prefill makes %ld backend calls for 31 tokens but %ld for 255", configs[k],
+              small.prefill.calls, large.prefill.calls);
+        CHECK(small.decode.calls == large.decode.calls,
+              "%s: a decode step makes %ld backend calls after a 32-token prefill but %ld after "
+              "256", configs[k], small.decode.calls, large.decode.calls);
+        CHECK(large.step.allocs == 0 && large.prefill.allocs == 0 && large.decode.allocs == 0,
+              "%s: %ld allocations in a training step, %ld in a prefill, %ld in a decode step",
+              configs[k], large.step.allocs, large.prefill.allocs, large.decode.allocs);
+        // A few hundred at most: a layer's ops (about 30 forward and backward)
+        // times the layers, plus one optimizer update per tensor.
+        CHECK(large.step.calls <= 1000 && large.prefill.calls <= 400 && large.decode.calls <= 400,
+              "%s: %ld calls in a training step, %ld in a prefill, %ld in a decode step",
+              configs[k], large.step.calls, large.prefill.calls, large.decode.calls);
+    }
+    return test_summary("test_backend_calls");
+}
