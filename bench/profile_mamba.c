@@ -23,7 +23,7 @@ enum { OP_LIN_F, OP_LIN_B, OP_RMS_F, OP_RMS_B, OP_SILU_F, OP_SILU_B, OP_CONV_F, 
 static const char *op_names[OP_COUNT] = {
     "linear_forward", "linear_backward", "rmsnorm_forward", "rmsnorm_backward",
     "silu_forward", "silu_backward", "conv1d_forward", "conv1d_backward",
-    "scan_forward", "scan_backward", "scan_step", "conv1d_step", "add", "accumulate", "copy",
+    "scan_forward", "scan_backward", "scan_step", "conv1d_silu_step", "add", "accumulate", "copy",
     "crossentropy", "embedding_forward", "embedding_backward"};
 static double op_seconds[OP_COUNT];
 static long op_calls[OP_COUNT];
@@ -81,7 +81,7 @@ static void w_scan_step(float *o, float *s, const float *u, const float *dr, con
     TIMED(OP_SCAN_STEP, real->selective_scan_step(o, s, u, dr, z, B, C, al, D, db, dim, ds));
 }
 static void w_conv_step(float *o, float *s, const float *x, const float *w, const float *b, int D,
-                        int K) { TIMED(OP_CONV_STEP, real->conv1d_step(o, s, x, w, b, D, K)); }
+                        int K) { TIMED(OP_CONV_STEP, real->conv1d_silu_step(o, s, x, w, b, D, K)); }
 static void w_add(float *o, const float *a, const float *b, size_t n) { TIMED(OP_ADD, real->add(o, a, b, n)); }
 static void w_acc(float *d, const float *s, size_t n) { TIMED(OP_ACC, real->accumulate(d, s, n)); }
 static void w_copy(void *d, const void *s, size_t n) { TIMED(OP_COPY, real->copy(d, s, n)); }
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     timed.silu_forward = w_silu_f, timed.silu_backward = w_silu_b;
     timed.conv1d_forward = w_conv_f, timed.conv1d_backward = w_conv_b;
     timed.selective_scan_forward = w_scan_f, timed.selective_scan_backward = w_scan_b;
-    timed.selective_scan_step = w_scan_step, timed.conv1d_step = w_conv_step;
+    timed.selective_scan_step = w_scan_step, timed.conv1d_silu_step = w_conv_step;
     timed.add = w_add, timed.accumulate = w_acc, timed.copy = w_copy;
     timed.crossentropy_forward_backward = w_ce;
     timed.embedding_forward = w_emb_f, timed.embedding_backward = w_emb_b;

@@ -146,6 +146,11 @@ typedef struct Backend {
     // out (N, C) = inp * rstd * weight, rstd = 1/sqrt(mean(inp^2) + eps), saved (N).
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight,
                             int N, int C, float eps);
+    // The residual add and the next norm in one pass (decode): sum = a + b
+    // (sum may alias a), then out = rmsnorm(sum) * weight with rstd saved.
+    // All (N, C). Gives the bits of add then rmsnorm_forward.
+    void (*add_rmsnorm_forward)(float *sum, float *out, float *rstd, const float *a,
+                                const float *b, const float *weight, int N, int C, float eps);
     // dinp accumulates; dweight accumulates.
     void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const float *rstd, int N, int C);
@@ -216,9 +221,10 @@ typedef struct Backend {
                             const float *dout, const float *x, int x_stride,
                             const float *weight, int B, int L, int D, int K);
     // Decode: conv_state (D, K) holds the last K inputs (oldest first). Shifts
-    // in x (D) and writes out (D) = bias + sum_k weight[d,k] * state[d,k].
-    void (*conv1d_step)(float *out, float *conv_state, const float *x, const float *weight,
-                        const float *bias, int D, int K);
+    // in x (D) and writes out (D) = silu(bias + sum_k weight[d,k] * state[d,k]):
+    // the conv and the SiLU after it in one pass (a decode step is launch-bound).
+    void (*conv1d_silu_step)(float *out, float *conv_state, const float *x,
+                             const float *weight, const float *bias, int D, int K);
     // Advances conv_state (B, D, K), the last K inputs oldest first, past the
     // L rows of x (B, L, D): it becomes x's last K rows, and where L < K it
     // keeps its own newest K - L entries first. The state after a prefill.

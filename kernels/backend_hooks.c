@@ -106,6 +106,11 @@ static void h_rmsnorm_forward(float *out, float *rstd, const float *inp, const f
     HOOK("rmsnorm_forward");
     inner->rmsnorm_forward(out, rstd, inp, weight, N, C, eps);
 }
+static void h_add_rmsnorm_forward(float *sum, float *out, float *rstd, const float *a,
+                                  const float *b, const float *weight, int N, int C, float eps) {
+    HOOK("add_rmsnorm_forward");
+    inner->add_rmsnorm_forward(sum, out, rstd, a, b, weight, N, C, eps);
+}
 static void h_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                                const float *weight, const float *rstd, int N, int C) {
     HOOK("rmsnorm_backward");
@@ -182,10 +187,10 @@ static void h_conv1d_backward(float *dx, int dx_stride, float *dweight, float *d
     HOOK("conv1d_backward");
     inner->conv1d_backward(dx, dx_stride, dweight, dbias, dout, x, x_stride, weight, B, L, D, K);
 }
-static void h_conv1d_step(float *out, float *conv_state, const float *x, const float *weight,
-                          const float *bias, int D, int K) {
-    HOOK("conv1d_step");
-    inner->conv1d_step(out, conv_state, x, weight, bias, D, K);
+static void h_conv1d_silu_step(float *out, float *conv_state, const float *x, const float *weight,
+                               const float *bias, int D, int K) {
+    HOOK("conv1d_silu_step");
+    inner->conv1d_silu_step(out, conv_state, x, weight, bias, D, K);
 }
 static void h_conv1d_state_from_sequence(float *conv_state, const float *x, int x_stride, int B,
                                          int L, int D, int K) {
@@ -240,6 +245,7 @@ const Backend *backend_with_hooks(const Backend *real, BackendHook before, void 
     hooked.layernorm_forward = h_layernorm_forward;
     hooked.layernorm_backward = h_layernorm_backward;
     hooked.rmsnorm_forward = h_rmsnorm_forward;
+    hooked.add_rmsnorm_forward = h_add_rmsnorm_forward;
     hooked.rmsnorm_backward = h_rmsnorm_backward;
     hooked.gelu_forward = h_gelu_forward;
     hooked.gelu_backward = h_gelu_backward;
@@ -256,7 +262,7 @@ const Backend *backend_with_hooks(const Backend *real, BackendHook before, void 
     hooked.adamw_update = h_adamw_update;
     hooked.conv1d_forward = h_conv1d_forward;
     hooked.conv1d_backward = h_conv1d_backward;
-    hooked.conv1d_step = h_conv1d_step;
+    hooked.conv1d_silu_step = h_conv1d_silu_step;
     hooked.conv1d_state_from_sequence = h_conv1d_state_from_sequence;
     hooked.selective_scan_forward = h_selective_scan_forward;
     hooked.selective_scan_backward = h_selective_scan_backward;

@@ -472,29 +472,34 @@ static void head_one(Model *m, const float *x) {
 // The ops of one decode step on fixed buffers (the token in dec_tokens), so
 // that the step can be captured once as a graph. Each layer updates its conv
 // state (di, K) and SSM state (di, S) as mamba_simple.Mamba.step does: O(1)
-// per token.
+// per token. A step is launch-bound, so the conv and its SiLU are one op, and
+// each residual add is one op with the norm that reads its sum: 7 ops a layer.
 static void mamba_decode_ops(Model *m) {
     Mamba *mb = mamba_of(m);
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
+    const int L = m->spec.n_layer, V = m->spec.vocab_size;
     MambaLayerActs *x = &mb->dec;
     be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, 1, d);
-    for (int l = 0; l < m->spec.n_layer; l++) {
+    const float *first_norm = L > 0 ? mb->w.layers[0].norm : mb->w.norm_f;
+    be->rmsnorm_forward(x->norm, x->rstd, mb->dec_x, first_norm, 1, d, MAMBA_NORM_EPS);
+    for (int l = 0; l < L; l++) {
         const MambaLayer *w = &mb->w.layers[l];
         float *conv_state = mb->conv_state + (size_t)l * di * K;
         float *ssm_state = mb->ssm_state + (size_t)l * di * S;
-        be->rmsnorm_forward(x->norm, x->rstd, mb->dec_x, w->norm, 1, d, MAMBA_NORM_EPS);
         be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, 1, d, 2 * di, 0);
-        be->conv1d_step(x->conv, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
-        be->silu_forward(x->u, di, x->conv, di, 1, di);
+        be->conv1d_silu_step(x->u, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
         be->linear_forward(x->x_dbl, xd, x->u, di, w->x_proj, NULL, 1, di, xd, 0);
         be->linear_forward(x->delta_raw, di, x->x_dbl, xd, w->dt_w, NULL, 1, R, di, 0);
         be->selective_scan_step(x->y, ssm_state, x->u, x->delta_raw, x->xz + di, x->x_dbl + R,
                                 x->x_dbl + R + S, w->A_log, w->D, w->dt_b, di, S);
         be->linear_forward(mb->dec_mix, d, x->y, di, w->out_proj, NULL, 1, di, d, 0);
-        be->add(mb->dec_x, mb->dec_x, mb->dec_mix, (size_t)d);
+        // x += mixer; then the next layer's norm, or the final one, of x.
+        const float *next_norm = l + 1 < L ? mb->w.layers[l + 1].norm : mb->w.norm_f;
+        be->add_rmsnorm_forward(mb->dec_x, x->norm, x->rstd, mb->dec_x, mb->dec_mix, next_norm, 1,
+                                d, MAMBA_NORM_EPS);
     }
-    head_one(m, mb->dec_x);
+    be->linear_forward(mb->dec_logits, V, x->norm, d, mb->w.embedding, NULL, 1, d, V, 0);
 }
 
 static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {

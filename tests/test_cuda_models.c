@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "cuda_test_util.h"
+#include "kernels/backend_hooks.h"
 #include "models/model.h"
 
 enum { V = 50, B = 2, T = 16, PREFILL = 5, DECODE_STEPS = 4 };
@@ -128,6 +129,54 @@ static void test_determinism(const char *name) {
     free(grads[0]), free(grads[1]);
 }
 
+// Decode steps replayed from a captured graph give the bits of the same
+// steps run op by op (TUNEBENCH_DECODE_GRAPHS=0), also after a prefill that
+// continues the sequence between them.
+static void count_graph_launches(const char *op, void *ctx) {
+    if (!strcmp(op, "graph_launch")) ++*(int *)ctx;
+}
+
+static void test_decode_graph(const char *name) {
+    float *logits[2];
+    int launches[2] = {0, 0};
+    for (int r = 0; r < 2; r++) {
+        setenv("TUNEBENCH_DECODE_GRAPHS", r == 0 ? "1" : "0", 1);
+        Model *m = make_model(name, backend_with_hooks(gpu, count_graph_launches, &launches[r]));
+        m->vt->init_weights(m, 9);
+        if (m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
+        int32_t prompt[PREFILL];
+        for (int i = 0; i < PREFILL; i++) prompt[i] = (i * 13 + 2) % V;
+        logits[r] = tb_malloc(sizeof(float) * V * (2 * DECODE_STEPS + 1));
+        m->vt->prefill(m, prompt, PREFILL, logits[r]);
+        for (int s = 0; s < DECODE_STEPS; s++)
+            m->vt->decode_step(m, (s * 5 + 1) % V, logits[r] + (size_t)(s + 1) * V);
+        m->vt->prefill(m, prompt, 2, logits[r]);  // continues the sequence
+        for (int s = 0; s < DECODE_STEPS; s++)
+            m->vt->decode_step(m, (s * 3 + 4) % V, logits[r] + (size_t)(DECODE_STEPS + s + 1) * V);
+        model_destroy(m);
+    }
+    unsetenv("TUNEBENCH_DECODE_GRAPHS");
+    CHECK(launches[0] == 2 * DECODE_STEPS && launches[1] == 0,
+          "%s: %d decode steps made %d graph launches with graphs on and %d with them off", name,
+          2 * DECODE_STEPS, launches[0], launches[1]);
+    CHECK(!memcmp(logits[0], logits[1], sizeof(float) * V * (2 * DECODE_STEPS + 1)),
+          "%s: decode steps replayed from a graph differ from the same steps run directly", name);
+    free(logits[0]), free(logits[1]);
+}
+
+// A d_state above the CUDA scan's limit is refused when the model is made,
+// with the limit in the message, not in the middle of a run.
+static void test_dstate_limit(void) {
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, "tiny-mamba", V)) tb_die("%s", tb_last_error());
+    spec.d_state = gpu->selective_scan_max_dstate + 1;
+    Model *m = model_create(&spec, gpu);
+    CHECK(m == NULL && strstr(tb_last_error(), "limit") != NULL,
+          "mamba with d_state %d on cuda: %s", spec.d_state, m ? "created" : tb_last_error());
+    if (m) model_destroy(m);
+    tb_clear_error();
+}
+
 int main(void) {
     if (!open_gpu()) return test_summary("test_cuda_models") | 1;
     for (int order = 0; order < num_orders(); order++) {
@@ -137,5 +186,8 @@ int main(void) {
     }
     test_determinism("tiny-gpt2");
     test_determinism("tiny-mamba");
+    test_decode_graph("tiny-gpt2");
+    test_decode_graph("tiny-mamba");
+    test_dstate_limit();
     return test_summary("test_cuda_models");
 }

@@ -99,6 +99,23 @@ static void test_dense_ops(void) {
         twin_check("rmsnorm", "rstd", &rstd, TOL_SUM);
         twin_check("rmsnorm", "dinp", &dx, TOL_SUM);
         twin_check("rmsnorm", "dweight", &dw, TOL_SUM);
+        // The fused residual add and norm (decode): sum aliases a, as there.
+        Twin sum = twin(N * C, -2, 2), b2 = twin(N * C, -2, 2);
+        float *expect_sum = tb_malloc(sizeof(float) * N * C), *expect_out = tb_malloc(sizeof(float) * N * C);
+        float *expect_rstd = tb_malloc(sizeof(float) * N);
+        cpu->add(expect_sum, sum.c, b2.c, (size_t)N * C);
+        cpu->rmsnorm_forward(expect_out, expect_rstd, expect_sum, w.c, N, C, 1e-5f);
+        cpu->add_rmsnorm_forward(sum.c, out.c, rstd.c, sum.c, b2.c, w.c, N, C, 1e-5f);
+        gpu->add_rmsnorm_forward(sum.g, out.g, rstd.g, sum.g, b2.g, w.g, N, C, 1e-5f);
+        CHECK(memcmp(sum.c, expect_sum, sizeof(float) * N * C) == 0 &&
+                  memcmp(out.c, expect_out, sizeof(float) * N * C) == 0 &&
+                  memcmp(rstd.c, expect_rstd, sizeof(float) * N) == 0,
+              "add_rmsnorm_forward on the CPU differs from add then rmsnorm_forward");
+        twin_check("add_rmsnorm", "sum", &sum, 0, 0);
+        twin_check("add_rmsnorm", "out", &out, TOL_SUM);
+        twin_check("add_rmsnorm", "rstd", &rstd, TOL_SUM);
+        free(expect_sum), free(expect_out), free(expect_rstd);
+        twin_free(&sum), twin_free(&b2);
         Twin *all[] = {&x, &w, &b, &out, &mean, &rstd, &dout, &dx, &dw, &db};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) twin_free(all[i]);
     }
@@ -205,10 +222,10 @@ static void test_mamba_ops(void) {
     twin_check("conv1d", "dweight", &dw, TOL_SUM);
     twin_check("conv1d", "dbias", &db, TOL_SUM);
     twin_check("conv1d_state_from_sequence", "state", &state, 0, 0);
-    cpu->conv1d_step(y.c, state.c, x.c, w.c, bias.c, D, K);
-    gpu->conv1d_step(y.g, state.g, x.g, w.g, bias.g, D, K);
-    twin_check("conv1d_step", "out", &y, TOL_SUM);
-    twin_check("conv1d_step", "state", &state, 0, 0);
+    cpu->conv1d_silu_step(y.c, state.c, x.c, w.c, bias.c, D, K);
+    gpu->conv1d_silu_step(y.g, state.g, x.g, w.g, bias.g, D, K);
+    twin_check("conv1d_silu_step", "out", &y, TOL_SUM);
+    twin_check("conv1d_silu_step", "state", &state, 0, 0);
 
     // The scan, on strided views (u, delta, z share rows of width 3D; B and C
     // live in an x_proj-like buffer).

@@ -470,13 +470,14 @@ static void check_conv1d(void) {
     conv1d_forward(out, x, xs, NULL, w, bias, B, L, Dm, K);
     float worst = 0;
     for (int t = P0; t < L; t++) {
-        conv1d_step(o, state, x + (size_t)t * xs, w, bias, Dm, K);
+        conv1d_silu_step(o, state, x + (size_t)t * xs, w, bias, Dm, K);
         for (int d = 0; d < Dm; d++) {
-            float e = fabsf(o[d] - out[(size_t)t * Dm + d]);
+            float c = out[(size_t)t * Dm + d], want = (float)(c / (1.0 + exp(-(double)c)));
+            float e = fabsf(o[d] - want);
             if (e > worst) worst = e;
         }
     }
-    CHECK(worst < 1e-5f, "conv1d_step after conv1d_state_from_sequence: worst error %g", worst);
+    CHECK(worst < 1e-5f, "conv1d_silu_step after conv1d_state_from_sequence: worst error %g", worst);
     // A sequence continued in two batched parts: the conv over the second
     // part from the first part's state equals the full conv's rows, and the
     // state, advanced past a part shorter than K, equals the one step by step.

@@ -51,6 +51,7 @@ static const Backend cpu_backend = {
     .layernorm_forward = layernorm_forward,
     .layernorm_backward = layernorm_backward,
     .rmsnorm_forward = rmsnorm_forward,
+    .add_rmsnorm_forward = add_rmsnorm_forward,
     .rmsnorm_backward = rmsnorm_backward,
 
     .gelu_forward = gelu_forward,
@@ -72,7 +73,7 @@ static const Backend cpu_backend = {
 
     .conv1d_forward = conv1d_forward,
     .conv1d_backward = conv1d_backward,
-    .conv1d_step = conv1d_step,
+    .conv1d_silu_step = conv1d_silu_step,
     .conv1d_state_from_sequence = conv1d_state_from_sequence,
     .selective_scan_forward = selective_scan_forward,
     .selective_scan_backward = selective_scan_backward,

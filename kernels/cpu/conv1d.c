@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "vec_math.h"
 
 // out (B, L, D) contiguous; x (B, L, D) with row stride x_stride; weight (D, K); bias (D)
 // x_prev (B, D, K) or NULL: the inputs before t = 0 (see backend.h).
@@ -77,7 +78,7 @@ void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, con
 }
 
 // conv_state (D, K), oldest input first; x (D); out (D).
-void conv1d_step(float *out, float *conv_state, const float *x, const float *weight,
+void conv1d_silu_step(float *out, float *conv_state, const float *x, const float *weight,
                  const float *bias, int D, int K) {
     for (int d = 0; d < D; d++) {
         float *s = conv_state + (size_t)d * K;
@@ -85,7 +86,7 @@ void conv1d_step(float *out, float *conv_state, const float *x, const float *wei
         s[K - 1] = x[d];
         float acc = bias ? bias[d] : 0.0f;
         for (int k = 0; k < K; k++) acc += weight[d * K + k] * s[k];
-        out[d] = acc;
+        out[d] = acc * vec_sigmoidf(acc);  // SiLU, as silu_forward's scalar path
     }
 }
 

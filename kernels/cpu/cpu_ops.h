@@ -74,6 +74,8 @@ void cpu_runtime_reexec(char **argv);
 // rmsnorm.c: out (N, C) = inp * rstd * weight; rstd (N) saved.
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N,
                      int C, float eps);
+void add_rmsnorm_forward(float *sum, float *out, float *rstd, const float *a, const float *b,
+                         const float *weight, int N, int C, float eps);
 // dinp accumulates (the residual stream); dweight accumulates.
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, int N, int C);
@@ -90,8 +92,8 @@ void conv1d_forward(float *out, const float *x, int x_stride, const float *x_pre
 void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, const float *dout,
                      const float *x, int x_stride, const float *weight, int B, int L, int D,
                      int K);
-void conv1d_step(float *out, float *conv_state, const float *x, const float *weight,
-                 const float *bias, int D, int K);
+void conv1d_silu_step(float *out, float *conv_state, const float *x, const float *weight,
+                      const float *bias, int D, int K);
 void conv1d_state_from_sequence(float *conv_state, const float *x, int x_stride, int B, int L,
                                 int D, int K);
 

@@ -28,6 +28,24 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
     }
 }
 
+// sum = a + b (may alias a), then out = rmsnorm(sum): the same arithmetic as
+// add_forward then rmsnorm_forward, row by row.
+void add_rmsnorm_forward(float *sum, float *out, float *rstd, const float *a, const float *b,
+                         const float *weight, int N, int C, float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
+    for (int i = 0; i < N; i++) {
+        float *x = sum + (size_t)i * C;
+        const float *ar = a + (size_t)i * C, *br = b + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        for (int c = 0; c < C; c++) x[c] = ar[c] + br[c];
+        float ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+        rstd[i] = r;
+    }
+}
+
 // dinp (N, C) accumulates; dweight (C) accumulates.
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, int N, int C) {

@@ -114,7 +114,7 @@ void conv1d_backward_cuda(float *dx, int dx_stride, float *dweight, float *dbias
 }
 
 // Decode: conv_state (D, K), oldest first. Shift left, append x, convolve.
-__global__ void conv1d_step_kernel(float *out, float *conv_state, const float *x,
+__global__ void conv1d_silu_step_kernel(float *out, float *conv_state, const float *x,
                                    const float *weight, const float *bias, int D, int K) {
     int d = blockIdx.x * blockDim.x + threadIdx.x;
     if (d >= D) return;
@@ -123,13 +123,13 @@ __global__ void conv1d_step_kernel(float *out, float *conv_state, const float *x
     s[K - 1] = x[d];
     float acc = bias ? bias[d] : 0.0f;
     for (int k = 0; k < K; k++) acc += weight[d * K + k] * s[k];
-    out[d] = acc;
+    out[d] = acc * sigmoidf_(acc);  // SiLU
 }
 
-void conv1d_step_cuda(float *out, float *conv_state, const float *x, const float *weight,
+void conv1d_silu_step_cuda(float *out, float *conv_state, const float *x, const float *weight,
                       const float *bias, int D, int K) {
     check_kernel_size(K);
-    LAUNCH(conv1d_step_kernel, ceil_div(D, 128), 128, 0)(out, conv_state, x, weight, bias, D, K);
+    LAUNCH(conv1d_silu_step_kernel, ceil_div(D, 128), 128, 0)(out, conv_state, x, weight, bias, D, K);
     LAUNCH_CHECK();
 }
 

@@ -27,6 +27,8 @@ void layernorm_backward_cuda(float *dinp, float *dweight, float *dbias, const fl
 // rmsnorm.cu
 void rmsnorm_forward_cuda(float *out, float *rstd, const float *inp, const float *weight, int N,
                           int C, float eps);
+void add_rmsnorm_forward_cuda(float *sum, float *out, float *rstd, const float *a, const float *b,
+                         const float *weight, int N, int C, float eps);
 void rmsnorm_backward_cuda(float *dinp, float *dweight, const float *dout, const float *inp,
                            const float *weight, const float *rstd, int N, int C);
 // gelu.cu
@@ -61,7 +63,7 @@ void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *
 void conv1d_backward_cuda(float *dx, int dx_stride, float *dweight, float *dbias,
                           const float *dout, const float *x, int x_stride, const float *weight,
                           int B, int L, int D, int K);
-void conv1d_step_cuda(float *out, float *conv_state, const float *x, const float *weight,
+void conv1d_silu_step_cuda(float *out, float *conv_state, const float *x, const float *weight,
                       const float *bias, int D, int K);
 void conv1d_state_from_sequence_cuda(float *conv_state, const float *x, int x_stride, int B,
                                      int L, int D, int K);

@@ -28,6 +28,35 @@ void rmsnorm_forward_cuda(float *out, float *rstd, const float *inp, const float
     LAUNCH_CHECK();
 }
 
+// The residual add, then the norm of the sum, one warp per row.
+__global__ void add_rmsnorm_forward_kernel(float *sum, float *out, float *rstd_out,
+                                           const float *a, const float *b, const float *weight,
+                                           int N, int C, float eps) {
+    int lane = threadIdx.x % 32;
+    int row = blockIdx.x * RMS_WARPS_PER_BLOCK + threadIdx.x / 32;
+    if (row >= N) return;
+    float *x = sum + (size_t)row * C;
+    const float *ar = a + (size_t)row * C, *br = b + (size_t)row * C;
+    float sq = 0.0f;
+    for (int c = lane; c < C; c += 32) {
+        float v = ar[c] + br[c];
+        x[c] = v;
+        sq += v * v;
+    }
+    float rstd = 1.0f / sqrtf(warp_sum(sq) / C + eps);
+    float *o = out + (size_t)row * C;
+    for (int c = lane; c < C; c += 32) o[c] = x[c] * rstd * weight[c];  // its own lane's writes
+    if (lane == 0) rstd_out[row] = rstd;
+}
+
+void add_rmsnorm_forward_cuda(float *sum, float *out, float *rstd, const float *a, const float *b,
+                              const float *weight, int N, int C, float eps) {
+    if (N == 0) return;
+    LAUNCH(add_rmsnorm_forward_kernel, ceil_div(N, RMS_WARPS_PER_BLOCK),
+           32 * RMS_WARPS_PER_BLOCK, 0)(sum, out, rstd, a, b, weight, N, C, eps);
+    LAUNCH_CHECK();
+}
+
 __global__ void rmsnorm_backward_input_kernel(float *dinp, const float *dout, const float *inp,
                                               const float *weight, const float *rstd, int N, int C) {
     int lane = threadIdx.x % 32;
