@@ -79,8 +79,11 @@ typedef struct {
 
 typedef struct Backend {
     const char *name;  // "cpu" or "cuda"
-    // The largest d_state that selective_scan_* accept.
+    // The largest d_state that selective_scan_* accept, and the largest
+    // kernel that conv1d_* accept: a model checks its shapes against them
+    // when it is made, not in the middle of a run.
     int selective_scan_max_dstate;
+    int conv1d_max_kernel;
 
     // ------------------------------------------------------------ memory
     void *(*alloc)(size_t bytes);  // zero-filled; dies on failure

@@ -31,7 +31,6 @@
 #define MAMBA_DT_MIN 1e-3
 #define MAMBA_DT_MAX 0.1
 #define MAMBA_DT_FLOOR 1e-4
-#define MAMBA_MAX_DCONV 16
 
 // ================================================================ parameters
 
@@ -145,9 +144,10 @@ static int mamba_create(Model *m) {
         return tb_error("mamba config '%s': d_state %d is above the %s backend's selective-scan "
                         "limit of %d; use a smaller d_state or another backend",
                         s->name, s->d_state, m->be->name, m->be->selective_scan_max_dstate);
-    if (s->d_conv > MAMBA_MAX_DCONV)
-        return tb_error("mamba config '%s': d_conv %d is above the limit of %d", s->name,
-                        s->d_conv, MAMBA_MAX_DCONV);
+    if (s->d_conv > m->be->conv1d_max_kernel)
+        return tb_error("mamba config '%s': d_conv %d is above the %s backend's conv1d limit of "
+                        "%d; use a smaller d_conv or another backend",
+                        s->name, s->d_conv, m->be->name, m->be->conv1d_max_kernel);
     if (!tb_streq(s->a_init, "s4d_real") && !tb_streq(s->a_init, "constant"))
         return tb_error("mamba config '%s': a_init '%s' is unknown (use s4d_real or constant)",
                         s->name, s->a_init);

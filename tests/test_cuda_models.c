@@ -175,6 +175,13 @@ static void test_dstate_limit(void) {
           "mamba with d_state %d on cuda: %s", spec.d_state, m ? "created" : tb_last_error());
     if (m) model_destroy(m);
     tb_clear_error();
+    if (model_spec_by_name(&spec, "tiny-mamba", V)) tb_die("%s", tb_last_error());
+    spec.d_conv = gpu->conv1d_max_kernel + 1;
+    m = model_create(&spec, gpu);
+    CHECK(m == NULL && strstr(tb_last_error(), "d_conv") != NULL,
+          "mamba with d_conv %d on cuda: %s", spec.d_conv, m ? "created" : tb_last_error());
+    if (m) model_destroy(m);
+    tb_clear_error();
 }
 
 int main(void) {

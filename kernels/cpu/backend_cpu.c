@@ -33,6 +33,7 @@ static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes;
 static const Backend cpu_backend = {
     .name = "cpu",
     .selective_scan_max_dstate = SCAN_MAX_DSTATE,
+    .conv1d_max_kernel = CONV1D_MAX_KERNEL_CPU,
 
     .alloc = cpu_alloc,
     .free = cpu_free,

@@ -52,7 +52,7 @@ void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, con
     }
     // Parameter gradients: each channel block sums over (b, t) in order, so the
     // result does not depend on the thread count.
-    enum { CB = 64, KMAX = 16 };
+    enum { CB = 64, KMAX = CONV1D_MAX_KERNEL_CPU };
 #pragma omp parallel for schedule(static)
     for (int d0 = 0; d0 < D; d0 += CB) {
         int d1 = d0 + CB < D ? d0 + CB : D;

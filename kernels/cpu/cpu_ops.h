@@ -86,7 +86,8 @@ void silu_forward(float *out, int out_stride, const float *inp, int inp_stride, 
 void silu_backward(float *dinp, int dinp_stride, const float *inp, int inp_stride,
                    const float *dout, int n_rows, int cols);
 
-// conv1d.c: causal depthwise conv1d over time (see backend.h).
+// conv1d.c: causal depthwise conv1d over time (see backend.h), kernels up to 16.
+#define CONV1D_MAX_KERNEL_CPU 16
 void conv1d_forward(float *out, const float *x, int x_stride, const float *x_prev,
                     const float *weight, const float *bias, int B, int L, int D, int K);
 void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, const float *dout,

@@ -129,6 +129,7 @@ static void cuda_graph_destroy(void *graph) {
 static const Backend cuda_backend = {
     .name = "cuda",
     .selective_scan_max_dstate = SELECTIVE_SCAN_MAX_DSTATE_CUDA,
+    .conv1d_max_kernel = CONV1D_MAX_KERNEL_CUDA,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .zero = cuda_zero,

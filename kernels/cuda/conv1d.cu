@@ -7,7 +7,7 @@
 // with K + 1 sums per channel.
 #include "ops_cuda.cuh"
 
-enum { CONV_MAX_K = 8 };
+enum { CONV_MAX_K = CONV1D_MAX_KERNEL_CUDA };
 
 __global__ void conv1d_forward_kernel(float *out, const float *x, int x_stride,
                                       const float *x_prev, const float *weight,

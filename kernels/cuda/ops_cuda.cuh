@@ -57,7 +57,8 @@ double sum_squares_cuda(const float *g, size_t n);
 void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size_t n, float lr,
                        float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                        int t);
-// conv1d.cu
+// conv1d.cu. The largest kernel its parameter-gradient kernel holds per thread.
+enum { CONV1D_MAX_KERNEL_CUDA = 8 };
 void conv1d_forward_cuda(float *out, const float *x, int x_stride, const float *x_prev,
                          const float *weight, const float *bias, int B, int L, int D, int K);
 void conv1d_backward_cuda(float *dx, int dx_stride, float *dweight, float *dbias,
