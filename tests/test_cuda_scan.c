@@ -1,29 +1,41 @@
 // test_cuda_scan.c: the selective scan kernels (forward, backward, decode
-// step) against a sequential double-precision reference, in both scheduling
-// orders of the emulation. Sequence lengths below, equal to, a multiple of,
-// and not a multiple of the chunk, with several chunks; tiles of 32x2, 32x4,
-// 32x8 and 64x16; several channels per backward block; inputs as strided views
-// (B and C inside one x_proj-like buffer), as the Mamba block passes them.
+// step) against a sequential double-precision reference and against the CPU
+// backend's ops, in both scheduling orders of the emulation.
+//
+// The shapes cover every thread layout of the kernels (d_state 3, 4, 8, 16,
+// 20, 32, 64: 1, 2, 4, 8 and 16 lanes per channel, with inert states when
+// d_state is not a multiple of 4 lanes), dims that are not a multiple of the
+// block's channel tile, batch > 1, sequences shorter than, equal to, and not
+// a multiple of the chunk, chunks that are not a multiple of the 16-step tile
+// (and shorter than one), and chunks of many tiles. The tensors are laid out
+// as the Mamba block passes them: z and dz inside the (rows, 2 dim) xz
+// buffers, B/C and dB/dC inside the x_dbl rows after dt_rank columns, u,
+// delta_raw, out, du, ddelta_raw with a row stride wider than dim. Outputs
+// start as NaN, so an element a kernel forgets to write fails, and the
+// columns around the strided views must come back untouched.
 #include "test.h"
 
 #include "cuda_ref_scan.h"
 #include "cuda_test_util.h"
 
 static Rng rng;
+static const Backend *cpu;
 
 // Per-tensor tolerances |got - ref| <= atol + rtol |ref| (see the README).
 #define TOL_SCAN_FWD 2e-5f, 1e-4f
 #define TOL_SCAN_BWD 1e-4f, 1e-3f
 
 typedef struct {
-    int batch, seqlen, dim, N, chunk, backward_blocks;
+    int batch, seqlen, dim, N, chunk;
 } ScanCase;
 
-// Host copies of one problem, with row strides wider than the data.
+enum { DT_RANK = 3 };  // columns of x_dbl before B
+
+// Host copies of one problem, laid out as in models/mamba.c.
 typedef struct {
     ScanCase c;
-    int us, xs;                // row stride of u/delta/z/out and of the x_proj buffer
-    float *u, *dr, *z, *xproj; // xproj rows: [B (N) | C (N) | pad]
+    int us, xs;                  // row stride of u/delta/out/du/ddelta, and of x_dbl
+    float *u, *dr, *xz, *xdbl;   // xz rows: [x (dim) | z (dim)]; x_dbl rows: [dt_r | B | C | pad]
     float *A_log, *D, *dt_bias, *dout;
     double *ud, *drd, *zd, *Bd, *Cd, *A_logd, *Dd, *biasd, *doutd;  // contiguous, double
 } ScanProblem;
@@ -38,13 +50,13 @@ static double *to_double_rows(const float *src, int rows, int cols, int stride, 
 static void problem_make(ScanProblem *p, ScanCase c) {
     p->c = c;
     p->us = c.dim + 3;
-    p->xs = 2 * c.N + 5;
+    p->xs = DT_RANK + 2 * c.N + 1;
     int rows = c.batch * c.seqlen;
     p->u = host_random(&rng, (size_t)rows * p->us, -1, 1);
     p->dr = host_random(&rng, (size_t)rows * p->us, -3, 0.5f);
-    p->dr[p->us + 1] = 25.0f;  // one step past softplus's threshold
-    p->z = host_random(&rng, (size_t)rows * p->us, -2, 2);
-    p->xproj = host_random(&rng, (size_t)rows * p->xs, -1, 1);
+    if (rows > 1) p->dr[p->us + c.dim - 1] = 25.0f;  // one step past softplus's threshold
+    p->xz = host_random(&rng, (size_t)rows * 2 * c.dim, -2, 2);
+    p->xdbl = host_random(&rng, (size_t)rows * p->xs, -1, 1);
     p->dout = host_random(&rng, (size_t)rows * c.dim, -1, 1);
     p->A_log = tb_malloc(sizeof(float) * c.dim * c.N);
     for (int d = 0; d < c.dim; d++)
@@ -54,9 +66,9 @@ static void problem_make(ScanProblem *p, ScanCase c) {
     p->dt_bias = host_random(&rng, c.dim, -1, 0);
     p->ud = to_double_rows(p->u, rows, c.dim, p->us, 0);
     p->drd = to_double_rows(p->dr, rows, c.dim, p->us, 0);
-    p->zd = to_double_rows(p->z, rows, c.dim, p->us, 0);
-    p->Bd = to_double_rows(p->xproj, rows, c.N, p->xs, 0);
-    p->Cd = to_double_rows(p->xproj, rows, c.N, p->xs, c.N);
+    p->zd = to_double_rows(p->xz, rows, c.dim, 2 * c.dim, c.dim);
+    p->Bd = to_double_rows(p->xdbl, rows, c.N, p->xs, DT_RANK);
+    p->Cd = to_double_rows(p->xdbl, rows, c.N, p->xs, DT_RANK + c.N);
     p->A_logd = to_double_rows(p->A_log, 1, c.dim * c.N, 0, 0);
     p->Dd = to_double_rows(p->D, 1, c.dim, 0, 0);
     p->biasd = to_double_rows(p->dt_bias, 1, c.dim, 0, 0);
@@ -64,7 +76,7 @@ static void problem_make(ScanProblem *p, ScanCase c) {
 }
 
 static void problem_free(ScanProblem *p) {
-    void *all[] = {p->u, p->dr, p->z, p->xproj, p->A_log, p->D, p->dt_bias, p->dout, p->ud,
+    void *all[] = {p->u, p->dr, p->xz, p->xdbl, p->A_log, p->D, p->dt_bias, p->dout, p->ud,
                    p->drd, p->zd, p->Bd, p->Cd, p->A_logd, p->Dd, p->biasd, p->doutd};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
 }
@@ -81,75 +93,156 @@ static float *to_float(const double *x, size_t n) {
     return f;
 }
 
-// Device problem: params pointing at device copies.
+// A filled host array (NaN for outputs, a sentinel for guard columns).
+static float *host_fill(size_t n, float value) {
+    float *x = tb_malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) x[i] = value;
+    return x;
+}
+static const float SENTINEL = 12345.0f;
+
+// One problem on one backend: params pointing at that backend's copies.
 typedef struct {
+    const Backend *be;
     SelectiveScanParams sp;
+    float *xz, *dxz, *xdbl, *dxdbl;  // the wide buffers the views live in
     float *bufs[24];
     int nbufs;
 } DevScan;
 
 static float *dev_keep(DevScan *ds, float *p) { return ds->bufs[ds->nbufs++] = p; }
+static float *be_upload(const Backend *be, const float *host, size_t n) {
+    float *d = be->alloc(n * sizeof(float));
+    be->to_device(d, host, n * sizeof(float));
+    return d;
+}
+static float *be_fill(const Backend *be, size_t n, float value) {
+    float *h = host_fill(n, value), *d = be_upload(be, h, n);
+    free(h);
+    return d;
+}
 
-static void dev_make(DevScan *ds, const ScanProblem *p, const float *dA_log0, const float *dD0,
-                     const float *dbias0) {
+static void dev_make(DevScan *ds, const Backend *be, const ScanProblem *p, const float *dA_log0,
+                     const float *dD0, const float *dbias0) {
     const ScanCase *c = &p->c;
     size_t rows = (size_t)c->batch * c->seqlen;
     int nchunks = (c->seqlen + c->chunk - 1) / c->chunk;
     memset(ds, 0, sizeof *ds);
+    ds->be = be;
     SelectiveScanParams *s = &ds->sp;
     s->batch = c->batch, s->seqlen = c->seqlen, s->dim = c->dim, s->dstate = c->N, s->chunk = c->chunk;
-    float *xproj = dev_keep(ds, dev_upload(p->xproj, rows * p->xs));
-    s->u = dev_keep(ds, dev_upload(p->u, rows * p->us)), s->u_stride = p->us;
-    s->delta_raw = dev_keep(ds, dev_upload(p->dr, rows * p->us)), s->delta_stride = p->us;
-    s->z = dev_keep(ds, dev_upload(p->z, rows * p->us)), s->z_stride = p->us;
-    s->Bmat = xproj, s->B_stride = p->xs;
-    s->Cmat = xproj + c->N, s->C_stride = p->xs;
-    s->A_log = dev_keep(ds, dev_upload(p->A_log, c->dim * c->N));
-    s->D = dev_keep(ds, dev_upload(p->D, c->dim));
-    s->delta_bias = dev_keep(ds, dev_upload(p->dt_bias, c->dim));
-    s->out = dev_keep(ds, gpu->alloc(sizeof(float) * rows * p->us)), s->out_stride = p->us;
-    s->chunk_states = dev_keep(ds, gpu->alloc(sizeof(float) * c->batch * nchunks * c->dim * c->N));
-    s->final_state = dev_keep(ds, gpu->alloc(sizeof(float) * c->batch * c->dim * c->N));
-    s->dout = dev_keep(ds, dev_upload(p->dout, rows * c->dim)), s->dout_stride = c->dim;
-    s->du = dev_keep(ds, gpu->alloc(sizeof(float) * rows * p->us)), s->du_stride = p->us;
-    s->ddelta_raw = dev_keep(ds, gpu->alloc(sizeof(float) * rows * p->us)), s->ddelta_stride = p->us;
-    s->dz = dev_keep(ds, gpu->alloc(sizeof(float) * rows * p->us)), s->dz_stride = p->us;
-    float *dxproj = dev_keep(ds, gpu->alloc(sizeof(float) * rows * p->xs));
-    s->dB = dxproj, s->dB_stride = p->xs;
-    s->dC = dxproj + c->N, s->dC_stride = p->xs;
-    s->dA_log = dev_keep(ds, dev_upload(dA_log0, c->dim * c->N));
-    s->dD = dev_keep(ds, dev_upload(dD0, c->dim));
-    s->ddelta_bias = dev_keep(ds, dev_upload(dbias0, c->dim));
-    backend_cuda_set_scan_backward_blocks(c->backward_blocks);
-    s->scratch = dev_keep(ds, gpu->alloc(sizeof(float) * gpu->selective_scan_scratch_floats(s)));
+    ds->xz = dev_keep(ds, be_upload(be, p->xz, rows * 2 * c->dim));
+    ds->xdbl = dev_keep(ds, be_upload(be, p->xdbl, rows * p->xs));
+    s->u = dev_keep(ds, be_upload(be, p->u, rows * p->us)), s->u_stride = p->us;
+    s->delta_raw = dev_keep(ds, be_upload(be, p->dr, rows * p->us)), s->delta_stride = p->us;
+    s->z = ds->xz + c->dim, s->z_stride = 2 * c->dim;
+    s->Bmat = ds->xdbl + DT_RANK, s->B_stride = p->xs;
+    s->Cmat = ds->xdbl + DT_RANK + c->N, s->C_stride = p->xs;
+    s->A_log = dev_keep(ds, be_upload(be, p->A_log, c->dim * c->N));
+    s->D = dev_keep(ds, be_upload(be, p->D, c->dim));
+    s->delta_bias = dev_keep(ds, be_upload(be, p->dt_bias, c->dim));
+    s->out = dev_keep(ds, be_fill(be, rows * p->us, NAN)), s->out_stride = p->us;
+    s->chunk_states = dev_keep(ds, be_fill(be, (size_t)c->batch * nchunks * c->dim * c->N, NAN));
+    s->final_state = dev_keep(ds, be_fill(be, (size_t)c->batch * c->dim * c->N, NAN));
+    s->dout = dev_keep(ds, be_upload(be, p->dout, rows * c->dim)), s->dout_stride = c->dim;
+    s->du = dev_keep(ds, be_fill(be, rows * p->us, NAN)), s->du_stride = p->us;
+    s->ddelta_raw = dev_keep(ds, be_fill(be, rows * p->us, NAN)), s->ddelta_stride = p->us;
+    // dz and dB/dC write into the second half of dxz and the middle of
+    // dx_dbl; the rest holds a sentinel that must survive.
+    float *dxz_host = host_fill(rows * 2 * c->dim, SENTINEL), *dxdbl_host = host_fill(rows * p->xs, SENTINEL);
+    for (size_t r = 0; r < rows; r++) {
+        for (int d = 0; d < c->dim; d++) dxz_host[r * 2 * c->dim + c->dim + d] = NAN;
+        for (int n = 0; n < 2 * c->N; n++) dxdbl_host[r * p->xs + DT_RANK + n] = NAN;
+    }
+    ds->dxz = dev_keep(ds, be_upload(be, dxz_host, rows * 2 * c->dim));
+    ds->dxdbl = dev_keep(ds, be_upload(be, dxdbl_host, rows * p->xs));
+    free(dxz_host), free(dxdbl_host);
+    s->dz = ds->dxz + c->dim, s->dz_stride = 2 * c->dim;
+    s->dB = ds->dxdbl + DT_RANK, s->dB_stride = p->xs;
+    s->dC = ds->dxdbl + DT_RANK + c->N, s->dC_stride = p->xs;
+    s->dA_log = dev_keep(ds, be_upload(be, dA_log0, c->dim * c->N));
+    s->dD = dev_keep(ds, be_upload(be, dD0, c->dim));
+    s->ddelta_bias = dev_keep(ds, be_upload(be, dbias0, c->dim));
+    s->scratch = dev_keep(ds, be->alloc(sizeof(float) * be->selective_scan_scratch_floats(s)));
 }
 
 static void dev_free(DevScan *ds) {
-    for (int i = 0; i < ds->nbufs; i++) gpu->free(ds->bufs[i]);
+    for (int i = 0; i < ds->nbufs; i++) ds->be->free(ds->bufs[i]);
 }
 
-// Gathers a strided device tensor (rows, cols) at column offset into a
-// contiguous host array.
-static float *gather(const float *dev, int rows, int cols, int stride) {
-    float *all = dev_download(dev, (size_t)(rows - 1) * stride + cols);
+// Gathers a strided backend tensor (rows, cols) into a contiguous host array.
+static float *gather(const Backend *be, const float *dev, int rows, int cols, int stride) {
+    size_t n = (size_t)(rows - 1) * stride + cols;
+    float *all = tb_malloc(sizeof(float) * n);
+    be->to_host(all, dev, sizeof(float) * n);
     float *out = tb_malloc(sizeof(float) * rows * cols);
     for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * cols, all + (size_t)r * stride, sizeof(float) * cols);
     free(all);
     return out;
 }
 
-static void check_gathered(const char *tensor, const ScanCase *c, int order, const float *dev,
-                           int rows, int cols, int stride, const double *ref, float atol, float rtol) {
-    float *got = gather(dev, rows, cols, stride), *want = to_float(ref, (size_t)rows * cols);
-    char what[160];
-    snprintf(what, sizeof what, "scan b%d L%d D%d N%d chunk%d: %s (%s order)", c->batch, c->seqlen,
-             c->dim, c->N, c->chunk, tensor, order_name(order));
-    check_close(what, got, want, (size_t)rows * cols, atol, rtol);
-    free(got);
-    free(want);
+// Every output of one backend, gathered contiguous (host).
+enum { OUT_Y, OUT_STATES, OUT_FINAL, OUT_DU, OUT_DDELTA, OUT_DZ, OUT_DB, OUT_DC, OUT_DALOG,
+       OUT_DD, OUT_DBIAS, OUT_COUNT };
+static const char *const out_names[OUT_COUNT] = {"out", "chunk_states", "final_state", "du",
+                                                 "ddelta_raw", "dz", "dB", "dC", "dA_log",
+                                                 "dD", "ddelta_bias"};
+typedef struct {
+    float *t[OUT_COUNT];
+    size_t n[OUT_COUNT];
+} ScanOutputs;
+
+static void outputs_get(ScanOutputs *o, const DevScan *ds, const ScanProblem *p) {
+    const ScanCase *c = &p->c;
+    const SelectiveScanParams *s = &ds->sp;
+    const Backend *be = ds->be;
+    int R = c->batch * c->seqlen, nchunks = (c->seqlen + c->chunk - 1) / c->chunk;
+    struct { const float *ptr; int rows, cols, stride; } v[OUT_COUNT] = {
+        {s->out, R, c->dim, s->out_stride},
+        {s->chunk_states, 1, c->batch * nchunks * c->dim * c->N, 0},
+        {s->final_state, 1, c->batch * c->dim * c->N, 0},
+        {s->du, R, c->dim, s->du_stride},
+        {s->ddelta_raw, R, c->dim, s->ddelta_stride},
+        {s->dz, R, c->dim, s->dz_stride},
+        {s->dB, R, c->N, s->dB_stride},
+        {s->dC, R, c->N, s->dC_stride},
+        {s->dA_log, 1, c->dim * c->N, 0},
+        {s->dD, 1, c->dim, 0},
+        {s->ddelta_bias, 1, c->dim, 0}};
+    for (int i = 0; i < OUT_COUNT; i++) {
+        o->t[i] = gather(be, v[i].ptr, v[i].rows, v[i].cols, v[i].stride);
+        o->n[i] = (size_t)v[i].rows * v[i].cols;
+    }
+}
+static void outputs_free(ScanOutputs *o) {
+    for (int i = 0; i < OUT_COUNT; i++) free(o->t[i]);
+}
+
+// The columns of dxz and dx_dbl outside the views still hold the sentinel.
+static int guards_intact(const DevScan *ds, const ScanProblem *p) {
+    const ScanCase *c = &p->c;
+    size_t rows = (size_t)c->batch * c->seqlen;
+    float *dxz = tb_malloc(sizeof(float) * rows * 2 * c->dim), *dxdbl = tb_malloc(sizeof(float) * rows * p->xs);
+    ds->be->to_host(dxz, ds->dxz, sizeof(float) * rows * 2 * c->dim);
+    ds->be->to_host(dxdbl, ds->dxdbl, sizeof(float) * rows * p->xs);
+    int bad = 0;
+    for (size_t r = 0; r < rows; r++) {
+        for (int d = 0; d < c->dim; d++) bad += dxz[r * 2 * c->dim + d] != SENTINEL;
+        for (int i = 0; i < p->xs; i++)
+            if (i < DT_RANK || i >= DT_RANK + 2 * c->N) bad += dxdbl[r * p->xs + i] != SENTINEL;
+    }
+    free(dxz), free(dxdbl);
+    return bad == 0;
+}
+
+static void case_name(char *buf, size_t size, const ScanCase *c, int order) {
+    snprintf(buf, size, "scan b%d L%d D%d N%d chunk%d (%s order)", c->batch, c->seqlen, c->dim,
+             c->N, c->chunk, order_name(order));
 }
 
 static void test_case(ScanCase c, int order) {
+    char name[128], what[192];
+    case_name(name, sizeof name, &c, order);
     ScanProblem p;
     problem_make(&p, c);
     RefScan r = problem_ref(&p);
@@ -177,57 +270,75 @@ static void test_case(ScanCase c, int order) {
     float *dbias0 = host_random(&rng, c.dim, -1, 1);
     for (int i = 0; i < c.dim * c.N; i++) dA[i] += dA0[i];
     for (int i = 0; i < c.dim; i++) dD[i] += dD0[i], dbias[i] += dbias0[i];
+    const double *ref[OUT_COUNT] = {out, states, final_state, du, ddr, dz, dB, dC, dA, dD, dbias};
 
+    // The CUDA kernels against the double reference.
     DevScan ds;
-    dev_make(&ds, &p, dA0, dD0, dbias0);
+    dev_make(&ds, gpu, &p, dA0, dD0, dbias0);
     gpu->selective_scan_forward(&ds.sp);
     gpu->selective_scan_backward(&ds.sp);
-    int R = (int)rows;
-    check_gathered("out", &c, order, ds.sp.out, R, c.dim, p.us, out, TOL_SCAN_FWD);
-    check_gathered("chunk_states", &c, order, ds.sp.chunk_states, c.batch * nchunks, c.dim * c.N,
-                   c.dim * c.N, states, TOL_SCAN_FWD);
-    check_gathered("final_state", &c, order, ds.sp.final_state, c.batch, c.dim * c.N, c.dim * c.N,
-                   final_state, TOL_SCAN_FWD);
-    check_gathered("du", &c, order, ds.sp.du, R, c.dim, p.us, du, TOL_SCAN_BWD);
-    check_gathered("ddelta_raw", &c, order, ds.sp.ddelta_raw, R, c.dim, p.us, ddr, TOL_SCAN_BWD);
-    check_gathered("dz", &c, order, ds.sp.dz, R, c.dim, p.us, dz, TOL_SCAN_BWD);
-    check_gathered("dB", &c, order, ds.sp.dB, R, c.N, p.xs, dB, TOL_SCAN_BWD);
-    check_gathered("dC", &c, order, ds.sp.dC, R, c.N, p.xs, dC, TOL_SCAN_BWD);
-    check_gathered("dA_log", &c, order, ds.sp.dA_log, 1, c.dim * c.N, 0, dA, TOL_SCAN_BWD);
-    check_gathered("dD", &c, order, ds.sp.dD, 1, c.dim, 0, dD, TOL_SCAN_BWD);
-    check_gathered("ddelta_bias", &c, order, ds.sp.ddelta_bias, 1, c.dim, 0, dbias, TOL_SCAN_BWD);
+    ScanOutputs got;
+    outputs_get(&got, &ds, &p);
+    for (int i = 0; i < OUT_COUNT; i++) {
+        float *want = to_float(ref[i], got.n[i]);
+        snprintf(what, sizeof what, "%s: %s", name, out_names[i]);
+        if (i < OUT_DU) check_close(what, got.t[i], want, got.n[i], TOL_SCAN_FWD);
+        else check_close(what, got.t[i], want, got.n[i], TOL_SCAN_BWD);
+        free(want);
+    }
+    CHECK(guards_intact(&ds, &p), "%s: columns of dxz or dx_dbl outside the views were written", name);
 
-    // Determinism: a second backward (onto zeroed parameter grads twice)
-    // gives bit-identical dB and dA_log.
-    float *dB1 = gather(ds.sp.dB, R, c.N, p.xs);
-    gpu->zero(ds.sp.dA_log, sizeof(float) * c.dim * c.N);
+    // The CPU backend's ops, on the same views, agree with the kernels.
+    DevScan dc;
+    dev_make(&dc, cpu, &p, dA0, dD0, dbias0);
+    cpu->selective_scan_forward(&dc.sp);
+    cpu->selective_scan_backward(&dc.sp);
+    ScanOutputs want_cpu;
+    outputs_get(&want_cpu, &dc, &p);
+    for (int i = 0; i < OUT_COUNT; i++) {
+        snprintf(what, sizeof what, "%s: %s against the CPU backend", name, out_names[i]);
+        if (i < OUT_DU) check_close(what, got.t[i], want_cpu.t[i], got.n[i], TOL_SCAN_FWD);
+        else check_close(what, got.t[i], want_cpu.t[i], got.n[i], TOL_SCAN_BWD);
+    }
+    outputs_free(&want_cpu);
+    dev_free(&dc);
+
+    // Determinism: forward and backward again, the parameter gradients
+    // restarted from the same values, give the same bits everywhere.
+    gpu->to_device(ds.sp.dA_log, dA0, sizeof(float) * c.dim * c.N);
+    gpu->to_device(ds.sp.dD, dD0, sizeof(float) * c.dim);
+    gpu->to_device(ds.sp.ddelta_bias, dbias0, sizeof(float) * c.dim);
+    gpu->selective_scan_forward(&ds.sp);
     gpu->selective_scan_backward(&ds.sp);
-    float *dA1 = dev_download(ds.sp.dA_log, c.dim * c.N);
-    gpu->zero(ds.sp.dA_log, sizeof(float) * c.dim * c.N);
-    gpu->selective_scan_backward(&ds.sp);
-    float *dB2 = gather(ds.sp.dB, R, c.N, p.xs), *dA2 = dev_download(ds.sp.dA_log, c.dim * c.N);
-    CHECK(!memcmp(dB1, dB2, sizeof(float) * R * c.N) && !memcmp(dA1, dA2, sizeof(float) * c.dim * c.N),
-          "scan backward not bit-for-bit reproducible (%s order)", order_name(order));
-    free(dB1), free(dB2), free(dA1), free(dA2);
+    ScanOutputs again;
+    outputs_get(&again, &ds, &p);
+    int same = 1;
+    for (int i = 0; i < OUT_COUNT; i++) same &= !memcmp(got.t[i], again.t[i], sizeof(float) * got.n[i]);
+    CHECK(same, "%s: a second forward + backward is not bit-for-bit the first", name);
+    outputs_free(&again);
+    outputs_free(&got);
 
     // Decode: the recurrent step over batch 0 reproduces the scan.
     float *d_state = gpu->alloc(sizeof(float) * c.dim * c.N), *d_y = gpu->alloc(sizeof(float) * c.dim);
     float *d_Bt = gpu->alloc(sizeof(float) * c.N), *d_Ct = gpu->alloc(sizeof(float) * c.N);
     float *step_out = tb_malloc(sizeof(float) * c.seqlen * c.dim);
     for (int t = 0; t < c.seqlen; t++) {
-        gpu->to_device(d_Bt, p.xproj + (size_t)t * p.xs, sizeof(float) * c.N);
-        gpu->to_device(d_Ct, p.xproj + (size_t)t * p.xs + c.N, sizeof(float) * c.N);
+        gpu->to_device(d_Bt, p.xdbl + (size_t)t * p.xs + DT_RANK, sizeof(float) * c.N);
+        gpu->to_device(d_Ct, p.xdbl + (size_t)t * p.xs + DT_RANK + c.N, sizeof(float) * c.N);
         gpu->selective_scan_step(d_y, d_state, ds.sp.u + (size_t)t * p.us, ds.sp.delta_raw + (size_t)t * p.us,
-                                 ds.sp.z + (size_t)t * p.us, d_Bt, d_Ct, ds.sp.A_log, ds.sp.D,
+                                 ds.sp.z + (size_t)t * 2 * c.dim, d_Bt, d_Ct, ds.sp.A_log, ds.sp.D,
                                  ds.sp.delta_bias, c.dim, c.N);
         gpu->to_host(step_out + (size_t)t * c.dim, d_y, sizeof(float) * c.dim);
     }
     float *want = to_float(out, (size_t)c.seqlen * c.dim);
-    char what[96];
-    snprintf(what, sizeof what, "selective_scan_step out L%d (%s order)", c.seqlen, order_name(order));
+    snprintf(what, sizeof what, "%s: selective_scan_step out", name);
     check_close(what, step_out, want, (size_t)c.seqlen * c.dim, TOL_SCAN_FWD);
-    check_gathered("step state", &c, order, d_state, 1, c.dim * c.N, 0, final_state, TOL_SCAN_FWD);
-    free(want), free(step_out);
+    free(want);
+    float *step_state = dev_download(d_state, (size_t)c.dim * c.N);
+    want = to_float(final_state, (size_t)c.dim * c.N);
+    snprintf(what, sizeof what, "%s: selective_scan_step state", name);
+    check_close(what, step_state, want, (size_t)c.dim * c.N, TOL_SCAN_FWD);
+    free(want), free(step_out), free(step_state);
     gpu->free(d_state), gpu->free(d_y), gpu->free(d_Bt), gpu->free(d_Ct);
 
     dev_free(&ds);
@@ -239,7 +350,7 @@ static void test_case(ScanCase c, int order) {
 // The reference backward against central differences of the reference
 // forward, loss = sum(out * dout), on a tiny problem (in double).
 static void test_reference_gradients(void) {
-    ScanCase c = {2, 7, 2, 3, 4, 1};
+    ScanCase c = {2, 7, 2, 3, 4};
     ScanProblem p;
     problem_make(&p, c);
     RefScan r = problem_ref(&p);
@@ -275,16 +386,24 @@ static void test_reference_gradients(void) {
 
 int main(void) {
     if (!open_gpu()) return test_summary("test_cuda_scan") | 1;
+    cpu = backend_cpu();
     rng_seed(&rng, 99);
     test_reference_gradients();
+    CHECK(selective_scan_max_dstate_cuda() == 64, "the CUDA scan's d_state limit is %d, not 64",
+          selective_scan_max_dstate_cuda());
     const ScanCase cases[] = {
-        // batch, seqlen, dim, N, chunk, backward blocks
-        {2, 40, 3, 16, 64, 1024},   // one chunk, shorter than the chunk (32 x 2 tile)
-        {1, 100, 2, 16, 100, 1024}, // one chunk exactly (32 x 4 tile)
-        {2, 128, 3, 16, 64, 1024},  // exactly two chunks
-        {1, 150, 5, 16, 64, 2},     // three chunks, ragged; 2-3 channels per backward block
-        {2, 300, 2, 4, 200, 3},     // 32 x 8 tile, ragged second chunk, N = 4
-        {1, 700, 1, 2, 600, 1024},  // 64 x 16 tile (two warps scan), two chunks
+        // batch, seqlen, dim, N, chunk
+        {2, 40, 37, 16, 64},   // one chunk shorter than the chunk; 2 channel tiles, the second ragged
+        {1, 64, 32, 16, 64},   // one chunk exactly, 4 whole tiles
+        {2, 150, 5, 16, 64},   // three chunks, the last ragged; tile checkpoints within chunks
+        {1, 1, 5, 16, 64},     // a single step
+        {2, 100, 9, 3, 100},   // d_state 3: 1 lane per channel, one inert state; chunk = T
+        {1, 77, 40, 4, 200},   // d_state 4, chunk > T (5 tiles, the last ragged); 2 channel tiles
+        {2, 77, 20, 8, 32},    // d_state 8: 2 lanes per channel
+        {1, 50, 19, 20, 17},   // d_state 20: 8 lanes, 12 inert states; chunks of a tile + 1 step
+        {1, 33, 3, 32, 7},     // d_state 32; chunks shorter than a tile
+        {2, 45, 11, 64, 20},   // d_state 64: 16 lanes, 8 channels per block, 2 tiles
+        {1, 300, 4, 16, 200},  // a chunk of 13 tiles, then a ragged one
     };
     for (int order = 0; order < num_orders(); order++) {
         use_order(order);

@@ -68,8 +68,9 @@ void conv1d_silu_step_cuda(float *out, float *conv_state, const float *x, const 
                       const float *bias, int D, int K);
 void conv1d_state_from_sequence_cuda(float *conv_state, const float *x, int x_stride, int B,
                                      int L, int D, int K);
-// selective_scan.cu. The largest d_state its kernels hold per thread.
-enum { SELECTIVE_SCAN_MAX_DSTATE_CUDA = 16 };
+// selective_scan_forward.cu, selective_scan_backward.cu, selective_scan_step.cu.
+// The largest d_state the scan kernels support: 16 lanes x 4 states per channel.
+enum { SELECTIVE_SCAN_MAX_DSTATE_CUDA = 64 };
 void selective_scan_forward_cuda(const SelectiveScanParams *p);
 void selective_scan_backward_cuda(const SelectiveScanParams *p);
 size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p);

@@ -1,0 +1,295 @@
+// selective_scan.cuh: the thread layout and the helpers that the selective
+// scan's forward (selective_scan_forward.cu) and backward
+// (selective_scan_backward.cu) share.
+//
+// The recurrence, for one (batch b, channel d, state n):
+//   h_t = a_t h_{t-1} + delta_t B_t[n] u_t,   a_t = exp(delta_t A[n])
+//   y_t = sum_n C_t[n] h_t[n] + D u_t,        out_t = y_t silu(z_t)
+//
+// ---------------------------------------------------------------- design
+// Parallel over (b, d, n), serial over time. A thread owns NS = 4 consecutive
+// states n of one channel d of one batch row and walks the sequence from the
+// first step to the last (the backward: from the last to the first). The
+// (b, d, n) recurrences are independent, so this is the whole parallelism of
+// the problem without any scan over time: B x D x N / 4 threads (32,768 for
+// mamba-6m at batch 16; 81,920 for mamba-60m). The serial chain per thread is
+// T fused multiply-adds (h = a h + bx), about 1,000 cycles for T = 256: not the
+// limit. The alternative, threads over time with a block scan of affine maps
+// (the previous kernel, and mamba_ssm's), needs a block-wide scan per state per
+// chunk and, in the backward, a second scan for the adjoint; it only pays when
+// B x D x N is too small to fill the GPU, which is not the case for training.
+//
+// Why 4 states per thread and not 1 (one thread per (d, n)): the per-step sums
+// over n (y in the forward; sum g B, sum g h a A and y in the backward) are
+// 3 in-thread adds and log2(N/4) shuffles instead of log2(N) shuffles, and
+// each thread has 4 independent recurrences in flight (instruction-level
+// parallelism), at 4x fewer threads, which is still several warps per
+// scheduler for these shapes.
+//
+// Block layout. LPC = lanes per channel = the next power of two >= N/4 (1, 2,
+// 4, 8, 16 for N up to 4, 8, 16, 32, 64). Lane `slice` of a channel owns states
+// slice*4 .. slice*4+3; states >= N are inert (A = 0, B = C = 0, so h = 0).
+// A block is CH channels x LPC lanes: 32 channels for N <= 16 (32, 64 or 128
+// threads), 128/LPC channels for N = 32 and 64 (128 threads). The channels of
+// a warp are consecutive, so are the lanes of a channel: reductions over n are
+// xor shuffles over the low lane bits, reductions over channels over the high
+// bits. Channels past `dim` are inert (u = delta = dy = 0).
+//
+// Memory. The sequence is cut into tiles of TT = 16 steps (never across a
+// chunk boundary). Per tile the block stages delta = softplus(delta_raw + bias),
+// u (and, in the backward, dy = dout silu(z)) for its channels, and B_t, C_t,
+// in shared memory, with the "row" mapping: thread i loads channel i % CH of
+// step i / CH (+ LPC per round), so a warp reads whole runs of consecutive
+// channels of one (b, t) row: coalesced, every 32-byte sector fully used. The
+// per-step results go back through shared memory and are written with the same
+// row mapping (out; du, ddelta_raw, dz). All the block's loads of a tile are
+// independent, so they are in flight together rather than one per step.
+//
+// Determinism. Every sum has a fixed shape: xor butterflies (a + b == b + a, so
+// both partners of an exchange hold the same bits), in-thread sums in index
+// order, and sums over warps, slots, channel tiles and batch rows in index
+// order. No atomics. See selective_scan_backward.cu for the dB/dC and
+// parameter-gradient reductions.
+//
+// ---------------------------------------------------------------- estimate
+// For an H200 (132 SMs at 1.98 GHz, 4.8 TB/s, 67 TFLOP/s fp32), per layer at
+// batch 16 x 256, N = 16 (D = 512 for mamba-6m, 1280 for mamba-60m):
+// - bytes moved (each (B, T, D) tensor is 8.4 MB at D = 512, 21 MB at D = 1280):
+//   forward  reads u, delta_raw, z, writes out, + chunk states: ~36 / 90 MB,
+//            7.5 / 19 us at 4.8 TB/s;
+//   backward reads u, delta_raw, z, dout, writes du, ddelta_raw, dz, + dB/dC
+//            partials (one per channel tile, 8.4 / 21 MB, written then read),
+//            chunk states and checkpoints (L2): ~80 / 200 MB, 17 / 42 us.
+// - instructions: the forward issues about 40 and the backward about 200
+//   instructions per thread per step (SASS of the sm_90 build, walks included;
+//   the backward recomputes the forward twice, once for the checkpoints of its
+//   chunk and once per tile, and does per step 7 shuffles for dB/dC and 3 x 3
+//   /4 for the sums over n): 32,768 threads x 256 steps x ~240 = 2.0 G thread
+//   instructions = 63 M warp instructions for mamba-6m, over 528 schedulers at
+//   1.98 GHz = ~60 us at one instruction per scheduler per cycle, so the scan
+//   is issue-bound, not memory-bound: expect ~20 us forward + ~70 us backward
+//   per mamba-6m layer (13 layers: ~1.2 ms per training step) and 2.5x that per
+//   mamba-60m layer (23 layers: ~5 ms per step), against 21.7 ms and 123 ms of
+//   the previous backward alone.
+// - serial chain: T = 256 dependent steps per thread (one FMA each, plus the
+//   exp2 that feeds it, which does not depend on h): ~1-2 us, hidden behind
+//   the other warps.
+#ifndef TB_SELECTIVE_SCAN_CUH
+#define TB_SELECTIVE_SCAN_CUH
+
+#include "backend_cuda.h"
+#include "ops_cuda.cuh"
+
+#ifdef __CUDACC__
+#define SCAN_UNROLL _Pragma("unroll")
+#else
+#define SCAN_UNROLL
+#endif
+
+enum {
+    SCAN_NS = 4,            // states per thread
+    SCAN_TT = 16,           // time steps per tile
+    SCAN_MAX_DSTATE = 64,   // LPC = 16 lanes x 4 states
+};
+static const float SCAN_LOG2E = 1.4426950408889634f;
+
+// Lanes per channel for a state size (1..SCAN_MAX_DSTATE).
+static inline int scan_lanes_per_channel(int dstate) {
+    int need = (dstate + SCAN_NS - 1) / SCAN_NS, lanes = 1;
+    while (lanes < need) lanes *= 2;
+    return lanes;
+}
+
+template <int LPC>
+struct ScanLayout {
+    static constexpr int NS = SCAN_NS;
+    static constexpr int CH = LPC <= 4 ? 32 : 128 / LPC;  // channels per block
+    static constexpr int THREADS = CH * LPC;
+    static constexpr int WARPS = THREADS / 32;
+    static constexpr int NPAD = LPC * NS;  // states covered, >= dstate
+    static_assert(THREADS % 32 == 0 && LPC <= SCAN_TT, "scan layout");
+};
+
+// Channels per block for a state size (host side, for grids and scratch).
+static inline int scan_block_channels(int dstate) {
+    switch (scan_lanes_per_channel(dstate)) {
+        case 1: return ScanLayout<1>::CH;
+        case 2: return ScanLayout<2>::CH;
+        case 4: return ScanLayout<4>::CH;
+        case 8: return ScanLayout<8>::CH;
+        default: return ScanLayout<16>::CH;
+    }
+}
+
+static inline void scan_check_shapes(const SelectiveScanParams *p) {
+    if (p->dstate < 1 || p->dstate > SCAN_MAX_DSTATE)
+        tb_die("selective scan (cuda): d_state %d is outside 1..%d that the kernel supports "
+               "(set a smaller d_state in the model config)",
+               p->dstate, SCAN_MAX_DSTATE);
+    if (p->chunk < 1)
+        tb_die("selective scan (cuda): chunk %d must be at least 1 (set scan_chunk in the model "
+               "config)", p->chunk);
+}
+
+// ---------------------------------------------------------------- butterflies
+// Sums K values (a power of two) per lane over the lanes that differ in the
+// lane-index bits HI, HI/2, ..., LO (powers of two, LO >= 1; no bits if HI <
+// LO). While a lane holds more than one value, each exchange halves what it
+// keeps: the lane with the bit set keeps the upper half and receives its
+// partner's upper half, the other keeps the lower half; afterwards each bit is
+// a plain xor sum of the one value left. So K values over 2^k lanes cost
+// K/2 + K/4 + ... shuffles, not K k.
+static constexpr int butterfly_halvings(int k, int o, int lo) {
+    return o < lo || k == 1 ? 0 : 1 + butterfly_halvings(k / 2, o / 2, lo);
+}
+static constexpr int butterfly_plain_mask(int k, int o, int lo) {
+    return o < lo ? 0 : (k == 1 ? o : 0) | butterfly_plain_mask(k > 1 ? k / 2 : 1, o / 2, lo);
+}
+
+template <int K, int HI, int LO>
+struct Butterfly {
+    static_assert(K >= 1 && (K & (K - 1)) == 0 && LO >= 1, "butterfly: K a power of two, LO >= 1");
+    static constexpr int KEPT = K >> butterfly_halvings(K, HI, LO);  // values per lane afterwards
+    // Lane bits of the plain (non-halving) exchanges: a result is held by
+    // every lane that differs only in these bits.
+    static constexpr int PLAIN = butterfly_plain_mask(K, HI, LO);
+
+    static __device__ __forceinline__ void sum(float (&v)[K]) { stages<K, HI>(v); }
+    // One exchange per call, recursing on (values held, lane bit), so every
+    // index is a compile-time constant and v stays in registers.
+    template <int k, int o>
+    static __device__ __forceinline__ void stages(float (&v)[K]) {
+        if constexpr (o >= LO) {
+            if constexpr (k > 1) {
+                constexpr int h = k / 2;
+                const int upper = (threadIdx.x & o) != 0;
+                SCAN_UNROLL
+                for (int i = 0; i < h; i++) {
+                    float send = upper ? v[i] : v[i + h];
+                    float keep = upper ? v[i + h] : v[i];
+                    v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+                }
+                stages<h, o / 2>(v);
+            } else {
+                v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+                stages<1, o / 2>(v);
+            }
+        }
+    }
+    // Value j of this lane after sum() is the sum of input value base() + j.
+    static __device__ __forceinline__ int base() {
+        const int lane = threadIdx.x % 32;
+        int k = K, first = 0;
+        for (int o = HI; o >= LO && k > 1; o /= 2) {
+            k /= 2;
+            if (lane & o) first += k;
+        }
+        return first;
+    }
+    // Whether this lane is the one (of those holding the same sums) that
+    // writes them.
+    static __device__ __forceinline__ int owner() { return (threadIdx.x % 32 & PLAIN) == 0; }
+};
+
+// ---------------------------------------------------------------- coordinates
+// A thread's two roles: in the walk it owns states slice*NS.. of channel c; in
+// loads and stores ("rows") it handles channel cr at steps slot, slot + LPC, ...
+template <int LPC>
+struct ScanThread {
+    typedef ScanLayout<LPC> L;
+    int b, d0, c, slice, d, dvalid, cr, slot, dr, rvalid;
+    __device__ ScanThread(const SelectiveScanParams &p) {
+        const int tid = threadIdx.x;
+        b = blockIdx.y, d0 = blockIdx.x * L::CH;
+        c = tid / LPC, slice = tid % LPC, d = d0 + c, dvalid = d < p.dim;
+        cr = tid % L::CH, slot = tid / L::CH, dr = d0 + cr, rvalid = dr < p.dim;
+    }
+    // State index of value j of this thread (may be >= dstate: inert).
+    __device__ int state(int j) const { return slice * L::NS + j; }
+    __device__ int owns(int j, int N) const { return dvalid && state(j) < N; }
+};
+
+// A = -exp(A_log) for the thread's states, and A log2(e) for exp2f (0 for
+// inert states, so that a = 1 and h stays 0).
+template <int LPC>
+static __device__ void scan_load_A(const SelectiveScanParams &p, const ScanThread<LPC> &k,
+                                   float (&A)[SCAN_NS], float (&A2)[SCAN_NS]) {
+    for (int j = 0; j < SCAN_NS; j++) {
+        A[j] = k.owns(j, p.dstate) ? -expf(p.A_log[(size_t)k.d * p.dstate + k.state(j)]) : 0.0f;
+        A2[j] = A[j] * SCAN_LOG2E;
+    }
+}
+
+// The state (batch, nchunks, dim, dstate) entering chunk `chunk`, or 0.
+template <int LPC>
+static __device__ void scan_load_chunk_state(const SelectiveScanParams &p, const ScanThread<LPC> &k,
+                                             int chunk, float (&h)[SCAN_NS]) {
+    int nchunks = ceil_div(p.seqlen, p.chunk);
+    const float *src = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * p.dstate;
+    for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, p.dstate) ? src[k.state(j)] : 0.0f;
+}
+
+// Stages one tile of tlen steps from row row0 = b * seqlen + t into shared
+// memory: delta = softplus(delta_raw + bias), u, B, and if s_dy / s_C are
+// given, dy = dout silu(z) and C. Steps past tlen and channels past dim are
+// zeros, which makes them identity steps (a = 1, nothing added). The caller
+// puts the barriers around it.
+template <int LPC>
+static __device__ void scan_stage_tile(const SelectiveScanParams &p, const ScanThread<LPC> &k,
+                                       float bias, size_t row0, int tlen,
+                                       float (*s_delta)[ScanLayout<LPC>::CH],
+                                       float (*s_u)[ScanLayout<LPC>::CH],
+                                       float (*s_dy)[ScanLayout<LPC>::CH],
+                                       float (*s_B)[ScanLayout<LPC>::NPAD],
+                                       float (*s_C)[ScanLayout<LPC>::NPAD]) {
+    typedef ScanLayout<LPC> L;
+    for (int s = k.slot; s < SCAN_TT; s += LPC) {
+        float delta = 0.0f, u = 0.0f, dy = 0.0f;
+        if (s < tlen && k.rvalid) {
+            size_t r = row0 + s;
+            delta = softplusf_(p.delta_raw[r * p.delta_stride + k.dr] + bias);
+            u = p.u[r * p.u_stride + k.dr];
+            if (s_dy) {
+                float z = p.z[r * p.z_stride + k.dr];
+                dy = p.dout[r * p.dout_stride + k.dr] * z * sigmoidf_(z);
+            }
+        }
+        s_delta[s][k.cr] = delta;
+        s_u[s][k.cr] = u;
+        if (s_dy) s_dy[s][k.cr] = dy;
+    }
+    for (int i = threadIdx.x; i < SCAN_TT * L::NPAD; i += L::THREADS) {
+        int s = i / L::NPAD, n = i % L::NPAD;
+        float Bv = 0.0f, Cv = 0.0f;
+        if (s < tlen && n < p.dstate) {
+            size_t r = row0 + s;
+            Bv = p.Bmat[r * p.B_stride + n];
+            if (s_C) Cv = p.Cmat[r * p.C_stride + n];
+        }
+        s_B[s][n] = Bv;
+        if (s_C) s_C[s][n] = Cv;
+    }
+}
+
+// The forward recurrence over one staged tile, h updated in place; if
+// h_before is given, the state entering each step is kept there.
+template <int LPC>
+static __device__ __forceinline__ void scan_walk_tile(const ScanThread<LPC> &k,
+                                                      const float (&A2)[SCAN_NS],
+                                                      float (&h)[SCAN_NS],
+                                                      float (*s_delta)[ScanLayout<LPC>::CH],
+                                                      float (*s_u)[ScanLayout<LPC>::CH],
+                                                      float (*s_B)[ScanLayout<LPC>::NPAD],
+                                                      float (*h_before)[SCAN_NS]) {
+    SCAN_UNROLL
+    for (int s = 0; s < SCAN_TT; s++) {
+        float delta = s_delta[s][k.c], du = delta * s_u[s][k.c];
+        SCAN_UNROLL
+        for (int j = 0; j < SCAN_NS; j++) {
+            if (h_before) h_before[s][j] = h[j];
+            h[j] = exp2f(delta * A2[j]) * h[j] + du * s_B[s][k.state(j)];
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,253 @@
+// selective_scan_backward.cu: Mamba's selective scan, backward (the layout and
+// the cost estimate are in selective_scan.cuh).
+//
+// The adjoint, for one (b, d, n), with g_t = dL/dh_t and q_t = a_t g_t (what
+// step t passes back to step t - 1):
+//   g_t = dy_t C_t[n] + q_{t+1},   dy_t = dout_t silu(z_t)
+//   dB_t[n] = sum_d g_t delta_t u_t            dC_t[n] = sum_d dy_t h_t
+//   du_t    = delta_t sum_n g_t B_t[n] + D dy_t
+//   ddelta_t = u_t sum_n g_t B_t[n] + sum_n g_t h_{t-1} a_t A[n]
+//   dA_log[n] = A[n] sum_{b,t} g_t h_{t-1} delta_t a_t,  dD = sum dy u,
+//   ddelta_bias = sum of ddelta_raw = ddelta softplus'(delta_raw + bias)
+//   dz_t    = dout_t y_t silu'(z_t)   (y recomputed: y = sum_n C h + D u)
+//
+// What is kept and what is recomputed. The forward saved only the state
+// entering each chunk. A block (CH channels of one batch row, as in the
+// forward) walks the chunks last to first, carrying q across them in
+// registers. For one chunk:
+//   1. from the chunk's saved state, the forward again over all but its last
+//      tile, storing the state entering each tile (its own slice of scratch,
+//      read back only by the same thread: no barrier needed);
+//   2. the tiles last to first: the forward once more over the tile from its
+//      entering state, keeping h_{t-1} for its TT steps in registers, then the
+//      adjoint back over the same steps.
+// So each step's forward is computed three times (once here for a one-tile
+// chunk); that costs less than keeping (chunk x N) states per channel.
+//
+// Deterministic reductions, no atomics:
+// - sums over n (the three per-step sums above): 4 states in the thread, in
+//   order, then the xor butterfly over the channel's lanes;
+// - dB_t, dC_t over the block's channels: per step an xor butterfly over the
+//   channels of each warp (the lanes' 8 values halve at each exchange: 7
+//   shuffles for N = 16), one partial per warp in shared memory, the warps
+//   added in order, and one partial per (channel tile, b, t, n) written to
+//   scratch; a second kernel adds the tiles in order;
+// - dA_log, dD, ddelta_bias: per thread over time in step order, per (b, d)
+//   over a channel's lanes or slots in order, into scratch; a last kernel adds
+//   the batch rows in order.
+#include "selective_scan.cuh"
+
+// Scratch layout (floats), from selective_scan_scratch_floats_cuda():
+typedef struct {
+    float *dBC_part;    // (groups, batch, seqlen, 2 N): dB then dC per channel tile
+    float *param_part;  // (batch, dim, N + 2): dA (before the factor A), dD, ddelta_bias
+    float *ckpt;        // (batch, groups, tiles_per_chunk, NS, threads): tile-entering states
+    int groups, tiles_per_chunk;
+} ScanScratch;
+
+static ScanScratch scan_scratch_layout(const SelectiveScanParams *p, float *base, size_t *total) {
+    ScanScratch s;
+    int lpc = scan_lanes_per_channel(p->dstate), ch = scan_block_channels(p->dstate);
+    int span = p->chunk < p->seqlen ? p->chunk : p->seqlen;
+    s.groups = ceil_div(p->dim, ch);
+    s.tiles_per_chunk = ceil_div(span, SCAN_TT);
+    size_t dbc = (size_t)s.groups * p->batch * p->seqlen * 2 * p->dstate;
+    size_t param = (size_t)p->batch * p->dim * (p->dstate + 2);
+    size_t ckpt = (size_t)p->batch * s.groups * s.tiles_per_chunk * SCAN_NS * ch * lpc;
+    s.dBC_part = base;
+    s.param_part = base ? base + dbc : NULL;
+    s.ckpt = base ? base + dbc + param : NULL;
+    *total = dbc + param + ckpt;
+    return s;
+}
+
+size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p) {
+    scan_check_shapes(p);
+    size_t total;
+    scan_scratch_layout(p, NULL, &total);
+    return total;
+}
+
+template <int LPC>
+__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS)
+    selective_scan_backward_kernel(SelectiveScanParams p, ScanScratch sc) {
+    typedef ScanLayout<LPC> L;
+    typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;           // per-step sums over n
+    typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;        // dB, dC over a warp's channels
+    __shared__ float s_delta[SCAN_TT][L::CH], s_u[SCAN_TT][L::CH], s_dy[SCAN_TT][L::CH];
+    __shared__ float s_B[SCAN_TT][L::NPAD], s_C[SCAN_TT][L::NPAD];
+    // sum_n g B, sum_n g h_{t-1} a A, sum_n C h; + 1: a channel's lanes write rows TT/LPC apart
+    __shared__ float s_gB[SCAN_TT][L::CH + 1], s_ghaA[SCAN_TT][L::CH + 1], s_y[SCAN_TT][L::CH + 1];
+    __shared__ float s_dBC[L::WARPS][SCAN_TT][2 * L::NPAD];  // per-warp dB | dC
+    __shared__ float s_dD[L::THREADS], s_dbias[L::THREADS];
+    const ScanThread<LPC> k(p);
+    const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
+    float A[SCAN_NS], A2[SCAN_NS], q[SCAN_NS], dA[SCAN_NS], h[SCAN_NS];
+    scan_load_A(p, k, A, A2);
+    for (int j = 0; j < SCAN_NS; j++) q[j] = dA[j] = 0.0f;
+    const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
+    float dD = 0.0f, dbias = 0.0f;
+    // This thread's checkpoints: [tile][j] at a stride of the block's threads.
+    float *ckpt = sc.ckpt + ((size_t)k.b * gridDim.x + blockIdx.x) * sc.tiles_per_chunk * SCAN_NS * L::THREADS +
+                  threadIdx.x;
+
+    for (int chunk = nchunks - 1; chunk >= 0; chunk--) {
+        const int t0 = chunk * p.chunk, len = min(p.chunk, p.seqlen - t0);
+        const int ntiles = ceil_div(len, SCAN_TT);
+        // 1. the states entering the chunk's tiles
+        scan_load_chunk_state(p, k, chunk, h);
+        for (int tile = 0; tile + 1 < ntiles; tile++) {
+            __syncthreads();
+            scan_stage_tile<LPC>(p, k, bias, (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT, SCAN_TT,
+                                 s_delta, s_u, NULL, s_B, NULL);
+            __syncthreads();
+            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, NULL);
+            for (int j = 0; j < SCAN_NS; j++) ckpt[((tile + 1) * SCAN_NS + j) * L::THREADS] = h[j];
+        }
+        // 2. the tiles, last to first
+        for (int tile = ntiles - 1; tile >= 0; tile--) {
+            const int tlen = min(SCAN_TT, len - tile * SCAN_TT);
+            const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT;
+            if (tile > 0)
+                for (int j = 0; j < SCAN_NS; j++) h[j] = ckpt[(tile * SCAN_NS + j) * L::THREADS];
+            else
+                scan_load_chunk_state(p, k, chunk, h);
+            __syncthreads();
+            scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, s_dy, s_B, s_C);
+            __syncthreads();
+            float h_before[SCAN_TT][SCAN_NS];
+            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, h_before);
+            float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
+            SCAN_UNROLL
+            for (int s = SCAN_TT - 1; s >= 0; s--) {
+                const float delta = s_delta[s][k.c], u = s_u[s][k.c], dy = s_dy[s][k.c];
+                float dBC[2 * SCAN_NS];
+                gB[s] = ghaA[s] = yC[s] = 0.0f;
+                SCAN_UNROLL
+                for (int j = 0; j < SCAN_NS; j++) {
+                    const float Bn = s_B[s][k.state(j)], Cn = s_C[s][k.state(j)];
+                    const float a = exp2f(delta * A2[j]);
+                    const float h_after = a * h_before[s][j] + delta * u * Bn;
+                    const float g = dy * Cn + q[j];
+                    const float gha = g * h_before[s][j] * a;
+                    dBC[j] = g * delta * u;
+                    dBC[SCAN_NS + j] = dy * h_after;
+                    gB[s] += g * Bn;
+                    ghaA[s] += gha * A[j];
+                    yC[s] += Cn * h_after;
+                    dA[j] += gha * delta;
+                    q[j] = a * g;
+                }
+                OverChannels::sum(dBC);
+                if (OverChannels::owner()) {
+                    const int first = OverChannels::base();
+                    SCAN_UNROLL
+                    for (int i = 0; i < OverChannels::KEPT; i++) {
+                        int v = first + i;  // (dB | dC) x state j
+                        s_dBC[warp][s][(v / SCAN_NS) * L::NPAD + k.state(v % SCAN_NS)] = dBC[i];
+                    }
+                }
+            }
+            OverStates::sum(gB);
+            OverStates::sum(ghaA);
+            OverStates::sum(yC);
+            const int first = OverStates::base();
+            SCAN_UNROLL
+            for (int i = 0; i < OverStates::KEPT; i++) {
+                s_gB[first + i][k.c] = gB[i];
+                s_ghaA[first + i][k.c] = ghaA[i];
+                s_y[first + i][k.c] = yC[i];
+            }
+            __syncthreads();
+            // The tile's activation gradients, coalesced.
+            for (int s = k.slot; s < tlen; s += LPC) {
+                if (!k.rvalid) break;
+                const size_t r = row0 + s;
+                const float delta = s_delta[s][k.cr], u = s_u[s][k.cr], dy = s_dy[s][k.cr];
+                const float gBs = s_gB[s][k.cr], y = s_y[s][k.cr] + Dskip * u;
+                const float z = p.z[r * p.z_stride + k.dr], sz = sigmoidf_(z);
+                const float x = p.delta_raw[r * p.delta_stride + k.dr] + bias;
+                const float ddelta = u * gBs + s_ghaA[s][k.cr];
+                const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
+                p.dz[r * p.dz_stride + k.dr] = p.dout[r * p.dout_stride + k.dr] * y * sz * (1.0f + z * (1.0f - sz));
+                p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
+                p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
+                dD += dy * u;
+                dbias += dx;
+            }
+            // The tile's dB | dC over the block's channels: warps in order.
+            for (int i = threadIdx.x; i < tlen * 2 * N; i += L::THREADS) {
+                const int s = i / (2 * N), v = i % (2 * N);
+                float sum = 0.0f;
+                for (int w = 0; w < L::WARPS; w++) sum += s_dBC[w][s][(v / N) * L::NPAD + v % N];
+                sc.dBC_part[(((size_t)blockIdx.x * p.batch + k.b) * p.seqlen + t0 + tile * SCAN_TT + s) * 2 * N + v] = sum;
+            }
+        }
+    }
+    // Per (b, d): dA over this thread's states; dD and ddelta_bias over the
+    // channel's slots in order.
+    float *part = sc.param_part + ((size_t)k.b * p.dim + k.d) * (N + 2);
+    for (int j = 0; j < SCAN_NS; j++)
+        if (k.owns(j, N)) part[k.state(j)] = dA[j];
+    s_dD[threadIdx.x] = dD;
+    s_dbias[threadIdx.x] = dbias;
+    __syncthreads();
+    if (k.slot == 0 && k.rvalid) {
+        float sum_dD = 0.0f, sum_dbias = 0.0f;
+        for (int slot = 0; slot < LPC; slot++) {
+            sum_dD += s_dD[slot * L::CH + k.cr];
+            sum_dbias += s_dbias[slot * L::CH + k.cr];
+        }
+        float *row_part = sc.param_part + ((size_t)k.b * p.dim + k.dr) * (N + 2);
+        row_part[N] = sum_dD;
+        row_part[N + 1] = sum_dbias;
+    }
+}
+
+// dB, dC (batch, seqlen, N) (row strides) = sums of the channel tiles' partials in order.
+__global__ void selective_scan_dBC_finish_kernel(SelectiveScanParams p, ScanScratch sc) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;  // (b * seqlen + t) * 2N + v
+    size_t per_group = (size_t)p.batch * p.seqlen * 2 * p.dstate;
+    if (i >= per_group) return;
+    float sum = 0.0f;
+    for (int g = 0; g < sc.groups; g++) sum += sc.dBC_part[g * per_group + i];
+    size_t row = i / (2 * p.dstate);
+    int v = (int)(i % (2 * p.dstate));
+    if (v < p.dstate) p.dB[row * p.dB_stride + v] = sum;
+    else p.dC[row * p.dC_stride + v - p.dstate] = sum;
+}
+
+// dA_log (dim, N), dD, ddelta_bias (dim) += sums over batch in order.
+// dA_log = dA * dA/dA_log = dA * A, since A = -exp(A_log).
+__global__ void selective_scan_param_finish_kernel(SelectiveScanParams p, ScanScratch sc) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;  // d * (N + 2) + k
+    int N = p.dstate;
+    if (i >= p.dim * (N + 2)) return;
+    int d = i / (N + 2), k = i % (N + 2);
+    float total = 0.0f;
+    for (int b = 0; b < p.batch; b++) total += sc.param_part[(size_t)b * p.dim * (N + 2) + i];
+    if (k < N) p.dA_log[d * N + k] += total * -expf(p.A_log[d * N + k]);
+    else if (k == N) p.dD[d] += total;
+    else p.ddelta_bias[d] += total;
+}
+
+void selective_scan_backward_cuda(const SelectiveScanParams *p) {
+    scan_check_shapes(p);
+    if (p->batch == 0 || p->seqlen == 0 || p->dim == 0) return;
+    size_t total;
+    ScanScratch sc = scan_scratch_layout(p, p->scratch, &total);
+    dim3 grid(sc.groups, p->batch);
+    switch (scan_lanes_per_channel(p->dstate)) {
+        case 1: LAUNCH(selective_scan_backward_kernel<1>, grid, ScanLayout<1>::THREADS, 0)(*p, sc); break;
+        case 2: LAUNCH(selective_scan_backward_kernel<2>, grid, ScanLayout<2>::THREADS, 0)(*p, sc); break;
+        case 4: LAUNCH(selective_scan_backward_kernel<4>, grid, ScanLayout<4>::THREADS, 0)(*p, sc); break;
+        case 8: LAUNCH(selective_scan_backward_kernel<8>, grid, ScanLayout<8>::THREADS, 0)(*p, sc); break;
+        default: LAUNCH(selective_scan_backward_kernel<16>, grid, ScanLayout<16>::THREADS, 0)(*p, sc); break;
+    }
+    LAUNCH_CHECK();
+    size_t per_group = (size_t)p->batch * p->seqlen * 2 * p->dstate;
+    LAUNCH(selective_scan_dBC_finish_kernel, ceil_div((long)per_group, 256), 256, 0)(*p, sc);
+    LAUNCH_CHECK();
+    LAUNCH(selective_scan_param_finish_kernel, ceil_div(p->dim * (p->dstate + 2), 256), 256, 0)(*p, sc);
+    LAUNCH_CHECK();
+}

@@ -1,0 +1,86 @@
+// selective_scan_forward.cu: Mamba's selective scan, forward (the design and
+// the cost estimate are in selective_scan.cuh).
+//
+// Grid (ceil(dim / CH), batch); a block walks the whole sequence of its CH
+// channels, tile by tile, and writes the state entering each chunk
+// (chunk_states, which the backward restarts from) and, if asked, the final
+// state. Per tile: stage delta, u, B, C (coalesced); walk the TT steps, each
+// thread summing C h over its 4 states into a per-step partial; sum the
+// partials over the channel's lanes (one butterfly for the whole tile: each
+// lane ends with TT / LPC steps); write out = (y + D u) silu(z), coalesced.
+#include "selective_scan.cuh"
+
+template <int LPC>
+__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS)
+    selective_scan_forward_kernel(SelectiveScanParams p) {
+    typedef ScanLayout<LPC> L;
+    typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;  // y over the lanes of a channel
+    __shared__ float s_delta[SCAN_TT][L::CH], s_u[SCAN_TT][L::CH];
+    __shared__ float s_B[SCAN_TT][L::NPAD], s_C[SCAN_TT][L::NPAD];
+    __shared__ float s_y[SCAN_TT][L::CH + 1];  // + 1: lanes of a channel write rows TT/LPC apart
+    const ScanThread<LPC> k(p);
+    const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk);
+    float A[SCAN_NS], A2[SCAN_NS], h[SCAN_NS];
+    scan_load_A(p, k, A, A2);
+    for (int j = 0; j < SCAN_NS; j++) h[j] = 0.0f;
+    const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
+
+    for (int chunk = 0; chunk < nchunks; chunk++) {
+        const int t0 = chunk * p.chunk, len = min(p.chunk, p.seqlen - t0);
+        float *state = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * N;
+        for (int j = 0; j < SCAN_NS; j++)
+            if (k.owns(j, N)) state[k.state(j)] = h[j];
+        for (int tile = 0; tile < len; tile += SCAN_TT) {
+            const int tlen = min(SCAN_TT, len - tile);
+            const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile;
+            __syncthreads();  // the previous tile's readers are done
+            scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, NULL, s_B, s_C);
+            __syncthreads();
+            float y[SCAN_TT];
+            SCAN_UNROLL
+            for (int s = 0; s < SCAN_TT; s++) {
+                float delta = s_delta[s][k.c], du = delta * s_u[s][k.c], acc = 0.0f;
+                SCAN_UNROLL
+                for (int j = 0; j < SCAN_NS; j++) {
+                    h[j] = exp2f(delta * A2[j]) * h[j] + du * s_B[s][k.state(j)];
+                    acc += s_C[s][k.state(j)] * h[j];
+                }
+                y[s] = acc;
+            }
+            OverStates::sum(y);
+            const int first = OverStates::base();
+            SCAN_UNROLL
+            for (int j = 0; j < OverStates::KEPT; j++) s_y[first + j][k.c] = y[j];
+            __syncthreads();
+            for (int s = k.slot; s < tlen; s += LPC) {
+                if (!k.rvalid) break;
+                size_t r = row0 + s;
+                float z = p.z[r * p.z_stride + k.dr];
+                float yv = s_y[s][k.cr] + Dskip * s_u[s][k.cr];
+                p.out[r * p.out_stride + k.dr] = yv * z * sigmoidf_(z);
+            }
+        }
+    }
+    if (p.final_state) {
+        float *fin = p.final_state + ((size_t)k.b * p.dim + k.d) * N;
+        for (int j = 0; j < SCAN_NS; j++)
+            if (k.owns(j, N)) fin[k.state(j)] = h[j];
+    }
+    (void)A;
+}
+
+extern "C" int selective_scan_max_dstate_cuda(void) { return SCAN_MAX_DSTATE; }
+
+void selective_scan_forward_cuda(const SelectiveScanParams *p) {
+    scan_check_shapes(p);
+    if (p->batch == 0 || p->seqlen == 0 || p->dim == 0) return;
+    dim3 grid(ceil_div(p->dim, scan_block_channels(p->dstate)), p->batch);
+    switch (scan_lanes_per_channel(p->dstate)) {
+        case 1: LAUNCH(selective_scan_forward_kernel<1>, grid, ScanLayout<1>::THREADS, 0)(*p); break;
+        case 2: LAUNCH(selective_scan_forward_kernel<2>, grid, ScanLayout<2>::THREADS, 0)(*p); break;
+        case 4: LAUNCH(selective_scan_forward_kernel<4>, grid, ScanLayout<4>::THREADS, 0)(*p); break;
+        case 8: LAUNCH(selective_scan_forward_kernel<8>, grid, ScanLayout<8>::THREADS, 0)(*p); break;
+        default: LAUNCH(selective_scan_forward_kernel<16>, grid, ScanLayout<16>::THREADS, 0)(*p); break;
+    }
+    LAUNCH_CHECK();
+}
