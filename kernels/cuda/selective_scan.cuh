@@ -52,28 +52,29 @@
 // parameter-gradient reductions.
 //
 // ---------------------------------------------------------------- estimate
-// For an H200 (132 SMs at 1.98 GHz, 4.8 TB/s, 67 TFLOP/s fp32), per layer at
-// batch 16 x 256, N = 16 (D = 512 for mamba-6m, 1280 for mamba-60m):
-// - bytes moved (each (B, T, D) tensor is 8.4 MB at D = 512, 21 MB at D = 1280):
-//   forward  reads u, delta_raw, z, writes out, + chunk states: ~36 / 90 MB,
-//            7.5 / 19 us at 4.8 TB/s;
-//   backward reads u, delta_raw, z, dout, writes du, ddelta_raw, dz, + dB/dC
-//            partials (one per channel tile, 8.4 / 21 MB, written then read),
-//            chunk states and checkpoints (L2): ~80 / 200 MB, 17 / 42 us.
-// - instructions: the forward issues about 40 and the backward about 200
-//   instructions per thread per step (SASS of the sm_90 build, walks included;
-//   the backward recomputes the forward twice, once for the checkpoints of its
-//   chunk and once per tile, and does per step 7 shuffles for dB/dC and 3 x 3
-//   /4 for the sums over n): 32,768 threads x 256 steps x ~240 = 2.0 G thread
-//   instructions = 63 M warp instructions for mamba-6m, over 528 schedulers at
-//   1.98 GHz = ~60 us at one instruction per scheduler per cycle, so the scan
-//   is issue-bound, not memory-bound: expect ~20 us forward + ~70 us backward
-//   per mamba-6m layer (13 layers: ~1.2 ms per training step) and 2.5x that per
-//   mamba-60m layer (23 layers: ~5 ms per step), against 21.7 ms and 123 ms of
-//   the previous backward alone.
-// - serial chain: T = 256 dependent steps per thread (one FMA each, plus the
-//   exp2 that feeds it, which does not depend on h): ~1-2 us, hidden behind
-//   the other warps.
+// Not measured (no GPU in the session that wrote this): an H200 (132 SMs,
+// 1.98 GHz, 4.8 TB/s) per layer at batch 16 x 256, N = 16, D = 512 (mamba-6m;
+// mamba-60m's D = 1280 scales everything by 2.5).
+// - Bytes: each (B, T, D) tensor is 8.4 MB. The forward reads u, delta_raw, z
+//   and writes out and the chunk states: ~36 MB, 7.5 us. The backward reads
+//   u, delta_raw, z, dout, writes du, ddelta_raw, dz, and writes then reads
+//   the dB/dC partials (one per 32-channel tile: 8.4 MB) and the tile
+//   checkpoints (2 MB, L2-resident): ~80 MB, 17 us.
+// - Instructions (sm_90 SASS, N = 16): the forward issues ~66 per thread per
+//   step (41 in the walk: 4 exp2, 8 FMAs, 4 shared loads and the y sums; the
+//   rest staging and the gated store); the backward ~240 (149 in the reverse
+//   walk with its forward recompute, 9 shuffles among them; ~40 for the
+//   checkpoint pass at chunk 64; staging, the epilogue and the dB/dC partials).
+//   With B x T x D x 4 lanes = 8.4 M thread-steps, that is 17 M and 63 M warp
+//   instructions, over 528 schedulers at 1.98 GHz: 17 us forward and 60 us
+//   backward at one instruction per scheduler per cycle. So the scan is
+//   issue-bound, not memory-bound; allowing for stalls (2-4 warps per
+//   scheduler), expect ~25 + ~90 us per mamba-6m layer, ~1.5 ms per training
+//   step for 13 layers, and ~7 ms for mamba-60m's 23 layers, against 21.7 ms
+//   and 123 ms for the previous backward alone. MUFU (exp2, 2 per state-step
+//   in the backward) and shuffles stay under half of their throughput.
+// - Serial chain: T = 256 dependent steps per thread, one FMA each (the exp2
+//   that feeds it does not depend on h), ~1-2 us: hidden by the other warps.
 #ifndef TB_SELECTIVE_SCAN_CUH
 #define TB_SELECTIVE_SCAN_CUH
 

@@ -68,8 +68,11 @@ size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p) {
     return total;
 }
 
+// 168 registers (3 blocks of 128 threads per SM): the tile's h_{t-1} (64
+// floats) and per-step sums (48) live in registers; at 128 registers nvcc
+// already spills inside the walk.
 template <int LPC>
-__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS)
+__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout<LPC>::THREADS)
     selective_scan_backward_kernel(SelectiveScanParams p, ScanScratch sc) {
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;           // per-step sums over n

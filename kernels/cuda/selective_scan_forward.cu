@@ -10,8 +10,11 @@
 // lane ends with TT / LPC steps); write out = (y + D u) silu(z), coalesced.
 #include "selective_scan.cuh"
 
+// At most 96 registers (5 blocks of 128 threads per SM): mamba-60m's 640
+// blocks at batch 16 then run in one wave on 132 SMs; left alone, nvcc takes
+// 168 for the unrolled walk and fits only 3 blocks per SM.
 template <int LPC>
-__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS)
+__global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout<LPC>::THREADS)
     selective_scan_forward_kernel(SelectiveScanParams p) {
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;  // y over the lanes of a channel
@@ -33,7 +36,10 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS)
         for (int tile = 0; tile < len; tile += SCAN_TT) {
             const int tlen = min(SCAN_TT, len - tile);
             const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile;
-            __syncthreads();  // the previous tile's readers are done
+            // The staging below overwrites only what this thread's own
+            // epilogue read (same row mapping), but the barrier keeps the
+            // tile's phases apart should the mappings ever differ.
+            __syncthreads();
             scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, NULL, s_B, s_C);
             __syncthreads();
             float y[SCAN_TT];
