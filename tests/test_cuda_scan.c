@@ -12,7 +12,9 @@
 // buffers, B/C and dB/dC inside the x_dbl rows after dt_rank columns, u,
 // delta_raw, out, du, ddelta_raw with a row stride wider than dim. Outputs
 // start as NaN, so an element a kernel forgets to write fails, and the
-// columns around the strided views must come back untouched.
+// columns around the strided views must come back untouched. Each case also
+// continues a sequence from initial_state (aliasing final_state, as prefill
+// does) and replays it with the decode step.
 #include "test.h"
 
 #include "cuda_ref_scan.h"
@@ -235,6 +237,80 @@ static int guards_intact(const DevScan *ds, const ScanProblem *p) {
     return bad == 0;
 }
 
+// Steps [t_begin, t_end) of every batch row of p, as a problem of its own
+// (same strides, same parameters).
+static void problem_slice(ScanProblem *s, const ScanProblem *p, int t_begin, int t_end) {
+    const ScanCase *c = &p->c;
+    *s = *p;
+    s->c.seqlen = t_end - t_begin;
+    int rows = c->batch * s->c.seqlen;
+    struct { float **dst; const float *src; int width; } t[] = {
+        {&s->u, p->u, p->us}, {&s->dr, p->dr, p->us}, {&s->xz, p->xz, 2 * c->dim},
+        {&s->xdbl, p->xdbl, p->xs}, {&s->dout, p->dout, c->dim}};
+    for (size_t k = 0; k < sizeof t / sizeof *t; k++) {
+        *t[k].dst = tb_malloc(sizeof(float) * rows * t[k].width);
+        for (int b = 0; b < c->batch; b++)
+            memcpy(*t[k].dst + (size_t)b * s->c.seqlen * t[k].width,
+                   t[k].src + ((size_t)b * c->seqlen + t_begin) * t[k].width,
+                   sizeof(float) * s->c.seqlen * t[k].width);
+    }
+    s->A_log = host_copy(p->A_log, (size_t)c->dim * c->N);
+    s->D = host_copy(p->D, c->dim);
+    s->dt_bias = host_copy(p->dt_bias, c->dim);
+    s->ud = to_double_rows(s->u, rows, c->dim, s->us, 0);
+    s->drd = to_double_rows(s->dr, rows, c->dim, s->us, 0);
+    s->zd = to_double_rows(s->xz, rows, c->dim, 2 * c->dim, c->dim);
+    s->Bd = to_double_rows(s->xdbl, rows, c->N, s->xs, DT_RANK);
+    s->Cd = to_double_rows(s->xdbl, rows, c->N, s->xs, DT_RANK + c->N);
+    s->A_logd = to_double_rows(s->A_log, 1, c->dim * c->N, 0, 0);
+    s->Dd = to_double_rows(s->D, 1, c->dim, 0, 0);
+    s->biasd = to_double_rows(s->dt_bias, 1, c->dim, 0, 0);
+    s->doutd = to_double_rows(s->dout, rows, c->dim, c->dim, 0);
+}
+
+// A sequence continued: the forward over steps [0, split) keeps its final
+// state, and the forward over [split, T) starts from it, with initial_state
+// and final_state the same buffer, as a prefill that continues does. Its
+// outputs are the reference's rows [split, T) and its final state the
+// reference's.
+static void test_continuation(const ScanProblem *p, const double *out, const double *final_state,
+                              const char *name) {
+    const ScanCase *c = &p->c;
+    int split = c->seqlen / 3;
+    if (split < 1) return;
+    ScanProblem first, second;
+    problem_slice(&first, p, 0, split);
+    problem_slice(&second, p, split, c->seqlen);
+    float *zeros = calloc((size_t)c->dim * c->N, sizeof(float));
+    DevScan d1, d2;
+    dev_make(&d1, gpu, &first, zeros, zeros, zeros);
+    dev_make(&d2, gpu, &second, zeros, zeros, zeros);
+    gpu->selective_scan_forward(&d1.sp);
+    d2.sp.initial_state = d1.sp.final_state;
+    d2.sp.final_state = d1.sp.final_state;
+    gpu->selective_scan_forward(&d2.sp);
+    int L2 = second.c.seqlen;
+    float *got = gather(gpu, d2.sp.out, c->batch * L2, c->dim, d2.sp.out_stride);
+    float *want = tb_malloc(sizeof(float) * c->batch * L2 * c->dim);
+    for (int b = 0; b < c->batch; b++)
+        for (int t = 0; t < L2; t++)
+            for (int d = 0; d < c->dim; d++)
+                want[((size_t)b * L2 + t) * c->dim + d] =
+                    (float)out[((size_t)b * c->seqlen + split + t) * c->dim + d];
+    char what[192];
+    snprintf(what, sizeof what, "%s: out continued from initial_state at step %d", name, split);
+    check_close(what, got, want, (size_t)c->batch * L2 * c->dim, TOL_SCAN_FWD);
+    free(got), free(want);
+    size_t ns = (size_t)c->batch * c->dim * c->N;
+    got = dev_download(d1.sp.final_state, ns);
+    want = to_float(final_state, ns);
+    snprintf(what, sizeof what, "%s: final_state continued in place", name);
+    check_close(what, got, want, ns, TOL_SCAN_FWD);
+    free(got), free(want), free(zeros);
+    dev_free(&d1), dev_free(&d2);
+    problem_free(&first), problem_free(&second);
+}
+
 static void case_name(char *buf, size_t size, const ScanCase *c, int order) {
     snprintf(buf, size, "scan b%d L%d D%d N%d chunk%d (%s order)", c->batch, c->seqlen, c->dim,
              c->N, c->chunk, order_name(order));
@@ -318,6 +394,8 @@ static void test_case(ScanCase c, int order) {
     outputs_free(&again);
     outputs_free(&got);
 
+    test_continuation(&p, out, final_state, name);
+
     // Decode: the recurrent step over batch 0 reproduces the scan.
     float *d_state = gpu->alloc(sizeof(float) * c.dim * c.N), *d_y = gpu->alloc(sizeof(float) * c.dim);
     float *d_Bt = gpu->alloc(sizeof(float) * c.N), *d_Ct = gpu->alloc(sizeof(float) * c.N);
@@ -389,8 +467,8 @@ int main(void) {
     cpu = backend_cpu();
     rng_seed(&rng, 99);
     test_reference_gradients();
-    CHECK(selective_scan_max_dstate_cuda() == 64, "the CUDA scan's d_state limit is %d, not 64",
-          selective_scan_max_dstate_cuda());
+    CHECK(gpu->selective_scan_max_dstate == 64, "the CUDA scan's d_state limit is %d, not 64",
+          gpu->selective_scan_max_dstate);
     const ScanCase cases[] = {
         // batch, seqlen, dim, N, chunk
         {2, 40, 37, 16, 64},   // one chunk shorter than the chunk; 2 channel tiles, the second ragged

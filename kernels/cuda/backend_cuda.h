@@ -17,9 +17,6 @@ const Backend *backend_cuda_get(void);
 // speed. The run record stores backend_cuda_tf32() so results say which.
 void backend_cuda_set_tf32(int enabled);
 int backend_cuda_tf32(void);
-// The largest d_state the CUDA selective scan supports (64, as the CPU's);
-// model creation checks a config against it.
-int selective_scan_max_dstate_cuda(void);
 // The device's name ("NVIDIA H100 80GB HBM3", "simt-emulation"), for records.
 const char *backend_cuda_device_name(void);
 

@@ -90,9 +90,10 @@
 enum {
     SCAN_NS = 4,            // states per thread
     SCAN_TT = 16,           // time steps per tile
-    SCAN_MAX_DSTATE = 64,   // LPC = 16 lanes x 4 states
+    SCAN_MAX_DSTATE = SELECTIVE_SCAN_MAX_DSTATE_CUDA,  // (ops_cuda.cuh) LPC = 16 lanes x 4 states
 };
-static const float SCAN_LOG2E = 1.4426950408889634f;
+static_assert(SCAN_MAX_DSTATE == 16 * SCAN_NS, "the scan's largest layout is 16 lanes per channel");
+static constexpr float SCAN_LOG2E = 1.4426950408889634f;
 
 // Lanes per channel for a state size (1..SCAN_MAX_DSTATE).
 static inline int scan_lanes_per_channel(int dstate) {

@@ -2,7 +2,7 @@
 // the cost estimate are in selective_scan.cuh).
 //
 // Grid (ceil(dim / CH), batch); a block walks the whole sequence of its CH
-// channels, tile by tile, and writes the state entering each chunk
+// channels, tile by tile, from zeros or p.initial_state, and writes the state entering each chunk
 // (chunk_states, which the backward restarts from) and, if asked, the final
 // state. Per tile: stage delta, u, B, C (coalesced); walk the TT steps, each
 // thread summing C h over its 4 states into a per-step partial; sum the
@@ -25,7 +25,11 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
     const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk);
     float A[SCAN_NS], A2[SCAN_NS], h[SCAN_NS];
     scan_load_A(p, k, A, A2);
-    for (int j = 0; j < SCAN_NS; j++) h[j] = 0.0f;
+    // The state before the first step: zeros, or initial_state to continue a
+    // sequence (may alias final_state: this thread reads its states here and
+    // writes the same ones at the end).
+    const float *init = p.initial_state ? p.initial_state + ((size_t)k.b * p.dim + k.d) * N : NULL;
+    for (int j = 0; j < SCAN_NS; j++) h[j] = init && k.owns(j, N) ? init[k.state(j)] : 0.0f;
     const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
 
     for (int chunk = 0; chunk < nchunks; chunk++) {
@@ -74,8 +78,6 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
     }
     (void)A;
 }
-
-extern "C" int selective_scan_max_dstate_cuda(void) { return SCAN_MAX_DSTATE; }
 
 void selective_scan_forward_cuda(const SelectiveScanParams *p) {
     scan_check_shapes(p);
