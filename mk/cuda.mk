@@ -4,8 +4,11 @@
 #                   (kernels/cuda/simt_emu.h) and linked into tests/test_cuda_*
 #   make cuda       nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda
 #   make test-gpu   the same kernel tests, native, plus a determinism check
-#   make bench-gpu  tokens/s, MFU and decode latency as JSON (needs a GPU):
+#   make bench-gpu  tokens/s, MFU, the step's forward/backward/optimizer and
+#                   scan/GEMM split, launch and copy counts, prefill and decode
+#                   latency (with and without graphs) as JSON (needs a GPU):
 #                   results/bench/cuda.json; BENCH_GPU_FLAGS="--tf32 --batch 32"
+#                   (--models gpt2-6m,mamba-6m for a subset)
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc

@@ -5,17 +5,23 @@
 // kernels see are spelled as macros:
 //   LAUNCH(kernel, grid, block, smem)(args...)   kernel<<<grid, block, smem, stream>>>(args...)
 //   DYNAMIC_SHARED(float, buf);                   extern __shared__ float buf[];
-// Everything else is plain CUDA C.
+// Everything else is plain CUDA C. LAUNCH also counts the launch, and the
+// runtime and cuBLAS calls that issue work are counted too (see "counters").
 #ifndef TB_CUDA_COMMON_CUH
 #define TB_CUDA_COMMON_CUH
 
 #ifdef __CUDACC__
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#define LAUNCH(kernel, grid, block, smem) kernel<<<(grid), (block), (smem), cuda_stream()>>>
+#define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
+    kernel<<<(grid), (block), (smem), cuda_stream()>>>
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
 #include "simt_emu.h"
+#include "simt_emu_events.h"
+#undef LAUNCH  // simt_emu.h's, uncounted
+#define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
+    simt_launch(kernel, dim3(grid), dim3(block), (smem))
 #endif
 
 #include <stddef.h>
@@ -28,7 +34,90 @@ cudaStream_t cuda_stream(void);
 extern "C" {
 #include "../../src/common.h"
 #include "../backend.h"
+#include "backend_cuda.h"
 }
+
+// ---------------------------------------------------------------- counters
+// (backend_cuda_stats.cu) Every launch, GEMM, copy, fill and graph replay the
+// backend issues adds one here; C reads them with backend_cuda_counters().
+// The runtime and cuBLAS calls are wrapped under their own names below, so a
+// kernel file that includes this header is counted without writing anything
+// different, and a new call site cannot be missed. Host-side integers on the
+// one thread that drives the backend: a few nanoseconds per call.
+extern CudaCounters cuda_counters;
+static inline void cuda_count_launch(void) { cuda_counters.kernel_launches++; }
+#define LAUNCH(kernel, grid, block, smem) \
+    cuda_count_launch(), LAUNCH_UNCOUNTED(kernel, grid, block, smem)
+
+static inline void cuda_count_copy(cudaMemcpyKind kind) {
+    if (kind == cudaMemcpyHostToDevice) cuda_counters.memcpy_h2d++;
+    else if (kind == cudaMemcpyDeviceToHost) cuda_counters.memcpy_d2h++;
+    else cuda_counters.memcpy_d2d++;  // device to device (the backend names every kind)
+}
+static inline cudaError_t counted_cudaMemcpy(void *dst, const void *src, size_t bytes,
+                                             cudaMemcpyKind kind) {
+    cuda_count_copy(kind);
+    return cudaMemcpy(dst, src, bytes, kind);
+}
+static inline cudaError_t counted_cudaMemcpyAsync(void *dst, const void *src, size_t bytes,
+                                                  cudaMemcpyKind kind, cudaStream_t s) {
+    cuda_count_copy(kind);
+    return cudaMemcpyAsync(dst, src, bytes, kind, s);
+}
+static inline cudaError_t counted_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src,
+                                                    size_t spitch, size_t width, size_t height,
+                                                    cudaMemcpyKind kind, cudaStream_t s) {
+    cuda_count_copy(kind);
+    return cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, s);
+}
+static inline cudaError_t counted_cudaMemset(void *p, int value, size_t bytes) {
+    cuda_counters.memsets++;
+    return cudaMemset(p, value, bytes);
+}
+static inline cudaError_t counted_cudaMemsetAsync(void *p, int value, size_t bytes,
+                                                  cudaStream_t s) {
+    cuda_counters.memsets++;
+    return cudaMemsetAsync(p, value, bytes, s);
+}
+static inline cudaError_t counted_cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+    cuda_counters.graph_launches++;
+    return cudaGraphLaunch(exec, s);
+}
+static inline cublasStatus_t counted_cublasSgemm(cublasHandle_t h, cublasOperation_t ta,
+                                                 cublasOperation_t tb, int m, int n, int k,
+                                                 const float *alpha, const float *A, int lda,
+                                                 const float *B, int ldb, const float *beta,
+                                                 float *C, int ldc) {
+    cuda_counters.gemm_calls++;
+    return cublasSgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static inline cublasStatus_t counted_cublasSgemmStridedBatched(
+    cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+    const float *alpha, const float *A, int lda, long long strideA, const float *B, int ldb,
+    long long strideB, const float *beta, float *C, int ldc, long long strideC, int batch) {
+    cuda_counters.gemm_calls++;
+    return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB,
+                                     beta, C, ldc, strideC, batch);
+}
+// From here on the kernel files call the counted versions. (cublas_v2.h
+// spells cublasSgemm as a macro for cublasSgemm_v2; the wrapper above was
+// expanded with it.)
+#undef cudaMemcpy
+#undef cudaMemcpyAsync
+#undef cudaMemcpy2DAsync
+#undef cudaMemset
+#undef cudaMemsetAsync
+#undef cudaGraphLaunch
+#undef cublasSgemm
+#undef cublasSgemmStridedBatched
+#define cudaMemcpy counted_cudaMemcpy
+#define cudaMemcpyAsync counted_cudaMemcpyAsync
+#define cudaMemcpy2DAsync counted_cudaMemcpy2DAsync
+#define cudaMemset counted_cudaMemset
+#define cudaMemsetAsync counted_cudaMemsetAsync
+#define cudaGraphLaunch counted_cudaGraphLaunch
+#define cublasSgemm counted_cublasSgemm
+#define cublasSgemmStridedBatched counted_cublasSgemmStridedBatched
 
 // ---------------------------------------------------------------- checks
 // A failed CUDA call leaves the device in an unknown state; nothing in a
