@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -592,6 +593,7 @@ int cmd_train(int argc, char **argv) {
     set_threads(c->threads);
     if (open_data(run)) goto fail;
     if (build_model(run, resume_dir ? run->run_dir : NULL, &ts)) goto fail;
+    if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
 
