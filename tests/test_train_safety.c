@@ -1,6 +1,7 @@
 // test_train_safety.c: `tunebench train` never loses work or trusts a
 // corrupt file (issue 13), end to end on a tiny model and a synthetic corpus,
-// with checkpoints every 50 steps and validations every 100:
+// with checkpoints every 50 steps and validations every 100 (1000 steps: the
+// intervals stay as set):
 //   - kill -9 right after the checkpoint of step 150: the record was written
 //     with it, so the resumed run's curve equals an uninterrupted one's and
 //     `check-record --completed` finds every row;
@@ -248,7 +249,7 @@ int main(int argc, char **argv) {
     char cfg[2048];
     snprintf(cfg, sizeof cfg,
              "{\"experiment\": \"safety\", \"model\": \"tiny-gpt2\", \"data\": \"%s\", \"results\": \"%s\",\n"
-             " \"threads\": 1, \"seed\": 9, \"steps\": 300, \"batch_size\": 8, \"seq_len\": 16, \"log_interval\": 1,\n"
+             " \"threads\": 1, \"seed\": 9, \"steps\": 1000, \"batch_size\": 8, \"seq_len\": 16, \"log_interval\": 1,\n"
              " \"optimizer\": {\"lr\": 0.003, \"warmup_steps\": 20},\n"
              " \"eval\": {\"interval\": 100, \"batches\": 2}, \"checkpoint\": {\"interval\": 50},\n"
              " \"inference\": {\"repeats\": 1}, \"samples\": {\"count\": 1, \"max_tokens\": 8}}\n",
