@@ -4,22 +4,29 @@
 //   vocab.tok            the tokenizer, learned on this style's training split
 //   train.bin, val.bin   token shards: each tune's tokens, then end-of-tune
 //   train.abc, val.abc   the prepared tunes as text, blank-line separated
-//   manifest.json        what went in and what came out (written last)
-// Every file is written to a temporary name and renamed, and the manifest
-// comes last, so a killed run leaves either the old corpus or an incomplete
-// one that the next run rebuilds; never a manifest describing missing files.
+//   manifest.json        what went in and what came out, with the size and
+//                        FNV-1a hash of every file above
+// All or nothing: a style is built in a temporary folder beside it
+// (OUT/<style>.tmp.<pid>) and renamed into place whole (tb_replace_dir), so a
+// prepare that fails (a full disk, a kill) leaves the previous corpus as it
+// was, never a new vocab.tok beside old shards.
 //
 // The split is by tune, from a hash of each tune's note content and the seed
 // (corpus_is_val), computed on the tune as found, so that a tune and its
 // duplicates land on the same side, in both styles.
 //
 // Re-running with the same inputs and options is a no-op: the manifest
-// records a fingerprint of both, checked before any work.
+// records a fingerprint of both, checked before any work, and every file is
+// checked against the manifest's size and hash, so a damaged or mixed corpus
+// is rebuilt rather than called up to date.
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "corpus.h"
@@ -27,6 +34,10 @@
 #include "tokenizer.h"
 
 #define PREPARE_FORMAT 1  // bump when the output for the same input changes
+
+// The files of a style folder that the manifest vouches for.
+static const char *const output_files[] = {"vocab.tok", "train.bin", "val.bin", "train.abc", "val.abc"};
+#define NUM_OUTPUT_FILES 5
 
 typedef struct {
     char **paths;
@@ -147,6 +158,21 @@ static char *hex64(char buf[17], uint64_t v) {
     return buf;
 }
 
+// {"bytes": N, "fnv1a64": "<16 hex digits>"} of a file, or NULL if unreadable.
+static cJSON *file_fingerprint(const char *path) {
+    size_t len;
+    char *data = tb_read_file(path, &len);
+    if (!data) return NULL;
+    char hex[17];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "bytes", (double)len);
+    cJSON_AddStringToObject(o, "fnv1a64", hex64(hex, tb_hash64(data, len, TB_HASH64_SEED)));
+    free(data);
+    return o;
+}
+
+// Up to date: the manifest's fingerprint of the inputs and options matches,
+// and every file matches the manifest's size and hash.
 static int up_to_date(const char *dir, uint64_t input_hash) {
     char path[4200];
     snprintf(path, sizeof path, "%.4000s/manifest.json", dir);
@@ -158,25 +184,49 @@ static int up_to_date(const char *dir, uint64_t input_hash) {
     char want[17];
     hex64(want, input_hash);
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "input_hash");
-    int ok = cJSON_IsString(h) && strcmp(h->valuestring, want) == 0;
-    const char *files[] = {"train.bin", "val.bin", "vocab.tok"};
-    for (int i = 0; ok && i < 3; i++) {
-        snprintf(path, sizeof path, "%.4000s/%s", dir, files[i]);
-        ok = tb_file_exists(path);
-    }
-    // The shard headers must still be whole and match the manifest's vocabulary.
-    for (int i = 0; ok && i < 2; i++) {
-        ShardHeader sh;
-        snprintf(path, sizeof path, "%.4000s/%s", dir, files[i]);
-        const cJSON *tok = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
-        const cJSON *th = cJSON_GetObjectItemCaseSensitive(tok, "hash");
-        char got[17];
-        ok = shard_read_header(path, &sh) == 0 && cJSON_IsString(th) &&
-             strcmp(hex64(got, sh.tokenizer_hash), th->valuestring) == 0;
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(m, "outputs");
+    int ok = cJSON_IsString(h) && strcmp(h->valuestring, want) == 0 && cJSON_IsObject(outputs);
+    for (int i = 0; ok && i < NUM_OUTPUT_FILES; i++) {
+        snprintf(path, sizeof path, "%.4000s/%s", dir, output_files[i]);
+        cJSON *got = tb_file_exists(path) ? file_fingerprint(path) : NULL;
+        ok = got && cJSON_Compare(got, cJSON_GetObjectItemCaseSensitive(outputs, output_files[i]), 1);
+        cJSON_Delete(got);
     }
     cJSON_Delete(m);
     tb_clear_error();
     return ok;
+}
+
+// Removes what killed prepares left beside dir: <dir>.tmp.<pid> and
+// <dir>.old.<pid> folders whose process is gone.
+static void remove_stale_builds(const char *dir) {
+    char parent[4200], base[4200];
+    snprintf(parent, sizeof parent, "%.4000s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        snprintf(base, sizeof base, "%.4000s", slash + 1);
+        *slash = '\0';
+    } else {
+        snprintf(base, sizeof base, "%.4000s", parent);
+        snprintf(parent, sizeof parent, ".");
+    }
+    DIR *d = opendir(parent);
+    if (!d) return;
+    size_t n = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *rest = e->d_name + n;
+        if (strncmp(e->d_name, base, n) != 0 || (strncmp(rest, ".tmp.", 5) != 0 && strncmp(rest, ".old.", 5) != 0))
+            continue;
+        char *end = NULL;
+        long pid = strtol(rest + 5, &end, 10);
+        if (!end || *end || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[4200 + 300];
+            snprintf(path, sizeof path, "%.4000s/%.255s", parent, e->d_name);
+            tb_remove_flat_dir(path);
+        }
+    }
+    closedir(d);
 }
 
 static void shuffle(size_t *idx, size_t n, uint64_t seed) {
@@ -249,8 +299,26 @@ static int compare_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static int build_style(const StyleJob *job, const TuneSet *found);
+
+// Builds the style in <out_dir>.tmp.<pid>, then puts it in place whole.
 static int run_style(const StyleJob *job, const TuneSet *found) {
-    if (tb_mkdirs(job->out_dir) != 0) return -1;
+    remove_stale_builds(job->out_dir);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%.4000s.tmp.%ld", job->out_dir, (long)getpid());
+    if (tb_remove_flat_dir(tmp) != 0 || tb_mkdirs(tmp) != 0) return -1;
+    StyleJob in_tmp = *job;
+    in_tmp.out_dir = tmp;
+    if (build_style(&in_tmp, found) != 0) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", tb_last_error());
+        tb_remove_flat_dir(tmp);
+        return tb_error("%s (the corpus in %s is unchanged)", saved, job->out_dir);
+    }
+    return tb_replace_dir(tmp, job->out_dir);
+}
+
+static int build_style(const StyleJob *job, const TuneSet *found) {
     int irish = strcmp(job->style, "irishman") == 0;
     size_t n = found->count;
     char **texts = tb_calloc(n + 1, sizeof *texts);
@@ -382,14 +450,21 @@ static int run_style(const StyleJob *job, const TuneSet *found) {
     uint64_t all_bytes = st_train.bytes + st_val.bytes;
     uint64_t all_tokens = st_train.tokens + st_val.tokens - st_train.tunes - st_val.tunes;
     cJSON_AddNumberToObject(m, "bytes_per_token", all_tokens ? (double)all_bytes / (double)all_tokens : 0);
-    char *json = cJSON_Print(m);
-    cJSON_Delete(m);
+    // What was written, read back from the disk: the up-to-date check
+    // compares every file with it.
+    cJSON *outputs = cJSON_AddObjectToObject(m, "outputs");
+    for (int i = 0; i < NUM_OUTPUT_FILES; i++) {
+        snprintf(path, sizeof path, "%.4000s/%s", job->out_dir, output_files[i]);
+        cJSON *fp = file_fingerprint(path);
+        if (!fp) {
+            cJSON_Delete(m);
+            goto done;
+        }
+        cJSON_AddItemToObject(outputs, output_files[i], fp);
+    }
     snprintf(path, sizeof path, "%.4000s/manifest.json", job->out_dir);
-    size_t jl = strlen(json);
-    json = realloc(json, jl + 2);
-    json[jl] = '\n';
-    rc = tb_write_file_atomic(path, json, jl + 1);
-    free(json);
+    rc = tb_json_write(path, m);
+    cJSON_Delete(m);
     if (rc == 0)
         printf("prepare: %-14s %6zu tunes (%zu train, %zu val, %llu skipped), %.3f bytes/token, "
                "vocab %d\n",

@@ -50,8 +50,13 @@ static int parse_header(const char *path, const unsigned char *head, size_t got,
     if (h->vocab_size < 2 || h->vocab_size > 65536 || h->eot_id >= h->vocab_size)
         return tb_error("shard %s has an invalid header (vocab size %u, end-of-tune id %u)", path,
                         h->vocab_size, h->eot_id);
+    // Checked before any arithmetic on it: a corrupt header may claim up to
+    // 2^64 - 1 tokens, whose byte count overflows.
+    if (h->num_tokens > (1ULL << 40))
+        return tb_error("shard %s: its header promises %llu tokens, more than any shard holds (2^40): the "
+                        "file is corrupt; rebuild it with 'make data'", path, (unsigned long long)h->num_tokens);
     long long expect = SHARD_HEADER_BYTES + 2LL * (long long)h->num_tokens;
-    if (h->num_tokens > (1ULL << 40) || file_size != expect)
+    if (file_size != expect)
         return tb_error("shard %s is %lld bytes but its header promises %llu tokens (%lld bytes): "
                         "truncated or corrupt; rebuild it with 'make data'",
                         path, file_size, (unsigned long long)h->num_tokens, expect);

@@ -96,8 +96,8 @@ int cmd_tokenize(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "tokens", (double)n);
             cJSON_AddNumberToObject(o, "bytes_per_token", n ? (double)len / (double)n : 0.0);
             cJSON_AddBoolToObject(o, "roundtrip_ok", ok);
-            char *line = cJSON_PrintUnformatted(o);
-            puts(line);
+            char *line = tb_json_print(o, 0);
+            fputs(line, stdout);
             free(line);
             cJSON_Delete(o);
         }

@@ -3,7 +3,8 @@
 #   make test       the .cu files compiled by g++ against the SIMT emulation
 #                   (kernels/cuda/simt_emu.h) and linked into tests/test_cuda_*
 #   make cuda       nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda
-#   make test-gpu   the same kernel tests, native, plus a determinism check
+#   make test-gpu   the same kernel tests, native, plus a determinism check,
+#                   and SIGTERM/SIGINT to child runs on the GPU (tests/test_stop_signal.sh)
 #   make bench-gpu  tokens/s, MFU, the step's forward/backward/optimizer and
 #                   scan/GEMM split, launch and copy counts, prefill and decode
 #                   latency (with and without graphs) as JSON (needs a GPU):
@@ -78,7 +79,7 @@ BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
 cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)
 
 test-gpu: cuda
-	@bash tests/run_all.sh $(GPU_TEST_BIN)
+	@TB_STOP_BIN=$(BUILD)/tunebench-cuda TB_STOP_BACKEND=cuda bash tests/run_all.sh $(GPU_TEST_BIN) tests/test_stop_signal.sh
 
 bench-gpu: cuda $(BENCH_GPU_BIN)
 	@mkdir -p results/bench

@@ -88,8 +88,13 @@ reference:
 	$(MAKE) --no-print-directory samples
 
 # The end-to-end test is a script (it drives make itself); run_all.sh runs it
-# with the C tests.
-TEST_BIN += tests/test_experiments.sh
+# with the C tests. test_stop_signal.sh stops child runs with SIGTERM and
+# SIGINT (make test-gpu runs it again on the CUDA backend).
+TEST_BIN += tests/test_experiments.sh tests/test_stop_signal.sh
+
+# Under the sanitizers, undefined behaviour fails the test that meets it
+# instead of printing a line that a passing tally hides.
+test-sanitize: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
 
 # Header dependencies of the two tools (the Makefile includes only the library's).
 -include $(BUILD)/plots/plot_data.d $(BUILD)/plots/records.d $(BUILD)/paper/make_tables.d

@@ -1,10 +1,10 @@
 // checkpoint.c: checkpoint directories (see checkpoint.h).
 //
-// train_state.bin, version 1, all fields little-endian:
+// train_state.bin, version 2, all fields little-endian:
 //
 //   offset  bytes  field
 //        0      8  magic "TBSTATE\0"
-//        8      4  version (1)
+//        8      4  version (2)
 //       12      4  flags: bit 0 = AdamW moments follow
 //       16      8  step (int64)
 //       24     32  Rng state, 4 x uint64
@@ -15,16 +15,25 @@
 //      128      8  num_params
 //      136      8  FNV-1a of the tensor table (names and shapes): a state
 //                  saved from another model is refused
-//      144    4*P  AdamW first moments m (P = num_params), in table order
-//   144+4P    4*P  AdamW second moments v
+//      144      8  FNV-1a of the parameters saved with it (in table order, as
+//                  config.json's tunebench.weights_checksum): a state paired
+//                  with other weights is refused
+//      152     96  the run id, NUL-padded
+//      248      8  zero
+//      256    4*P  AdamW first moments m (P = num_params), in table order
+//   256+4P    4*P  AdamW second moments v
 //      end      8  FNV-1a of every byte before it: catches truncation and
 //                  corruption anywhere in the file
+//
+// Version 1 (before the run id and the weights checksum) had a 144-byte
+// header; it is recognised and refused with a message saying why.
 #include "checkpoint.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +43,8 @@
 #include "safetensors.h"
 
 #define STATE_MAGIC "TBSTATE"
-#define STATE_VERSION 1u
-#define STATE_HEADER_BYTES 144
+#define STATE_VERSION 2u
+#define STATE_HEADER_BYTES 256
 #define STATE_FLAG_MOMENTS 1u
 
 const char *checkpoint_tied_embedding_name(const Model *m) {
@@ -76,6 +85,13 @@ static float get_f32(const unsigned char *p) {
     return f;
 }
 
+// The identity of a set of weights: FNV-1a of the parameters in table order,
+// recorded in config.json and train_state.bin so that neither can be paired
+// with other weights (independent of the file layout, e.g. lm_head.weight).
+static uint64_t params_checksum(const float *host_params, size_t num_params) {
+    return tb_hash64(host_params, num_params * sizeof(float), TB_HASH64_SEED);
+}
+
 static uint64_t table_hash(const Model *m) {
     uint64_t h = TB_HASH64_SEED;
     for (int i = 0; i < m->num_tensors; i++) {
@@ -91,25 +107,6 @@ static uint64_t table_hash(const Model *m) {
 
 // ---------------------------------------------------------------- directories
 
-// Removes the regular files directly inside dir, then dir itself. Never
-// recurses: a checkpoint directory holds only files.
-static int remove_checkpoint_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : tb_error("cannot open %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d))) {
-        if (tb_streq(e->d_name, ".") || tb_streq(e->d_name, "..")) continue;
-        join_path(path, sizeof path, dir, e->d_name);
-        if (tb_file_exists(path)) unlink(path);
-    }
-    closedir(d);
-    if (rmdir(dir) != 0)
-        return tb_error("cannot remove %s: %s (it holds more than checkpoint files?)", dir,
-                        strerror(errno));
-    return 0;
-}
-
 // An existing directory may be replaced only if it is empty or is a checkpoint.
 static int safe_to_replace(const char *dir) {
     DIR *d = opendir(dir);
@@ -124,22 +121,6 @@ static int safe_to_replace(const char *dir) {
     }
     closedir(d);
     return entries == 0 || looks_like_checkpoint;
-}
-
-static void fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-static void parent_dir(char *out, size_t cap, const char *path) {
-    snprintf(out, cap, "%s", path);
-    char *slash = strrchr(out, '/');
-    if (!slash) snprintf(out, cap, ".");
-    else if (slash == out) out[1] = '\0';
-    else *slash = '\0';
 }
 
 // ---------------------------------------------------------------- saving
@@ -164,12 +145,12 @@ static int save_weights(const char *path, const Model *m, const float *host_para
         ts[count].data = host_params + tied->offset;
         count++;
     }
-    int rc = st_write(path, ts, count);
+    int rc = st_write(path, ts, count, NULL);
     free(ts);
     return rc;
 }
 
-static cJSON *tunebench_extras(const Model *m) {
+static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
     cJSON *tb = cJSON_CreateObject();
     cJSON_AddStringToObject(tb, "name", m->spec.name);
     cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
@@ -179,22 +160,21 @@ static cJSON *tunebench_extras(const Model *m) {
         cJSON_AddNumberToObject(tb, "scan_chunk", m->spec.scan_chunk);
     }
     cJSON_AddStringToObject(tb, "version", TB_VERSION);
+    char sum[32];
+    st_format_checksum(sum, weights_checksum);
+    cJSON_AddStringToObject(tb, "weights_checksum", sum);
     return tb;
 }
 
-static int save_config(const char *path, const Model *m) {
+static int save_config(const char *path, const Model *m, uint64_t weights_checksum) {
     if (!m->vt || !m->vt->config_json)
         return tb_error("model '%s' cannot describe its config (no config_json)", m->spec.name);
     cJSON *cfg = m->vt->config_json(m);
     if (!cfg) return tb_error("model '%s': config_json failed", m->spec.name);
     if (!cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"))
-        cJSON_AddItemToObject(cfg, "tunebench", tunebench_extras(m));
-    char *text = cJSON_Print(cfg);
+        cJSON_AddItemToObject(cfg, "tunebench", tunebench_extras(m, weights_checksum));
+    int rc = tb_json_write(path, cfg);
     cJSON_Delete(cfg);
-    size_t len = strlen(text);
-    text[len] = '\n';  // replaces the NUL; the length below excludes it again
-    int rc = tb_write_file_atomic(path, text, len + 1);
-    free(text);
     return rc;
 }
 
@@ -203,7 +183,7 @@ static int write_hashed(FILE *fp, const void *data, size_t len, uint64_t *hash) 
     return len == 0 || fwrite(data, 1, len, fp) == len;
 }
 
-static int save_train_state(const char *path, const Model *m, const TrainState *ts) {
+static int save_train_state(const char *path, const Model *m, const TrainState *ts, uint64_t weights_checksum) {
     int has_moments = m->adam_m != NULL;
     unsigned char h[STATE_HEADER_BYTES] = {0};
     memcpy(h, STATE_MAGIC, 8);
@@ -224,6 +204,9 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     put_f32(h + 120, oc->grad_clip);
     put_u64(h + 128, (uint64_t)m->num_params);
     put_u64(h + 136, table_hash(m));
+    put_u64(h + 144, weights_checksum);
+    size_t id_len = strnlen(ts->run_id, CHECKPOINT_RUN_ID_BYTES - 1);
+    memcpy(h + 152, ts->run_id, id_len);
 
     AtomicFile af;
     FILE *fp = atomic_open(&af, path);
@@ -262,56 +245,36 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
                         "(refusing to replace it; choose another directory)", dir);
     char tmp[4096], path[4096 + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    if (remove_checkpoint_dir(tmp) != 0 || tb_mkdirs(tmp) != 0) return -1;
+    if (tb_remove_flat_dir(tmp) != 0 || tb_mkdirs(tmp) != 0) return -1;
 
     size_t bytes = m->num_params * sizeof(float);
     float *host = tb_malloc(bytes);
     m->be->to_host(host, m->params, bytes);
     join_path(path, sizeof path, tmp, "model.safetensors");
+    uint64_t checksum = params_checksum(host, m->num_params);
     int rc = save_weights(path, m, host);
     free(host);
     join_path(path, sizeof path, tmp, "config.json");
-    if (rc == 0) rc = save_config(path, m);
+    if (rc == 0) rc = save_config(path, m, checksum);
     join_path(path, sizeof path, tmp, "train_state.bin");
-    if (rc == 0 && ts) rc = save_train_state(path, m, ts);
+    if (rc == 0 && ts) rc = save_train_state(path, m, ts, checksum);
     if (rc != 0) {
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", tb_last_error());
-        remove_checkpoint_dir(tmp);
+        tb_remove_flat_dir(tmp);
         return tb_error("%s", saved);
     }
-    fsync_path(tmp);
-
-    // Swap the new directory into place atomically; the old one, now under the
-    // temporary name, is removed after.
-    if (tb_dir_exists(dir)) {
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) != 0) {
-            // No atomic exchange on this filesystem: move the old one aside first.
-            char old[4096 + 16];
-            snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
-            if (rename(dir, old) != 0 || rename(tmp, dir) != 0) {
-                int e = errno;
-                remove_checkpoint_dir(tmp);
-                return tb_error("cannot move the new checkpoint into %s: %s", dir, strerror(e));
-            }
-            remove_checkpoint_dir(old);
-        } else {
-            remove_checkpoint_dir(tmp);
-        }
-    } else if (rename(tmp, dir) != 0) {
-        int e = errno;
-        remove_checkpoint_dir(tmp);
-        return tb_error("cannot move the new checkpoint into %s: %s", dir, strerror(e));
-    }
-    char parent[4096];
-    parent_dir(parent, sizeof parent, dir);
-    fsync_path(parent);
-    return 0;
+    // The whole directory appears at once: a reader (or a resume after a
+    // crash) sees the previous checkpoint or this one, never a mix of both.
+    return tb_replace_dir(tmp, dir);
 }
 
 // ---------------------------------------------------------------- loading
 
-static int read_spec(const char *dir, ModelSpec *spec) {
+// Reads config.json into spec; weights_checksum receives its
+// tunebench.weights_checksum ("" when it has none).
+static int read_spec(const char *dir, ModelSpec *spec, char weights_checksum[32]) {
+    weights_checksum[0] = '\0';
     char path[4096 + 32];
     join_path(path, sizeof path, dir, "config.json");
     if (!tb_dir_exists(dir)) return tb_error("checkpoint %s: no such directory", dir);
@@ -323,6 +286,9 @@ static int read_spec(const char *dir, ModelSpec *spec) {
     free(text);
     if (!cfg) return tb_error("%s: invalid JSON", path);
     int rc = model_spec_from_config_json(spec, cfg, path);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"),
+                                                        "weights_checksum");
+    if (cJSON_IsString(sum)) snprintf(weights_checksum, 32, "%s", sum->valuestring);
     cJSON_Delete(cfg);
     return rc;
 }
@@ -366,8 +332,17 @@ static int ignorable_buffer(const char *name) {
     return 0;
 }
 
-static int load_weights(Model *m, const char *path) {
-    SafeTensors *st = st_open(path);
+// The first non-finite value of n floats, or -1.
+static long first_non_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+// Loads the tensors into the model. expect_checksum: config.json's record of
+// the parameters' checksum ("" for none); *checksum receives theirs.
+static int load_weights(Model *m, const char *path, const char *expect_checksum, uint64_t *checksum) {
+    SafeTensors *st = st_open(path);  // verifies the data against the header's checksum
     if (!st) return -1;
     int rc = 0;
     float *host = tb_malloc(m->num_params * sizeof(float));
@@ -389,6 +364,13 @@ static int load_weights(Model *m, const char *path) {
                           t->name, got, want);
             break;
         }
+        long bad = first_non_finite(s->data, t->numel);
+        if (bad >= 0) {
+            rc = tb_error("%s: tensor '%s' holds a non-finite value (%g at element %ld): the weights are "
+                          "unusable (a diverged run? resume from an earlier checkpoint)", path, t->name,
+                          (double)s->data[bad], bad);
+            break;
+        }
         memcpy(host + t->offset, s->data, t->numel * sizeof(float));
     }
     for (int i = 0; i < st->num_tensors && !rc; i++) {
@@ -407,13 +389,25 @@ static int load_weights(Model *m, const char *path) {
         rc = tb_error("%s: tensor '%s' is not part of a %s model (a checkpoint of another "
                       "architecture?)", path, s->name, m->spec.arch);
     }
+    if (!rc) *checksum = params_checksum(host, m->num_params);
+    if (!rc && expect_checksum[0]) {
+        // config.json and model.safetensors were saved together: these must
+        // be the parameters config.json describes.
+        char got[32];
+        st_format_checksum(got, *checksum);
+        if (strcmp(got, expect_checksum) != 0)
+            rc = tb_error("%s does not hold the weights that the config.json beside it was saved with "
+                          "(checksum %s, config.json records %s): a model.safetensors from another "
+                          "checkpoint? (After changing the weights on purpose, delete "
+                          "tunebench.weights_checksum from config.json.)", path, got, expect_checksum);
+    }
     if (!rc) m->be->to_device(m->params, host, m->num_params * sizeof(float));
     free(host);
     st_close(st);
     return rc;
 }
 
-static int load_train_state(Model *m, const char *path, TrainState *ts) {
+static int load_train_state(Model *m, const char *path, TrainState *ts, uint64_t weights_checksum) {
     if (!tb_file_exists(path))
         return tb_error("%s is missing: this checkpoint holds weights only and cannot resume "
                         "training", path);
@@ -421,6 +415,13 @@ static int load_train_state(Model *m, const char *path, TrainState *ts) {
     unsigned char *buf = (unsigned char *)tb_read_file(path, &len);
     if (!buf) return -1;
     int rc = 0;
+    if (len >= 16 && memcmp(buf, STATE_MAGIC, 8) == 0 && get_u32(buf + 8) == 1) {
+        rc = tb_error("%s: a training state of version 1, from a tunebench before checksums: it records "
+                      "neither its run nor the weights it was saved with, so it cannot be checked and "
+                      "is not resumed (start a new run; eval, score and generate still read the weights)",
+                      path);
+        goto done;
+    }
     if (len < STATE_HEADER_BYTES + 8 || memcmp(buf, STATE_MAGIC, 8) != 0) {
         rc = tb_error("%s: not a tunebench training state (bad magic or truncated to %zu bytes)",
                       path, len);
@@ -450,6 +451,16 @@ static int load_train_state(Model *m, const char *path, TrainState *ts) {
                       "model has %zu)", path, (unsigned long long)num_params, m->num_params);
         goto done;
     }
+    ts->weights_checksum = get_u64(buf + 144);
+    if (ts->weights_checksum != weights_checksum) {
+        rc = tb_error("%s was saved with other weights than the model.safetensors beside it (weights "
+                      "checksum %016llx, the file's is %016llx): a train_state.bin copied from another run "
+                      "or step? Resume from a complete checkpoint", path,
+                      (unsigned long long)ts->weights_checksum, (unsigned long long)weights_checksum);
+        goto done;
+    }
+    memcpy(ts->run_id, buf + 152, CHECKPOINT_RUN_ID_BYTES);
+    ts->run_id[CHECKPOINT_RUN_ID_BYTES - 1] = '\0';
     ts->step = (int64_t)get_u64(buf + 16);
     for (int i = 0; i < 4; i++) ts->rng.s[i] = get_u64(buf + 24 + 8 * i);
     for (int i = 0; i < 4; i++) ts->data_state[i] = get_u64(buf + 56 + 8 * i);
@@ -482,7 +493,8 @@ done:
 
 int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
     ModelSpec spec;
-    if (read_spec(dir, &spec) != 0) return -1;
+    char expect_checksum[32];
+    if (read_spec(dir, &spec, expect_checksum) != 0) return -1;
     if (!same_shapes(&spec, &m->spec)) {
         char got[256], want[256];
         describe_spec(got, sizeof got, &spec);
@@ -493,15 +505,17 @@ int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
     char path[4096 + 32];
     join_path(path, sizeof path, dir, "model.safetensors");
     if (!tb_file_exists(path)) return tb_error("%s is missing: %s is not a complete checkpoint", path, dir);
-    if (load_weights(m, path) != 0) return -1;
+    uint64_t checksum;
+    if (load_weights(m, path, expect_checksum, &checksum) != 0) return -1;
     if (!ts) return 0;
     join_path(path, sizeof path, dir, "train_state.bin");
-    return load_train_state(m, path, ts);
+    return load_train_state(m, path, ts, checksum);
 }
 
 Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts) {
     ModelSpec spec;
-    if (read_spec(dir, &spec) != 0) return NULL;
+    char unused[32];
+    if (read_spec(dir, &spec, unused) != 0) return NULL;
     Model *m = model_create(&spec, be);
     if (!m) return NULL;
     if (checkpoint_load_into(m, dir, ts) != 0) {

@@ -5,18 +5,29 @@
 //                            ecosystem name (Hugging Face GPT2LMHeadModel,
 //                            mamba_ssm MambaLMHeadModel), plus lm_head.weight,
 //                            a copy of the tied embedding, so that strict
-//                            loaders find it
+//                            loaders find it; the checksum of its tensor data
+//                            in __metadata__ (safetensors.h)
 //   <dir>/config.json        GPT2Config / MambaConfig fields, plus tunebench's
 //                            own in a "tunebench" object (config name, context
-//                            length, Mamba's A init and scan chunk)
+//                            length, Mamba's A init and scan chunk, and the
+//                            weights' checksum)
 //   <dir>/train_state.bin    only when a TrainState is given: what an exact
-//                            resume needs (see checkpoint.c for the layout)
+//                            resume needs, with the run id, the step and the
+//                            weights' checksum (see checkpoint.c for the layout)
 //
 // A save builds the whole directory under a temporary name and then renames
 // it into place, so a killed save leaves the previous checkpoint intact and
 // never a half-written one. Loading validates everything and every error names
 // the file (and the tensor): a missing or misshapen tensor, truncated data, a
-// bad header, a corrupt train state, or a checkpoint of another model.
+// bad header, tensor data that fails its checksum, a non-finite weight, a
+// corrupt train state, a train state saved with other weights, or a
+// checkpoint of another model.
+//
+// Checkpoints without checksums (the ecosystem's own files, and tunebench's
+// from before checksums) still load for eval, score and generate: their
+// weights are checked for non-finite values only. A train_state.bin of the
+// old version 1 (no run id, no weights checksum) is refused: resuming from it
+// could not be checked against the run.
 #ifndef TB_CHECKPOINT_H
 #define TB_CHECKPOINT_H
 
@@ -25,7 +36,11 @@
 #include "common.h"
 #include "model.h"
 
+#define CHECKPOINT_RUN_ID_BYTES 96
+
 typedef struct {
+    char run_id[CHECKPOINT_RUN_ID_BYTES];  // the run it belongs to ("" when saved outside a run)
+    uint64_t weights_checksum;  // on load: the checksum of the parameters it was saved with
     int64_t step;            // optimizer steps taken; training resumes at step + 1
     Rng rng;                 // the run's random generator, mid-stream
     uint64_t data_state[4];  // the data loader's position (opaque here)
@@ -34,7 +49,8 @@ typedef struct {
 
 // Writes dir (created if needed, replaced if it exists). ts may be NULL for a
 // weights-only checkpoint. With ts, the model must have AdamW moments (at
-// least one optimizer step taken) unless ts->step is 0.
+// least one optimizer step taken) unless ts->step is 0. The weights' checksum
+// is computed here (ts->weights_checksum is ignored).
 int checkpoint_save(const char *dir, const Model *m, const TrainState *ts);
 
 // Creates a model from dir's config.json on the backend and loads its weights.

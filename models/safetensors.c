@@ -250,6 +250,24 @@ SafeTensors *st_open(const char *path) {
     }
     for (int i = 0; i < st->num_tensors; i++)
         st->tensors[i].data = (const float *)((const char *)st->data + st->tensors[i].begin);
+    st->data_checksum = tb_hash64(st->data, st->data_bytes, TB_HASH64_SEED);
+    const char *recorded = st_metadata(st, ST_CHECKSUM_KEY);
+    if (recorded) {
+        char computed[32];
+        st_format_checksum(computed, st->data_checksum);
+        if (strncmp(recorded, "fnv1a64:", 8) != 0) {
+            tb_error("%s: its checksum '%s' is of an unknown kind (this tunebench writes fnv1a64:...); "
+                     "the header is corrupt or the file comes from a newer tunebench", path, recorded);
+            goto fail;
+        }
+        if (strcmp(recorded, computed) != 0) {
+            tb_error("%s: the tensor data does not match the checksum in its header (recorded %s, computed "
+                     "%s): the file is corrupt; use another checkpoint or retrain", path, recorded + 8,
+                     computed + 8);
+            goto fail;
+        }
+        st->checksum_verified = 1;
+    }
     fclose(fp);
     free(header);
     return st;
@@ -262,21 +280,38 @@ fail:
 
 // ---------------------------------------------------------------- writing
 
-int st_write(const char *path, const StWriteTensor *tensors, int n) {
+void st_format_checksum(char out[32], uint64_t checksum) {
+    snprintf(out, 32, "fnv1a64:%016llx", (unsigned long long)checksum);
+}
+
+static size_t write_numel(const StWriteTensor *t) {
+    size_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
+    return numel;
+}
+
+int st_write(const char *path, const StWriteTensor *tensors, int n, uint64_t *checksum_out) {
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (strcmp(tensors[i].name, tensors[j].name) == 0)
                 return tb_error("%s: cannot write tensor '%s' twice", path, tensors[i].name);
+    for (int i = 0; i < n; i++)
+        if (tensors[i].ndim < 0 || tensors[i].ndim > ST_MAX_DIMS)
+            return tb_error("%s: tensor '%s' has %d dimensions", path, tensors[i].name, tensors[i].ndim);
+    // The data region is the tensors back to back, in this order: its
+    // checksum goes into the header, which precedes it.
+    uint64_t checksum = TB_HASH64_SEED;
+    for (int i = 0; i < n; i++) checksum = tb_hash64(tensors[i].data, write_numel(&tensors[i]) * 4, checksum);
+    if (checksum_out) *checksum_out = checksum;
+    char checksum_text[32];
+    st_format_checksum(checksum_text, checksum);
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
     cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddStringToObject(meta, ST_CHECKSUM_KEY, checksum_text);
     size_t offset = 0;
     for (int i = 0; i < n; i++) {
         const StWriteTensor *t = &tensors[i];
-        if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
-            cJSON_Delete(root);
-            return tb_error("%s: tensor '%s' has %d dimensions", path, t->name, t->ndim);
-        }
         size_t numel = 1;
         cJSON *entry = cJSON_AddObjectToObject(root, t->name);
         cJSON_AddStringToObject(entry, "dtype", "F32");
@@ -290,11 +325,12 @@ int st_write(const char *path, const StWriteTensor *tensors, int n) {
         cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)(offset + 4 * numel)));
         offset += 4 * numel;
     }
-    char *json = cJSON_PrintUnformatted(root);
+    char *json = tb_json_print(root, 0);
     cJSON_Delete(root);
     if (!json) return tb_error("%s: cannot format the safetensors header", path);
-    // Pad with spaces so the data region starts 8-byte aligned (as the Rust crate does).
-    size_t json_len = strlen(json), header_len = (json_len + 7) / 8 * 8;
+    // Pad with spaces so the data region starts 8-byte aligned (as the Rust
+    // crate does), in place of tb_json_print's final newline.
+    size_t json_len = strlen(json) - 1, header_len = (json_len + 7) / 8 * 8;
     char *header = tb_malloc(header_len);
     memcpy(header, json, json_len);
     memset(header + json_len, ' ', header_len - json_len);
@@ -310,8 +346,7 @@ int st_write(const char *path, const StWriteTensor *tensors, int n) {
     }
     int ok = fwrite(len_bytes, 1, 8, fp) == 8 && fwrite(header, 1, header_len, fp) == header_len;
     for (int i = 0; i < n && ok; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
+        size_t numel = write_numel(&tensors[i]);
         ok = numel == 0 || fwrite(tensors[i].data, sizeof(float), numel, fp) == numel;
     }
     free(header);

@@ -14,6 +14,15 @@
 // within the file, and, as the Rust crate requires, that the tensors tile the
 // data region exactly (no overlap, no gap, nothing left over). Every error
 // names the file and, where there is one, the tensor.
+//
+// Checksum. The writer puts a 64-bit FNV-1a of the whole data region into
+// __metadata__ under ST_CHECKSUM_KEY, as the string "fnv1a64:<16 hex digits>"
+// (metadata values must be strings, so transformers and the Rust crate still
+// load the file). The reader recomputes it on every open and refuses a file
+// whose data does not match: one flipped bit anywhere in the tensors is an
+// error naming the file, not a model with a wrong weight. Files without the
+// key (the ecosystem's own, and tunebench's before it wrote one) are read
+// unchecked; st_open reports whether a checksum was verified.
 #ifndef TB_SAFETENSORS_H
 #define TB_SAFETENSORS_H
 
@@ -21,6 +30,7 @@
 #include <stdint.h>
 
 #define ST_MAX_DIMS 8
+#define ST_CHECKSUM_KEY "tunebench.checksum"
 
 typedef struct {
     char *name;
@@ -40,6 +50,8 @@ typedef struct {
     char **metadata_keys, **metadata_values;
     float *data;        // the whole data region, (data_bytes / 4) floats
     size_t data_bytes;
+    uint64_t data_checksum;  // FNV-1a of the data region, computed on open
+    int checksum_verified;   // the header carried ST_CHECKSUM_KEY and it matched
 } SafeTensors;
 
 // Opens and validates a file. NULL with tb_error() set (naming the file and
@@ -59,8 +71,11 @@ typedef struct {
     const float *data;
 } StWriteTensor;
 
-// Writes the tensors, in the given order, with __metadata__ {"format": "pt"},
-// atomically (a temporary file renamed over path). Names must be unique.
-int st_write(const char *path, const StWriteTensor *tensors, int n);
+// Writes the tensors, in the given order, with __metadata__ {"format": "pt",
+// ST_CHECKSUM_KEY: ...}, atomically (a temporary file renamed over path).
+// Names must be unique. *checksum_out (if not NULL) receives the data's checksum.
+int st_write(const char *path, const StWriteTensor *tensors, int n, uint64_t *checksum_out);
+// "fnv1a64:<16 hex digits>", the metadata value of a checksum (out: 25 bytes).
+void st_format_checksum(char out[32], uint64_t checksum);
 
 #endif

@@ -439,10 +439,8 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     model_destroy(m);
     char cfg_path[256], cmd[2048];
     snprintf(cfg_path, sizeof cfg_path, "/tmp/tunebench-bench-%d-%s.json", (int)getpid(), name);
-    char *text = cJSON_Print(cfg);
+    int rc = tb_json_write(cfg_path, cfg);
     cJSON_Delete(cfg);
-    int rc = tb_write_file_atomic(cfg_path, text, strlen(text));
-    free(text);
     if (rc) return NULL;
     // The peer runs under our settings and its own best ones:
     // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
@@ -597,19 +595,17 @@ int cmd_bench(int argc, char **argv) {
             bench_mamba_record(o, name, a.batch, a.seq, a.vocab, be))
             tb_report();
     }
-    char *text = cJSON_Print(root);
+    char *text = tb_json_print(root, 1);  // ends with a newline
     cJSON_Delete(root);
     rc = 0;
     if (a.out) {
         char *dir = tb_strdup(a.out), *slash = strrchr(dir, '/');
         if (slash) *slash = '\0', rc = tb_mkdirs(dir);
         free(dir);
-        size_t n = strlen(text);
-        text[n] = '\n';
-        if (!rc) rc = tb_write_file_atomic(a.out, text, n + 1);
+        if (!rc) rc = tb_write_file_atomic(a.out, text, strlen(text));
         if (!rc) fprintf(stderr, "bench: wrote %s\n", a.out);
     } else {
-        printf("%s\n", text);
+        fputs(text, stdout);
     }
     free(text);
     if (rc) tb_report();

@@ -252,8 +252,8 @@ int cmd_machine(int argc, char **argv) {
     MachineLimits ml;
     if (machine_limits_measure(&ml, threads) != 0) return tb_report(), 1;
     cJSON *o = machine_limits_json(&ml);
-    char *text = cJSON_Print(o);
-    puts(text);
+    char *text = tb_json_print(o, 1);
+    fputs(text, stdout);
     free(text);
     cJSON_Delete(o);
     return 0;

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,13 +33,20 @@ const char *tb_last_error(void) { return error_line[0] ? error_line : "unknown e
 void tb_clear_error(void) { error_line[0] = '\0'; }
 void tb_report(void) { fprintf(stderr, "tunebench: error: %s\n", tb_last_error()); }
 
+static char oom_hint[256];
+
+void tb_set_oom_hint(const char *hint) { snprintf(oom_hint, sizeof oom_hint, "%s", hint ? hint : ""); }
+
 void tb_die(const char *fmt, ...) {
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("tunebench: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    // Allocation failures (tb_malloc's, and the backends' "out of memory" /
+    // "cannot allocate" lines) say what the user can change.
+    int oom = strncmp(line, "out of memory", 13) == 0 || strncmp(line, "cannot allocate", 15) == 0;
+    fprintf(stderr, "tunebench: error: %s%s%s\n", line, oom && oom_hint[0] ? "; " : "", oom ? oom_hint : "");
     exit(1);
 }
 
@@ -164,6 +173,66 @@ int tb_mkdirs(const char *path) {
     return 0;
 }
 
+int tb_remove_flat_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : tb_error("cannot open %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (tb_file_exists(path)) unlink(path);
+    }
+    closedir(d);
+    if (rmdir(dir) != 0)
+        return tb_error("cannot remove %s: %s (it holds more than files?)", dir, strerror(errno));
+    return 0;
+}
+
+static void fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static void parent_dir(char *out, size_t cap, const char *path) {
+    snprintf(out, cap, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (!slash) snprintf(out, cap, ".");
+    else if (slash == out) out[1] = '\0';
+    else *slash = '\0';
+}
+
+int tb_replace_dir(const char *tmp, const char *dir) {
+    fsync_path(tmp);
+    if (tb_dir_exists(dir)) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+            tb_remove_flat_dir(tmp);  // the old folder, now under the temporary name
+        } else {
+            // No atomic exchange on this filesystem: move the old one aside first.
+            char old[4096 + 16];
+            snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
+            if (rename(dir, old) != 0 || rename(tmp, dir) != 0) {
+                int e = errno;
+                if (!tb_dir_exists(dir)) rename(old, dir);
+                tb_remove_flat_dir(tmp);
+                return tb_error("cannot move the new %s into place: %s", dir, strerror(e));
+            }
+            tb_remove_flat_dir(old);
+        }
+    } else if (rename(tmp, dir) != 0) {
+        int e = errno;
+        tb_remove_flat_dir(tmp);
+        return tb_error("cannot move the new %s into place: %s", dir, strerror(e));
+    }
+    char parent[4096];
+    parent_dir(parent, sizeof parent, dir);
+    fsync_path(parent);
+    return 0;
+}
+
 int tb_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -172,6 +241,69 @@ int tb_file_exists(const char *path) {
 int tb_dir_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// ---------------------------------------------------------------- JSON out
+
+// Length of the well-formed UTF-8 sequence at p, or 0 if it is not one.
+static int utf8_sequence(const unsigned char *p) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c == 0xE0) n = 3, lo = 0xA0;                   // no overlong forms
+    else if (c == 0xED) n = 3, hi = 0x9F;                   // no surrogates
+    else if (c >= 0xE1 && c <= 0xEF) n = 3;
+    else if (c == 0xF0) n = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) n = 4;
+    else if (c == 0xF4) n = 4, hi = 0x8F;                   // nothing above U+10FFFF
+    else return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;  // stops at the NUL too
+    return n;
+}
+
+void tb_utf8_clean(char *s) {
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = utf8_sequence(p);
+        if (n == 0) *p++ = '?';
+        else p += n;
+    }
+}
+
+static void clean_tree(cJSON *item) {
+    for (; item; item = item->next) {
+        if (item->string && !(item->type & cJSON_StringIsConst)) tb_utf8_clean(item->string);
+        if (cJSON_IsString(item) && item->valuestring) tb_utf8_clean(item->valuestring);
+        if (item->child) clean_tree(item->child);
+    }
+}
+
+char *tb_json_print(cJSON *root, int formatted) {
+    if (!root) return NULL;
+    clean_tree(root->child);
+    if (cJSON_IsString(root) && root->valuestring) tb_utf8_clean(root->valuestring);
+    char *text = formatted ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    if (!text) return NULL;
+    size_t n = strlen(text);
+    char *out = realloc(text, n + 2);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    out[n] = '\n', out[n + 1] = '\0';
+    return out;
+}
+
+int tb_json_write(const char *path, cJSON *root) {
+    char *text = tb_json_print(root, 1);
+    if (!text) return tb_error("cannot format the JSON for %s (out of memory)", path);
+    int rc = tb_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
 }
 
 // ---------------------------------------------------------------- time

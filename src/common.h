@@ -36,6 +36,10 @@ void tb_report(void);
 // out-of-memory, which nothing can recover from.
 void tb_die(const char *fmt, ...) TB_PRINTF(1, 2);
 
+// A hint that out-of-memory deaths add to their line (what the user can
+// change, e.g. "try a smaller --batch"); NULL clears it.
+void tb_set_oom_hint(const char *hint);
+
 void *tb_malloc(size_t bytes);           // dies on OOM
 void *tb_calloc(size_t n, size_t size);  // dies on OOM
 char *tb_strdup(const char *s);
@@ -64,8 +68,32 @@ int tb_write_file_atomic(const char *path, const void *data, size_t len);
 
 // mkdir -p. Returns 0 or sets the error.
 int tb_mkdirs(const char *path);
+// Removes the regular files directly inside dir, then dir itself (never
+// recurses: the folders it is used on, checkpoints and corpus styles, hold
+// only files). A missing dir is not an error.
+int tb_remove_flat_dir(const char *dir);
+// Puts the complete folder `tmp` in place of `dir` (which may not exist)
+// with one rename, so that a reader sees the old folder or the new one,
+// never a mix; the old one is removed after. Exchanges the two atomically
+// where the filesystem can (renameat2 RENAME_EXCHANGE), else moves the old
+// one aside first. On failure tmp is removed and dir is left as it was.
+int tb_replace_dir(const char *tmp, const char *dir);
 int tb_file_exists(const char *path);
 int tb_dir_exists(const char *path);
+
+// ---------------------------------------------------------------- JSON out
+// JSON text must be UTF-8 (RFC 8259), and strings from files, prompts or
+// sampled tokens may not be. Every JSON writer goes through tb_json_print,
+// which first cleans every string and key of the tree in place.
+typedef struct cJSON cJSON;
+// Replaces each byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) with '?'.
+void tb_utf8_clean(char *s);
+// Cleans the tree's strings, then prints it (formatted or on one line) with
+// a final newline. malloc'ed; NULL only if cJSON runs out of memory.
+char *tb_json_print(cJSON *root, int formatted);
+// tb_json_print(root, 1) written atomically to path.
+int tb_json_write(const char *path, cJSON *root);
 
 // ---------------------------------------------------------------- time
 double tb_now_seconds(void);  // monotonic clock

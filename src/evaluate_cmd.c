@@ -22,8 +22,8 @@ static int parse_int(const char *s, int *out, const char *flag) {
 }
 
 static void print_json(cJSON *o) {
-    char *text = cJSON_PrintUnformatted(o);
-    puts(text);
+    char *text = tb_json_print(o, 0);
+    fputs(text, stdout);
     free(text);
     cJSON_Delete(o);
 }

@@ -212,7 +212,7 @@ static void rewrite_weights(const char *dir, const char *drop, const char *resha
     }
     char out[600];
     snprintf(out, sizeof out, "%s/model.safetensors", dir);
-    if (st_write(out, ts, n) != 0) fprintf(stderr, "rewrite failed: %s\n", tb_last_error());
+    if (st_write(out, ts, n, NULL) != 0) fprintf(stderr, "rewrite failed: %s\n", tb_last_error());
     for (int i = 0; i < n; i++) free(copies[i]);
     st_close(st);
 }
@@ -303,11 +303,94 @@ static void test_refusals(void) {
     model_destroy(m);
 }
 
+// Checksums and the pairing of the files: a flipped byte, a train_state.bin
+// of another run, a model.safetensors of another checkpoint, a NaN weight,
+// an old train state that cannot be checked.
+static void test_integrity(void) {
+    char good[512], bad[512], other[512], path[700], from[700];
+    dir_path(good, sizeof good, "sum-good");
+    dir_path(bad, sizeof bad, "sum-bad");
+    dir_path(other, sizeof other, "sum-other");
+    Model *m = fake_model();
+    TrainState ts, out;
+    init_state(&ts);
+    snprintf(ts.run_id, sizeof ts.run_id, "run-a");
+    fake_step(m, &ts);
+    CHECK(checkpoint_save(good, m, &ts) == 0, "save: %s", tb_last_error());
+    // Another run of the same model, one step further.
+    fake_step(m, &ts);
+    snprintf(ts.run_id, sizeof ts.run_id, "run-b");
+    CHECK(checkpoint_save(other, m, &ts) == 0, "save: %s", tb_last_error());
+
+    // The header carries the checksum as a string (what transformers requires).
+    snprintf(path, sizeof path, "%s/model.safetensors", good);
+    SafeTensors *st = st_open(path);
+    const char *sum = st ? st_metadata(st, ST_CHECKSUM_KEY) : NULL;
+    CHECK(sum && strncmp(sum, "fnv1a64:", 8) == 0 && strlen(sum) == 24 && st->checksum_verified,
+          "model.safetensors lacks its checksum: %s", sum ? sum : "(none)");
+    CHECK(st && st_metadata(st, "format") && tb_streq(st_metadata(st, "format"), "pt"), "format: pt is gone");
+    st_close(st);
+    Model *b = fake_model();
+    memset(&out, 0, sizeof out);
+    CHECK(checkpoint_load_into(b, good, &out) == 0 && tb_streq(out.run_id, "run-a") && out.step == 1,
+          "the run id and step do not come back: '%s' step %lld (%s)", out.run_id, (long long)out.step,
+          tb_last_error());
+    model_destroy(b);
+
+    // One flipped bit in the middle of the tensor data.
+    copy_checkpoint(good, bad);
+    snprintf(path, sizeof path, "%s/model.safetensors", bad);
+    size_t len;
+    char *raw = tb_read_file(path, &len);
+    raw[len / 2] ^= 0x04;
+    tb_write_file_atomic(path, raw, len);
+    free(raw);
+    expect_load_error("a flipped byte in the weights", bad, NULL, path, "does not match the checksum");
+
+    // train_state.bin from the other run: other weights, other run id.
+    copy_checkpoint(good, bad);
+    snprintf(from, sizeof from, "%s/train_state.bin", other);
+    snprintf(path, sizeof path, "%s/train_state.bin", bad);
+    raw = tb_read_file(from, &len);
+    tb_write_file_atomic(path, raw, len);
+    free(raw);
+    expect_load_error("a train_state.bin of another run", bad, &out, path, "saved with other weights");
+
+    // model.safetensors from the other checkpoint (intact, but not what config.json describes).
+    copy_checkpoint(good, bad);
+    snprintf(from, sizeof from, "%s/model.safetensors", other);
+    snprintf(path, sizeof path, "%s/model.safetensors", bad);
+    raw = tb_read_file(from, &len);
+    tb_write_file_atomic(path, raw, len);
+    free(raw);
+    expect_load_error("a model.safetensors of another checkpoint", bad, NULL, path, "config.json beside it");
+
+    // A NaN in one weight, saved with consistent checksums: refused all the same.
+    m->params[7] = NAN;
+    dir_path(bad, sizeof bad, "sum-nan");
+    CHECK(checkpoint_save(bad, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+    expect_load_error("a NaN weight", bad, NULL, "transformer.wte.weight", "non-finite");
+    m->params[7] = INFINITY;
+    CHECK(checkpoint_save(bad, m, NULL) == 0, "save with an infinity: %s", tb_last_error());
+    expect_load_error("an infinite weight", bad, NULL, "model.safetensors", "non-finite");
+
+    // A version-1 train state (no run id, no weights checksum) is refused, saying why.
+    copy_checkpoint(good, bad);
+    snprintf(path, sizeof path, "%s/train_state.bin", bad);
+    raw = tb_read_file(path, &len);
+    raw[8] = 1;  // the version field
+    tb_write_file_atomic(path, raw, len);
+    free(raw);
+    expect_load_error("a version-1 train state", bad, &out, "train_state.bin", "version 1");
+    model_destroy(m);
+}
+
 int main(void) {
     snprintf(root, sizeof root, "/tmp/tb_test_checkpoint.%d", (int)getpid());
     tb_mkdirs(root);
     test_save_load_resume();
     test_refusals();
+    test_integrity();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);

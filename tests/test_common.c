@@ -1,8 +1,63 @@
-// test_common.c: atomic files, the RNG and the error line.
+// test_common.c: atomic files, the RNG, the error line, the UTF-8 cleaning
+// of every JSON writer, and replacing a folder whole.
 #include "../src/common.h"
 #include "test.h"
 
+#include <cjson/cJSON.h>
 #include <unistd.h>
+
+// tb_utf8_clean: RFC 3629 sequences stay, every other byte becomes '?'.
+static void test_utf8(void) {
+    static const struct { const char *in, *out; } cases[] = {
+        {"plain ABC |: GABc :|", "plain ABC |: GABc :|"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e"},  // 2, 3, 4 bytes
+        {"T:\xff\xfe title", "T:?? title"},                 // never valid
+        {"\xc0\xaf \xe0\x80\xaf", "?? ???"},             // overlong forms of '/'
+        {"\xed\xa0\x80", "???"},                          // a surrogate (U+D800)
+        {"\xf4\x90\x80\x80 \xf5\x80", "???? ??"},       // above U+10FFFF
+        {"cut \xe2\x82", "cut ??"},                        // a sequence cut short by the end
+        {"\x80 lone", "? lone"},                            // a lone continuation byte
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        tb_utf8_clean(buf);
+        CHECK(strcmp(buf, cases[i].out) == 0, "utf8 case %zu: got '%s'", i, buf);
+    }
+    // tb_json_print cleans values and keys, in nested objects and arrays too.
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "title", "A \xff tune");
+    cJSON *arr = cJSON_AddArrayToObject(root, "list");
+    cJSON_AddItemToArray(arr, cJSON_CreateString("\xfe"));
+    cJSON *inner = cJSON_AddObjectToObject(root, "k\xc0y");
+    cJSON_AddNumberToObject(inner, "n", 1);
+    char *text = tb_json_print(root, 0);
+    cJSON_Delete(root);
+    CHECK(text && strcmp(text, "{\"title\":\"A ? tune\",\"list\":[\"?\"],\"k?y\":{\"n\":1}}\n") == 0,
+          "tb_json_print: %s", text ? text : "(null)");
+    free(text);
+}
+
+// tb_replace_dir puts a folder in place whole, over an existing one or not.
+static void test_replace_dir(void) {
+    char dir[] = "/tmp/tb_test_replace_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char target[300], tmp[300], path[400];
+    snprintf(target, sizeof target, "%s/style", dir);
+    for (int round = 0; round < 2; round++) {
+        snprintf(tmp, sizeof tmp, "%s/style.tmp", dir);
+        tb_mkdirs(tmp);
+        snprintf(path, sizeof path, "%s/file", tmp);
+        tb_write_file_atomic(path, round ? "new" : "old", 3);
+        CHECK(tb_replace_dir(tmp, target) == 0, "replace round %d: %s", round, tb_last_error());
+        snprintf(path, sizeof path, "%s/file", target);
+        char *text = tb_read_file(path, NULL);
+        CHECK(text && strcmp(text, round ? "new" : "old") == 0 && !tb_dir_exists(tmp), "round %d", round);
+        free(text);
+    }
+    CHECK(tb_remove_flat_dir(target) == 0 && !tb_dir_exists(target), "remove: %s", tb_last_error());
+    rmdir(dir);
+}
 
 int main(void) {
     // The RNG is deterministic from its seed and rng_below stays in range.
@@ -50,5 +105,7 @@ int main(void) {
 
     double xs[] = {5, 1, 4, 2, 3};
     CHECK(tb_median(xs, 5) == 3.0, "median");
+    test_utf8();
+    test_replace_dir();
     return test_summary("test_common");
 }

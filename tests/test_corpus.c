@@ -1,8 +1,13 @@
 // test_corpus.c: splitting files into tunes, skip reasons, the irishman style,
-// the IrishMAN JSON fixture, duplicate-aware splitting, and the manifests of
-// the default corpus (which make test builds).
+// the IrishMAN JSON fixture, duplicate-aware splitting, prepare's
+// all-or-nothing corpus (a failed rebuild leaves the old one, a damaged one is
+// rebuilt), and the manifests of the default corpus (which make test builds).
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../data/corpus.h"
@@ -33,7 +38,108 @@ static cJSON *load_json(const char *path) {
     return j;
 }
 
-int main(void) {
+static const char *const style_files[] = {"manifest.json", "vocab.tok", "train.bin", "val.bin", "train.abc", "val.abc"};
+
+// Concatenation of a style folder's files (with their names and lengths), to
+// compare two states; the total length goes first.
+typedef struct {
+    char *bytes;
+    size_t len;
+} Snapshot;
+
+static Snapshot snapshot(const char *dir) {
+    size_t cap = 1 << 16, used = 0;
+    char *out = tb_malloc(cap);
+    for (int i = 0; i < 6; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, style_files[i]);
+        size_t len = 0;
+        char *data = tb_read_file(path, &len);
+        if (used + len + 64 > cap) {
+            cap = 2 * (used + len + 64);
+            out = realloc(out, cap);
+        }
+        used += (size_t)snprintf(out + used, 64, "%s:%zu:", style_files[i], data ? len : (size_t)-1);
+        if (data) memcpy(out + used, data, len), used += len;
+        free(data);
+    }
+    return (Snapshot){out, used};
+}
+
+static int same_snapshot(Snapshot a, Snapshot b) { return a.len == b.len && memcmp(a.bytes, b.bytes, a.len) == 0; }
+
+// `tunebench prepare ARGS...` in a child whose files may not exceed
+// file_limit bytes (0: no limit), as on a full disk. Its exit status.
+static int prepare_child(const char *tunebench, long file_limit, char *const args[]) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (file_limit > 0) {
+            struct rlimit rl = {(rlim_t)file_limit, (rlim_t)file_limit};
+            signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG, as on a full disk
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1), dup2(fd, 2);
+        execv(tunebench, args);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// prepare never leaves a mixed corpus, and never calls a damaged one up to date.
+static void test_all_or_nothing(const char *tunebench) {
+    char dir[] = "/tmp/tb_test_prepare_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char style[600], cmd[1024];
+    snprintf(style, sizeof style, "%s/raw-bytes", dir);
+    char *seed3[] = {"tunebench", "prepare", "--out", dir, "--style", "raw", "--tokenizer", "bytes",
+                     "--val-fraction", "0.5", "--seed", "3", "tests/fixtures/data", NULL};
+    char *seed4[] = {"tunebench", "prepare", "--out", dir, "--style", "raw", "--tokenizer", "bytes",
+                     "--val-fraction", "0.5", "--seed", "4", "tests/fixtures/data", NULL};
+    CHECK(prepare_child(tunebench, 0, seed3) == 0, "prepare --seed 3");
+    Snapshot before = snapshot(style);
+
+    // A rebuild (another seed: another split) on a disk that fills up after
+    // a few hundred bytes: vocab.tok and train.abc would fit, train.bin not.
+    CHECK(prepare_child(tunebench, 500, seed4) != 0, "prepare on a full disk succeeded");
+    Snapshot after = snapshot(style);
+    CHECK(same_snapshot(before, after), "a failed prepare changed the corpus (a mixed corpus)");
+    free(after.bytes);
+    snprintf(cmd, sizeof cmd, "ls -d '%s'/raw-bytes.* 2>/dev/null | grep -q .", dir);
+    CHECK(system(cmd) != 0, "a failed prepare left a temporary folder in %s", dir);
+
+    // A damaged corpus (one byte of train.bin, or a replaced val.abc) is not up to date.
+    char path[700];
+    snprintf(path, sizeof path, "%s/train.bin", style);
+    size_t len;
+    char *raw = tb_read_file(path, &len);
+    if (raw) {
+        raw[len - 3] ^= 1;
+        tb_write_file_atomic(path, raw, len);
+        free(raw);
+    }
+    CHECK(prepare_child(tunebench, 0, seed3) == 0, "prepare after damage");
+    after = snapshot(style);
+    CHECK(same_snapshot(before, after), "prepare called a corpus with a damaged train.bin up to date");
+    free(after.bytes);
+    snprintf(path, sizeof path, "%s/val.abc", style);
+    tb_write_file_atomic(path, "X:1\nK:C\nabc|\n", 14);
+    CHECK(prepare_child(tunebench, 0, seed3) == 0, "prepare after a replaced val.abc");
+    after = snapshot(style);
+    CHECK(same_snapshot(before, after), "prepare called a corpus with a replaced val.abc up to date");
+    free(after.bytes);
+    free(before.bytes);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    char tunebench[512] = "build/tunebench";  // <build>/tunebench for <build>/tests/test_corpus
+    const char *tests_dir = strstr(argv[0], "/tests/");
+    if (tests_dir) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests_dir - argv[0]), argv[0]);
     (void)check_close;
     // tunes.abc: a comment preamble (not counted), two versions of one tune,
     // one without K:, one whose body is only a comment.
@@ -128,9 +234,9 @@ int main(void) {
     // learn merges), then again as a no-op.
     char dir[] = "/tmp/tb_test_corpus_XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    char *argv[] = {"prepare", "--out", dir, "--tokenizer", "bytes", "--val-fraction", "0.5", "--seed", "3",
+    char *prep_argv[] = {"prepare", "--out", dir, "--tokenizer", "bytes", "--val-fraction", "0.5", "--seed", "3",
                     "tests/fixtures/data", NULL};
-    CHECK(cmd_prepare(10, argv) == 0, "prepare on fixtures: %s", tb_last_error());
+    CHECK(cmd_prepare(10, prep_argv) == 0, "prepare on fixtures: %s", tb_last_error());
     char path[512];
     snprintf(path, sizeof path, "%s/raw-bytes/manifest.json", dir);
     cJSON *m = load_json(path);
@@ -140,10 +246,12 @@ int main(void) {
               manifest_number(m, "skipped", "json_record_without_abc") == 1,
           "fixture skip counts");
     cJSON_Delete(m);
-    CHECK(cmd_prepare(10, argv) == 0, "second prepare: %s", tb_last_error());
+    CHECK(cmd_prepare(10, prep_argv) == 0, "second prepare: %s", tb_last_error());
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
+
+    test_all_or_nothing(tunebench);
 
     // The default corpus: both styles, counts and compression in the manifest.
     const char *styles[] = {"raw", "irishman"};

@@ -1,6 +1,7 @@
 // test_eval_cli.c: `tunebench eval` and `tunebench score` end to end, on a
 // byte-level shard and a tiny checkpoint, against evaluate_tokens in-process;
-// and their refusals (a shard of another tokenizer, bad ids).
+// and their refusals (a shard of another tokenizer, bad ids, a checkpoint
+// with a flipped byte or a NaN weight).
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
@@ -101,6 +102,39 @@ int main(void) {
     fclose(f);
     run_json(cmd, &status);
     CHECK(status != 0, "score accepted a non-integer id");
+
+    // A checkpoint that is corrupt (one flipped byte) or holds a NaN: both
+    // commands refuse it with a line naming the file, instead of numbers.
+    f = fopen(ids, "w");
+    fprintf(f, "1 2 3 4 5\n");
+    fclose(f);
+    char weights[600], err[600];
+    snprintf(weights, sizeof weights, "%s/model.safetensors", ckpt);
+    snprintf(err, sizeof err, "%s/err.txt", root);
+    size_t len;
+    char *raw = tb_read_file(weights, &len);
+    raw[len / 2] ^= 0x02;
+    tb_write_file_atomic(weights, raw, len);
+    free(raw);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *needle = pass == 0 ? "does not match the checksum" : "non-finite";
+        snprintf(cmd, sizeof cmd, "build/tunebench eval --ckpt %s --data %s --batch 4 2>%s", ckpt, shard, err);
+        run_json(cmd, &status);
+        char *text = tb_read_file(err, NULL);
+        CHECK(status != 0 && text && strstr(text, needle) && strstr(text, weights), "eval of a checkpoint with %s: %s",
+              pass == 0 ? "a flipped byte" : "a NaN weight", text ? text : "(no error)");
+        free(text);
+        snprintf(cmd, sizeof cmd, "build/tunebench score --ckpt %s --ids %s 2>%s", ckpt, ids, err);
+        run_json(cmd, &status);
+        text = tb_read_file(err, NULL);
+        CHECK(status != 0 && text && strstr(text, needle) && strstr(text, weights), "score of a checkpoint with %s: %s",
+              pass == 0 ? "a flipped byte" : "a NaN weight", text ? text : "(no error)");
+        free(text);
+        if (pass == 0) {
+            model_param(m, "transformer.h.1.mlp.c_fc.weight")[17] = NAN;
+            CHECK(checkpoint_save(ckpt, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+        }
+    }
     model_destroy(m);
     tok_free(tok);
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);

@@ -3,9 +3,14 @@
 // Random weights make random bytes, which is all these checks need: the
 // prompt starts every tune, the length cap holds, a seed reproduces its tunes
 // bit for bit and another seed does not, the JSON index lists every file, and
-// a model that always prefers end-of-tune stops at once.
+// a model that always prefers end-of-tune stops at once. Refusals: a meter,
+// key or bar count that no ABC reader takes, an unknown option, a checkpoint
+// with a flipped byte or a NaN weight. A prompt that is not UTF-8 still gives
+// an index.json that is JSON.
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../data/tokenizer.h"
@@ -23,6 +28,38 @@ static int run(const char *args) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "build/tunebench generate %s > /dev/null 2>&1", args);
     return system(cmd);
+}
+
+// Runs build/tunebench generate with these arguments (raw bytes allowed);
+// stderr goes to err_path. The exit status.
+static int run_argv(char *const args[], const char *err_path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open("/dev/null", O_WRONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1), dup2(err, 2);
+        execv("build/tunebench", args);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int file_has(const char *path, const char *needle) {
+    char *text = tb_read_file(path, NULL);
+    int found = text && strstr(text, needle);
+    if (!found) fprintf(stderr, "%s lacks '%s': %s\n", path, needle, text ? text : "(none)");
+    free(text);
+    return found;
+}
+
+// Valid UTF-8 throughout: tb_utf8_clean changes nothing.
+static int is_utf8(const char *text) {
+    char *copy = tb_strdup(text);
+    tb_utf8_clean(copy);
+    int same = strcmp(copy, text) == 0;
+    free(copy);
+    return same;
 }
 
 static int save_tiny(const char *dir, int eot_always) {
@@ -130,6 +167,59 @@ int main(void) {
     CHECK(run(args) != 0, "a missing tokenizer is an error");
     snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --prompt 'X:1' --meter 3/4 --out %s", ckpt, out3);
     CHECK(run(args) != 0, "--prompt with --meter is an error");
+
+    // Header fields that no ABC reader takes, and an unknown option.
+    char err[400];
+    snprintf(err, sizeof err, "%s/err.txt", root);
+    static const char *const bad[][3] = {{"--meter", "7/0", "--meter 7/0"}, {"--key", "Q#", "--key Q#"},
+                                         {"--bars", "100000", "--bars 100000"}, {"--meter", "3/5", "--meter 3/5"},
+                                         {"--unit", "1/0", "--unit 1/0"}};
+    for (int i = 0; i < 5; i++) {
+        char *argv_bad[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                            (char *)bad[i][0], (char *)bad[i][1], NULL};
+        CHECK(run_argv(argv_bad, err) == 2 && file_has(err, bad[i][2]), "%s is accepted", bad[i][2]);
+    }
+    char *bogus[] = {"tunebench", "generate", "--ckpt", ckpt, "--out", out3, "--bogus", NULL};
+    CHECK(run_argv(bogus, err) != 0 && file_has(err, "unknown option '--bogus'"), "--bogus is not called unknown");
+
+    // A prompt whose title is not UTF-8: index.json is still JSON.
+    char out4[320];
+    snprintf(out4, sizeof out4, "%s/out4", root);
+    char *raw_prompt[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--n", "1",
+                          "--max-tokens", "8", "--prompt", "X:1\\nT:Bad \xff\xfe title\\nK:G\\n", "--out", out4,
+                          NULL};
+    CHECK(run_argv(raw_prompt, err) == 0, "generate from a prompt with bytes \\xff\\xfe failed");
+    idx = read_text(out4, "index.json");
+    j = idx ? cJSON_Parse(idx) : NULL;
+    CHECK(idx && is_utf8(idx) && j && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "prompt")), "T:Bad ?? title"),
+          "index.json of a prompt with bytes \\xff\\xfe is not UTF-8 JSON: %s", idx ? idx : "(none)");
+    cJSON_Delete(j);
+    free(idx);
+
+    // A flipped byte, then a NaN weight: generate refuses the checkpoint.
+    char weights[400];
+    snprintf(weights, sizeof weights, "%s/model.safetensors", ckpt);
+    size_t len;
+    char *raw = tb_read_file(weights, &len);
+    if (raw) {
+        raw[len / 2] ^= 0x01;
+        tb_write_file_atomic(weights, raw, len);
+        raw[len / 2] ^= 0x01;
+    }
+    char *from_ckpt[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--n", "1", "--out", out4,
+                         NULL};
+    CHECK(run_argv(from_ckpt, err) != 0 && file_has(err, "does not match the checksum"),
+          "generate used a checkpoint with a flipped byte");
+    if (raw) tb_write_file_atomic(weights, raw, len), free(raw);
+    Model *m = checkpoint_load(ckpt, backend_cpu(), NULL);
+    CHECK(m != NULL, "reload: %s", tb_last_error());
+    if (m) {
+        model_param(m, "transformer.ln_f.bias")[3] = NAN;
+        CHECK(checkpoint_save(ckpt, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+        model_destroy(m);
+    }
+    CHECK(run_argv(from_ckpt, err) != 0 && file_has(err, "non-finite") && file_has(err, "transformer.ln_f.bias"),
+          "generate used a checkpoint with a NaN weight");
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);

@@ -1,5 +1,7 @@
 // test_music_metrics.c: every music metric on hand-made tunes whose answers
-// are worked out by hand in the comments.
+// are worked out by hand in the comments; a folder without tunes; and
+// `tunebench evaluate-music --file` on a tune whose title is not UTF-8 (its
+// JSON must still be JSON).
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
@@ -387,7 +389,56 @@ static void test_midi_events(void) {
     CHECK(music_midi_event_count((const unsigned char *)"RIFF....", 8) == -1, "not MIDI");
 }
 
-int main(void) {
+// Valid UTF-8 throughout: tb_utf8_clean changes nothing.
+static int is_utf8(const char *text) {
+    char *copy = tb_strdup(text);
+    tb_utf8_clean(copy);
+    int same = strcmp(copy, text) == 0;
+    free(copy);
+    return same;
+}
+
+static void count_each(const char *text, size_t len, const char *source, int index, void *ctx) {
+    (void)text, (void)len, (void)source, (void)index;
+    ++*(int *)ctx;
+}
+
+static void test_empty_folder_and_utf8(const char *tunebench) {
+    char dir[] = "/tmp/tb_test_music_empty_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    // No *.abc at all (the file list is empty: nothing to sort).
+    int n = 0;
+    CHECK(music_for_each_tune(dir, count_each, &n) < 0 && strstr(tb_last_error(), "no tunes"),
+          "a folder without tunes: %s", tb_last_error());
+    MusicEvalOptions opt = {.input = dir, .label = "empty"};
+    cJSON *j = music_evaluate(&opt);
+    CHECK(j == NULL && strstr(tb_last_error(), dir), "evaluate-music on an empty folder: %s", tb_last_error());
+    cJSON_Delete(j);
+
+    // A title with the bytes \xff\xfe.
+    char abc[300], out[300], cmd[1200];
+    snprintf(abc, sizeof abc, "%s/bad.abc", dir);
+    const char *tune = "X:1\nT:Bad \xff\xfe title\nM:4/4\nL:1/8\nK:G\nGABc d2B2|c2A2 G4|]\n";
+    tb_write_file_atomic(abc, tune, strlen(tune));
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(cmd, sizeof cmd, "%s evaluate-music --file %s --no-abc2midi --out %s >/dev/null 2>&1", tunebench, abc,
+             out);
+    CHECK(system(cmd) == 0, "evaluate-music --file on a title with \\xff\\xfe failed");
+    char *text = tb_read_file(out, NULL);
+    cJSON *parsed = text ? cJSON_Parse(text) : NULL;
+    CHECK(text && is_utf8(text) && parsed && strstr(text, "Bad ?? title"),
+          "evaluate-music wrote JSON that is not UTF-8: %s", text ? text : "(none)");
+    cJSON_Delete(parsed);
+    free(text);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    char tunebench[512] = "build/tunebench";  // <build>/tunebench for <build>/tests/test_music_metrics
+    const char *tests_dir = strstr(argv[0], "/tests/");
+    if (tests_dir) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests_dir - argv[0]), argv[0]);
     test_fields();
     test_durations();
     test_bar_consistency();
@@ -398,5 +449,6 @@ int main(void) {
     test_control_codes();
     test_midi_events();
     test_abc2midi();
+    test_empty_folder_and_utf8(tunebench);
     return test_summary("test_music_metrics");
 }

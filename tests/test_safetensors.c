@@ -47,7 +47,7 @@ static void test_round_trip(void) {
     };
     char path[512];
     snprintf(path, sizeof path, "%s/ok.safetensors", dir);
-    CHECK(st_write(path, ts, 3) == 0, "st_write: %s", tb_last_error());
+    CHECK(st_write(path, ts, 3, NULL) == 0, "st_write: %s", tb_last_error());
 
     // The header length is a multiple of 8 and the padding is spaces.
     size_t len;
@@ -81,7 +81,7 @@ static void test_round_trip(void) {
 
     // Writing the same name twice is refused.
     StWriteTensor dup[2] = {{"x", 1, {3}, b}, {"x", 1, {3}, b}};
-    CHECK(st_write(path, dup, 2) != 0, "st_write accepted a duplicate name");
+    CHECK(st_write(path, dup, 2, NULL) != 0, "st_write accepted a duplicate name");
 }
 
 // A hand-written header in the style of other writers (no padding, another
@@ -212,7 +212,7 @@ static void test_corruptions(void) {
     StWriteTensor ts[2] = {{"x", 2, {4, 8}, big}, {"y", 1, {32}, big + 32}};
     char full[512];
     snprintf(full, sizeof full, "%s/full.safetensors", dir);
-    CHECK(st_write(full, ts, 2) == 0, "st_write: %s", tb_last_error());
+    CHECK(st_write(full, ts, 2, NULL) == 0, "st_write: %s", tb_last_error());
     size_t len;
     char *raw = tb_read_file(full, &len);
     int refused = 0, tried = 0;

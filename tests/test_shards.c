@@ -121,6 +121,18 @@ int main(void) {
     path_in(bad, sizeof bad, "range.bin");
     tb_write_file_atomic(bad, bytes, len);
     expect_open_fails(bad, "out-of-range", "outside its vocabulary");
+    // Headers that claim absurd token counts (the byte count would overflow a
+    // signed 64-bit product: UBSan in make test-sanitize sees it if it is computed).
+    static const uint64_t claims[] = {1ULL << 62, UINT64_MAX, (1ULL << 40) + 1};
+    unsigned char saved_count[8];
+    memcpy(saved_count, bytes + 16, 8);
+    for (int i = 0; i < 3; i++) {
+        memcpy(bytes + 16, &claims[i], 8);
+        path_in(bad, sizeof bad, "claims.bin");
+        tb_write_file_atomic(bad, bytes, len);
+        expect_open_fails(bad, "absurd token count", "more than any shard holds");
+    }
+    memcpy(bytes + 16, saved_count, 8);
     memcpy(bytes + 8, "\x07\x00\x00\x00", 4);
     path_in(bad, sizeof bad, "version.bin");
     tb_write_file_atomic(bad, bytes, len);
@@ -135,7 +147,8 @@ int main(void) {
           "a shard of exactly T+1 tokens: %s", tb_last_error());
     loader_close(&e);
 
-    const char *names[] = {"ok.bin", "truncated.bin", "foreign.bin", "tiny.bin", "range.bin", "version.bin"};
+    const char *names[] = {"ok.bin", "truncated.bin", "foreign.bin", "tiny.bin", "range.bin", "version.bin",
+                           "claims.bin"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         path_in(bad, sizeof bad, names[i]);
         unlink(bad);

@@ -69,11 +69,7 @@ int cmd_evaluate_music(int argc, char **argv) {
         tb_report();
         return 1;
     }
-    char *text = cJSON_Print(json);
-    size_t n = strlen(text);
-    text = realloc(text, n + 2);
-    text[n] = '\n', text[n + 1] = '\0';
-    int rc = tb_write_file_atomic(out, text, n + 1);
+    int rc = tb_json_write(out, json);
     if (!rc) {
         const cJSON *s = cJSON_GetObjectItem(json, "summary");
         const cJSON *a2m = cJSON_GetObjectItem(s, "abc2midi_valid_rate");
@@ -88,7 +84,6 @@ int cmd_evaluate_music(int argc, char **argv) {
     } else {
         tb_report();
     }
-    free(text);
     cJSON_Delete(json);
     return rc ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
 #include "../common.h"
+#include "tune.h"
 
 typedef struct {
     const char *ckpt, *tokenizer, *out, *prompt, *backend;
@@ -75,16 +76,54 @@ static char *build_prompt(const GenerateArgs *a) {
     return p;
 }
 
+// The meter, key and unit go into the prompt's M:, K: and L: lines: each must
+// be one the ABC parser (and abc2midi) reads, or every tune starts broken.
+static int check_header_fields(const GenerateArgs *a) {
+    Rational bar, unit;
+    MusicKey key;
+    char msg[512];
+    if (music_parse_meter(a->meter, &bar) != 0) {
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        return tb_error("generate: --meter %s: %s", a->meter, msg);
+    }
+    // A meter is beats over a power-of-two note value: 6/8, 2+3/8, C, C|.
+    const char *slash = strchr(a->meter, '/');
+    if (slash) {
+        char *end = NULL;
+        long den = strtol(slash + 1, &end, 10);
+        while (end && (*end == ' ' || *end == '\t')) end++;
+        if (!end || *end || den < 1 || den > 64 || (den & (den - 1)))
+            return tb_error("generate: --meter %s: the lower number must be 1, 2, 4, 8, 16, 32 or 64 (e.g. 6/8)",
+                            a->meter);
+    }
+    if (music_parse_key(a->key, &key) != 0) {
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        return tb_error("generate: --key %s: %s", a->key, msg);
+    }
+    if (music_parse_unit(a->unit, &unit) != 0) {
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        return tb_error("generate: --unit %s: %s", a->unit, msg);
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, GenerateArgs *a) {
     memset(a, 0, sizeof *a);
     a->n = 8, a->seed = 1, a->max_tokens = 1024, a->similarity = 4, a->bars = 8;
     a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = "cpu";
     sampler_config_default(&a->sampler);
     int musical = 0;
+    static const char *const known[] = {"--ckpt", "--tokenizer", "--out", "--prompt", "--backend", "--meter",
+                                        "--key", "--unit", "--n", "--seed", "--sections", "--bars",
+                                        "--similarity", "--max-tokens", "--temperature", "--top-k", "--top-p"};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (tb_streq(o, "--help") || tb_streq(o, "-h")) return 1;
+        size_t k = 0;
+        while (k < sizeof known / sizeof known[0] && !tb_streq(o, known[k])) k++;
+        if (k == sizeof known / sizeof known[0])
+            return tb_error("generate: unknown option '%s' (see tunebench generate --help)", o);
         if (!v) return tb_error("generate: option %s needs a value (see tunebench generate --help)", o);
         i++;
         char *end = NULL;
@@ -114,11 +153,11 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
     if (a->n <= 0 || a->n > 100000) return tb_error("generate: --n %d: must be 1 to 100000", a->n);
     if (a->max_tokens <= 0) return tb_error("generate: --max-tokens must be positive");
     if (a->sections < 0 || a->sections > 8) return tb_error("generate: --sections must be 1 to 8 (TunesFormer's limit)");
-    if (a->sections && (a->bars <= 0 || a->bars > 32)) return tb_error("generate: --bars must be 1 to 32");
+    if (a->bars <= 0 || a->bars > 32) return tb_error("generate: --bars %d: must be 1 to 32 (bars per section)", a->bars);
     if (a->similarity < 0 || a->similarity > 10) return tb_error("generate: --similarity must be 0 to 10");
     if (strchr(a->meter, '\n') || strchr(a->key, '\n') || strchr(a->unit, '\n'))
         return tb_error("generate: --meter, --key and --unit are one line each");
-    return 0;
+    return check_header_fields(a);
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -247,9 +286,7 @@ int cmd_generate(int argc, char **argv) {
     cJSON_AddNumberToObject(index, "seconds", tb_now_seconds() - t_all);
     char path[4200];
     snprintf(path, sizeof path, "%s/index.json", a.out);
-    char *json = cJSON_Print(index);
-    rc = tb_write_file_atomic(path, json, strlen(json));
-    free(json);
+    rc = tb_json_write(path, index);
     if (rc) goto done;
     printf("generate: %d tunes from %s -> %s\n", a.n, a.ckpt, a.out);
     status = 0;

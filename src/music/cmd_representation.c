@@ -269,10 +269,8 @@ int cmd_representation_table(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "mean", sum[k] / c.n);
         cJSON_AddNumberToObject(o, "total", sum[k]);
     }
-    char *js = cJSON_Print(j);
     snprintf(path, sizeof path, "%s.json", out);
-    if (!rc) rc = tb_write_file_atomic(path, js, strlen(js));
-    free(js);
+    if (!rc) rc = tb_json_write(path, j);
     cJSON_Delete(j);
     free(c.rows);
     tok_free(tok);

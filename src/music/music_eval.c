@@ -61,7 +61,7 @@ int music_for_each_tune(const char *path, MusicTuneFn fn, void *ctx) {
         names[count++] = tb_strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    if (count > 1) qsort(names, (size_t)count, sizeof *names, cmp_str);  // names is NULL when count is 0
     int tunes = 0, rc = 0;
     for (int i = 0; i < count; i++) {
         char full[4096];

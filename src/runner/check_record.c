@@ -7,7 +7,59 @@
 #include "../common.h"
 #include "schema.h"
 
-// A completed run has trained, validated, measured and sampled.
+static double number_at(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+// The step after `prev` that the loop logs a curve row for: every
+// log_interval-th step, the last step, and the first step of each segment
+// (each start and resume). 0 when there is none.
+static long long next_logged_step(long long prev, long long interval, long long steps, const cJSON *segments) {
+    long long next = (prev / interval + 1) * interval;
+    if (steps > prev && steps < next) next = steps;
+    for (const cJSON *seg = segments ? segments->child : NULL; seg; seg = seg->next) {
+        long long first = (long long)number_at(seg, "start_step") + 1;
+        if (first > prev && first <= steps && first < next) next = first;
+    }
+    return next <= steps ? next : 0;
+}
+
+// The curve holds one row for every logged step, in order: no gaps (rows a
+// crash or a resume lost) and no duplicates (rows a resume did twice).
+static int check_curve_rows(const char *path, const cJSON *r) {
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
+    long long interval = (long long)number_at(cfg, "log_interval"), steps = (long long)number_at(cfg, "steps");
+    if (interval < 1 || steps < 1) return tb_error("%s: training.config lacks log_interval or steps", path);
+    const cJSON *segments = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "identity"), "segments");
+    long long want = next_logged_step(0, interval, steps, segments), prev = 0;
+    for (const cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "curve")->child; row; row = row->next) {
+        long long step = (long long)number_at(row, "step");
+        if (step <= prev)
+            return tb_error("%s: curve row for step %lld follows step %lld (a duplicate or out of order)", path, step, prev);
+        if (want == 0 || step > want)
+            return tb_error("%s: the curve has no row for step %lld (rows jump from step %lld to %lld): rows were lost",
+                            path, want ? want : steps, prev, step);
+        if (step < want)
+            return tb_error("%s: curve row for step %lld, which is not a logged step (every %lld steps, the last, "
+                            "and the first of each segment)", path, step, interval);
+        prev = step;
+        want = next_logged_step(step, interval, steps, segments);
+    }
+    if (want) return tb_error("%s: the curve ends at step %lld; it has no row for step %lld", path, prev, want);
+    prev = -1;
+    for (const cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "validation")->child; row; row = row->next) {
+        long long step = (long long)number_at(row, "step");
+        if (step <= prev)
+            return tb_error("%s: validation row for step %lld follows step %lld (a duplicate or out of order)", path,
+                            step, prev);
+        prev = step;
+    }
+    return 0;
+}
+
+// A completed run has trained, validated, measured and sampled, and its curve
+// is whole.
 static int check_completed(const char *path) {
     char *text = tb_read_file(path, NULL);
     cJSON *r = text ? cJSON_Parse(text) : NULL;
@@ -24,6 +76,8 @@ static int check_completed(const char *path) {
     else if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "timing"),
                                                               "median_step_ms")))
         rc = tb_error("%s: a completed run with no median step time", path);
+    else
+        rc = check_curve_rows(path, r);
     cJSON_Delete(r);
     return rc;
 }
@@ -35,7 +89,8 @@ int cmd_check_record(int argc, char **argv) {
         if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
             printf("usage: tunebench check-record [--schema FILE] [--completed] RECORD.json...\n"
                    "  Checks run records against %s (schema version 1).\n"
-                   "  --completed  also require status completed, curve and validation rows and timings.\n",
+                   "  --completed  also require status completed, validation rows, timings, and a curve row for\n"
+                   "               every logged step (no gaps, no duplicates).\n",
                    RECORD_SCHEMA_PATH);
             return 0;
         }

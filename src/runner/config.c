@@ -62,6 +62,9 @@ static const ConfigKey config_keys[] = {
     {"samples.prompt", STR(sample_prompt), 0, 0, 0, "", "ABC text the samples start from"},
 };
 #define NUM_CONFIG_KEYS ((int)(sizeof config_keys / sizeof config_keys[0]))
+_Static_assert(NUM_CONFIG_KEYS <= (int)(sizeof(((ExperimentConfig *)0)->key_origin) /
+                                        sizeof(((ExperimentConfig *)0)->key_origin[0])),
+               "ExperimentConfig.key_origin needs a slot per config key");
 
 void config_defaults(ExperimentConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -153,6 +156,11 @@ static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *pref
     for (const cJSON *item = obj->child; item; item = item->next) {
         char key[128];
         snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        // JSON parsers disagree on a repeated key (cJSON keeps both, most keep
+        // the last): which value was meant is unknowable, so it is an error.
+        for (const cJSON *before = obj->child; before != item; before = before->next)
+            if (strcmp(before->string, item->string) == 0)
+                return tb_error("%s: key '%s' appears twice; keep one", origin, key);
         if (cJSON_IsObject(item)) {
             // Only a known section may be an object: "optimizer", "eval", ...
             size_t n = strlen(key);
@@ -214,13 +222,25 @@ int config_load(ExperimentConfig *cfg, const char *path) {
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin) {
     const ConfigKey *k = find_key(key);
     if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
-    if (k->type == KEY_STRING) return set_string(cfg, k, value, origin);
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(value, &end);
-    if (end == value || *end != '\0' || errno == ERANGE)
-        return tb_error("%s: key '%s': expected a number, got '%s'", origin, key, value);
-    return set_number(cfg, k, x, origin);
+    int rc;
+    if (k->type == KEY_STRING) {
+        rc = set_string(cfg, k, value, origin);
+    } else {
+        char *end = NULL;
+        errno = 0;
+        double x = strtod(value, &end);
+        if (end == value || *end != '\0' || errno == ERANGE)
+            return tb_error("%s: key '%s': expected a number, got '%s'", origin, key, value);
+        rc = set_number(cfg, k, x, origin);
+    }
+    if (rc == 0) snprintf(cfg->key_origin[k - config_keys], sizeof cfg->key_origin[0], "%s", origin);
+    return rc;
+}
+
+const char *config_origin(const ExperimentConfig *cfg, const char *key) {
+    const ConfigKey *k = find_key(key);
+    if (k && cfg->key_origin[k - config_keys][0]) return cfg->key_origin[k - config_keys];
+    return cfg->source;
 }
 
 int config_check(const ExperimentConfig *cfg) {
@@ -231,8 +251,8 @@ int config_check(const ExperimentConfig *cfg) {
             return tb_error("%s: key 'experiment': '%s' may hold only a-z, 0-9, '-' and '_' (it names a folder)",
                             cfg->source, cfg->experiment);
     if (cfg->warmup_steps > cfg->steps)
-        return tb_error("%s: key 'optimizer.warmup_steps': %d is longer than the run (%d steps)", cfg->source,
-                        cfg->warmup_steps, cfg->steps);
+        return tb_error("%s: key 'optimizer.warmup_steps': %d is longer than the run (%d steps)",
+                        config_origin(cfg, "optimizer.warmup_steps"), cfg->warmup_steps, cfg->steps);
     return 0;
 }
 

@@ -49,6 +49,10 @@ typedef struct {
     int sample_top_k;        // 0 = off
     double sample_top_p;      // 1 = off
     char sample_prompt[256];
+
+    // Which command-line option set each key ("" = the config file, source):
+    // errors about a key blame where its value came from.
+    char key_origin[40][16];
 } ExperimentConfig;
 
 // Built-in defaults (the protocol's); a config file overrides any of them.
@@ -59,6 +63,8 @@ int config_load(ExperimentConfig *cfg, const char *path);
 // Sets one key from text, e.g. config_set(cfg, "steps", "20", "--steps").
 // The same type and range checks as the file; `origin` names the source in errors.
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin);
+// Where a key's value came from: "--set", "--steps", ... or the config file.
+const char *config_origin(const ExperimentConfig *cfg, const char *key);
 // Checks relations between keys (warmup within the run, ...). 0 or -1.
 int config_check(const ExperimentConfig *cfg);
 // Derives what a shortened run needs: the cosine schedule spans the run's

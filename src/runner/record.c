@@ -123,8 +123,18 @@ void record_add_segment(RunRecord *rec, int start_step, const char *command) {
 
 void record_set_checkpoint(RunRecord *rec, const char *dir, int step) {
     cJSON *id = record_section(rec, "identity");
+    if (step < 0) {
+        set_field(id, "checkpoint_step", cJSON_CreateNull());
+        cJSON_DeleteItemFromObjectCaseSensitive(id, "checkpoint_dir");
+        return;
+    }
     set_field(id, "checkpoint_dir", cJSON_CreateString(dir));
     set_field(id, "checkpoint_step", cJSON_CreateNumber(step));
+}
+
+int record_checkpoint_step(const RunRecord *rec) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(record_section(rec, "identity"), "checkpoint_step");
+    return cJSON_IsNumber(s) ? (int)s->valuedouble : -1;
 }
 
 void record_add_curve_row(RunRecord *rec, int step, double train_loss, double lr, double grad_norm,
@@ -166,11 +176,5 @@ int record_write(RunRecord *rec) {
     char now[32];
     record_utc_now(now);
     set_field(record_section(rec, "identity"), "updated_at", cJSON_CreateString(now));
-    char *text = cJSON_Print(rec->root);
-    if (!text) return tb_error("cannot serialise the run record %s (out of memory)", rec->path);
-    size_t len = strlen(text);
-    text[len] = '\n';  // the terminating NUL becomes the final newline
-    int rc = tb_write_file_atomic(rec->path, text, len + 1);
-    free(text);
-    return rc;
+    return tb_json_write(rec->path, rec->root);
 }

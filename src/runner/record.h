@@ -3,8 +3,10 @@
 // Its schema (version RECORD_SCHEMA_VERSION) is documented in
 // results/README.md and checked by results/schema/run-record.schema.json.
 // The record is a cJSON tree held for the whole run and rewritten atomically
-// (temporary file, then rename) at the start, at every evaluation and at the
-// end, so a run killed at any moment leaves the last complete record behind.
+// (temporary file, then rename) at the start, at every evaluation, before
+// every checkpoint (with the curve rows up to it) and at the end, so a run
+// killed at any moment leaves a complete record that reaches at least as far
+// as its checkpoint.
 #ifndef TB_RUNNER_RECORD_H
 #define TB_RUNNER_RECORD_H
 
@@ -34,7 +36,10 @@ cJSON *record_section(const RunRecord *rec, const char *name);
 void record_set_status(RunRecord *rec, const char *status, const char *message);
 // A resumed run adds a segment {started_at, start_step, command}.
 void record_add_segment(RunRecord *rec, int start_step, const char *command);
+// identity.checkpoint_step (and checkpoint_dir); step -1 sets null (none yet).
 void record_set_checkpoint(RunRecord *rec, const char *dir, int step);
+// identity.checkpoint_step, or -1 when null.
+int record_checkpoint_step(const RunRecord *rec);
 
 void record_add_curve_row(RunRecord *rec, int step, double train_loss, double lr, double grad_norm,
                           double step_ms, double tokens_per_s);

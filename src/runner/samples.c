@@ -8,22 +8,6 @@
 #include "../../models/sampler.h"
 #include "../common.h"
 
-// JSON text must be UTF-8; a sampled byte-fallback token may not be. Each
-// byte that is not part of a well-formed sequence becomes '?'.
-static void make_valid_utf8(char *s) {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-        int ok = len > 0;
-        for (int i = 1; ok && i < len; i++) ok = (p[i] >> 6) == 2;
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += len;
-    }
-}
-
 cJSON *samples_generate(Model *m, const Tokenizer *tok, const ExperimentConfig *cfg) {
     const int max_t = m->spec.max_seq_len, V = m->spec.vocab_size;
     const int eot = tok_eot_id(tok);
@@ -35,7 +19,8 @@ cJSON *samples_generate(Model *m, const Tokenizer *tok, const ExperimentConfig *
     size_t n_prompt = tok_encode(tok, cfg->sample_prompt, prompt_len, enc, prompt_len + 1);
     if (n_prompt + 1 >= (size_t)max_t) {
         free(ids), free(enc);
-        tb_error("%s: key 'samples.prompt': %zu tokens leave no room in the %d-token context", cfg->source,
+        tb_error("%s: key 'samples.prompt': %zu tokens leave no room in the %d-token context",
+                 config_origin(cfg, "samples.prompt"),
                  n_prompt, max_t);
         return NULL;
     }
@@ -80,7 +65,8 @@ cJSON *samples_generate(Model *m, const Tokenizer *tok, const ExperimentConfig *
         }
         if (bytes == (size_t)-1) bytes = 0;
         text[bytes] = '\0';
-        make_valid_utf8(text);
+        // The record writer cleans the text to UTF-8 (tb_json_print): a sampled
+        // byte-fallback token may not be.
         cJSON *row = cJSON_CreateObject();
         cJSON_AddNumberToObject(row, "seed", (double)seed);
         cJSON_AddStringToObject(row, "prompt", cfg->sample_prompt);

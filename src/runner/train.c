@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -41,6 +42,7 @@
 #include "measure.h"
 #include "progress.h"
 #include "record.h"
+#include "run_files.h"
 #include "samples.h"
 #include "signals.h"
 
@@ -82,6 +84,7 @@ typedef struct {
     double train_s, eval_s, ckpt_s;
     uint64_t fault_nan_step; // test hooks, see cmd_train
     uint64_t fault_stop_step;
+    uint64_t fault_kill_step;
     int record_started;      // this process has written the record
     int threads_given;       // --threads was on the command line
     int stop_signal;         // the signal that interrupted the run
@@ -149,9 +152,14 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
             i++;
             continue;
         }
+        size_t f = 0;
+        while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
+        if (f == sizeof flags / sizeof flags[0] && !tb_streq(a, "--set") && !tb_streq(a, "--run-id"))
+            return tb_error("train: unknown option '%s' (see tunebench train --help)", a);
         if (i + 1 >= argc) return tb_error("train: option %s needs a value (see tunebench train --help)", a);
         const char *value = argv[++i];
         if (tb_streq(a, "--run-id")) {
+            if (run_id_check(value, "--run-id")) return -1;
             snprintf(run->run_id, sizeof run->run_id, "%s", value);
             continue;
         }
@@ -163,10 +171,6 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
             snprintf(key, sizeof key, "%.*s", (int)(eq - value), value);
             value = eq + 1;
         } else {
-            size_t f = 0;
-            while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
-            if (f == sizeof flags / sizeof flags[0])
-                return tb_error("train: unknown option '%s' (see tunebench train --help)", a);
             snprintf(key, sizeof key, "%s", flags[f].key);
         }
         if (*resume_dir && !tb_streq(key, "threads"))
@@ -261,10 +265,11 @@ static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
     if (model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tb_last_error());
-        return tb_error("%s: key 'model': %s", c->source, msg);
+        return tb_error("%s: key 'model': %s", config_origin(c, "model"), msg);
     }
     if (c->seq_len > spec.max_seq_len)
-        return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", c->source, c->seq_len,
+        return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", config_origin(c, "seq_len"),
+                        c->seq_len,
                         spec.name, spec.max_seq_len);
     run->model = model_create(&spec, be);
     if (!run->model) return -1;
@@ -351,17 +356,26 @@ static int write_record(Run *run, int steps_done) {
     return 0;
 }
 
+// The record first (with every curve row so far, naming this checkpoint),
+// then the checkpoint: a crash between the two leaves a record that reaches
+// past the checkpoint on disk, whose extra rows a resume redoes, never a
+// checkpoint past its record (rows that a resume would lose).
 static int save_checkpoint(Run *run, int step) {
     double t0 = tb_now_seconds();
+    int previous = record_checkpoint_step(&run->rec);
+    record_set_checkpoint(&run->rec, run->run_dir, step);
+    if (write_record(run, step)) return -1;
     TrainState ts;
     memset(&ts, 0, sizeof ts);
+    snprintf(ts.run_id, sizeof ts.run_id, "%s", run->run_id);
     ts.step = step;
     rng_seed(&ts.rng, (uint64_t)run->cfg.seed);
     loader_get_state(&run->train, ts.data_state);
     ts.optim = run->optim;
     int rc = checkpoint_save(run->run_dir, run->model, &ts);
     run->ckpt_s += tb_now_seconds() - t0;
-    if (rc == 0) record_set_checkpoint(&run->rec, run->run_dir, step);
+    if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
+    if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
     return rc;
 }
 
@@ -509,9 +523,8 @@ static RunEnd train_loop(Run *run, int *last_step) {
             if (!stop) stop = signals_stop_requested();  // a signal during the validation stops here
         }
         if (step % c->checkpoint_interval == 0 || last || stop) {
-            if (save_checkpoint(run, step)) return END_ERROR;
-        }
-        if (step % c->eval_interval == 0 || last || stop) {
+            if (save_checkpoint(run, step)) return END_ERROR;  // writes the record too
+        } else if (step % c->eval_interval == 0) {
             if (write_record(run, step)) return END_ERROR;
         }
         if (stop) {
@@ -541,6 +554,7 @@ static void run_free(Run *run) {
 }
 
 int cmd_train(int argc, char **argv) {
+    signals_install();  // first: before any thread, backend or file (signals.h)
     Run *run = tb_calloc(1, sizeof *run);
     cJSON *overrides = cJSON_CreateArray();
     const char *resume_dir = NULL;
@@ -557,22 +571,29 @@ int cmd_train(int argc, char **argv) {
     run->fault_nan_step = fault ? strtoull(fault, NULL, 10) : 0;
     fault = getenv("TUNEBENCH_FAULT_STOP_STEP");  // tests only: act as if SIGTERM came during this step
     run->fault_stop_step = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
+    run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
     ExperimentConfig *c = &run->cfg;
     cJSON *notes = cJSON_CreateArray();
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     if (resume_dir) {
-        if (locate_resume(run, resume_dir)) goto fail;
+        if (locate_resume(run, resume_dir) || run_lock(run->run_dir)) goto fail;
     } else {
         config_resolve(c, notes);
         if (config_check(c)) goto fail;
         resolve_paths(run);
         if (tb_file_exists(run->record_path))
             tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
+        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
     }
+    run_set_oom_hint(c->batch_size);
     set_threads(c->threads);
     if (open_data(run)) goto fail;
     if (build_model(run, resume_dir ? run->run_dir : NULL, &ts)) goto fail;
+    if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
 
@@ -585,6 +606,7 @@ int cmd_train(int argc, char **argv) {
     run->optim.grad_clip = (float)c->grad_clip;
 
     if (resume_dir) {
+        if (run_check_resume(&run->rec, &ts, run->run_dir)) goto fail;
         run->start_step = (int)ts.step;
         loader_set_state(&run->train, ts.data_state);
         record_truncate_after(&run->rec, run->start_step);
@@ -649,7 +671,6 @@ int cmd_train(int argc, char **argv) {
     }
     if (write_record(run, run->start_step)) goto fail;
 
-    signals_install();
     int last_step = run->start_step;
     RunEnd end = train_loop(run, &last_step);
     if (end == END_ERROR) goto fail;
