@@ -1,11 +1,34 @@
 // check_record.c: `tunebench check-record`, the schema check of run records
 // from the command line (the end-to-end tests use it on every record they make).
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common.h"
 #include "schema.h"
+
+static double number_at(const cJSON *r, const char *section, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, section), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// training.epochs (recorded since the runner states it; older records lack
+// it) must be the steps' tokens over the training split's.
+static int check_epochs(const char *path, const cJSON *r) {
+    double epochs = number_at(r, "training", "epochs");
+    if (isnan(epochs)) return 0;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cfg, "steps");
+    double expect = cJSON_IsNumber(steps) ? steps->valuedouble * number_at(r, "training", "tokens_per_step") /
+                                                number_at(r, "data", "train_tokens")
+                                          : NAN;
+    if (!(fabs(epochs - expect) <= 1e-9 * fabs(expect)))
+        return tb_error("%s: training.epochs is %g, but %s steps of %g tokens over %g training tokens make %g", path,
+                        epochs, cJSON_IsNumber(steps) ? "its" : "(missing)", number_at(r, "training", "tokens_per_step"),
+                        number_at(r, "data", "train_tokens"), expect);
+    return 0;
+}
 
 // A completed run has trained, validated, measured and sampled.
 static int check_completed(const char *path) {
@@ -24,6 +47,8 @@ static int check_completed(const char *path) {
     else if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "timing"),
                                                               "median_step_ms")))
         rc = tb_error("%s: a completed run with no median step time", path);
+    else
+        rc = check_epochs(path, r);
     cJSON_Delete(r);
     return rc;
 }
@@ -35,7 +60,8 @@ int cmd_check_record(int argc, char **argv) {
         if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
             printf("usage: tunebench check-record [--schema FILE] [--completed] RECORD.json...\n"
                    "  Checks run records against %s (schema version 1).\n"
-                   "  --completed  also require status completed, curve and validation rows and timings.\n",
+                   "  --completed  also require status completed, curve and validation rows and timings,\n"
+                   "               and training.epochs (where recorded) to match the steps and the corpus.\n",
                    RECORD_SCHEMA_PATH);
             return 0;
         }
