@@ -39,9 +39,11 @@
 
 typedef struct cJSON cJSON;
 
-// A training step costs about three forward passes of its batch: measured on
-// this project's 2-core CPU, a mamba-6m step (8 x 256) took 0.64-1.0 s and a
-// validation batch of 8 windows 0.2-0.35 s.
+// A training sequence costs about three forward windows. The reference set's
+// records (results/reference, 2-core CPU, 8 x 256) measured the ratio of step
+// time per sequence to validation time per window at 3.0 (gpt2-6m: 549 ms a
+// step, 54 s for 11 x 214 windows), 2.9 (mamba-6m), 3.1 (gpt2-60m) and 3.1
+// (mamba-60m).
 #define EVAL_WINDOWS_PER_TRAIN_SEQUENCE 3.0
 // The fewest validations a budget-limited run keeps: the start, middle and end.
 #define EVAL_MIN_VALIDATIONS 3
