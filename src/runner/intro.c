@@ -23,9 +23,9 @@ void intro_print(Progress *p, const ExperimentConfig *c, const EvalPlan *plan, c
     progress_note(p, "epochs: %d steps of %.0f tokens make %.2f passes over the %.2fM training tokens of %s%s",
                   c->steps, per_step, run, (double)train_tokens / 1e6, c->data_dir, also);
     if (run > INTRO_MANY_EPOCHS || protocol > INTRO_MANY_EPOCHS)
-        progress_note(p, "epochs: that many passes over one corpus overfit (the validation curve, not the training "
+        progress_note(p, "epochs: %.0f passes over one corpus overfit (the validation curve, not the training "
                          "loss, is the result); a larger corpus: make data DATASET=irishman, or make data "
-                         "ABC_SRC=\"FILES OR FOLDERS\"");
+                         "ABC_SRC=\"FILES OR FOLDERS\"", run > protocol ? run : protocol);
     for (const cJSON *n = notes ? notes->child : NULL; n; n = n->next)
         if (cJSON_IsString(n)) progress_note(p, "short run: %s", n->valuestring);
     char rule[1024];

@@ -99,3 +99,13 @@ void progress_note(Progress *p, const char *fmt, ...) {
     fputc('\n', p->out);
     fflush(p->out);
 }
+
+void progress_close(Progress *p) {
+    if (!p->out) return;
+    clear_status(p);
+    if (p->line_open) {
+        fputc('\n', p->out);
+        p->line_open = 0;
+    }
+    fflush(p->out);
+}

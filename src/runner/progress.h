@@ -29,6 +29,9 @@ void progress_step(Progress *p, int step, float loss, double tokens_per_s, doubl
 void progress_status(Progress *p, int first, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // A message on its own line (ends an open TTY step line, replaces a status line).
 void progress_note(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Ends whatever line is open (before an error message on stderr). A Progress
+// never initialised (zeroed) is fine.
+void progress_close(Progress *p);
 // "1h 02m", "3m 05s", "12.3s".
 void progress_format_duration(double seconds, char *out, size_t cap);
 

@@ -723,6 +723,7 @@ int cmd_train(int argc, char **argv) {
     return status;
 
 fail:
+    progress_close(&run->progress);
     tb_report();
     // The record (if one was started) says how the run ended.
     if (run->record_started) {
