@@ -1,7 +1,29 @@
 # tunebench: GPT-2 vs Mamba on ABC music. `make help` lists the targets.
 #
 # Sources are found by wildcard, so adding a file needs no edit here. Each
-# area adds its own targets in mk/<area>.mk, included at the end.
+# area adds its own targets in mk/<area>.mk, included below.
+#
+# `make help` prints the `##` comment lines of this file and mk/*.mk (so the
+# list sits beside the targets and tests/test_make_help.sh checks that it
+# names every .PHONY target and nothing else):
+#   ##@ Group        the group of the lines that follow (help shows the groups
+#                    in the order they first appear; the lines below fix it)
+#   ## target  text  one line per target: its name, then what it does
+##@ Build and test
+##@ Data
+##@ Experiments
+##@ Generated music
+##@ Figures, tables and the paper
+##@ GPU
+##@ Benchmarks
+##@ Build and test
+## all               (plain `make`) build build/tunebench; installs missing Debian packages first
+## test              build and run every test; prints 'N passed, N failed'
+## test-sanitize     the same tests under ASan and UBSan (build-sanitize/)
+## deps              install every missing Debian package the project uses (apt-get)
+## deps-build        install only what compiling and `make test` need (every compile waits for it)
+## clean             remove build/ and build-sanitize/
+## help              this list; `make V=1 ...` shows the full compiler commands
 
 CC       ?= cc
 BUILD    := build
@@ -15,8 +37,22 @@ LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard src/*.c src/*/*.c dat
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# `make help` against the targets (a script; run_all.sh runs it with the C tests).
+TEST_BIN += tests/test_make_help.sh
 
 .DEFAULT_GOAL := all
+
+# Quiet build, as kbuild does: one short line per file ("  CC  build/x.o"),
+# the full commands with `make V=1`. Warnings and errors print in full either way.
+V ?= 0
+ifeq ($(V),1)
+Q   :=
+say := @true
+else
+Q   := @
+say := @printf '  %-5s %s\n'
+endif
+
 TEST_PREREQS := $(BUILD)/tunebench
 # Each area's targets; included before the rules below so that what they add
 # to TEST_PREREQS is seen by `test`.
@@ -27,33 +63,35 @@ include $(sort $(wildcard mk/*.mk))
 all: deps-build $(BUILD)/tunebench
 
 help:
-	@echo "make              build build/tunebench (installs missing Debian packages first)"
-	@echo "make test         build and run every test (prints 'N passed, N failed')"
-	@echo "make test-sanitize  the same tests under ASan and UBSan"
-	@echo "make data         build the default ABC corpus, tokenizer and shards"
-	@echo "make deps         install missing Debian packages (apt-get)"
-	@echo "make clean        remove build/"
+	@awk -f scripts/make_help.awk Makefile $(sort $(wildcard mk/*.mk))
 
 # deps-build: only what compiling needs; deps: everything the project uses.
+# Every compile rule has deps-build as an order-only prerequisite, so that
+# `make -j` installs the headers (libopenblas-dev, libcjson-dev) before any
+# compiler needs them; it runs once per make, and checking takes a moment.
 .PHONY: deps-build
 deps-build:
 	@bash scripts/deps.sh build
 deps:
 	@bash scripts/deps.sh all
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libtunebench.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/tunebench: $(BUILD)/src/tunebench.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Tests run from the repository root; each prints its own tally and
 # tests/run_all.sh adds them up into one closing line.

@@ -1,15 +1,11 @@
-# mk/cuda.mk: the CUDA backend, built two ways from the same kernels/cuda/*.cu.
-#
-#   make test       the .cu files compiled by g++ against the SIMT emulation
-#                   (kernels/cuda/simt_emu.h) and linked into tests/test_cuda_*
-#   make cuda       nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda
-#   make test-gpu   the same kernel tests, native, plus a determinism check,
-#                   and SIGTERM/SIGINT to child runs on the GPU (tests/test_stop_signal.sh)
-#   make bench-gpu  tokens/s, MFU, the step's forward/backward/optimizer and
-#                   scan/GEMM split, launch and copy counts, prefill and decode
-#                   latency (with and without graphs) as JSON (needs a GPU):
-#                   results/bench/cuda.json; BENCH_GPU_FLAGS="--tf32 --batch 32"
-#                   (--models gpt2-6m,mamba-6m for a subset)
+# mk/cuda.mk: the CUDA backend, built two ways from the same kernels/cuda/*.cu:
+# `make test` compiles them with g++ against the SIMT emulation
+# (kernels/cuda/simt_emu.h) and links them into tests/test_cuda_*; `make cuda`
+# compiles them with nvcc.
+##@ GPU
+## cuda             nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda (builds without a GPU)
+## test-gpu         the CUDA kernel and model tests natively, a determinism check, and SIGTERM to GPU runs
+## bench-gpu        tokens/s, MFU, step breakdown, launch counts, decode with/without graphs: results/bench/cuda.json
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -27,22 +23,26 @@ EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU
 EMU_OBJ      := $(CUDA_SRC:%.cu=$(EMU_BUILD)/%.o) $(SIMT_TEST_CU:%.cu=$(EMU_BUILD)/%.o) \
                 $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard kernels/cuda/*.cpp))
 
-$(EMU_BUILD)/%.o: %.cu
+$(EMU_BUILD)/%.o: %.cu | deps-build
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
-$(EMU_BUILD)/%.o: %.cpp
+	$(say) CXX $@
+	$(Q)$(CXX) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
+$(EMU_BUILD)/%.o: %.cpp | deps-build
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+	$(say) CXX $@
+	$(Q)$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libtbcuda_emu.a: $(EMU_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 # The CUDA tests link the emulated backend (this stem is shorter than the
 # generic tests rule's, so make picks this rule for them).
 $(BUILD)/tests/test_cuda_%.o: CFLAGS += -DTB_SIMT_EMU
 $(BUILD)/tests/test_cuda_%: $(BUILD)/tests/test_cuda_%.o $(BUILD)/libtbcuda_emu.a $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lstdc++
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lstdc++
 
 -include $(EMU_OBJ:.o=.d)
 
@@ -53,25 +53,30 @@ CUDA_OBJ   := $(CUDA_SRC:%.cu=$(CUDA_BUILD)/%.o)
 # offers the CUDA backend.
 CUDA_LIB_OBJ := $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
 
-$(CUDA_BUILD)/%.o: %.cu
+$(CUDA_BUILD)/%.o: %.cu | deps-build
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
-$(CUDA_BUILD)/%.o: %.c
+	$(say) NVCC $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+$(CUDA_BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DTB_HAVE_CUDA -c $< -o $@
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) -DTB_HAVE_CUDA -c $< -o $@
 
 $(CUDA_BUILD)/libtunebench-cuda.a: $(CUDA_LIB_OBJ) $(CUDA_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/tunebench-cuda: $(CUDA_BUILD)/src/tunebench.o $(CUDA_BUILD)/libtunebench-cuda.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 # Native kernel tests: the emulation tests minus the one about the emulator.
 GPU_TEST_SRC := $(filter-out tests/test_cuda_emu.c,$(wildcard tests/test_cuda_*.c))
 GPU_TEST_BIN := $(GPU_TEST_SRC:tests/%.c=$(CUDA_BUILD)/tests/%)
 $(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
 
@@ -86,6 +91,7 @@ bench-gpu: cuda $(BENCH_GPU_BIN)
 	$(BENCH_GPU_BIN) results/bench/cuda.json $(BENCH_GPU_FLAGS)
 
 $(CUDA_BUILD)/bench/%: $(CUDA_BUILD)/bench/%.o $(CUDA_BUILD)/libtunebench-cuda.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 -include $(CUDA_OBJ:.o=.d) $(CUDA_LIB_OBJ:.o=.d)

@@ -1,9 +1,11 @@
 # data.mk: the corpus, tokenizer and shards (make data), and the tokenizer benchmark.
-#
-#   make data                      default corpus: music21's folk collections (pinned wheel)
-#   make data ABC_SRC="a.abc dir"  your own .abc files or folders instead
-#   make data DATASET=irishman     the IrishMAN JSON (needs network to huggingface.co)
-# Each builds data/corpus/{raw,irishman}/ (vocab.tok, train.bin, val.bin, manifest.json).
+# Each `make data` builds data/corpus/{raw,irishman}/ (vocab.tok, train.bin,
+# val.bin, manifest.json).
+##@ Data
+## data             the default corpus (music21's folk collections, pinned wheel); ABC_SRC="a.abc dir" your own ABC; DATASET=irishman the IrishMAN JSON (needs huggingface.co)
+## corpus-for-tests the default corpus if it is missing (make test needs it)
+##@ Benchmarks
+## bench-tokenizer  tokenizer encoding speed on one core: results/bench/tokenizer.json
 
 .PHONY: data corpus-for-tests bench-tokenizer
 DATASET   ?= music21
@@ -35,7 +37,8 @@ TEST_PREREQS += corpus-for-tests
 
 # Encoding speed on one core (median of repeats) -> results/bench/tokenizer.json
 $(BUILD)/bench/bench_tokenizer: $(BUILD)/bench/bench_tokenizer.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 bench-tokenizer: corpus-for-tests $(BUILD)/bench/bench_tokenizer
 	@mkdir -p results/bench
 	OMP_NUM_THREADS=1 $(BUILD)/bench/bench_tokenizer data/corpus results/bench/tokenizer.json

@@ -1,4 +1,6 @@
 # mk/gpt2.mk: the GPT-2 CPU benchmark.
+##@ Benchmarks
+## bench-gpt2       GPT-2 6M and 60M on the CPU, with the PyTorch peer: results/bench/gpt2-cpu.json (on a quiet machine)
 #
 # make bench-gpt2   writes results/bench/gpt2-cpu.json: gpt2-6m and gpt2-60m
 #                   (training tokens/s and MFU at batch 8 x 256, prefill and

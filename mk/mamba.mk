@@ -1,4 +1,7 @@
 # mamba.mk: Mamba-specific build settings and targets.
+##@ Benchmarks
+## bench-mamba      Mamba 6M and 60M on the CPU, with the PyTorch peers: results/bench/mamba-cpu.json (about 20 minutes, on a quiet machine)
+## profile-mamba    per-op time of a mamba-6m training and decode step (PROFILE_ARGS="mamba-60m 2 2", or "scan")
 
 # The scan and SiLU compute in whole vectors (kernels/cpu/vec16.h); their
 # scalar tails and the decode step call the branch-free exp/log of
@@ -43,7 +46,8 @@ bench-mamba: deps-build $(BUILD)/tunebench
 # (a development tool; bench/profile_mamba.c). PROFILE_ARGS="mamba-60m 2 2", or
 # PROFILE_ARGS="scan" for the scan alone on one thread in CPU time.
 $(BUILD)/bench/profile_mamba: $(BUILD)/bench/profile_mamba.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 .PHONY: profile-mamba
 profile-mamba: deps-build $(BUILD)/bench/profile_mamba
 	$(BUILD)/bench/profile_mamba $(PROFILE_ARGS)

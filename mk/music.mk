@@ -1,16 +1,14 @@
 # music.mk: generated music, its metrics, scores and audio (issue 7).
-#
-#   make samples     render every experiment's generated tunes and a sample of the
-#                    real validation tunes to MIDI, WAV, MP3 and SVG, score them,
-#                    and write results/samples/index.html
-#   make music-eval  results/music/<set>.json: evaluate-music on each experiment's
-#                    generated tunes and on the real validation tunes
-#   make generated   tunes from each experiment's latest checkpoint under RECORDS
-#   make music-table  paper/tables/music_metrics.{tex,md,dat} from results/music
-#                    (part of `make tables`); music-figure draws it (part of `make plots`)
-#   make music-tables  music-eval, then the table and the figure
-#   make representation-table  paper/tables/representation.{tex,md,json}
-#                    (REPR_SAMPLE tunes rendered to audio, default 100; 0 = all)
+##@ Generated music
+## generated        GEN_N tunes (16) from each experiment's latest checkpoint under RECORDS: results/generated/<experiment>/
+## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
+## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
+## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
+##@ Figures, tables and the paper
+## music-table      paper/tables/music_metrics.{tex,md,dat} from results/music (part of make tables)
+## music-figure     the same metrics as a figure (part of make plots)
+## music-tables     music-eval, then music-table and music-figure
+## representation-table  paper/tables/representation.*: the validation tunes' size as audio, MIDI and ABC (REPR_SAMPLE=100; 0 = all)
 #
 # Generated tunes are read from results/generated/<experiment>/*.abc (what
 # `tunebench generate --out results/generated/<experiment>` writes).

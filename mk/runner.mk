@@ -1,12 +1,15 @@
 # runner.mk: experiments, plots, tables and the paper (issue 5).
-#
-#   make exp-gpt2-6m [STEPS=N] [BATCH=N] [BACKEND=cpu|cuda] [SEED=N] [THREADS=N]
-#                    [RESULTS=dir] [DATA=corpus-dir] [TRAIN_FLAGS="--set key=value ..."]
-#   make exp-all       the four experiments, one after another
-#   make plots         figures from the records in $(RECORDS) into $(PLOTS_OUT)
-#   make tables        LaTeX and Markdown tables into $(TABLES_OUT)
-#   make paper         paper/paper.pdf (from the plots and tables)
-#   make reference     the committed reference set: results/reference (hours on a CPU)
+##@ Experiments
+## exp-gpt2-6m      train GPT-2 6M: results/gpt2-6m/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
+## exp-gpt2-60m     train GPT-2 60M (the same options)
+## exp-mamba-6m     train Mamba 6M (the same options)
+## exp-mamba-60m    train Mamba 60M (the same options)
+## exp-all          the four experiments, one after another
+## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 110 minutes on a 2-core CPU)
+##@ Figures, tables and the paper
+## plots            figures from the records in RECORDS (results/reference) into PLOTS_OUT (plots/out)
+## tables           LaTeX and Markdown tables and paper facts into TABLES_OUT (paper/tables)
+## paper            paper/paper.pdf from the plots and tables
 
 EXPERIMENTS := gpt2-6m gpt2-60m mamba-6m mamba-60m
 EXP_TARGETS := $(addprefix exp-,$(EXPERIMENTS))
@@ -44,9 +47,11 @@ exp-all:
 
 # ---------------------------------------------------------------- plots and tables
 $(BUILD)/plot_data: $(BUILD)/plots/plot_data.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/make_tables: $(BUILD)/paper/make_tables.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 plots: deps-build $(BUILD)/plot_data
 	@mkdir -p $(PLOTS_OUT)/data

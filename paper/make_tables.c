@@ -346,6 +346,32 @@ static void write_facts(const RecordSet *set, const char *dir) {
     }
     macro(fp, "tbStepsRun", steps);
     macro_num(fp, "tbRuns", set->count, 1);
+
+    // Epochs: the protocol's steps against this training split, and each run's.
+    // Records before the runner stored training.epochs hold what computes it.
+    double per_step = records_num(r, "training.tokens_per_step"), train = records_num(r, "data.train_tokens");
+    macro_num(fp, "tbProtocolTokens", records_num(r, "training.protocol_steps") * per_step, 1);
+    Cell e;
+    fmt_num(e, records_num(r, "training.protocol_steps") * per_step / train, "%.0f");
+    macro(fp, "tbProtocolEpochs", e);
+    char epochs[512] = "", validations[1024] = "";
+    for (int i = 0; i < set->count; i++) {
+        const cJSON *ri = set->runs[i].root;
+        Cell n, label;
+        records_label(set->runs[i].experiment, label, sizeof label);
+        fmt_num(n, records_num(ri, "timing.steps_done") * records_num(ri, "training.tokens_per_step") /
+                       records_num(ri, "data.train_tokens"), "%.1f");
+        snprintf(epochs + strlen(epochs), sizeof epochs - strlen(epochs), "%s%s (%s)", i ? ", " : "", n, label);
+        // The validations it made, from its rows: how many, and on how many tokens.
+        const cJSON *rows = records_get(ri, "validation");
+        const cJSON *first = rows ? cJSON_GetArrayItem(rows, 0) : NULL;
+        Cell tokens;
+        fmt_count(tokens, first ? records_num(first, "tokens") : NAN);
+        snprintf(validations + strlen(validations), sizeof validations - strlen(validations),
+                 "%s%d times on %s tokens (%s)", i ? ", " : "", rows ? cJSON_GetArraySize(rows) : 0, tokens, label);
+    }
+    macro(fp, "tbEpochsRun", epochs);
+    macro(fp, "tbValidationsRun", validations);
     fclose(fp);
 }
 

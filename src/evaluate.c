@@ -20,7 +20,8 @@ static int32_t token_at(const TokenSource *src, size_t i) {
 }
 
 static int evaluate(Model *m, const TokenSource *src, size_t n, const int *token_bytes,
-                    const EvalOptions *opt, EvalResult *out, float *nats_out) {
+                    const EvalOptions *opt, EvalResult *out, float *nats_out, EvalProgressFn on_batch,
+                    void *ctx) {
     memset(out, 0, sizeof *out);
     const int B = opt->B, T = opt->T, V = m->spec.vocab_size;
     if (B < 1 || T < 1) return tb_error("evaluate: batch %d x %d must be positive", B, T);
@@ -68,6 +69,7 @@ static int evaluate(Model *m, const TokenSource *src, size_t n, const int *token
                 count++;
             }
         }
+        if (on_batch) on_batch(ctx, w0 + (uint64_t)rows, windows);
     }
     free(inputs);
     free(targets);
@@ -87,13 +89,19 @@ static int evaluate(Model *m, const TokenSource *src, size_t n, const int *token
 int evaluate_tokens(Model *m, const uint16_t *tokens, size_t n, const int *token_bytes,
                     const EvalOptions *opt, EvalResult *out, float *nats_out) {
     TokenSource src = {tokens, NULL};
-    return evaluate(m, &src, n, token_bytes, opt, out, nats_out);
+    return evaluate(m, &src, n, token_bytes, opt, out, nats_out, NULL, NULL);
+}
+
+int evaluate_tokens_progress(Model *m, const uint16_t *tokens, size_t n, const int *token_bytes,
+                             const EvalOptions *opt, EvalResult *out, EvalProgressFn on_batch, void *ctx) {
+    TokenSource src = {tokens, NULL};
+    return evaluate(m, &src, n, token_bytes, opt, out, NULL, on_batch, ctx);
 }
 
 int evaluate_ids(Model *m, const int32_t *ids, size_t n, const int *token_bytes,
                  const EvalOptions *opt, EvalResult *out, float *nats_out) {
     TokenSource src = {NULL, ids};
-    return evaluate(m, &src, n, token_bytes, opt, out, nats_out);
+    return evaluate(m, &src, n, token_bytes, opt, out, nats_out, NULL, NULL);
 }
 
 int evaluate_shard(Model *m, const char *shard_path, const Tokenizer *tok, const EvalOptions *opt,

@@ -42,6 +42,12 @@ typedef struct {
 int evaluate_tokens(Model *m, const uint16_t *tokens, size_t n, const int *token_bytes,
                     const EvalOptions *opt, EvalResult *out, float *nats_out);
 
+// The same, calling on_batch(ctx, windows done, windows in all) after each
+// batch (the runner's progress line).
+typedef void (*EvalProgressFn)(void *ctx, uint64_t windows_done, uint64_t windows_total);
+int evaluate_tokens_progress(Model *m, const uint16_t *tokens, size_t n, const int *token_bytes,
+                             const EvalOptions *opt, EvalResult *out, EvalProgressFn on_batch, void *ctx);
+
 // The same for int32 ids (as `tunebench score` reads them); ids are checked
 // against the vocabulary.
 int evaluate_ids(Model *m, const int32_t *ids, size_t n, const int *token_bytes,

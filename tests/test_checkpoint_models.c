@@ -165,5 +165,5 @@ int main(void) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-    return test_summary("checkpoint_models");
+    return test_summary("test_checkpoint_models");
 }

@@ -105,5 +105,5 @@ int main(void) {
     test_specs();
     test_config_json();
     test_counts();
-    return test_summary("configs");
+    return test_summary("test_configs");
 }

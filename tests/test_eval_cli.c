@@ -139,5 +139,5 @@ int main(void) {
     tok_free(tok);
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-    return test_summary("eval_cli");
+    return test_summary("test_eval_cli");
 }

@@ -86,5 +86,5 @@ static void test_against_direct(void) {
 
 int main(void) {
     test_against_direct();
-    return test_summary("evaluate");
+    return test_summary("test_evaluate");
 }

@@ -164,5 +164,5 @@ int main(void) {
     test_sum_squares();
     test_grad_norm();
     test_lr_schedule();
-    return test_summary("optimizer");
+    return test_summary("test_optimizer");
 }

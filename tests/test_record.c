@@ -6,6 +6,7 @@
 #include "../src/common.h"
 #include "../src/runner/config.h"
 #include "../src/runner/environment.h"
+#include "../src/runner/eval_budget.h"
 #include "../src/runner/record.h"
 #include "../src/runner/schema.h"
 #include "test.h"
@@ -49,6 +50,22 @@ static void negative_bpb(cJSON *d) {
     cJSON_ReplaceItemInObject(cJSON_GetArrayItem(obj(d, "validation"), 0), "bpb", cJSON_CreateNumber(-1));
 }
 static void wrong_version(cJSON *d) { cJSON_ReplaceItemInObject(d, "schema_version", cJSON_CreateNumber(2)); }
+static void negative_epochs(cJSON *d) {
+    cJSON_ReplaceItemInObject(obj(d, "training"), "epochs", cJSON_CreateNumber(-0.5));
+}
+static void share_above_one(cJSON *d) {
+    cJSON_ReplaceItemInObject(obj(obj(d, "training"), "validation_plan"), "estimated_share", cJSON_CreateNumber(1.5));
+}
+static void plan_extra_key(cJSON *d) { cJSON_AddNumberToObject(obj(obj(d, "training"), "validation_plan"), "x", 1); }
+
+int cmd_check_record(int argc, char **argv);  // src/runner/check_record.c
+
+// tunebench check-record --completed on a file; its exit status.
+static int check_completed_file(const char *path) {
+    char *argv[] = {"check-record", "--completed", (char *)path, NULL};
+    tb_clear_error();
+    return cmd_check_record(3, argv);
+}
 
 // The sections a run fills in, with plausible values.
 static void fill_record(RunRecord *rec) {
@@ -78,6 +95,13 @@ static void fill_record(RunRecord *rec) {
     cJSON_AddItemToObject(training, "resolution_notes", cJSON_CreateArray());
     cJSON_AddNumberToObject(training, "tokens_per_step", cfg.batch_size * cfg.seq_len);
     cJSON_AddNumberToObject(training, "protocol_steps", PROTOCOL_STEPS);
+    // As the runner writes them: the epochs of the 2,000,000 training tokens
+    // and the validation plan of the 100,000 validation tokens.
+    cJSON_AddNumberToObject(training, "epochs", (double)cfg.steps * cfg.batch_size * cfg.seq_len / 2000000);
+    cJSON_AddNumberToObject(training, "protocol_epochs", (double)PROTOCOL_STEPS * cfg.batch_size * cfg.seq_len / 2000000);
+    EvalPlan plan;
+    eval_budget_apply(&plan, &cfg, 100000, cfg.eval_interval, NULL);
+    cJSON_AddItemToObject(training, "validation_plan", eval_plan_json(&plan));
     record_set_section(rec, "training", training);
     cJSON *timing = cJSON_CreateObject();
     cJSON_AddNumberToObject(timing, "steps_done", 0);
@@ -86,6 +110,7 @@ static void fill_record(RunRecord *rec) {
     cJSON_AddNullToObject(timing, "median_step_ms");
     cJSON_AddNumberToObject(timing, "warmup_steps_excluded", 0);
     cJSON_AddNullToObject(timing, "time_100k_steps_s");
+    cJSON_AddNullToObject(timing, "time_100k_with_eval_s");
     cJSON_AddBoolToObject(timing, "projected", 1);
     record_set_section(rec, "timing", timing);
     cJSON *memory = cJSON_CreateObject();
@@ -172,8 +197,13 @@ int main(void) {
     cJSON_AddStringToObject(sample, "text", "X:1\nL:1/8\nM:6/8\nK:D\n|:ABA d2e|\n");
     cJSON_AddItemToArray(record_section(&rec, "samples"), sample);
     record_set_status(&rec, "completed", NULL);
+    cJSON *timing = record_section(&rec, "timing");
+    cJSON_ReplaceItemInObject(timing, "median_step_ms", cJSON_CreateNumber(550));
+    cJSON_ReplaceItemInObject(timing, "time_100k_steps_s", cJSON_CreateNumber(55000));
+    cJSON_ReplaceItemInObject(timing, "time_100k_with_eval_s", cJSON_CreateNumber(57000));
     CHECK(record_write(&rec) == 0, "final write: %s", tb_last_error());
     CHECK(schema_validate_file(path, RECORD_SCHEMA_PATH) == 0, "the final write: %s", tb_last_error());
+    CHECK(check_completed_file(path) == 0, "check-record --completed refused the final record: %s", tb_last_error());
 
     // It reads back whole, and no temporary file is left behind.
     RunRecord back;
@@ -193,6 +223,17 @@ int main(void) {
     CHECK(rejected(rec.root, extra_key, "$.memory.peak_vram"), "an undocumented key passed");
     CHECK(rejected(rec.root, negative_bpb, "$.validation[0].bpb"), "a negative bpb passed");
     CHECK(rejected(rec.root, wrong_version, "schema_version"), "schema version 2 passed");
+    CHECK(rejected(rec.root, negative_epochs, "$.training.epochs"), "negative epochs passed");
+    CHECK(rejected(rec.root, share_above_one, "$.training.validation_plan.estimated_share"), "a share of 1.5 passed");
+    CHECK(rejected(rec.root, plan_extra_key, "$.training.validation_plan.x"), "an undocumented plan key passed");
+
+    // check-record --completed: the epochs must follow from the steps and the corpus.
+    snprintf(path, sizeof path, "%s/epochs.json", dir);
+    cJSON_ReplaceItemInObject(record_section(&rec, "training"), "epochs", cJSON_CreateNumber(3.0));
+    snprintf(rec.path, sizeof rec.path, "%s", path);
+    CHECK(record_write(&rec) == 0, "write epochs.json");
+    CHECK(check_completed_file(path) == 1 && strstr(tb_last_error(), "training.epochs"),
+          "check-record --completed took epochs that do not match the steps: %s", tb_last_error());
 
     // A record of another schema version is refused on load.
     snprintf(path, sizeof path, "%s/v2.json", dir);

@@ -239,5 +239,5 @@ int main(void) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    return test_summary("safetensors");
+    return test_summary("test_safetensors");
 }

@@ -114,5 +114,5 @@ int main(void) {
     test_known_distributions();
     test_greedy_and_seeds();
     test_bad_configs();
-    return test_summary("sampler");
+    return test_summary("test_sampler");
 }

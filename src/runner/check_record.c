@@ -1,6 +1,7 @@
 // check_record.c: `tunebench check-record`, the schema check of run records
 // from the command line (the end-to-end tests use it on every record they make).
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,29 @@ static int check_curve_rows(const char *path, const cJSON *r) {
 
 // A completed run has trained, validated, measured and sampled, and its curve
 // is whole.
+static double number_at(const cJSON *r, const char *section, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, section), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// training.epochs (recorded since the runner states it; older records lack
+// it) must be the steps' tokens over the training split's.
+static int check_epochs(const char *path, const cJSON *r) {
+    double epochs = number_at(r, "training", "epochs");
+    if (isnan(epochs)) return 0;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cfg, "steps");
+    double expect = cJSON_IsNumber(steps) ? steps->valuedouble * number_at(r, "training", "tokens_per_step") /
+                                                number_at(r, "data", "train_tokens")
+                                          : NAN;
+    if (!(fabs(epochs - expect) <= 1e-9 * fabs(expect)))
+        return tb_error("%s: training.epochs is %g, but %s steps of %g tokens over %g training tokens make %g", path,
+                        epochs, cJSON_IsNumber(steps) ? "its" : "(missing)", number_at(r, "training", "tokens_per_step"),
+                        number_at(r, "data", "train_tokens"), expect);
+    return 0;
+}
+
+// A completed run has trained, validated, measured and sampled.
 static int check_completed(const char *path) {
     char *text = tb_read_file(path, NULL);
     cJSON *r = text ? cJSON_Parse(text) : NULL;
@@ -77,7 +101,7 @@ static int check_completed(const char *path) {
                                                               "median_step_ms")))
         rc = tb_error("%s: a completed run with no median step time", path);
     else
-        rc = check_curve_rows(path, r);
+        rc = check_curve_rows(path, r) ? -1 : check_epochs(path, r);
     cJSON_Delete(r);
     return rc;
 }
@@ -89,8 +113,9 @@ int cmd_check_record(int argc, char **argv) {
         if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
             printf("usage: tunebench check-record [--schema FILE] [--completed] RECORD.json...\n"
                    "  Checks run records against %s (schema version 1).\n"
-                   "  --completed  also require status completed, validation rows, timings, and a curve row for\n"
-                   "               every logged step (no gaps, no duplicates).\n",
+                   "  --completed  also require status completed, validation rows, timings, a curve row for\n"
+                   "               every logged step (no gaps, no duplicates), and training.epochs (where\n"
+                   "               recorded) to match the steps and the corpus.\n",
                    RECORD_SCHEMA_PATH);
             return 0;
         }

@@ -52,6 +52,7 @@ static const ConfigKey config_keys[] = {
     {"optimizer.grad_clip", NUM(KEY_FLOAT, grad_clip), 0, 1e6, 0, NULL, "max global gradient norm; 0 = no clipping"},
     {"eval.interval", NUM(KEY_INT, eval_interval), 1, 1e9, 0, NULL, "steps between validations (and one at the end)"},
     {"eval.batches", NUM(KEY_INT, eval_batches), 0, 1e9, 0, NULL, "validation batches; 0 = the whole validation split"},
+    {"eval.max_share", NUM(KEY_FLOAT, eval_max_share), 0, 1, 1, NULL, "most of a run's compute validation may take (fewer validations or windows on short runs); 1 = no limit"},
     {"checkpoint.interval", NUM(KEY_INT, checkpoint_interval), 1, 1e9, 0, NULL, "steps between checkpoints (and one at the end)"},
     {"inference.repeats", NUM(KEY_INT, inference_repeats), 0, 1000, 0, NULL, "repeats per prefill length and decode position; 0 = skip"},
     {"samples.count", NUM(KEY_INT, sample_count), 0, 1000, 0, NULL, "tunes generated into the record at the end"},
@@ -87,6 +88,7 @@ void config_defaults(ExperimentConfig *cfg) {
     cfg->log_interval = 10;
     cfg->eval_interval = 1000;
     cfg->eval_batches = 64;
+    cfg->eval_max_share = 0.2;
     cfg->checkpoint_interval = 5000;
     cfg->inference_repeats = 5;
     cfg->sample_count = 3;

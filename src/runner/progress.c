@@ -24,7 +24,16 @@ void progress_init(Progress *p, FILE *out, int total_steps, int every) {
     p->total_steps = total_steps;
     p->every = every > 0 ? every : 1;
     p->line_open = 0;
+    p->status_open = 0;
     p->last_draw = tb_now_seconds();
+}
+
+// Clears a status line on a terminal, so that what follows takes its place.
+static void clear_status(Progress *p) {
+    if (p->status_open) {
+        fputs("\r\033[K", p->out);
+        p->status_open = 0;
+    }
 }
 
 void progress_step(Progress *p, int step, float loss, double tokens_per_s, double elapsed_s, double eta_s) {
@@ -36,6 +45,7 @@ void progress_step(Progress *p, int step, float loss, double tokens_per_s, doubl
         double now = tb_now_seconds();
         if (step != p->total_steps && now - p->last_draw < 0.1) return;
         p->last_draw = now;
+        p->status_open = 0;
         fprintf(p->out, "\r\033[Kstep %d/%d  loss %.4f  %.0f tok/s  elapsed %s  ETA %s", step, p->total_steps,
                 (double)loss, tokens_per_s, elapsed, eta);
         fflush(p->out);
@@ -54,7 +64,30 @@ void progress_step(Progress *p, int step, float loss, double tokens_per_s, doubl
     }
 }
 
+void progress_status(Progress *p, int first, const char *fmt, ...) {
+    double now = tb_now_seconds();
+    if (p->is_tty) {
+        if (!first && now - p->last_draw < 0.1) return;
+        if (p->line_open) {  // a step line stays on screen
+            fputc('\n', p->out);
+            p->line_open = 0;
+        }
+        fputs("\r\033[K", p->out);
+    } else if (!first && now - p->last_draw < PROGRESS_MAX_SILENCE_S) {
+        return;
+    }
+    p->last_draw = now;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->out, fmt, ap);
+    va_end(ap);
+    if (p->is_tty) p->status_open = 1;
+    else fputc('\n', p->out);
+    fflush(p->out);
+}
+
 void progress_note(Progress *p, const char *fmt, ...) {
+    clear_status(p);
     if (p->line_open) {
         fputc('\n', p->out);
         p->line_open = 0;
@@ -64,5 +97,15 @@ void progress_note(Progress *p, const char *fmt, ...) {
     vfprintf(p->out, fmt, ap);
     va_end(ap);
     fputc('\n', p->out);
+    fflush(p->out);
+}
+
+void progress_close(Progress *p) {
+    if (!p->out) return;
+    clear_status(p);
+    if (p->line_open) {
+        fputc('\n', p->out);
+        p->line_open = 0;
+    }
     fflush(p->out);
 }

@@ -39,6 +39,8 @@
 #include "../evaluate.h"
 #include "config.h"
 #include "environment.h"
+#include "eval_budget.h"
+#include "intro.h"
 #include "measure.h"
 #include "progress.h"
 #include "record.h"
@@ -75,6 +77,8 @@ typedef struct {
 
     RunRecord rec;
     Progress progress;
+    EvalPlan plan;           // the run's validations (eval_budget.h)
+    RunCosts costs;          // measured validation and checkpoint time, for the ETA
     int start_step;          // steps already done when this segment began
     double *step_ms;         // (steps - start_step) times of this segment
     int timed;               // entries in step_ms
@@ -284,16 +288,33 @@ static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
 
 // ---------------------------------------------------------------- evaluation
 
+typedef struct {
+    Run *run;
+    int step;
+} ValProgress;
+
+static void show_val_progress(void *ctx, uint64_t done, uint64_t total) {
+    const ValProgress *v = ctx;
+    progress_status(&v->run->progress, 0, "validation at step %d: %llu/%llu windows", v->step,
+                    (unsigned long long)done, (unsigned long long)total);
+}
+
 // Mean loss (nats per token) and bits per byte over the first eval.batches
 // batches of sequential validation windows (all when 0): the same windows
 // every time, computed by evaluate_tokens, as `tunebench eval` does.
-static int evaluate_val(Run *run, double *loss, double *bpb, long long *tokens) {
+static int evaluate_val(Run *run, int step, double *loss, double *bpb, long long *tokens) {
     EvalOptions opt = {run->cfg.batch_size, run->cfg.seq_len,
                        (uint64_t)run->cfg.eval_batches * (uint64_t)run->cfg.batch_size};
     EvalResult res;
-    if (evaluate_tokens(run->model, run->val.tokens, loader_num_tokens(&run->val), run->token_bytes, &opt, &res,
-                        NULL))
+    ValProgress vp = {run, step};
+    progress_status(&run->progress, step == 0, "validation at step %d: %llu windows of %d tokens%s", step,
+                    (unsigned long long)run->plan.windows, run->cfg.seq_len, step == 0 ? " before the first step" : "");
+    double t0 = tb_now_seconds();
+    if (evaluate_tokens_progress(run->model, run->val.tokens, loader_num_tokens(&run->val), run->token_bytes, &opt,
+                                 &res, show_val_progress, &vp))
         return -1;
+    run->costs.eval_s += tb_now_seconds() - t0;
+    run->costs.eval_windows += res.windows;
     *loss = res.loss;
     *bpb = res.bpb;
     *tokens = (long long)res.tokens;
@@ -329,14 +350,15 @@ static void update_timing(Run *run, int steps_done) {
     cJSON_AddNumberToObject(t, "warmup_steps_excluded", skip);
     cJSON_AddNumberToObject(t, "timed_steps", n > 0 ? n : 0);
     // Measured when this run did the protocol's steps, else projected from the median.
-    if (steps_done >= PROTOCOL_STEPS) {
-        cJSON_AddNumberToObject(t, "time_100k_steps_s", train_s * PROTOCOL_STEPS / steps_done);
-        cJSON_AddBoolToObject(t, "projected", 0);
-    } else {
-        cJSON_AddItemToObject(t, "time_100k_steps_s",
-                              isfinite(median) ? cJSON_CreateNumber(median * 1e-3 * PROTOCOL_STEPS) : cJSON_CreateNull());
-        cJSON_AddBoolToObject(t, "projected", 1);
-    }
+    double t100k = steps_done >= PROTOCOL_STEPS ? train_s * PROTOCOL_STEPS / steps_done : median * 1e-3 * PROTOCOL_STEPS;
+    cJSON_AddItemToObject(t, "time_100k_steps_s", isfinite(t100k) ? cJSON_CreateNumber(t100k) : cJSON_CreateNull());
+    cJSON_AddBoolToObject(t, "projected", steps_done < PROTOCOL_STEPS);
+    // The same with the protocol's validations and checkpoints, at this run's measured cost of each.
+    Eta proto;
+    eta_protocol(&proto, &run->cfg, &run->plan, &run->costs, 0);
+    cJSON_AddItemToObject(t, "time_100k_with_eval_s", isfinite(t100k) && run->costs.eval_windows
+                                                          ? cJSON_CreateNumber(t100k + proto.eval_s + proto.ckpt_s)
+                                                          : cJSON_CreateNull());
     record_set_section(&run->rec, "timing", t);
 
     cJSON *mem = cJSON_CreateObject();
@@ -376,6 +398,8 @@ static int save_checkpoint(Run *run, int step) {
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
+    run->costs.ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpts++;
     return rc;
 }
 
@@ -452,7 +476,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
     Model *m = run->model;
     const int B = c->batch_size, T = c->seq_len;
     const double tokens_per_step = (double)B * T;
-    char line[1400], eta_text[32], total_text[32];
+    char line[1400];
     int eta_announced = 0;
     *last_step = run->start_step;
     for (int step = run->start_step + 1; step <= c->steps; step++) {
@@ -490,22 +514,20 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->log_interval == 0 || step == c->steps || step == run->start_step + 1)
             record_add_curve_row(&run->rec, step, loss, lr, norm, ms, tokens_per_step / (ms * 1e-3));
 
-        // The ETA from the median so far (after the warm-up steps).
+        // The ETA from the mean step so far (after the warm-up steps), with
+        // the validations and checkpoints still to come.
         double eta = -1;
         if (run->timed > TIMING_WARMUP_STEPS) {
             double sum = 0;
             for (int i = TIMING_WARMUP_STEPS; i < run->timed; i++) sum += run->step_ms[i];
             double per_step_s = 1e-3 * sum / (run->timed - TIMING_WARMUP_STEPS);
-            eta = per_step_s * (c->steps - step);
+            Eta left;
+            eta_remaining(&left, c, &run->plan, &run->costs, step, per_step_s);
+            eta = left.total_s;
             if (!eta_announced) {
                 eta_announced = 1;
-                progress_format_duration(eta, eta_text, sizeof eta_text);
-                progress_format_duration(per_step_s * PROTOCOL_STEPS, total_text, sizeof total_text);
-                progress_note(&run->progress,
-                              "%.0f ms/step: this run's %d steps take about %s more (plus validation); the "
-                              "protocol's %d steps would take %s here%s",
-                              per_step_s * 1e3, c->steps, eta_text, PROTOCOL_STEPS, total_text,
-                              c->steps > 2000 ? ". STEPS=N shortens a run." : ".");
+                eta_describe(line, sizeof line, c, &run->plan, &run->costs, step, per_step_s);
+                progress_note(&run->progress, "%s", line);
             }
         }
         progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
@@ -516,7 +538,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->eval_interval == 0 || last) {
             double te = tb_now_seconds(), vloss, vbpb;
             long long vtokens;
-            if (evaluate_val(run, &vloss, &vbpb, &vtokens)) return END_ERROR;
+            if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
             progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
@@ -577,6 +599,7 @@ int cmd_train(int argc, char **argv) {
     cJSON *notes = cJSON_CreateArray();
     TrainState ts;
     memset(&ts, 0, sizeof ts);
+    int protocol_eval_interval = c->eval_interval;  // the 100k projection validates at the file's interval
     if (resume_dir) {
         if (locate_resume(run, resume_dir) || run_lock(run->run_dir)) goto fail;
     } else {
@@ -591,9 +614,14 @@ int cmd_train(int argc, char **argv) {
     }
     run_set_oom_hint(c->batch_size);
     set_threads(c->threads);
+    progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
+    progress_status(&run->progress, 1, "loading the corpus %s and building %s", c->data_dir, c->model);
     if (open_data(run)) goto fail;
+    if (resume_dir) eval_plan_load(&run->plan, record_section(&run->rec, "training"), c, loader_num_tokens(&run->val));
+    else eval_budget_apply(&run->plan, c, loader_num_tokens(&run->val), protocol_eval_interval, notes);
     if (build_model(run, resume_dir ? run->run_dir : NULL, &ts)) goto fail;
     if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
+    run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->num_params;  // weights and two AdamW moments
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
 
@@ -629,6 +657,11 @@ int cmd_train(int argc, char **argv) {
         notes = NULL;
         cJSON_AddNumberToObject(training, "tokens_per_step", (double)c->batch_size * c->seq_len);
         cJSON_AddNumberToObject(training, "protocol_steps", PROTOCOL_STEPS);
+        uint64_t train_tokens = loader_num_tokens(&run->train);
+        cJSON_AddNumberToObject(training, "epochs", intro_epochs(c->steps, (double)c->batch_size * c->seq_len, train_tokens));
+        cJSON_AddNumberToObject(training, "protocol_epochs",
+                                intro_epochs(PROTOCOL_STEPS, (double)c->batch_size * c->seq_len, train_tokens));
+        cJSON_AddItemToObject(training, "validation_plan", eval_plan_json(&run->plan));
         record_set_section(&run->rec, "training", training);
     }
     record_set_section(&run->rec, "environment", environment_json(c->backend));
@@ -651,20 +684,22 @@ int cmd_train(int argc, char **argv) {
     run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
     run->t_start = tb_now_seconds();
 
-    progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
     progress_note(&run->progress, "tunebench train: %s (%s, %zu parameters) on %s, %d threads; %s %d of %d steps",
                   c->experiment, c->model, run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
+    intro_print(&run->progress, c, &run->plan,
+                cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
+                loader_num_tokens(&run->train));
     if (tb_streq(c->backend, "cpu") && c->steps > 2000)
-        progress_note(&run->progress, "on the CPU this takes hours; the ETA follows after the first steps "
+        progress_note(&run->progress, "on the CPU this takes hours to days; the ETA follows after the first steps "
                                       "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
 
     // The validation before the first step anchors the curve at the initial loss.
     if (!resume_dir) {
         double te = tb_now_seconds(), vloss, vbpb;
         long long vtokens;
-        if (evaluate_val(run, &vloss, &vbpb, &vtokens)) goto fail;
+        if (evaluate_val(run, 0, &vloss, &vbpb, &vtokens)) goto fail;
         run->eval_s += tb_now_seconds() - te;
         record_add_validation_row(&run->rec, 0, vloss, vbpb, wall_seconds(run), vtokens);
         progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
@@ -709,6 +744,7 @@ int cmd_train(int argc, char **argv) {
     return status;
 
 fail:
+    progress_close(&run->progress);
     tb_report();
     // The record (if one was started) says how the run ended.
     if (run->record_started) {
