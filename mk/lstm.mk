@@ -4,3 +4,15 @@
 # with vec_math.h's scalar tails: the same flags as the selective scan
 # (mk/mamba.mk says why; they change speed and rounding, never determinism).
 %/kernels/cpu/lstm.o: CFLAGS += -fno-trapping-math -ffp-contract=fast
+
+# make exp-lstm-6m, make exp-lstm-60m: the same as runner.mk's exp-% targets
+# (STEPS= BATCH= BACKEND= SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS=), for
+# experiments/lstm-*.json. The recipe's variables (TRAIN_BIN, CORPUS,
+# TRAIN_OVERRIDES) are runner.mk's, expanded when the recipe runs.
+LSTM_EXP_TARGETS := exp-lstm-6m exp-lstm-60m
+.PHONY: $(LSTM_EXP_TARGETS)
+$(LSTM_EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(if $(filter cuda,$(BACKEND)),$(BUILD)/tunebench-cuda)
+	@if [ -z "$(DATA)" ] && [ ! -f $(CORPUS)/train.bin ]; then \
+	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
+	  $(MAKE) --no-print-directory data || exit 1; fi
+	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
