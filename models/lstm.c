@@ -106,6 +106,7 @@ typedef struct {
     float *dec_x[2];            // (maxT, H) a layer's input and output, alternating
     LstmLayerActs dec;          // maxT rows (its h is dec_x)
     float *dec_logits;          // (V)
+    DecodeGraph dec_graph;      // the decode step, captured once
 } Lstm;
 
 static Lstm *lstm_of(const Model *m) { return (Lstm *)m->impl; }
@@ -223,6 +224,7 @@ static int lstm_alloc_activations(Model *m, int B, int T) {
     layout_activations(m, &a, B, T);  // assign
     m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
     m->B = B, m->T = T;
+    model_reserve_workspace(m, (size_t)B * T, 4 * (size_t)ls->H, 0, 0);
     return 0;
 }
 
@@ -247,7 +249,7 @@ static void layer_forward(const Model *m, const LstmLayer *w, const LstmLayerAct
                           float *hT, float *cT) {
     const Lstm *ls = lstm_of(m);
     const int H = ls->H;
-    m->be->linear_forward(x->gates, x_in, w->w_ih, w->b_ih, B * T, H, 4 * H, 0);
+    m->be->linear_forward(x->gates, 4 * H, x_in, H, w->w_ih, w->b_ih, B * T, H, 4 * H, 0);
     LstmParams p = layer_params(ls, w, x, B, T);
     p.h0 = h0, p.c0 = c0, p.hT = hT, p.cT = cT;
     m->be->lstm_forward(&p);
@@ -268,7 +270,7 @@ static void lstm_forward(Model *m, const int32_t *inputs, const int32_t *targets
         layer_forward(m, &ls->w.layers[l], &ls->acts[l], x, B, T, NULL, NULL, NULL, NULL);
         x = ls->acts[l].h;
     }
-    be->linear_forward(m->logits, x, ls->w.embedding, NULL, N, H, V, 0);  // tied head
+    be->linear_forward(m->logits, V, x, H, ls->w.embedding, NULL, N, H, V, 0);  // tied head
 
     ls->have_targets = targets != NULL;
     if (targets) model_cross_entropy(m, targets, ls->targets, ls->losses, ls->dlogits, N);
@@ -287,7 +289,7 @@ static void lstm_backward(Model *m) {
         tb_die("lstm '%s': backward called without a forward with targets", m->spec.name);
 
     float *dh = ls->dh, *dx = ls->dx;
-    be->linear_backward(dh, ls->g.embedding, NULL, ls->dlogits, ls->acts[L - 1].h,
+    be->linear_backward(dh, H, ls->g.embedding, NULL, ls->dlogits, V, ls->acts[L - 1].h, H,
                         ls->w.embedding, N, H, V, 0);
     for (int l = L - 1; l >= 0; l--) {
         const LstmLayer *w = &ls->w.layers[l];
@@ -298,7 +300,8 @@ static void lstm_backward(Model *m) {
         be->lstm_backward(&p);
         // gates = x_in @ W_ih^T + b_ih
         const float *x_in = l > 0 ? ls->acts[l - 1].h : ls->encoded;
-        be->linear_backward(dx, gw->w_ih, gw->b_ih, ls->dgates, x_in, w->w_ih, N, H, 4 * H, 0);
+        be->linear_backward(dx, H, gw->w_ih, gw->b_ih, ls->dgates, 4 * H, x_in, H, w->w_ih, N, H,
+                            4 * H, 0);
         float *swap = dh;
         dh = dx, dx = swap;
     }
@@ -327,6 +330,7 @@ static int lstm_alloc_decode(Model *m) {
     ls->dec_arena = m->be->alloc(a.used);
     a = (Arena){.base = ls->dec_arena};
     layout_decode(m, &a);
+    model_reserve_workspace(m, (size_t)m->spec.max_seq_len, 4 * (size_t)ls->H, 0, 0);
     m->decode_pos = 0;
     return 0;
 }
@@ -342,59 +346,60 @@ static void lstm_decode_reset(Model *m) {
     m->decode_pos = 0;
 }
 
-// n <= max_seq_len tokens from the current state, batch 1: every layer runs
-// its n steps from its (h, c) and leaves its new state there. Leaves the
-// last layer's outputs (n, H) in dec_x[L % 2].
-static void run_tokens(Model *m, const int32_t *tokens, int n) {
+// The ops for n <= max_seq_len tokens (already in dec_tokens) from the
+// current state, batch 1: every layer runs its n steps from its (h, c) and
+// leaves its new state there; then the LM head on the last row, into
+// dec_logits. All on fixed buffers, so that a decode step (n = 1) can be
+// captured once as a graph.
+static void run_tokens(Model *m, int n) {
     Lstm *ls = lstm_of(m);
     const Backend *be = m->be;
-    const int H = ls->H;
-    be->to_device(ls->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
+    const int H = ls->H, L = m->spec.n_layer, V = m->spec.vocab_size;
     be->embedding_forward(ls->dec_x[0], ls->dec_tokens, ls->w.embedding, NULL, 1, n, H);
-    for (int l = 0; l < m->spec.n_layer; l++) {
+    for (int l = 0; l < L; l++) {
         LstmLayerActs x = ls->dec;
         x.h = ls->dec_x[(l + 1) % 2];
         float *h = ls->h_state + (size_t)l * H, *c = ls->c_state + (size_t)l * H;
         layer_forward(m, &ls->w.layers[l], &x, ls->dec_x[l % 2], 1, n, h, c, h, c);
     }
-    m->decode_pos += n;
+    const float *last = ls->dec_x[L % 2] + (size_t)(n - 1) * H;
+    be->linear_forward(ls->dec_logits, V, last, H, ls->w.embedding, NULL, 1, H, V, 0);
 }
 
-// The LM head on row `row` of the last layer's output -> logits_host (V).
-static void head_one(Model *m, int row, float *logits_host) {
-    Lstm *ls = lstm_of(m);
-    const int H = ls->H, V = m->spec.vocab_size;
-    const float *x = ls->dec_x[m->spec.n_layer % 2] + (size_t)row * H;
-    m->be->linear_forward(ls->dec_logits, x, ls->w.embedding, NULL, 1, H, V, 0);
-    m->be->to_host(logits_host, ls->dec_logits, (size_t)V * sizeof(float));
-}
+static void decode_ops(Model *m) { run_tokens(m, 1); }
 
 static void check_decoder(const Model *m) {
     if (!lstm_of(m)->dec_arena) tb_die("lstm '%s': decoding before alloc_decode", m->spec.name);
 }
 
-// O(1) per token: each layer's input GEMM is one row, and its recurrence one step.
+// O(1) per token: each layer's input GEMM is one row, and its recurrence one
+// step from the (h, c) state.
 static void lstm_decode_step(Model *m, int32_t token, float *logits_host) {
+    Lstm *ls = lstm_of(m);
     check_decoder(m);
     model_check_tokens(m, &token, 1, 0, "token");
-    run_tokens(m, &token, 1);
-    head_one(m, 0, logits_host);
+    m->be->to_device(ls->dec_tokens, &token, sizeof token);
+    model_decode_graph_run(m, &ls->dec_graph, decode_ops);
+    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos++;
 }
 
 // Continues from the current state (reset or not), max_seq_len tokens at a
 // time: the same result as n decode steps, with whole-sequence GEMMs. An LSTM
 // has no context limit, so a prompt of any length is accepted.
 static void lstm_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
+    Lstm *ls = lstm_of(m);
     check_decoder(m);
     if (n <= 0) tb_die("lstm '%s': prefill needs at least one token", m->spec.name);
     model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
     const int maxT = m->spec.max_seq_len;
-    int last = 0;
     for (int start = 0; start < n; start += maxT) {
-        last = n - start < maxT ? n - start : maxT;
-        run_tokens(m, tokens + start, last);
+        int k = n - start < maxT ? n - start : maxT;
+        m->be->to_device(ls->dec_tokens, tokens + start, (size_t)k * sizeof(int32_t));
+        run_tokens(m, k);
     }
-    head_one(m, last - 1, logits_host);
+    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos += n;
 }
 
 // ================================================================ config and lifetime
@@ -443,6 +448,7 @@ static void lstm_destroy(Model *m) {
     if (!ls) return;
     if (ls->arena) m->be->free(ls->arena);
     if (ls->dec_arena) m->be->free(ls->dec_arena);
+    model_decode_graph_release(m, &ls->dec_graph);
     free(m->losses_host);
     m->losses_host = NULL;
     m->logits = NULL;

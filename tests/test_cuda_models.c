@@ -197,6 +197,7 @@ int main(void) {
     test_determinism("tiny-lstm");
     test_decode_graph("tiny-gpt2");
     test_decode_graph("tiny-mamba");
+    test_decode_graph("tiny-lstm");
     test_dstate_limit();
     return test_summary("test_cuda_models");
 }

@@ -197,5 +197,6 @@ void lstm_backward(const LstmParams *p) {
         }
     }
     // dW_hh (4H, H) += da^T @ h_prev and db_hh += column sums of da, over all B*T rows.
-    linear_backward(NULL, p->dw_hh, p->db_hh, p->dgates, p->h_prev, p->w_hh, B * T, H, (int)G, 0);
+    linear_backward(NULL, 0, p->dw_hh, p->db_hh, p->dgates, (int)G, p->h_prev, H, p->w_hh, B * T, H,
+                    (int)G, 0);
 }

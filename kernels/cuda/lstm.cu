@@ -116,5 +116,6 @@ void lstm_backward_cuda(const LstmParams *p) {
                                  H, p->dgates + (size_t)t * G, T * G, &zero, dh_rec, H));
     }
     // dW_hh (4H, H) += da^T @ h_prev and db_hh += column sums of da, over all B*T rows.
-    linear_backward_cuda(NULL, p->dw_hh, p->db_hh, p->dgates, p->h_prev, p->w_hh, B * T, H, G, 0);
+    linear_backward_cuda(NULL, 0, p->dw_hh, p->db_hh, p->dgates, G, p->h_prev, H, p->w_hh, B * T, H,
+                         G, 0);
 }
