@@ -16,3 +16,6 @@ $(LSTM_EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(if $(filter cuda,$(B
 	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
 	  $(MAKE) --no-print-directory data || exit 1; fi
 	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
+
+# tests/check_torch_lstm.py, run by `make test` when /usr/bin/python3 has torch.
+TEST_BIN += tests/test_torch_lstm.sh
