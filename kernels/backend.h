@@ -98,11 +98,11 @@ typedef struct {
     float *h_prev;              // (B, T, H) out: h_{t-1} (h0 at t = 0), kept for dW_hh
     float *c;                   // (B, T, H) out: c_t
     float *hT, *cT;             // (B, H) the state after the last step, or NULL; may alias h0, c0
+    float *scratch;             // forward and backward: at least lstm_scratch_floats() floats
     // Backward only. dgates is written; dw_hh and db_hh accumulate.
     const float *dh;            // (B, T, H) dL/dh_t from above (not through the recurrence)
     float *dgates;              // (B, T, 4H) out: dL/da_t, which is also dL/d(x_t W_ih^T + b_ih)
     float *dw_hh, *db_hh;       // (4H, H), (4H)
-    float *scratch;             // at least lstm_scratch_floats() floats
 } LstmParams;
 
 typedef struct Backend {

@@ -19,3 +19,22 @@ $(LSTM_EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(if $(filter cuda,$(B
 
 # tests/check_torch_lstm.py, run by `make test` when /usr/bin/python3 has torch.
 TEST_BIN += tests/test_torch_lstm.sh
+
+# make bench-lstm: results/bench/lstm-cpu.json, lstm-6m and lstm-60m under the
+# GPT-2 protocol (2 threads, batch 8 x 256, AdamW; prefill and decode at
+# batch 1) with the PyTorch nn.LSTM peer (scripts/bench_torch_lstm.py) in the
+# same run when /usr/bin/python3 has torch, and the ratios. Run it on a quiet
+# machine (`uptime` below 0.5): two threads meet at a barrier every time
+# step, so a descheduled thread stalls the whole recurrence.
+# LSTM_PEER_MODELS=lstm-6m leaves out lstm-60m's peer.
+BENCH_LSTM_ARGS ?= --batch 8 --seq 256 --steps 5 --warmup 1 --decode-steps 30 --threads 2
+LSTM_PEER_MODELS ?= lstm-6m,lstm-60m
+.PHONY: bench-lstm
+bench-lstm: deps-build $(BUILD)/tunebench
+	@mkdir -p results/bench
+	@bash scripts/deps.sh torch || echo "bench-lstm: could not install python3-torch; measuring tunebench alone"
+	@if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then \
+	  peer="--peer scripts/bench_torch_lstm.py --peer-models $(LSTM_PEER_MODELS)"; \
+	  else peer=""; echo "bench-lstm: no torch in /usr/bin/python3: no PyTorch peer"; fi; \
+	  $(BUILD)/tunebench bench --model lstm-6m,lstm-60m $(BENCH_LSTM_ARGS) $$peer \
+	    --out results/bench/lstm-cpu.json

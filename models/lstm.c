@@ -80,6 +80,7 @@ typedef struct {
     float *h;       // (N, H)  h_t: the layer's output, the next layer's input
     float *h_prev;  // (N, H)  h_{t-1}
     float *c;       // (N, H)  c_t
+    float *scratch; // the op's (lstm_scratch_floats), shared by the layers
 } LstmLayerActs;
 
 typedef struct {
@@ -95,7 +96,7 @@ typedef struct {
     float *dlogits, *losses;    // (N, V), (N)
     float *dh, *dx;             // (N, H) a layer's output gradient and its input gradient
     float *dgates;              // (N, 4H)
-    float *scratch;             // lstm_scratch_floats
+    float *scratch;             // lstm_scratch_floats(B, T)
     int cur_B, cur_T, have_targets;
 
     // Batch-1 inference: the (h, c) state of every layer, and one layer's
@@ -209,6 +210,7 @@ static void layout_activations(Model *m, Arena *a, int B, int T) {
     ls->dgates = arena_take(a, N * 4 * H);
     LstmParams p = {.batch = B, .seqlen = T, .hidden = (int)H};
     ls->scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
+    for (int l = 0; l < m->spec.n_layer; l++) ls->acts[l].scratch = ls->scratch;
 }
 
 static int lstm_alloc_activations(Model *m, int B, int T) {
@@ -239,6 +241,7 @@ static LstmParams layer_params(const Lstm *ls, const LstmLayer *w, const LstmLay
     p.batch = B, p.seqlen = T, p.hidden = ls->H;
     p.gates = x->gates, p.w_hh = w->w_hh, p.b_hh = w->b_hh;
     p.h = x->h, p.h_prev = x->h_prev, p.c = x->c;
+    p.scratch = x->scratch;
     return p;
 }
 
@@ -296,7 +299,6 @@ static void lstm_backward(Model *m) {
         LstmLayer *gw = &ls->g.layers[l];
         LstmParams p = layer_params(ls, w, &ls->acts[l], B, T);
         p.dh = dh, p.dgates = ls->dgates, p.dw_hh = gw->w_hh, p.db_hh = gw->b_hh;
-        p.scratch = ls->scratch;
         be->lstm_backward(&p);
         // gates = x_in @ W_ih^T + b_ih
         const float *x_in = l > 0 ? ls->acts[l - 1].h : ls->encoded;
@@ -319,6 +321,8 @@ static void layout_decode(Model *m, Arena *a) {
     ls->dec_x[0] = arena_take(a, maxT * H);
     ls->dec_x[1] = arena_take(a, maxT * H);
     layout_layer(a, &ls->dec, maxT, H, 0);
+    LstmParams p = {.batch = 1, .seqlen = (int)maxT, .hidden = (int)H};
+    ls->dec.scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
     ls->dec_logits = arena_take(a, m->spec.vocab_size);
 }
 
