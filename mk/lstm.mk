@@ -1,9 +1,10 @@
 # mk/lstm.mk: LSTM-specific build settings and targets.
 
-# The cell's sigmoid and tanh compute in whole vectors (kernels/cpu/vec16.h)
-# with vec_math.h's scalar tails: the same flags as the selective scan
-# (mk/mamba.mk says why; they change speed and rounding, never determinism).
-%/kernels/cpu/lstm.o: CFLAGS += -fno-trapping-math -ffp-contract=fast
+# The cell's sigmoid and tanh and the per-step products compute in whole
+# vectors (kernels/cpu/vec16.h) with vec_math.h's scalar tails: the same
+# flags as the selective scan, for the same reasons (mk/mamba.mk: they change
+# speed and rounding, never determinism; every vec16 function is static inline).
+%/kernels/cpu/lstm.o: CFLAGS += -fno-trapping-math -ffp-contract=fast -Wno-psabi
 
 # make exp-lstm-6m, make exp-lstm-60m: the same as runner.mk's exp-% targets
 # (STEPS= BATCH= BACKEND= SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS=), for
