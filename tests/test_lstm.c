@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <omp.h>
 
 #include "../kernels/backend.h"
 #include "../models/checkpoint.h"
@@ -174,6 +175,59 @@ static void test_recurrent_decode(void) {
     check_close("prefill(40) past max_seq_len vs 40 decode steps", logits2, logits, V, 1e-5f, 1e-5f);
     CHECK(m->decode_pos == LONG, "decode_pos %d after a prefill of %d", m->decode_pos, LONG);
     model_destroy(m);
+}
+
+// ---------------------------------------------------------------- the op's thread splits
+
+// The CPU op splits a step's work by batch rows (no barrier) or by hidden
+// units (a barrier per step), depending on the rows per thread. Every output
+// element is the same sum in the same order either way: the activations and
+// dgates are bit-identical at 1, 2 (rows) and 3 (units, B = 2) threads; dW_hh
+// and db_hh come from a GEMM split by thread count and are compared closely.
+static void test_op_thread_splits(void) {
+    enum { OB = 2, OT = 12, OH = 150, OG = 4 * OH };  // panels of 64, 64 and 22 units
+    const Backend *be = backend_cpu();
+    Rng rng;
+    rng_seed(&rng, 31);
+    float *w_hh = tb_malloc(sizeof(float) * OG * OH), *b_hh = tb_malloc(sizeof(float) * OG);
+    float *x = tb_malloc(sizeof(float) * OB * OT * OG), *dh = tb_malloc(sizeof(float) * OB * OT * OH);
+    for (int i = 0; i < OG * OH; i++) w_hh[i] = 0.3f * (2 * rng_uniform(&rng) - 1);
+    for (int i = 0; i < OG; i++) b_hh[i] = 0.5f * (2 * rng_uniform(&rng) - 1);
+    for (int i = 0; i < OB * OT * OG; i++) x[i] = 2 * rng_uniform(&rng) - 1;
+    for (int i = 0; i < OB * OT * OH; i++) dh[i] = 2 * rng_uniform(&rng) - 1;
+    const size_t NA = (size_t)OB * OT * OG, NH = (size_t)OB * OT * OH;
+    float *ref = NULL, *out = tb_malloc(sizeof(float) * (2 * NA + 3 * NH + OG * OH + OG));
+    int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 3; threads++) {
+        omp_set_num_threads(threads);
+        LstmParams p = {.batch = OB, .seqlen = OT, .hidden = OH, .w_hh = w_hh, .b_hh = b_hh, .dh = dh};
+        float *o = out;
+        p.gates = o, o += NA;
+        p.dgates = o, o += NA;
+        p.h = o, o += NH;
+        p.h_prev = o, o += NH;
+        p.c = o, o += NH;
+        p.dw_hh = o, o += OG * OH;
+        p.db_hh = o;
+        memset(out, 0, sizeof(float) * (2 * NA + 3 * NH + OG * OH + OG));
+        memcpy(p.gates, x, sizeof(float) * NA);
+        p.scratch = tb_malloc(sizeof(float) * be->lstm_scratch_floats(&p));
+        be->lstm_forward(&p);
+        be->lstm_backward(&p);
+        free(p.scratch);
+        if (!ref) {
+            ref = tb_malloc(sizeof(float) * (2 * NA + 3 * NH + OG * OH + OG));
+            memcpy(ref, out, sizeof(float) * (2 * NA + 3 * NH + OG * OH + OG));
+            continue;
+        }
+        CHECK(memcmp(out, ref, sizeof(float) * (2 * NA + 3 * NH)) == 0,
+              "lstm op at %d threads: gates, dgates, h or c differ from 1 thread", threads);
+        char what[96];
+        snprintf(what, sizeof what, "lstm op dW_hh, db_hh at %d threads vs 1", threads);
+        check_close(what, out + 2 * NA + 3 * NH, ref + 2 * NA + 3 * NH, OG * OH + OG, 1e-6f, 1e-5f);
+    }
+    omp_set_num_threads(saved);
+    free(ref), free(out), free(w_hh), free(b_hh), free(x), free(dh);
 }
 
 // ---------------------------------------------------------------- determinism, resume
@@ -355,6 +409,7 @@ int main(void) {
     test_adamw_steps();
     test_finite_differences();
     test_recurrent_decode();
+    test_op_thread_splits();
     test_determinism_and_resume();
     test_sizes_init_and_config();
     char cmd[128];

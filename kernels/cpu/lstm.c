@@ -5,8 +5,8 @@
 // ONE OpenMP parallel region (see my_part for how the threads share it):
 // per step and per thread,
 //   forward:  a_t[rows, gate units] += h_{t-1}[rows] @ W_hh[gate units]^T
-//             (gemm_few_rows on W_hh^T, transposed once per call), then the
-//             fused cell update of its rows and units;
+//             (on W_hh^T, packed once per call), then the fused cell update
+//             of its rows and units;
 //   backward: the fused cell backward of its rows and units (which needs
 //             only its own part of dh_{t-1}), then
 //             dh_{t-1}[rows, units] = da_t[rows] @ W_hh[:, units].
@@ -34,16 +34,26 @@ static inline vec16 vtanh(vec16 x) {
 }
 
 // ---------------------------------------------------------------- the per-step products
-
-// C (M, N) (+)= A (M, K) @ Bm (K, N), all row-major with row strides lda,
-// ldb, ldc; accumulate: add to C, else overwrite it. The per-step products
-// have M = a thread's few batch rows. OpenBLAS packs a whole operand for
-// every call, which for these shapes (M 4 to 8, N 1920, K 480) ran at 14-27
-// GFLOP/s on this machine against 37-53 for this loop: 4 rows x 64 columns
-// of accumulators in registers, each A element broadcast against 4 vectors
-// of a row of Bm. Every C element is one sum over k in increasing order, so
-// the result does not depend on how rows and columns are split.
+//
+// Each step multiplies a few rows (a thread's batch rows: 4 for batch 8 on
+// two threads, 1 in a prefill) by all of W_hh. OpenBLAS packs a whole
+// operand on every call, which for these shapes (M 4 to 8, N 1920, K 480) ran
+// at 14-27 GFLOP/s on this machine. Instead the op packs W_hh once per call
+// into panels of 64 columns, each stored row after row (so that a panel
+// streams sequentially, from cache or DRAM), and multiplies with a
+// register-blocked loop: 4 rows x 64 columns of accumulators, each A element
+// broadcast against the 4 vectors of a panel row (37-53 GFLOP/s). Every
+// output element is one sum over k in increasing order, so the result does
+// not depend on how the rows and columns are split among the threads.
+//
+//   forward panels:  gate g, units [64p, 64p + nw): W_hh^T's (H, nw) block for
+//                    those columns, at g*H*H + 64p*H (K = H rows of nw)
+//   backward panels: units [64p, 64p + nw): W_hh's (4H, nw) block, at 64p*4H
+//                    (K = 4H rows of nw)
+#define PANEL 64
 #define FEW_ROWS 4
+
+// C (mr, 16*nv) (+)= A (mr, K) @ Bm (K, 16*nv); mr <= 4, nv <= 4; row strides lda, ldb, ldc.
 static inline void few_rows_block(int mr, int nv, int K, const float *A, int lda, const float *Bm,
                                   int ldb, float *C, int ldc, int accumulate) {
     vec16 acc[FEW_ROWS][4];
@@ -66,50 +76,77 @@ static inline void few_rows_block(int mr, int nv, int K, const float *A, int lda
         for (int v = 0; v < nv; v++) vstore(C + (size_t)m * ldc + 16 * v, acc[m][v]);
 }
 
-static void gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *Bm, int ldb,
+// C (M, nw) (+)= A (M, K) @ panel (K, nw), nw <= 64; accumulate: add to C, else overwrite it.
+static void panel_product(int M, int nw, int K, const float *A, int lda, const float *panel,
                           float *C, int ldc, int accumulate) {
+    const int nv = nw / 16;
     for (int m0 = 0; m0 < M; m0 += FEW_ROWS) {
         const int mr = M - m0 < FEW_ROWS ? M - m0 : FEW_ROWS;
         const float *a = A + (size_t)m0 * lda;
         float *c = C + (size_t)m0 * ldc;
-        int n = 0;
-        for (; n + 64 <= N; n += 64) few_rows_block(mr, 4, K, a, lda, Bm + n, ldb, c + n, ldc, accumulate);
-        for (; n + 16 <= N; n += 16) few_rows_block(mr, 1, K, a, lda, Bm + n, ldb, c + n, ldc, accumulate);
-        for (; n < N; n++)
+        if (nv) few_rows_block(mr, nv, K, a, lda, panel, nw, c, ldc, accumulate);
+        for (int n = 16 * nv; n < nw; n++)
             for (int m = 0; m < mr; m++) {
                 float sum = accumulate ? c[(size_t)m * ldc + n] : 0.0f;
-                for (int k = 0; k < K; k++) sum += a[(size_t)m * lda + k] * Bm[(size_t)k * ldb + n];
+                for (int k = 0; k < K; k++) sum += a[(size_t)m * lda + k] * panel[(size_t)k * nw + n];
                 c[(size_t)m * ldc + n] = sum;
             }
     }
 }
 
+static inline int panel_width(int H, int p) { return H - PANEL * p < PANEL ? H - PANEL * p : PANEL; }
+
+// Packs this thread's share of the panels (see above); the caller meets a barrier after.
+static void pack_panels(float *dst, const float *w_hh, int H, int backward) {
+    const int np = (H + PANEL - 1) / PANEL, total = backward ? np : 4 * np;
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    for (int i = total * id / nt; i < total * (id + 1) / nt; i++) {
+        const int g = backward ? 0 : i / np, p = i % np, nw = panel_width(H, p);
+        if (backward) {  // rows k of W_hh, columns [64p, 64p + nw)
+            float *out = dst + (size_t)PANEL * p * 4 * H;
+            for (int k = 0; k < 4 * H; k++)
+                memcpy(out + (size_t)k * nw, w_hh + (size_t)k * H + PANEL * p, (size_t)nw * sizeof(float));
+        } else {  // W_hh^T: row k holds W_hh[g*H + 64p + jj][k]
+            float *out = dst + (size_t)g * H * H + (size_t)PANEL * p * H;
+            for (int jj = 0; jj < nw; jj++) {
+                const float *src = w_hh + ((size_t)g * H + PANEL * p + jj) * H;
+                for (int k = 0; k < H; k++) out[(size_t)k * nw + jj] = src[k];
+            }
+        }
+    }
+}
+
 // Below this many steps the forward multiplies by W_hh as it is (cblas): a
-// decode step would spend more on transposing W_hh than on the product.
-#define LSTM_TRANSPOSE_MIN_STEPS 8
+// decode step would spend more on packing W_hh than on the product.
+#define LSTM_PACK_MIN_STEPS 8
+// Above this many bytes a W_hh no longer stays in the cores' shared cache
+// (32 MB of L3 here, with the activations beside it) and comes from DRAM at
+// every step; then the threads split the hidden units, so that W_hh is read
+// once per step, not once per thread.
+#define LSTM_CACHED_W_BYTES (16u << 20)
 
 // A thread's part of the work: rows [b0, b1) of the batch and hidden units
 // [j0, j1). Each row's recurrence is independent of the other rows', so with
-// at least as many rows as threads each thread takes whole rows and all H
-// units (shared = 0): its T steps need nothing from the other threads, and a
-// training step meets no barrier inside the op. With fewer rows (batch-1
-// decode and prefill) the threads split the units instead (shared = 1), in
-// chunks of whole vectors, and meet once per step. On this project's shared
-// 2-core machine a barrier waits for a descheduled thread whenever other
-// work runs, so avoiding them matters more than streaming W_hh once per step
-// instead of once per thread.
+// at least as many rows as threads and a W_hh that stays in cache, each
+// thread takes whole rows and all H units (shared = 0): its T steps need
+// nothing from the other threads, and a training step meets no barrier
+// inside the op (on this project's shared 2-core machine a barrier waits for
+// a descheduled thread whenever other work runs). Otherwise (batch-1 decode
+// and prefill, or a W_hh from DRAM) the threads split the units in whole
+// panels and meet once per step (shared = 1).
 typedef struct {
     int b0, b1, j0, j1, shared;
 } Part;
 
 static Part my_part(int B, int H) {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    Part q = {0, B, 0, H, nt > 1 && B < nt};
+    int big = 4.0 * H * H * sizeof(float) > LSTM_CACHED_W_BYTES;
+    Part q = {0, B, 0, H, nt > 1 && (B < nt || big)};
     if (nt == 1) return q;
     if (!q.shared) {
         q.b0 = (int)((long)B * t / nt), q.b1 = (int)((long)B * (t + 1) / nt);
     } else {
-        int per = ((H + nt - 1) / nt + VEC16_LANES - 1) / VEC16_LANES * VEC16_LANES;
+        int per = ((H + nt - 1) / nt + PANEL - 1) / PANEL * PANEL;
         q.j0 = t * per < H ? t * per : H;
         q.j1 = q.j0 + per < H ? q.j0 + per : H;
     }
@@ -151,18 +188,15 @@ static void cell_forward_row(float *a, const float *b_hh, const float *c_prev, f
 void lstm_forward(const LstmParams *p) {
     const int B = p->batch, T = p->seqlen, H = p->hidden;
     const size_t G = 4 * (size_t)H, row_a = (size_t)T * G, row_h = (size_t)T * H;
-    float *w_t = T >= LSTM_TRANSPOSE_MIN_STEPS ? p->scratch : NULL;  // W_hh^T (H, 4H)
+    float *panels = T >= LSTM_PACK_MIN_STEPS ? p->scratch : NULL;
     cpu_blas_single_threaded();
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #pragma omp parallel num_threads(threads)
     {
         const Part q = my_part(B, H);
         const int rows = q.b1 - q.b0, w = q.j1 - q.j0, mine = rows > 0 && w > 0;
-        if (w_t) {  // W_hh^T (H, 4H) into scratch, a block of W_hh's rows per thread
-            int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            size_t r0 = G * id / nt, r1 = G * (id + 1) / nt;
-            for (size_t r = r0; r < r1; r++)
-                for (int k = 0; k < H; k++) w_t[(size_t)k * G + r] = p->w_hh[r * H + k];
+        if (panels) {
+            pack_panels(panels, p->w_hh, H, 0);
 #pragma omp barrier
         }
         // h_{-1}: h0 or zeros into h_prev's first step, each thread its own part.
@@ -179,16 +213,21 @@ void lstm_forward(const LstmParams *p) {
             // a_t[rows, g*H + j0 : g*H + j1] += h_{t-1}[rows] @ W_hh[g*H + j0 : g*H + j1]^T
             const float *h_in = p->h_prev + q.b0 * row_h + (size_t)t * H;
             float *a_out = p->gates + q.b0 * row_a + (size_t)t * G;
-            if (mine && w_t && w == H)  // all four gates' columns are one block
-                gemm_few_rows(rows, (int)G, H, h_in, (int)row_h, w_t, (int)G, a_out, (int)row_a, 1);
-            for (int g = 0; g < 4 && mine && !(w_t && w == H); g++) {
-                size_t col = (size_t)g * H + q.j0;
-                if (w_t)
-                    gemm_few_rows(rows, w, H, h_in, (int)row_h, w_t + col, (int)G, a_out + col,
-                                  (int)row_a, 1);
-                else
+            for (int g = 0; g < 4 && mine; g++) {
+                if (panels) {
+                    for (int j = q.j0; j < q.j1; j += PANEL)
+                        panel_product(rows, panel_width(H, j / PANEL), H, h_in, (int)row_h,
+                                      panels + (size_t)g * H * H + (size_t)j * H,
+                                      a_out + (size_t)g * H + j, (int)row_a, 1);
+                } else if (rows == 1) {  // decode: stream W_hh once, as a matrix-vector product
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, w, H, 1.0f,
+                                p->w_hh + ((size_t)g * H + q.j0) * H, H, h_in, 1, 1.0f,
+                                a_out + (size_t)g * H + q.j0, 1);
+                } else {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, w, H, 1.0f, h_in,
-                                (int)row_h, p->w_hh + col * H, H, 1.0f, a_out + col, (int)row_a);
+                                (int)row_h, p->w_hh + ((size_t)g * H + q.j0) * H, H, 1.0f,
+                                a_out + (size_t)g * H + q.j0, (int)row_a);
+                }
             }
             for (int b = q.b0; b < q.b1 && mine; b++) {
                 const float *c_prev = t > 0 ? p->c + b * row_h + (size_t)(t - 1) * H
@@ -250,23 +289,25 @@ static void cell_backward_row(float *da, const float *a, const float *c, const f
     }
 }
 
-// Scratch: the forward's W_hh^T (4H * H); the backward's dh_rec (B, H), the
-// gradient reaching h_{t-1} through W_hh, and dc (B, H), the one reaching c_{t-1}.
+// Scratch: the packed panels of W_hh (4H * H), then for the backward dh_rec
+// (B, H), the gradient reaching h_{t-1} through W_hh, and dc (B, H), the one
+// reaching c_{t-1}.
 size_t lstm_scratch_floats(const LstmParams *p) {
-    size_t fwd = 4 * (size_t)p->hidden * p->hidden, bwd = 2 * (size_t)p->batch * p->hidden;
-    return fwd > bwd ? fwd : bwd;
+    return 4 * (size_t)p->hidden * p->hidden + 2 * (size_t)p->batch * p->hidden;
 }
 
 void lstm_backward(const LstmParams *p) {
     const int B = p->batch, T = p->seqlen, H = p->hidden;
     const size_t G = 4 * (size_t)H, row_a = (size_t)T * G, row_h = (size_t)T * H;
-    float *dh_rec = p->scratch, *dc = p->scratch + (size_t)B * H;
+    float *panels = p->scratch, *dh_rec = panels + G * H, *dc = dh_rec + (size_t)B * H;
     cpu_blas_single_threaded();
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #pragma omp parallel num_threads(threads)
     {
         const Part q = my_part(B, H);
         const int rows = q.b1 - q.b0, w = q.j1 - q.j0, mine = rows > 0 && w > 0;
+        pack_panels(panels, p->w_hh, H, 1);
+#pragma omp barrier
         for (int b = q.b0; b < q.b1 && mine; b++)
             memset(dc + (size_t)b * H + q.j0, 0, (size_t)w * sizeof(float));
         for (int t = T - 1; t >= 0; t--) {
@@ -287,10 +328,10 @@ void lstm_backward(const LstmParams *p) {
             }
             // da_t of this thread's rows is complete.
             // dh_rec[rows, j0:j1] = da_t[rows] (4H) @ W_hh[:, j0:j1] (4H, w)
-            if (mine)
-                gemm_few_rows(rows, w, (int)G, p->dgates + q.b0 * row_a + (size_t)t * G,
-                              (int)row_a, p->w_hh + q.j0, H, dh_rec + (size_t)q.b0 * H + q.j0, H,
-                              0);
+            for (int j = q.j0; j < q.j1 && mine; j += PANEL)
+                panel_product(rows, panel_width(H, j / PANEL), (int)G,
+                              p->dgates + q.b0 * row_a + (size_t)t * G, (int)row_a,
+                              panels + (size_t)j * G, dh_rec + (size_t)q.b0 * H + j, H, 0);
         }
     }
     // dW_hh (4H, H) += da^T @ h_prev and db_hh += column sums of da, over all B*T rows.
