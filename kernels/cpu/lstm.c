@@ -16,8 +16,9 @@
 //
 // The pointwise math is vec16.h's (vsigmoid, and tanh as 1 - 2 / (e^2x + 1)
 // like vec_math.h's vec_tanhf) with scalar tails. Every element is computed
-// by one thread in a fixed order, so a result depends on the thread count
-// only through the sgemm shapes, and repeats bit for bit.
+// by one thread in a fixed order: the activations and dgates are the same
+// bits at any thread count (tests/test_lstm.c), dW_hh and db_hh depend on it
+// only through cpu_sgemm's split, and every result repeats bit for bit.
 #include <omp.h>
 #include <string.h>
 
