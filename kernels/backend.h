@@ -77,6 +77,34 @@ typedef struct {
     size_t attention;  // B*T*C of the attention, 0 if none
 } WorkspaceShapes;
 
+// One nn.LSTM layer's recurrence over a whole sequence, gate order (i, f, g, o)
+// as in torch.nn.LSTM. The input-to-gate product x_t W_ih^T + b_ih of every
+// time step is one GEMM done by the caller (linear_forward) into `gates`;
+// the op adds the recurrent part and steps through time:
+//   a_t = gates_t + h_{t-1} W_hh^T + b_hh          (4H): [a_i | a_f | a_g | a_o]
+//   i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
+//   c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
+// All sequences are (B, T, .) row-major. The backward is BPTT over the T
+// steps (truncated there: nothing flows into h0 or c0).
+typedef struct {
+    int batch, seqlen, hidden;  // B, T, H
+    // (B, T, 4H). In: x_t W_ih^T + b_ih. Out: the activated gates [i | f | g | o],
+    // which the backward reads.
+    float *gates;
+    const float *w_hh;          // (4H, H)
+    const float *b_hh;          // (4H)
+    const float *h0, *c0;       // (B, H) the state before step 0, or NULL for zeros
+    float *h;                   // (B, T, H) out: h_t, the layer's output
+    float *h_prev;              // (B, T, H) out: h_{t-1} (h0 at t = 0), kept for dW_hh
+    float *c;                   // (B, T, H) out: c_t
+    float *hT, *cT;             // (B, H) the state after the last step, or NULL; may alias h0, c0
+    float *scratch;             // forward and backward: at least lstm_scratch_floats() floats
+    // Backward only. dgates is written; dw_hh and db_hh accumulate.
+    const float *dh;            // (B, T, H) dL/dh_t from above (not through the recurrence)
+    float *dgates;              // (B, T, 4H) out: dL/da_t, which is also dL/d(x_t W_ih^T + b_ih)
+    float *dw_hh, *db_hh;       // (4H, H), (4H)
+} LstmParams;
+
 typedef struct Backend {
     const char *name;  // "cpu" or "cuda"
     // The largest d_state that selective_scan_* accept, and the largest
@@ -244,6 +272,15 @@ typedef struct Backend {
                                 const float *delta_raw, const float *z, const float *Bt,
                                 const float *Ct, const float *A_log, const float *D,
                                 const float *delta_bias, int dim, int dstate);
+
+    // ------------------------------------------------------------ LSTM
+    // The T steps of one layer (see LstmParams): per step one hidden-to-gate
+    // GEMM over the batch and one fused pointwise cell update, inside the op.
+    void (*lstm_forward)(const LstmParams *p);
+    // Per step (backwards in time) one fused cell backward and one GEMM for
+    // dh_{t-1}; then dW_hh and db_hh over all steps at once.
+    void (*lstm_backward)(const LstmParams *p);
+    size_t (*lstm_scratch_floats)(const LstmParams *p);
 } Backend;
 
 // The CPU backend (always present).

@@ -218,9 +218,22 @@ static void h_selective_scan_step(float *out, float *ssm_state, const float *u,
                                dstate);
 }
 
+static void h_lstm_forward(const LstmParams *p) {
+    HOOK("lstm_forward");
+    inner->lstm_forward(p);
+}
+static void h_lstm_backward(const LstmParams *p) {
+    HOOK("lstm_backward");
+    inner->lstm_backward(p);
+}
+static size_t h_lstm_scratch_floats(const LstmParams *p) {
+    HOOK("lstm_scratch_floats");
+    return inner->lstm_scratch_floats(p);
+}
+
 _Static_assert(
-    sizeof(Backend) == offsetof(Backend, selective_scan_step) + sizeof(void (*)(void)),
-    "a Backend op was added after selective_scan_step: give it a trampoline in backend_hooks.c");
+    sizeof(Backend) == offsetof(Backend, lstm_scratch_floats) + sizeof(void (*)(void)),
+    "a Backend op was added after lstm_scratch_floats: give it a trampoline in backend_hooks.c");
 
 const Backend *backend_with_hooks(const Backend *real, BackendHook before, void *ctx) {
     inner = real, hook = before, hook_ctx = ctx;
@@ -268,5 +281,8 @@ const Backend *backend_with_hooks(const Backend *real, BackendHook before, void 
     hooked.selective_scan_backward = h_selective_scan_backward;
     hooked.selective_scan_scratch_floats = h_selective_scan_scratch_floats;
     hooked.selective_scan_step = h_selective_scan_step;
+    hooked.lstm_forward = h_lstm_forward;
+    hooked.lstm_backward = h_lstm_backward;
+    hooked.lstm_scratch_floats = h_lstm_scratch_floats;
     return &hooked;
 }

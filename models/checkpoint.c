@@ -48,6 +48,7 @@
 #define STATE_FLAG_MOMENTS 1u
 
 const char *checkpoint_tied_embedding_name(const Model *m) {
+    if (tb_streq(m->spec.arch, "lstm")) return "embedding.weight";
     return tb_streq(m->spec.arch, "mamba") ? "backbone.embedding.weight" : "transformer.wte.weight";
 }
 
@@ -297,6 +298,9 @@ static void describe_spec(char *out, size_t cap, const ModelSpec *s) {
     if (tb_streq(s->arch, "gpt2"))
         snprintf(out, cap, "gpt2 '%s' (d_model %d, n_layer %d, n_head %d, context %d, vocab %d)",
                  s->name, s->d_model, s->n_layer, s->n_head, s->max_seq_len, s->vocab_size);
+    else if (tb_streq(s->arch, "lstm"))
+        snprintf(out, cap, "lstm '%s' (hidden %d, n_layer %d, vocab %d)", s->name, s->d_model,
+                 s->n_layer, s->vocab_size);
     else
         snprintf(out, cap, "%s '%s' (d_model %d, n_layer %d, d_state %d, d_conv %d, expand %d, "
                  "dt_rank %d, vocab %d)", s->arch, s->name, s->d_model, s->n_layer, s->d_state,

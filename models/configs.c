@@ -17,6 +17,13 @@
 //         in_proj 4d^2, conv1d 2d*4 + 2d, x_proj 2d*(R + 32), dt_proj 2d*R + 2d,
 //         A_log 2d*16, D 2d, out_proj 2d^2, norm d. Mamba has two blocks per
 //         Transformer block (each with half the parameters), hence 13 and 23.
+//
+//   config      d_model  n_layer   params       vs GPT-2
+//   lstm-6m         480        3    6,032,640    +3.0%
+//   lstm-60m       1536        3   58,232,832    -2.8%
+// LSTM:   V*H + L*(8*H^2 + 8*H), hidden = embedding = H (the head tied):
+//         W_ih and W_hh (4H, H) each, bias_ih and bias_hh (4H) each. Three
+//         layers, as folk-rnn; H a multiple of 32.
 // The tiny configs exist for the tests only.
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -57,6 +64,16 @@ static void spec_mamba(ModelSpec *s, const char *name, int V, int d, int L, int 
     s->scan_chunk = scan_chunk;
 }
 
+static void spec_lstm(ModelSpec *s, const char *name, int V, int H, int L, int T) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    snprintf(s->arch, sizeof s->arch, "lstm");
+    s->vocab_size = V;
+    s->d_model = H;
+    s->n_layer = L;
+    s->max_seq_len = T;  // the training length (BPTT truncation) and prefill batch; no limit
+}
+
 int model_spec_by_name(ModelSpec *spec, const char *name, int vocab_size) {
     if (vocab_size <= 0) return tb_error("config %s: vocab_size %d must be positive", name, vocab_size);
     if (tb_streq(name, "gpt2-6m")) spec_gpt2(spec, name, vocab_size, 256, 7, 8, 256);
@@ -67,9 +84,13 @@ int model_spec_by_name(ModelSpec *spec, const char *name, int vocab_size) {
     // tiny-mamba: a chunk of 5 does not divide the test lengths, so the tests
     // cross chunk boundaries mid-sequence.
     else if (tb_streq(name, "tiny-mamba")) spec_mamba(spec, name, vocab_size, 32, 2, 4, 16, 5);
+    else if (tb_streq(name, "lstm-6m")) spec_lstm(spec, name, vocab_size, 480, 3, 256);
+    else if (tb_streq(name, "lstm-60m")) spec_lstm(spec, name, vocab_size, 1536, 3, 256);
+    // tiny-lstm: 24 units are one whole vector and a scalar tail.
+    else if (tb_streq(name, "tiny-lstm")) spec_lstm(spec, name, vocab_size, 24, 2, 16);
     else
         return tb_error("unknown model config '%s' (use gpt2-6m, gpt2-60m, mamba-6m, mamba-60m, "
-                        "tiny-gpt2 or tiny-mamba)", name);
+                        "lstm-6m, lstm-60m, tiny-gpt2, tiny-mamba or tiny-lstm)", name);
     return 0;
 }
 
@@ -160,6 +181,32 @@ static int spec_mamba_from_json(ModelSpec *s, const cJSON *c, const char *path) 
     return 0;
 }
 
+// tunebench's LSTM config (models/lstm.c writes it): one width for the
+// embedding and every layer, the head tied, no final norm.
+static int spec_lstm_from_json(ModelSpec *s, const cJSON *c, const char *path) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->arch, sizeof s->arch, "lstm");
+    int emb = 0;
+    if (get_int(c, "vocab_size", &s->vocab_size, 0, 0, path) ||
+        get_int(c, "hidden_size", &s->d_model, 0, 0, path) ||
+        get_int(c, "num_layers", &s->n_layer, 0, 0, path) ||
+        get_int(c, "embedding_dim", &emb, 1, s->d_model, path))
+        return -1;
+    if (emb != s->d_model)
+        return tb_error("%s: embedding_dim %d differs from hidden_size %d; tunebench's LSTM "
+                        "ties its head to the embedding, so the two must be equal", path, emb,
+                        s->d_model);
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
+    if (tie && !cJSON_IsTrue(tie))
+        return tb_error("%s: tie_word_embeddings must be true (the LM head is the embedding)",
+                        path);
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(c, "final_norm");
+    if (norm && !cJSON_IsNull(norm))
+        return tb_error("%s: final_norm must be null (tunebench's LSTM has none)", path);
+    s->max_seq_len = 256;  // no positional limit; "tunebench" may override it
+    return 0;
+}
+
 // tunebench's own fields, kept apart from the ecosystem's in a "tunebench"
 // object: the config name, and for Mamba what MambaConfig cannot express.
 static int apply_tunebench_extras(ModelSpec *s, const cJSON *c, const char *path) {
@@ -199,9 +246,11 @@ int model_spec_from_config_json(ModelSpec *spec, const cJSON *config, const char
     else if ((cJSON_IsString(type) && tb_streq(type->valuestring, "mamba")) ||
              (!type && cJSON_GetObjectItemCaseSensitive(config, "d_model")))
         rc = spec_mamba_from_json(spec, config, path);  // mamba_ssm's MambaConfig has no model_type
+    else if (cJSON_IsString(type) && tb_streq(type->valuestring, "lstm"))
+        rc = spec_lstm_from_json(spec, config, path);
     else
-        return tb_error("%s: unknown model (expected a GPT2Config with model_type \"gpt2\" or a "
-                        "MambaConfig with d_model and ssm_cfg)", path);
+        return tb_error("%s: unknown model (expected a GPT2Config with model_type \"gpt2\", a "
+                        "MambaConfig with d_model and ssm_cfg, or model_type \"lstm\")", path);
     if (rc) return rc;
     return apply_tunebench_extras(spec, config, path);
 }

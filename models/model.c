@@ -22,10 +22,12 @@
 // reference alone does not pull an object out of a static library).
 extern const ModelVtbl gpt2_vtbl;
 extern const ModelVtbl mamba_vtbl;
+extern const ModelVtbl lstm_vtbl;
 
 static const ModelVtbl *vtbl_for_arch(const char *arch) {
     if (tb_streq(arch, "gpt2")) return &gpt2_vtbl;
     if (tb_streq(arch, "mamba")) return &mamba_vtbl;
+    if (tb_streq(arch, "lstm")) return &lstm_vtbl;
     return NULL;
 }
 
@@ -36,8 +38,9 @@ Model *model_create(const ModelSpec *spec, const Backend *be) {
         tb_error("model_create: no backend given");
         return NULL;
     }
-    if (!tb_streq(spec->arch, "gpt2") && !tb_streq(spec->arch, "mamba")) {
-        tb_error("model '%s': unknown architecture '%s' (expected gpt2 or mamba)", spec->name,
+    if (!tb_streq(spec->arch, "gpt2") && !tb_streq(spec->arch, "mamba") &&
+        !tb_streq(spec->arch, "lstm")) {
+        tb_error("model '%s': unknown architecture '%s' (expected gpt2, mamba or lstm)", spec->name,
                  spec->arch);
         return NULL;
     }

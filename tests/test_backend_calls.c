@@ -68,7 +68,7 @@ static ModelCounts count_model(const char *config, int B, int T) {
 }
 
 int main(void) {
-    const char *configs[] = {"gpt2-6m", "mamba-6m"};
+    const char *configs[] = {"gpt2-6m", "mamba-6m", "lstm-6m"};
     for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
         ModelCounts small = count_model(configs[k], 2, 32), large = count_model(configs[k], 8, 256);
         printf("  %s backend calls: training step %ld, prefill %ld, decode step %ld\n",

@@ -190,11 +190,14 @@ int main(void) {
         use_order(order);
         test_model("tiny-gpt2", order);
         test_model("tiny-mamba", order);
+        test_model("tiny-lstm", order);
     }
     test_determinism("tiny-gpt2");
     test_determinism("tiny-mamba");
+    test_determinism("tiny-lstm");
     test_decode_graph("tiny-gpt2");
     test_decode_graph("tiny-mamba");
+    test_decode_graph("tiny-lstm");
     test_dstate_limit();
     return test_summary("test_cuda_models");
 }

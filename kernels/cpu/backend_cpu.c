@@ -80,6 +80,10 @@ static const Backend cpu_backend = {
     .selective_scan_backward = selective_scan_backward,
     .selective_scan_scratch_floats = selective_scan_scratch_floats,
     .selective_scan_step = selective_scan_step,
+
+    .lstm_forward = lstm_forward,
+    .lstm_backward = lstm_backward,
+    .lstm_scratch_floats = lstm_scratch_floats,
 };
 
 const Backend *backend_cpu(void) {

@@ -108,4 +108,10 @@ void selective_scan_step(float *out, float *ssm_state, const float *u, const flo
 // The largest d_state the fused scan supports (its state lives on the stack).
 #define SCAN_MAX_DSTATE 64
 
+// ---------------------------------------------------------------- LSTM ops
+// lstm.c: one nn.LSTM layer's recurrence over T steps (see LstmParams).
+void lstm_forward(const LstmParams *p);
+void lstm_backward(const LstmParams *p);
+size_t lstm_scratch_floats(const LstmParams *p);
+
 #endif

@@ -173,6 +173,9 @@ static const Backend cuda_backend = {
     .selective_scan_backward = selective_scan_backward_cuda,
     .selective_scan_scratch_floats = selective_scan_scratch_floats_cuda,
     .selective_scan_step = selective_scan_step_cuda,
+    .lstm_forward = lstm_forward_cuda,
+    .lstm_backward = lstm_backward_cuda,
+    .lstm_scratch_floats = lstm_scratch_floats_cuda,
 };
 
 static void apply_math_mode(void) {

@@ -78,5 +78,9 @@ void selective_scan_step_cuda(float *out, float *ssm_state, const float *u, cons
                               const float *z, const float *Bt, const float *Ct,
                               const float *A_log, const float *D, const float *delta_bias,
                               int dim, int dstate);
+// lstm.cu
+void lstm_forward_cuda(const LstmParams *p);
+void lstm_backward_cuda(const LstmParams *p);
+size_t lstm_scratch_floats_cuda(const LstmParams *p);
 
 #endif

@@ -1,0 +1,479 @@
+// lstm.c: a stacked-LSTM language model, as PyTorch builds it from
+// torch.nn.Embedding, torch.nn.LSTM and a tied output layer:
+//
+//   x       = embedding[tokens]                                    (B, T, H)
+//   h       = nn.LSTM(H, H, num_layers=L, batch_first=True)(x)      zero initial state
+//   logits  = h @ embedding^T                                      (the LM head is tied)
+//
+// Each layer: a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh, gates in
+// nn.LSTM's order (i, f, g, o), c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
+//
+// The choices, and why:
+// - Width: the embedding, every layer's hidden state and the LM head share
+//   one width H = d_model, so the head can be tied to the embedding (as
+//   GPT-2's and Mamba's are, and as Press & Wolf 2017 do for LSTMs). ModelSpec
+//   has one width, so an untied head (hidden != d_model) is not offered.
+// - No final norm. Transformers and Mamba normalise a residual stream whose
+//   scale grows with depth; an LSTM's output h = o * tanh(c) is already
+//   bounded in (-1, 1) per unit, so the head sees a controlled scale without
+//   one, and the model stays exactly Embedding + nn.LSTM + tied Linear
+//   (nothing to add when rebuilding it in PyTorch). folk-rnn has none either.
+// - No dropout (neither do the other two models here).
+// - Training runs on independent sequences of T tokens from a zero state, as
+//   the other two models do: back-propagation through time is truncated at T.
+// - Initialisation (init_weights): nn.LSTM's own, U(+-1/sqrt(H)) for every
+//   weight and bias, except that the forget gate's slice of bias_ih gets +1
+//   (Gers et al. 2000; Jozefowicz et al. 2015: cells remember by default, the
+//   usual fix for slow starts on long dependencies); the embedding N(0, 0.02)
+//   like the other two models, which with the tied head keeps the first
+//   logits near zero (initial loss ln V).
+// - Weight decay on the three kinds of matrix (embedding, W_ih, W_hh), none
+//   on the biases.
+//
+// Checkpoint names are nn.LSTM's under the prefix "lstm." (lstm.weight_ih_l0,
+// lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0, ...), plus
+// "embedding.weight"; config.json says how to rebuild the model in PyTorch.
+//
+// All math goes through the Backend ops: per layer one GEMM for the input
+// gates of every step (linear_forward) and one lstm_forward for the T steps
+// of the recurrence, so a training step makes O(layers) backend calls
+// whatever B and T are. Decode is O(1) per token from the (h, c) state.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../src/common.h"
+#include "model.h"
+
+#define LSTM_EMBED_STD 0.02f
+#define LSTM_FORGET_BIAS 1.0f
+
+// ================================================================ parameters
+
+// One layer's tensors, into params or into grads, in nn.LSTM's order.
+typedef struct {
+    float *w_ih;  // (4H, H)
+    float *w_hh;  // (4H, H)
+    float *b_ih;  // (4H)
+    float *b_hh;  // (4H)
+} LstmLayer;
+
+typedef struct {
+    float *embedding;  // (V, H), also the LM head
+    LstmLayer *layers; // (L)
+} LstmWeights;
+
+static const char *layer_tensor_names[] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d",
+                                           "bias_hh_l%d"};
+enum { LAYER_TENSORS = 4 };
+#define LSTM_PREFIX "lstm."
+#define LSTM_EMBEDDING "embedding.weight"
+
+// ================================================================ activations
+
+// What one layer keeps for its backward. N = B*T rows.
+typedef struct {
+    float *gates;   // (N, 4H) input gates, then the activated [i | f | g | o]
+    float *h;       // (N, H)  h_t: the layer's output, the next layer's input
+    float *h_prev;  // (N, H)  h_{t-1}
+    float *c;       // (N, H)  c_t
+    float *scratch; // the op's (lstm_scratch_floats), shared by the layers
+} LstmLayerActs;
+
+typedef struct {
+    int H;
+    LstmWeights w, g;
+
+    // Training activations for capacity (m->B, m->T).
+    void *arena;
+    size_t arena_bytes;
+    int32_t *tokens, *targets;  // (B, T)
+    float *encoded;             // (N, H)
+    LstmLayerActs *acts;        // (L)
+    float *dlogits, *losses;    // (N, V), (N)
+    float *dh, *dx;             // (N, H) a layer's output gradient and its input gradient
+    float *dgates;              // (N, 4H)
+    float *scratch;             // lstm_scratch_floats(B, T)
+    int cur_B, cur_T, have_targets;
+
+    // Batch-1 inference: the (h, c) state of every layer, and one layer's
+    // buffers for up to max_seq_len tokens at once (a decode step uses one row).
+    void *dec_arena;
+    float *h_state, *c_state;   // (L, H) each
+    int32_t *dec_tokens;        // (maxT)
+    float *dec_x[2];            // (maxT, H) a layer's input and output, alternating
+    LstmLayerActs dec;          // maxT rows (its h is dec_x)
+    float *dec_logits;          // (V)
+    DecodeGraph dec_graph;      // the decode step, captured once
+} Lstm;
+
+static Lstm *lstm_of(const Model *m) { return (Lstm *)m->impl; }
+
+// ================================================================ tensor table
+
+static void layer_tensor_name(char *out, size_t cap, int k, int l) {
+    char part[64];
+    snprintf(part, sizeof part, layer_tensor_names[k], l);
+    snprintf(out, cap, LSTM_PREFIX "%s", part);
+}
+
+static void lstm_point_weights(Model *m, LstmWeights *w, float *base) {
+    char name[96];
+#define AT(nm) (base + model_find_tensor(m, nm)->offset)
+    w->embedding = AT(LSTM_EMBEDDING);
+    for (int l = 0; l < m->spec.n_layer; l++) {
+        float *p[LAYER_TENSORS];
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            layer_tensor_name(name, sizeof name, k, l);
+            p[k] = AT(name);
+        }
+        w->layers[l] = (LstmLayer){p[0], p[1], p[2], p[3]};
+    }
+#undef AT
+}
+
+static int lstm_create(Model *m) {
+    const ModelSpec *s = &m->spec;
+    if (s->vocab_size <= 0 || s->d_model <= 0 || s->n_layer <= 0 || s->max_seq_len <= 0)
+        return tb_error("lstm config '%s': vocab_size, hidden_size, num_layers and max_seq_len "
+                        "must all be positive", s->name);
+    const int64_t H = s->d_model;
+    int64_t shape[2] = {s->vocab_size, H};
+    char name[96];
+    model_add_tensor(m, LSTM_EMBEDDING, 2, shape, 1);
+    for (int l = 0; l < s->n_layer; l++)
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            layer_tensor_name(name, sizeof name, k, l);
+            int matrix = k < 2;  // weights decay, biases do not
+            int64_t sh[2] = {4 * H, H};
+            model_add_tensor(m, name, matrix ? 2 : 1, sh, matrix);
+        }
+    if (model_alloc_params(m)) return -1;
+
+    Lstm *ls = tb_calloc(1, sizeof *ls);
+    ls->H = (int)H;
+    ls->w.layers = tb_calloc((size_t)s->n_layer, sizeof(LstmLayer));
+    ls->g.layers = tb_calloc((size_t)s->n_layer, sizeof(LstmLayer));
+    ls->acts = tb_calloc((size_t)s->n_layer, sizeof(LstmLayerActs));
+    m->impl = ls;
+    lstm_point_weights(m, &ls->w, m->params);
+    lstm_point_weights(m, &ls->g, m->grads);
+    return 0;
+}
+
+// See the top of the file. Tensors are drawn in table order from one generator.
+static void lstm_init_weights(Model *m, uint64_t seed) {
+    const int H = lstm_of(m)->H;
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *host = tb_malloc(m->num_params * sizeof(float));
+    const float bound = 1.0f / sqrtf((float)H);
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        float *p = host + t->offset;
+        if (tb_streq(t->name, LSTM_EMBEDDING)) {
+            for (size_t j = 0; j < t->numel; j++) p[j] = LSTM_EMBED_STD * rng_normal(&rng);
+            continue;
+        }
+        for (size_t j = 0; j < t->numel; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
+        if (strstr(t->name, ".bias_ih_l"))
+            for (int j = H; j < 2 * H; j++) p[j] += LSTM_FORGET_BIAS;  // the f slice
+    }
+    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    free(host);
+}
+
+// ================================================================ activation buffers
+
+static void layout_layer(Arena *a, LstmLayerActs *x, size_t N, size_t H, int with_h) {
+    x->gates = arena_take(a, N * 4 * H);
+    x->h = with_h ? arena_take(a, N * H) : NULL;
+    x->h_prev = arena_take(a, N * H);
+    x->c = arena_take(a, N * H);
+}
+
+static void layout_activations(Model *m, Arena *a, int B, int T) {
+    Lstm *ls = lstm_of(m);
+    size_t N = (size_t)B * T, H = ls->H, V = m->spec.vocab_size;
+    ls->tokens = (int32_t *)arena_take(a, N);
+    ls->targets = (int32_t *)arena_take(a, N);
+    ls->encoded = arena_take(a, N * H);
+    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(a, &ls->acts[l], N, H, 1);
+    m->logits = arena_take(a, N * V);
+    ls->dlogits = arena_take(a, N * V);
+    ls->losses = arena_take(a, N);
+    ls->dh = arena_take(a, N * H);
+    ls->dx = arena_take(a, N * H);
+    ls->dgates = arena_take(a, N * 4 * H);
+    LstmParams p = {.batch = B, .seqlen = T, .hidden = (int)H};
+    ls->scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
+    for (int l = 0; l < m->spec.n_layer; l++) ls->acts[l].scratch = ls->scratch;
+}
+
+static int lstm_alloc_activations(Model *m, int B, int T) {
+    Lstm *ls = lstm_of(m);
+    if (model_check_batch_shape(m, B, T)) return -1;
+    if (ls->arena) m->be->free(ls->arena);
+    free(m->losses_host);
+    Arena a = {0};
+    layout_activations(m, &a, B, T);  // count
+    ls->arena_bytes = a.used;
+    ls->arena = m->be->alloc(a.used);
+    a = (Arena){.base = ls->arena};
+    layout_activations(m, &a, B, T);  // assign
+    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
+    m->B = B, m->T = T;
+    model_reserve_workspace(m, (size_t)B * T, 4 * (size_t)ls->H, 0, 0);
+    return 0;
+}
+
+static size_t lstm_activation_bytes(const Model *m) { return lstm_of(m)->arena_bytes; }
+
+// ================================================================ forward
+
+// The op's view of one layer's buffers over (B, T).
+static LstmParams layer_params(const Lstm *ls, const LstmLayer *w, const LstmLayerActs *x, int B,
+                               int T) {
+    LstmParams p = {0};
+    p.batch = B, p.seqlen = T, p.hidden = ls->H;
+    p.gates = x->gates, p.w_hh = w->w_hh, p.b_hh = w->b_hh;
+    p.h = x->h, p.h_prev = x->h_prev, p.c = x->c;
+    p.scratch = x->scratch;
+    return p;
+}
+
+// One layer over (B, T): x_in (N, H) -> x->h (N, H), from the state (h0, c0)
+// (NULL: zeros), leaving the final state in (hT, cT) when given.
+static void layer_forward(const Model *m, const LstmLayer *w, const LstmLayerActs *x,
+                          const float *x_in, int B, int T, const float *h0, const float *c0,
+                          float *hT, float *cT) {
+    const Lstm *ls = lstm_of(m);
+    const int H = ls->H;
+    m->be->linear_forward(x->gates, 4 * H, x_in, H, w->w_ih, w->b_ih, B * T, H, 4 * H, 0);
+    LstmParams p = layer_params(ls, w, x, B, T);
+    p.h0 = h0, p.c0 = c0, p.hT = hT, p.cT = cT;
+    m->be->lstm_forward(&p);
+}
+
+static void lstm_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
+    Lstm *ls = lstm_of(m);
+    const Backend *be = m->be;
+    const int H = ls->H, V = m->spec.vocab_size, N = B * T, L = m->spec.n_layer;
+    model_require_activations(m, ls->arena, B, T);
+    model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
+    be->to_device(ls->tokens, inputs, (size_t)N * sizeof(int32_t));
+    ls->cur_B = B, ls->cur_T = T;
+
+    be->embedding_forward(ls->encoded, ls->tokens, ls->w.embedding, NULL, B, T, H);
+    const float *x = ls->encoded;
+    for (int l = 0; l < L; l++) {
+        layer_forward(m, &ls->w.layers[l], &ls->acts[l], x, B, T, NULL, NULL, NULL, NULL);
+        x = ls->acts[l].h;
+    }
+    be->linear_forward(m->logits, V, x, H, ls->w.embedding, NULL, N, H, V, 0);  // tied head
+
+    ls->have_targets = targets != NULL;
+    if (targets) model_cross_entropy(m, targets, ls->targets, ls->losses, ls->dlogits, N);
+}
+
+// ================================================================ backward
+
+// Accumulates d(mean loss)/d(params). dh holds the gradient of the current
+// layer's output; the layer's input gradient goes to dx, and the two swap.
+static void lstm_backward(Model *m) {
+    Lstm *ls = lstm_of(m);
+    const Backend *be = m->be;
+    const int H = ls->H, V = m->spec.vocab_size, L = m->spec.n_layer;
+    const int B = ls->cur_B, T = ls->cur_T, N = B * T;
+    if (!ls->have_targets)
+        tb_die("lstm '%s': backward called without a forward with targets", m->spec.name);
+
+    float *dh = ls->dh, *dx = ls->dx;
+    be->linear_backward(dh, H, ls->g.embedding, NULL, ls->dlogits, V, ls->acts[L - 1].h, H,
+                        ls->w.embedding, N, H, V, 0);
+    for (int l = L - 1; l >= 0; l--) {
+        const LstmLayer *w = &ls->w.layers[l];
+        LstmLayer *gw = &ls->g.layers[l];
+        LstmParams p = layer_params(ls, w, &ls->acts[l], B, T);
+        p.dh = dh, p.dgates = ls->dgates, p.dw_hh = gw->w_hh, p.db_hh = gw->b_hh;
+        be->lstm_backward(&p);
+        // gates = x_in @ W_ih^T + b_ih
+        const float *x_in = l > 0 ? ls->acts[l - 1].h : ls->encoded;
+        be->linear_backward(dx, H, gw->w_ih, gw->b_ih, ls->dgates, 4 * H, x_in, H, w->w_ih, N, H,
+                            4 * H, 0);
+        float *swap = dh;
+        dh = dx, dx = swap;
+    }
+    be->embedding_backward(ls->g.embedding, NULL, dh, ls->tokens, B, T, H);
+}
+
+// ================================================================ inference
+
+static void layout_decode(Model *m, Arena *a) {
+    Lstm *ls = lstm_of(m);
+    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len, H = ls->H;
+    ls->h_state = arena_take(a, L * H);
+    ls->c_state = arena_take(a, L * H);
+    ls->dec_tokens = (int32_t *)arena_take(a, maxT);
+    ls->dec_x[0] = arena_take(a, maxT * H);
+    ls->dec_x[1] = arena_take(a, maxT * H);
+    layout_layer(a, &ls->dec, maxT, H, 0);
+    LstmParams p = {.batch = 1, .seqlen = (int)maxT, .hidden = (int)H};
+    ls->dec.scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
+    ls->dec_logits = arena_take(a, m->spec.vocab_size);
+}
+
+static int lstm_alloc_decode(Model *m) {
+    Lstm *ls = lstm_of(m);
+    if (ls->dec_arena) return 0;
+    Arena a = {0};
+    layout_decode(m, &a);
+    ls->dec_arena = m->be->alloc(a.used);
+    a = (Arena){.base = ls->dec_arena};
+    layout_decode(m, &a);
+    model_reserve_workspace(m, (size_t)m->spec.max_seq_len, 4 * (size_t)ls->H, 0, 0);
+    m->decode_pos = 0;
+    return 0;
+}
+
+// The state starts from zero, as a training sequence does.
+static void lstm_decode_reset(Model *m) {
+    Lstm *ls = lstm_of(m);
+    if (ls->dec_arena) {
+        size_t bytes = (size_t)m->spec.n_layer * ls->H * sizeof(float);
+        m->be->zero(ls->h_state, bytes);
+        m->be->zero(ls->c_state, bytes);
+    }
+    m->decode_pos = 0;
+}
+
+// The ops for n <= max_seq_len tokens (already in dec_tokens) from the
+// current state, batch 1: every layer runs its n steps from its (h, c) and
+// leaves its new state there; then the LM head on the last row, into
+// dec_logits. All on fixed buffers, so that a decode step (n = 1) can be
+// captured once as a graph.
+static void run_tokens(Model *m, int n) {
+    Lstm *ls = lstm_of(m);
+    const Backend *be = m->be;
+    const int H = ls->H, L = m->spec.n_layer, V = m->spec.vocab_size;
+    be->embedding_forward(ls->dec_x[0], ls->dec_tokens, ls->w.embedding, NULL, 1, n, H);
+    for (int l = 0; l < L; l++) {
+        LstmLayerActs x = ls->dec;
+        x.h = ls->dec_x[(l + 1) % 2];
+        float *h = ls->h_state + (size_t)l * H, *c = ls->c_state + (size_t)l * H;
+        layer_forward(m, &ls->w.layers[l], &x, ls->dec_x[l % 2], 1, n, h, c, h, c);
+    }
+    const float *last = ls->dec_x[L % 2] + (size_t)(n - 1) * H;
+    be->linear_forward(ls->dec_logits, V, last, H, ls->w.embedding, NULL, 1, H, V, 0);
+}
+
+static void decode_ops(Model *m) { run_tokens(m, 1); }
+
+static void check_decoder(const Model *m) {
+    if (!lstm_of(m)->dec_arena) tb_die("lstm '%s': decoding before alloc_decode", m->spec.name);
+}
+
+// O(1) per token: each layer's input GEMM is one row, and its recurrence one
+// step from the (h, c) state.
+static void lstm_decode_step(Model *m, int32_t token, float *logits_host) {
+    Lstm *ls = lstm_of(m);
+    check_decoder(m);
+    model_check_tokens(m, &token, 1, 0, "token");
+    m->be->to_device(ls->dec_tokens, &token, sizeof token);
+    model_decode_graph_run(m, &ls->dec_graph, decode_ops);
+    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos++;
+}
+
+// Continues from the current state (reset or not), max_seq_len tokens at a
+// time: the same result as n decode steps, with whole-sequence GEMMs. An LSTM
+// has no context limit, so a prompt of any length is accepted.
+static void lstm_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
+    Lstm *ls = lstm_of(m);
+    check_decoder(m);
+    if (n <= 0) tb_die("lstm '%s': prefill needs at least one token", m->spec.name);
+    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
+    const int maxT = m->spec.max_seq_len;
+    for (int start = 0; start < n; start += maxT) {
+        int k = n - start < maxT ? n - start : maxT;
+        m->be->to_device(ls->dec_tokens, tokens + start, (size_t)k * sizeof(int32_t));
+        run_tokens(m, k);
+    }
+    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
+    m->decode_pos += n;
+}
+
+// ================================================================ config and lifetime
+
+// There is no ecosystem config for an LSTM language model, so config.json
+// says how to rebuild this one from torch.nn modules (tests/check_torch_lstm.py
+// does exactly this):
+//   embedding = nn.Embedding(vocab_size, embedding_dim)        <- embedding.weight
+//   lstm      = nn.LSTM(**lstm)                                 <- lstm.*
+//   logits    = F.linear(lstm(embedding(ids))[0], embedding.weight)
+static cJSON *lstm_config_json(const Model *m) {
+    const ModelSpec *s = &m->spec;
+    cJSON *c = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("LSTMLanguageModel"));
+    cJSON_AddStringToObject(c, "model_type", "lstm");
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab_size);
+    cJSON_AddNumberToObject(c, "embedding_dim", s->d_model);
+    cJSON_AddNumberToObject(c, "hidden_size", s->d_model);
+    cJSON_AddNumberToObject(c, "num_layers", s->n_layer);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", 1);
+    cJSON_AddNullToObject(c, "final_norm");
+    cJSON_AddStringToObject(c, "gate_order", "i,f,g,o");
+    cJSON_AddStringToObject(c, "lstm_tensor_prefix", LSTM_PREFIX);
+    cJSON_AddStringToObject(c, "embedding_tensor", LSTM_EMBEDDING);
+    cJSON *kw = cJSON_AddObjectToObject(c, "lstm");  // torch.nn.LSTM's keyword arguments
+    cJSON_AddNumberToObject(kw, "input_size", s->d_model);
+    cJSON_AddNumberToObject(kw, "hidden_size", s->d_model);
+    cJSON_AddNumberToObject(kw, "num_layers", s->n_layer);
+    cJSON_AddBoolToObject(kw, "bias", 1);
+    cJSON_AddBoolToObject(kw, "batch_first", 1);
+    cJSON_AddNumberToObject(kw, "dropout", 0.0);
+    cJSON_AddBoolToObject(kw, "bidirectional", 0);
+    cJSON_AddNumberToObject(kw, "proj_size", 0);
+    cJSON_AddStringToObject(c, "pytorch",
+                            "embedding = nn.Embedding(vocab_size, embedding_dim); "
+                            "lstm = nn.LSTM(**config['lstm']); load embedding.weight into "
+                            "embedding and the lstm.* tensors (prefix removed) into lstm; "
+                            "logits = F.linear(lstm(embedding(ids))[0], embedding.weight)");
+    cJSON_AddStringToObject(c, "torch_dtype", "float32");
+    return c;
+}
+
+static void lstm_destroy(Model *m) {
+    Lstm *ls = lstm_of(m);
+    if (!ls) return;
+    if (ls->arena) m->be->free(ls->arena);
+    if (ls->dec_arena) m->be->free(ls->dec_arena);
+    model_decode_graph_release(m, &ls->dec_graph);
+    free(m->losses_host);
+    m->losses_host = NULL;
+    m->logits = NULL;
+    free(ls->w.layers);
+    free(ls->g.layers);
+    free(ls->acts);
+    free(ls);
+    m->impl = NULL;
+}
+
+const ModelVtbl lstm_vtbl = {
+    .create = lstm_create,
+    .init_weights = lstm_init_weights,
+    .alloc_activations = lstm_alloc_activations,
+    .forward = lstm_forward,
+    .backward = lstm_backward,
+    .alloc_decode = lstm_alloc_decode,
+    .decode_reset = lstm_decode_reset,
+    .prefill = lstm_prefill,
+    .decode_step = lstm_decode_step,
+    .config_json = lstm_config_json,
+    .activation_bytes = lstm_activation_bytes,
+    .destroy = lstm_destroy,
+};
