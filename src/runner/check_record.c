@@ -61,7 +61,7 @@ static int check_curve_rows(const char *path, const cJSON *r) {
 
 // A completed run has trained, validated, measured and sampled, and its curve
 // is whole.
-static double number_at(const cJSON *r, const char *section, const char *key) {
+static double section_number(const cJSON *r, const char *section, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, section), key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
@@ -69,17 +69,17 @@ static double number_at(const cJSON *r, const char *section, const char *key) {
 // training.epochs (recorded since the runner states it; older records lack
 // it) must be the steps' tokens over the training split's.
 static int check_epochs(const char *path, const cJSON *r) {
-    double epochs = number_at(r, "training", "epochs");
+    double epochs = section_number(r, "training", "epochs");
     if (isnan(epochs)) return 0;
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cfg, "steps");
-    double expect = cJSON_IsNumber(steps) ? steps->valuedouble * number_at(r, "training", "tokens_per_step") /
-                                                number_at(r, "data", "train_tokens")
+    double expect = cJSON_IsNumber(steps) ? steps->valuedouble * section_number(r, "training", "tokens_per_step") /
+                                                section_number(r, "data", "train_tokens")
                                           : NAN;
     if (!(fabs(epochs - expect) <= 1e-9 * fabs(expect)))
         return tb_error("%s: training.epochs is %g, but %s steps of %g tokens over %g training tokens make %g", path,
-                        epochs, cJSON_IsNumber(steps) ? "its" : "(missing)", number_at(r, "training", "tokens_per_step"),
-                        number_at(r, "data", "train_tokens"), expect);
+                        epochs, cJSON_IsNumber(steps) ? "its" : "(missing)", section_number(r, "training", "tokens_per_step"),
+                        section_number(r, "data", "train_tokens"), expect);
     return 0;
 }
 
