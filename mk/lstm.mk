@@ -1,4 +1,9 @@
 # mk/lstm.mk: LSTM-specific build settings and targets.
+##@ Experiments
+## exp-lstm-6m      train the LSTM 6M experiment (experiments/lstm-6m.json; STEPS= BATCH= BACKEND= ...)
+## exp-lstm-60m     train the LSTM 60M experiment (experiments/lstm-60m.json)
+##@ Benchmarks
+## bench-lstm       LSTM 6M and 60M on the CPU against PyTorch's nn.LSTM: results/bench/lstm-cpu.json
 
 # The cell's sigmoid and tanh and the per-step products compute in whole
 # vectors (kernels/cpu/vec16.h) with vec_math.h's scalar tails: the same
