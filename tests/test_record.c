@@ -89,7 +89,8 @@ static void fill_record(RunRecord *rec) {
     config_defaults(&cfg);
     snprintf(cfg.experiment, sizeof cfg.experiment, "gpt2-6m");
     snprintf(cfg.model, sizeof cfg.model, "gpt2-6m");
-    cfg.log_interval = 1;  // the test adds a curve row every step
+    cfg.log_interval = 1;  // the test adds a curve row every step, up to step 20
+    cfg.steps = 20;
     cJSON *training = cJSON_CreateObject();
     cJSON_AddItemToObject(training, "config", config_to_json(&cfg));
     cJSON_AddItemToObject(training, "overrides", cJSON_CreateArray());
