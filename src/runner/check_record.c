@@ -59,8 +59,7 @@ static int check_curve_rows(const char *path, const cJSON *r) {
     return 0;
 }
 
-// A completed run has trained, validated, measured and sampled, and its curve
-// is whole.
+// r[section][key], or NaN where it is missing or not a number.
 static double section_number(const cJSON *r, const char *section, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, section), key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
@@ -83,7 +82,8 @@ static int check_epochs(const char *path, const cJSON *r) {
     return 0;
 }
 
-// A completed run has trained, validated, measured and sampled.
+// A completed run has trained, validated, measured and sampled, its curve is
+// whole, and its epochs follow from its steps.
 static int check_completed(const char *path) {
     char *text = tb_read_file(path, NULL);
     cJSON *r = text ? cJSON_Parse(text) : NULL;
