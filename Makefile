@@ -29,11 +29,11 @@ CC       ?= cc
 BUILD    := build
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT)
-CFLAGS   += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -MMD -MP -I. -Isrc
+CFLAGS   += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -MMD -MP -I.
 LDLIBS   += -lopenblas -lcjson -lm -fopenmp
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 
-LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c)))
+LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard lib/*.c src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)

@@ -31,7 +31,7 @@
 
 #include "kernels/cuda/backend_cuda.h"
 #include "models/model.h"
-#include "src/common.h"
+#include "lib/common.h"
 
 enum {
     WARMUP_STEPS = 3,     // before the timed steps (the first allocates AdamW's moments)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "data/tokenizer.h"
 
 #define REPEATS 7

@@ -16,7 +16,7 @@
 #include "../kernels/cpu/cpu_ops.h"
 #include "../models/model.h"
 #include "../src/bench_mamba.h"
-#include "../src/common.h"
+#include "lib/common.h"
 
 // Per-op totals, by the op's name in Backend. The hook sees each op start;
 // the CPU ops are synchronous, so the time from one op's start to the next

@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 
 static const char *const delimiters[6] = {":|", "||", "|]", "::", "|:", "[|"};
 

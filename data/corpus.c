@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "control_codes.h"
 
 const char *corpus_skip_name(SkipReason reason) {

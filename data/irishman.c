@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "corpus.h"
 
 static void add_record(const cJSON *record, TuneSet *set, int collection) {

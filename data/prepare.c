@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "corpus.h"
 #include "shards.h"
 #include "tokenizer.h"

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "lib/common.h"
 
 #define SHARD_MAGIC "TBSHARD1"
 #define SHARD_VERSION 1u

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "tokenizer.h"
 
 #define DEFAULT_VOCAB "data/corpus/irishman/vocab.tok"

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "abc_lexer.h"
-#include "common.h"
+#include "lib/common.h"
 
 #define TOK_FILE_MAGIC "TBTOKEN1"
 #define TOK_FILE_VERSION 1u

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "abc_lexer.h"
-#include "common.h"
+#include "lib/common.h"
 #include "tokenizer_internal.h"
 
 // ---------------------------------------------------------------- lexeme counts

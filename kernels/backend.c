@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "common.h"
+#include "lib/common.h"
 
 #ifdef TB_HAVE_CUDA
 // Defined in kernels/cuda/: the CUDA backend, or NULL with tb_error() set when

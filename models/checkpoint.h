@@ -33,7 +33,7 @@
 
 #include <stdint.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "model.h"
 
 #define CHECKPOINT_RUN_ID_BYTES 96

@@ -29,7 +29,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "model.h"
 
 // Time steps between the selective scan's saved states: the backward

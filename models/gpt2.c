@@ -19,7 +19,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "model.h"
 
 #define GPT2_LN_EPS 1e-5f

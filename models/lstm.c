@@ -45,7 +45,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "model.h"
 
 #define LSTM_EMBED_STD 0.02f

@@ -23,7 +23,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "model.h"
 
 #define MAMBA_NORM_EPS 1e-5f

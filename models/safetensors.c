@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 
 // The Rust crate refuses headers above 100 MB; a header that large is a
 // corrupt length field, not a real model.

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "common.h"
+#include "lib/common.h"
 
 typedef struct {
     float temperature;  // 0 = greedy; 1 = the model's distribution

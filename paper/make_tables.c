@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "../plots/records.h"
-#include "../src/common.h"
+#include "lib/common.h"
 
 // ---------------------------------------------------------------- one table, two formats
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "records.h"
 
 // Debiased exponential moving average (TensorBoard's smoothing): rows are

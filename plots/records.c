@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 
 static const char *paper_order[] = {"gpt2-6m", "mamba-6m", "gpt2-60m", "mamba-60m"};
 

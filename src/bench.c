@@ -28,7 +28,7 @@
 #include "../models/model.h"
 #include "bench_machine.h"
 #include "bench_mamba.h"
-#include "common.h"
+#include "lib/common.h"
 
 typedef struct {
     const char *models;

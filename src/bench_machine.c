@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#include "common.h"
+#include "lib/common.h"
 #include "../kernels/cpu/cpu_ops.h"
 
 #define REPEATS 7

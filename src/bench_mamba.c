@@ -22,7 +22,7 @@
 
 #include "../models/model.h"
 #include "bench_mamba.h"
-#include "common.h"
+#include "lib/common.h"
 
 static void fill_uniform(float *x, size_t n, float lo, float hi, Rng *rng) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(rng);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "../kernels/cpu/cpu_ops.h"
 
 #include <cblas.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "kernels/cuda/backend_cuda.h"
-#include "src/common.h"
+#include "lib/common.h"
 
 #ifdef TB_SIMT_EMU
 #include "kernels/cuda/simt_emu_api.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/optimizer.h"
 

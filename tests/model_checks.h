@@ -5,7 +5,7 @@
 
 #include "../models/model.h"
 #include "../models/safetensors.h"
-#include "../src/common.h"
+#include "lib/common.h"
 
 // ---------------------------------------------------------------- fixtures
 // A test's PyTorch fixture: one safetensors file of named float tensors

@@ -1,7 +1,7 @@
 // test_abc_lexer.c: the ABC lexer splits music into the lexemes we expect and
 // never loses a byte, on any input.
 #include "../data/abc_lexer.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 
 #include "../kernels/backend_hooks.h"
 #include "../models/model.h"
-#include "common.h"
+#include "lib/common.h"
 #include "test.h"
 
 typedef struct {

@@ -1,6 +1,6 @@
 // test_common.c: atomic files, the RNG, the error line, the UTF-8 cleaning
 // of every JSON writer, and replacing a folder whole.
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>

@@ -3,7 +3,7 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/runner/config.h"
 #include "test.h"
 

@@ -3,7 +3,7 @@
 // config.json in both ecosystems' formats.
 #include <cjson/cJSON.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "models/model.h"
 #include "test.h"
 

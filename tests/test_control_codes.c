@@ -1,7 +1,7 @@
 // test_control_codes.c: TunesFormer's S/B/E control codes on hand-checked
 // tunes (the working for each is in the comments).
 #include "../data/control_codes.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 static void expect_codes(const char *tune, const char *want) {

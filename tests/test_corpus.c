@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../data/corpus.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 int cmd_prepare(int argc, char **argv);

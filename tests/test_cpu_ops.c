@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../kernels/cpu/cpu_ops.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 // fp32 results against double references; sums of up to a few hundred terms.

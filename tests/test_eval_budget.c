@@ -5,7 +5,7 @@
 // only; the ETA counts what is left.
 #include <cjson/cJSON.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/runner/config.h"
 #include "../src/runner/eval_budget.h"
 #include "../src/runner/intro.h"

@@ -3,7 +3,7 @@
 // length leaves a short last window and a window count that B does not divide.
 #include <math.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "evaluate.h"
 #include "test.h"
 

@@ -13,7 +13,7 @@
 #include "../kernels/backend.h"
 #include "../models/model.h"
 #include "../models/safetensors.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 #include "model_checks.h"
 

@@ -18,7 +18,7 @@
 #include "../models/checkpoint.h"
 #include "../models/model.h"
 #include "../models/safetensors.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 #include "model_checks.h"
 

@@ -15,7 +15,7 @@
 
 #include "../data/tokenizer.h"
 #include "../models/checkpoint.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 static char *read_text(const char *dir, const char *name) {

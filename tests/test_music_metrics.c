@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/music/music_eval.h"
 #include "../src/music/music_metrics.h"
 #include "../src/music/music_tools.h"

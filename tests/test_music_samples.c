@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/music/music_tools.h"
 #include "test.h"
 

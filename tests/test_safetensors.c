@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "models/safetensors.h"
 #include "test.h"
 

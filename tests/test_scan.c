@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../kernels/cpu/cpu_ops.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 // ---------------------------------------------------------------- problem

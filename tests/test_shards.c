@@ -1,7 +1,7 @@
 // test_shards.c: shard files and the DataLoader: round trip, validation with
 // clear errors, deterministic batches, resume, and evaluation windows.
 #include "../data/shards.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 #include <stdlib.h>

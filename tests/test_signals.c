@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/runner/signals.h"
 #include "test.h"
 

@@ -4,7 +4,7 @@
 // builds it).
 #include "../data/shards.h"
 #include "../data/tokenizer.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "test.h"
 
 #include <dirent.h>

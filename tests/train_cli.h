@@ -14,7 +14,7 @@
 
 #include "../data/shards.h"
 #include "../data/tokenizer.h"
-#include "../src/common.h"
+#include "lib/common.h"
 #include "../src/runner/schema.h"
 #include "test.h"
 

@@ -28,7 +28,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../src/common.h"
+#include "lib/common.h"
 #include "cpu_ops.h"
 #include "vec_math.h"
 

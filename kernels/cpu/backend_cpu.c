@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/common.h"
+#include "lib/common.h"
 #include "cpu_ops.h"
 
 // 64-byte alignment: a cache line, and an AVX-512 vector.

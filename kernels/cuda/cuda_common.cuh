@@ -32,7 +32,7 @@
 cudaStream_t cuda_stream(void);
 
 extern "C" {
-#include "../../src/common.h"
+#include "lib/common.h"
 #include "../backend.h"
 #include "backend_cuda.h"
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "music_eval.h"
 #include "music_metrics.h"
 

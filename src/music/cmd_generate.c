@@ -19,7 +19,7 @@
 #include "../../data/tokenizer.h"
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
-#include "../common.h"
+#include "lib/common.h"
 #include "tune.h"
 
 typedef struct {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 typedef struct {
     const char *key;    // in "summary" (or "vs_reference.<q>.<field>" with a dot)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../../data/tokenizer.h"
-#include "../common.h"
+#include "lib/common.h"
 #include "music_eval.h"
 #include "music_tools.h"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 static void html_text(FILE *f, const char *s) {
     for (; s && *s; s++) {

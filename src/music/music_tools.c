@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "music_metrics.h"
 #include "music_tools.h"
 

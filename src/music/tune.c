@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "tune.h"
 
 #define NO_ACCIDENTAL 127

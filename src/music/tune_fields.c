@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "tune.h"
 
 // ---------------------------------------------------------------- fractions

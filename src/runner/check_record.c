@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "schema.h"
 
 static double number_at(const cJSON *obj, const char *key) {

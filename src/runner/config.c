@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 typedef enum { KEY_STRING, KEY_INT, KEY_INT64, KEY_FLOAT } KeyType;
 

@@ -11,7 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 // mk/runner.mk passes the flags this file was compiled with.
 #ifndef TB_BUILD_CFLAGS

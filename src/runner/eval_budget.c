@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 #include "progress.h"
 
 // Until a checkpoint is measured, one is assumed to write at this rate: a

@@ -4,7 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 static int is_reported_position(int pos, int max_t) {
     if (pos == max_t) return 1;

@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 // In a log, a line at least this often even when `every` steps take longer.
 #define PROGRESS_MAX_SILENCE_S 60.0

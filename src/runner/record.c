@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 void record_utc_now(char out[32]) {
     time_t now = time(NULL);

@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 int run_id_check(const char *id, const char *origin) {
     size_t n = strlen(id);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../../models/sampler.h"
-#include "../common.h"
+#include "lib/common.h"
 
 cJSON *samples_generate(Model *m, const Tokenizer *tok, const ExperimentConfig *cfg) {
     const int max_t = m->spec.max_seq_len, V = m->spec.vocab_size;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common.h"
+#include "lib/common.h"
 
 static const char *known_keywords[] = {"$schema", "$id", "title", "description", "type", "properties",
                                        "required", "additionalProperties", "items", "enum", "minimum",

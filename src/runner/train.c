@@ -35,7 +35,7 @@
 #include "../../data/tokenizer.h"
 #include "../../models/checkpoint.h"
 #include "../../models/model.h"
-#include "../common.h"
+#include "lib/common.h"
 #include "../evaluate.h"
 #include "config.h"
 #include "environment.h"

@@ -3,7 +3,7 @@
 //   make_checkpoint CONFIG VOCAB_SIZE SEED OUT_DIR
 #include <stdlib.h>
 
-#include "common.h"
+#include "lib/common.h"
 #include "models/checkpoint.h"
 
 int main(int argc, char **argv) {

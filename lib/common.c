@@ -1,6 +1,6 @@
 // common.c: errors, atomic files, time, hashing and the RNG (see common.h).
 #define _POSIX_C_SOURCE 200809L
-#include "common.h"
+#include "lib/common.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
