@@ -38,7 +38,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # `make help` against the targets (a script; run_all.sh runs it with the C tests).
-TEST_BIN += tests/test_make_help.sh
+TEST_BIN += tests/test_make_help.sh tests/test_seam.sh
 
 .DEFAULT_GOAL := all
 

@@ -1,4 +1,4 @@
-// bench_cuda.c: training, prefill and decode speed of the four models on the
+// bench_cuda.c: training, prefill and decode speed of every study model on the
 // CUDA backend -> JSON (`make bench-gpu`, results/bench/cuda.json).
 //
 // Per model:
@@ -19,11 +19,9 @@
 //   (TUNEBENCH_DECODE_GRAPHS=0, on a fresh model: a model reads the switch
 //   at its first decode step).
 //
-// FLOPs per trained token: 6 x params for every matmul-shaped weight, plus
-// attention's score and mix products for GPT-2 (6 x n_layer x T x d_model,
-// causal half of 12 L T C). Mamba's scan adds about 9 x d_inner x d_state x
-// n_layer per token forward and backward, which is counted too; the rest
-// (norms, convolution, activations) is left out, as usual for MFU.
+// FLOPs per trained token: each architecture's own accounting (its
+// ModelArch's flops_per_token, the same as `tunebench bench`), stated with
+// its formula in the JSON.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +39,9 @@ enum {
     DECODE_TOKENS = 64,   // the first one (the graph capture) is not in the median
 };
 
-static double flops_per_token(const Model *m, int T) {
-    const ModelSpec *s = &m->spec;
-    double f = 6.0 * (double)m->num_params;
-    if (tb_streq(s->arch, "gpt2")) f += 6.0 * s->n_layer * (double)T * s->d_model;
-    else f += 9.0 * s->n_layer * (double)s->expand * s->d_model * s->d_state;
-    return f;
+// The architecture's own accounting (its ModelArch), as `tunebench bench` uses.
+static double flops_per_token(const Model *m, int T, char *formula, size_t cap) {
+    return m->arch->flops_per_token(&m->spec, m->num_params, T, formula, cap);
 }
 
 static cJSON *counters_json(const CudaCounters *c) {
@@ -264,7 +259,9 @@ static cJSON *bench_model(const char *name, const Backend *be, int vocab, int B,
     time_training(m, &batch, steps, &tt);
     cJSON *profile = profile_training(m, &batch, WARMUP_STEPS + steps + 1);
     double tok_s = B * T / tt.step_s;
-    double mfu = tok_s * flops_per_token(m, T) / (peak_tflops * 1e12);
+    char formula[256];
+    double flops = flops_per_token(m, T, formula, sizeof formula);
+    double mfu = tok_s * flops / (peak_tflops * 1e12);
 
     double prefill_ms, graph_ms, plain_ms;
     int prefill_n = PREFILL_TOKENS < T - 1 ? PREFILL_TOKENS : T - 1;
@@ -279,7 +276,8 @@ static cJSON *bench_model(const char *name, const Backend *be, int vocab, int B,
     cJSON_AddNumberToObject(o, "timed_steps", steps);
     cJSON_AddNumberToObject(o, "step_ms_median", tt.step_s * 1e3);
     cJSON_AddNumberToObject(o, "tokens_per_s", tok_s);
-    cJSON_AddNumberToObject(o, "flops_per_token", flops_per_token(m, T));
+    cJSON_AddNumberToObject(o, "flops_per_token", flops);
+    cJSON_AddStringToObject(o, "flops_formula", formula);
     cJSON_AddNumberToObject(o, "mfu", mfu);
     cJSON_AddNumberToObject(o, "decode_ms_per_token_median", graph_ms);
     cJSON_AddNumberToObject(o, "activation_bytes", (double)m->vt->activation_bytes(m));
@@ -352,13 +350,14 @@ static void add_definitions(cJSON *root) {
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_cuda OUT.json [--vocab V] [--batch B] [--steps N] [--tf32] "
-                    "[--models gpt2-6m,mamba-6m,...]\n");
+                    "[--models gpt2-6m,mamba-6m,...] (default: every study config)\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     const char *out_path = NULL;
-    char models_arg[256] = "gpt2-6m,gpt2-60m,mamba-6m,mamba-60m";
+    char models_arg[256];
+    model_study_configs(models_arg, sizeof models_arg);
     int vocab = 1024, batch = 16, steps = 10, tf32 = 0;
     for (int i = 1; i < argc; i++) {
         if (tb_streq(argv[i], "--vocab") && i + 1 < argc) vocab = atoi(argv[++i]);

@@ -47,10 +47,7 @@
 #define STATE_HEADER_BYTES 256
 #define STATE_FLAG_MOMENTS 1u
 
-const char *checkpoint_tied_embedding_name(const Model *m) {
-    if (tb_streq(m->spec.arch, "lstm")) return "embedding.weight";
-    return tb_streq(m->spec.arch, "mamba") ? "backbone.embedding.weight" : "transformer.wte.weight";
-}
+const char *checkpoint_tied_embedding_name(const Model *m) { return m->arch->embedding_tensor; }
 
 static void join_path(char *out, size_t cap, const char *dir, const char *file) {
     snprintf(out, cap, "%s/%s", dir, file);
@@ -156,10 +153,7 @@ static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
     cJSON_AddStringToObject(tb, "name", m->spec.name);
     cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
     cJSON_AddNumberToObject(tb, "num_params", (double)m->num_params);
-    if (tb_streq(m->spec.arch, "mamba")) {
-        cJSON_AddStringToObject(tb, "a_init", m->spec.a_init);
-        cJSON_AddNumberToObject(tb, "scan_chunk", m->spec.scan_chunk);
-    }
+    if (m->arch->write_extras) m->arch->write_extras(&m->spec, tb);
     cJSON_AddStringToObject(tb, "version", TB_VERSION);
     char sum[32];
     st_format_checksum(sum, weights_checksum);
@@ -292,28 +286,6 @@ static int read_spec(const char *dir, ModelSpec *spec, char weights_checksum[32]
     if (cJSON_IsString(sum)) snprintf(weights_checksum, 32, "%s", sum->valuestring);
     cJSON_Delete(cfg);
     return rc;
-}
-
-static void describe_spec(char *out, size_t cap, const ModelSpec *s) {
-    if (tb_streq(s->arch, "gpt2"))
-        snprintf(out, cap, "gpt2 '%s' (d_model %d, n_layer %d, n_head %d, context %d, vocab %d)",
-                 s->name, s->d_model, s->n_layer, s->n_head, s->max_seq_len, s->vocab_size);
-    else if (tb_streq(s->arch, "lstm"))
-        snprintf(out, cap, "lstm '%s' (hidden %d, n_layer %d, vocab %d)", s->name, s->d_model,
-                 s->n_layer, s->vocab_size);
-    else
-        snprintf(out, cap, "%s '%s' (d_model %d, n_layer %d, d_state %d, d_conv %d, expand %d, "
-                 "dt_rank %d, vocab %d)", s->arch, s->name, s->d_model, s->n_layer, s->d_state,
-                 s->d_conv, s->expand, s->dt_rank, s->vocab_size);
-}
-
-static int same_shapes(const ModelSpec *a, const ModelSpec *b) {
-    if (!tb_streq(a->arch, b->arch) || a->vocab_size != b->vocab_size ||
-        a->d_model != b->d_model || a->n_layer != b->n_layer)
-        return 0;
-    if (tb_streq(a->arch, "gpt2")) return a->n_head == b->n_head && a->max_seq_len == b->max_seq_len;
-    return a->d_state == b->d_state && a->d_conv == b->d_conv && a->expand == b->expand &&
-           a->dt_rank == b->dt_rank;
 }
 
 static void format_shape(char *out, size_t cap, int ndim, const int64_t *shape) {
@@ -499,10 +471,10 @@ int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
     ModelSpec spec;
     char expect_checksum[32];
     if (read_spec(dir, &spec, expect_checksum) != 0) return -1;
-    if (!same_shapes(&spec, &m->spec)) {
+    if (!model_spec_same_shapes(&spec, &m->spec)) {
         char got[256], want[256];
-        describe_spec(got, sizeof got, &spec);
-        describe_spec(want, sizeof want, &m->spec);
+        model_spec_describe(&spec, got, sizeof got);
+        model_spec_describe(&m->spec, want, sizeof want);
         return tb_error("%s/config.json: the checkpoint holds %s, but the run expects %s", dir,
                         got, want);
     }

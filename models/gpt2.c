@@ -12,6 +12,11 @@
 // All math goes through the Backend ops, so this file runs unchanged on the
 // CPU and on CUDA. Activations are allocated once, in alloc_activations, for
 // the largest (B, T); the training step allocates nothing.
+//
+// Parameters: V*C + T*C + L*(12*C^2 + 13*C) + 2*C (the head tied); the named
+// configs use head dim 32 and 64, the sizes GPT-2 itself uses:
+//   gpt2-6m   d_model 256,  7 layers,  8 heads, context 256   5,856,512 at V = 1024
+//   gpt2-60m  d_model 640, 12 layers, 10 heads, context 256  59,902,720
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,4 +546,90 @@ const ModelVtbl gpt2_vtbl = {
     .config_json = gpt2_config_json,
     .activation_bytes = gpt2_activation_bytes,
     .destroy = gpt2_destroy,
+};
+
+// ================================================================ the registry entry
+
+static const ModelSpec gpt2_configs[] = {
+    {.name = "gpt2-6m", .d_model = 256, .n_layer = 7, .n_head = 8, .max_seq_len = 256},
+    {.name = "gpt2-60m", .d_model = 640, .n_layer = 12, .n_head = 10, .max_seq_len = 256},
+    {.name = "tiny-gpt2", .d_model = 32, .n_layer = 2, .n_head = 4, .max_seq_len = 16},
+};
+
+static int gpt2_claims_config(const cJSON *c) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    return cJSON_IsString(type) && tb_streq(type->valuestring, "gpt2");
+}
+
+// A GPT2Config; refuses one that asks for a model tunebench does not compute.
+static int gpt2_spec_from_config(ModelSpec *s, const cJSON *c, const char *path) {
+    if (model_config_int(c, "vocab_size", &s->vocab_size, 0, 0, path) ||
+        model_config_int(c, "n_positions", &s->max_seq_len, 0, 0, path) ||
+        model_config_int(c, "n_embd", &s->d_model, 0, 0, path) ||
+        model_config_int(c, "n_layer", &s->n_layer, 0, 0, path) ||
+        model_config_int(c, "n_head", &s->n_head, 0, 0, path))
+        return -1;
+    if (s->d_model % s->n_head != 0)
+        return tb_error("%s: n_embd %d is not divisible by n_head %d", path, s->d_model, s->n_head);
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(c, "activation_function");
+    if (act && (!cJSON_IsString(act) || !tb_streq(act->valuestring, "gelu_new")))
+        return tb_error("%s: activation_function must be \"gelu_new\" (tanh GELU), the only one "
+                        "tunebench implements", path);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(c, "layer_norm_epsilon");
+    if (eps && (!cJSON_IsNumber(eps) || fabs(eps->valuedouble - 1e-5) > 1e-12))
+        return tb_error("%s: layer_norm_epsilon must be 1e-05, the value tunebench implements",
+                        path);
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
+    if (tie && cJSON_IsFalse(tie))
+        return tb_error("%s: tie_word_embeddings is false; tunebench's GPT-2 ties the LM head "
+                        "to the token embedding", path);
+    return 0;
+}
+
+// The context is n_positions: the "tunebench" object may not contradict it.
+static int gpt2_read_extras(ModelSpec *s, const cJSON *c, const cJSON *extras, const char *path) {
+    (void)extras;
+    const cJSON *np = cJSON_GetObjectItemCaseSensitive(c, "n_positions");
+    if (cJSON_IsNumber(np) && (int)np->valuedouble != s->max_seq_len)
+        return tb_error("%s: tunebench.max_seq_len %d differs from n_positions %d", path,
+                        s->max_seq_len, (int)np->valuedouble);
+    return 0;
+}
+
+// The usual accounting: 6 per parameter (2 forward, 4 backward), and for
+// attention 6 * L * C * T: QK^T and PV cost 2 * 2 * T * C per token per layer
+// forward at full context, causal halves it, the backward doubles the
+// forward. N counts every parameter, wpe included (a gather, 0.1% of N here).
+static double gpt2_flops_per_token(const ModelSpec *s, size_t num_params, int T, char *formula,
+                                   size_t cap) {
+    snprintf(formula, cap, "6*N + 6*L*C*T (N = %zu all parameters, L = %d, C = %d, T = %d)",
+             num_params, s->n_layer, s->d_model, T);
+    return 6.0 * (double)num_params + 6.0 * s->n_layer * (double)s->d_model * T;
+}
+
+static void gpt2_describe(const ModelSpec *s, char *out, size_t cap) {
+    snprintf(out, cap, "%d heads", s->n_head);
+}
+
+// The softmax probabilities the backward needs: (B, NH, T, T) per layer.
+static void gpt2_memory_facts(const ModelSpec *s, int B, int T, cJSON *memory) {
+    double bytes = (double)s->n_layer * B * s->n_head * T * T * sizeof(float);
+    cJSON_AddNumberToObject(memory, "attention_probs_bytes", bytes);
+}
+
+const ModelArch gpt2_arch = {
+    .name = "gpt2",
+    .title = "GPT-2",
+    .vtbl = &gpt2_vtbl,
+    .configs = gpt2_configs,
+    .num_configs = (int)(sizeof gpt2_configs / sizeof gpt2_configs[0]),
+    .context_bounded = 1,
+    .embedding_tensor = "transformer.wte.weight",
+    .claims_config = gpt2_claims_config,
+    .config_kind = "a GPT2Config with model_type \"gpt2\"",
+    .spec_from_config = gpt2_spec_from_config,
+    .read_extras = gpt2_read_extras,
+    .flops_per_token = gpt2_flops_per_token,
+    .describe = gpt2_describe,
+    .memory_facts = gpt2_memory_facts,
 };

@@ -34,6 +34,12 @@
 // lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0, ...), plus
 // "embedding.weight"; config.json says how to rebuild the model in PyTorch.
 //
+// Parameters: V*H + L*(8*H^2 + 8*H), the head tied: W_ih and W_hh (4H, H)
+// each, bias_ih and bias_hh (4H) each. Three layers, as folk-rnn; H a
+// multiple of 32, chosen to match GPT-2's counts:
+//   lstm-6m   hidden 480,  3 layers   6,032,640 at V = 1024 (+3.0% against gpt2-6m)
+//   lstm-60m  hidden 1536, 3 layers  58,232,832             (-2.8% against gpt2-60m)
+//
 // All math goes through the Backend ops: per layer one GEMM for the input
 // gates of every step (linear_forward) and one lstm_forward for the T steps
 // of the recurrence, so a training step makes O(layers) backend calls
@@ -476,4 +482,72 @@ const ModelVtbl lstm_vtbl = {
     .config_json = lstm_config_json,
     .activation_bytes = lstm_activation_bytes,
     .destroy = lstm_destroy,
+};
+
+// ================================================================ the registry entry
+
+// max_seq_len is the training length (where back-propagation is truncated)
+// and the prefill batch; a recurrence has no positional limit. tiny-lstm's
+// 24 units are one whole vector and a scalar tail.
+static const ModelSpec lstm_configs[] = {
+    {.name = "lstm-6m", .d_model = 480, .n_layer = 3, .max_seq_len = 256},
+    {.name = "lstm-60m", .d_model = 1536, .n_layer = 3, .max_seq_len = 256},
+    {.name = "tiny-lstm", .d_model = 24, .n_layer = 2, .max_seq_len = 16},
+};
+
+static int lstm_claims_config(const cJSON *c) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    return cJSON_IsString(type) && tb_streq(type->valuestring, "lstm");
+}
+
+// The config lstm_config_json writes: one width for the embedding and every
+// layer, the head tied, no final norm.
+static int lstm_spec_from_config(ModelSpec *s, const cJSON *c, const char *path) {
+    int emb = 0;
+    if (model_config_int(c, "vocab_size", &s->vocab_size, 0, 0, path) ||
+        model_config_int(c, "hidden_size", &s->d_model, 0, 0, path) ||
+        model_config_int(c, "num_layers", &s->n_layer, 0, 0, path) ||
+        model_config_int(c, "embedding_dim", &emb, 1, s->d_model, path))
+        return -1;
+    if (emb != s->d_model)
+        return tb_error("%s: embedding_dim %d differs from hidden_size %d; tunebench's LSTM "
+                        "ties its head to the embedding, so the two must be equal", path, emb,
+                        s->d_model);
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
+    if (tie && !cJSON_IsTrue(tie))
+        return tb_error("%s: tie_word_embeddings must be true (the LM head is the embedding)",
+                        path);
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(c, "final_norm");
+    if (norm && !cJSON_IsNull(norm))
+        return tb_error("%s: final_norm must be null (tunebench's LSTM has none)", path);
+    s->max_seq_len = 256;  // no positional limit; "tunebench" may override it
+    return 0;
+}
+
+// Every weight is a matrix product's (the input and recurrent GEMMs, the
+// head): 6 per parameter. The cell's pointwise work is left out, as usual.
+static double lstm_flops_per_token(const ModelSpec *s, size_t num_params, int T, char *formula,
+                                   size_t cap) {
+    (void)s, (void)T;
+    snprintf(formula, cap, "6*N (N = %zu all parameters)", num_params);
+    return 6.0 * (double)num_params;
+}
+
+static void lstm_describe(const ModelSpec *s, char *out, size_t cap) {
+    snprintf(out, cap, "h, c of %d", s->d_model);
+}
+
+const ModelArch lstm_arch = {
+    .name = "lstm",
+    .title = "LSTM",
+    .vtbl = &lstm_vtbl,
+    .configs = lstm_configs,
+    .num_configs = (int)(sizeof lstm_configs / sizeof lstm_configs[0]),
+    .context_bounded = 0,
+    .embedding_tensor = LSTM_EMBEDDING,
+    .claims_config = lstm_claims_config,
+    .config_kind = "model_type \"lstm\"",
+    .spec_from_config = lstm_spec_from_config,
+    .flops_per_token = lstm_flops_per_token,
+    .describe = lstm_describe,
 };

@@ -16,6 +16,14 @@
 // CUDA unchanged. Activations are allocated once for the largest (B, T); the
 // training step allocates nothing. The selective scan keeps only the state
 // entering each chunk of spec.scan_chunk steps (see kernels/cpu/selective_scan.c).
+//
+// Parameters: V*d + d + L*(6*d^2 + 4*d*R + 111*d) with d_inner = 2d, d_state
+// 16, d_conv 4, R = dt_rank: in_proj 4d^2, conv1d 2d*4 + 2d, x_proj
+// 2d*(R + 32), dt_proj 2d*R + 2d, A_log 2d*16, D 2d, out_proj 2d^2, norm d.
+// Mamba has two blocks per Transformer block, each with half the parameters,
+// hence 13 and 23 layers against GPT-2's 7 and 12:
+//   mamba-6m   d_model 256, 13 layers, dt_rank 16   5,956,608 at V = 1024 (+1.7%)
+//   mamba-60m  d_model 640, 23 layers, dt_rank 40  61,169,920             (+2.1%)
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,4 +611,121 @@ const ModelVtbl mamba_vtbl = {
     .config_json = mamba_config_json,
     .activation_bytes = mamba_activation_bytes,
     .destroy = mamba_destroy,
+};
+
+// ================================================================ the registry entry
+
+// Time steps between the selective scan's saved states: the backward
+// recomputes inside each chunk, so this trades memory for recomputation.
+#define DEFAULT_SCAN_CHUNK 64
+
+// dt_rank is mamba_ssm's "auto", ceil(d_model / 16). tiny-mamba's chunk of 5
+// does not divide the test lengths, so the tests cross chunk boundaries
+// mid-sequence.
+#define MAMBA_CONFIG(config_name, d, layers, states, context, chunk)                          \
+    {.name = config_name, .d_model = d, .n_layer = layers, .d_state = states, .d_conv = 4,   \
+     .expand = 2, .dt_rank = ((d) + 15) / 16, .a_init = "s4d_real", .max_seq_len = context, \
+     .scan_chunk = chunk}
+static const ModelSpec mamba_configs[] = {
+    MAMBA_CONFIG("mamba-6m", 256, 13, 16, 256, DEFAULT_SCAN_CHUNK),
+    MAMBA_CONFIG("mamba-60m", 640, 23, 16, 256, DEFAULT_SCAN_CHUNK),
+    MAMBA_CONFIG("tiny-mamba", 32, 2, 4, 16, 5),
+};
+
+// mamba_ssm's MambaConfig has no model_type: a d_model field says it.
+static int mamba_claims_config(const cJSON *c) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    if (cJSON_IsString(type)) return tb_streq(type->valuestring, "mamba");
+    return !type && cJSON_GetObjectItemCaseSensitive(c, "d_model") != NULL;
+}
+
+static int mamba_spec_from_config(ModelSpec *s, const cJSON *c, const char *path) {
+    int pad = 1;
+    if (model_config_int(c, "d_model", &s->d_model, 0, 0, path) ||
+        model_config_int(c, "n_layer", &s->n_layer, 0, 0, path) ||
+        model_config_int(c, "vocab_size", &s->vocab_size, 0, 0, path) ||
+        model_config_int(c, "pad_vocab_size_multiple", &pad, 1, 8, path))
+        return -1;
+    // mamba_ssm pads the embedding to a multiple of pad_vocab_size_multiple;
+    // tunebench's tables hold exactly vocab_size rows, so refuse a padding.
+    if (s->vocab_size % pad != 0)
+        return tb_error("%s: vocab_size %d is not a multiple of pad_vocab_size_multiple %d "
+                        "(padded embeddings are not supported)", path, s->vocab_size, pad);
+    const cJSON *rms = cJSON_GetObjectItemCaseSensitive(c, "rms_norm");
+    if (rms && !cJSON_IsTrue(rms))
+        return tb_error("%s: rms_norm must be true (tunebench's Mamba uses RMSNorm)", path);
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c, "tie_embeddings");
+    if (tie && !cJSON_IsTrue(tie))
+        return tb_error("%s: tie_embeddings must be true (the LM head is the embedding)", path);
+    const cJSON *ssm = cJSON_GetObjectItemCaseSensitive(c, "ssm_cfg");
+    if (ssm && !cJSON_IsObject(ssm)) return tb_error("%s: ssm_cfg must be an object", path);
+    if (model_config_int(ssm, "d_state", &s->d_state, 1, 16, path) ||
+        model_config_int(ssm, "d_conv", &s->d_conv, 1, 4, path) ||
+        model_config_int(ssm, "expand", &s->expand, 1, 2, path))
+        return -1;
+    const cJSON *dt_rank = cJSON_GetObjectItemCaseSensitive(ssm, "dt_rank");
+    if (!dt_rank || (cJSON_IsString(dt_rank) && tb_streq(dt_rank->valuestring, "auto")))
+        s->dt_rank = (s->d_model + 15) / 16;
+    else if (model_config_int(ssm, "dt_rank", &s->dt_rank, 0, 0, path))
+        return -1;
+    const cJSON *layer = cJSON_GetObjectItemCaseSensitive(ssm, "layer");
+    if (layer && (!cJSON_IsString(layer) || !tb_streq(layer->valuestring, "Mamba1")))
+        return tb_error("%s: ssm_cfg.layer must be \"Mamba1\"", path);
+    snprintf(s->a_init, sizeof s->a_init, "s4d_real");
+    s->scan_chunk = DEFAULT_SCAN_CHUNK;
+    s->max_seq_len = 256;  // Mamba has no positional limit; "tunebench" may override it
+    return 0;
+}
+
+// What MambaConfig cannot express: the A initialisation and the scan's chunk.
+static int mamba_read_extras(ModelSpec *s, const cJSON *c, const cJSON *extras, const char *path) {
+    (void)c;
+    if (!extras) return 0;
+    if (model_config_int(extras, "scan_chunk", &s->scan_chunk, 1, s->scan_chunk, path)) return -1;
+    const cJSON *a_init = cJSON_GetObjectItemCaseSensitive(extras, "a_init");
+    if (a_init) {
+        if (!cJSON_IsString(a_init) || (!tb_streq(a_init->valuestring, "s4d_real") &&
+                                        !tb_streq(a_init->valuestring, "constant")))
+            return tb_error("%s: tunebench.a_init must be \"s4d_real\" or \"constant\"", path);
+        snprintf(s->a_init, sizeof s->a_init, "%s", a_init->valuestring);
+    }
+    return 0;
+}
+
+static void mamba_write_extras(const ModelSpec *s, cJSON *extras) {
+    cJSON_AddStringToObject(extras, "a_init", s->a_init);
+    cJSON_AddNumberToObject(extras, "scan_chunk", s->scan_chunk);
+}
+
+// 6 per parameter, and the selective scan's own work, about 9 flops per
+// (d_inner, d_state) element per token forward and backward; the norms, the
+// convolution and the activations are left out, as usual for MFU.
+static double mamba_flops_per_token(const ModelSpec *s, size_t num_params, int T, char *formula,
+                                    size_t cap) {
+    (void)T;
+    double d_inner = (double)s->expand * s->d_model;
+    snprintf(formula, cap, "6*N + 9*L*d_inner*d_state (N = %zu all parameters, L = %d, "
+             "d_inner = %.0f, d_state = %d)", num_params, s->n_layer, d_inner, s->d_state);
+    return 6.0 * (double)num_params + 9.0 * s->n_layer * d_inner * s->d_state;
+}
+
+static void mamba_describe(const ModelSpec *s, char *out, size_t cap) {
+    snprintf(out, cap, "d_state %d", s->d_state);
+}
+
+const ModelArch mamba_arch = {
+    .name = "mamba",
+    .title = "Mamba",
+    .vtbl = &mamba_vtbl,
+    .configs = mamba_configs,
+    .num_configs = (int)(sizeof mamba_configs / sizeof mamba_configs[0]),
+    .context_bounded = 0,
+    .embedding_tensor = "backbone.embedding.weight",
+    .claims_config = mamba_claims_config,
+    .config_kind = "a MambaConfig with d_model and ssm_cfg",
+    .spec_from_config = mamba_spec_from_config,
+    .read_extras = mamba_read_extras,
+    .write_extras = mamba_write_extras,
+    .flops_per_token = mamba_flops_per_token,
+    .describe = mamba_describe,
 };

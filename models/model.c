@@ -13,24 +13,6 @@
 
 #include "lib/common.h"
 
-// ---------------------------------------------------------------- architectures
-
-// Each architecture's vtable is defined in its own file (models/gpt2.c,
-// models/mamba.c). TRANSITIONAL: until both branches are merged here the
-// references are weak so that this branch links without them; each weak
-// attribute is removed at the merge that brings the definition (a weak
-// reference alone does not pull an object out of a static library).
-extern const ModelVtbl gpt2_vtbl;
-extern const ModelVtbl mamba_vtbl;
-extern const ModelVtbl lstm_vtbl;
-
-static const ModelVtbl *vtbl_for_arch(const char *arch) {
-    if (tb_streq(arch, "gpt2")) return &gpt2_vtbl;
-    if (tb_streq(arch, "mamba")) return &mamba_vtbl;
-    if (tb_streq(arch, "lstm")) return &lstm_vtbl;
-    return NULL;
-}
-
 // ---------------------------------------------------------------- lifetime
 
 Model *model_create(const ModelSpec *spec, const Backend *be) {
@@ -38,23 +20,19 @@ Model *model_create(const ModelSpec *spec, const Backend *be) {
         tb_error("model_create: no backend given");
         return NULL;
     }
-    if (!tb_streq(spec->arch, "gpt2") && !tb_streq(spec->arch, "mamba") &&
-        !tb_streq(spec->arch, "lstm")) {
-        tb_error("model '%s': unknown architecture '%s' (expected gpt2, mamba or lstm)", spec->name,
-                 spec->arch);
-        return NULL;
-    }
-    const ModelVtbl *vt = vtbl_for_arch(spec->arch);
-    if (!vt) {
-        tb_error("model '%s': this build has no %s implementation (models/%s.c is missing)",
-                 spec->name, spec->arch, spec->arch);
+    const ModelArch *arch = model_arch_find(spec->arch);
+    if (!arch) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        tb_error("model '%s': %s", spec->name, msg);
         return NULL;
     }
     Model *m = tb_calloc(1, sizeof *m);
     m->spec = *spec;
-    m->vt = vt;
+    m->arch = arch;
+    m->vt = arch->vtbl;
     m->be = be;
-    if (vt->create(m) != 0) {
+    if (m->vt->create(m) != 0) {
         model_destroy(m);
         return NULL;
     }

@@ -1,10 +1,12 @@
-// model.h: the one small interface that both architectures implement.
+// model.h: the one small interface that every architecture implements.
 //
 // The runner, the evaluator and the sampler hold a Model* and never ask which
-// architecture it is. An architecture provides a ModelVtbl; everything that
-// is the same for all of them (the parameter table, AdamW, clipping,
-// checkpoints) lives in models/model.c and models/checkpoint.c and works from
-// the tensor table.
+// architecture it is. An architecture provides a ModelVtbl (what a model
+// does) and a ModelArch (what the code around it may ask: configs, config.json,
+// FLOPs, how to describe it), both at the end of its own file, and is listed
+// once in models/architectures.def. Everything that is the same for all of
+// them (the parameter table, AdamW, clipping, checkpoints) lives in
+// models/model.c and models/checkpoint.c and works from the tensor table.
 //
 // Memory: all parameters live in one contiguous buffer (params), in the order
 // of the tensor table, and the gradients and AdamW moments have the same
@@ -22,7 +24,7 @@ typedef struct cJSON cJSON;
 // Shapes of a model. Fields an architecture does not use are 0.
 typedef struct {
     char name[32];     // "gpt2-6m", "mamba-60m", "tiny-gpt2", ...
-    char arch[16];     // "gpt2" or "mamba"
+    char arch[16];     // the ModelArch's name: "gpt2", "mamba", "lstm"
     int vocab_size;    // the tokenizer's vocabulary (the embedding has this many rows)
     int max_seq_len;   // the longest context the model is built for
     int d_model;       // n_embd for GPT-2
@@ -37,6 +39,8 @@ typedef struct {
     char a_init[16];   // "s4d_real" (default) or "constant"
     int scan_chunk;    // time steps between the scan's saved states
 } ModelSpec;
+// A new architecture's hyperparameters are new fields here, and a line each
+// in models/spec.c's field table (for records, descriptions and shape checks).
 
 // One named parameter tensor, named and shaped as in the ecosystem's
 // checkpoints (Hugging Face GPT2LMHeadModel, mamba_ssm MambaLMHeadModel).
@@ -50,6 +54,7 @@ typedef struct {
 } ParamTensor;
 
 typedef struct Model Model;
+typedef struct ModelArch ModelArch;
 
 typedef struct {
     // Builds the tensor table, allocates parameters on the backend; no activations yet.
@@ -83,7 +88,8 @@ typedef struct {
 
 struct Model {
     ModelSpec spec;
-    const ModelVtbl *vt;
+    const ModelArch *arch;   // the registry's entry for spec.arch
+    const ModelVtbl *vt;     // arch->vtbl
     const Backend *be;
 
     ParamTensor *tensors;
@@ -101,12 +107,86 @@ struct Model {
     void *impl;              // the architecture's own state
 };
 
+// ---------------------------------------------------------------- architectures
+// What the code around the models may ask about an architecture. The runner,
+// checkpoints, benchmarks, generation and the paper's tables use these fields
+// and never compare an architecture's name.
+struct ModelArch {
+    const char *name;          // ModelSpec.arch and a record's model.arch: "gpt2"
+    const char *title;         // for tables, legends and log lines: "GPT-2"
+    const ModelVtbl *vtbl;
+    // Its named configs; model_spec_by_name fills in arch and vocab_size.
+    // Those named tiny-* exist for the tests only.
+    const ModelSpec *configs;
+    int num_configs;
+    // 1 if there is no position past max_seq_len (learned position
+    // embeddings): prefill and generation stop there, and a checkpoint's
+    // context is part of its shape. 0 if max_seq_len is only the training
+    // length (a recurrence runs on).
+    int context_bounded;
+    // The embedding tensor that the LM head is tied to.
+    const char *embedding_tensor;
+    // config.json: whether a file is this architecture's config, what that
+    // config is called (for the error that lists them), and reading its
+    // ecosystem fields into spec (arch, name and the "tunebench" object are
+    // handled by model_spec_from_config_json).
+    int (*claims_config)(const cJSON *config);
+    const char *config_kind;
+    int (*spec_from_config)(ModelSpec *spec, const cJSON *config, const char *path);
+    // Optional: this architecture's fields of config.json's "tunebench"
+    // object (what the ecosystem's config cannot express), both ways.
+    int (*read_extras)(ModelSpec *spec, const cJSON *config, const cJSON *extras,
+                       const char *path);
+    void (*write_extras)(const ModelSpec *spec, cJSON *extras);
+    // Model FLOPs per trained token (forward and backward) at context T, and
+    // the formula in words for the benchmark JSON.
+    double (*flops_per_token)(const ModelSpec *spec, size_t num_params, int T, char *formula,
+                              size_t cap);
+    // What sets its shape apart, for a table cell or a log line ("8 heads",
+    // "d_state 16").
+    void (*describe)(const ModelSpec *spec, char *out, size_t cap);
+    // Optional: facts for a benchmark's memory section (GPT-2: the attention
+    // probabilities it keeps for the backward at batch B, length T).
+    void (*memory_facts)(const ModelSpec *spec, int B, int T, cJSON *memory);
+};
+
+// The registry (models/registry.c, from models/architectures.def), in a
+// fixed order: the order of tables, plots and `exp-all`.
+int model_arch_count(void);
+const ModelArch *model_arch_at(int i);
+// The entry named name; NULL with an error naming the known ones.
+const ModelArch *model_arch_find(const char *name);
+// The entry's position in the registry, -1 if unknown.
+int model_arch_index(const char *name);
+// The study's named configs of every architecture, in registry order,
+// comma-separated ("gpt2-6m,gpt2-60m,mamba-6m,..."): every config but the
+// tests' tiny-* ones.
+void model_study_configs(char *out, size_t cap);
+
 // ---------------------------------------------------------------- configs
-// Fills spec for a named config: gpt2-6m, gpt2-60m, mamba-6m, mamba-60m,
-// tiny-gpt2, tiny-mamba. vocab_size is taken from the argument.
+// Fills spec for a named config (every architecture's configs: gpt2-6m,
+// mamba-60m, lstm-6m, tiny-gpt2, ...). vocab_size is taken from the argument.
 int model_spec_by_name(ModelSpec *spec, const char *name, int vocab_size);
-// Reads an ecosystem config.json (GPT2Config or MambaConfig) into spec.
+// Reads an ecosystem config.json (GPT2Config, MambaConfig, ...) into spec.
 int model_spec_from_config_json(ModelSpec *spec, const cJSON *config, const char *path);
+// For an architecture's config reader: an integer field of obj; a missing
+// field is an error unless has_default (then *out = dflt).
+int model_config_int(const cJSON *obj, const char *key, int *out, int has_default, int dflt,
+                     const char *path);
+
+// ---------------------------------------------------------------- specs (models/spec.c)
+// The shape fields as a JSON object (the run record's model.spec): every
+// field the architecture uses, by name.
+cJSON *model_spec_json(const ModelSpec *spec);
+// The inverse, from a record's "model" object ({"name", "arch", "spec"}).
+int model_spec_from_record(ModelSpec *spec, const cJSON *model);
+// "gpt2 'gpt2-6m' (vocab_size 1024, d_model 256, ...)": every field, for errors.
+void model_spec_describe(const ModelSpec *spec, char *out, size_t cap);
+// The architecture's short description ("8 heads"); "" if the arch is unknown.
+void model_spec_summary(const ModelSpec *spec, char *out, size_t cap);
+// 1 if a checkpoint of a fits a model of b: same architecture and every shape
+// field equal (the context only where the architecture is context_bounded).
+int model_spec_same_shapes(const ModelSpec *a, const ModelSpec *b);
 
 // ---------------------------------------------------------------- lifetime
 // Creates the model on a backend with zeroed parameters (call init_weights or

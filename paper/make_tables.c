@@ -19,6 +19,7 @@
 
 #include "../plots/records.h"
 #include "lib/common.h"
+#include "models/model.h"
 
 // ---------------------------------------------------------------- one table, two formats
 
@@ -164,21 +165,31 @@ static double prefill_ms(const cJSON *root, int tokens) {
 
 // ---------------------------------------------------------------- the tables
 
+// What sets the model's shape apart ("8 heads", "d_state 16"): the record's
+// own words, or for a record older than model.summary, the registry's
+// from the record's spec.
+static void record_summary(const cJSON *r, char *out, size_t cap) {
+    const char *own = records_str(r, "model.summary", NULL);
+    ModelSpec spec;
+    if (own) snprintf(out, cap, "%s", own);
+    else if (model_spec_from_record(&spec, records_get(r, "model")) == 0)
+        model_spec_summary(&spec, out, cap);
+    else
+        snprintf(out, cap, "--");
+}
+
 static void models_table(const RecordSet *set, const char *dir) {
-    static const char *header[] = {"model", "d_model", "layers", "heads / d_state", "parameters", "peak lr"};
+    static const char *header[] = {"model", "d_model", "layers", "heads / state", "parameters", "peak lr"};
     Table t;
     table_open(&t, dir, "models", "Models: shapes, exact parameter counts (embeddings included, LM head tied) and peak learning rates",
                "lrrrrr", header);
     for (int i = 0; i < set->count; i++) {
         const cJSON *r = set->runs[i].root;
         Cell label, d, l, h, p, lr;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_num(d, records_num(r, "model.spec.d_model"), "%.0f");
         fmt_num(l, records_num(r, "model.spec.n_layer"), "%.0f");
-        if (strcmp(records_str(r, "model.arch", ""), "gpt2") == 0)
-            fmt_num(h, records_num(r, "model.spec.n_head"), "%.0f heads");
-        else
-            fmt_num(h, records_num(r, "model.spec.d_state"), "N = %.0f");
+        record_summary(r, h, sizeof h);
         fmt_count(p, records_num(r, "model.num_params"));
         fmt_num(lr, records_num(r, "training.config.optimizer.lr"), "%.2g");
         const char *cells[] = {label, d, l, h, p, lr};
@@ -195,7 +206,7 @@ static void training_time_table(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         const cJSON *r = set->runs[i].root;
         Cell label, steps, ms, tps, hours;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_count(steps, records_num(r, "timing.steps_done"));
         fmt_num(ms, records_num(r, "timing.median_step_ms"), "%.1f");
         fmt_count(tps, records_num(r, "timing.median_tokens_per_s"));
@@ -215,7 +226,7 @@ static void losses_table(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         const cJSON *r = set->runs[i].root;
         Cell label, steps, train, val, bpb, best;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_count(steps, records_num(r, "timing.steps_done"));
         int used;
         fmt_num(train, final_train_loss(r, 10, &used), "%.4f");
@@ -244,7 +255,7 @@ static void inference_table(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         const cJSON *r = set->runs[i].root;
         Cell label, p16, p64, p256, d1, d64, d256, tps;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_num(p16, prefill_ms(r, 16), "%.2f");
         fmt_num(p64, prefill_ms(r, 64), "%.2f");
         fmt_num(p256, prefill_ms(r, 256), "%.2f");
@@ -267,7 +278,7 @@ static void memory_table(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         const cJSON *r = set->runs[i].root;
         Cell label, p, pm, om, am, rss;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_count(p, records_num(r, "model.num_params"));
         fmt_num(pm, mib(records_num(r, "memory.param_bytes")), "%.1f");
         fmt_num(om, mib(records_num(r, "memory.optimizer_bytes")), "%.1f");
@@ -341,7 +352,7 @@ static void write_facts(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         Cell n, label;
         fmt_count(n, records_num(set->runs[i].root, "timing.steps_done"));
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%s (%s)", i ? ", " : "", n, label);
     }
     macro(fp, "tbStepsRun", steps);
@@ -358,7 +369,7 @@ static void write_facts(const RecordSet *set, const char *dir) {
     for (int i = 0; i < set->count; i++) {
         const cJSON *ri = set->runs[i].root;
         Cell n, label;
-        records_label(set->runs[i].experiment, label, sizeof label);
+        records_label(&set->runs[i], label, sizeof label);
         fmt_num(n, records_num(ri, "timing.steps_done") * records_num(ri, "training.tokens_per_step") /
                        records_num(ri, "data.train_tokens"), "%.1f");
         snprintf(epochs + strlen(epochs), sizeof epochs - strlen(epochs), "%s%s (%s)", i ? ", " : "", n, label);

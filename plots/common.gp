@@ -5,6 +5,5 @@
 load "plots/terminal.gp"
 load data."/runs.gp"
 set key outside right top box opaque width 2
-# One colour per experiment, the same in every figure: GPT-2 warm, Mamba cool.
-colour(e) = (e eq "gpt2-6m") ? "#e6550d" : (e eq "gpt2-60m") ? "#a63603" : \
-            (e eq "mamba-6m") ? "#3182bd" : (e eq "mamba-60m") ? "#08519c" : "#636363"
+# Each run's colour is colour<i> in runs.gp (plots/records.c: one hue per
+# architecture, darker for the larger model, the same in every figure).

@@ -10,5 +10,5 @@ if (have_decode == 0) {
     set ylabel "milliseconds per token (median over repeats)"
     set yrange [0:*]
     plot for [i=1:n_runs] data."/decode_".value("exp".i).".dat" using 1:2 with linespoints lw 2 pt 7 ps 0.7 \
-             lc rgb colour(value("exp".i)) title value("label".i)
+             lc rgb value("colour".i) title value("label".i)
 }

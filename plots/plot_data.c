@@ -3,7 +3,7 @@
 //   build/plot_data RECORDS_DIR OUT_DIR
 //
 // Writes plain columns that the gnuplot scripts in plots/ read:
-//   runs.gp             n_runs, exp<i> and label<i> for i = 1..n_runs, and
+//   runs.gp             n_runs, exp<i>, label<i> and colour<i> for i = 1..n_runs, and
 //                       have_decode, have_timing, have_throughput (run counts)
 //   train_<exp>.dat     step, train loss, smoothed train loss
 //   val_<exp>.dat       step, validation loss, bits per byte, elapsed minutes
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (set.count == 0) {
-        fprintf(stderr, "plot_data: error: no run records under %s (run 'make exp-gpt2-6m STEPS=200' first, "
+        fprintf(stderr, "plot_data: error: no run records under %s (run 'make exp-NAME STEPS=200' first, "
                         "or RECORDS=results/reference)\n", argv[1]);
         return 1;
     }
@@ -93,9 +93,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < set.count; i++) {
         const Record *r = &set.runs[i];
         char label[64];
-        records_label(r->experiment, label, sizeof label);
-        fprintf(runs, "exp%d = \"%s\"\nlabel%d = \"%s\"\nsource%d = \"%s\"\n", i + 1, r->experiment, i + 1, label,
-                i + 1, r->path);
+        records_label(r, label, sizeof label);
+        fprintf(runs, "exp%d = \"%s\"\nlabel%d = \"%s\"\ncolour%d = \"%s\"\nsource%d = \"%s\"\n", i + 1,
+                r->experiment, i + 1, label, i + 1, records_colour(&set, i), i + 1, r->path);
         have_decode += write_curves(r, argv[2]) > 0;
         double t = records_num(r->root, "timing.time_100k_steps_s") / 3600;
         const cJSON *proj = records_get(r->root, "timing.projected");

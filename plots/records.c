@@ -10,13 +10,19 @@
 #include <string.h>
 
 #include "lib/common.h"
+#include "models/model.h"
 
-static const char *paper_order[] = {"gpt2-6m", "mamba-6m", "gpt2-60m", "mamba-60m"};
+// The paper's order: by size (the parameter count's order of magnitude, so
+// that models matched to each other sit together), then the registry's order
+// of architectures, then the name.
+static double size_class(const cJSON *root) {
+    double n = records_num(root, "model.num_params");
+    return isfinite(n) && n > 0 ? floor(log10(n) + 0.5) : INFINITY;
+}
 
-static int order_of(const char *experiment) {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(experiment, paper_order[i]) == 0) return i;
-    return 4;
+static int arch_order(const cJSON *root) {
+    int i = model_arch_index(records_str(root, "model.arch", ""));
+    return i < 0 ? model_arch_count() : i;
 }
 
 const cJSON *records_get(const cJSON *root, const char *dotted) {
@@ -42,17 +48,36 @@ const char *records_str(const cJSON *root, const char *dotted, const char *fallb
     return cJSON_IsString(v) ? v->valuestring : fallback;
 }
 
-void records_label(const char *experiment, char *out, int cap) {
-    const char *dash = strchr(experiment, '-');
-    if (strncmp(experiment, "gpt2-", 5) == 0) snprintf(out, (size_t)cap, "GPT-2 ");
-    else if (strncmp(experiment, "mamba-", 6) == 0) snprintf(out, (size_t)cap, "Mamba ");
-    else {
-        snprintf(out, (size_t)cap, "%s", experiment);
+void records_label(const Record *r, char *out, int cap) {
+    const char *arch = records_str(r->root, "model.arch", "");
+    int i = model_arch_index(arch);
+    size_t n = strlen(arch);
+    if (i < 0 || strncmp(r->experiment, arch, n) != 0 || r->experiment[n] != '-') {
+        snprintf(out, (size_t)cap, "%s", r->experiment);
         return;
     }
+    snprintf(out, (size_t)cap, "%s ", model_arch_at(i)->title);
     size_t used = strlen(out);
-    for (const char *c = dash + 1; *c && used + 1 < (size_t)cap; c++) out[used++] = (char)toupper((unsigned char)*c);
+    for (const char *c = r->experiment + n + 1; *c && used + 1 < (size_t)cap; c++)
+        out[used++] = (char)toupper((unsigned char)*c);
     out[used] = '\0';
+}
+
+// One hue per architecture (in registry order), darker for the larger size
+// (about 30M parameters or more, so the 60M models; the same in every figure
+// whatever else the set holds): GPT-2 orange, Mamba blue, then green,
+// purple, red; grey for an architecture this build does not know.
+static const char *const PALETTE[][2] = {
+    {"#e6550d", "#a63603"}, {"#3182bd", "#08519c"}, {"#31a354", "#006d2c"},
+    {"#756bb1", "#54278f"}, {"#de2d26", "#a50f15"},
+};
+#define PALETTE_SIZE ((int)(sizeof PALETTE / sizeof PALETTE[0]))
+
+const char *records_colour(const RecordSet *set, int index) {
+    const cJSON *root = set->runs[index].root;
+    int a = model_arch_index(records_str(root, "model.arch", ""));
+    if (a < 0 || a >= PALETTE_SIZE) return "#636363";
+    return PALETTE[a][size_class(root) >= 8];
 }
 
 // Is candidate a better choice than current for the same experiment?
@@ -98,11 +123,12 @@ static void consider(RecordSet *set, const char *path) {
 
 static int compare_records(const void *a, const void *b) {
     const Record *x = a, *y = b;
-    int ox = order_of(x->experiment), oy = order_of(y->experiment);
-    if (ox != oy) return ox - oy;
+    double sx = size_class(x->root), sy = size_class(y->root);
+    if (sx != sy) return sx < sy ? -1 : 1;
+    int ax = arch_order(x->root), ay = arch_order(y->root);
+    if (ax != ay) return ax - ay;
     return strcmp(x->experiment, y->experiment);
 }
-
 int records_load(RecordSet *set, const char *dir) {
     memset(set, 0, sizeof *set);
     DIR *top = opendir(dir);

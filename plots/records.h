@@ -3,8 +3,9 @@
 // A records folder holds <experiment>/<run-id>.json files (results/ or
 // results/reference/). For each experiment the tools use one record: the
 // completed run with the most steps, else the run with the most steps, the
-// latest start breaking ties. The order is the paper's: gpt2-6m, mamba-6m,
-// gpt2-60m, mamba-60m, then any other experiment by name.
+// latest start breaking ties. The order is the paper's: by size (6M models,
+// then 60M), and within a size in the registry's order of architectures
+// (models/architectures.def), so matched models sit side by side.
 #ifndef TB_PLOTS_RECORDS_H
 #define TB_PLOTS_RECORDS_H
 
@@ -34,7 +35,11 @@ const cJSON *records_get(const cJSON *root, const char *dotted);
 double records_num(const cJSON *root, const char *dotted);
 // The string at a path, or the fallback.
 const char *records_str(const cJSON *root, const char *dotted, const char *fallback);
-// "GPT-2 6M", "Mamba 60M": the experiment's display name.
-void records_label(const char *experiment, char *out, int cap);
+// "GPT-2 6M", "Mamba 60M": the architecture's title and the experiment's
+// size; the experiment's name if it is not <arch>-<size>.
+void records_label(const Record *r, char *out, int cap);
+// The run's colour in every figure ("#rrggbb"): one hue per architecture, a
+// darker shade for its larger model.
+const char *records_colour(const RecordSet *set, int index);
 
 #endif

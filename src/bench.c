@@ -138,21 +138,10 @@ static long long peak_rss_bytes(void) {
 
 // ---------------------------------------------------------------- FLOPs and limits
 
-// Model FLOPs per trained token (forward + backward), the usual accounting:
-// 6 per parameter (2 forward, 4 backward) and, for attention, 6 * L * C * T:
-// the QK^T and PV matmuls cost 2 * 2 * T * C per token per layer forward at
-// full context; causal halves it, and the backward doubles the forward
-// (12 * L * C * T / 2). N counts every parameter, wpe included (a gather, not
-// a matmul: 0.1% of N here), as the formula does.
+// Model FLOPs per trained token (forward + backward): the architecture's
+// own accounting (its ModelArch), stated in the JSON with its formula.
 static double model_flops_per_token(const Model *m, int T, char *formula, size_t len) {
-    double N = (double)m->num_params;
-    if (tb_streq(m->spec.arch, "gpt2")) {
-        snprintf(formula, len, "6*N + 6*L*C*T (N = %zu all parameters, L = %d, C = %d, T = %d)",
-                 m->num_params, m->spec.n_layer, m->spec.d_model, T);
-        return 6.0 * N + 6.0 * m->spec.n_layer * (double)m->spec.d_model * T;
-    }
-    snprintf(formula, len, "6*N (N = %zu all parameters)", m->num_params);
-    return 6.0 * N;
+    return m->arch->flops_per_token(&m->spec, m->num_params, T, formula, len);
 }
 
 // This machine's limits (src/bench_machine.h), measured in the same run on
@@ -404,11 +393,7 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     cJSON *mem = cJSON_AddObjectToObject(o, "memory");
     cJSON_AddNumberToObject(mem, "peak_rss_bytes", (double)rss);
     cJSON_AddNumberToObject(mem, "activation_bytes", (double)act_bytes);
-    if (tb_streq(spec.arch, "gpt2")) {
-        // The kept (B, NH, T, T) softmax probabilities, all layers.
-        double att = (double)spec.n_layer * B * spec.n_head * T * T * sizeof(float);
-        cJSON_AddNumberToObject(mem, "attention_probs_bytes", att);
-    }
+    if (m->arch->memory_facts) m->arch->memory_facts(&spec, B, T, mem);
     if (pair_mfu) sgemm_probe_close(&sp);
     free(inputs), free(targets), free(step_s), free(sgemm_rate), free(logits), free(ctx), free(dec);
     model_destroy(m);
@@ -590,8 +575,10 @@ int cmd_bench(int argc, char **argv) {
             }
         }
         cJSON_AddItemToArray(models, o);
-        // Mamba: the scan's share and bandwidth, memory per token, both peers.
-        if (tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "arch")), "mamba") &&
+        // A model with a selective scan (a state size): the scan's share and
+        // bandwidth, memory per token, and each variant of its peer.
+        ModelSpec spec;
+        if (!model_spec_by_name(&spec, name, a.vocab) && spec.d_state > 0 &&
             bench_mamba_record(o, name, a.batch, a.seq, a.vocab, be))
             tb_report();
     }

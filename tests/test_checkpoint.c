@@ -36,6 +36,7 @@ static Model *fake_model(void) {
     Model *m = tb_calloc(1, sizeof *m);
     model_spec_by_name(&m->spec, "tiny-gpt2", 48);
     m->spec.n_layer = 1;
+    m->arch = model_arch_find("gpt2");  // its tensor names are GPT-2's
     m->vt = &fake_vtbl;
     m->be = &host_backend;
     int C = m->spec.d_model, V = m->spec.vocab_size, T = m->spec.max_seq_len;

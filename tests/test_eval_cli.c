@@ -8,7 +8,7 @@
 #include "lib/common.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
-#include "evaluate.h"
+#include "src/evaluate.h"
 #include "models/checkpoint.h"
 #include "test.h"
 

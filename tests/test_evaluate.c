@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "lib/common.h"
-#include "evaluate.h"
+#include "src/evaluate.h"
 #include "test.h"
 
 static void test_against_direct(void) {

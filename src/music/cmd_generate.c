@@ -213,9 +213,11 @@ int cmd_generate(int argc, char **argv) {
     size_t plen = strlen(prompt);
     uint16_t *ptok = tb_malloc((plen + 1) * sizeof *ptok);
     size_t np = tok_encode(tok, prompt, plen, ptok, plen + 1);
-    int is_gpt2 = tb_streq(m->spec.arch, "gpt2");
+    // A model with a bounded context (learned positions) stops at its end;
+    // a recurrent one runs on.
     int cap = a.max_tokens;
-    if (is_gpt2 && (int)np + 1 + cap > m->spec.max_seq_len) cap = m->spec.max_seq_len - (int)np - 1;
+    if (m->arch->context_bounded && (int)np + 1 + cap > m->spec.max_seq_len)
+        cap = m->spec.max_seq_len - (int)np - 1;
     if (cap <= 0) {
         free(ptok);
         tb_error("generate: the prompt is %zu tokens, too long for %s's context of %d", np, m->spec.name,

@@ -7,6 +7,7 @@
 
 #include "lib/common.h"
 #include "schema.h"
+#include "models/model.h"
 
 static double number_at(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -82,6 +83,24 @@ static int check_epochs(const char *path, const cJSON *r) {
     return 0;
 }
 
+// model.arch names an architecture of this build's registry (the schema
+// leaves the list to models/architectures.def).
+static int check_architecture(const char *path) {
+    char *text = tb_read_file(path, NULL);
+    cJSON *r = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!r) return tb_error("%s: cannot read it as JSON", path);
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "model"), "arch");
+    int rc = 0;
+    if (!cJSON_IsString(arch) || !model_arch_find(arch->valuestring)) {
+        char why[320];
+        snprintf(why, sizeof why, "%s", cJSON_IsString(arch) ? tb_last_error() : "it is missing");
+        rc = tb_error("%s: model.arch: %s", path, why);
+    }
+    cJSON_Delete(r);
+    return rc;
+}
+
 // A completed run has trained, validated, measured and sampled, its curve is
 // whole, and its epochs follow from its steps.
 static int check_completed(const char *path) {
@@ -128,7 +147,8 @@ int cmd_check_record(int argc, char **argv) {
             continue;
         }
         files++;
-        if (schema_validate_file(argv[i], schema) || (completed && check_completed(argv[i]))) {
+        if (schema_validate_file(argv[i], schema) || check_architecture(argv[i]) ||
+            (completed && check_completed(argv[i]))) {
             tb_report();
             bad++;
         } else {

@@ -32,7 +32,7 @@ typedef struct {
 static const ConfigKey config_keys[] = {
     {"experiment", STR(experiment), 0, 0, 0, NULL, "experiment name; records go to <results>/<experiment>/"},
     {"description", STR(description), 0, 0, 0, "", "one line for humans"},
-    {"model", STR(model), 0, 0, 0, NULL, "model config: gpt2-6m, gpt2-60m, mamba-6m, mamba-60m, tiny-gpt2, tiny-mamba"},
+    {"model", STR(model), 0, 0, 0, NULL, "a named model config (gpt2-6m, mamba-60m, lstm-6m, ...; an unknown name lists them all)"},
     {"data", STR(data_dir), 0, 0, 0, NULL, "corpus folder with train.bin, val.bin and the vocabulary"},
     {"results", STR(results_dir), 0, 0, 0, NULL, "folder for run records and checkpoints"},
     {"backend", STR(backend), 0, 0, 0, "cpu|cuda", "compute backend"},

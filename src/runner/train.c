@@ -243,21 +243,10 @@ static cJSON *model_json(const Model *m) {
     cJSON_AddStringToObject(j, "arch", m->spec.arch);
     cJSON_AddNumberToObject(j, "num_params", (double)m->num_params);
     cJSON_AddItemToObject(j, "config", m->vt->config_json(m));
-    cJSON *s = cJSON_AddObjectToObject(j, "spec");
-    const ModelSpec *sp = &m->spec;
-    cJSON_AddNumberToObject(s, "vocab_size", sp->vocab_size);
-    cJSON_AddNumberToObject(s, "max_seq_len", sp->max_seq_len);
-    cJSON_AddNumberToObject(s, "d_model", sp->d_model);
-    cJSON_AddNumberToObject(s, "n_layer", sp->n_layer);
-    if (sp->n_head) cJSON_AddNumberToObject(s, "n_head", sp->n_head);
-    if (sp->d_state) {
-        cJSON_AddNumberToObject(s, "d_state", sp->d_state);
-        cJSON_AddNumberToObject(s, "d_conv", sp->d_conv);
-        cJSON_AddNumberToObject(s, "expand", sp->expand);
-        cJSON_AddNumberToObject(s, "dt_rank", sp->dt_rank);
-        cJSON_AddStringToObject(s, "a_init", sp->a_init);
-        cJSON_AddNumberToObject(s, "scan_chunk", sp->scan_chunk);
-    }
+    char summary[64];
+    model_spec_summary(&m->spec, summary, sizeof summary);
+    cJSON_AddStringToObject(j, "summary", summary);
+    cJSON_AddItemToObject(j, "spec", model_spec_json(&m->spec));
     return j;
 }
 

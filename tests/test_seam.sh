@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# test_seam.sh: the seam between the models and everything else, and the
+# direction of the folder arrows (README "Layout").
+# - Outside models/ (and the tests), no code compares an architecture's name:
+#   the runner, checkpoints, benchmarks, generation, plots and tables ask the
+#   model or its registry entry (models/architectures.def lists them).
+# - Every #include points down: src/ (the CLI) and the tools -> models/, data/
+#   -> kernels/ -> lib/, and lib/ includes nothing of the project.
+set -u
+cd "$(dirname "$0")/.."
+passed=0; failed=0
+check() {  # check DESCRIPTION CONDITION...
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL test_seam: $what"; fi
+}
+none() { [ -z "$1" ]; }
+
+archs=$(sed -n 's/^ARCH(\([a-z0-9_]*\))$/\1/p' models/architectures.def)
+check "models/architectures.def lists the architectures" [ "$(printf '%s\n' $archs | wc -l)" -ge 3 ]
+code="lib src data kernels bench plots paper"
+sources() { find "$@" -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.cpp' -o -name '*.gp'; }
+# name_checks ARCH DIR...: the lines that name ARCH as a name check does: a
+# string literal that is exactly the name ("mamba"), or a comparison with a
+# name prefix ("mamba-").
+name_checks() {
+  local a=$1; shift
+  sources "$@" | xargs grep -nE "\"$a\"|(strn?cmp|tb_streq)\([^;]*\"$a-" 2>/dev/null
+}
+for a in $archs; do
+  hits=$(name_checks "$a" $code)
+  check "no code outside models/ names the architecture '$a': ${hits:-}" none "$hits"
+done
+
+# The folders each one may include from (its own, and those below it).
+allowed() {
+  case $1 in
+    lib) echo "lib" ;;
+    kernels) echo "kernels lib" ;;
+    data) echo "data lib" ;;
+    models) echo "models kernels lib" ;;
+    *) echo "src models data kernels lib plots" ;;
+  esac
+}
+# upward_includes DIR ALLOWED: DIR's includes that resolve outside ALLOWED.
+upward_includes() {
+  local dir=$1 ok=$2 bad="" line file target path
+  while IFS= read -r line; do
+    file=${line%%:*}; target=$(printf '%s' "$line" | sed -E 's/.*#include "([^"]+)".*/\1/')
+    # Resolve the include as the compiler does: beside the file, else from the root.
+    if [ -f "$(dirname "$file")/$target" ]; then path=$(realpath --relative-to=. "$(dirname "$file")/$target")
+    else path=$target; fi
+    case " $ok " in *" ${path%%/*} "*) ;; *) bad+=" $file->$path" ;; esac
+  done < <(grep -rnE '#include "[^"]+"' "$dir" --include='*.c' --include='*.h' --include='*.cu' --include='*.cuh' --include='*.cpp' | sed -E 's/^([^:]*):[0-9]+:/\1:/')
+  printf '%s' "$bad"
+}
+for dir in lib kernels data models; do
+  bad=$(upward_includes $dir "$(allowed $dir)")
+  check "$dir/ includes only from: $(allowed $dir) (found:${bad:- none})" none "$bad"
+done
+
+# The checks themselves: a planted name check and a planted upward include
+# (in a scratch folder inside kernels/'s view of the tree) are found.
+first=$(printf '%s\n' $archs | head -n 1)
+tmp=$(mktemp -d ./kernels/.tb_seam_XXXXXX)
+printf 'int f(const char *a) { return tb_streq(a, "%s"); }\n' "$first" >"$tmp/x.c"
+printf '#include "../../src/runner/config.h"\n' >"$tmp/y.c"
+check "a planted architecture check is caught" [ -n "$(name_checks "$first" "$tmp")" ]
+check "a planted upward include is caught" [ -n "$(upward_includes "$tmp" "kernels lib")" ]
+rm -rf "$tmp"
+
+echo "test_seam: $passed passed, $failed failed"
+[ "$failed" = 0 ]
