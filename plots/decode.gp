@@ -1,5 +1,5 @@
 # decode.gp: per-token decode latency at batch 1 against position (KV cache
-# for GPT-2, the recurrent step for Mamba).
+# for GPT-2, the recurrent step for Mamba and the LSTM).
 load "plots/common.gp"
 if (have_decode == 0) {
     what = "inference timings"
