@@ -534,7 +534,7 @@ static double lstm_flops_per_token(const ModelSpec *s, size_t num_params, int T,
 }
 
 static void lstm_describe(const ModelSpec *s, char *out, size_t cap) {
-    snprintf(out, cap, "h, c of %d", s->d_model);
+    snprintf(out, cap, "hidden %d", s->d_model);
 }
 
 const ModelArch lstm_arch = {

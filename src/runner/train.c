@@ -673,8 +673,12 @@ int cmd_train(int argc, char **argv) {
     run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
     run->t_start = tb_now_seconds();
 
-    progress_note(&run->progress, "tunebench train: %s (%s, %zu parameters) on %s, %d threads; %s %d of %d steps",
-                  c->experiment, c->model, run->model->num_params, c->backend, tb_num_threads(),
+    char summary[64];
+    model_spec_summary(&run->model->spec, summary, sizeof summary);
+    progress_note(&run->progress,
+                  "tunebench train: %s (%s: %s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, c->model, run->model->arch->title, run->model->spec.n_layer, summary,
+                  run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
     intro_print(&run->progress, c, &run->plan,
