@@ -47,6 +47,22 @@ static inline float *host_copy(const float *x, size_t n) {
     memcpy(y, x, n * sizeof(float));
     return y;
 }
+// A tensor in both backends' memory, filled alike from the test's generator:
+// the CPU op's copy (c) and the CUDA op's (g).
+typedef struct {
+    float *c, *g;
+    size_t n;
+} Twin;
+
+static inline Twin twin_random(Rng *rng, size_t n, float lo, float hi) {
+    float *h = host_random(rng, n, lo, hi);
+    Twin t = {(float *)backend_cpu()->alloc(n * sizeof(float)), dev_upload(h, n), n};
+    memcpy(t.c, h, n * sizeof(float));
+    free(h);
+    return t;
+}
+static inline void twin_free(Twin *t) { backend_cpu()->free(t->c), gpu->free(t->g); }
+
 // Compares a device tensor with a host reference; names the op and order.
 static inline void check_dev(const char *op, const char *tensor, int order, const float *dev,
                       const float *ref, size_t n, float atol, float rtol) {

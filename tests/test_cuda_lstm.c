@@ -12,20 +12,7 @@
 static const Backend *cpu;
 static Rng rng;
 
-// A tensor in both backends' memory, filled alike.
-typedef struct {
-    float *c, *g;
-    size_t n;
-} Twin;
-
-static Twin twin(size_t n, float lo, float hi) {
-    float *h = host_random(&rng, n, lo, hi);
-    Twin t = {cpu->alloc(n * sizeof(float)), dev_upload(h, n), n};
-    memcpy(t.c, h, n * sizeof(float));
-    free(h);
-    return t;
-}
-static void twin_free(Twin *t) { cpu->free(t->c), gpu->free(t->g); }
+static Twin twin(size_t n, float lo, float hi) { return twin_random(&rng, n, lo, hi); }
 
 #define TOL_CELL 1e-5f, 1e-4f  // libm's expf/tanhf against vec_math.h's, through T steps
 #define TOL_GRAD 2e-5f, 1e-3f  // sums over B*T rows and back through T steps

@@ -220,6 +220,19 @@ static void outputs_free(ScanOutputs *o) {
     for (int i = 0; i < OUT_COUNT; i++) free(o->t[i]);
 }
 
+// Every output against a reference: the forward's at the forward's tolerance,
+// the gradients at the backward's. against names the reference ("" for the
+// double one).
+static void outputs_check(const char *name, const char *against, const ScanOutputs *got,
+                          const ScanOutputs *want) {
+    char what[224];
+    for (int i = 0; i < OUT_COUNT; i++) {
+        snprintf(what, sizeof what, "%s: %s%s", name, out_names[i], against);
+        if (i < OUT_DU) check_close(what, got->t[i], want->t[i], got->n[i], TOL_SCAN_FWD);
+        else check_close(what, got->t[i], want->t[i], got->n[i], TOL_SCAN_BWD);
+    }
+}
+
 // The columns of dxz and dx_dbl outside the views still hold the sentinel.
 static int guards_intact(const DevScan *ds, const ScanProblem *p) {
     const ScanCase *c = &p->c;
@@ -353,15 +366,11 @@ static void test_case(ScanCase c, int order) {
     dev_make(&ds, gpu, &p, dA0, dD0, dbias0);
     gpu->selective_scan_forward(&ds.sp);
     gpu->selective_scan_backward(&ds.sp);
-    ScanOutputs got;
+    ScanOutputs got, want_ref;
     outputs_get(&got, &ds, &p);
-    for (int i = 0; i < OUT_COUNT; i++) {
-        float *want = to_float(ref[i], got.n[i]);
-        snprintf(what, sizeof what, "%s: %s", name, out_names[i]);
-        if (i < OUT_DU) check_close(what, got.t[i], want, got.n[i], TOL_SCAN_FWD);
-        else check_close(what, got.t[i], want, got.n[i], TOL_SCAN_BWD);
-        free(want);
-    }
+    for (int i = 0; i < OUT_COUNT; i++) want_ref.t[i] = to_float(ref[i], got.n[i]), want_ref.n[i] = got.n[i];
+    outputs_check(name, "", &got, &want_ref);
+    outputs_free(&want_ref);
     CHECK(guards_intact(&ds, &p), "%s: columns of dxz or dx_dbl outside the views were written", name);
 
     // The CPU backend's ops, on the same views, agree with the kernels.
@@ -371,11 +380,7 @@ static void test_case(ScanCase c, int order) {
     cpu->selective_scan_backward(&dc.sp);
     ScanOutputs want_cpu;
     outputs_get(&want_cpu, &dc, &p);
-    for (int i = 0; i < OUT_COUNT; i++) {
-        snprintf(what, sizeof what, "%s: %s against the CPU backend", name, out_names[i]);
-        if (i < OUT_DU) check_close(what, got.t[i], want_cpu.t[i], got.n[i], TOL_SCAN_FWD);
-        else check_close(what, got.t[i], want_cpu.t[i], got.n[i], TOL_SCAN_BWD);
-    }
+    outputs_check(name, " against the CPU backend", &got, &want_cpu);
     outputs_free(&want_cpu);
     dev_free(&dc);
 

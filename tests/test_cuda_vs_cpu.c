@@ -10,20 +10,8 @@ static const Backend *cpu;
 static Rng rng;
 static int order;
 
-typedef struct {
-    float *c, *g;  // CPU copy, CUDA copy
-    size_t n;
-} Twin;
-
-static Twin twin(size_t n, float lo, float hi) {
-    float *h = host_random(&rng, n, lo, hi);
-    Twin t = {cpu->alloc(n * sizeof(float)), dev_upload(h, n), n};
-    memcpy(t.c, h, n * sizeof(float));
-    free(h);
-    return t;
-}
+static Twin twin(size_t n, float lo, float hi) { return twin_random(&rng, n, lo, hi); }
 static Twin twin_zero(size_t n) { return twin(n, 0, 0); }
-static void twin_free(Twin *t) { cpu->free(t->c), gpu->free(t->g); }
 static void twin_check(const char *op, const char *tensor, const Twin *t, float atol, float rtol) {
     check_dev(op, tensor, order, t->g, t->c, t->n, atol, rtol);
 }

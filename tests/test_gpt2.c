@@ -1,5 +1,6 @@
 // test_gpt2.c: GPT-2 on the CPU against PyTorch (tests/make_gpt2_fixtures.py),
-// against finite differences, and against itself (KV cache, determinism).
+// against finite differences, and against itself (KV cache, determinism,
+// checkpoint resume), plus the init and config.json.
 //
 // The fixture is the tiny config (n_embd 32, 2 layers, 4 heads, 16 positions,
 // vocabulary 50) with PyTorch's parameters, logits, losses, every parameter
@@ -18,167 +19,25 @@
 #include "model_checks.h"
 
 #define FIXTURE "tests/fixtures/gpt2/tiny.safetensors"
-enum { V = 50, B = 2, T = 16, ADAM_STEPS = 10 };
+enum { V = 50, B = FIXTURE_B, T = FIXTURE_T };
 
-static Model *tiny_model(void) {
-    ModelSpec spec;
-    if (model_spec_by_name(&spec, "tiny-gpt2", V)) tb_die("%s", tb_last_error());
-    Model *m = model_create(&spec, backend_cpu());
-    if (!m) tb_die("%s", tb_last_error());
-    if (m->vt->alloc_activations(m, B, T)) tb_die("%s", tb_last_error());
-    return m;
-}
+// ---------------------------------------------------------------- vs PyTorch and itself
 
-// ---------------------------------------------------------------- vs PyTorch
-
-static void test_forward_backward(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T], targets[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    fixture_tokens(targets, "targets", 0, B * T);
-    model_zero_grad(m);
-    m->vt->forward(m, inputs, targets, B, T);
-    // Logits are O(10) here; 1e-5 relative to the largest, per element.
-    const float *ref_logits = fixture("logits", (size_t)B * T * V);
-    float lmax = max_abs(ref_logits, (size_t)B * T * V);
-    check_close("logits vs torch", m->logits, ref_logits, (size_t)B * T * V, 1e-5f * lmax, 1e-5f);
-    check_close("per-position losses vs torch", m->losses_host, fixture("losses", B * T), B * T,
-                1e-6f, 1e-5f);
-    check_close("mean loss vs torch", &m->loss, fixture("loss", 1), 1, 0.0f, 2e-6f);
-    printf("  logits max rel err %.2e, loss %.7f (torch %.7f)\n",
-           rel_err(m->logits, ref_logits, (size_t)B * T * V), m->loss, fixture("loss", 1)[0]);
-
-    m->vt->backward(m);
-    check_grads_against_fixture(m);
-
-    // A second backward accumulates: the gradients double.
-    m->vt->forward(m, inputs, targets, B, T);
-    m->vt->backward(m);
-    const ParamTensor *t0 = model_find_tensor(m, "transformer.h.1.attn.c_attn.weight");
-    float *twice = malloc(t0->numel * sizeof(float));
-    const float *g1 = fixture("grad.transformer.h.1.attn.c_attn.weight", t0->numel);
-    for (size_t i = 0; i < t0->numel; i++) twice[i] = 2.0f * g1[i];
-    check_close("gradients accumulate over two backwards", m->grads + t0->offset, twice, t0->numel,
-                2e-5f * max_abs(twice, t0->numel), 1e-5f);
-    free(twice);
-    model_destroy(m);
-}
-
-static void adam_config(OptimConfig *oc) {
-    optim_config_default(oc);  // the numbers of make_gpt2_fixtures.py
-    oc->lr = 1e-2f, oc->min_lr = 1e-3f, oc->warmup_steps = 3, oc->total_steps = 10;
-    oc->beta1 = 0.9f, oc->beta2 = 0.95f, oc->eps = 1e-8f, oc->weight_decay = 0.1f;
-    oc->grad_clip = 1.0f;
-}
-
-static void train_steps(Model *m, const OptimConfig *oc, int first, int last, float *losses,
-                        float *norms, float *lrs) {
-    int32_t inputs[B * T], targets[B * T];
-    for (int step = first; step <= last; step++) {
-        fixture_tokens(inputs, "adam.inputs", (size_t)(step - 1) * B * T, B * T);
-        fixture_tokens(targets, "adam.targets", (size_t)(step - 1) * B * T, B * T);
-        model_zero_grad(m);
-        m->vt->forward(m, inputs, targets, B, T);
-        m->vt->backward(m);
-        float lr = optim_lr_at(oc, step);
-        float norm = model_adamw_step(m, oc, step, lr);
-        if (losses) losses[step - 1] = m->loss;
-        if (norms) norms[step - 1] = norm;
-        if (lrs) lrs[step - 1] = lr;
+// The shared checks (model_checks.h); decoding runs on the KV cache.
+static void test_shared_checks(void) {
+    const int prefill_lens[] = {7};
+    Model *c = run_model_checks("tiny-gpt2", V, 4, prefill_lens, 1);
+    if (c) {
+        CHECK(strcmp(c->spec.arch, "gpt2") == 0 && strcmp(c->spec.name, "tiny-gpt2") == 0 &&
+                  c->spec.n_head == 4 && c->spec.max_seq_len == T,
+              "checkpoint spec did not round-trip");
+        model_destroy(c);
     }
 }
 
-static void test_adamw_steps(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    OptimConfig oc;
-    adam_config(&oc);
-    float losses[ADAM_STEPS], norms[ADAM_STEPS], lrs[ADAM_STEPS];
-    train_steps(m, &oc, 1, ADAM_STEPS, losses, norms, lrs);
-    check_close("AdamW learning rates vs torch", lrs, fixture("adam.lrs", ADAM_STEPS), ADAM_STEPS, 0, 1e-7f);
-    check_adamw_against_fixture(m, losses, norms, ADAM_STEPS);
-    model_destroy(m);
-}
+// ---------------------------------------------------------------- init, config
 
-// ---------------------------------------------------------------- finite differences
-
-static void test_finite_differences(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T], targets[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    fixture_tokens(targets, "targets", 0, B * T);
-    model_zero_grad(m);
-    m->vt->forward(m, inputs, targets, B, T);
-    m->vt->backward(m);
-    check_finite_differences(m, inputs, targets, B, T, 4);
-    model_destroy(m);
-}
-
-// ---------------------------------------------------------------- inference
-
-static void test_kv_cache(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    m->vt->forward(m, inputs, NULL, B, T);
-    const float *full = m->logits;  // row b = 0 is inputs[0..T)
-    float logits[V];
-    if (m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
-
-    // Token by token from position 0.
-    m->vt->decode_reset(m);
-    int ok = 1;
-    for (int t = 0; t < T; t++) {
-        m->vt->decode_step(m, inputs[t], logits);
-        char what[64];
-        snprintf(what, sizeof what, "decode_step logits at position %d", t);
-        ok &= check_close(what, logits, full + (size_t)t * V, V, 1e-5f, 1e-5f);
-    }
-    CHECK(m->decode_pos == T, "decode_pos %d after %d steps", m->decode_pos, T);
-
-    // A batched prefill of 7, then single steps; and a prefill that
-    // continues an earlier one.
-    m->vt->decode_reset(m);
-    m->vt->prefill(m, inputs, 7, logits);
-    check_close("prefill(7) logits", logits, full + 6 * V, V, 1e-5f, 1e-5f);
-    for (int t = 7; t < 12; t++) {
-        m->vt->decode_step(m, inputs[t], logits);
-        check_close("decode_step after prefill", logits, full + (size_t)t * V, V, 1e-5f, 1e-5f);
-    }
-    m->vt->prefill(m, inputs + 12, T - 12, logits);
-    check_close("prefill continuing at position 12", logits, full + (size_t)(T - 1) * V, V, 1e-5f, 1e-5f);
-    // The second batch row, prefilled whole after a reset: stale cache
-    // entries from the first must not leak in.
-    m->vt->forward(m, inputs, NULL, B, T);
-    m->vt->decode_reset(m);
-    m->vt->prefill(m, inputs + T, T, logits);
-    check_close("prefill(16) of row 1", logits, m->logits + ((size_t)T + T - 1) * V, V, 1e-5f, 1e-5f);
-    model_destroy(m);
-}
-
-// ---------------------------------------------------------------- determinism, init, config
-
-static void test_determinism_and_init(void) {
-    OptimConfig oc;
-    adam_config(&oc);
-    float la[4], lb[4];
-    Model *a = tiny_model(), *b = tiny_model();
-    a->vt->init_weights(a, 1234);
-    b->vt->init_weights(b, 1234);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) == 0, "init is not reproducible");
-    train_steps(a, &oc, 1, 4, la, NULL, NULL);
-    train_steps(b, &oc, 1, 4, lb, NULL, NULL);
-    CHECK(memcmp(la, lb, sizeof la) == 0, "two runs with one seed give different losses");
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) == 0,
-          "two runs with one seed give different parameters");
-    b->vt->init_weights(b, 1235);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) != 0, "the seed is ignored");
-    model_destroy(a);
-    model_destroy(b);
-
+static void test_init_and_config(void) {
     // GPT-2's init, measured on a model big enough for the statistics:
     // std 0.02, c_proj 0.02/sqrt(2L), biases 0, LayerNorm weights 1.
     ModelSpec spec;
@@ -198,27 +57,19 @@ static void test_determinism_and_init(void) {
     const double means[] = {0, 0, 0, 0, 0, 1, 0};
     for (int i = 0; i < 7; i++) {
         const ParamTensor *t = model_find_tensor(m, names[i]);
-        double s = 0, s2 = 0;
-        for (size_t j = 0; j < t->numel; j++) s += m->params[t->offset + j];
-        double mean = s / t->numel;
-        for (size_t j = 0; j < t->numel; j++) s2 += pow(m->params[t->offset + j] - mean, 2);
-        double sd = sqrt(s2 / t->numel);
-        CHECK(fabs(mean - means[i]) <= 3e-4 + 5 * stds[i] / sqrt((double)t->numel) &&
-                  fabs(sd - stds[i]) <= 0.03 * stds[i],
-              "init of %s: mean %g std %g, expected %g and %g", names[i], mean, sd, means[i], stds[i]);
+        TensorStats st = param_stats(m, names[i]);
+        CHECK(fabs(st.mean - means[i]) <= 3e-4 + 5 * stds[i] / sqrt((double)t->numel) &&
+                  fabs(st.sd - stds[i]) <= 0.03 * stds[i],
+              "init of %s: mean %g std %g, expected %g and %g", names[i], st.mean, st.sd, means[i],
+              stds[i]);
         CHECK(t->weight_decay == (t->ndim == 2), "weight decay flag of %s", names[i]);
     }
     cJSON *cfg = m->vt->config_json(m);
-    const cJSON *mt = cJSON_GetObjectItem(cfg, "model_type");
-    CHECK(cJSON_IsString(mt) && strcmp(mt->valuestring, "gpt2") == 0, "config model_type");
+    CHECK(json_string_is(cfg, "model_type", "gpt2"), "config model_type");
     const char *ints[] = {"vocab_size", "n_positions", "n_embd", "n_layer", "n_head"};
     const int want[] = {1024, 256, 256, 7, 8};
-    for (int i = 0; i < 5; i++) {
-        const cJSON *v = cJSON_GetObjectItem(cfg, ints[i]);
-        CHECK(cJSON_IsNumber(v) && v->valueint == want[i], "config %s", ints[i]);
-    }
-    const cJSON *act = cJSON_GetObjectItem(cfg, "activation_function");
-    CHECK(cJSON_IsString(act) && strcmp(act->valuestring, "gelu_new") == 0, "config activation_function");
+    for (int i = 0; i < 5; i++) CHECK(json_int_is(cfg, ints[i], want[i]), "config %s", ints[i]);
+    CHECK(json_string_is(cfg, "activation_function", "gelu_new"), "config activation_function");
     const cJSON *eps = cJSON_GetObjectItem(cfg, "layer_norm_epsilon");
     CHECK(cJSON_IsNumber(eps) && eps->valuedouble == 1e-5, "config layer_norm_epsilon");
     ModelSpec back;
@@ -231,14 +82,9 @@ static void test_determinism_and_init(void) {
 }
 
 int main(void) {
-    fixture_open(FIXTURE);
-    CHECK(fx != NULL, "%s", tb_last_error());
-    if (!fx) return test_summary("test_gpt2");
-    test_forward_backward();
-    test_adamw_steps();
-    test_finite_differences();
-    test_kv_cache();
-    test_determinism_and_init();
-    st_close(fx);
+    if (!model_test_open(FIXTURE, "test_gpt2")) return test_summary("test_gpt2");
+    test_shared_checks();
+    test_init_and_config();
+    model_test_close();
     return test_summary("test_gpt2");
 }

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <omp.h>
@@ -23,150 +22,34 @@
 #include "model_checks.h"
 
 #define FIXTURE "tests/fixtures/lstm/tiny.safetensors"
-enum { V = 50, B = 2, T = 16, H = 24, ADAM_STEPS = 10 };
+enum { V = 50, B = FIXTURE_B, T = FIXTURE_T, H = 24 };
 
-static Model *tiny_model_on(const Backend *be) {
-    ModelSpec spec;
-    if (model_spec_by_name(&spec, "tiny-lstm", V)) tb_die("%s", tb_last_error());
-    Model *m = model_create(&spec, be);
-    if (!m) tb_die("%s", tb_last_error());
-    if (m->vt->alloc_activations(m, B, T)) tb_die("%s", tb_last_error());
-    return m;
-}
-static Model *tiny_model(void) { return tiny_model_on(backend_cpu()); }
+// ---------------------------------------------------------------- vs PyTorch and itself
 
-// ---------------------------------------------------------------- vs PyTorch
-
-static void test_forward_backward(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T], targets[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    fixture_tokens(targets, "targets", 0, B * T);
-    model_zero_grad(m);
-    m->vt->forward(m, inputs, targets, B, T);
-    const float *ref_logits = fixture("logits", (size_t)B * T * V);
-    float lmax = max_abs(ref_logits, (size_t)B * T * V);
-    check_close("logits vs torch", m->logits, ref_logits, (size_t)B * T * V, 1e-5f * lmax, 1e-5f);
-    check_close("per-position losses vs torch", m->losses_host, fixture("losses", B * T), B * T,
-                1e-6f, 1e-5f);
-    check_close("mean loss vs torch", &m->loss, fixture("loss", 1), 1, 0.0f, 2e-6f);
-    printf("  logits max rel err %.2e, loss %.7f (torch %.7f)\n",
-           rel_err(m->logits, ref_logits, (size_t)B * T * V), m->loss, fixture("loss", 1)[0]);
-
-    m->vt->backward(m);
-    check_grads_against_fixture(m);
-    // A second backward accumulates: every parameter gradient doubles.
-    float *once = tb_malloc(m->num_params * sizeof(float));
-    memcpy(once, m->grads, m->num_params * sizeof(float));
-    m->vt->forward(m, inputs, targets, B, T);
-    m->vt->backward(m);
-    int doubled = 1;
-    for (size_t i = 0; i < m->num_params; i++)
-        doubled &= fabsf(m->grads[i] - 2.0f * once[i]) <= 1e-6f + 1e-5f * fabsf(once[i]);
-    CHECK(doubled, "parameter gradients do not accumulate over two backwards");
-    free(once);
-    model_destroy(m);
-}
-
-static void adam_config(OptimConfig *oc) {
-    optim_config_default(oc);  // the numbers of tests/fixture_common.py
-    oc->lr = 1e-2f, oc->min_lr = 1e-3f, oc->warmup_steps = 3, oc->total_steps = 10;
-    oc->beta1 = 0.9f, oc->beta2 = 0.95f, oc->eps = 1e-8f, oc->weight_decay = 0.1f;
-    oc->grad_clip = 1.0f;
-}
-
-static void train_steps(Model *m, const OptimConfig *oc, int first, int last, float *losses,
-                        float *norms) {
-    int32_t inputs[B * T], targets[B * T];
-    for (int step = first; step <= last; step++) {
-        fixture_tokens(inputs, "adam.inputs", (size_t)(step - 1) * B * T, B * T);
-        fixture_tokens(targets, "adam.targets", (size_t)(step - 1) * B * T, B * T);
-        model_zero_grad(m);
-        m->vt->forward(m, inputs, targets, B, T);
-        m->vt->backward(m);
-        float norm = model_adamw_step(m, oc, step, optim_lr_at(oc, step));
-        if (losses) losses[step - 1] = m->loss;
-        if (norms) norms[step - 1] = norm;
+// The shared checks (model_checks.h); decoding with a prefill of 1 and of 7.
+static void test_shared_checks(void) {
+    const int prefill_lens[] = {1, 7};
+    Model *c = run_model_checks("tiny-lstm", V, 6, prefill_lens, 2);
+    if (c) {
+        CHECK(strcmp(c->spec.arch, "lstm") == 0 && strcmp(c->spec.name, "tiny-lstm") == 0 &&
+                  c->spec.d_model == H && c->spec.n_layer == 2 && c->spec.max_seq_len == T,
+              "checkpoint spec did not round-trip");
+        model_destroy(c);
     }
 }
 
-static void test_adamw_steps(void) {
-    Model *m = tiny_model();
+// ---------------------------------------------------------------- no context limit
+
+// 40 tokens (2.5 x max_seq_len) as one prefill (three chunks inside) equal 40
+// decode steps, bit for bit up to the GEMM shapes.
+static void test_long_prefill(void) {
+    Model *m = fixture_model("tiny-lstm", V);
     load_params(m);
-    OptimConfig oc;
-    adam_config(&oc);
-    float losses[ADAM_STEPS], norms[ADAM_STEPS];
-    train_steps(m, &oc, 1, ADAM_STEPS, losses, norms);
-    check_adamw_against_fixture(m, losses, norms, ADAM_STEPS);
-    model_destroy(m);
-}
-
-// ---------------------------------------------------------------- finite differences
-
-static void test_finite_differences(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T], targets[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    fixture_tokens(targets, "targets", 0, B * T);
-    model_zero_grad(m);
-    m->vt->forward(m, inputs, targets, B, T);
-    m->vt->backward(m);
-    check_finite_differences(m, inputs, targets, B, T, 6);
-    model_destroy(m);
-}
-
-// ---------------------------------------------------------------- inference
-
-static void test_recurrent_decode(void) {
-    Model *m = tiny_model();
-    load_params(m);
-    int32_t inputs[B * T];
-    fixture_tokens(inputs, "inputs", 0, B * T);
-    m->vt->forward(m, inputs, NULL, B, T);
-    const float *full = m->logits;
-    float logits[V], logits2[V];
     if (m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
-
-    // Token by token from a reset state: every position equals the full forward.
-    m->vt->decode_reset(m);
-    int ok = 1;
-    for (int t = 0; t < T; t++) {
-        m->vt->decode_step(m, inputs[t], logits);
-        char what[64];
-        snprintf(what, sizeof what, "decode_step logits at position %d", t);
-        ok &= check_close(what, logits, full + (size_t)t * V, V, 1e-5f, 1e-5f);
-    }
-    CHECK(m->decode_pos == T, "decode_pos %d after %d steps", m->decode_pos, T);
-
-    // A batched prefill, then steps; a prefill that continues from a state.
-    int lens[] = {1, 7};
-    for (int k = 0; k < 2; k++) {
-        int n = lens[k];
-        m->vt->decode_reset(m);
-        m->vt->prefill(m, inputs, n, logits);
-        check_close("prefill logits", logits, full + (size_t)(n - 1) * V, V, 1e-5f, 1e-5f);
-        for (int t = n; t < 12; t++) {
-            m->vt->decode_step(m, inputs[t], logits);
-            char what[64];
-            snprintf(what, sizeof what, "decode_step at %d after prefill(%d)", t, n);
-            check_close(what, logits, full + (size_t)t * V, V, 1e-5f, 1e-5f);
-        }
-    }
-    m->vt->prefill(m, inputs + 12, T - 12, logits);
-    check_close("prefill continuing at position 12", logits, full + (size_t)(T - 1) * V, V, 1e-5f, 1e-5f);
-    CHECK(m->decode_pos == T, "decode_pos %d after prefills to %d", m->decode_pos, T);
-    // The second row after a reset: no state leaks from the first.
-    m->vt->decode_reset(m);
-    m->vt->prefill(m, inputs + T, T, logits);
-    check_close("prefill(16) of row 1 after a reset", logits, full + ((size_t)T + T - 1) * V, V,
-                1e-5f, 1e-5f);
-
-    // No context limit: 40 tokens (2.5 x max_seq_len) as one prefill (three
-    // chunks inside) equal 40 decode steps, bit for bit up to the GEMM shapes.
     enum { LONG = 40 };
-    int32_t toks[LONG];
+    int32_t inputs[B * T], toks[LONG];
+    float logits[V], logits2[V];
+    fixture_batch(inputs, NULL);
     for (int i = 0; i < LONG; i++) toks[i] = inputs[i % (B * T)];
     m->vt->decode_reset(m);
     for (int i = 0; i < LONG; i++) m->vt->decode_step(m, toks[i], logits);
@@ -230,48 +113,13 @@ static void test_op_thread_splits(void) {
     free(ref), free(out), free(w_hh), free(b_hh), free(x), free(dh);
 }
 
-// ---------------------------------------------------------------- determinism, resume
+// ---------------------------------------------------------------- checkpoint
 
-static char tmpdir[64];
-
-static void test_determinism_and_resume(void) {
-    OptimConfig oc;
-    adam_config(&oc);
-    float la[ADAM_STEPS], lb[ADAM_STEPS];
-    Model *a = tiny_model(), *b = tiny_model();
-    a->vt->init_weights(a, 1234);
-    b->vt->init_weights(b, 1234);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) == 0, "init is not reproducible");
-    train_steps(a, &oc, 1, ADAM_STEPS, la, NULL);
-    train_steps(b, &oc, 1, 4, lb, NULL);
-    CHECK(memcmp(la, lb, 4 * sizeof(float)) == 0, "two runs with one seed give different losses");
-
-    // Save b after 4 steps, load into a fresh model, continue to 10: the
-    // losses and final parameters equal the uninterrupted run bit for bit.
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/ck", tmpdir);
-    TrainState ts = {0};
-    ts.step = 4;
-    rng_seed(&ts.rng, 99);
-    ts.optim = oc;
-    CHECK(checkpoint_save(dir, b, &ts) == 0, "checkpoint_save: %s", tb_last_error());
-    TrainState back = {0};
-    Model *c = checkpoint_load(dir, backend_cpu(), &back);
-    CHECK(c != NULL, "checkpoint_load: %s", tb_last_error());
-    if (c) {
-        CHECK(strcmp(c->spec.arch, "lstm") == 0 && strcmp(c->spec.name, "tiny-lstm") == 0 &&
-                  c->spec.d_model == H && c->spec.n_layer == 2 && c->spec.max_seq_len == T &&
-                  back.step == 4,
-              "checkpoint spec or step did not round-trip");
-        if (c->vt->alloc_activations(c, B, T)) tb_die("%s", tb_last_error());
-        train_steps(c, &oc, 5, ADAM_STEPS, lb, NULL);
-        CHECK(memcmp(la, lb, sizeof la) == 0, "resumed losses differ from the uninterrupted run");
-        CHECK(memcmp(a->params, c->params, a->num_params * sizeof(float)) == 0,
-              "resumed parameters differ from the uninterrupted run");
-        model_destroy(c);
-    }
+// The checkpoint that run_model_checks saved.
+static void test_checkpoint_files(void) {
     // The safetensors file holds nn.LSTM's names, and lm_head.weight as the
     // tied embedding's copy.
+    const char *dir = resume_checkpoint_dir();
     char path[160];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     SafeTensors *st = st_open(path);
@@ -292,70 +140,57 @@ static void test_determinism_and_resume(void) {
         st_close(st);
     }
     // Another architecture's checkpoint is refused with the reason.
-    Model *g = NULL;
-    {
-        ModelSpec spec;
-        model_spec_by_name(&spec, "tiny-gpt2", V);
-        g = model_create(&spec, backend_cpu());
-    }
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, "tiny-gpt2", V)) tb_die("%s", tb_last_error());
+    Model *g = model_create(&spec, backend_cpu());
     CHECK(g && checkpoint_load_into(g, dir, NULL) != 0 && strstr(tb_last_error(), "lstm"),
           "a GPT-2 accepted an LSTM checkpoint: %s", tb_last_error());
     model_destroy(g);
-    b->vt->init_weights(b, 1235);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) != 0, "the seed is ignored");
-    model_destroy(a);
-    model_destroy(b);
 }
 
 // ---------------------------------------------------------------- sizes, init, config
 
-static void stats(const float *x, size_t n, double *mean, double *sd, float *lo, float *hi) {
-    double s = 0, s2 = 0;
-    *lo = INFINITY, *hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        s += x[i];
-        if (x[i] < *lo) *lo = x[i];
-        if (x[i] > *hi) *hi = x[i];
-    }
-    *mean = s / n;
-    for (size_t i = 0; i < n; i++) s2 += (x[i] - *mean) * (x[i] - *mean);
-    *sd = sqrt(s2 / n);
+// The parameters of a named config at the study's vocabulary of 1024; 0 with
+// a failed check if it cannot be built.
+static size_t params_of(const char *name) {
+    ModelSpec spec;
+    Model *m = model_spec_by_name(&spec, name, 1024) ? NULL : model_create(&spec, backend_cpu());
+    CHECK(m != NULL, "%s: %s", name, tb_last_error());
+    size_t n = m ? m->num_params : 0;
+    model_destroy(m);
+    return n;
 }
 
 static void test_sizes_init_and_config(void) {
-    // Within 5% of the GPT-2 of each size (models/configs.c).
-    const char *names[2] = {"lstm-6m", "lstm-60m"};
-    const size_t want[2] = {6032640, 58232832}, gpt2[2] = {5856512, 59902720};
-    ModelSpec spec;
+    // The exact counts of the README's table, each within 5% of the GPT-2 of
+    // its size as the registry builds it now.
+    const char *names[2] = {"lstm-6m", "lstm-60m"}, *gpt2_names[2] = {"gpt2-6m", "gpt2-60m"};
+    const size_t want[2] = {6032640, 58232832};
     for (int k = 0; k < 2; k++) {
-        model_spec_by_name(&spec, names[k], 1024);
-        Model *m = model_create(&spec, backend_cpu());
-        CHECK(m && m->num_params == want[k], "%s has %zu parameters, expected %zu", names[k],
-              m ? m->num_params : 0, want[k]);
-        double ratio = m ? (double)m->num_params / gpt2[k] : 0;
-        CHECK(fabs(ratio - 1) <= 0.05, "%s is %.3fx its GPT-2", names[k], ratio);
-        if (m) printf("  %s: %zu parameters (%+.1f%% vs GPT-2)\n", names[k], m->num_params, 100 * (ratio - 1));
-        model_destroy(m);
+        size_t n = params_of(names[k]), gpt2 = params_of(gpt2_names[k]);
+        CHECK(n == want[k], "%s has %zu parameters, expected %zu", names[k], n, want[k]);
+        double ratio = gpt2 ? (double)n / gpt2 : 0;
+        CHECK(fabs(ratio - 1) <= 0.05, "%s is %.3fx %s (%zu parameters)", names[k], ratio,
+              gpt2_names[k], gpt2);
+        printf("  %s: %zu parameters (%+.1f%% vs %s)\n", names[k], n, 100 * (ratio - 1), gpt2_names[k]);
     }
-    model_spec_by_name(&spec, "lstm-6m", 1024);
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, "lstm-6m", 1024)) tb_die("%s", tb_last_error());
     Model *m = model_create(&spec, backend_cpu());
-    if (!m) return;
+    if (!m) tb_die("%s", tb_last_error());
     m->vt->init_weights(m, 1);
     const int Hm = 480;
-    double mean, sd;
-    float lo, hi;
-    const ParamTensor *t = model_find_tensor(m, "embedding.weight");
-    stats(m->params + t->offset, t->numel, &mean, &sd, &lo, &hi);
-    CHECK(fabs(mean) < 3e-4 && fabs(sd - 0.02) < 0.0006 && t->weight_decay,
-          "embedding mean %g std %g (want N(0, 0.02), decayed)", mean, sd);
+    TensorStats st = param_stats(m, "embedding.weight");
+    CHECK(fabs(st.mean) < 3e-4 && fabs(st.sd - 0.02) < 0.0006 &&
+              model_find_tensor(m, "embedding.weight")->weight_decay,
+          "embedding mean %g std %g (want N(0, 0.02), decayed)", st.mean, st.sd);
     const float bound = 1.0f / sqrtf((float)Hm);
     const char *mats[] = {"lstm.weight_ih_l0", "lstm.weight_hh_l2"};
     for (int i = 0; i < 2; i++) {
-        t = model_find_tensor(m, mats[i]);
-        stats(m->params + t->offset, t->numel, &mean, &sd, &lo, &hi);
-        CHECK(t->weight_decay && lo >= -bound && hi <= bound && hi > 0.99f * bound &&
-                  fabs(sd - bound / sqrt(3.0)) < 0.01 * bound,
-              "%s in [%g, %g] std %g, want U(+-%g), decayed", mats[i], lo, hi, sd, bound);
+        st = param_stats(m, mats[i]);
+        CHECK(model_find_tensor(m, mats[i])->weight_decay && st.lo >= -bound && st.hi <= bound &&
+                  st.hi > 0.99f * bound && fabs(st.sd - bound / sqrt(3.0)) < 0.01 * bound,
+              "%s in [%g, %g] std %g, want U(+-%g), decayed", mats[i], st.lo, st.hi, st.sd, bound);
     }
     // bias_ih: U(+-1/sqrt(H)), the forget slice shifted by +1; bias_hh plain.
     const float *bih = model_param(m, "lstm.bias_ih_l1"), *bhh = model_param(m, "lstm.bias_hh_l1");
@@ -373,15 +208,12 @@ static void test_sizes_init_and_config(void) {
     // config.json: what rebuilds the model in PyTorch, and what reads back.
     cJSON *cfg = m->vt->config_json(m);
     const cJSON *kw = cJSON_GetObjectItem(cfg, "lstm");
-    CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "model_type")), "lstm") == 0 &&
-              cJSON_GetObjectItem(cfg, "hidden_size")->valueint == Hm &&
-              cJSON_GetObjectItem(cfg, "num_layers")->valueint == 3 &&
-              cJSON_GetObjectItem(cfg, "vocab_size")->valueint == 1024 &&
+    CHECK(json_string_is(cfg, "model_type", "lstm") && json_int_is(cfg, "hidden_size", Hm) &&
+              json_int_is(cfg, "num_layers", 3) && json_int_is(cfg, "vocab_size", 1024) &&
               cJSON_IsTrue(cJSON_GetObjectItem(cfg, "tie_word_embeddings")) &&
-              cJSON_GetObjectItem(kw, "input_size")->valueint == Hm &&
-              cJSON_IsTrue(cJSON_GetObjectItem(kw, "batch_first")) &&
+              json_int_is(kw, "input_size", Hm) && cJSON_IsTrue(cJSON_GetObjectItem(kw, "batch_first")) &&
               cJSON_IsTrue(cJSON_GetObjectItem(kw, "bias")) &&
-              strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "lstm_tensor_prefix")), "lstm.") == 0,
+              json_string_is(cfg, "lstm_tensor_prefix", "lstm."),
           "config.json fields");
     ModelSpec back;
     CHECK(model_spec_from_config_json(&back, cfg, "config.json") == 0 && back.d_model == Hm &&
@@ -400,21 +232,12 @@ static void test_sizes_init_and_config(void) {
 }
 
 int main(void) {
-    fixture_open(FIXTURE);
-    CHECK(fx != NULL, "%s", tb_last_error());
-    if (!fx) return test_summary("test_lstm");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tb_test_lstm_XXXXXX");
-    if (!mkdtemp(tmpdir)) tb_die("mkdtemp failed");
-    test_forward_backward();
-    test_adamw_steps();
-    test_finite_differences();
-    test_recurrent_decode();
+    if (!model_test_open(FIXTURE, "test_lstm")) return test_summary("test_lstm");
+    test_shared_checks();
+    test_long_prefill();
     test_op_thread_splits();
-    test_determinism_and_resume();
+    test_checkpoint_files();
     test_sizes_init_and_config();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    st_close(fx);
+    model_test_close();
     return test_summary("test_lstm");
 }
