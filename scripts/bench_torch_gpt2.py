@@ -21,16 +21,14 @@ boolean-mask softmax, foreach AdamW.
 """
 import json
 import math
-import os
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_peer_common import (TRAIN_WAIT_POLICY, best_inference, openblas_core, protocol_parser,
-                               read_config, run_self_in_child)
+from torch_peer_common import (TRAIN_WAIT_POLICY, add_phase_options, best_inference, describe_run,
+                               inference_json, print_training, protocol_parser, read_config,
+                               run_self_in_child, timed_ms)
 
 
 class Block(nn.Module):
@@ -88,45 +86,13 @@ class GPT2(nn.Module):
         return F.linear(self.ln_f(x), self.wte.weight)  # tied LM head
 
 
-def train_steps(model, args, V):
-    """Median step time of the training protocol (see the top): its JSON."""
-    params = list(model.parameters())
-    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": 0.1},
-                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=True)
-    B, T = args.batch, args.seq
-    times = []
-    for step in range(args.warmup + args.steps):
-        idx = torch.randint(0, V, (B, T))
-        tgt = torch.randint(0, V, (B, T))
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(idx).view(-1, V), tgt.view(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        dt = time.perf_counter() - t0
-        if step >= args.warmup:
-            times.append(dt * 1e3)
-    step_ms = statistics.median(times)
-    return {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
-            "last_loss": loss.item()}
-
-
 def main():
     ap = protocol_parser(__doc__, "the model's config.json (GPT2Config)", steps=10, warmup=2)
-    ap.add_argument("--train-only", action="store_true",
-                    help="(internal) time the training steps and print their JSON")
-    ap.add_argument("--inference-only", action="store_true",
-                    help="(internal) time prefill and decode and print their JSON")
+    add_phase_options(ap)
     args = ap.parse_args()
-    cfg = read_config(args, torch, seed=1)
-    V, maxT = cfg["vocab_size"], cfg["n_positions"]
+    cfg = read_config(args, seed=1)
     if args.train_only:
-        model = GPT2(cfg)
-        out = train_steps(model, args, V)
-        out["num_params"] = sum(p.numel() for p in model.parameters())
-        print(json.dumps(out))
+        print_training(GPT2(cfg), args, cfg["vocab_size"])
         return
     if args.inference_only:
         print(json.dumps(inference(GPT2(cfg), cfg, args)))
@@ -138,14 +104,9 @@ def main():
     if train is None:
         raise SystemExit("bench_torch_gpt2.py: " + why)
     inf = best_inference(["--inference-only"])
-    blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line]
     print(json.dumps({
-        "implementation": "PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": {"train": TRAIN_WAIT_POLICY, "inference": inf["wait_policy"]},
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-        "blas": blas,
-        "openblas_core": openblas_core(),
+        **describe_run("PyTorch %s (scripts/bench_torch_gpt2.py)" % torch.__version__,
+                       {"train": TRAIN_WAIT_POLICY, "inference": inf["wait_policy"]}),
         "num_params": train.pop("num_params"),
         "train": train,
         "inference": inf,
@@ -159,23 +120,12 @@ def inference(model, cfg, args):
     with torch.inference_mode():
         caches = torch.zeros(L, 2, NH, maxT, C // NH)
         prompt = torch.randint(0, V, (1, T))
-        pre = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            model(prompt, caches, 0)
-            pre.append((time.perf_counter() - t0) * 1e3)
+        pre = timed_ms(lambda: model(prompt, caches, 0), 3)
         ctx = torch.randint(0, V, (1, maxT))
         if maxT > 1:
             model(ctx[:, :maxT - 1], caches, 0)
-        dec = []
-        for r in range(args.decode_steps + 2):
-            t0 = time.perf_counter()
-            model(ctx[:, maxT - 1:], caches, maxT - 1)
-            if r >= 2:
-                dec.append((time.perf_counter() - t0) * 1e3)
-    return {"prefill_tokens": T, "prefill_ms_median": statistics.median(pre), "prefill_ms": pre,
-            "decode_context": maxT, "decode_ms_per_token_median": statistics.median(dec),
-            "decode_ms": dec}
+        dec = timed_ms(lambda: model(ctx[:, maxT - 1:], caches, maxT - 1), args.decode_steps, untimed=2)
+    return inference_json(T, pre, maxT, dec)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,6 @@ python3-torch).
 """
 import json
 import math
-import os
-import re
 import resource
 import statistics
 import sys
@@ -61,8 +59,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
-from torch_peer_common import (TRAIN_WAIT_POLICY, best_inference, openblas_core, protocol_parser,
-                               read_config, run_self_in_child)
+from torch_peer_common import (TRAIN_WAIT_POLICY, best_inference, describe_run, protocol_parser,
+                               read_config, run_self_in_child, timed_ms)
 
 EPS = 1e-5
 SCAN_CHUNK = 4  # the parallel scan's inner chunk: the fastest of 4, 8, 16 here
@@ -278,14 +276,8 @@ def measure_decode(model, cfg, args):
     states = [(torch.zeros(1, di, ssm["d_conv"]), torch.zeros(1, di, ssm["d_state"]))
               for _ in range(cfg["n_layer"])]
     tok = torch.zeros(1, dtype=torch.long)
-    times = []
-    for i in range(5 + args.decode_steps):
-        t0 = time.perf_counter()
-        model.step(tok, states)
-        if i >= 5:
-            times.append(time.perf_counter() - t0)
-    return {"decode_ms": [t * 1e3 for t in times],
-            "decode_ms_per_token_median": statistics.median(times) * 1e3}
+    times = timed_ms(lambda: model.step(tok, states), args.decode_steps, untimed=5)
+    return {"decode_ms": times, "decode_ms_per_token_median": statistics.median(times)}
 
 
 def main():
@@ -301,7 +293,7 @@ def main():
     ap.add_argument("--one-variant", action="store_true",
                     help="(internal) time the one variant in --variants and print its JSON")
     args = ap.parse_args()
-    cfg = read_config(args, torch, seed=0)
+    cfg = read_config(args, seed=0)
     scans = {"sequential": scan_sequential, "parallel": scan_parallel}
     names = args.variants.split(",")
     for name in names:
@@ -327,14 +319,10 @@ def main():
     best = max(ran, key=lambda n: variants[n]["train"]["tokens_per_s"])
     decode = best_inference(["--decode-only"])
     model = MambaLM(cfg)
-    core = openblas_core()
     out = {
-        "implementation": "PyTorch %s, mamba_ssm reference path (%s scan is the faster)" % (torch.__version__, best),
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": {"train_and_prefill": TRAIN_WAIT_POLICY, "decode": decode["wait_policy"]},
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-        "openblas_core": core,
-        "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),
+        **describe_run("PyTorch %s, mamba_ssm reference path (%s scan is the faster)"
+                       % (torch.__version__, best),
+                       {"train_and_prefill": TRAIN_WAIT_POLICY, "decode": decode["wait_policy"]}),
         "params": sum(p.numel() for p in model.parameters()),
         "train": variants[best]["train"],
         "inference": dict(variants[best]["inference"], **decode),

@@ -1,10 +1,18 @@
-"""What the PyTorch peer scripts (scripts/bench_torch_*.py) share."""
+"""What the PyTorch peer scripts (scripts/bench_torch_*.py) share: the
+protocol's options, the child processes and wait policies each phase runs
+under, the training and timing loops, and the fields that describe a run."""
 import argparse
 import ctypes
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
+import time
+
+import torch
+import torch.nn.functional as F
 
 # The OpenMP wait policy a peer trains under. torch here runs its own OpenMP
 # threads next to OpenBLAS's pthreads (Debian's build): with ACTIVE, idle
@@ -34,12 +42,93 @@ def protocol_parser(doc, config_help, steps, warmup):
     return ap
 
 
-def read_config(args, torch, seed):
+def add_phase_options(ap, train_variants=None):
+    """Adds the (internal) options that run one phase in a child process:
+    --train-only (naming one of train_variants, where there are some) and
+    --inference-only."""
+    if train_variants:
+        ap.add_argument("--train-only", choices=train_variants,
+                        help="(internal) time the training steps of one variant and print their JSON")
+    else:
+        ap.add_argument("--train-only", action="store_true",
+                        help="(internal) time the training steps and print their JSON")
+    ap.add_argument("--inference-only", action="store_true",
+                    help="(internal) time prefill and decode and print their JSON")
+
+
+def read_config(args, seed):
     """Sets the thread count and the seed; returns the parsed --config."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(seed)
     with open(args.config) as f:
         return json.load(f)
+
+
+def train_steps(model, args, V, logits_of=lambda model, idx: model(idx)):
+    """Median step time of the training protocol that the GPT-2 and LSTM
+    peers state at their tops: zero_grad + forward (logits_of) +
+    cross-entropy + backward + clip_grad_norm_(1.0) + foreach AdamW (betas
+    0.9/0.95, eps 1e-8, weight decay 0.1 on 2-D weights) at batch x seq on
+    random tokens, after --warmup untimed steps. Returns its JSON."""
+    params = list(model.parameters())
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": 0.1},
+                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+    B, T = args.batch, args.seq
+    times = []
+    for step in range(args.warmup + args.steps):
+        idx = torch.randint(0, V, (B, T))
+        tgt = torch.randint(0, V, (B, T))
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(logits_of(model, idx).view(-1, V), tgt.view(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        dt = time.perf_counter() - t0
+        if step >= args.warmup:
+            times.append(dt * 1e3)
+    step_ms = statistics.median(times)
+    return {"step_ms_median": step_ms, "step_ms": times, "tokens_per_s": B * T / (step_ms * 1e-3),
+            "last_loss": loss.item()}
+
+
+def print_training(model, args, V, logits_of=lambda model, idx: model(idx)):
+    """The --train-only phase: train_steps' JSON, with the parameter count."""
+    out = train_steps(model, args, V, logits_of)
+    out["num_params"] = sum(p.numel() for p in model.parameters())
+    print(json.dumps(out))
+
+
+def timed_ms(fn, reps, untimed=0):
+    """Calls fn() untimed + reps times; the wall times of the last reps, in ms."""
+    times = []
+    for r in range(untimed + reps):
+        t0 = time.perf_counter()
+        fn()
+        if r >= untimed:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def inference_json(prefill_tokens, prefill_ms, decode_context, decode_ms):
+    """The inference phase's JSON: per-call times and their medians."""
+    return {"prefill_tokens": prefill_tokens, "prefill_ms_median": statistics.median(prefill_ms),
+            "prefill_ms": prefill_ms, "decode_context": decode_context,
+            "decode_ms_per_token_median": statistics.median(decode_ms), "decode_ms": decode_ms}
+
+
+def describe_run(implementation, omp_wait_policy):
+    """The fields every peer's JSON starts with: what ran, on how many
+    threads, under which OpenMP wait policies, on which BLAS and kernels."""
+    return {
+        "implementation": implementation,
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": omp_wait_policy,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "blas": re.findall(r"(?:BLAS|LAPACK)_INFO=[^,]*", torch.__config__.show()),
+        "openblas_core": openblas_core(),
+    }
 
 
 def openblas_core():
