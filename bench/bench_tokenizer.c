@@ -61,12 +61,7 @@ int main(int argc, char **argv) {
         free(ids), free(back), free(text);
         tok_free(tok);
     }
-    char *json = cJSON_Print(root);
-    size_t jl = strlen(json);
-    json = realloc(json, jl + 2);
-    json[jl] = '\n';
-    int rc = tb_write_file_atomic(out_path, json, jl + 1);
-    free(json);
+    int rc = tb_json_write(out_path, root);
     cJSON_Delete(root);
     if (rc) tb_report();
     return rc ? 1 : 0;
