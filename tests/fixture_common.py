@@ -1,4 +1,4 @@
-"""What the two model fixture scripts share (tests/make_{gpt2,mamba}_fixtures.py).
+"""What the model fixture scripts share (tests/make_{gpt2,mamba,lstm}_fixtures.py).
 
 Both write one safetensors file per model: the parameters, one batch's
 logits, losses and gradients, and 10 AdamW steps, with the optimizer numbers
