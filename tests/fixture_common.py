@@ -1,8 +1,8 @@
 """What the model fixture scripts share (tests/make_{gpt2,mamba,lstm}_fixtures.py).
 
-Both write one safetensors file per model: the parameters, one batch's
+Each writes one safetensors file per model: the parameters, one batch's
 logits, losses and gradients, and 10 AdamW steps, with the optimizer numbers
-that tests/test_gpt2.c and tests/test_mamba.c also use.
+that the model tests (tests/model_checks.h) also use.
 """
 import json
 import math
