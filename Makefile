@@ -9,6 +9,10 @@
 #   ##@ Group        the group of the lines that follow (help shows the groups
 #                    in the order they first appear; the lines below fix it)
 #   ## target  text  one line per target: its name, then what it does
+#   ## pre-WORD  text  a family of targets made from a list (exp-NAME,
+#                    bench-ARCH): the mk file exports the list to `help` as
+#                    HELP_<target with - as _> (help: export HELP_exp_NAME =
+#                    $(EXPERIMENTS)), and help prints it below the line
 ##@ Build and test
 ##@ Data
 ##@ Experiments
@@ -37,8 +41,30 @@ LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard lib/*.c src/*.c src/*
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-# `make help` against the targets (a script; run_all.sh runs it with the C tests).
-TEST_BIN += tests/test_make_help.sh tests/test_seam.sh
+# The script tests (they drive make, the CLI, grep or python3 themselves:
+# `make help` against the targets, the folder seam, the experiments end to
+# end, signals, the LSTM in PyTorch); tests/run_all.sh runs them after the C
+# tests.
+TEST_BIN += $(sort $(wildcard tests/test_*.sh))
+
+# Kernels that compute in whole vectors (kernels/cpu/vec16.h): every library
+# or test source that includes vec16.h, found here so that a new kernel needs
+# no edit. Their scalar tails and decode steps call the branch-free exp/log of
+# kernels/cpu/vec_math.h, which GCC's default -ftrapping-math keeps scalar
+# (the selects count as control flow). No code here enables FP traps, so that
+# flag changes speed only. -ffp-contract=fast lets a*h + b become one FMA:
+# with -std=c11 GCC contracts nothing, which doubles the selective scan's
+# arithmetic; it changes rounding (within the tests' tolerances), never
+# determinism.
+# -Wno-psabi: built for a CPU without AVX-512 (the portable -march=x86-64-v3),
+# GCC warns that a 64-byte vec16 is passed differently from an AVX-512 build.
+# Every function that takes or returns one is static inline (vec16.h and the
+# files that include it), so no vec16 ever crosses an ABI boundary: the
+# warning cannot apply.
+# A pattern per file, so that every build directory (BUILD=..., the CUDA
+# build's host objects, the sanitizer build) compiles them the same way.
+VEC16_SRC := $(shell grep -lE 'include[[:space:]]*"([^"]*/)?vec16\.h"' $(LIB_SRC) $(TEST_SRC))
+$(addprefix %/,$(VEC16_SRC:.c=.o)): CFLAGS += -fno-trapping-math -ffp-contract=fast -Wno-psabi
 
 .DEFAULT_GOAL := all
 
@@ -52,6 +78,15 @@ else
 Q   := @
 say := @printf '  %-5s %s\n'
 endif
+
+# The experiments, one per experiments/NAME.json, in the order exp-all,
+# make reference and the music table take them: the 6M ones, then the 60M
+# ones, then any other, each group alphabetically.
+EXPERIMENT_NAMES := $(patsubst experiments/%.json,%,$(sort $(wildcard experiments/*.json)))
+EXPERIMENTS := $(strip $(filter %-6m,$(EXPERIMENT_NAMES)) $(filter %-60m,$(EXPERIMENT_NAMES)) \
+                 $(filter-out %-6m %-60m,$(EXPERIMENT_NAMES)))
+# The architectures: each ARCH of an experiment ARCH-6m or ARCH-60m.
+ARCHS := $(sort $(patsubst %-6m,%,$(filter %-6m,$(EXPERIMENTS))) $(patsubst %-60m,%,$(filter %-60m,$(EXPERIMENTS))))
 
 TEST_PREREQS := $(BUILD)/tunebench
 # Each area's targets; included before the rules below so that what they add

@@ -1,6 +1,6 @@
 # music.mk: generated music, its metrics, scores and audio (issue 7).
 ##@ Generated music
-## generated        GEN_N tunes (16) from each experiment's latest checkpoint under RECORDS: results/generated/<experiment>/
+## generated        GEN_N tunes (16) from each experiment's latest checkpoint under RECORDS: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
 ## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
 ## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
@@ -42,14 +42,17 @@ samples: deps-samples $(BUILD)/tunebench
 # make generated: GEN_N tunes from each experiment's latest checkpoint under
 # $(RECORDS) (the runner's reference set unless told), into
 # $(GENERATED_DIR)/<experiment>/, all from the same irishman-style prompt so
-# that control-code adherence is comparable across models.
+# that control-code adherence is comparable across models. An experiment
+# without a checkpoint keeps its tunes; GEN_EXPERIMENTS="a b" limits it to
+# those (make reference REF_EXPERIMENTS=... does).
+GEN_EXPERIMENTS ?= $(EXPERIMENTS)
 GEN_N      ?= 16
 GEN_SEED   ?= 1
 GEN_PROMPT ?= --meter 6/8 --key D --sections 2 --bars 8
 GEN_SAMPLING ?= --temperature 1 --top-p 0.95
 generated: $(BUILD)/tunebench
 	@test -f "$(VOCAB)" || { echo "make generated: $(VOCAB) is missing; run make data" >&2; exit 1; }
-	@found=0; for e in $(EXPERIMENTS); do \
+	@found=0; for e in $(GEN_EXPERIMENTS); do \
 	  ckpt=$$(ls -d $(RECORDS)/$$e/*/ 2>/dev/null | sort | tail -n 1); \
 	  if [ -z "$$ckpt" ] || [ ! -f "$$ckpt/model.safetensors" ]; then \
 	    echo "make generated: no checkpoint for $$e under $(RECORDS)/$$e/ (run make exp-$$e or make reference)"; continue; fi; \

@@ -1,17 +1,14 @@
 # runner.mk: experiments, plots, tables and the paper (issue 5).
 ##@ Experiments
-## exp-gpt2-6m      train GPT-2 6M: results/gpt2-6m/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
-## exp-gpt2-60m     train GPT-2 60M (the same options)
-## exp-mamba-6m     train Mamba 6M (the same options)
-## exp-mamba-60m    train Mamba 60M (the same options)
-## exp-all          the four experiments, one after another
-## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 110 minutes on a 2-core CPU)
+## exp-NAME         train experiments/NAME.json: results/NAME/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
+## exp-all          every experiment, one after another, the 6M ones first
+## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 2.5 hours on a 2-core CPU); REF_EXPERIMENTS="a b" reruns only those
 ##@ Figures, tables and the paper
 ## plots            figures from the records in RECORDS (results/reference) into PLOTS_OUT (plots/out)
 ## tables           LaTeX and Markdown tables and paper facts into TABLES_OUT (paper/tables)
 ## paper            paper/paper.pdf from the plots and tables
 
-EXPERIMENTS := gpt2-6m gpt2-60m mamba-6m mamba-60m
+# EXPERIMENTS (the Makefile's): one per experiments/*.json.
 EXP_TARGETS := $(addprefix exp-,$(EXPERIMENTS))
 CORPUS      ?= data/corpus/irishman
 RECORDS     ?= results/reference
@@ -20,6 +17,7 @@ TABLES_OUT  ?= paper/tables
 PLOT_SCRIPTS := loss val_bpb_time time_100k decode throughput_memory
 
 .PHONY: $(EXP_TARGETS) exp-all plots tables paper reference
+help: export HELP_exp_NAME = $(EXPERIMENTS)
 
 # The flags the binary was built with go into every run record.
 $(BUILD)/src/runner/environment.o: CFLAGS += -DTB_BUILD_CFLAGS='"$(OPT)"'
@@ -40,6 +38,10 @@ $(EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN)
 	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
 	  $(MAKE) --no-print-directory data || exit 1; fi
 	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
+
+# A name without experiments/NAME.json: one line that gives the list.
+exp-%:
+	$(error make exp-$*: no experiments/$*.json; the experiments are: $(EXPERIMENTS))
 
 # One after another: they would only slow each other down on a shared CPU.
 exp-all:
@@ -77,25 +79,42 @@ paper: plots tables
 
 # ---------------------------------------------------------------- the reference set
 # Every experiment on this machine's CPU, as many steps as it allows (the 60M
-# models take about 10x longer per step); then tunes from each checkpoint and
-# their music metrics, the representation table, the figures, tables and
-# paper, and the samples page (scores and audio).
-REF_STEPS_6M  ?= 2000
-REF_STEPS_60M ?= 200
+# models take about 10x longer per step): REF_STEPS_6M for each NAME-6m,
+# REF_STEPS_60M for each NAME-60m (REF_STEPS_NAME for any other), the 6M ones
+# first; then tunes from each checkpoint and their music metrics, the
+# representation table, the figures, tables and paper, and the samples page
+# (scores and audio).
+# REF_EXPERIMENTS="lstm-6m lstm-60m" reruns only those: it removes and retrains
+# their folders under REF_DIR and generates their tunes; the other
+# experiments' committed records and tunes stay as they are (their checkpoints
+# are not committed, and `generated` only touches REF_EXPERIMENTS). Music
+# metrics, figures, tables, paper and samples are then made from the whole set.
+REF_DIR         ?= results/reference
+REF_STEPS_6M    ?= 2000
+REF_STEPS_60M   ?= 200
+REF_EXPERIMENTS ?= $(EXPERIMENTS)
+# The experiments to run, in EXPERIMENTS' order, and any name that is not one.
+REF_RUN     = $(filter $(REF_EXPERIMENTS),$(EXPERIMENTS))
+REF_UNKNOWN = $(filter-out $(EXPERIMENTS),$(REF_EXPERIMENTS))
+ref_steps = $(or $(REF_STEPS_$(1)),$(if $(filter %-6m,$(1)),$(REF_STEPS_6M)),$(if $(filter %-60m,$(1)),$(REF_STEPS_60M)))
+REF_NO_STEPS = $(strip $(foreach e,$(REF_RUN),$(if $(call ref_steps,$(e)),,$(e))))
+define ref_train
+	$(MAKE) --no-print-directory exp-$(1) RESULTS=$(REF_DIR) STEPS=$(call ref_steps,$(1))
+
+endef
 reference:
-	rm -rf results/reference/gpt2-6m results/reference/gpt2-60m results/reference/mamba-6m results/reference/mamba-60m
-	$(MAKE) --no-print-directory exp-gpt2-6m  RESULTS=results/reference STEPS=$(REF_STEPS_6M)
-	$(MAKE) --no-print-directory exp-mamba-6m RESULTS=results/reference STEPS=$(REF_STEPS_6M)
-	$(MAKE) --no-print-directory exp-gpt2-60m  RESULTS=results/reference STEPS=$(REF_STEPS_60M)
-	$(MAKE) --no-print-directory exp-mamba-60m RESULTS=results/reference STEPS=$(REF_STEPS_60M)
-	$(MAKE) --no-print-directory generated music-eval representation-table RECORDS=results/reference
-	$(MAKE) --no-print-directory plots tables paper RECORDS=results/reference
+	$(if $(REF_UNKNOWN),$(error make reference: REF_EXPERIMENTS names $(REF_UNKNOWN): no experiments/NAME.json; the experiments are: $(EXPERIMENTS)))
+	$(if $(REF_RUN),,$(error make reference: REF_EXPERIMENTS is empty; the experiments are: $(EXPERIMENTS)))
+	$(if $(REF_NO_STEPS),$(error make reference: no step count for $(REF_NO_STEPS) (neither NAME-6m nor NAME-60m): give REF_STEPS_NAME=N))
+	rm -rf $(addprefix $(REF_DIR)/,$(REF_RUN))
+	$(foreach e,$(REF_RUN),$(call ref_train,$(e)))
+	$(MAKE) --no-print-directory generated music-eval RECORDS=$(REF_DIR) GEN_EXPERIMENTS="$(REF_RUN)"
+	$(MAKE) --no-print-directory representation-table plots tables paper RECORDS=$(REF_DIR)
 	$(MAKE) --no-print-directory samples
 
-# The end-to-end test is a script (it drives make itself); run_all.sh runs it
-# with the C tests. test_stop_signal.sh stops child runs with SIGTERM and
+# The script tests (tests/test_*.sh, added in the Makefile): test_experiments.sh
+# drives make itself; test_stop_signal.sh stops child runs with SIGTERM and
 # SIGINT (make test-gpu runs it again on the CUDA backend).
-TEST_BIN += tests/test_experiments.sh tests/test_stop_signal.sh
 
 # Under the sanitizers, undefined behaviour fails the test that meets it
 # instead of printing a line that a passing tally hides.
