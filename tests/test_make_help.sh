@@ -56,7 +56,7 @@ names=$(printf '%s\n' "$help" | sed -n 's/^ *NAME: //p')
 check "the 6M experiments come before the 60M ones (NAME: $names)" \
   bash -c '[ -z "$(printf "%s\n" $0 | sed -n "/-60m$/,\$p" | grep -- "-6m$")" ]' "$names"
 check "make exp-NAME with an unknown NAME says which exist and fails" \
-  bash -c "! make --no-print-directory exp-no-such-run >/tmp/tb_make_help_$$.out 2>&1 && [ \$(wc -l </tmp/tb_make_help_$$.out) = 1 ] && grep -q 'no experiments/no-such-run.json; the experiments are: .*-6m' /tmp/tb_make_help_$$.out"
+  bash -c "! MAKEFLAGS= make --no-print-directory exp-no-such-run >/tmp/tb_make_help_$$.out 2>&1 && [ \$(wc -l </tmp/tb_make_help_$$.out) = 1 ] && grep -q 'no experiments/no-such-run.json; the experiments are: .*-6m' /tmp/tb_make_help_$$.out"
 rm -f /tmp/tb_make_help_$$.out
 
 # The convention is checked, not assumed: a ## line outside a group is an
