@@ -68,8 +68,19 @@ static ModelCounts count_model(const char *config, int B, int T) {
 }
 
 int main(void) {
-    const char *configs[] = {"gpt2-6m", "mamba-6m", "lstm-6m"};
-    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+    // Every architecture's 6M config (gpt2-6m, mamba-6m, lstm-6m, ...).
+    const char *configs[32];
+    size_t num = 0;
+    for (int a = 0; a < model_arch_count(); a++)
+        for (int c = 0; c < model_arch_at(a)->num_configs; c++) {
+            const char *name = model_arch_at(a)->configs[c].name;
+            size_t len = strlen(name);
+            if (num < 32 && len > 3 && tb_streq(name + len - 3, "-6m") && strncmp(name, "tiny-", 5) != 0)
+                configs[num++] = name;
+        }
+    CHECK(num == (size_t)model_arch_count(), "%zu 6M configs for %d architectures", num,
+          model_arch_count());
+    for (size_t k = 0; k < num; k++) {
         ModelCounts small = count_model(configs[k], 2, 32), large = count_model(configs[k], 8, 256);
         printf("  %s backend calls: training step %ld, prefill %ld, decode step %ld\n",
                configs[k], large.step.calls, large.prefill.calls, large.decode.calls);

@@ -4,6 +4,7 @@
 # - Outside models/ (and the tests), no code compares an architecture's name:
 #   the runner, checkpoints, benchmarks, generation, plots and tables ask the
 #   model or its registry entry (models/architectures.def lists them).
+# - Every registered architecture has its experiments at both sizes.
 # - Every #include points down: src/ (the CLI) and the tools -> models/, data/
 #   -> kernels/ -> lib/, and lib/ includes nothing of the project.
 set -u
@@ -14,9 +15,24 @@ check() {  # check DESCRIPTION CONDITION...
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL test_seam: $what"; fi
 }
 none() { [ -z "$1" ]; }
+registered() { printf '%s\n' $archs | grep -qx "$1"; }
 
 archs=$(sed -n 's/^ARCH(\([a-z0-9_]*\))$/\1/p' models/architectures.def)
-check "models/architectures.def lists the architectures" [ "$(printf '%s\n' $archs | wc -l)" -ge 3 ]
+check "models/architectures.def lists at least two architectures (a seam needs two sides)" \
+  [ "$(printf '%s\n' $archs | wc -l)" -ge 2 ]
+# Each architecture is everywhere the others are: its experiments at both
+# sizes (make exp-ARCH-6m, exp-ARCH-60m, reference, plots, tables), each naming
+# one of its own configs; and every experiment names a registered one.
+for a in $archs; do
+  for size in 6m 60m; do
+    f=experiments/$a-$size.json
+    check "$f exists and trains $a-$size" grep -qE "\"model\":[[:space:]]*\"$a-$size\"" "$f"
+  done
+done
+for f in experiments/*.json; do
+  model=$(sed -nE 's/.*"model":[[:space:]]*"([^"]*)".*/\1/p' "$f" | head -n 1)
+  check "$f: its model '$model' belongs to a registered architecture" registered "${model%-*}"
+done
 code="lib src data kernels bench plots paper"
 sources() { find "$@" -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.cpp' -o -name '*.gp'; }
 # name_checks ARCH DIR...: the lines that name ARCH as a name check does: a
