@@ -30,8 +30,11 @@ static void test_entries(void) {
               arch->name);
         CHECK(model_arch_index(arch->name) == a && model_arch_find(arch->name) == arch,
               "%s: not found at its own index", arch->name);
-        CHECK(arch->num_configs > 0 && config_with_prefix(arch, "tiny-"),
-              "%s: needs named configs, and a tiny-* one for the tests", arch->name);
+        char tiny[48];
+        snprintf(tiny, sizeof tiny, "tiny-%s", arch->name);
+        const ModelSpec *t = config_with_prefix(arch, "tiny-");
+        CHECK(arch->num_configs > 0 && t && tb_streq(t->name, tiny),
+              "%s: needs named configs, and %s for the tests", arch->name, tiny);
         for (int c = 0; c < arch->num_configs; c++) {
             ModelSpec s;
             const char *name = arch->configs[c].name;
