@@ -108,10 +108,23 @@ FILE *atomic_open(AtomicFile *af, const char *path) {
     }
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
+    // O_NOFOLLOW: a link planted at the temporary name is refused, not
+    // written through (rename() then replaces the target itself, never what
+    // a link there points to).
+    int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (errno == ELOOP) tb_refuse_symlink(af->tmp_path, "the temporary file");
+        else
+            tb_error("cannot create %s: %s (check the folder exists and is writable)", af->tmp_path,
+                     strerror(errno));
+        af->tmp_path[0] = '\0';  // not ours: atomic_abort must not remove it
+        return NULL;
+    }
+    af->fp = fdopen(fd, "wb");
     if (!af->fp) {
-        tb_error("cannot create %s: %s (check the folder exists and is writable)", af->tmp_path,
-                 strerror(errno));
+        close(fd);
+        unlink(af->tmp_path);
+        tb_error("cannot open %s: %s", af->tmp_path, strerror(errno));
         return NULL;
     }
     return af->fp;
@@ -173,15 +186,35 @@ int tb_mkdirs(const char *path) {
     return 0;
 }
 
+int tb_refuse_symlink(const char *path, const char *what) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return 0;
+    return tb_error("%s %s is a symbolic link: tunebench never writes or removes through a link (remove the link, "
+                    "or point the results folder itself at the other disk)", what, path);
+}
+
 int tb_remove_flat_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : tb_error("cannot open %s: %s", dir, strerror(errno));
+    // O_NOFOLLOW: a link in place of the folder is refused, never followed
+    // (following it would remove the files of the folder it points to).
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        if (tb_refuse_symlink(dir, "the folder")) return -1;
+        return tb_error("cannot open %s: %s", dir, strerror(errno));
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return tb_error("cannot open %s: %s", dir, strerror(errno));
+    }
     struct dirent *e;
-    char path[4096];
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (tb_file_exists(path)) unlink(path);
+        // Files and links are unlinked (a link itself, never its target);
+        // a folder inside makes rmdir below fail with a clear error.
+        struct stat st;
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+            unlinkat(fd, e->d_name, 0);
     }
     closedir(d);
     if (rmdir(dir) != 0)
@@ -206,6 +239,7 @@ static void parent_dir(char *out, size_t cap, const char *path) {
 }
 
 int tb_replace_dir(const char *tmp, const char *dir) {
+    if (tb_refuse_symlink(dir, "the folder") || tb_refuse_symlink(tmp, "the temporary folder")) return -1;
     fsync_path(tmp);
     if (tb_dir_exists(dir)) {
         if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
@@ -263,6 +297,20 @@ static int utf8_sequence(const unsigned char *p) {
     for (int i = 2; i < n; i++)
         if ((p[i] & 0xC0) != 0x80) return 0;  // stops at the NUL too
     return n;
+}
+
+size_t tb_utf8_invalid_at(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] == 0) return i;  // JSON text holds no NUL byte
+        unsigned char seq[5] = {0};  // NUL-padded: utf8_sequence stops there, inside s
+        memcpy(seq, p + i, len - i < 4 ? len - i : 4);
+        int n = utf8_sequence(seq);
+        if (n == 0 || (size_t)n > len - i) return i;
+        i += (size_t)n;
+    }
+    return len;
 }
 
 void tb_utf8_clean(char *s) {

@@ -66,17 +66,24 @@ void atomic_abort(AtomicFile *af);
 // Writes a whole buffer atomically.
 int tb_write_file_atomic(const char *path, const void *data, size_t len);
 
+// -1 with the error "<what> <path> is a symbolic link: ..." if path is a
+// symbolic link (lstat); 0 otherwise, also when it does not exist. A run's
+// files are refused through a link: writing, swapping or removing them
+// would act on whatever the link points to.
+int tb_refuse_symlink(const char *path, const char *what);
 // mkdir -p. Returns 0 or sets the error.
 int tb_mkdirs(const char *path);
-// Removes the regular files directly inside dir, then dir itself (never
-// recurses: the folders it is used on, checkpoints and corpus styles, hold
-// only files). A missing dir is not an error.
+// Removes the files directly inside dir, then dir itself (never recurses:
+// the folders it is used on, checkpoints and corpus styles, hold only files).
+// A missing dir is not an error; a dir that is a symbolic link is refused
+// (never followed), and a link inside is removed, not what it points to.
 int tb_remove_flat_dir(const char *dir);
 // Puts the complete folder `tmp` in place of `dir` (which may not exist)
 // with one rename, so that a reader sees the old folder or the new one,
 // never a mix; the old one is removed after. Exchanges the two atomically
 // where the filesystem can (renameat2 RENAME_EXCHANGE), else moves the old
 // one aside first. On failure tmp is removed and dir is left as it was.
+// Either one being a symbolic link is refused.
 int tb_replace_dir(const char *tmp, const char *dir);
 int tb_file_exists(const char *path);
 int tb_dir_exists(const char *path);
@@ -89,6 +96,9 @@ typedef struct cJSON cJSON;
 // Replaces each byte that is not part of a well-formed UTF-8 sequence
 // (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) with '?'.
 void tb_utf8_clean(char *s);
+// The offset of the first byte of s[0, len) that is not part of a well-formed
+// UTF-8 sequence (or is a NUL), len if there is none.
+size_t tb_utf8_invalid_at(const char *s, size_t len);
 // Cleans the tree's strings, then prints it (formatted or on one line) with
 // a final newline. malloc'ed; NULL only if cJSON runs out of memory.
 char *tb_json_print(cJSON *root, int formatted);

@@ -234,6 +234,7 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
     if (ts && ts->step > 0 && !m->adam_m)
         return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
                         "AdamW moments", dir, (long long)ts->step);
+    if (tb_refuse_symlink(dir, "the checkpoint folder")) return -1;
     if (tb_file_exists(dir)) return tb_error("cannot save checkpoint: %s is a file", dir);
     if (tb_dir_exists(dir) && !safe_to_replace(dir))
         return tb_error("cannot save checkpoint: %s exists and is not a tunebench checkpoint "

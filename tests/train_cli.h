@@ -125,7 +125,7 @@ static inline int log_contains(const char *log, const char *needle) {
 // The experiment name of the test config: records go to <results>/<experiment>/.
 static char experiment[64] = "resume";
 
-static cJSON *load_record(const char *run_id) {
+static inline cJSON *load_record(const char *run_id) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s/%s.json", results, experiment, run_id);
     char *text = tb_read_file(path, NULL);

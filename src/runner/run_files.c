@@ -2,11 +2,15 @@
 #include "run_files.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/common.h"
@@ -22,14 +26,93 @@ int run_id_check(const char *id, const char *origin) {
               *c == '_' || *c == '-'))
             return tb_error("%s '%s': a run id may hold only A-Z, a-z, 0-9, '.', '_' and '-' (it names a file "
                             "and a folder under the results folder)", origin, id);
+    if (strstr(id, ".tmp.") || strstr(id, ".old."))
+        return tb_error("%s '%s': a run id may not contain '.tmp.' or '.old.' (those name another run's "
+                        "temporary folders)", origin, id);
     return 0;
 }
 
+// "<name>.<kind>.<digits>": the process id, or 0 if name is not of that form.
+static long temp_owner(const char *entry, const char *base, const char *kind) {
+    size_t n = strlen(base), k = strlen(kind);
+    if (strncmp(entry, base, n) != 0 || strncmp(entry + n, kind, k) != 0) return 0;
+    const char *digits = entry + n + k;
+    if (*digits < '1' || *digits > '9') return 0;
+    char *end = NULL;
+    long pid = strtol(digits, &end, 10);
+    return *end == '\0' ? pid : 0;
+}
+
+// Whether the process pid may still be writing a temporary folder of this
+// run. The caller holds the run's lock, and every tunebench process takes it
+// before writing the run's checkpoint or record, so no live tunebench should
+// be writing here: a folder whose process is gone (kill -9 during a
+// checkpoint write) is stale, and so is one whose process id now belongs to
+// a program that is not tunebench (the id was reused). A live tunebench with
+// that id is left alone: it could be a run whose lock file was deleted and
+// re-created under it (two processes, two lock files), and removing its
+// folder mid-write would break its checkpoint; the next resume after it
+// ends removes it.
+static int temp_owner_alive(long pid) {
+    if (pid == (long)getpid()) return 0;  // an earlier process with our id: ours are made later
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 1;  // alive, and we cannot tell what it is: keep its folder
+    if (!fgets(comm, sizeof comm, fp)) comm[0] = '\0';
+    fclose(fp);
+    comm[strcspn(comm, "\n")] = '\0';
+    return strcmp(comm, "tunebench") == 0;
+}
+
+// Removes what killed processes left beside the run: <run>.tmp.PID
+// (a checkpoint being written), <run>.json.tmp.PID (a record being written)
+// and, when the checkpoint folder itself is in place, <run>.old.PID (the
+// previous checkpoint moved aside where the filesystem has no atomic
+// exchange; without the folder it is the only checkpoint and is kept).
+// Links of those names are removed as links, never followed.
+static void remove_stale_temps(const char *run_dir) {
+    char parent[1024], base[1024], record[1100];
+    snprintf(parent, sizeof parent, "%s", run_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        snprintf(base, sizeof base, "%s", slash + 1);
+        if (slash == parent) parent[1] = '\0';
+        else *slash = '\0';
+    } else {
+        snprintf(base, sizeof base, "%s", parent);
+        snprintf(parent, sizeof parent, ".");
+    }
+    snprintf(record, sizeof record, "%s.json", base);
+    struct stat st;
+    int have_checkpoint = lstat(run_dir, &st) == 0 && S_ISDIR(st.st_mode);
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = temp_owner(e->d_name, base, ".tmp.");
+        if (!pid) pid = temp_owner(e->d_name, record, ".tmp.");
+        if (!pid && have_checkpoint) pid = temp_owner(e->d_name, base, ".old.");
+        if (!pid || temp_owner_alive(pid)) continue;
+        char path[2400];
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) tb_remove_flat_dir(path);
+        else unlink(path);
+    }
+    closedir(d);
+}
+
 int run_lock(const char *run_dir) {
-    char path[1100];
+    char path[1100], record[1100];
     snprintf(path, sizeof path, "%s.lock", run_dir);
+    snprintf(record, sizeof record, "%s.json", run_dir);
+    if (tb_refuse_symlink(run_dir, "the run folder") || tb_refuse_symlink(record, "the run record")) return -1;
     // Never deleted: removing a lock file lets two processes lock two files.
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // O_NOFOLLOW: a link here would have the PID written into its target.
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP) return tb_refuse_symlink(path, "the run's lock file");
     if (fd < 0) return tb_error("cannot create the run's lock file %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
@@ -42,6 +125,7 @@ int run_lock(const char *run_dir) {
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());  // for humans: who holds it
     if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)len) != len) { /* informative only */ }
+    remove_stale_temps(run_dir);
     return 0;  // fd stays open (and locked) until the process exits
 }
 
