@@ -51,10 +51,34 @@ static int json_to_size(const cJSON *item, uint64_t *out) {
     return 1;
 }
 
+static int compare_keys(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// A key that appears twice in the JSON object obj, or NULL. Sorted, so that
+// a header of n tensors costs n log n, not n^2.
+static const char *duplicate_key(const cJSON *obj) {
+    int n = 0;
+    for (const cJSON *kv = obj->child; kv; kv = kv->next) n++;
+    if (n < 2) return NULL;
+    const char **keys = tb_malloc((size_t)n * sizeof *keys);
+    n = 0;
+    for (const cJSON *kv = obj->child; kv; kv = kv->next) keys[n++] = kv->string;
+    qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+    const char *dup = NULL;
+    for (int i = 1; i < n && !dup; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
+    free(keys);
+    return dup;
+}
+
 static int parse_metadata(SafeTensors *st, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
         return tb_error("%s: bad header: __metadata__ is not a JSON object (corrupt file?)",
                         st->path);
+    const char *dup = duplicate_key(meta);
+    if (dup)
+        return tb_error("%s: bad header: __metadata__ has the key '%s' twice (corrupt header)", st->path, dup);
     int n = cJSON_GetArraySize(meta);
     st->metadata_keys = tb_calloc((size_t)n, sizeof(char *));
     st->metadata_values = tb_calloc((size_t)n, sizeof(char *));
@@ -74,6 +98,8 @@ static int parse_entry(const SafeTensors *st, const cJSON *entry, StTensor *t) {
     const char *p = st->path, *name = t->name;
     if (!cJSON_IsObject(entry))
         return tb_error("%s: bad header: entry for tensor '%s' is not a JSON object", p, name);
+    const char *dup = duplicate_key(entry);
+    if (dup) return tb_error("%s: bad header: tensor '%s' has the key '%s' twice (corrupt header)", p, name, dup);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
     const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
@@ -152,15 +178,6 @@ static int check_layout(const SafeTensors *st) {
     return 0;
 }
 
-static int check_unique_names(const SafeTensors *st) {
-    for (int i = 0; i < st->num_tensors; i++)
-        for (int j = i + 1; j < st->num_tensors; j++)
-            if (strcmp(st->tensors[i].name, st->tensors[j].name) == 0)
-                return tb_error("%s: bad header: tensor '%s' appears twice", st->path,
-                                st->tensors[i].name);
-    return 0;
-}
-
 // Parses the header text and fills st->tensors and the metadata.
 static int parse_header(SafeTensors *st, const char *header, size_t len) {
     if (len == 0 || header[0] != '{')
@@ -178,6 +195,14 @@ static int parse_header(SafeTensors *st, const char *header, size_t len) {
             cJSON_Delete(root);
             return tb_error("%s: bad header: unexpected bytes after the JSON header", st->path);
         }
+    // A key twice (a tensor, or __metadata__) is a corrupt header: which
+    // entry was meant is unknowable.
+    const char *dup = duplicate_key(root);
+    if (dup) {
+        tb_error("%s: bad header: the key '%s' appears twice (corrupt header)", st->path, dup);
+        cJSON_Delete(root);
+        return -1;
+    }
     int n = cJSON_GetArraySize(root);
     st->tensors = tb_calloc((size_t)n, sizeof(StTensor));
     int rc = 0;
@@ -195,14 +220,20 @@ static int parse_header(SafeTensors *st, const char *header, size_t len) {
 }
 
 SafeTensors *st_open(const char *path) {
-    SafeTensors *st = tb_calloc(1, sizeof *st);
-    snprintf(st->path, sizeof st->path, "%s", path);
-    char *header = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         tb_error("cannot open %s: %s", path, strerror(errno));
-        goto fail;
+        return NULL;
     }
+    SafeTensors *st = st_read(fp, path);
+    fclose(fp);
+    return st;
+}
+
+SafeTensors *st_read(FILE *fp, const char *path) {
+    SafeTensors *st = tb_calloc(1, sizeof *st);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    char *header = NULL;
     if (fseek(fp, 0, SEEK_END) != 0) {
         tb_error("cannot seek in %s: %s", path, strerror(errno));
         goto fail;
@@ -236,7 +267,6 @@ SafeTensors *st_open(const char *path) {
     }
     header[header_len] = '\0';
     if (parse_header(st, header, (size_t)header_len) != 0) goto fail;
-    if (check_unique_names(st) != 0) goto fail;
     st->data_bytes = (size_t)file_size - 8 - (size_t)header_len;
     qsort(st->tensors, (size_t)st->num_tensors, sizeof(StTensor), compare_by_offset);
     if (check_layout(st) != 0) goto fail;
@@ -268,11 +298,9 @@ SafeTensors *st_open(const char *path) {
         }
         st->checksum_verified = 1;
     }
-    fclose(fp);
     free(header);
     return st;
 fail:
-    if (fp) fclose(fp);
     free(header);
     st_close(st);
     return NULL;

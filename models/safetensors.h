@@ -12,8 +12,9 @@
 // The reader trusts nothing: header length against the file size, the JSON,
 // each entry's dtype, shape, offsets (shape x 4 bytes == end - begin), ranges
 // within the file, and, as the Rust crate requires, that the tensors tile the
-// data region exactly (no overlap, no gap, nothing left over). Every error
-// names the file and, where there is one, the tensor.
+// data region exactly (no overlap, no gap, nothing left over), and that no
+// JSON object of the header holds a key twice. Every error names the file
+// and, where there is one, the tensor or key.
 //
 // Checksum. The writer puts a 64-bit FNV-1a of the whole data region into
 // __metadata__ under ST_CHECKSUM_KEY, as the string "fnv1a64:<16 hex digits>"
@@ -28,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ST_MAX_DIMS 8
 #define ST_CHECKSUM_KEY "tunebench.checksum"
@@ -57,6 +59,9 @@ typedef struct {
 // Opens and validates a file. NULL with tb_error() set (naming the file and
 // the tensor) on any problem.
 SafeTensors *st_open(const char *path);
+// The same from an open stream (which it does not close); path names it in
+// errors. The fuzz target reads from memory through fmemopen.
+SafeTensors *st_read(FILE *fp, const char *path);
 // The tensor of that name, or NULL.
 const StTensor *st_find(const SafeTensors *st, const char *name);
 // The metadata value for a key, or NULL.

@@ -202,6 +202,39 @@ static void test_corruptions(void) {
               0, data, sizeof data);
     expect_refused("non-string metadata", path, "__metadata__ value for 'format'");
 
+    // A repeated __metadata__ (the second one larger than the first), a
+    // repeated metadata key and a repeated key inside an entry: each a
+    // corrupt header with the key named.
+    snprintf(path, sizeof path, "%s/dup-meta.safetensors", dir);
+    write_raw(path,
+              "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"},"
+              "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}",
+              0, data, sizeof data);
+    expect_refused("__metadata__ twice", path, "the key '__metadata__' appears twice");
+    snprintf(path, sizeof path, "%s/dup-meta-key.safetensors", dir);
+    write_raw(path,
+              "{\"__metadata__\":{\"format\":\"pt\",\"format\":\"np\"},"
+              "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}",
+              0, data, sizeof data);
+    expect_refused("a metadata key twice", path, "__metadata__ has the key 'format' twice");
+    snprintf(path, sizeof path, "%s/dup-field.safetensors", dir);
+    write_raw(path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"shape\":[4],\"data_offsets\":[0,16]}}", 0,
+              data, sizeof data);
+    expect_refused("an entry's key twice", path, "tensor 'w' has the key 'shape' twice");
+
+    // The same checks on a stream (st_read, the fuzz target's entry point).
+    const char *dup_meta = "{\"__metadata__\":{},\"__metadata__\":{\"x\":\"y\"}}";
+    unsigned char mem[64] = {0};
+    size_t hl = strlen(dup_meta);
+    mem[0] = (unsigned char)hl;
+    memcpy(mem + 8, dup_meta, hl);
+    FILE *mf = fmemopen(mem, 8 + hl, "rb");
+    SafeTensors *from_mem = mf ? st_read(mf, "memory") : NULL;
+    CHECK(!from_mem && strstr(tb_last_error(), "memory: bad header: the key '__metadata__' appears twice"),
+          "st_read of a header with __metadata__ twice: %s", tb_last_error());
+    st_close(from_mem);
+    if (mf) fclose(mf);
+
     snprintf(path, sizeof path, "%s/entry.safetensors", dir);
     write_raw(path, "{\"w\":[1,2]}", 0, data, 0);
     expect_refused("entry not an object", path, "tensor 'w' is not a JSON object");
