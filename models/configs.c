@@ -88,7 +88,8 @@ int model_spec_from_config_json(ModelSpec *spec, const cJSON *config, const char
         memset(spec, 0, sizeof *spec);
         if (arch->spec_from_config(spec, config, path)) return -1;
         snprintf(spec->arch, sizeof spec->arch, "%s", arch->name);
-        return apply_tunebench_extras(spec, arch, config, path);
+        if (apply_tunebench_extras(spec, arch, config, path)) return -1;
+        return model_spec_check(spec, path);
     }
     char kinds[512] = "";
     size_t len = 0;

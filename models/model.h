@@ -94,6 +94,9 @@ struct Model {
 
     ParamTensor *tensors;
     int num_tensors;
+    int tensors_cap;         // allocated entries of tensors (grows by doubling)
+    int *tensor_slots;       // name hash table: tensor index + 1, 0 = empty
+    int num_slots;           // a power of two, at least twice num_tensors
     size_t num_params;
     float *params, *grads;   // backend memory, num_params floats each
     float *adam_m, *adam_v;  // backend memory, allocated by the first optimizer step
@@ -178,6 +181,10 @@ int model_config_int(const cJSON *obj, const char *key, int *out, int has_defaul
 // The shape fields as a JSON object (the run record's model.spec): every
 // field the architecture uses, by name.
 cJSON *model_spec_json(const ModelSpec *spec);
+// 0 if every shape field is within what tunebench builds (0 for a field the
+// architecture does not use, else 1 to a bound per field: n_layer 1024,
+// d_model 65536, vocab_size 2^20, ...); -1 naming origin and the field.
+int model_spec_check(const ModelSpec *spec, const char *origin);
 // The inverse, from a record's "model" object ({"name", "arch", "spec"}).
 int model_spec_from_record(ModelSpec *spec, const cJSON *model);
 // "gpt2 'gpt2-6m' (vocab_size 1024, d_model 256, ...)": every field, for errors.
@@ -197,7 +204,9 @@ void model_destroy(Model *m);
 // Registers a tensor in the table while an architecture's create() runs.
 void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape,
                       int weight_decay);
-// Allocates params and grads for the registered tensors.
+// Allocates params and grads for the registered tensors; refuses a model of
+// more than MODEL_MAX_PARAMS parameters.
+#define MODEL_MAX_PARAMS ((size_t)1 << 34)
 int model_alloc_params(Model *m);
 const ParamTensor *model_find_tensor(const Model *m, const char *name);
 float *model_param(Model *m, const char *name);  // backend pointer into params

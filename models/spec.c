@@ -15,27 +15,42 @@ typedef enum {
     FIELD_METHOD,   // how it is computed, not what (free to differ on load)
 } FieldKind;
 
+// max: the largest value any model tunebench builds may have, far above the
+// study's (and GPT-2 XL's or Mamba 2.8B's) sizes; a larger one is a corrupt
+// or foreign config.json, refused before any tensor is registered.
 static const struct {
     const char *name;
     size_t offset;
     FieldKind kind;
+    int max;
 } SPEC_FIELDS[] = {
-    {"vocab_size", offsetof(ModelSpec, vocab_size), FIELD_SHAPE},
-    {"max_seq_len", offsetof(ModelSpec, max_seq_len), FIELD_CONTEXT},
-    {"d_model", offsetof(ModelSpec, d_model), FIELD_SHAPE},
-    {"n_layer", offsetof(ModelSpec, n_layer), FIELD_SHAPE},
-    {"n_head", offsetof(ModelSpec, n_head), FIELD_SHAPE},
-    {"d_state", offsetof(ModelSpec, d_state), FIELD_SHAPE},
-    {"d_conv", offsetof(ModelSpec, d_conv), FIELD_SHAPE},
-    {"expand", offsetof(ModelSpec, expand), FIELD_SHAPE},
-    {"dt_rank", offsetof(ModelSpec, dt_rank), FIELD_SHAPE},
-    {"scan_chunk", offsetof(ModelSpec, scan_chunk), FIELD_METHOD},
+    {"vocab_size", offsetof(ModelSpec, vocab_size), FIELD_SHAPE, 1 << 20},
+    {"max_seq_len", offsetof(ModelSpec, max_seq_len), FIELD_CONTEXT, 1 << 20},
+    {"d_model", offsetof(ModelSpec, d_model), FIELD_SHAPE, 1 << 16},
+    {"n_layer", offsetof(ModelSpec, n_layer), FIELD_SHAPE, 1024},
+    {"n_head", offsetof(ModelSpec, n_head), FIELD_SHAPE, 1024},
+    {"d_state", offsetof(ModelSpec, d_state), FIELD_SHAPE, 1024},
+    {"d_conv", offsetof(ModelSpec, d_conv), FIELD_SHAPE, 64},
+    {"expand", offsetof(ModelSpec, expand), FIELD_SHAPE, 64},
+    {"dt_rank", offsetof(ModelSpec, dt_rank), FIELD_SHAPE, 1 << 16},
+    {"scan_chunk", offsetof(ModelSpec, scan_chunk), FIELD_METHOD, 1 << 20},
 };
 #define NUM_SPEC_FIELDS ((int)(sizeof SPEC_FIELDS / sizeof SPEC_FIELDS[0]))
 
 static int *field(ModelSpec *s, int i) { return (int *)((char *)s + SPEC_FIELDS[i].offset); }
 static int field_of(const ModelSpec *s, int i) {
     return *(const int *)((const char *)s + SPEC_FIELDS[i].offset);
+}
+
+int model_spec_check(const ModelSpec *spec, const char *origin) {
+    for (int i = 0; i < NUM_SPEC_FIELDS; i++) {
+        int v = field_of(spec, i);
+        if (v < 0 || v > SPEC_FIELDS[i].max)
+            return tb_error("%s: %s is %d; tunebench builds models with %s from 1 to %d (a corrupt config, or "
+                            "one far larger than any model it trains)", origin, SPEC_FIELDS[i].name, v,
+                            SPEC_FIELDS[i].name, SPEC_FIELDS[i].max);
+    }
+    return 0;
 }
 
 cJSON *model_spec_json(const ModelSpec *spec) {
@@ -59,6 +74,7 @@ int model_spec_from_record(ModelSpec *spec, const cJSON *model) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, SPEC_FIELDS[i].name);
         if (cJSON_IsNumber(v)) *field(spec, i) = v->valueint;
     }
+    if (model_spec_check(spec, "the record's model.spec")) return -1;
     const cJSON *a_init = cJSON_GetObjectItemCaseSensitive(s, "a_init");
     if (cJSON_IsString(a_init)) snprintf(spec->a_init, sizeof spec->a_init, "%s", a_init->valuestring);
     return 0;

@@ -1,9 +1,12 @@
 // test_configs.c: the named configs' shapes and parameter counts (counted
 // from the models themselves, against the documented figures), and reading
-// config.json in both ecosystems' formats.
+// config.json in both ecosystems' formats, and the bounds on every shape
+// field.
 #include <cjson/cJSON.h>
+#include <unistd.h>
 
 #include "lib/common.h"
+#include "models/checkpoint.h"
 #include "models/model.h"
 #include "test.h"
 
@@ -101,7 +104,66 @@ static void test_config_json(void) {
           "unknown model type accepted");
 }
 
+// Every shape field is bounded: a config.json with n_layer 100000 (which
+// made the loaders register 1.2 million tensors) is refused before a tensor
+// is registered, naming the file and the field; so is a checkpoint folder
+// holding one, and a spec that reaches model_create another way.
+static void test_shape_bounds(void) {
+    ModelSpec s;
+    static const char *const huge[][2] = {
+        {"{\"model_type\": \"gpt2\", \"vocab_size\": 1024, \"n_positions\": 256, \"n_embd\": 256,"
+         " \"n_layer\": 100000, \"n_head\": 8}", "n_layer is 100000"},
+        {"{\"model_type\": \"gpt2\", \"vocab_size\": 100000000, \"n_positions\": 256, \"n_embd\": 256,"
+         " \"n_layer\": 2, \"n_head\": 8}", "vocab_size is 100000000"},
+        {"{\"model_type\": \"gpt2\", \"vocab_size\": 1024, \"n_positions\": 256, \"n_embd\": 262144,"
+         " \"n_layer\": 2, \"n_head\": 8}", "d_model is 262144"},
+        {"{\"d_model\": 64, \"n_layer\": 100000, \"vocab_size\": 1024}", "n_layer is 100000"},
+        {"{\"d_model\": 64, \"n_layer\": 2, \"vocab_size\": 1024, \"ssm_cfg\": {\"d_state\": 5000}}",
+         "d_state is 5000"},
+        {"{\"model_type\": \"lstm\", \"vocab_size\": 1024, \"hidden_size\": 64, \"num_layers\": 100000}",
+         "n_layer is 100000"},
+    };
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        int rc = spec_from_text(&s, huge[i][0]);
+        CHECK(rc != 0 && strstr(tb_last_error(), "test/config.json") && strstr(tb_last_error(), huge[i][1]),
+              "config %zu: expected an error with '%s', got %s", i, huge[i][1], rc ? tb_last_error() : "success");
+    }
+
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/tb_test_configs.%d", (int)getpid());
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    tb_mkdirs(dir);
+    tb_write_file_atomic(path, huge[0][0], strlen(huge[0][0]));
+    TrainState ts;
+    Model *m = checkpoint_load(dir, backend_cpu(), &ts);
+    CHECK(!m && strstr(tb_last_error(), path) && strstr(tb_last_error(), "n_layer is 100000"),
+          "a checkpoint whose config.json has n_layer 100000: %s", m ? "loaded" : tb_last_error());
+    model_destroy(m);
+    unlink(path);
+    rmdir(dir);
+
+    CHECK(model_spec_by_name(&s, "tiny-gpt2", 64) == 0, "tiny-gpt2: %s", tb_last_error());
+    s.n_layer = 5000;
+    CHECK(model_create(&s, backend_cpu()) == NULL && strstr(tb_last_error(), "model 'tiny-gpt2': n_layer is 5000"),
+          "model_create with n_layer 5000: %s", tb_last_error());
+
+    // At the bound the table is built (by name, through its hash index):
+    // every tensor is found under its own name, and a name not in it is not.
+    s.n_layer = 1024;
+    m = model_create(&s, backend_cpu());
+    CHECK(m != NULL, "tiny-gpt2 with 1024 layers: %s", tb_last_error());
+    if (m) {
+        int found = 0;
+        for (int i = 0; i < m->num_tensors; i++) found += model_find_tensor(m, m->tensors[i].name) == &m->tensors[i];
+        CHECK(found == m->num_tensors && m->num_tensors > 1024 * 10, "%d of %d tensors found by name", found,
+              m->num_tensors);
+        CHECK(model_find_tensor(m, "transformer.h.1024.ln_1.weight") == NULL, "a tensor past the last layer found");
+        model_destroy(m);
+    }
+}
+
 int main(void) {
+    test_shape_bounds();
     test_specs();
     test_config_json();
     test_counts();
