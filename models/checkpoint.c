@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/json_in.h"
 #include "safetensors.h"
 
 #define STATE_MAGIC "TBSTATE"
@@ -276,11 +277,8 @@ static int read_spec(const char *dir, ModelSpec *spec, char weights_checksum[32]
     if (!tb_dir_exists(dir)) return tb_error("checkpoint %s: no such directory", dir);
     if (!tb_file_exists(path))
         return tb_error("%s is missing: %s is not a checkpoint directory", path, dir);
-    char *text = tb_read_file(path, NULL);
-    if (!text) return -1;
-    cJSON *cfg = cJSON_Parse(text);
-    free(text);
-    if (!cfg) return tb_error("%s: invalid JSON", path);
+    cJSON *cfg = tb_json_load(path);
+    if (!cfg) return -1;
     int rc = model_spec_from_config_json(spec, cfg, path);
     const cJSON *sum = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"),
                                                         "weights_checksum");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/common.h"
+#include "lib/json_in.h"
 
 // The Rust crate refuses headers above 100 MB; a header that large is a
 // corrupt length field, not a real model.
@@ -51,32 +52,11 @@ static int json_to_size(const cJSON *item, uint64_t *out) {
     return 1;
 }
 
-static int compare_keys(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-// A key that appears twice in the JSON object obj, or NULL. Sorted, so that
-// a header of n tensors costs n log n, not n^2.
-static const char *duplicate_key(const cJSON *obj) {
-    int n = 0;
-    for (const cJSON *kv = obj->child; kv; kv = kv->next) n++;
-    if (n < 2) return NULL;
-    const char **keys = tb_malloc((size_t)n * sizeof *keys);
-    n = 0;
-    for (const cJSON *kv = obj->child; kv; kv = kv->next) keys[n++] = kv->string;
-    qsort(keys, (size_t)n, sizeof *keys, compare_keys);
-    const char *dup = NULL;
-    for (int i = 1; i < n && !dup; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
-    free(keys);
-    return dup;
-}
-
 static int parse_metadata(SafeTensors *st, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
         return tb_error("%s: bad header: __metadata__ is not a JSON object (corrupt file?)",
                         st->path);
-    const char *dup = duplicate_key(meta);
+    const char *dup = tb_json_duplicate_key(meta);
     if (dup)
         return tb_error("%s: bad header: __metadata__ has the key '%s' twice (corrupt header)", st->path, dup);
     int n = cJSON_GetArraySize(meta);
@@ -98,7 +78,7 @@ static int parse_entry(const SafeTensors *st, const cJSON *entry, StTensor *t) {
     const char *p = st->path, *name = t->name;
     if (!cJSON_IsObject(entry))
         return tb_error("%s: bad header: entry for tensor '%s' is not a JSON object", p, name);
-    const char *dup = duplicate_key(entry);
+    const char *dup = tb_json_duplicate_key(entry);
     if (dup) return tb_error("%s: bad header: tensor '%s' has the key '%s' twice (corrupt header)", p, name, dup);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
@@ -197,7 +177,7 @@ static int parse_header(SafeTensors *st, const char *header, size_t len) {
         }
     // A key twice (a tensor, or __metadata__) is a corrupt header: which
     // entry was meant is unknowable.
-    const char *dup = duplicate_key(root);
+    const char *dup = tb_json_duplicate_key(root);
     if (dup) {
         tb_error("%s: bad header: the key '%s' appears twice (corrupt header)", st->path, dup);
         cJSON_Delete(root);

@@ -30,6 +30,53 @@ static void expect_error(const char *name, const char *text, const char *word1, 
     if (word2) CHECK(strstr(err, word2) != NULL, "%s: the error lacks '%s': %s", name, word2, err);
 }
 
+// A config is one JSON object of UTF-8 text: bytes after it, and bytes that
+// are not UTF-8 (in a value, in a key, an overlong form, a surrogate, a
+// truncated sequence), are refused with the file and the byte named, never
+// ignored or cleaned; so is such a value through --set.
+static void test_strict_text(void) {
+    const char *ok = "{\"experiment\": \"x\", \"model\": \"m\"}";
+    char text[256];
+    snprintf(text, sizeof text, "%s\n{\"steps\": 5}\n", ok);
+    expect_error("trailing_object.json", text, "unexpected text after the JSON value at byte 34", "line 2");
+    snprintf(text, sizeof text, "%s x", ok);
+    expect_error("trailing_word.json", text, "at byte 34", "line 1");
+    snprintf(text, sizeof text, "%s}", ok);
+    expect_error("trailing_brace.json", text, "unexpected text", NULL);
+    ExperimentConfig cfg;
+    snprintf(text, sizeof text, "%s \n\t\r\n", ok);
+    CHECK(load_text("trailing_space.json", text, &cfg) == 0, "whitespace after the object: %s", tb_last_error());
+
+    static const char *const bad[][2] = {
+        {"{\"experiment\": \"x\", \"model\": \"m\", \"samples\": {\"prompt\": \"X:1\xff\"}}", "byte 60"},
+        {"{\"experiment\": \"x\", \"model\": \"m\", \"st\xe9ps\": 5}", "byte 37"},
+        {"{\"experiment\": \"x\xc0\xaf\", \"model\": \"m\"}", "byte 17"},        // overlong '/'
+        {"{\"experiment\": \"x\xed\xa0\x80\", \"model\": \"m\"}", "byte 17"},    // a surrogate
+        {"{\"experiment\": \"x\", \"model\": \"m\xe2\x82\"}", "byte 31"},         // cut short
+    };
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "utf8_%d.json", i);
+        expect_error(name, bad[i][0], "is not UTF-8 text", bad[i][1]);
+    }
+    snprintf(text, sizeof text, "{\"experiment\": \"x\", \"model\": \"m\", \"samples\": {\"prompt\": \"X:1 \xc3\xa9\"}}");
+    CHECK(load_text("utf8_ok.json", text, &cfg) == 0 && strcmp(cfg.sample_prompt, "X:1 \xc3\xa9") == 0,
+          "a UTF-8 prompt: %s", tb_last_error());
+
+    config_defaults(&cfg);
+    CHECK(config_set(&cfg, "samples.prompt", "X:1\n\xfe", "--set") != 0 &&
+              strstr(tb_last_error(), "--set: key 'samples.prompt': byte 4 of its value (0xfe) is not UTF-8"),
+          "--set with a byte that is not UTF-8: %s", tb_last_error());
+
+    // The parser reads exactly len bytes: the text need not end in a NUL.
+    char exact[64];
+    memcpy(exact, ok, strlen(ok));
+    memset(exact + strlen(ok), 'x', sizeof exact - strlen(ok));
+    config_defaults(&cfg);
+    CHECK(config_parse(&cfg, exact, strlen(ok), "memory") == 0, "config_parse of exactly the object: %s",
+          tb_last_error());
+}
+
 int main(void) {
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 
@@ -150,6 +197,8 @@ int main(void) {
               strcmp(back.model, cfg.model) == 0 && strcmp(back.sample_prompt, cfg.sample_prompt) == 0,
           "fields changed through JSON");
     cJSON_Delete(json);
+
+    test_strict_text();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

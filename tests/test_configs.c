@@ -139,6 +139,24 @@ static void test_shape_bounds(void) {
     CHECK(!m && strstr(tb_last_error(), path) && strstr(tb_last_error(), "n_layer is 100000"),
           "a checkpoint whose config.json has n_layer 100000: %s", m ? "loaded" : tb_last_error());
     model_destroy(m);
+    // A checkpoint's config.json is read strictly too: text after the
+    // object, or a byte that is not UTF-8, is refused naming the file.
+    const char *gpt2 = "{\"model_type\": \"gpt2\", \"vocab_size\": 64, \"n_positions\": 16, \"n_embd\": 16,"
+                       " \"n_layer\": 1, \"n_head\": 2}";
+    char text[512];
+    snprintf(text, sizeof text, "%s\n{\"n_layer\": 2}", gpt2);
+    tb_write_file_atomic(path, text, strlen(text));
+    m = checkpoint_load(dir, backend_cpu(), &ts);
+    CHECK(!m && strstr(tb_last_error(), path) && strstr(tb_last_error(), "unexpected text after the JSON value"),
+          "a checkpoint config.json with a second object after it: %s", m ? "loaded" : tb_last_error());
+    model_destroy(m);
+    snprintf(text, sizeof text, "%s", gpt2);
+    text[3] = (char)0xff;
+    tb_write_file_atomic(path, text, strlen(text));
+    m = checkpoint_load(dir, backend_cpu(), &ts);
+    CHECK(!m && strstr(tb_last_error(), path) && strstr(tb_last_error(), "byte 3 (line 1) is not UTF-8"),
+          "a checkpoint config.json with a byte that is not UTF-8: %s", m ? "loaded" : tb_last_error());
+    model_destroy(m);
     unlink(path);
     rmdir(dir);
 

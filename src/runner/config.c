@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/common.h"
+#include "lib/json_in.h"
 
 typedef enum { KEY_STRING, KEY_INT, KEY_INT64, KEY_FLOAT } KeyType;
 
@@ -118,6 +119,12 @@ static int choice_allowed(const char *choices, const char *value) {
 }
 
 static int set_string(ExperimentConfig *cfg, const ConfigKey *k, const char *value, const char *origin) {
+    // A config's strings reach the record, the prompts and the file names
+    // as they are: bytes that are not UTF-8 are refused, never cleaned.
+    size_t bad = tb_utf8_invalid_at(value, strlen(value));
+    if (value[bad])
+        return tb_error("%s: key '%s': byte %zu of its value (0x%02x) is not UTF-8 text; give it as UTF-8", origin,
+                        k->key, bad, (unsigned char)value[bad]);
     if (k->choices && k->choices[0] && !choice_allowed(k->choices, value))
         return tb_error("%s: key '%s': '%s' is not one of %s", origin, k->key, value, k->choices);
     if (!k->choices && value[0] == '\0')
@@ -199,26 +206,24 @@ int config_from_json(ExperimentConfig *cfg, const cJSON *json, const char *origi
     return 0;
 }
 
+int config_parse(ExperimentConfig *cfg, const char *text, size_t len, const char *origin) {
+    cJSON *json = tb_json_parse(text, len, origin);
+    if (!json) return -1;
+    int rc = config_from_json(cfg, json, origin);
+    cJSON_Delete(json);
+    if (rc) return -1;
+    if (!cfg->experiment[0]) return tb_error("%s: key 'experiment' is required", origin);
+    if (!cfg->model[0]) return tb_error("%s: key 'model' is required", origin);
+    return 0;
+}
+
 int config_load(ExperimentConfig *cfg, const char *path) {
     size_t len = 0;
     char *text = tb_read_file(path, &len);
     if (!text) return tb_error("cannot read experiment config %s (list them with 'ls experiments/')", path);
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!json) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        int line = 1;
-        for (size_t i = 0; i < at && i < len; i++) line += text[i] == '\n';
-        free(text);
-        return tb_error("%s: invalid JSON near line %d", path, line);
-    }
+    int rc = config_parse(cfg, text, len, path);
     free(text);
-    int rc = config_from_json(cfg, json, path);
-    cJSON_Delete(json);
-    if (rc) return -1;
-    if (!cfg->experiment[0]) return tb_error("%s: key 'experiment' is required", path);
-    if (!cfg->model[0]) return tb_error("%s: key 'model' is required", path);
-    return 0;
+    return rc;
 }
 
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin) {

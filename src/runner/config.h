@@ -60,7 +60,11 @@ typedef struct {
 void config_defaults(ExperimentConfig *cfg);
 // Reads a config file over the defaults. Returns 0, or -1 with the error set
 // ("experiments/x.json: key 'optimizer.lr': expected a number, got a string").
+// The file must be one JSON object of UTF-8 text with nothing after it and
+// no key twice (lib/json_in.h).
 int config_load(ExperimentConfig *cfg, const char *path);
+// The same from text[0, len) (need not be NUL-terminated); origin names it.
+int config_parse(ExperimentConfig *cfg, const char *text, size_t len, const char *origin);
 // Sets one key from text, e.g. config_set(cfg, "steps", "20", "--steps").
 // The same type and range checks as the file; `origin` names the source in errors.
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin);
