@@ -218,6 +218,7 @@ static void test_attention(int order) {
     for (size_t i = 0; i < sizeof frees / sizeof *frees; i++) free(frees[i]);
     float *dfrees[] = {d_qkv, d_dout, d_out, d_att, d_dqkv, d_scratch, d_kc, d_vc, d_step};
     for (size_t i = 0; i < sizeof dfrees / sizeof *dfrees; i++) gpu->free(dfrees[i]);
+    gpu->free(d_pos);
 }
 
 static void test_crossentropy(int order) {
