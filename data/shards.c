@@ -138,7 +138,11 @@ int loader_open(DataLoader *L, const char *shard_path, int B, int T, uint64_t se
     return 0;
 }
 
-int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash) {
+int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash, int vocab_size) {
+    if (L->header.vocab_size != (uint32_t)vocab_size)
+        return tb_error("shard %s: its header gives a vocabulary of %u tokens, the tokenizer has %d; "
+                        "use the vocabulary next to the shard or rebuild with 'make data'",
+                        L->path, L->header.vocab_size, vocab_size);
     if (L->header.tokenizer_hash != tokenizer_hash)
         return tb_error("shard %s was made by tokenizer %016llx, not by the loaded one (%016llx); "
                         "use the vocabulary next to the shard or rebuild with 'make data'",

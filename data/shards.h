@@ -64,8 +64,9 @@ typedef struct {
 // Opens a shard for (B, T+1) windows. Fails (tb_error) when the shard is
 // invalid or holds fewer than T+1 tokens.
 int loader_open(DataLoader *L, const char *shard_path, int B, int T, uint64_t seed);
-// Also checks that the shard was made by the tokenizer with this hash.
-int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash);
+// Also checks that the shard was made by the tokenizer with this hash and
+// that its header's vocabulary size is the tokenizer's.
+int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash, int vocab_size);
 // inputs and targets are (B, T). Row b is the window tokens[s .. s+T] for a
 // random start s: inputs[b][t] = tokens[s+t], targets[b][t] = tokens[s+t+1].
 void loader_next_batch(DataLoader *L, int32_t *inputs, int32_t *targets);
