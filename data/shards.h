@@ -52,6 +52,24 @@ int shard_read_header(const char *path, ShardHeader *header);
 // malloc'ed (free it). Errors name the file and say what is wrong.
 int shard_read(const char *path, ShardHeader *header, uint16_t **tokens);
 
+// ---------------------------------------------------------------- the manifest
+
+// What corpus_verify_file found.
+typedef enum {
+    CORPUS_VERIFIED,     // size and hash match the manifest
+    CORPUS_NO_MANIFEST,  // no manifest.json beside the file, or it does not list the file
+} CorpusVerify;
+
+// Checks a corpus file (train.bin, val.bin, vocab.tok) against the
+// manifest.json that `make data` wrote beside it: the file's size and FNV-1a
+// hash must be those of the manifest's "outputs" entry. Returns
+// CORPUS_VERIFIED or CORPUS_NO_MANIFEST, or -1 with an error naming the file,
+// both hashes and the fix when the file changed since (or the manifest is
+// unreadable). Costs one read of the file.
+int corpus_verify_file(const char *path);
+
+// ---------------------------------------------------------------- the loader
+
 typedef struct {
     char path[1024];
     ShardHeader header;

@@ -7,7 +7,11 @@
 //     `check-record --completed`, and its samples are those of a run never
 //     interrupted;
 //   - settings used only at the end (samples.top_p that is 0 as a float, a
-//     prompt longer than the context) are refused before the first step.
+//     prompt longer than the context) are refused before the first step;
+//   - a corpus file that no longer matches its manifest (tokens overwritten
+//     with other valid ids, same size) is refused by train, resume and eval,
+//     unless --no-verify-corpus, which the record then states; a shard whose
+//     header vocabulary is not the tokenizer's is refused at the start.
 #include "train_cli.h"
 
 static char run_path[600];
@@ -126,6 +130,112 @@ static void test_end_settings(void) {
     CHECK(!tb_file_exists(rec), "a refused run left a record %s", rec);
 }
 
+// Writes DIR/manifest.json as `make data` does: each file's size and FNV-1a hash.
+static int write_manifest(const char *d) {
+    static const char *files[] = {"train.bin", "val.bin", "vocab.tok"};
+    cJSON *m = cJSON_CreateObject(), *outputs = cJSON_AddObjectToObject(m, "outputs");
+    for (int i = 0; i < 3; i++) {
+        char path[600], hex[17];
+        snprintf(path, sizeof path, "%s/%s", d, files[i]);
+        size_t len;
+        char *data = tb_read_file(path, &len);
+        if (!data) return -1;
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)tb_hash64(data, len, TB_HASH64_SEED));
+        free(data);
+        cJSON *o = cJSON_AddObjectToObject(outputs, files[i]);
+        cJSON_AddNumberToObject(o, "bytes", (double)len);
+        cJSON_AddStringToObject(o, "fnv1a64", hex);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/manifest.json", d);
+    int rc = tb_json_write(path, m);
+    cJSON_Delete(m);
+    return rc;
+}
+
+static const char *data_string(const cJSON *rec, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "data"), key);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+static void test_corpus_checks(void) {
+    char verified[600], cmd[1400];
+    snprintf(verified, sizeof verified, "%s/verified", dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", corpus, verified);
+    CHECK(system(cmd) == 0 && write_manifest(verified) == 0, "a corpus with a manifest: %s", tb_last_error());
+    char *data[] = {"--data", verified};
+    int rc = train("verified.log", "verified", NULL, NULL, data[0], data[1]);
+    cJSON *r = load_record("verified");
+    CHECK(rc == 0 && r && strcmp(data_string(r, "verification"), "manifest") == 0,
+          "a corpus that matches its manifest: exit %d, data.verification %s", rc, r ? data_string(r, "verification") : "-");
+    cJSON_Delete(r);
+    // A run stopped at step 10, to resume after the corruption.
+    rc = train("tobecorrupt.log", "tobecorrupt", "TUNEBENCH_FAULT_STOP_STEP", "10", data[0], data[1]);
+    CHECK(rc == 128 + SIGTERM, "the run to resume on a corrupted corpus exited %d", rc);
+
+    // 200 tokens of train.bin overwritten with other valid ids: same size, same header.
+    char path[700];
+    snprintf(path, sizeof path, "%s/train.bin", verified);
+    size_t len;
+    char *bytes = tb_read_file(path, &len);
+    CHECK(bytes && len > SHARD_HEADER_BYTES + 2000, "read %s", path);
+    if (bytes) {
+        uint16_t *tokens = (uint16_t *)(bytes + SHARD_HEADER_BYTES);
+        for (int i = 500; i < 700; i++) tokens[i] = (uint16_t)('A' + i % 7);
+        tb_write_file_atomic(path, bytes, len);
+        free(bytes);
+    }
+    rc = train("corrupt.log", "corrupt", NULL, NULL, data[0], data[1]);
+    CHECK(rc != 0 && log_contains("corrupt.log", "train.bin does not match") &&
+              log_contains("corrupt.log", "make data") && log_contains("corrupt.log", "--no-verify-corpus"),
+          "train on a corrupted train.bin: exit %d", rc);
+    rc = resume("corrupt-resume.log", "tobecorrupt");
+    CHECK(rc != 0 && log_contains("corrupt-resume.log", "train.bin does not match"),
+          "resume on a corrupted train.bin: exit %d", rc);
+    char eval_ckpt[600];
+    snprintf(eval_ckpt, sizeof eval_ckpt, "%s", run_dir_of("verified"));
+    char *eval[] = {"tunebench", "eval", "--ckpt", eval_ckpt, "--data", path, NULL};
+    rc = run_train("corrupt-eval.log", NULL, eval);
+    CHECK(rc != 0 && log_contains("corrupt-eval.log", "train.bin does not match"), "eval on a corrupted shard: exit %d",
+          rc);
+
+    // --no-verify-corpus uses it as it is, and the record says so (also after a resume that checks).
+    char *skip[] = {"--no-verify-corpus", NULL};
+    char *args[] = {"tunebench", "train", "--config", config_path, "--run-id", "unverified", "--data", verified,
+                    skip[0], NULL};
+    setenv("TUNEBENCH_FAULT_STOP_STEP", "10", 1);
+    rc = run_train("unverified.log", NULL, args);
+    unsetenv("TUNEBENCH_FAULT_STOP_STEP");
+    r = load_record("unverified");
+    CHECK(rc == 128 + SIGTERM && r && strcmp(data_string(r, "verification"), "skipped (--no-verify-corpus)") == 0,
+          "--no-verify-corpus: exit %d, data.verification %s", rc, r ? data_string(r, "verification") : "-");
+    cJSON_Delete(r);
+    CHECK(write_manifest(verified) == 0, "rewrite the manifest");
+    rc = resume("unverified-resume.log", "unverified");
+    r = load_record("unverified");
+    CHECK(rc == 0 && r && strcmp(data_string(r, "verification"), "skipped (--no-verify-corpus)") == 0,
+          "a resume of a run that skipped the check: exit %d, data.verification %s", rc,
+          r ? data_string(r, "verification") : "-");
+    cJSON_Delete(r);
+
+    // A shard whose header gives another vocabulary size than the tokenizer's (and its tokens fit).
+    char other[600];
+    snprintf(other, sizeof other, "%s/othervocab", dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", corpus, other);
+    CHECK(system(cmd) == 0, "copy the corpus");
+    snprintf(path, sizeof path, "%s/val.bin", other);
+    ShardHeader h;
+    uint16_t *tokens = NULL;
+    CHECK(shard_read(path, &h, &tokens) == 0, "read %s: %s", path, tb_last_error());
+    h.vocab_size += 40;
+    CHECK(tokens && shard_write(path, &h, tokens) == 0, "rewrite %s", path);
+    free(tokens);
+    char *odata[] = {"--data", other};
+    rc = train("othervocab.log", "othervocab", NULL, NULL, odata[0], odata[1]);
+    CHECK(rc != 0 && log_contains("othervocab.log", "val.bin: its header gives a vocabulary of"),
+          "a shard of another vocabulary size: exit %d", rc);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     const char *tests = strstr(argv[0], "/tests/");
@@ -151,6 +261,7 @@ int main(int argc, char **argv) {
     CHECK(full && check_completed("full") == 0, "the uninterrupted run is not complete and valid");
     if (full) test_final_phase(full);
     test_end_settings();
+    test_corpus_checks();
     cJSON_Delete(full);
 
     char cmd[300];

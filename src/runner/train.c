@@ -99,6 +99,9 @@ typedef struct {
     double final_s;          // seconds of the inference timings and samples
     int record_started;      // this process has written the record
     int threads_given;       // --threads was on the command line
+    int verify_corpus;       // check the corpus files against its manifest (not --no-verify-corpus)
+    char verification[64];   // what that check did, for data.verification
+    double verify_s;         // its seconds
     int stop_signal;         // the signal that interrupted the run
 } Run;
 
@@ -119,7 +122,9 @@ static void usage(FILE *out) {
             "  --data DIR         corpus folder (train.bin, val.bin, vocab.tok)\n"
             "  --results DIR      where records go (default results)\n"
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
-            "  --run-id ID        name the run (default: UTC time and seed)\n\n"
+            "  --run-id ID        name the run (default: UTC time and seed)\n"
+            "  --no-verify-corpus use the corpus files without checking them against its\n"
+            "                     manifest.json (the record says so)\n\n"
             "SIGINT/SIGTERM finish the step, checkpoint, record status 'interrupted' and exit\n"
             "non-zero; --resume continues bit-identically on the CPU.\n\n"
             "config keys:\n",
@@ -166,6 +171,10 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
         }
         size_t f = 0;
         while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
+        if (tb_streq(a, "--no-verify-corpus")) {
+            run->verify_corpus = 0;
+            continue;
+        }
         if (f == sizeof flags / sizeof flags[0] && !tb_streq(a, "--set") && !tb_streq(a, "--run-id"))
             return tb_error("train: unknown option '%s' (see tunebench train --help)", a);
         if (i + 1 >= argc) return tb_error("train: option %s needs a value (see tunebench train --help)", a);
@@ -197,6 +206,29 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
 
 // ---------------------------------------------------------------- data
 
+// Every file of the corpus against its manifest (corpus_verify_file), unless
+// --no-verify-corpus. run->verification says what was done, for the record.
+static int verify_corpus(Run *run) {
+    if (!run->verify_corpus) {
+        snprintf(run->verification, sizeof run->verification, "skipped (--no-verify-corpus)");
+        return 0;
+    }
+    static const char *files[] = {CORPUS_TRAIN, CORPUS_VAL, CORPUS_VOCAB};
+    int verified = 0;
+    double t0 = tb_now_seconds();
+    for (int i = 0; i < 3; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", run->cfg.data_dir, files[i]);
+        int rc = corpus_verify_file(path);
+        if (rc < 0) return -1;
+        verified += rc == CORPUS_VERIFIED;
+    }
+    run->verify_s = tb_now_seconds() - t0;
+    snprintf(run->verification, sizeof run->verification, "%s",
+             verified == 3 ? "manifest" : verified ? "partial (the manifest lists only some files)" : "no manifest");
+    return 0;
+}
+
 static int open_data(Run *run) {
     const ExperimentConfig *c = &run->cfg;
     char path[1100];
@@ -204,6 +236,7 @@ static int open_data(Run *run) {
     if (!tb_file_exists(path))
         return tb_error("corpus %s is missing %s: run 'make data' (or pass --data DIR of a prepared corpus)",
                         c->data_dir, CORPUS_TRAIN);
+    if (verify_corpus(run)) return -1;
     snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VOCAB);
     run->tok = tok_load(path);
     if (!run->tok) return -1;
@@ -230,6 +263,11 @@ static cJSON *data_json(Run *run) {
     cJSON_AddItemToObject(d, "manifest_hash",
                           manifest ? record_hash_string(tb_hash64(manifest, len, TB_HASH64_SEED)) : cJSON_CreateNull());
     free(manifest);
+    // A check skipped in any segment stays stated.
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "data"), "verification");
+    int keep = cJSON_IsString(before) && !tb_streq(before->valuestring, "manifest") &&
+               tb_streq(run->verification, "manifest");
+    cJSON_AddStringToObject(d, "verification", keep ? before->valuestring : run->verification);
     cJSON_AddItemToObject(d, "tokenizer_hash", record_hash_string(tok_hash(run->tok)));
     cJSON_AddNumberToObject(d, "vocab_size", tok_vocab_size(run->tok));
     cJSON_AddNumberToObject(d, "train_tokens", (double)loader_num_tokens(&run->train));
@@ -674,6 +712,7 @@ int cmd_train(int argc, char **argv) {
     cJSON *overrides = cJSON_CreateArray();
     const char *resume_dir = NULL;
     int status = 1;
+    run->verify_corpus = 1;
     join_command(run, argc, argv);
     int parsed = parse_args(run, argc, argv, &resume_dir, overrides);
     if (parsed != 0) {
@@ -798,6 +837,11 @@ int cmd_train(int argc, char **argv) {
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
+    if (tb_streq(run->verification, "manifest"))
+        progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
+                      "--no-verify-corpus skips the check)", 1e3 * run->verify_s);
+    else
+        progress_note(&run->progress, "corpus: not checked against a manifest: %s", run->verification);
     intro_print(&run->progress, c, &run->plan,
                 cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
                 loader_num_tokens(&run->train));
