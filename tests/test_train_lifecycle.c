@@ -11,7 +11,11 @@
 //   - a corpus file that no longer matches its manifest (tokens overwritten
 //     with other valid ids, same size) is refused by train, resume and eval,
 //     unless --no-verify-corpus, which the record then states; a shard whose
-//     header vocabulary is not the tokenizer's is refused at the start.
+//     header vocabulary is not the tokenizer's is refused at the start;
+//   - a record whose config was edited (optimizer.lr, batch_size) is refused
+//     by --resume with the keys named, from the checkpoint's run_config.json
+//     and from the optimizer in train_state.bin; --allow-config-change
+//     continues and the record lists the change.
 #include "train_cli.h"
 
 static char run_path[600];
@@ -236,6 +240,53 @@ static void test_corpus_checks(void) {
           "a shard of another vocabulary size: exit %d", rc);
 }
 
+// The record of run_id with its training.config's optimizer.lr and batch_size set.
+static void edit_record_config(const char *run_id, double lr, int batch) {
+    cJSON *r = load_record(run_id);
+    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "lr", cJSON_CreateNumber(lr));
+    cJSON_ReplaceItemInObject(cfg, "batch_size", cJSON_CreateNumber(batch));
+    char path[700];
+    snprintf(path, sizeof path, "%s.json", run_dir_of(run_id));
+    CHECK(r && tb_json_write(path, r) == 0, "rewrite %s", path);
+    cJSON_Delete(r);
+}
+
+static void test_resume_config(void) {
+    int rc = train("edited.log", "edited", "TUNEBENCH_FAULT_STOP_STEP", "10", NULL, NULL);
+    CHECK(rc == 128 + SIGTERM, "the run to edit exited %d", rc);
+    edit_record_config("edited", 0.001, 4);
+    rc = resume("edited-resume.log", "edited");
+    CHECK(rc != 0 && log_contains("edited-resume.log", "optimizer.lr: 0.003 -> 0.001") &&
+              log_contains("edited-resume.log", "batch_size: 8 -> 4") &&
+              log_contains("edited-resume.log", "--allow-config-change"),
+          "an edited record config on resume: exit %d", rc);
+    // A checkpoint without run_config.json: the optimizer in train_state.bin still tells.
+    char path[700];
+    snprintf(path, sizeof path, "%s/run_config.json", run_dir_of("edited"));
+    CHECK(tb_file_exists(path) && remove(path) == 0, "the checkpoint has no %s", path);
+    rc = resume("edited-resume2.log", "edited");
+    CHECK(rc != 0 && log_contains("edited-resume2.log", "optimizer.lr: 0.003") &&
+              !log_contains_quiet("edited-resume2.log", "batch_size"),
+          "an edited optimizer.lr against train_state.bin: exit %d", rc);
+    // Allowed explicitly: the record lists the change and follows it.
+    char d[600];
+    snprintf(d, sizeof d, "%s", run_dir_of("edited"));
+    char *args[] = {"tunebench", "train", "--resume", d, "--allow-config-change", NULL};
+    rc = run_train("edited-allowed.log", NULL, args);
+    cJSON *r = load_record("edited");
+    const cJSON *segs = r ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "identity"), "segments")
+                          : NULL;
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(segs, 1), "config_changes");
+    CHECK(rc == 0 && cJSON_GetArraySize(changes) == 1 &&
+              strstr(cJSON_GetArrayItem(changes, 0)->valuestring, "optimizer.lr"),
+          "--allow-config-change: exit %d, the segment does not list the change", rc);
+    CHECK(r && num(cJSON_GetObjectItemCaseSensitive(r, "training"), "tokens_per_step") == 4 * 16,
+          "--allow-config-change: training.tokens_per_step does not follow the new batch");
+    CHECK(check_completed("edited") == 0, "the run resumed with a changed config is not valid and complete");
+    cJSON_Delete(r);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     const char *tests = strstr(argv[0], "/tests/");
@@ -262,6 +313,7 @@ int main(int argc, char **argv) {
     if (full) test_final_phase(full);
     test_end_settings();
     test_corpus_checks();
+    test_resume_config();
     cJSON_Delete(full);
 
     char cmd[300];

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,6 +101,7 @@ typedef struct {
     int record_started;      // this process has written the record
     int threads_given;       // --threads was on the command line
     int verify_corpus;       // check the corpus files against its manifest (not --no-verify-corpus)
+    int allow_config_change; // --allow-config-change: a resume may continue with an edited config
     char verification[64];   // what that check did, for data.verification
     double verify_s;         // its seconds
     int stop_signal;         // the signal that interrupted the run
@@ -124,7 +126,9 @@ static void usage(FILE *out) {
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
             "  --run-id ID        name the run (default: UTC time and seed)\n"
             "  --no-verify-corpus use the corpus files without checking them against its\n"
-            "                     manifest.json (the record says so)\n\n"
+            "                     manifest.json (the record says so)\n"
+            "  --allow-config-change  with --resume: continue although the record's config\n"
+            "                     differs from the checkpoint's (the record lists the change)\n\n"
             "SIGINT/SIGTERM finish the step, checkpoint, record status 'interrupted' and exit\n"
             "non-zero; --resume continues bit-identically on the CPU.\n\n"
             "config keys:\n",
@@ -173,6 +177,11 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
         while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
         if (tb_streq(a, "--no-verify-corpus")) {
             run->verify_corpus = 0;
+            continue;
+        }
+        if (tb_streq(a, "--allow-config-change")) {
+            if (!*resume_dir) return tb_error("train: --allow-config-change goes with --resume");
+            run->allow_config_change = 1;
             continue;
         }
         if (f == sizeof flags / sizeof flags[0] && !tb_streq(a, "--set") && !tb_streq(a, "--run-id"))
@@ -436,7 +445,12 @@ static int save_checkpoint(Run *run, int step) {
     rng_seed(&ts.rng, (uint64_t)run->cfg.seed);
     loader_get_state(&run->train, ts.data_state);
     ts.optim = run->optim;
+    cJSON *cfg = config_to_json(&run->cfg);
+    char *cfg_text = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    ts.run_config = cfg_text;
     int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    free(cfg_text);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
@@ -520,6 +534,100 @@ static void set_threads(int threads) {
     omp_set_num_threads(threads);
 #endif
     openblas_set_num_threads(threads);
+}
+
+// A resumed run continues with its record's config. It must be the config
+// the checkpoint was trained with (run_config.json beside it) and the
+// optimizer settings of its train_state.bin, or the resumed run would be
+// another run under the same name. Differences are refused, naming each key,
+// unless --allow-config-change, and then the new segment lists them.
+static const struct {
+    const char *key;
+    size_t offset;
+} optim_keys[] = {
+    {"optimizer.lr", offsetof(OptimConfig, lr)},
+    {"optimizer.beta1", offsetof(OptimConfig, beta1)},
+    {"optimizer.beta2", offsetof(OptimConfig, beta2)},
+    {"optimizer.eps", offsetof(OptimConfig, eps)},
+    {"optimizer.weight_decay", offsetof(OptimConfig, weight_decay)},
+    {"optimizer.grad_clip", offsetof(OptimConfig, grad_clip)},
+};
+
+static int listed(const cJSON *changes, const char *key) {
+    size_t n = strlen(key);
+    for (const cJSON *c = changes->child; c; c = c->next)
+        if (strncmp(c->valuestring, key, n) == 0 && c->valuestring[n] == ':') return 1;
+    return 0;
+}
+
+static int check_resume_config(Run *run, const TrainState *ts, int allow_change) {
+    cJSON *changes = cJSON_CreateArray();
+    char *text = checkpoint_read_run_config(run->run_dir);
+    if (text) {
+        char origin[1100];
+        snprintf(origin, sizeof origin, "%s/run_config.json", run->run_dir);
+        cJSON *json = cJSON_Parse(text);
+        free(text);
+        ExperimentConfig *trained = tb_malloc(sizeof *trained);
+        config_defaults(trained);
+        int bad = !json ? tb_error("%s: invalid JSON", origin) : config_from_json(trained, json, origin);
+        cJSON_Delete(json);
+        if (!bad) config_diff(trained, &run->cfg, changes);
+        free(trained);
+        if (bad) {
+            cJSON_Delete(changes);
+            return -1;
+        }
+    }
+    // The optimizer as train_state.bin holds it (the 32-bit values the steps used).
+    const OptimConfig *was = &ts->optim, *now = &run->optim;
+    char line[300];
+    for (size_t i = 0; i < sizeof optim_keys / sizeof optim_keys[0]; i++) {
+        float a, b;
+        memcpy(&a, (const char *)was + optim_keys[i].offset, sizeof a);
+        memcpy(&b, (const char *)now + optim_keys[i].offset, sizeof b);
+        if (a == b || listed(changes, optim_keys[i].key)) continue;
+        snprintf(line, sizeof line, "%s: %.9g -> %.9g", optim_keys[i].key, (double)a, (double)b);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->min_lr != now->min_lr && !listed(changes, "optimizer.min_lr_ratio") && !listed(changes, "optimizer.lr")) {
+        snprintf(line, sizeof line, "optimizer.min_lr_ratio: floor %.9g -> %.9g", (double)was->min_lr, (double)now->min_lr);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->warmup_steps != now->warmup_steps && !listed(changes, "optimizer.warmup_steps")) {
+        snprintf(line, sizeof line, "optimizer.warmup_steps: %d -> %d", was->warmup_steps, now->warmup_steps);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->total_steps != now->total_steps && !listed(changes, "steps")) {
+        snprintf(line, sizeof line, "steps: %d -> %d", was->total_steps, now->total_steps);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    int n = cJSON_GetArraySize(changes);
+    if (n == 0) {
+        cJSON_Delete(changes);
+        return 0;
+    }
+    char list[1500] = "";
+    size_t used = 0;
+    for (const cJSON *c = changes->child; c && used < sizeof list; c = c->next)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", c == changes->child ? "" : "; ", c->valuestring);
+    if (!allow_change) {
+        cJSON_Delete(changes);
+        return tb_error("--resume %s: the record's training.config differs from the config its checkpoint was trained "
+                        "with (%s); restore the record's values, or pass --allow-config-change to continue with "
+                        "them (the record then lists the change)", run->run_dir, list);
+    }
+    progress_note(&run->progress, "resuming with a changed config (--allow-config-change): %s", list);
+    record_segment_set(&run->rec, "config_changes", changes);
+    // What the record derives from the config follows it.
+    cJSON *training = record_section(&run->rec, "training");
+    double tokens_per_step = (double)run->cfg.batch_size * run->cfg.seq_len;
+    cJSON_ReplaceItemInObjectCaseSensitive(training, "tokens_per_step", cJSON_CreateNumber(tokens_per_step));
+    if (cJSON_GetObjectItemCaseSensitive(training, "epochs"))
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            training, "epochs",
+            cJSON_CreateNumber(intro_epochs(run->cfg.steps, tokens_per_step, loader_num_tokens(&run->train))));
+    return 0;
 }
 
 // ---------------------------------------------------------------- the loop
@@ -787,6 +895,7 @@ int cmd_train(int argc, char **argv) {
         loader_set_state(&run->train, ts.data_state);
         record_truncate_after(&run->rec, run->start_step);
         record_add_segment(&run->rec, run->start_step, run->command);
+        if (check_resume_config(run, &ts, run->allow_config_change)) goto fail;
         record_set_status(&run->rec, "running", NULL);
         if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
     } else {
