@@ -255,6 +255,8 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
     if (rc == 0) rc = save_config(path, m, checksum);
     join_path(path, sizeof path, tmp, "train_state.bin");
     if (rc == 0 && ts) rc = save_train_state(path, m, ts, checksum);
+    join_path(path, sizeof path, tmp, "run_config.json");
+    if (rc == 0 && ts && ts->run_config) rc = tb_write_file_atomic(path, ts->run_config, strlen(ts->run_config));
     if (rc != 0) {
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", tb_last_error());
@@ -267,6 +269,12 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
 }
 
 // ---------------------------------------------------------------- loading
+
+char *checkpoint_read_run_config(const char *dir) {
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "run_config.json");
+    return tb_file_exists(path) ? tb_read_file(path, NULL) : NULL;
+}
 
 // Reads config.json into spec; weights_checksum receives its
 // tunebench.weights_checksum ("" when it has none).

@@ -14,6 +14,9 @@
 //   <dir>/train_state.bin    only when a TrainState is given: what an exact
 //                            resume needs, with the run id, the step and the
 //                            weights' checksum (see checkpoint.c for the layout)
+//   <dir>/run_config.json    only when the TrainState carries one: the
+//                            training run's resolved config, which a resume
+//                            compares with its record's
 //
 // A save builds the whole directory under a temporary name and then renames
 // it into place, so a killed save leaves the previous checkpoint intact and
@@ -45,6 +48,8 @@ typedef struct {
     Rng rng;                 // the run's random generator, mid-stream
     uint64_t data_state[4];  // the data loader's position (opaque here)
     OptimConfig optim;       // the optimizer settings in use
+    const char *run_config;  // saving: JSON text written as run_config.json (the
+                             // run's resolved config), NULL for none; not loaded
 } TrainState;
 
 // Writes dir (created if needed, replaced if it exists). ts may be NULL for a
@@ -61,6 +66,10 @@ Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts);
 // Loads dir into an existing model, which must be the same architecture and
 // shapes (the error says which model the checkpoint holds otherwise).
 int checkpoint_load_into(Model *m, const char *dir, TrainState *ts);
+
+// The run_config.json that a save with ts->run_config wrote into dir, as
+// malloc'ed text; NULL (no error) when dir has none.
+char *checkpoint_read_run_config(const char *dir);
 
 // The tensor that the LM head is tied to, for the model's architecture.
 const char *checkpoint_tied_embedding_name(const Model *m);

@@ -50,15 +50,16 @@ static Tokenizer *tokenizer_for_shard(const char *vocab, const char *shard) {
 
 static const char *eval_usage =
     "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
-    "                      [--max-windows N] [--backend cpu|cuda]\n"
+    "                      [--max-windows N] [--backend cpu|cuda] [--no-verify-corpus]\n"
     "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
     "  in sequential windows of T tokens (default: the model's context), B windows per\n"
     "  forward (default 8). Prints one JSON object. The vocabulary defaults to vocab.tok\n"
-    "  beside the shard (bytes for a byte-level shard).\n";
+    "  beside the shard (bytes for a byte-level shard). A shard listed in the manifest.json\n"
+    "  beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = "cpu";
-    int B = 8, T = 0, max_windows = 0;
+    int B = 8, T = 0, max_windows = 0, verify = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -68,6 +69,7 @@ int cmd_eval(int argc, char **argv) {
         } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
         else if (tb_streq(a, "--data") && has) data = argv[++i];
         else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
+        else if (tb_streq(a, "--no-verify-corpus")) verify = 0;
         else if (tb_streq(a, "--backend") && has) backend = argv[++i];
         else if (tb_streq(a, "--batch") && has) {
             if (parse_int(argv[++i], &B, "--batch")) return tb_report(), 2;
@@ -87,6 +89,7 @@ int cmd_eval(int argc, char **argv) {
     }
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
+    if (verify && corpus_verify_file(data) < 0) return tb_report(), 1;
     Tokenizer *tok = tokenizer_for_shard(vocab, data);
     if (!tok) return tb_report(), 1;
     Model *m = checkpoint_load(ckpt, be, NULL);

@@ -320,6 +320,38 @@ cJSON *config_to_json(const ExperimentConfig *cfg) {
     return root;
 }
 
+// A value as text; floats with `digits` significant digits.
+static void format_value(const ConfigKey *k, const ExperimentConfig *cfg, int digits, char *out, size_t cap) {
+    const void *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING: snprintf(out, cap, "'%s'", (const char *)field); break;
+    case KEY_INT: snprintf(out, cap, "%d", *(const int *)field); break;
+    case KEY_INT64: snprintf(out, cap, "%lld", (long long)*(const int64_t *)field); break;
+    case KEY_FLOAT: snprintf(out, cap, "%.*g", digits, *(const double *)field); break;
+    }
+}
+
+int config_diff(const ExperimentConfig *from, const ExperimentConfig *to, cJSON *changes) {
+    int n = 0;
+    for (int i = 0; i < NUM_CONFIG_KEYS; i++) {
+        const ConfigKey *k = &config_keys[i];
+        if (strcmp(k->key, "threads") == 0) continue;
+        char a[300], b[300], line[700];
+        // 17 digits tell every two doubles apart; 15 read better where they suffice.
+        format_value(k, from, 17, a, sizeof a);
+        format_value(k, to, 17, b, sizeof b);
+        if (strcmp(a, b) == 0) continue;
+        char a15[300], b15[300];
+        format_value(k, from, 15, a15, sizeof a15);
+        format_value(k, to, 15, b15, sizeof b15);
+        if (strcmp(a15, b15) != 0) memcpy(a, a15, sizeof a), memcpy(b, b15, sizeof b);
+        snprintf(line, sizeof line, "%s: %s -> %s", k->key, a, b);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+        n++;
+    }
+    return n;
+}
+
 void config_print_keys(FILE *out) {
     static const char *type_names[] = {"string", "integer", "integer", "number"};
     for (int i = 0; i < NUM_CONFIG_KEYS; i++) {

@@ -82,6 +82,10 @@ void config_resolve(ExperimentConfig *cfg, cJSON *notes);
 cJSON *config_to_json(const ExperimentConfig *cfg);
 // Reads a config back from config_to_json() output (for --resume).
 int config_from_json(ExperimentConfig *cfg, const cJSON *json, const char *origin);
+// The keys whose values differ between two configs, as JSON strings
+// "key: A -> B" appended to `changes` (skipping `threads`, which may change on
+// resume). Returns how many.
+int config_diff(const ExperimentConfig *from, const ExperimentConfig *to, cJSON *changes);
 // One line per key: name, type, range and meaning (for `tunebench train --help`).
 void config_print_keys(FILE *out);
 
