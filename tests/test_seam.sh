@@ -74,6 +74,22 @@ for dir in lib kernels data models; do
   check "$dir/ includes only from: $(allowed $dir) (found:${bad:- none})" none "$bad"
 done
 
+# kernels/ops.def is the only list of the backend's functions: no other file
+# declares one as a Backend field (`(*linear_forward)(`), fills one into a
+# table (`.linear_forward = `) or declares a backend's version of one in a
+# header (`void linear_forward_cuda(`). tests/host_backend.h, a partial test
+# table of host functions, is the one exception.
+ops=$(sed -nE 's/^OP\([A-Z]+, *[a-z_]+, *([a-z0-9_]+),.*/\1/p' kernels/ops.def | paste -sd'|')
+op_lists() {
+  sources "$@" | grep -v '^tests/host_backend.h$' | xargs grep -nE \
+    "\(\*($ops)\)[[:space:]]*\(|^[[:space:]]*\.($ops)[[:space:]]*=" 2>/dev/null
+  sources "$@" | grep -E '\.(h|cuh)$' | xargs grep -nE \
+    "^(void|double|size_t)[[:space:]*]+($ops)_(cpu|cuda)[[:space:]]*\(" 2>/dev/null
+}
+check "kernels/ops.def lists at least 30 functions" [ "$(printf '%s' "$ops" | tr '|' '\n' | wc -l)" -ge 30 ]
+hits=$(op_lists $code models tests)
+check "kernels/ops.def is the only list of the backend's functions (found: ${hits:-none})" none "$hits"
+
 # The checks themselves: a planted name check and a planted upward include
 # (in a scratch folder inside kernels/'s view of the tree) are found.
 first=$(printf '%s\n' $archs | head -n 1)
@@ -81,6 +97,10 @@ tmp=$(mktemp -d ./kernels/.tb_seam_XXXXXX)
 printf 'int f(const char *a) { return tb_streq(a, "%s"); }\n' "$first" >"$tmp/x.c"
 printf '#include "../../src/runner/config.h"\n' >"$tmp/y.c"
 check "a planted architecture check is caught" [ -n "$(name_checks "$first" "$tmp")" ]
+printf 'struct X { void (*gelu_forward)(float *o, const float *i, size_t n); };\n' >"$tmp/z.h"
+check "a planted list of ops is caught" [ -n "$(op_lists "$tmp")" ]
+printf 'void gelu_forward_cuda(float *o, const float *i, size_t n);\n' >"$tmp/z.h"
+check "a planted prototype of an op is caught" [ -n "$(op_lists "$tmp")" ]
 check "a planted upward include is caught" [ -n "$(upward_includes "$tmp" "kernels lib")" ]
 rm -rf "$tmp"
 
