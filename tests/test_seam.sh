@@ -6,7 +6,10 @@
 #   model or its registry entry (models/architectures.def lists them).
 # - Every registered architecture has its experiments at both sizes.
 # - Every #include points down: src/ (the CLI) and the tools -> models/, data/
-#   -> kernels/ -> lib/, and lib/ includes nothing of the project.
+#   -> kernels/ -> lib/, and lib/ includes nothing of the project; emu/ (the
+#   SIMT emulation the tests build the CUDA kernels against) includes only
+#   itself.
+# - kernels/ops.def is the only list of the backend's functions.
 set -u
 cd "$(dirname "$0")/.."
 passed=0; failed=0
@@ -54,6 +57,7 @@ allowed() {
     kernels) echo "kernels lib" ;;
     data) echo "data lib" ;;
     models) echo "models kernels lib" ;;
+    emu) echo "emu" ;;
     *) echo "src models data kernels lib plots" ;;
   esac
 }
@@ -69,7 +73,7 @@ upward_includes() {
   done < <(grep -rnE '#include "[^"]+"' "$dir" --include='*.c' --include='*.h' --include='*.cu' --include='*.cuh' --include='*.cpp' | sed -E 's/^([^:]*):[0-9]+:/\1:/')
   printf '%s' "$bad"
 }
-for dir in lib kernels data models; do
+for dir in lib kernels data models emu; do
   bad=$(upward_includes $dir "$(allowed $dir)")
   check "$dir/ includes only from: $(allowed $dir) (found:${bad:- none})" none "$bad"
 done
@@ -89,6 +93,15 @@ op_lists() {
 check "kernels/ops.def lists at least 30 functions" [ "$(printf '%s' "$ops" | tr '|' '\n' | wc -l)" -ge 30 ]
 hits=$(op_lists $code models tests)
 check "kernels/ops.def is the only list of the backend's functions (found: ${hits:-none})" none "$hits"
+
+# The SIMT emulation (emu/) is apart from the production kernels, and its
+# calls run one way: the stream (simt_stream.cpp) calls nothing else of it.
+emu_in_kernels=$(find kernels -name 'simt*')
+check "the SIMT emulation lives in emu/, not kernels/ (found: ${emu_in_kernels:-none})" \
+  none "$emu_in_kernels"
+stream_uses=$(grep -oE '#include "[^"]+"' emu/simt_stream.cpp | grep -vE '"simt_stream.h"|"simt_emu_api.h"')
+check "emu/simt_stream.cpp calls nothing else of the emulation (includes:${stream_uses:- none})" \
+  none "$stream_uses"
 
 # The checks themselves: a planted name check and a planted upward include
 # (in a scratch folder inside kernels/'s view of the tree) are found.
