@@ -1,7 +1,7 @@
 # mk/cuda.mk: the CUDA backend, built two ways from the same kernels/cuda/*.cu:
-# `make test` compiles them with g++ against the SIMT emulation
-# (kernels/cuda/simt_emu.h) and links them into tests/test_cuda_*; `make cuda`
-# compiles them with nvcc.
+# `make test` compiles them with g++ against the SIMT emulation (emu/, which
+# stands in for the CUDA runtime and cuBLAS headers) and links them into
+# tests/test_cuda_*; `make cuda` compiles them with nvcc.
 ##@ GPU
 ## cuda             nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda (builds without a GPU)
 ## test-gpu         the CUDA kernel and model tests natively, a determinism check, and SIGTERM to GPU runs
@@ -19,9 +19,9 @@ SIMT_TEST_CU := $(sort $(wildcard tests/simt/*.cu))
 
 # ---------------------------------------------------------------- emulation
 EMU_BUILD    := $(BUILD)/emu
-EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I.
+EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I. -Iemu
 EMU_OBJ      := $(CUDA_SRC:%.cu=$(EMU_BUILD)/%.o) $(SIMT_TEST_CU:%.cu=$(EMU_BUILD)/%.o) \
-                $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard kernels/cuda/*.cpp))
+                $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard emu/*.cpp))
 
 $(EMU_BUILD)/%.o: %.cu | deps-build
 	@mkdir -p $(dir $@)

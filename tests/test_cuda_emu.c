@@ -4,7 +4,7 @@
 // __syncthreads() is caught by at least one of the two scheduling orders.
 #include <stdlib.h>
 
-#include "kernels/cuda/simt_emu_api.h"
+#include "emu/simt_emu_api.h"
 #include "test.h"
 
 void emu_neighbour(int *out, int blocks, int threads, int seed, int with_barrier);

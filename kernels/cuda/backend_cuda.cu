@@ -126,56 +126,18 @@ static void cuda_graph_destroy(void *graph) {
     if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
 }
 
+// kernels/ops.def's functions: memory and graphs above, each op's <name>_cuda.
+#define OP_CUDA_FN_MEMORY(name) cuda_##name
+#define OP_CUDA_FN_GRAPH(name) cuda_##name
+#define OP_CUDA_FN_COMPUTE(name) name##_cuda
+
 static const Backend cuda_backend = {
     .name = "cuda",
     .selective_scan_max_dstate = SELECTIVE_SCAN_MAX_DSTATE_CUDA,
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CUDA,
-    .alloc = cuda_alloc,
-    .free = cuda_free,
-    .zero = cuda_zero,
-    .to_device = cuda_to_device,
-    .to_host = cuda_to_host,
-    .copy = cuda_copy,
-    .copy_2d = cuda_copy_2d,
-    .synchronize = cuda_synchronize,
-    .reserve_workspace = cuda_reserve_workspace,
-    .graph_capture_begin = cuda_graph_capture_begin,
-    .graph_capture_end = cuda_graph_capture_end,
-    .graph_launch = cuda_graph_launch,
-    .graph_destroy = cuda_graph_destroy,
-    .linear_forward = linear_forward_cuda,
-    .linear_backward = linear_backward_cuda,
-    .embedding_forward = embedding_forward_cuda,
-    .embedding_backward = embedding_backward_cuda,
-    .layernorm_forward = layernorm_forward_cuda,
-    .layernorm_backward = layernorm_backward_cuda,
-    .rmsnorm_forward = rmsnorm_forward_cuda,
-    .add_rmsnorm_forward = add_rmsnorm_forward_cuda,
-    .rmsnorm_backward = rmsnorm_backward_cuda,
-    .gelu_forward = gelu_forward_cuda,
-    .gelu_backward = gelu_backward_cuda,
-    .silu_forward = silu_forward_cuda,
-    .silu_backward = silu_backward_cuda,
-    .add = add_cuda,
-    .accumulate = accumulate_cuda,
-    .scale = scale_cuda,
-    .attention_forward = attention_forward_cuda,
-    .attention_backward = attention_backward_cuda,
-    .attention_decode = attention_decode_cuda,
-    .crossentropy_forward_backward = crossentropy_forward_backward_cuda,
-    .sum_squares = sum_squares_cuda,
-    .adamw_update = adamw_update_cuda,
-    .conv1d_forward = conv1d_forward_cuda,
-    .conv1d_backward = conv1d_backward_cuda,
-    .conv1d_silu_step = conv1d_silu_step_cuda,
-    .conv1d_state_from_sequence = conv1d_state_from_sequence_cuda,
-    .selective_scan_forward = selective_scan_forward_cuda,
-    .selective_scan_backward = selective_scan_backward_cuda,
-    .selective_scan_scratch_floats = selective_scan_scratch_floats_cuda,
-    .selective_scan_step = selective_scan_step_cuda,
-    .lstm_forward = lstm_forward_cuda,
-    .lstm_backward = lstm_backward_cuda,
-    .lstm_scratch_floats = lstm_scratch_floats_cuda,
+#define OP(kind, ret, name, params, args) .name = OP_CUDA_FN_##kind(name),
+#include "../ops.def"
+#undef OP
 };
 
 static void apply_math_mode(void) {

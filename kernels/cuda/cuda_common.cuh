@@ -1,7 +1,7 @@
 // cuda_common.cuh: what every CUDA kernel file includes.
 //
 // The same source compiles two ways: with nvcc for a GPU, and with g++ against
-// the SIMT emulation (simt_emu.h) for `make test`. The two differences the
+// the SIMT emulation (emu/simt_emu.h) for `make test`. The two differences the
 // kernels see are spelled as macros:
 //   LAUNCH(kernel, grid, block, smem)(args...)   kernel<<<grid, block, smem, stream>>>(args...)
 //   DYNAMIC_SHARED(float, buf);                   extern __shared__ float buf[];
@@ -17,8 +17,10 @@
     kernel<<<(grid), (block), (smem), cuda_stream()>>>
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
-#include "simt_emu.h"
-#include "simt_emu_events.h"
+// The SIMT emulation (emu/, on the emulated build's include path) in place
+// of the CUDA runtime and cuBLAS.
+#include <simt_emu.h>
+#include <simt_events.h>
 #undef LAUNCH  // simt_emu.h's, uncounted
 #define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
     simt_launch(kernel, dim3(grid), dim3(block), (smem))

@@ -1,14 +1,14 @@
-// simt_emu_events.h: CUDA events for the SIMT emulation (simt_emu_events.cpp).
+// simt_events.h: CUDA events for the SIMT emulation (simt_events.cpp).
 //
-// Work runs when it is issued here (simt_emu.h), so the moment an event is
-// recorded is the moment everything issued before it has finished: an event
-// keeps the host's monotonic clock at cudaEventRecord, and elapsed times are
-// the emulation's own run times (slow, but real and never negative). A GPU
+// A record is work on the stream (simt_stream.h): it stamps the host's
+// monotonic clock when it runs, which is when everything issued before it has
+// finished, at once or (deferred mode) at the next synchronisation. Elapsed
+// times are the emulation's own run times (slow, but real and never negative). A GPU
 // records an event inside a stream capture as a graph node whose time cannot
 // be read; the emulation refuses the call there, so code that would time a
 // capture fails `make test` instead of reporting garbage on a GPU.
-#ifndef TB_SIMT_EMU_EVENTS_H
-#define TB_SIMT_EMU_EVENTS_H
+#ifndef TB_SIMT_EVENTS_H
+#define TB_SIMT_EVENTS_H
 
 #include "simt_emu.h"
 

@@ -1,4 +1,4 @@
-// simt_emu.cpp: the runtime behind simt_emu.h (see there for the model).
+// simt_fibers.cpp: the threads of a kernel (see simt_emu.h for the model).
 //
 // One block at a time: every thread of the block is a fiber (ucontext) with
 // its own stack. The scheduler resumes each runnable fiber in the chosen
@@ -10,7 +10,6 @@
 // GPU as well, and the emulation stops with a message.
 #include "simt_emu.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <ucontext.h>
@@ -245,144 +244,4 @@ void simt_run_grid(dim3 grid, dim3 block, size_t smem, SimtThunk fn, void *ctx) 
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) run_block(grid, block, dim3(x, y, z), smem);
-}
-
-// ---------------------------------------------------------------- runtime API
-cudaError_t cudaMalloc(void **p, size_t bytes) {
-    simt_forbid_in_capture("cudaMalloc");
-    *p = malloc(bytes ? bytes : 1);
-    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t cudaFree(void *p) {
-    simt_forbid_in_capture("cudaFree");
-    free(p);
-    return cudaSuccess;
-}
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
-    (void)kind;
-    simt_forbid_in_capture("cudaMemcpy (synchronous)");
-    if (bytes) memmove(dst, src, bytes);
-    return cudaSuccess;
-}
-cudaError_t cudaMemset(void *p, int value, size_t bytes) {
-    simt_forbid_in_capture("cudaMemset (synchronous)");
-    if (bytes) memset(p, value, bytes);
-    return cudaSuccess;
-}
-cudaError_t cudaDeviceSynchronize(void) {
-    simt_forbid_in_capture("cudaDeviceSynchronize");
-    return cudaSuccess;
-}
-cudaError_t cudaGetLastError(void) { return cudaSuccess; }
-cudaError_t cudaGetDeviceCount(int *count) {
-    *count = 1;
-    return cudaSuccess;
-}
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
-const char *cudaGetErrorString(cudaError_t err) {
-    switch (err) {
-        case cudaSuccess: return "no error";
-        case cudaErrorMemoryAllocation: return "out of memory";
-        case cudaErrorNoDevice: return "no CUDA-capable device is detected";
-        default: return "invalid value";
-    }
-}
-
-// ---------------------------------------------------------------- cuBLAS subset
-struct SimtCublas {
-    cublasMath_t math_mode;
-};
-
-cublasStatus_t cublasCreate(cublasHandle_t *handle) {
-    *handle = (cublasHandle_t)calloc(1, sizeof(struct SimtCublas));
-    return *handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
-}
-cublasStatus_t cublasDestroy(cublasHandle_t handle) {
-    free(handle);
-    return CUBLAS_STATUS_SUCCESS;
-}
-// TF32 changes the precision on a GPU; the emulation always computes in fp32.
-cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
-    handle->math_mode = mode;
-    return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t *mode) {
-    *mode = handle->math_mode;
-    return CUBLAS_STATUS_SUCCESS;
-}
-
-static CBLAS_TRANSPOSE cblas_op(cublasOperation_t op) { return op == CUBLAS_OP_T ? CblasTrans : CblasNoTrans; }
-
-// A strided-batched sgemm recorded during a capture, replayed as issued.
-struct SgemmCall {
-    cublasOperation_t ta, tb;
-    int m, n, k;
-    float alpha;
-    const float *A;
-    int lda;
-    long long sA;
-    const float *B;
-    int ldb;
-    long long sB;
-    float beta;
-    float *C;
-    int ldc;
-    long long sC;
-    int batch;
-    static void run(void *p) {
-        SgemmCall *c = (SgemmCall *)p;
-        for (int i = 0; i < c->batch; i++)
-            cblas_sgemm(CblasColMajor, cblas_op(c->ta), cblas_op(c->tb), c->m, c->n, c->k,
-                        c->alpha, c->A + i * c->sA, c->lda, c->B + i * c->sB, c->ldb, c->beta,
-                        c->C + i * c->sC, c->ldc);
-    }
-    static void destroy(void *p) { delete (SgemmCall *)p; }
-};
-
-// cuBLAS checks the leading dimensions against the stored (not the
-// transposed) shape; so does this, so a wrong ld fails here too.
-static int gemm_args_valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           int lda, int ldb, int ldc) {
-    if (m < 0 || n < 0 || k < 0) return 0;
-    int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
-    return lda >= (a_rows > 1 ? a_rows : 1) && ldb >= (b_rows > 1 ? b_rows : 1) &&
-           ldc >= (m > 1 ? m : 1);
-}
-
-cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
-    (void)stream;
-    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
-}
-cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void *workspace, size_t bytes) {
-    (void)workspace, (void)bytes;
-    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
-}
-
-cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
-                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
-                           const float *A, int lda, const float *B, int ldb, const float *beta,
-                           float *C, int ldc) {
-    return cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, 0, B, ldb, 0,
-                                     beta, C, ldc, 0, 1);
-}
-
-cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
-                                         cublasOperation_t transb, int m, int n, int k,
-                                         const float *alpha, const float *A, int lda,
-                                         long long strideA, const float *B, int ldb,
-                                         long long strideB, const float *beta, float *C, int ldc,
-                                         long long strideC, int batch_count) {
-    if (!handle || batch_count < 0 || !gemm_args_valid(transa, transb, m, n, k, lda, ldb, ldc))
-        return CUBLAS_STATUS_INVALID_VALUE;
-    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
-    if (simt_capturing()) {  // keep the call, with alpha and beta read now (host pointer mode)
-        SgemmCall *c = new SgemmCall{transa, transb, m, n, k, *alpha, A, lda, strideA, B, ldb,
-                                     strideB, *beta, C, ldc, strideC, batch_count};
-        simt_record(&SgemmCall::run, &SgemmCall::destroy, c);
-        return CUBLAS_STATUS_SUCCESS;
-    }
-    for (int i = 0; i < batch_count; i++)
-        cblas_sgemm(CblasColMajor, cblas_op(transa), cblas_op(transb), m, n, k, *alpha,
-                    A + i * strideA, lda, B + i * strideB, ldb, *beta, C + i * strideC, ldc);
-    return CUBLAS_STATUS_SUCCESS;
 }

@@ -1,6 +1,13 @@
 // simt_emu.h: just enough of CUDA and cuBLAS for the kernels in kernels/cuda/
 // to compile with g++ and run on the CPU, so that `make test` checks every
-// kernel on machines without a GPU.
+// kernel on machines without a GPU. It stands in for <cuda_runtime.h> and
+// <cublas_v2.h>: the emulated build puts emu/ on the include path.
+//
+// The files: simt_fibers.cpp runs a kernel's threads; simt_stream.cpp holds
+// the stream (work run at once, recorded by a capture, or deferred to the
+// next synchronisation); simt_runtime.cpp and simt_events.cpp are the
+// runtime and cuBLAS calls, which issue their work on the stream. Calls go
+// one way: runtime and events -> stream; a launch (below) -> stream, fibers.
 //
 // The model: a launch runs its blocks one after another on the calling OS
 // thread. The threads of a block are cooperative fibers (ucontext), each with
@@ -18,7 +25,7 @@
 // kernels; here it is a buffer filled with NaN bytes at the start of each
 // block, so reading it before writing it shows up.
 //
-// Device memory is host memory; cudaMemcpy is memcpy. The cuBLAS subset is
+// Device memory is host memory; a copy is memcpy. The cuBLAS subset is
 // forwarded to cblas_sgemm with the column-major convention kept exactly.
 #ifndef TB_SIMT_EMU_H
 #define TB_SIMT_EMU_H
@@ -29,6 +36,7 @@
 #include <string.h>
 
 #include "simt_emu_api.h"
+#include "simt_stream.h"
 
 // ---------------------------------------------------------------- qualifiers
 #define __global__
@@ -154,24 +162,18 @@ void simt_run_grid(dim3 grid, dim3 block, size_t dynamic_smem, SimtThunk fn, voi
 template <typename F>
 static void simt_thunk(void *ctx) { (*(F *)ctx)(); }
 
-// Stream capture (simt_emu_graph.cpp): while a capture is open, launches,
-// cuBLAS calls and async copies are recorded instead of run, as on a GPU.
-int simt_capturing(void);
-typedef void (*SimtRecordedFn)(void *ctx);
-void simt_record(SimtRecordedFn run, SimtRecordedFn destroy, void *ctx);
-
-// A launch kept for replay: the grid, and the kernel with its arguments as
-// they were at capture (a graph's kernel nodes keep their parameters too).
+// A launch as issued: the grid, and the kernel with its arguments as they
+// were at the launch (a graph's kernel nodes keep their parameters too).
 template <typename F>
-struct SimtRecordedLaunch {
+struct SimtKeptLaunch {
     dim3 grid, block;
     size_t smem;
     F body;
     static void run(void *p) {
-        SimtRecordedLaunch *r = (SimtRecordedLaunch *)p;
+        SimtKeptLaunch *r = (SimtKeptLaunch *)p;
         simt_run_grid(r->grid, r->block, r->smem, &simt_thunk<F>, (void *)&r->body);
     }
-    static void destroy(void *p) { delete (SimtRecordedLaunch *)p; }
+    static void destroy(void *p) { delete (SimtKeptLaunch *)p; }
 };
 
 template <typename... P>
@@ -183,9 +185,9 @@ struct SimtLaunch {
     void operator()(A... args) const {
         void (*k)(P...) = kernel;
         auto body = [=]() { k(args...); };
-        if (simt_capturing()) {
-            typedef SimtRecordedLaunch<decltype(body)> Rec;
-            simt_record(&Rec::run, &Rec::destroy, new Rec{grid, block, smem, body});
+        if (simt_stream_keeps()) {  // a capture, or deferred mode
+            typedef SimtKeptLaunch<decltype(body)> Kept;
+            simt_stream_keep(&Kept::run, &Kept::destroy, new Kept{grid, block, smem, body});
             return;
         }
         simt_run_grid(grid, block, smem, &simt_thunk<decltype(body)>, (void *)&body);
@@ -215,11 +217,11 @@ cudaError_t cudaSetDevice(int device);
 const char *cudaGetErrorString(cudaError_t err);
 
 // ---------------------------------------------------------------- streams and graphs
-// One stream, in order (kernels run when launched). Capture records what is
-// issued on it; a graph replays the records in order. The calls that a GPU
-// forbids during a capture (synchronous copies, allocation, synchronisation)
-// stop the emulation with a message, so a decode step that would not capture
-// on a GPU fails `make test` here.
+// One stream, in order (simt_stream.h). Capture records what is issued on
+// it; a graph replays the records in order. The calls that a GPU forbids
+// during a capture (synchronous copies, allocation, synchronisation) stop the
+// emulation with a message, so a decode step that would not capture on a GPU
+// fails `make test` here.
 typedef struct SimtStream *cudaStream_t;
 typedef struct SimtGraph *cudaGraph_t;
 typedef struct SimtGraph *cudaGraphExec_t;
@@ -241,9 +243,6 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
-// Fails the emulation if a capture is open (what a GPU reports as an
-// invalidated capture); `what` names the call.
-void simt_forbid_in_capture(const char *what);
 
 // ---------------------------------------------------------------- cuBLAS subset
 typedef struct SimtCublas *cublasHandle_t;
