@@ -2,6 +2,10 @@
 # Installs the Debian packages tunebench needs that are missing, and nothing
 # else. `deps.sh build` covers compiling and `make test`; `deps.sh all` adds
 # what experiments, plots and the paper use; `deps.sh NAME...` installs a group.
+# OpenMPI is in `build` (35 small packages, about 6 s: make test runs a
+# 2-rank training); Slurm is a group of its own, `slurm` (about 6 s too, but
+# it installs daemons a workstation does not want): .ci/run installs it so
+# that tests/test_slurm.sh runs, and without it that test says it is skipped.
 set -euo pipefail
 
 group_build="build-essential libopenblas-dev libcjson-dev unzip"
@@ -9,16 +13,19 @@ group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
+group_mpi="openmpi-bin libopenmpi-dev"
+group_slurm="slurm-wlm munge"
 
 packages=""
 for g in "${@:-build}"; do
   case "$g" in
-    build)   packages+=" $group_build $group_test" ;;
-    all)     packages+=" $group_build $group_test" ;;
+    build)   packages+=" $group_build $group_test $group_mpi" ;;
+    all)     packages+=" $group_build $group_test $group_mpi $group_slurm" ;;
     paper)   packages+=" $group_paper" ;;
     samples) packages+=" $group_samples" ;;
     torch)   packages+=" $group_torch" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples or torch)" >&2; exit 2 ;;
+    slurm)   packages+=" $group_slurm" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch or slurm)" >&2; exit 2 ;;
   esac
 done
 

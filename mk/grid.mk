@@ -1,0 +1,33 @@
+# grid.mk: grids of runs (grids/*.json) on this machine (a pool of workers) or
+# on Slurm (job arrays), through `tunebench grid` (src/grid/).
+##@ Experiments
+## grid             every unfinished run of GRID=grids/NAME.json here, WORKERS=N at a time (THREADS= each, default cores/N); SCHEDULER=slurm submits Slurm job arrays instead
+## grid-status      each run of GRID from its record (SCHEDULER=slurm adds the Slurm queue)
+
+GRIDS     := $(sort $(wildcard grids/*.json))
+WORKERS   ?= 1
+SCHEDULER ?= local
+
+.PHONY: grid grid-status
+
+# A missing or unknown GRID: one line that lists the grids.
+grid_check = $(if $(GRID),$(if $(wildcard $(GRID)),,$(error make $(1): no grid file $(GRID); the grids are: $(GRIDS))),\
+               $(error make $(1): give GRID=grids/NAME.json; the grids are: $(GRIDS)))
+
+# The corpus the default experiments train on is prepared first if missing.
+grid: deps-build $(BUILD)/tunebench
+	$(call grid_check,grid)
+ifeq ($(SCHEDULER),slurm)
+	$(BUILD)/tunebench grid sbatch $(GRID) --submit --bin $(BUILD)
+else ifeq ($(SCHEDULER),local)
+	@if [ ! -f $(CORPUS)/train.bin ]; then \
+	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
+	  $(MAKE) --no-print-directory data || exit 1; fi
+	$(BUILD)/tunebench grid run $(GRID) --workers $(WORKERS) $(if $(THREADS),--threads $(THREADS))
+else
+	$(error make grid: SCHEDULER is local or slurm, not '$(SCHEDULER)')
+endif
+
+grid-status: deps-build $(BUILD)/tunebench
+	$(call grid_check,grid-status)
+	@$(BUILD)/tunebench grid status $(GRID) $(if $(filter slurm,$(SCHEDULER)),--slurm)
