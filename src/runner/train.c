@@ -383,7 +383,9 @@ static int save_checkpoint(Run *run, int step) {
     rng_seed(&ts.rng, (uint64_t)run->cfg.seed);
     loader_get_state(&run->train, ts.data_state);
     ts.optim = run->optim;
-    int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    char vocab[1100];  // the checkpoint carries the tokenizer the run trained with
+    snprintf(vocab, sizeof vocab, "%s/%s", run->cfg.data_dir, CORPUS_VOCAB);
+    int rc = checkpoint_save(run->run_dir, run->model, &ts, vocab);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
