@@ -149,7 +149,7 @@ static int save_weights(const char *path, const Model *m, const float *host_para
     return rc;
 }
 
-static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
+static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum, cJSON *tokenizer) {
     cJSON *tb = cJSON_CreateObject();
     cJSON_AddStringToObject(tb, "name", m->spec.name);
     cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
@@ -159,16 +159,18 @@ static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
     char sum[32];
     st_format_checksum(sum, weights_checksum);
     cJSON_AddStringToObject(tb, "weights_checksum", sum);
+    cJSON_AddItemToObject(tb, "tokenizer", tokenizer ? tokenizer : cJSON_CreateNull());
     return tb;
 }
 
-static int save_config(const char *path, const Model *m, uint64_t weights_checksum) {
+// tokenizer: config.json's description of the tokenizer (owned by the caller).
+static int save_config(const char *path, const Model *m, uint64_t weights_checksum, cJSON *tokenizer) {
     if (!m->vt || !m->vt->config_json)
         return tb_error("model '%s' cannot describe its config (no config_json)", m->spec.name);
     cJSON *cfg = m->vt->config_json(m);
     if (!cfg) return tb_error("model '%s': config_json failed", m->spec.name);
-    if (!cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"))
-        cJSON_AddItemToObject(cfg, "tunebench", tunebench_extras(m, weights_checksum));
+    cJSON_AddItemToObject(cfg, "tunebench",
+                          tunebench_extras(m, weights_checksum, tokenizer ? cJSON_Duplicate(tokenizer, 1) : NULL));
     int rc = tb_json_write(path, cfg);
     cJSON_Delete(cfg);
     return rc;
@@ -231,7 +233,33 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     return atomic_commit(&af);
 }
 
-int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
+// The exact bytes of the caller's tokenizer file, as dir/vocab.tok, and their
+// description for config.json: {"file", "bytes", "fnv1a64"}, or "bytes" for
+// the byte-level tokenizer (no file), or NULL (none given).
+static int save_tokenizer(const char *dir, const char *tokenizer, cJSON **desc) {
+    *desc = NULL;
+    if (!tokenizer) return 0;
+    if (tb_streq(tokenizer, CHECKPOINT_TOKENIZER_BYTES)) {
+        *desc = cJSON_CreateString(CHECKPOINT_TOKENIZER_BYTES);
+        return 0;
+    }
+    size_t len;
+    char *bytes = tb_read_file(tokenizer, &len);
+    if (!bytes) return -1;
+    char path[4096 + 32], hex[32];
+    join_path(path, sizeof path, dir, CHECKPOINT_TOKENIZER_FILE);
+    int rc = tb_write_file_atomic(path, bytes, len);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)tb_hash64(bytes, len, TB_HASH64_SEED));
+    free(bytes);
+    if (rc) return -1;
+    *desc = cJSON_CreateObject();
+    cJSON_AddStringToObject(*desc, "file", CHECKPOINT_TOKENIZER_FILE);
+    cJSON_AddNumberToObject(*desc, "bytes", (double)len);
+    cJSON_AddStringToObject(*desc, "fnv1a64", hex);
+    return 0;
+}
+
+int checkpoint_save(const char *dir, const Model *m, const TrainState *ts, const char *tokenizer) {
     if (ts && ts->step > 0 && !m->adam_m)
         return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
                         "AdamW moments", dir, (long long)ts->step);
@@ -251,8 +279,11 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
     uint64_t checksum = params_checksum(host, m->num_params);
     int rc = save_weights(path, m, host);
     free(host);
+    cJSON *tok_desc = NULL;
+    if (rc == 0) rc = save_tokenizer(tmp, tokenizer, &tok_desc);
     join_path(path, sizeof path, tmp, "config.json");
-    if (rc == 0) rc = save_config(path, m, checksum);
+    if (rc == 0) rc = save_config(path, m, checksum, tok_desc);
+    cJSON_Delete(tok_desc);
     join_path(path, sizeof path, tmp, "train_state.bin");
     if (rc == 0 && ts) rc = save_train_state(path, m, ts, checksum);
     join_path(path, sizeof path, tmp, "run_config.json");
@@ -493,6 +524,55 @@ int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
     if (!ts) return 0;
     join_path(path, sizeof path, dir, "train_state.bin");
     return load_train_state(m, path, ts, checksum);
+}
+
+int checkpoint_tokenizer(const char *dir, CheckpointTokenizer *out) {
+    memset(out, 0, sizeof *out);
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "config.json");
+    if (!tb_dir_exists(dir)) return tb_error("checkpoint %s: no such directory", dir);
+    if (!tb_file_exists(path))
+        return tb_error("%s is missing: %s is not a checkpoint directory", path, dir);
+    char *text = tb_read_file(path, NULL);
+    if (!text) return -1;
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    if (!cfg) return tb_error("%s: invalid JSON", path);
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"),
+                                                         "tokenizer");
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(desc, "file");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(desc, "fnv1a64");
+    int rc = 0;
+    if (!desc || cJSON_IsNull(desc)) {
+        out->kind = CHECKPOINT_TOKENIZER_NONE;
+    } else if (cJSON_IsString(desc) && tb_streq(desc->valuestring, CHECKPOINT_TOKENIZER_BYTES)) {
+        out->kind = CHECKPOINT_TOKENIZER_BYTE_LEVEL;
+    } else if (cJSON_IsString(file) && cJSON_IsString(hash) && !strchr(file->valuestring, '/') &&
+               file->valuestring[0] && strlen(hash->valuestring) == 16) {
+        out->kind = CHECKPOINT_TOKENIZER_IN_FILE;
+        join_path(out->path, sizeof out->path, dir, file->valuestring);
+        snprintf(out->fnv1a64, sizeof out->fnv1a64, "%s", hash->valuestring);
+    } else {
+        rc = tb_error("%s: tunebench.tokenizer must be \"bytes\" or {\"file\": a name in the folder, "
+                      "\"fnv1a64\": 16 hex digits}", path);
+    }
+    cJSON_Delete(cfg);
+    if (rc || out->kind != CHECKPOINT_TOKENIZER_IN_FILE) return rc;
+    // The copy must be the file the checkpoint was saved with.
+    size_t len;
+    if (!tb_file_exists(out->path))
+        return tb_error("%s is missing, though %s/config.json records it as the checkpoint's tokenizer "
+                        "(copy the vocabulary the run trained with there)", out->path, dir);
+    char *bytes = tb_read_file(out->path, &len);
+    if (!bytes) return -1;
+    char got[32];
+    snprintf(got, sizeof got, "%016llx", (unsigned long long)tb_hash64(bytes, len, TB_HASH64_SEED));
+    free(bytes);
+    if (strcmp(got, out->fnv1a64) != 0)
+        return tb_error("%s does not hold the tokenizer the checkpoint was saved with (fnv1a64 %s, "
+                        "config.json records %s): restore the vocabulary the run trained with",
+                        out->path, got, out->fnv1a64);
+    return 0;
 }
 
 Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts) {

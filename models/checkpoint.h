@@ -11,6 +11,11 @@
 //                            own in a "tunebench" object (config name, context
 //                            length, Mamba's A init and scan chunk, and the
 //                            weights' checksum)
+//   <dir>/vocab.tok          when the saver gives a tokenizer file: its exact
+//                            bytes (config.json's tunebench.tokenizer records
+//                            the file name, its size and its FNV-1a hash;
+//                            "bytes" for the byte-level tokenizer, which has
+//                            no file; null when none was given)
 //   <dir>/train_state.bin    only when a TrainState is given: what an exact
 //                            resume needs, with the run id, the step and the
 //                            weights' checksum (see checkpoint.c for the layout)
@@ -55,8 +60,29 @@ typedef struct {
 // Writes dir (created if needed, replaced if it exists). ts may be NULL for a
 // weights-only checkpoint. With ts, the model must have AdamW moments (at
 // least one optimizer step taken) unless ts->step is 0. The weights' checksum
-// is computed here (ts->weights_checksum is ignored).
-int checkpoint_save(const char *dir, const Model *m, const TrainState *ts);
+// is computed here (ts->weights_checksum is ignored). tokenizer is the path of
+// the tokenizer the model was trained with, copied byte for byte (it is opaque
+// here), or CHECKPOINT_TOKENIZER_BYTES, or NULL for none.
+int checkpoint_save(const char *dir, const Model *m, const TrainState *ts, const char *tokenizer);
+
+#define CHECKPOINT_TOKENIZER_FILE "vocab.tok"
+#define CHECKPOINT_TOKENIZER_BYTES "bytes"
+
+typedef enum {
+    CHECKPOINT_TOKENIZER_NONE,        // saved without one (or before checkpoints carried one)
+    CHECKPOINT_TOKENIZER_BYTE_LEVEL,  // the byte-level tokenizer, which has no file
+    CHECKPOINT_TOKENIZER_IN_FILE,     // path, verified against the recorded hash
+} CheckpointTokenizerKind;
+
+typedef struct {
+    CheckpointTokenizerKind kind;
+    char path[4096 + 32];  // IN_FILE: <dir>/vocab.tok
+    char fnv1a64[17];      // IN_FILE: the hash of its bytes that config.json records
+} CheckpointTokenizer;
+
+// The tokenizer that dir carries. An IN_FILE tokenizer's file is checked
+// against config.json's hash (missing or changed is an error).
+int checkpoint_tokenizer(const char *dir, CheckpointTokenizer *out);
 
 // Creates a model from dir's config.json on the backend and loads its weights.
 // With ts non-NULL, also loads train_state.bin (an error if absent) into ts and

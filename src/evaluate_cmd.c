@@ -8,6 +8,7 @@
 #include "lib/common.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
+#include "checkpoint_tokenizer.h"
 #include "evaluate.h"
 #include "models/checkpoint.h"
 
@@ -48,14 +49,25 @@ static Tokenizer *tokenizer_for_shard(const char *vocab, const char *shard) {
     return tok_load(path);
 }
 
+// The vocabulary for a checkpoint and a shard: the checkpoint's own (a --vocab
+// given must be it); for a checkpoint that carries none, tokenizer_for_shard.
+static Tokenizer *tokenizer_for_eval(const char *ckpt, const char *vocab, const char *shard) {
+    CheckpointTokenizer ct;
+    if (checkpoint_tokenizer(ckpt, &ct) != 0) return NULL;
+    if (ct.kind == CHECKPOINT_TOKENIZER_NONE) return tokenizer_for_shard(vocab, shard);
+    char used[4200];
+    return tokenizer_for_checkpoint(ckpt, vocab, "--vocab", used, sizeof used);
+}
+
 static const char *eval_usage =
     "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
     "                      [--max-windows N] [--backend cpu|cuda] [--no-verify-corpus]\n"
     "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
     "  in sequential windows of T tokens (default: the model's context), B windows per\n"
-    "  forward (default 8). Prints one JSON object. The vocabulary defaults to vocab.tok\n"
-    "  beside the shard (bytes for a byte-level shard). A shard listed in the manifest.json\n"
-    "  beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
+    "  forward (default 8). Prints one JSON object. The vocabulary defaults to the\n"
+    "  checkpoint's own (a --vocab given must be it); for a checkpoint without one, to\n"
+    "  vocab.tok beside the shard (bytes for a byte-level shard). A shard listed in the\n"
+    "  manifest.json beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = "cpu";
@@ -90,7 +102,7 @@ int cmd_eval(int argc, char **argv) {
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
     if (verify && corpus_verify_file(data) < 0) return tb_report(), 1;
-    Tokenizer *tok = tokenizer_for_shard(vocab, data);
+    Tokenizer *tok = tokenizer_for_eval(ckpt, vocab, data);
     if (!tok) return tb_report(), 1;
     Model *m = checkpoint_load(ckpt, be, NULL);
     if (!m) {

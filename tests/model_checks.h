@@ -393,7 +393,7 @@ static Model *check_determinism_and_resume(Model *a, Model *b, int save_at) {
     ts.step = save_at;
     rng_seed(&ts.rng, 99);
     ts.optim = oc;
-    CHECK(checkpoint_save(dir, b, &ts) == 0, "checkpoint_save: %s", tb_last_error());
+    CHECK(checkpoint_save(dir, b, &ts, NULL) == 0, "checkpoint_save: %s", tb_last_error());
     TrainState back = {0};
     Model *c = checkpoint_load(dir, backend_cpu(), &back);
     CHECK(c != NULL, "checkpoint_load: %s", tb_last_error());

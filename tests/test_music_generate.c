@@ -83,7 +83,7 @@ static int save_tiny(const char *dir, int eot_always) {
             w[(size_t)TOK_EOT_ID * C + c] = 10;
         }
     }
-    int rc = checkpoint_save(dir, m, NULL);
+    int rc = checkpoint_save(dir, m, NULL, NULL);
     model_destroy(m);
     return rc;
 }
@@ -215,7 +215,7 @@ int main(void) {
     CHECK(m != NULL, "reload: %s", tb_last_error());
     if (m) {
         model_param(m, "transformer.ln_f.bias")[3] = NAN;
-        CHECK(checkpoint_save(ckpt, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+        CHECK(checkpoint_save(ckpt, m, NULL, NULL) == 0, "save with a NaN: %s", tb_last_error());
         model_destroy(m);
     }
     CHECK(run_argv(from_ckpt, err) != 0 && file_has(err, "non-finite") && file_has(err, "transformer.ln_f.bias"),

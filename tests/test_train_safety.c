@@ -163,7 +163,7 @@ static void test_refused_pairs(const cJSON *full) {
     if (m) {
         float nan = NAN;
         m->be->to_device((char *)m->params + 4 * 40, &nan, sizeof nan);
-        CHECK(checkpoint_save(ck, m, &ts) == 0, "save the poisoned checkpoint: %s", tb_last_error());
+        CHECK(checkpoint_save(ck, m, &ts, NULL) == 0, "save the poisoned checkpoint: %s", tb_last_error());
         model_destroy(m);
     }
     rc = resume("nan.log", "stale");

@@ -19,6 +19,7 @@
 #include "../../data/tokenizer.h"
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
+#include "../checkpoint_tokenizer.h"
 #include "lib/common.h"
 #include "tune.h"
 
@@ -34,7 +35,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: tunebench generate --ckpt DIR --out DIR [options]\n"
             "  --ckpt DIR          checkpoint folder (model.safetensors + config.json)\n"
-            "  --tokenizer FILE    vocabulary (vocab.tok), or 'bytes' (default: DIR/vocab.tok)\n"
+            "  --tokenizer FILE    vocabulary (vocab.tok) or 'bytes' (default: the checkpoint's\n"
+            "                      own; one given must be it, or the checkpoint must carry none)\n"
             "  --n N               number of tunes (default 8)\n"
             "  --seed S            tune i uses seed S+i (default 1)\n"
             "  --prompt TEXT       ABC header to start from ('\\n' in TEXT is a newline)\n"
@@ -176,13 +178,10 @@ int cmd_generate(int argc, char **argv) {
         tb_report();
         return 1;
     }
-    char tok_path[4096];
-    if (a.tokenizer) snprintf(tok_path, sizeof tok_path, "%s", a.tokenizer);
-    else snprintf(tok_path, sizeof tok_path, "%s/vocab.tok", a.ckpt);
-    Tokenizer *tok = tb_streq(tok_path, "bytes") ? tok_new_bytes() : tok_load(tok_path);
+    char tok_path[4200];
+    Tokenizer *tok = tokenizer_for_checkpoint(a.ckpt, a.tokenizer, "--tokenizer", tok_path, sizeof tok_path);
     if (!tok) {
         tb_report();
-        if (!a.tokenizer) fprintf(stderr, "tunebench: hint: pass --tokenizer data/corpus/<style>/vocab.tok (or 'bytes')\n");
         return 1;
     }
     Model *m = checkpoint_load(a.ckpt, be, NULL);

@@ -449,7 +449,9 @@ static int save_checkpoint(Run *run, int step) {
     char *cfg_text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(cfg);
     ts.run_config = cfg_text;
-    int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    char vocab[1100];  // the checkpoint carries the tokenizer the run trained with
+    snprintf(vocab, sizeof vocab, "%s/%s", run->cfg.data_dir, CORPUS_VOCAB);
+    int rc = checkpoint_save(run->run_dir, run->model, &ts, vocab);
     free(cfg_text);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk

@@ -13,7 +13,7 @@ int main(int argc, char **argv) {
     Model *m = model_create(&spec, backend_cpu());
     if (!m) tb_die("%s", tb_last_error());
     m->vt->init_weights(m, strtoull(argv[3], NULL, 10));
-    if (checkpoint_save(argv[4], m, NULL) != 0) tb_die("%s", tb_last_error());
+    if (checkpoint_save(argv[4], m, NULL, NULL) != 0) tb_die("%s", tb_last_error());
     model_destroy(m);
     return 0;
 }
