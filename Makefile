@@ -34,7 +34,7 @@ BUILD    := build
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT)
 CFLAGS   += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -MMD -MP -I.
-LDLIBS   += -lopenblas -lcjson -lm -fopenmp
+LDLIBS   += -lopenblas -lcjson -lcurl -lm -fopenmp
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 
 LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard lib/*.c src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c)))

@@ -8,7 +8,7 @@
 # that tests/test_slurm.sh runs, and without it that test says it is skipped.
 set -euo pipefail
 
-group_build="build-essential libopenblas-dev libcjson-dev unzip"
+group_build="build-essential libopenblas-dev libcjson-dev libcurl4-openssl-dev unzip"
 group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"

@@ -24,9 +24,13 @@ static char *read_text(const char *dir, const char *name) {
     return tb_read_file(path, NULL);
 }
 
+// The tunebench beside this test (<build>/tunebench for
+// <build>/tests/test_music_generate), so that the sanitizer build tests its own.
+static char tunebench[512] = "build/tunebench";
+
 static int run(const char *args) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "build/tunebench generate %s > /dev/null 2>&1", args);
+    snprintf(cmd, sizeof cmd, "%s generate %s > /dev/null 2>&1", tunebench, args);
     return system(cmd);
 }
 
@@ -37,7 +41,7 @@ static int run_argv(char *const args[], const char *err_path) {
     if (pid == 0) {
         int out = open("/dev/null", O_WRONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(out, 1), dup2(err, 2);
-        execv("build/tunebench", args);
+        execv(tunebench, args);
         _exit(127);
     }
     int st = 0;
@@ -88,7 +92,10 @@ static int save_tiny(const char *dir, int eot_always) {
     return rc;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *tests_dir = strstr(argv[0], "/tests/");
+    if (tests_dir) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests_dir - argv[0]), argv[0]);
     char root[] = "/tmp/tb_test_generate_XXXXXX";
     CHECK(mkdtemp(root) != NULL, "mkdtemp");
     char ckpt[300], eot_ckpt[300], out1[300], out2[300], out3[300], args[1500];
@@ -179,6 +186,28 @@ int main(void) {
                             (char *)bad[i][0], (char *)bad[i][1], NULL};
         CHECK(run_argv(argv_bad, err) == 2 && file_has(err, bad[i][2]), "%s is accepted", bad[i][2]);
     }
+    // Header fields far longer than any header line, each one the ABC reader
+    // would take (clef words after the key, spaces after the unit and meter):
+    // refused with the option and its limit named, before any prompt is built.
+    char *huge = tb_malloc(5001);
+    static const char *const long_opts[] = {"--key", "--unit", "--meter"};
+    static const char *const long_heads[] = {"D", "1/8", "6/8"};
+    for (int i = 0; i < 3; i++) {
+        memset(huge, ' ', 5000), huge[5000] = '\0';
+        memcpy(huge, long_heads[i], strlen(long_heads[i]));
+        for (int k = 8; i == 0 && k + 7 < 5000; k += 8) memcpy(huge + k, "treble", 6);
+        char *argv_long[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                             (char *)long_opts[i], huge, NULL};
+        char want[64];
+        snprintf(want, sizeof want, "%s is 5000 bytes long", long_opts[i]);
+        CHECK(run_argv(argv_long, err) == 2 && file_has(err, want), "a 5000-byte %s is not refused", long_opts[i]);
+    }
+    // A 5000-byte --prompt is read whole; it is longer than the context.
+    memset(huge, 'A', 5000), huge[0] = 'X', huge[1] = ':';
+    char *argv_prompt[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                           "--prompt", huge, NULL};
+    CHECK(run_argv(argv_prompt, err) == 1 && file_has(err, "too long for"), "a 5000-byte --prompt");
+    free(huge);
     char *bogus[] = {"tunebench", "generate", "--ckpt", ckpt, "--out", out3, "--bogus", NULL};
     CHECK(run_argv(bogus, err) != 0 && file_has(err, "unknown option '--bogus'"), "--bogus is not called unknown");
 

@@ -224,6 +224,58 @@ static void test_checker(void) {
     tune_free(&t);
 }
 
+// Absurd durations: 62 '>' in a row, and five near-prime denominators in one
+// bar (their sum's denominator passes 2^63). Each is an invalid tune with its
+// error named, never an overflow (the sanitizer build checks there is none).
+static void test_absurd_durations(const char *tunebench) {
+    char text[256];
+    char marks[63];
+    memset(marks, '>', 62), marks[62] = '\0';
+    snprintf(text, sizeof text, "X:1\nM:4/4\nL:1/8\nK:C\ne%sf|\n", marks);
+    MusicTune t = parse(text);
+    CHECK(t.num_errors == 20 && t.num_issues_kept && strstr(t.issues[0].message, "follows another"),
+          "e>...>f (62 marks): %d errors, want 20 (one per extra '>>>'), first: %s", t.num_errors,
+          t.num_issues_kept ? t.issues[0].message : "none");
+    // e>>>f itself: e takes 15/8 of an eighth, f 1/8: one quarter note.
+    CHECK(t.num_bars == 1 && rat_is(t.bars[0].duration, 1, 4), "e>>>f lasts 1/4");
+    tune_free(&t);
+
+    t = parse("X:1\nM:4/4\nL:1/8\nK:C\nC/99991 D/99989 E/99971 F/99961 G/99929|cdef|\n");
+    CHECK(t.num_errors == 1 && strstr(t.issues[0].message, "absurd duration"), "near-prime lengths: %d errors (%s)",
+          t.num_errors, t.num_issues_kept ? t.issues[0].message : "none");
+    CHECK(t.num_bars == 2 && !rat_valid(t.bars[0].duration) && !music_bar_is_consistent(&t.bars[0]) &&
+              rat_is(t.bars[1].duration, 1, 2),
+          "the overflowing bar has no duration and is inconsistent; the next is 1/2");
+    tune_free(&t);
+
+    // Overflow propagates rather than wraps.
+    Rational big = rat_make(INT64_MAX / 2, 1);
+    CHECK(!rat_valid(rat_add(big, rat_add(big, big))) && !rat_valid(rat_mul(big, rat_make(3, 1))) &&
+              rat_valid(rat_add(big, big)) && rat_cmp(rat_mul(big, big), big) > 0,
+          "int64 overflow gives no value, compared above every value");
+    Rational r;
+    CHECK(music_parse_meter("9223372036854775807+9223372036854775807/8", &r) != 0, "a meter beyond int64 is refused");
+
+    // The CLI on such a tune: exit 0, the tune counted invalid.
+    char dir[] = "/tmp/tb_test_music_absurd_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char abc[300], out[300], cmd[1200];
+    snprintf(abc, sizeof abc, "%s/broken.abc", dir);
+    tb_write_file_atomic(abc, text, strlen(text));
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(cmd, sizeof cmd, "%s evaluate-music --file %s --no-abc2midi --out %s >/dev/null 2>&1", tunebench, abc,
+             out);
+    CHECK(system(cmd) == 0, "evaluate-music on e>...>f (62 marks) failed: %s", cmd);
+    char *json = tb_read_file(out, NULL);
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "tunes"), 0);
+    CHECK(first && cJSON_IsFalse(cJSON_GetObjectItem(first, "checker_valid")), "the tune is invalid in the JSON");
+    cJSON_Delete(root);
+    free(json);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 static void count_tune(const char *text, size_t len, void *ctx) {
     (void)text, (void)len;
     (*(int *)ctx)++;
@@ -444,6 +496,7 @@ int main(int argc, char **argv) {
     test_bar_consistency();
     test_pitch_and_key();
     test_checker();
+    test_absurd_durations(tunebench);
     test_split_and_novelty();
     test_distributions();
     test_control_codes();

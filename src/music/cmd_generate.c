@@ -54,10 +54,14 @@ static void usage(FILE *out) {
 
 // The prompt: --prompt with "\n" escapes made real, or a header built from
 // the musical options. Always ends with a newline (the body starts there).
+// The buffer is sized from the inputs: the header lines are at most
+// HEADER_LINE bytes each (parse_args bounds S:, B: and E:) and the three
+// fields add their own lengths.
+#define HEADER_LINE 16
 static char *build_prompt(const GenerateArgs *a) {
-    char *p = tb_malloc(4096 + (a->prompt ? strlen(a->prompt) : 0));
-    size_t n = 0;
     if (a->prompt) {
+        char *p = tb_malloc(strlen(a->prompt) + 2);
+        size_t n = 0;
         for (const char *s = a->prompt; *s; s++) {
             if (s[0] == '\\' && s[1] == 'n') p[n++] = '\n', s++;
             else p[n++] = *s;
@@ -66,15 +70,18 @@ static char *build_prompt(const GenerateArgs *a) {
         p[n] = '\0';
         return p;
     }
-    n += (size_t)sprintf(p + n, "X:1\n");
+    size_t lines = 1 + (size_t)a->sections * (size_t)(a->sections + 3) / 2;  // X:, S:, each B: and E:
+    size_t cap = lines * HEADER_LINE + strlen(a->unit) + strlen(a->meter) + strlen(a->key) + HEADER_LINE;
+    char *p = tb_malloc(cap);
+    size_t n = (size_t)snprintf(p, cap, "X:1\n");
     if (a->sections > 0) {
-        n += (size_t)sprintf(p + n, "S:%d\n", a->sections);
+        n += (size_t)snprintf(p + n, cap - n, "S:%d\n", a->sections);
         for (int i = 0; i < a->sections; i++) {
-            for (int j = 0; j < i; j++) n += (size_t)sprintf(p + n, "E:%d\n", a->similarity);
-            n += (size_t)sprintf(p + n, "B:%d\n", a->bars);
+            for (int j = 0; j < i; j++) n += (size_t)snprintf(p + n, cap - n, "E:%d\n", a->similarity);
+            n += (size_t)snprintf(p + n, cap - n, "B:%d\n", a->bars);
         }
     }
-    sprintf(p + n, "L:%s\nM:%s\nK:%s\n", a->unit, a->meter, a->key);
+    snprintf(p + n, cap - n, "L:%s\nM:%s\nK:%s\n", a->unit, a->meter, a->key);
     return p;
 }
 
@@ -159,6 +166,18 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
     if (a->similarity < 0 || a->similarity > 10) return tb_error("generate: --similarity must be 0 to 10");
     if (strchr(a->meter, '\n') || strchr(a->key, '\n') || strchr(a->unit, '\n'))
         return tb_error("generate: --meter, --key and --unit are one line each");
+    // The header fields the ABC reader keeps (MusicTune's meter, unit, key).
+    const struct {
+        const char *option, *value;
+        size_t max;
+    } fields[] = {{"--meter", a->meter, sizeof((MusicTune *)0)->meter - 1},
+                  {"--unit", a->unit, sizeof((MusicTune *)0)->unit - 1},
+                  {"--key", a->key, sizeof((MusicTune *)0)->key - 1}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strlen(fields[i].value) > fields[i].max)
+            return tb_error("generate: %s is %zu bytes long; an ABC header field takes at most %zu (e.g. %s)",
+                            fields[i].option, strlen(fields[i].value), fields[i].max,
+                            i == 0 ? "6/8" : i == 1 ? "1/8" : "Ador");
     return check_header_fields(a);
 }
 

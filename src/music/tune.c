@@ -115,6 +115,8 @@ static void close_bar(Parser *p, int end_flags, int next_flags, int column) {
         int first = t->num_bars == 0 ? BAR_FIRST : 0;
         Rational d = rat_cmp(p->overlay_longest, p->bar_duration) > 0 ? p->overlay_longest
                                                                        : p->bar_duration;
+        if (!rat_valid(d))
+            ERR(p, column, "the bar's note lengths add up to an absurd duration; check lengths and broken rhythms");
         t->bars[t->num_bars++] = (TuneBar){
             .duration = d,
             .expected = p->bar_expected,
@@ -309,6 +311,11 @@ static void read_broken(Parser *p, const char *s, int n, int *i) {
     while (*i < n && s[*i] == c && k < 3) k++, (*i)++;
     if (!p->has_last) {
         ERR(p, start, "broken rhythm '%c' has no note before it in its bar", c);
+        return;
+    }
+    if (p->broken_pending) {
+        // e>>>>f: at most three marks, and a note on each side of them.
+        ERR(p, start, "broken rhythm '%c' follows another with no note between (at most %c%c%c)", c, c, c, c);
         return;
     }
     Rational small = rat_make(1, (int64_t)1 << k);             // 1/2, 1/4, 1/8

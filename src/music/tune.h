@@ -27,8 +27,12 @@
 
 // ---------------------------------------------------------------- fractions
 typedef struct {
-    int64_t num, den;  // den > 0, reduced
+    int64_t num, den;  // den > 0, reduced; {0, 0} when a result left int64
 } Rational;
+
+// 0 for {0, 0}: a result that overflowed (or a zero denominator). Every
+// operation passes it on; rat_to_double gives NaN for it.
+int rat_valid(Rational a);
 
 Rational rat_make(int64_t num, int64_t den);
 Rational rat_add(Rational a, Rational b);
