@@ -16,10 +16,9 @@
 SAMPLES_DIR    ?= results/samples
 GENERATED_DIR  ?= results/generated
 SAMPLES_LIMIT  ?= 16
-CORPUS_STYLE   ?= irishman
-VAL_SPLIT      ?= data/corpus/$(CORPUS_STYLE)/val.abc
-TRAIN_SPLIT    ?= data/corpus/$(CORPUS_STYLE)/train.abc
-VOCAB          ?= data/corpus/$(CORPUS_STYLE)/vocab.tok
+VAL_SPLIT      ?= $(CORPUS)/val.abc
+TRAIN_SPLIT    ?= $(CORPUS)/train.abc
+VOCAB          ?= $(CORPUS)/vocab.tok
 MUSIC_DIR      ?= results/music
 REPR_SAMPLE    ?= 100
 

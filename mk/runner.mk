@@ -10,7 +10,7 @@
 
 # EXPERIMENTS (the Makefile's): one per experiments/*.json.
 EXP_TARGETS := $(addprefix exp-,$(EXPERIMENTS))
-CORPUS      ?= data/corpus/irishman
+CORPUS      ?= data/corpus/music21/control
 RECORDS     ?= results/reference
 PLOTS_OUT   ?= plots/out
 TABLES_OUT  ?= paper/tables

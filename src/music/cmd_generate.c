@@ -1,7 +1,7 @@
 // cmd_generate.c: `tunebench generate`, tunes from a checkpoint.
 //
 // A prompt is an ABC header, in the style the model was trained on. For the
-// irishman style that is X:1, the TunesFormer control codes (S: sections, B:
+// control style that is X:1, the TunesFormer control codes (S: sections, B:
 // bars per section, E: similarity of each later section to each earlier
 // one), then L:, M:, K:; --meter/--key/--sections/--bars build one. The
 // model reads the end-of-tune token (what precedes every tune but the first
@@ -40,7 +40,7 @@ static void usage(FILE *out) {
             "  --n N               number of tunes (default 8)\n"
             "  --seed S            tune i uses seed S+i (default 1)\n"
             "  --prompt TEXT       ABC header to start from ('\\n' in TEXT is a newline)\n"
-            "  or build one (irishman style):\n"
+            "  or build one (control style):\n"
             "  --meter M --key K   e.g. --meter 6/8 --key D (defaults 4/4, C)\n"
             "  --unit L            unit note length (default 1/8)\n"
             "  --sections S --bars B   control codes S: and B: for every section (default none)\n"

@@ -71,7 +71,7 @@ _Static_assert(NUM_CONFIG_KEYS <= (int)(sizeof(((ExperimentConfig *)0)->key_orig
 void config_defaults(ExperimentConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->source, sizeof cfg->source, "(defaults)");
-    snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/irishman");
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/music21/control");
     snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
     snprintf(cfg->backend, sizeof cfg->backend, "cpu");
     cfg->seed = 1337;

@@ -271,6 +271,16 @@ static cJSON *data_json(Run *run) {
     char *manifest = tb_file_exists(path) ? tb_read_file(path, &len) : NULL;
     cJSON_AddItemToObject(d, "manifest_hash",
                           manifest ? record_hash_string(tb_hash64(manifest, len, TB_HASH64_SEED)) : cJSON_CreateNull());
+    // The corpus by name, as its manifest states it (null when it has none).
+    cJSON *m = manifest ? cJSON_ParseWithLength(manifest, len) : NULL;
+    static const char *named[] = {"corpus", "style", "revision"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, named[i]);
+        cJSON_AddItemToObject(d, named[i], cJSON_IsString(v) ? cJSON_CreateString(v->valuestring) : cJSON_CreateNull());
+    }
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "augment"), "kind");
+    cJSON_AddItemToObject(d, "augment", cJSON_IsString(aug) ? cJSON_CreateString(aug->valuestring) : cJSON_CreateNull());
+    cJSON_Delete(m);
     free(manifest);
     // A check skipped in any segment stays stated.
     const cJSON *before = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "data"), "verification");
