@@ -19,7 +19,7 @@ Tokenizer *tokenizer_for_checkpoint(const char *ckpt_dir, const char *explicit_p
                                                                    : NULL;
     if (!explicit_path && !own) {
         tb_error("checkpoint %s carries no tokenizer (saved before checkpoints carried one): pass the one "
-                 "it was trained with, %s data/corpus/<style>/vocab.tok (or %s bytes)",
+                 "it was trained with, %s data/corpus/<corpus>/<style>/vocab.tok (or %s bytes)",
                  ckpt_dir, flag, flag);
         return NULL;
     }
