@@ -20,6 +20,7 @@
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
 #include "lib/common.h"
+#include "../runner/best.h"
 #include "tune.h"
 
 typedef struct {
@@ -33,7 +34,8 @@ typedef struct {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: tunebench generate --ckpt DIR --out DIR [options]\n"
-            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json)\n"
+            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json), or a run's\n"
+            "                      record RUN.json: its best checkpoint (RUN.best/, else RUN/)\n"
             "  --tokenizer FILE    vocabulary (vocab.tok), or 'bytes' (default: DIR/vocab.tok)\n"
             "  --n N               number of tunes (default 8)\n"
             "  --seed S            tune i uses seed S+i (default 1)\n"
@@ -171,6 +173,8 @@ int cmd_generate(int argc, char **argv) {
         tb_report();
         return 2;
     }
+    char ckpt_dir[4200];
+    a.ckpt = run_checkpoint_for(a.ckpt, ckpt_dir, sizeof ckpt_dir);  // a run's record: its best checkpoint
     const Backend *be = backend_by_name(a.backend);
     if (!be) {
         tb_report();

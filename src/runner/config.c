@@ -53,6 +53,7 @@ static const ConfigKey config_keys[] = {
     {"eval.interval", NUM(KEY_INT, eval_interval), 1, 1e9, 0, NULL, "steps between validations (and one at the end)"},
     {"eval.batches", NUM(KEY_INT, eval_batches), 0, 1e9, 0, NULL, "validation batches; 0 = the whole validation split"},
     {"eval.max_share", NUM(KEY_FLOAT, eval_max_share), 0, 1, 1, NULL, "most of a run's compute validation may take (fewer validations or windows on short runs); 1 = no limit"},
+    {"eval.patience", NUM(KEY_INT, eval_patience), 0, 1e9, 0, NULL, "stop after N validations without a new best validation loss; 0 = off"},
     {"checkpoint.interval", NUM(KEY_INT, checkpoint_interval), 1, 1e9, 0, NULL, "steps between checkpoints (and one at the end)"},
     {"inference.repeats", NUM(KEY_INT, inference_repeats), 0, 1000, 0, NULL, "repeats per prefill length and decode position; 0 = skip"},
     {"samples.count", NUM(KEY_INT, sample_count), 0, 1000, 0, NULL, "tunes generated into the record at the end"},

@@ -76,6 +76,11 @@ typedef struct {
     int32_t *inputs, *targets;  // (B, T)
     int *token_bytes;           // (V) decoded byte length of each token
 
+    char best_dir[1100];     // the best checkpoint: <run_dir>.best
+    int best_step;           // its step, -1 before the first validation after step 0
+    double best_loss, best_bpb;
+    int evals_since_best;    // validations since the best one (eval.patience)
+
     RunRecord rec;
     Progress progress;
     EvalPlan plan;           // the run's validations (eval_budget.h)
@@ -94,6 +99,7 @@ typedef struct {
     uint64_t fault_stop_step;
     uint64_t fault_kill_step;
     int fault_kill_final;    // test hook: SIGKILL at the first tick of the final phase
+    uint64_t fault_kill_best; // test hook: SIGKILL right after the best checkpoint of this step
     int fault_stop_final;    // test hook: SIGTERM at this tick of the final phase
     int final_ticks;
     int training_done;       // a resumed run whose training ended: only the final phase is left
@@ -429,15 +435,8 @@ static int write_record(Run *run, int steps_done) {
     return 0;
 }
 
-// The record first (with every curve row so far, naming this checkpoint),
-// then the checkpoint: a crash between the two leaves a record that reaches
-// past the checkpoint on disk, whose extra rows a resume redoes, never a
-// checkpoint past its record (rows that a resume would lose).
-static int save_checkpoint(Run *run, int step) {
-    double t0 = tb_now_seconds();
-    int previous = record_checkpoint_step(&run->rec);
-    record_set_checkpoint(&run->rec, run->run_dir, step);
-    if (write_record(run, step)) return -1;
+// The model and everything a resume needs, as of `step`, into dir.
+static int save_state(Run *run, const char *dir, int step) {
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     snprintf(ts.run_id, sizeof ts.run_id, "%s", run->run_id);
@@ -449,8 +448,93 @@ static int save_checkpoint(Run *run, int step) {
     char *cfg_text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(cfg);
     ts.run_config = cfg_text;
-    int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    int rc = checkpoint_save(dir, run->model, &ts);
     free(cfg_text);
+    return rc;
+}
+
+// identity.best: the best checkpoint's folder, step, loss and bpb, or null.
+static void record_best(Run *run) {
+    cJSON *best = cJSON_CreateNull();
+    if (run->best_step >= 0) {
+        cJSON_Delete(best);
+        best = cJSON_CreateObject();
+        cJSON_AddStringToObject(best, "dir", run->best_dir);
+        cJSON_AddNumberToObject(best, "step", run->best_step);
+        cJSON_AddNumberToObject(best, "loss", run->best_loss);
+        cJSON_AddNumberToObject(best, "bpb", run->best_bpb);
+    }
+    cJSON *id = record_section(&run->rec, "identity");
+    if (cJSON_GetObjectItemCaseSensitive(id, "best")) cJSON_ReplaceItemInObjectCaseSensitive(id, "best", best);
+    else cJSON_AddItemToObject(id, "best", best);
+}
+
+// After the validation of a step: a new lowest loss saves the best checkpoint
+// (before the record names it: a crash between the two leaves a best folder
+// that a resume finds newer than its record, and removes); otherwise one more
+// validation without improvement.
+static int note_validation(Run *run, int step, double loss, double bpb) {
+    if (step == 0) return 0;  // the initial weights are no candidate
+    if (!(loss < run->best_loss)) {
+        run->evals_since_best++;
+        return 0;
+    }
+    double t0 = tb_now_seconds();
+    int rc = save_state(run, run->best_dir, step);
+    run->ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpts++;
+    if (rc) return -1;
+    if (run->fault_kill_best == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 before the record names it
+    run->best_step = step, run->best_loss = loss, run->best_bpb = bpb;
+    run->evals_since_best = 0;
+    record_best(run);
+    return 0;
+}
+
+// A resumed run's best from its record's validation rows (up to the
+// checkpoint it resumes from). A best folder of another step (saved after
+// that checkpoint) is removed: the resumed run saves it again when it gets
+// there, and until then the record and the folder agree.
+static int resume_best(Run *run) {
+    run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+    for (const cJSON *row = record_section(&run->rec, "validation")->child; row; row = row->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(row, "loss");
+        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(row, "bpb");
+        if (!cJSON_IsNumber(st) || st->valueint == 0 || st->valueint > run->start_step) continue;
+        if (cJSON_IsNumber(lo) && lo->valuedouble < run->best_loss) {
+            run->best_step = st->valueint, run->best_loss = lo->valuedouble;
+            run->best_bpb = cJSON_IsNumber(bp) ? bp->valuedouble : NAN;
+            run->evals_since_best = 0;
+        } else {
+            run->evals_since_best++;
+        }
+    }
+    if (tb_dir_exists(run->best_dir)) {
+        int64_t on_disk = -1;
+        if (checkpoint_read_step(run->best_dir, &on_disk) || on_disk != run->best_step) {
+            tb_clear_error();
+            if (tb_remove_flat_dir(run->best_dir)) return -1;
+            if (run->best_step >= 0) run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+        }
+    } else {
+        run->best_step = -1, run->best_loss = INFINITY;
+    }
+    record_best(run);
+    return 0;
+}
+
+// The record first (with every curve row so far, naming this checkpoint),
+// then the checkpoint: a crash between the two leaves a record that reaches
+// past the checkpoint on disk, whose extra rows a resume redoes, never a
+// checkpoint past its record (rows that a resume would lose).
+static int save_checkpoint(Run *run, int step) {
+    double t0 = tb_now_seconds();
+    int previous = record_checkpoint_step(&run->rec);
+    record_set_checkpoint(&run->rec, run->run_dir, step);
+    if (write_record(run, step)) return -1;
+    int rc = save_state(run, run->run_dir, step);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
@@ -698,7 +782,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         }
         progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
 
-        int stop = signals_stop_requested();
+        int stop = signals_stop_requested(), patience = 0;
         if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
         int last = step == c->steps;
         if (step % c->eval_interval == 0 || last) {
@@ -707,15 +791,26 @@ static RunEnd train_loop(Run *run, int *last_step) {
             if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
-            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
+            int before = run->best_step;
+            if (note_validation(run, step, vloss, vbpb)) return END_ERROR;
+            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte%s", step, vloss, vbpb,
+                          run->best_step != before ? " (best so far, saved)" : "");
+            patience = c->eval_patience > 0 && run->evals_since_best >= c->eval_patience;
             if (!stop) stop = signals_stop_requested();  // a signal during the validation stops here
         }
         if (last) record_set_stop_reason(&run->rec, "steps_done");
+        else if (patience) record_set_stop_reason(&run->rec, "patience");
         else if (stop) record_set_stop_reason(&run->rec, "signal");
-        if (step % c->checkpoint_interval == 0 || last || stop) {
+        if (step % c->checkpoint_interval == 0 || last || stop || patience) {
             if (save_checkpoint(run, step)) return END_ERROR;  // writes the record too
         } else if (step % c->eval_interval == 0) {
             if (write_record(run, step)) return END_ERROR;
+        }
+        if (patience && !last) {
+            progress_note(&run->progress, "stopping after step %d: %d validations without a new best (eval.patience "
+                          "%d); the best is step %d, validation loss %.4f", step, run->evals_since_best,
+                          c->eval_patience, run->best_step, run->best_loss);
+            return END_COMPLETED;
         }
         if (stop) {
             run->stop_signal = stop;
@@ -836,6 +931,8 @@ int cmd_train(int argc, char **argv) {
     fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
     run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
     run->fault_kill_final = getenv("TUNEBENCH_FAULT_KILL_FINAL") != NULL;  // tests only: kill -9 in the final phase
+    fault = getenv("TUNEBENCH_FAULT_KILL_BEST");  // tests only: kill -9 after this step's best checkpoint
+    run->fault_kill_best = fault ? strtoull(fault, NULL, 10) : 0;
     fault = getenv("TUNEBENCH_FAULT_STOP_FINAL");  // tests only: SIGTERM at this tick of the final phase
     run->fault_stop_final = fault ? atoi(fault) : 0;
     ExperimentConfig *c = &run->cfg;
@@ -855,6 +952,8 @@ int cmd_train(int argc, char **argv) {
         snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
         if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
     }
+    snprintf(run->best_dir, sizeof run->best_dir, "%s.best", run->run_dir);
+    run->best_step = -1, run->best_loss = INFINITY;
     run_set_oom_hint(c->batch_size);
     set_threads(c->threads);
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
@@ -896,11 +995,13 @@ int cmd_train(int argc, char **argv) {
         record_truncate_after(&run->rec, run->start_step);
         record_add_segment(&run->rec, run->start_step, run->command);
         if (check_resume_config(run, &ts, run->allow_config_change)) goto fail;
+        if (resume_best(run)) goto fail;
         record_set_status(&run->rec, "running", NULL);
         if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
     } else {
         if (tb_mkdirs(run->run_dir)) goto fail;  // fails early on a read-only or missing results folder
         record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
+        record_best(run);
         record_set_section(&run->rec, "model", model_json(run->model));
         cJSON *training = cJSON_CreateObject();
         cJSON_AddItemToObject(training, "config", config_to_json(c));
