@@ -139,6 +139,20 @@ static void test_end_settings(void) {
     char rec[700];
     snprintf(rec, sizeof rec, "%s.json", run_dir_of("prompt"));
     CHECK(!tb_file_exists(rec), "a refused run left a record %s", rec);
+    snprintf(rec, sizeof rec, "%s.lock", run_dir_of("prompt"));
+    CHECK(!tb_file_exists(rec), "a refused start left a lock file %s", rec);
+
+    // An unknown model is named before the corpus is read (this corpus does not exist).
+    char *args[] = {"tunebench", "train", "--config", config_path, "--run-id", "nomodel", "--set", "model=mamba-7m",
+                    "--data", "/nonexistent/corpus", NULL};
+    rc = run_train("nomodel.log", NULL, args);
+    CHECK(rc != 0 && log_contains("nomodel.log", "unknown model config 'mamba-7m'") &&
+              !log_contains_quiet("nomodel.log", "/nonexistent/corpus"),
+          "an unknown model is not refused before the corpus: exit %d", rc);
+    // A key given by its last part gets the full name suggested.
+    char *lr[] = {"--set", "lr=0.01"};
+    rc = train("lr.log", "lr", NULL, NULL, lr[0], lr[1]);
+    CHECK(rc != 0 && log_contains("lr.log", "unknown key 'lr'; did you mean 'optimizer.lr'?"), "--set lr=: exit %d", rc);
 }
 
 // Writes DIR/manifest.json as `make data` does: each file's size and FNV-1a hash.
@@ -388,6 +402,9 @@ int main(int argc, char **argv) {
     CHECK(rc == 0, "the uninterrupted run exited %d", rc);
     cJSON *full = load_record("full");
     CHECK(full && check_completed("full") == 0, "the uninterrupted run is not complete and valid");
+    CHECK(log_contains("full.log", "completed 40 steps in ") && log_contains("full.log", "validation loss ") &&
+              log_contains("full.log", "next: tunebench check-record"),
+          "the closing lines do not give the losses, the time and the next commands");
     if (full) test_final_phase(full);
     if (full) test_best_checkpoint(full);
     test_patience();

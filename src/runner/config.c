@@ -154,6 +154,23 @@ static const char *json_type_name(const cJSON *v) {
     return "something else";
 }
 
+// An unknown key: the error suggests the keys whose last part it is
+// ("lr" -> "optimizer.lr"), else points to the list.
+static int unknown_key(const char *origin, const char *key) {
+    char found[256] = "";
+    size_t used = 0, n = strlen(key);
+    for (int i = 0; i < NUM_CONFIG_KEYS; i++) {
+        const char *k = config_keys[i].key, *dot = strrchr(k, '.');
+        size_t len = strlen(k);
+        int tail = len > n && k[len - n - 1] == '.' && strcmp(k + len - n, key) == 0;
+        int head = dot && (size_t)(dot - k) == n && strncmp(k, key, n) == 0;  // "eval" -> its keys
+        if ((tail || head) && used < sizeof found)
+            used += (size_t)snprintf(found + used, sizeof found - used, "%s'%s'", used ? ", " : "", k);
+    }
+    if (used) return tb_error("%s: unknown key '%s'; did you mean %s?", origin, key, found);
+    return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+}
+
 // Walks one JSON object; nested objects extend the dotted prefix.
 static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *prefix, const char *origin) {
     for (const cJSON *item = obj->child; item; item = item->next) {
@@ -179,7 +196,7 @@ static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *pref
             continue;
         }
         const ConfigKey *k = find_key(key);
-        if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+        if (!k) return unknown_key(origin, key);
         if (k->type == KEY_STRING) {
             if (!cJSON_IsString(item))
                 return tb_error("%s: key '%s': expected a string, got %s", origin, key, json_type_name(item));
@@ -224,7 +241,7 @@ int config_load(ExperimentConfig *cfg, const char *path) {
 
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin) {
     const ConfigKey *k = find_key(key);
-    if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+    if (!k) return unknown_key(origin, key);
     int rc;
     if (k->type == KEY_STRING) {
         rc = set_string(cfg, k, value, origin);

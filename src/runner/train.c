@@ -58,6 +58,8 @@
 // Steps at the start of each run segment left out of the timing median:
 // the first steps pay for page faults and cold caches.
 #define TIMING_WARMUP_STEPS 3
+// The ETA and the tokens/s shown take the median of this many recent steps.
+#define ETA_RECENT_STEPS 50
 
 // Exit statuses besides 0 (completed) and 1 (error).
 #define EXIT_DIVERGED 3
@@ -87,6 +89,7 @@ typedef struct {
     RunCosts costs;          // measured validation and checkpoint time, for the ETA
     int start_step;          // steps already done when this segment began
     double *step_ms;         // (steps - start_step) times of this segment
+    double eta_scratch[ETA_RECENT_STEPS];  // the recent step times, sorted for their median
     int timed;               // entries in step_ms
     double train_s_before;   // training seconds of earlier segments
     double wall_s_before;    // wall seconds of earlier segments
@@ -311,20 +314,27 @@ static cJSON *model_json(const Model *m) {
     return j;
 }
 
-static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
-    const ExperimentConfig *c = &run->cfg;
-    const Backend *be = backend_by_name(c->backend);
-    if (!be) return -1;
+// The model's name and the context it allows, before the corpus is read (the
+// vocabulary's size does not change either).
+static int check_model(const ExperimentConfig *c) {
     ModelSpec spec;
-    if (model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) {
+    if (model_spec_by_name(&spec, c->model, 1)) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tb_last_error());
         return tb_error("%s: key 'model': %s", config_origin(c, "model"), msg);
     }
     if (c->seq_len > spec.max_seq_len)
         return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", config_origin(c, "seq_len"),
-                        c->seq_len,
-                        spec.name, spec.max_seq_len);
+                        c->seq_len, spec.name, spec.max_seq_len);
+    return 0;
+}
+
+static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
+    const ExperimentConfig *c = &run->cfg;
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) return -1;
+    ModelSpec spec;
+    if (check_model(c) || model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) return -1;
     run->model = model_create(&spec, be);
     if (!run->model) return -1;
     if (resume_dir) {
@@ -479,6 +489,7 @@ static int note_validation(Run *run, int step, double loss, double bpb) {
         run->evals_since_best++;
         return 0;
     }
+    progress_status(&run->progress, 0, "saving the best checkpoint (step %d)", step);
     double t0 = tb_now_seconds();
     int rc = save_state(run, run->best_dir, step);
     run->ckpt_s += tb_now_seconds() - t0;
@@ -530,6 +541,7 @@ static int resume_best(Run *run) {
 // past the checkpoint on disk, whose extra rows a resume redoes, never a
 // checkpoint past its record (rows that a resume would lose).
 static int save_checkpoint(Run *run, int step) {
+    progress_status(&run->progress, 0, "writing the checkpoint of step %d", step);
     double t0 = tb_now_seconds();
     int previous = record_checkpoint_step(&run->rec);
     record_set_checkpoint(&run->rec, run->run_dir, step);
@@ -764,13 +776,16 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->log_interval == 0 || step == c->steps || step == run->start_step + 1)
             record_add_curve_row(&run->rec, step, loss, lr, norm, ms, tokens_per_step / (ms * 1e-3));
 
-        // The ETA from the mean step so far (after the warm-up steps), with
-        // the validations and checkpoints still to come.
-        double eta = -1;
+        // The ETA from the median of the recent steps (after the warm-up
+        // steps: robust to a slow step and following a change of load), with
+        // the validations, checkpoints and final phase still to come.
+        double eta = -1, tokens_per_s = tokens_per_step / (ms * 1e-3);
         if (run->timed > TIMING_WARMUP_STEPS) {
-            double sum = 0;
-            for (int i = TIMING_WARMUP_STEPS; i < run->timed; i++) sum += run->step_ms[i];
-            double per_step_s = 1e-3 * sum / (run->timed - TIMING_WARMUP_STEPS);
+            int n = run->timed - TIMING_WARMUP_STEPS < ETA_RECENT_STEPS ? run->timed - TIMING_WARMUP_STEPS
+                                                                        : ETA_RECENT_STEPS;
+            memcpy(run->eta_scratch, run->step_ms + run->timed - n, sizeof(double) * (size_t)n);
+            double per_step_s = 1e-3 * tb_median(run->eta_scratch, n);
+            tokens_per_s = tokens_per_step / per_step_s;
             Eta left;
             eta_remaining(&left, c, &run->plan, &run->costs, step, per_step_s);
             eta = left.total_s;
@@ -780,7 +795,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
                 progress_note(&run->progress, "%s", line);
             }
         }
-        progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
+        progress_step(&run->progress, step, loss, tokens_per_s, wall_seconds(run), eta);
 
         int stop = signals_stop_requested(), patience = 0;
         if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
@@ -894,6 +909,34 @@ static RunEnd final_phase(Run *run) {
     return END_COMPLETED;
 }
 
+// What a completed run ends with: its losses, its time and what to do next.
+static void closing_lines(Run *run, int last_step) {
+    const cJSON *curve = record_section(&run->rec, "curve"), *val = record_section(&run->rec, "validation");
+    const cJSON *last_row = cJSON_GetArrayItem(curve, cJSON_GetArraySize(curve) - 1);
+    const cJSON *last_val = cJSON_GetArrayItem(val, cJSON_GetArraySize(val) - 1);
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(last_row, "train_loss");
+    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(last_val, "loss");
+    const cJSON *vb = cJSON_GetObjectItemCaseSensitive(last_val, "bpb");
+    char wall[32], best[1300] = "";
+    progress_format_duration(wall_seconds(run), wall, sizeof wall);
+    if (run->best_step >= 0)
+        snprintf(best, sizeof best, "; best validation loss %.4f at step %d (%s)", run->best_loss, run->best_step,
+                 run->best_dir);
+    const char *reason = record_stop_reason(&run->rec);
+    progress_note(&run->progress,
+                  "completed %d steps%s in %s: training loss %.4f (step %d's batch), validation loss %.4f (%.4f bits "
+                  "per byte)%s",
+                  last_step, reason && tb_streq(reason, "patience") ? " (stopped by eval.patience)" : "", wall,
+                  cJSON_IsNumber(tl) ? tl->valuedouble : NAN, last_step, cJSON_IsNumber(vl) ? vl->valuedouble : NAN,
+                  cJSON_IsNumber(vb) ? vb->valuedouble : NAN, best);
+    char results[1100];
+    snprintf(results, sizeof results, "%s/%s", run->cfg.results_dir, run->cfg.experiment);
+    progress_note(&run->progress, "record %s, checkpoint %s; next: tunebench check-record %s, "
+                  "make plots RECORDS=%s PLOTS_OUT=plots/mine, tunebench generate --ckpt %s --tokenizer %s/%s "
+                  "--out generated/%s", run->record_path, run->run_dir, run->record_path, results, run->record_path,
+                  run->cfg.data_dir, CORPUS_VOCAB, run->run_id);
+}
+
 // ---------------------------------------------------------------- the command
 
 static void run_free(Run *run) {
@@ -941,16 +984,17 @@ int cmd_train(int argc, char **argv) {
     memset(&ts, 0, sizeof ts);
     int protocol_eval_interval = c->eval_interval;  // the 100k projection validates at the file's interval
     if (resume_dir) {
-        if (locate_resume(run, resume_dir) || run_lock(run->run_dir)) goto fail;
+        if (locate_resume(run, resume_dir) || run_lock(run->run_dir) || check_model(c)) goto fail;
     } else {
         config_resolve(c, notes);
-        if (config_check(c)) goto fail;
+        if (config_check(c) || check_model(c)) goto fail;
         resolve_paths(run);
-        if (tb_file_exists(run->record_path))
-            tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
-        char parent[1100];
-        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
-        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+            goto fail;
+        }
+        // The run's lock is taken once the corpus and the model are ready,
+        // just before its first file: a start that fails leaves nothing behind.
     }
     snprintf(run->best_dir, sizeof run->best_dir, "%s.best", run->run_dir);
     run->best_step = -1, run->best_loss = INFINITY;
@@ -966,6 +1010,7 @@ int cmd_train(int argc, char **argv) {
     if (samples_check(run->model, run->tok, c)) goto fail;
     if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
     run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->num_params;  // weights and two AdamW moments
+    run->costs.context = run->model->spec.max_seq_len;
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
 
@@ -999,7 +1044,14 @@ int cmd_train(int argc, char **argv) {
         record_set_status(&run->rec, "running", NULL);
         if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
     } else {
-        if (tb_mkdirs(run->run_dir)) goto fail;  // fails early on a read-only or missing results folder
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
+        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {  // started by another process meanwhile
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+            goto fail;
+        }
+        if (tb_mkdirs(run->run_dir)) goto fail;
         record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
         record_best(run);
         record_set_section(&run->rec, "model", model_json(run->model));
@@ -1041,9 +1093,12 @@ int cmd_train(int argc, char **argv) {
 
     char summary[64];
     model_spec_summary(&run->model->spec, summary, sizeof summary);
+    // The model's name only where the experiment's does not already say it.
+    char model_name[40] = "";
+    if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
     progress_note(&run->progress,
-                  "tunebench train: %s (%s: %s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
-                  c->experiment, c->model, run->model->arch->title, run->model->spec.n_layer, summary,
+                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
@@ -1081,9 +1136,7 @@ int cmd_train(int argc, char **argv) {
     if (end == END_COMPLETED) record_set_status(&run->rec, "completed", NULL);
     if (write_record(run, last_step)) goto fail;
     status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
-    if (end == END_COMPLETED)
-        progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", last_step, run->record_path,
-                      run->run_dir);
+    if (end == END_COMPLETED) closing_lines(run, last_step);
     cJSON_Delete(overrides);  // NULL when the record took them (a new run)
     cJSON_Delete(notes);
     run_free(run);
