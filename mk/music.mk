@@ -1,6 +1,6 @@
 # music.mk: generated music, its metrics, scores and audio (issue 7).
 ##@ Generated music
-## generated        GEN_N tunes (16) from each experiment's latest checkpoint under RECORDS: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
+## generated        GEN_N tunes (16) from each experiment's latest run's best checkpoint under RECORDS: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
 ## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
 ## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
@@ -38,7 +38,8 @@ samples: deps-samples $(BUILD)/tunebench
 
 .PHONY: generated music-eval music-table music-figure music-tables representation-table
 
-# make generated: GEN_N tunes from each experiment's latest checkpoint under
+# make generated: GEN_N tunes from the best checkpoint (else the latest) of
+# each experiment's latest run under
 # $(RECORDS) (the runner's reference set unless told), into
 # $(GENERATED_DIR)/<experiment>/, all from the same irishman-style prompt so
 # that control-code adherence is comparable across models. An experiment
@@ -52,11 +53,12 @@ GEN_SAMPLING ?= --temperature 1 --top-p 0.95
 generated: $(BUILD)/tunebench
 	@test -f "$(VOCAB)" || { echo "make generated: $(VOCAB) is missing; run make data" >&2; exit 1; }
 	@found=0; for e in $(GEN_EXPERIMENTS); do \
-	  ckpt=$$(ls -d $(RECORDS)/$$e/*/ 2>/dev/null | sort | tail -n 1); \
+	  ckpt=$$(ls -d $(RECORDS)/$$e/*/ 2>/dev/null | grep -v '\.best/$$' | sort | tail -n 1); \
 	  if [ -z "$$ckpt" ] || [ ! -f "$$ckpt/model.safetensors" ]; then \
 	    echo "make generated: no checkpoint for $$e under $(RECORDS)/$$e/ (run make exp-$$e or make reference)"; continue; fi; \
 	  found=1; rm -rf $(GENERATED_DIR)/$$e; \
 	  echo "generate: $$e from $$ckpt"; \
+	  if [ -f "$${ckpt%/}.json" ]; then ckpt=$${ckpt%/}.json; fi; \
 	  $(BUILD)/tunebench generate --ckpt $$ckpt --tokenizer $(VOCAB) --n $(GEN_N) --seed $(GEN_SEED) \
 	    $(GEN_PROMPT) $(GEN_SAMPLING) --out $(GENERATED_DIR)/$$e || exit 1; done; \
 	[ $$found = 1 ] || { echo "make generated: no checkpoints under $(RECORDS)" >&2; exit 1; }

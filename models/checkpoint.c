@@ -301,6 +301,20 @@ int checkpoint_save(const char *dir, const Model *m, const TrainState *ts, const
 
 // ---------------------------------------------------------------- loading
 
+int checkpoint_read_step(const char *dir, int64_t *step) {
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "train_state.bin");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return tb_error("cannot open %s: %s", path, strerror(errno));
+    unsigned char h[24];
+    size_t got = fread(h, 1, sizeof h, fp);
+    fclose(fp);
+    if (got != sizeof h || memcmp(h, STATE_MAGIC, 8) != 0 || get_u32(h + 8) != STATE_VERSION)
+        return tb_error("%s: not a tunebench training state of version %u", path, STATE_VERSION);
+    *step = (int64_t)get_u64(h + 16);
+    return 0;
+}
+
 char *checkpoint_read_run_config(const char *dir) {
     char path[4096 + 32];
     join_path(path, sizeof path, dir, "run_config.json");

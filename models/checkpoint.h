@@ -93,6 +93,10 @@ Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts);
 // shapes (the error says which model the checkpoint holds otherwise).
 int checkpoint_load_into(Model *m, const char *dir, TrainState *ts);
 
+// The step of dir's train_state.bin (its header only: magic, version and
+// step are checked, not the rest). 0, or -1 with the error set.
+int checkpoint_read_step(const char *dir, int64_t *step);
+
 // The run_config.json that a save with ts->run_config wrote into dir, as
 // malloc'ed text; NULL (no error) when dir has none.
 char *checkpoint_read_run_config(const char *dir);

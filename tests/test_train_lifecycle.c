@@ -15,7 +15,14 @@
 //   - a record whose config was edited (optimizer.lr, batch_size) is refused
 //     by --resume with the keys named, from the checkpoint's run_config.json
 //     and from the optimizer in train_state.bin; --allow-config-change
-//     continues and the record lists the change.
+//     continues and the record lists the change;
+//   - the best checkpoint (<run>.best/) is the step with the lowest
+//     validation loss, a run's record resolves to it, and a run killed right
+//     after saving it resumes to the same best weights; eval.patience stops
+//     at the first validation past the allowed number without a new best,
+//     and the record says why it stopped.
+#include "../models/checkpoint.h"
+#include "../src/runner/best.h"
 #include "train_cli.h"
 
 static char run_path[600];
@@ -132,6 +139,20 @@ static void test_end_settings(void) {
     char rec[700];
     snprintf(rec, sizeof rec, "%s.json", run_dir_of("prompt"));
     CHECK(!tb_file_exists(rec), "a refused run left a record %s", rec);
+    snprintf(rec, sizeof rec, "%s.lock", run_dir_of("prompt"));
+    CHECK(!tb_file_exists(rec), "a refused start left a lock file %s", rec);
+
+    // An unknown model is named before the corpus is read (this corpus does not exist).
+    char *args[] = {"tunebench", "train", "--config", config_path, "--run-id", "nomodel", "--set", "model=mamba-7m",
+                    "--data", "/nonexistent/corpus", NULL};
+    rc = run_train("nomodel.log", NULL, args);
+    CHECK(rc != 0 && log_contains("nomodel.log", "unknown model config 'mamba-7m'") &&
+              !log_contains_quiet("nomodel.log", "/nonexistent/corpus"),
+          "an unknown model is not refused before the corpus: exit %d", rc);
+    // A key given by its last part gets the full name suggested.
+    char *lr[] = {"--set", "lr=0.01"};
+    rc = train("lr.log", "lr", NULL, NULL, lr[0], lr[1]);
+    CHECK(rc != 0 && log_contains("lr.log", "unknown key 'lr'; did you mean 'optimizer.lr'?"), "--set lr=: exit %d", rc);
 }
 
 // Writes DIR/manifest.json as `make data` does: each file's size and FNV-1a hash.
@@ -287,6 +308,77 @@ static void test_resume_config(void) {
     cJSON_Delete(r);
 }
 
+// The validation row with the lowest loss after step 0: its step, or -1.
+static int lowest_validation(const cJSON *rec) {
+    int best = -1;
+    double lowest = INFINITY;
+    for (const cJSON *row = cJSON_GetObjectItemCaseSensitive(rec, "validation")->child; row; row = row->next)
+        if (num(row, "step") > 0 && num(row, "loss") < lowest) lowest = num(row, "loss"), best = (int)num(row, "step");
+    return best;
+}
+
+static const cJSON *best_of(const cJSON *rec) {
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "identity"), "best");
+}
+
+static void test_best_checkpoint(const cJSON *full) {
+    // The best is the validation with the lowest loss, and its folder holds that step.
+    int want = lowest_validation(full);
+    const cJSON *best = best_of(full);
+    char best_dir[700], record[700], resolved[800];
+    snprintf(best_dir, sizeof best_dir, "%s.best", run_dir_of("full"));
+    int64_t on_disk = -1;
+    CHECK(want > 0 && num(best, "step") == want && checkpoint_read_step(best_dir, &on_disk) == 0 && on_disk == want,
+          "the best checkpoint is step %.0f (folder: %lld), the lowest validation loss is at step %d",
+          num(best, "step"), (long long)on_disk, want);
+    // A run's record resolves to its best checkpoint (generate --ckpt RUN.json).
+    snprintf(record, sizeof record, "%s.json", run_dir_of("full"));
+    CHECK(strcmp(run_checkpoint_for(record, resolved, sizeof resolved), best_dir) == 0,
+          "run_checkpoint_for(%s) is %s, not the best checkpoint", record, resolved);
+    CHECK(strcmp(run_checkpoint_for(run_dir_of("full"), resolved, sizeof resolved), run_dir_of("full")) == 0,
+          "a checkpoint folder does not resolve to itself");
+
+    // kill -9 right after the best checkpoint of step 28, before the record
+    // names it (the latest checkpoint is step 20): the resumed run's best
+    // folder and record are those of the run never interrupted.
+    int rc = train("killbest.log", "killbest", "TUNEBENCH_FAULT_KILL_BEST", "28", NULL, NULL);
+    CHECK(rc == 128 + SIGKILL, "the run killed after a best checkpoint exited %d", rc);
+    rc = resume("killbest-resumed.log", "killbest");
+    cJSON *r = load_record("killbest");
+    CHECK(rc == 0 && r && num(best_of(r), "step") == want && num(best_of(r), "loss") == num(best, "loss"),
+          "resumed after kill -9: exit %d, best step %.0f (want %d)", rc, r ? num(best_of(r), "step") : -1, want);
+    char a[800], b[800];
+    snprintf(a, sizeof a, "%s/model.safetensors", best_dir);
+    snprintf(b, sizeof b, "%s.best/model.safetensors", run_dir_of("killbest"));
+    CHECK(same_file(a, b), "the resumed run's best weights differ from the uninterrupted run's");
+    cJSON_Delete(r);
+}
+
+// eval.patience 1 at a learning rate whose validation loss rises at least once in 200 steps.
+static void test_patience(void) {
+    char *args[] = {"tunebench", "train", "--config", config_path, "--run-id", "patience", "--steps", "200",
+                    "--set", "eval.interval=10", "--set", "eval.patience=1", "--set", "optimizer.lr=0.03", NULL};
+    int rc = run_train("patience.log", NULL, args);
+    cJSON *r = load_record("patience");
+    // The first validation (after step 0) that is not a new best.
+    int expect = -1;
+    double lowest = INFINITY;
+    for (const cJSON *row = r ? cJSON_GetObjectItemCaseSensitive(r, "validation")->child : NULL; row && expect < 0;
+         row = row->next) {
+        if (num(row, "step") == 0) continue;
+        if (num(row, "loss") < lowest) lowest = num(row, "loss");
+        else expect = (int)num(row, "step");
+    }
+    CHECK(rc == 0 && r && expect > 0 && expect < 200, "patience: exit %d, no validation without improvement", rc);
+    CHECK(r && num(cJSON_GetObjectItemCaseSensitive(r, "timing"), "steps_done") == expect &&
+              num(cJSON_GetObjectItemCaseSensitive(r, "identity"), "checkpoint_step") == expect &&
+              strcmp(identity_string(r, "stop_reason"), "patience") == 0 && strcmp(status_of(r), "completed") == 0,
+          "patience 1 did not stop at step %d, the first validation without a new best", expect);
+    CHECK(check_completed("patience") == 0, "check-record --completed rejects the run patience stopped");
+    CHECK(log_contains("patience.log", "validations without a new best"), "the log does not say why the run stopped");
+    cJSON_Delete(r);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     const char *tests = strstr(argv[0], "/tests/");
@@ -310,7 +402,12 @@ int main(int argc, char **argv) {
     CHECK(rc == 0, "the uninterrupted run exited %d", rc);
     cJSON *full = load_record("full");
     CHECK(full && check_completed("full") == 0, "the uninterrupted run is not complete and valid");
+    CHECK(log_contains("full.log", "completed 40 steps in ") && log_contains("full.log", "validation loss ") &&
+              log_contains("full.log", "next: tunebench check-record"),
+          "the closing lines do not give the losses, the time and the next commands");
     if (full) test_final_phase(full);
+    if (full) test_best_checkpoint(full);
+    test_patience();
     test_end_settings();
     test_corpus_checks();
     test_resume_config();

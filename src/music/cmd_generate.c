@@ -21,6 +21,7 @@
 #include "../../models/sampler.h"
 #include "../checkpoint_tokenizer.h"
 #include "lib/common.h"
+#include "../runner/best.h"
 #include "tune.h"
 
 typedef struct {
@@ -34,7 +35,8 @@ typedef struct {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: tunebench generate --ckpt DIR --out DIR [options]\n"
-            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json)\n"
+            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json), or a run's\n"
+            "                      record RUN.json: its best checkpoint (RUN.best/, else RUN/)\n"
             "  --tokenizer FILE    vocabulary (vocab.tok) or 'bytes' (default: the checkpoint's\n"
             "                      own; one given must be it, or the checkpoint must carry none)\n"
             "  --n N               number of tunes (default 8)\n"
@@ -192,6 +194,8 @@ int cmd_generate(int argc, char **argv) {
         tb_report();
         return 2;
     }
+    char ckpt_dir[4200];
+    a.ckpt = run_checkpoint_for(a.ckpt, ckpt_dir, sizeof ckpt_dir);  // a run's record: its best checkpoint
     const Backend *be = backend_by_name(a.backend);
     if (!be) {
         tb_report();

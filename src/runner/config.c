@@ -54,6 +54,7 @@ static const ConfigKey config_keys[] = {
     {"eval.interval", NUM(KEY_INT, eval_interval), 1, 1e9, 0, NULL, "steps between validations (and one at the end)"},
     {"eval.batches", NUM(KEY_INT, eval_batches), 0, 1e9, 0, NULL, "validation batches; 0 = the whole validation split"},
     {"eval.max_share", NUM(KEY_FLOAT, eval_max_share), 0, 1, 1, NULL, "most of a run's compute validation may take (fewer validations or windows on short runs); 1 = no limit"},
+    {"eval.patience", NUM(KEY_INT, eval_patience), 0, 1e9, 0, NULL, "stop after N validations without a new best validation loss; 0 = off"},
     {"checkpoint.interval", NUM(KEY_INT, checkpoint_interval), 1, 1e9, 0, NULL, "steps between checkpoints (and one at the end)"},
     {"inference.repeats", NUM(KEY_INT, inference_repeats), 0, 1000, 0, NULL, "repeats per prefill length and decode position; 0 = skip"},
     {"samples.count", NUM(KEY_INT, sample_count), 0, 1000, 0, NULL, "tunes generated into the record at the end"},
@@ -160,6 +161,23 @@ static const char *json_type_name(const cJSON *v) {
     return "something else";
 }
 
+// An unknown key: the error suggests the keys whose last part it is
+// ("lr" -> "optimizer.lr"), else points to the list.
+static int unknown_key(const char *origin, const char *key) {
+    char found[256] = "";
+    size_t used = 0, n = strlen(key);
+    for (int i = 0; i < NUM_CONFIG_KEYS; i++) {
+        const char *k = config_keys[i].key, *dot = strrchr(k, '.');
+        size_t len = strlen(k);
+        int tail = len > n && k[len - n - 1] == '.' && strcmp(k + len - n, key) == 0;
+        int head = dot && (size_t)(dot - k) == n && strncmp(k, key, n) == 0;  // "eval" -> its keys
+        if ((tail || head) && used < sizeof found)
+            used += (size_t)snprintf(found + used, sizeof found - used, "%s'%s'", used ? ", " : "", k);
+    }
+    if (used) return tb_error("%s: unknown key '%s'; did you mean %s?", origin, key, found);
+    return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+}
+
 // Walks one JSON object; nested objects extend the dotted prefix.
 static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *prefix, const char *origin) {
     for (const cJSON *item = obj->child; item; item = item->next) {
@@ -185,7 +203,7 @@ static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *pref
             continue;
         }
         const ConfigKey *k = find_key(key);
-        if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+        if (!k) return unknown_key(origin, key);
         if (k->type == KEY_STRING) {
             if (!cJSON_IsString(item))
                 return tb_error("%s: key '%s': expected a string, got %s", origin, key, json_type_name(item));
@@ -228,7 +246,7 @@ int config_load(ExperimentConfig *cfg, const char *path) {
 
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin) {
     const ConfigKey *k = find_key(key);
-    if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+    if (!k) return unknown_key(origin, key);
     int rc;
     if (k->type == KEY_STRING) {
         rc = set_string(cfg, k, value, origin);

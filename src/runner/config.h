@@ -41,6 +41,7 @@ typedef struct {
     int eval_interval;       // validation every N steps (and at the end)
     int eval_batches;        // validation batches of batch_size x seq_len; 0 = the whole split
     double eval_max_share;   // most of a run's compute validation may take (eval_budget.h); 1 = no limit
+    int eval_patience;       // stop after N validations without a new best; 0 = off
     int checkpoint_interval; // a checkpoint every N steps (and at the end)
 
     int inference_repeats;   // repeats per measured prefill / decode position

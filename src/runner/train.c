@@ -58,6 +58,8 @@
 // Steps at the start of each run segment left out of the timing median:
 // the first steps pay for page faults and cold caches.
 #define TIMING_WARMUP_STEPS 3
+// The ETA and the tokens/s shown take the median of this many recent steps.
+#define ETA_RECENT_STEPS 50
 
 // Exit statuses besides 0 (completed) and 1 (error).
 #define EXIT_DIVERGED 3
@@ -76,12 +78,18 @@ typedef struct {
     int32_t *inputs, *targets;  // (B, T)
     int *token_bytes;           // (V) decoded byte length of each token
 
+    char best_dir[1100];     // the best checkpoint: <run_dir>.best
+    int best_step;           // its step, -1 before the first validation after step 0
+    double best_loss, best_bpb;
+    int evals_since_best;    // validations since the best one (eval.patience)
+
     RunRecord rec;
     Progress progress;
     EvalPlan plan;           // the run's validations (eval_budget.h)
     RunCosts costs;          // measured validation and checkpoint time, for the ETA
     int start_step;          // steps already done when this segment began
     double *step_ms;         // (steps - start_step) times of this segment
+    double eta_scratch[ETA_RECENT_STEPS];  // the recent step times, sorted for their median
     int timed;               // entries in step_ms
     double train_s_before;   // training seconds of earlier segments
     double wall_s_before;    // wall seconds of earlier segments
@@ -94,6 +102,7 @@ typedef struct {
     uint64_t fault_stop_step;
     uint64_t fault_kill_step;
     int fault_kill_final;    // test hook: SIGKILL at the first tick of the final phase
+    uint64_t fault_kill_best; // test hook: SIGKILL right after the best checkpoint of this step
     int fault_stop_final;    // test hook: SIGTERM at this tick of the final phase
     int final_ticks;
     int training_done;       // a resumed run whose training ended: only the final phase is left
@@ -315,20 +324,27 @@ static cJSON *model_json(const Model *m) {
     return j;
 }
 
-static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
-    const ExperimentConfig *c = &run->cfg;
-    const Backend *be = backend_by_name(c->backend);
-    if (!be) return -1;
+// The model's name and the context it allows, before the corpus is read (the
+// vocabulary's size does not change either).
+static int check_model(const ExperimentConfig *c) {
     ModelSpec spec;
-    if (model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) {
+    if (model_spec_by_name(&spec, c->model, 1)) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tb_last_error());
         return tb_error("%s: key 'model': %s", config_origin(c, "model"), msg);
     }
     if (c->seq_len > spec.max_seq_len)
         return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", config_origin(c, "seq_len"),
-                        c->seq_len,
-                        spec.name, spec.max_seq_len);
+                        c->seq_len, spec.name, spec.max_seq_len);
+    return 0;
+}
+
+static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
+    const ExperimentConfig *c = &run->cfg;
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) return -1;
+    ModelSpec spec;
+    if (check_model(c) || model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) return -1;
     run->model = model_create(&spec, be);
     if (!run->model) return -1;
     if (resume_dir) {
@@ -439,15 +455,8 @@ static int write_record(Run *run, int steps_done) {
     return 0;
 }
 
-// The record first (with every curve row so far, naming this checkpoint),
-// then the checkpoint: a crash between the two leaves a record that reaches
-// past the checkpoint on disk, whose extra rows a resume redoes, never a
-// checkpoint past its record (rows that a resume would lose).
-static int save_checkpoint(Run *run, int step) {
-    double t0 = tb_now_seconds();
-    int previous = record_checkpoint_step(&run->rec);
-    record_set_checkpoint(&run->rec, run->run_dir, step);
-    if (write_record(run, step)) return -1;
+// The model and everything a resume needs, as of `step`, into dir.
+static int save_state(Run *run, const char *dir, int step) {
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     snprintf(ts.run_id, sizeof ts.run_id, "%s", run->run_id);
@@ -461,8 +470,95 @@ static int save_checkpoint(Run *run, int step) {
     ts.run_config = cfg_text;
     char vocab[1100];  // the checkpoint carries the tokenizer the run trained with
     snprintf(vocab, sizeof vocab, "%s/%s", run->cfg.data_dir, CORPUS_VOCAB);
-    int rc = checkpoint_save(run->run_dir, run->model, &ts, vocab);
+    int rc = checkpoint_save(dir, run->model, &ts, vocab);
     free(cfg_text);
+    return rc;
+}
+
+// identity.best: the best checkpoint's folder, step, loss and bpb, or null.
+static void record_best(Run *run) {
+    cJSON *best = cJSON_CreateNull();
+    if (run->best_step >= 0) {
+        cJSON_Delete(best);
+        best = cJSON_CreateObject();
+        cJSON_AddStringToObject(best, "dir", run->best_dir);
+        cJSON_AddNumberToObject(best, "step", run->best_step);
+        cJSON_AddNumberToObject(best, "loss", run->best_loss);
+        cJSON_AddNumberToObject(best, "bpb", run->best_bpb);
+    }
+    cJSON *id = record_section(&run->rec, "identity");
+    if (cJSON_GetObjectItemCaseSensitive(id, "best")) cJSON_ReplaceItemInObjectCaseSensitive(id, "best", best);
+    else cJSON_AddItemToObject(id, "best", best);
+}
+
+// After the validation of a step: a new lowest loss saves the best checkpoint
+// (before the record names it: a crash between the two leaves a best folder
+// that a resume finds newer than its record, and removes); otherwise one more
+// validation without improvement.
+static int note_validation(Run *run, int step, double loss, double bpb) {
+    if (step == 0) return 0;  // the initial weights are no candidate
+    if (!(loss < run->best_loss)) {
+        run->evals_since_best++;
+        return 0;
+    }
+    progress_status(&run->progress, 0, "saving the best checkpoint (step %d)", step);
+    double t0 = tb_now_seconds();
+    int rc = save_state(run, run->best_dir, step);
+    run->ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpts++;
+    if (rc) return -1;
+    if (run->fault_kill_best == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 before the record names it
+    run->best_step = step, run->best_loss = loss, run->best_bpb = bpb;
+    run->evals_since_best = 0;
+    record_best(run);
+    return 0;
+}
+
+// A resumed run's best from its record's validation rows (up to the
+// checkpoint it resumes from). A best folder of another step (saved after
+// that checkpoint) is removed: the resumed run saves it again when it gets
+// there, and until then the record and the folder agree.
+static int resume_best(Run *run) {
+    run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+    for (const cJSON *row = record_section(&run->rec, "validation")->child; row; row = row->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(row, "loss");
+        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(row, "bpb");
+        if (!cJSON_IsNumber(st) || st->valueint == 0 || st->valueint > run->start_step) continue;
+        if (cJSON_IsNumber(lo) && lo->valuedouble < run->best_loss) {
+            run->best_step = st->valueint, run->best_loss = lo->valuedouble;
+            run->best_bpb = cJSON_IsNumber(bp) ? bp->valuedouble : NAN;
+            run->evals_since_best = 0;
+        } else {
+            run->evals_since_best++;
+        }
+    }
+    if (tb_dir_exists(run->best_dir)) {
+        int64_t on_disk = -1;
+        if (checkpoint_read_step(run->best_dir, &on_disk) || on_disk != run->best_step) {
+            tb_clear_error();
+            if (tb_remove_flat_dir(run->best_dir)) return -1;
+            if (run->best_step >= 0) run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+        }
+    } else {
+        run->best_step = -1, run->best_loss = INFINITY;
+    }
+    record_best(run);
+    return 0;
+}
+
+// The record first (with every curve row so far, naming this checkpoint),
+// then the checkpoint: a crash between the two leaves a record that reaches
+// past the checkpoint on disk, whose extra rows a resume redoes, never a
+// checkpoint past its record (rows that a resume would lose).
+static int save_checkpoint(Run *run, int step) {
+    progress_status(&run->progress, 0, "writing the checkpoint of step %d", step);
+    double t0 = tb_now_seconds();
+    int previous = record_checkpoint_step(&run->rec);
+    record_set_checkpoint(&run->rec, run->run_dir, step);
+    if (write_record(run, step)) return -1;
+    int rc = save_state(run, run->run_dir, step);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
@@ -692,13 +788,16 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->log_interval == 0 || step == c->steps || step == run->start_step + 1)
             record_add_curve_row(&run->rec, step, loss, lr, norm, ms, tokens_per_step / (ms * 1e-3));
 
-        // The ETA from the mean step so far (after the warm-up steps), with
-        // the validations and checkpoints still to come.
-        double eta = -1;
+        // The ETA from the median of the recent steps (after the warm-up
+        // steps: robust to a slow step and following a change of load), with
+        // the validations, checkpoints and final phase still to come.
+        double eta = -1, tokens_per_s = tokens_per_step / (ms * 1e-3);
         if (run->timed > TIMING_WARMUP_STEPS) {
-            double sum = 0;
-            for (int i = TIMING_WARMUP_STEPS; i < run->timed; i++) sum += run->step_ms[i];
-            double per_step_s = 1e-3 * sum / (run->timed - TIMING_WARMUP_STEPS);
+            int n = run->timed - TIMING_WARMUP_STEPS < ETA_RECENT_STEPS ? run->timed - TIMING_WARMUP_STEPS
+                                                                        : ETA_RECENT_STEPS;
+            memcpy(run->eta_scratch, run->step_ms + run->timed - n, sizeof(double) * (size_t)n);
+            double per_step_s = 1e-3 * tb_median(run->eta_scratch, n);
+            tokens_per_s = tokens_per_step / per_step_s;
             Eta left;
             eta_remaining(&left, c, &run->plan, &run->costs, step, per_step_s);
             eta = left.total_s;
@@ -708,9 +807,9 @@ static RunEnd train_loop(Run *run, int *last_step) {
                 progress_note(&run->progress, "%s", line);
             }
         }
-        progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
+        progress_step(&run->progress, step, loss, tokens_per_s, wall_seconds(run), eta);
 
-        int stop = signals_stop_requested();
+        int stop = signals_stop_requested(), patience = 0;
         if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
         int last = step == c->steps;
         if (step % c->eval_interval == 0 || last) {
@@ -719,15 +818,26 @@ static RunEnd train_loop(Run *run, int *last_step) {
             if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
-            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
+            int before = run->best_step;
+            if (note_validation(run, step, vloss, vbpb)) return END_ERROR;
+            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte%s", step, vloss, vbpb,
+                          run->best_step != before ? " (best so far, saved)" : "");
+            patience = c->eval_patience > 0 && run->evals_since_best >= c->eval_patience;
             if (!stop) stop = signals_stop_requested();  // a signal during the validation stops here
         }
         if (last) record_set_stop_reason(&run->rec, "steps_done");
+        else if (patience) record_set_stop_reason(&run->rec, "patience");
         else if (stop) record_set_stop_reason(&run->rec, "signal");
-        if (step % c->checkpoint_interval == 0 || last || stop) {
+        if (step % c->checkpoint_interval == 0 || last || stop || patience) {
             if (save_checkpoint(run, step)) return END_ERROR;  // writes the record too
         } else if (step % c->eval_interval == 0) {
             if (write_record(run, step)) return END_ERROR;
+        }
+        if (patience && !last) {
+            progress_note(&run->progress, "stopping after step %d: %d validations without a new best (eval.patience "
+                          "%d); the best is step %d, validation loss %.4f", step, run->evals_since_best,
+                          c->eval_patience, run->best_step, run->best_loss);
+            return END_COMPLETED;
         }
         if (stop) {
             run->stop_signal = stop;
@@ -811,6 +921,34 @@ static RunEnd final_phase(Run *run) {
     return END_COMPLETED;
 }
 
+// What a completed run ends with: its losses, its time and what to do next.
+static void closing_lines(Run *run, int last_step) {
+    const cJSON *curve = record_section(&run->rec, "curve"), *val = record_section(&run->rec, "validation");
+    const cJSON *last_row = cJSON_GetArrayItem(curve, cJSON_GetArraySize(curve) - 1);
+    const cJSON *last_val = cJSON_GetArrayItem(val, cJSON_GetArraySize(val) - 1);
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(last_row, "train_loss");
+    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(last_val, "loss");
+    const cJSON *vb = cJSON_GetObjectItemCaseSensitive(last_val, "bpb");
+    char wall[32], best[1300] = "";
+    progress_format_duration(wall_seconds(run), wall, sizeof wall);
+    if (run->best_step >= 0)
+        snprintf(best, sizeof best, "; best validation loss %.4f at step %d (%s)", run->best_loss, run->best_step,
+                 run->best_dir);
+    const char *reason = record_stop_reason(&run->rec);
+    progress_note(&run->progress,
+                  "completed %d steps%s in %s: training loss %.4f (step %d's batch), validation loss %.4f (%.4f bits "
+                  "per byte)%s",
+                  last_step, reason && tb_streq(reason, "patience") ? " (stopped by eval.patience)" : "", wall,
+                  cJSON_IsNumber(tl) ? tl->valuedouble : NAN, last_step, cJSON_IsNumber(vl) ? vl->valuedouble : NAN,
+                  cJSON_IsNumber(vb) ? vb->valuedouble : NAN, best);
+    char results[1100];
+    snprintf(results, sizeof results, "%s/%s", run->cfg.results_dir, run->cfg.experiment);
+    progress_note(&run->progress, "record %s, checkpoint %s; next: tunebench check-record %s, "
+                  "make plots RECORDS=%s PLOTS_OUT=plots/mine, tunebench generate --ckpt %s --tokenizer %s/%s "
+                  "--out generated/%s", run->record_path, run->run_dir, run->record_path, results, run->record_path,
+                  run->cfg.data_dir, CORPUS_VOCAB, run->run_id);
+}
+
 // ---------------------------------------------------------------- the command
 
 static void run_free(Run *run) {
@@ -848,6 +986,8 @@ int cmd_train(int argc, char **argv) {
     fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
     run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
     run->fault_kill_final = getenv("TUNEBENCH_FAULT_KILL_FINAL") != NULL;  // tests only: kill -9 in the final phase
+    fault = getenv("TUNEBENCH_FAULT_KILL_BEST");  // tests only: kill -9 after this step's best checkpoint
+    run->fault_kill_best = fault ? strtoull(fault, NULL, 10) : 0;
     fault = getenv("TUNEBENCH_FAULT_STOP_FINAL");  // tests only: SIGTERM at this tick of the final phase
     run->fault_stop_final = fault ? atoi(fault) : 0;
     ExperimentConfig *c = &run->cfg;
@@ -856,17 +996,20 @@ int cmd_train(int argc, char **argv) {
     memset(&ts, 0, sizeof ts);
     int protocol_eval_interval = c->eval_interval;  // the 100k projection validates at the file's interval
     if (resume_dir) {
-        if (locate_resume(run, resume_dir) || run_lock(run->run_dir)) goto fail;
+        if (locate_resume(run, resume_dir) || run_lock(run->run_dir) || check_model(c)) goto fail;
     } else {
         config_resolve(c, notes);
-        if (config_check(c)) goto fail;
+        if (config_check(c) || check_model(c)) goto fail;
         resolve_paths(run);
-        if (tb_file_exists(run->record_path))
-            tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
-        char parent[1100];
-        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
-        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+            goto fail;
+        }
+        // The run's lock is taken once the corpus and the model are ready,
+        // just before its first file: a start that fails leaves nothing behind.
     }
+    snprintf(run->best_dir, sizeof run->best_dir, "%s.best", run->run_dir);
+    run->best_step = -1, run->best_loss = INFINITY;
     run_set_oom_hint(c->batch_size);
     set_threads(c->threads);
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
@@ -879,6 +1022,7 @@ int cmd_train(int argc, char **argv) {
     if (samples_check(run->model, run->tok, c)) goto fail;
     if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
     run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->num_params;  // weights and two AdamW moments
+    run->costs.context = run->model->spec.max_seq_len;
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
 
@@ -908,11 +1052,20 @@ int cmd_train(int argc, char **argv) {
         record_truncate_after(&run->rec, run->start_step);
         record_add_segment(&run->rec, run->start_step, run->command);
         if (check_resume_config(run, &ts, run->allow_config_change)) goto fail;
+        if (resume_best(run)) goto fail;
         record_set_status(&run->rec, "running", NULL);
         if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
     } else {
-        if (tb_mkdirs(run->run_dir)) goto fail;  // fails early on a read-only or missing results folder
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
+        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {  // started by another process meanwhile
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+            goto fail;
+        }
+        if (tb_mkdirs(run->run_dir)) goto fail;
         record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
+        record_best(run);
         record_set_section(&run->rec, "model", model_json(run->model));
         cJSON *training = cJSON_CreateObject();
         cJSON_AddItemToObject(training, "config", config_to_json(c));
@@ -952,9 +1105,12 @@ int cmd_train(int argc, char **argv) {
 
     char summary[64];
     model_spec_summary(&run->model->spec, summary, sizeof summary);
+    // The model's name only where the experiment's does not already say it.
+    char model_name[40] = "";
+    if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
     progress_note(&run->progress,
-                  "tunebench train: %s (%s: %s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
-                  c->experiment, c->model, run->model->arch->title, run->model->spec.n_layer, summary,
+                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
@@ -992,9 +1148,7 @@ int cmd_train(int argc, char **argv) {
     if (end == END_COMPLETED) record_set_status(&run->rec, "completed", NULL);
     if (write_record(run, last_step)) goto fail;
     status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
-    if (end == END_COMPLETED)
-        progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", last_step, run->record_path,
-                      run->run_dir);
+    if (end == END_COMPLETED) closing_lines(run, last_step);
     cJSON_Delete(overrides);  // NULL when the record took them (a new run)
     cJSON_Delete(notes);
     run_free(run);
