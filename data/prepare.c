@@ -45,7 +45,7 @@
 #include "shards.h"
 #include "tokenizer.h"
 
-#define PREPARE_FORMAT 2  // bump when the output for the same input changes
+#define PREPARE_FORMAT 3  // bump when the output for the same input changes
 
 // The files of a style folder that the manifest vouches for.
 static const char *const output_files[] = {"vocab.tok", "train.bin", "val.bin", "train.abc", "val.abc"};
@@ -246,6 +246,7 @@ typedef struct {
     uint64_t skipped[SKIP_REASON_COUNT];
     size_t tail_dropped;
     uint64_t copies_style_skipped, copies_round_trip_failed, copies_kept;
+    uint64_t copies_skipped[SKIP_REASON_COUNT];  // copies_style_skipped by reason
 } StyleTunes;
 
 static void style_tunes_free(StyleTunes *st) {
@@ -295,6 +296,7 @@ static void add_copies(const StyleJob *job, const TuneSet *found, const Tokenize
         char *text = job->style->apply(a->text, a->len, &len, &why, &dropped);
         if (!text) {
             st->copies_style_skipped++;
+            st->copies_skipped[why]++;
             continue;
         }
         if (len + 1 > cap) {
@@ -396,6 +398,9 @@ static cJSON *manifest_json(const StyleJob *job, const TuneSet *found, const Sty
         for (int r = 0; r < AUG_DROP_COUNT; r++)
             cJSON_AddNumberToObject(dj, augment_drop_name((AugDrop)r), (double)job->aug->dropped[r]);
         cJSON_AddNumberToObject(dj, "style", (double)st->copies_style_skipped);
+        cJSON *why = cJSON_AddObjectToObject(aj, "style_skipped");
+        for (int r = 0; r < SKIP_REASON_COUNT; r++)
+            if (st->copies_skipped[r]) cJSON_AddNumberToObject(why, corpus_skip_name((SkipReason)r), (double)st->copies_skipped[r]);
         cJSON_AddNumberToObject(dj, "round_trip", (double)st->copies_round_trip_failed);
     } else {
         cJSON_AddNullToObject(m, "augment");
