@@ -9,7 +9,7 @@ if (n_sweeps == 0) {
     what = "a learning-rate sweep (make sweep-NAME STEPS=N)"
     load "plots/empty.gp"
 } else {
-    set key outside right top box opaque
+    set key outside right top box opaque width 2
     set title "Learning-rate sweep: final validation loss of short runs (circled: chosen)"
     set xlabel "peak learning rate (log scale)"
     set ylabel "final validation loss (bits per byte)"

@@ -218,8 +218,8 @@ static int sweeps(const char *dir, const char *out) {
         put_gp_string(gp->fp, exp);
         fprintf(gp->fp, "\nsweep_label%d = ", drawn);
         put_gp_string(gp->fp, label);
-        size_t el = strlen(exp);
-        int large = el > 4 && strcmp(exp + el - 4, "-60m") == 0;
+        double params = records_num(root, "num_params");  // the larger shade from ~30M, as records_colour
+        int large = isfinite(params) && floor(log10(params) + 0.5) >= 8;
         fprintf(gp->fp, "\nsweep_colour%d = \"%s\"\n", drawn, records_colour_of(arch, large));
         Out *o = out_open(out, "sweep", exp);
         fprintf(o->fp, "# lr final_val_bpb best_val_bpb chosen  (%s; NaN: diverged or unfinished)\n", path);

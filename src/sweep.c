@@ -318,6 +318,9 @@ static cJSON *summary_json(const Sweep *s, const SweepRun *runs, int chosen, con
     const cJSON *arch = first_record ? get_path(get_path(first_record, "model", NULL), "arch", NULL) : NULL;
     if (cJSON_IsString(arch)) cJSON_AddStringToObject(root, "arch", arch->valuestring);
     else cJSON_AddNullToObject(root, "arch");
+    const cJSON *params = first_record ? get_path(get_path(first_record, "model", NULL), "num_params", NULL) : NULL;
+    if (cJSON_IsNumber(params)) cJSON_AddNumberToObject(root, "num_params", params->valuedouble);
+    else cJSON_AddNullToObject(root, "num_params");
     cJSON_AddNumberToObject(root, "steps", s->cfg.steps);
     cJSON_AddNumberToObject(root, "seed", (double)s->cfg.seed);
     cJSON_AddNumberToObject(root, "config_lr", s->cfg.lr);
