@@ -75,23 +75,31 @@ music-eval: $(BUILD)/tunebench
 	    --label $$e --out $(MUSIC_DIR)/$$e.json || exit 1; done
 
 # make music-table (part of make tables): the metrics of each model's tunes
-# and of the real tunes, from $(MUSIC_DIR)/*.json, in the experiments' order,
-# and the generation settings (from the first set's index.json) for the paper.
-# $(call music_table,PREFIX) writes PREFIX.{md,tex,dat} and PREFIX_generation.tex.
+# and of the real tunes, from $(MUSIC_DIR)/*.json, and the generation settings
+# (from the first set's index.json) for the paper. The sets are taken in the
+# order of MUSIC_SETS (the figures' order, "experiment<TAB>label" lines that
+# plot_data and make_tables write) when it exists, else in EXPERIMENTS' order.
+# $(call music_table,PREFIX,LABELS) writes PREFIX.{md,tex,dat} and
+# PREFIX_generation.tex; LABELS=labels names the rows by the sets' labels
+# ("GPT-2 6M", for the figure) instead of the experiments.
+MUSIC_SETS ?=
 music_table = if [ ! -f $(MUSIC_DIR)/validation.json ]; then \
 	  rm -f $(1).md $(1).tex $(1).dat $(1)_generation.tex; \
 	  echo "music-table: no $(MUSIC_DIR)/validation.json yet (make generated music-eval); no music table"; \
-	else mkdir -p $(dir $(1)); sets=""; gen=""; \
-	  for e in $(EXPERIMENTS); do [ -f $(MUSIC_DIR)/$$e.json ] && sets="$$sets $$e=$(MUSIC_DIR)/$$e.json"; \
+	else mkdir -p $(dir $(1)); gen=""; set --; \
+	  if [ -n "$(MUSIC_SETS)" ] && [ -f "$(MUSIC_SETS)" ]; then order=$$(cut -f1 "$(MUSIC_SETS)"); else order="$(EXPERIMENTS)"; fi; \
+	  for e in $$order; do label=$$e; \
+	    [ "$(2)" = labels ] && [ -f "$(MUSIC_SETS)" ] && label=$$(awk -F'\t' -v e=$$e '$$1 == e { print $$2 }' "$(MUSIC_SETS)"); \
+	    [ -f $(MUSIC_DIR)/$$e.json ] && set -- "$$@" "$$label=$(MUSIC_DIR)/$$e.json"; \
 	    [ -z "$$gen" ] && [ -f $(GENERATED_DIR)/$$e/index.json ] && gen="--generation $(GENERATED_DIR)/$$e/index.json"; done; \
-	  $(BUILD)/tunebench music-table --out $(1) $$gen $$sets validation=$(MUSIC_DIR)/validation.json >/dev/null && \
+	  $(BUILD)/tunebench music-table --out $(1) $$gen "$$@" validation=$(MUSIC_DIR)/validation.json >/dev/null && \
 	  echo "music-table: $(1).{md,tex,dat} from $(MUSIC_DIR)"; fi
 music-table: $(BUILD)/tunebench
 	@$(call music_table,$(TABLES_OUT)/music_metrics)
 
 # make music-figure (part of make plots): the same numbers as bars, PNG and SVG.
 music-figure: $(BUILD)/tunebench
-	@$(call music_table,$(PLOTS_OUT)/data/music_metrics)
+	@$(call music_table,$(PLOTS_OUT)/data/music_metrics,labels)
 	@if [ -f $(PLOTS_OUT)/data/music_metrics.dat ]; then for f in png svg; do \
 	  gnuplot -e "music='$(PLOTS_OUT)/data/music_metrics.dat'; out='$(PLOTS_OUT)/music_metrics'; fmt='$$f'" \
 	    plots/music_metrics.gp || exit 1; done; echo "plots: $(PLOTS_OUT)/music_metrics.{png,svg}"; fi

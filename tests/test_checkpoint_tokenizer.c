@@ -16,9 +16,9 @@
 #include "models/checkpoint.h"
 #include "test.h"
 
-#define VOCAB_A "data/corpus/irishman/vocab.tok"
-#define VOCAB_B "data/corpus/raw/vocab.tok"
-#define SHARD_A "data/corpus/irishman/val.bin"
+#define VOCAB_A "data/corpus/music21/control/vocab.tok"
+#define VOCAB_B "data/corpus/music21/plain/vocab.tok"
+#define SHARD_A "data/corpus/music21/control/val.bin"
 
 static char root[256];
 
@@ -192,7 +192,7 @@ static void test_commands(void) {
     const char *ev = "--seq 16 --batch 2 --max-windows 2";
     snprintf(args, sizeof args, "eval --ckpt %s --data %s %s", ck, SHARD_A, ev);
     CHECK(run(args) == 0, "eval without --vocab failed");
-    snprintf(args, sizeof args, "eval --ckpt %s --data data/corpus/raw/val.bin %s", ck, ev);
+    snprintf(args, sizeof args, "eval --ckpt %s --data data/corpus/music21/plain/val.bin %s", ck, ev);
     CHECK(run(args) != 0 && err_has("made by another tokenizer"), "eval of another vocabulary's shard");
     snprintf(args, sizeof args, "eval --ckpt %s --data %s --vocab %s %s", ck, SHARD_A, VOCAB_A, ev);
     CHECK(run(args) == 0, "eval with the checkpoint's own vocabulary given failed");
