@@ -12,6 +12,7 @@
 #include "lib/common.h"
 #include "music_eval.h"
 #include "music_metrics.h"
+#include "music_stats.h"
 
 // ---------------------------------------------------------------- inputs
 typedef struct {
@@ -260,6 +261,45 @@ static cJSON *summary_json(const TuneMetrics *m, int n, int with_abc2midi, int w
     return s;
 }
 
+// Each metric of music_metrics.def with its 95% interval ("intervals") and
+// its per-tune numerator and denominator ("per_tune", for the tables'
+// permutation tests).
+static void add_intervals(cJSON *json, const TuneMetrics *m, int n) {
+    double *num = tb_malloc((size_t)MUSIC_NUM_METRICS * (n ? n : 1) * sizeof *num);
+    double *den = tb_malloc((size_t)MUSIC_NUM_METRICS * (n ? n : 1) * sizeof *den);
+    for (int i = 0; i < n; i++) {
+        double a[MUSIC_NUM_METRICS], b[MUSIC_NUM_METRICS];
+        music_metric_values(&m[i], a, b);
+        for (int k = 0; k < MUSIC_NUM_METRICS; k++) num[(size_t)k * n + i] = a[k], den[(size_t)k * n + i] = b[k];
+    }
+    cJSON *iv = cJSON_AddObjectToObject(json, "intervals");
+    cJSON_AddNumberToObject(iv, "bootstrap_resamples", STATS_BOOTSTRAP_RESAMPLES);
+    cJSON_AddNumberToObject(iv, "bootstrap_seed", STATS_SEED);
+    cJSON *per = cJSON_CreateObject();
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
+        const MusicMetricInfo *info = &music_metric_info[k];
+        const double *x = num + (size_t)k * n, *w = den + (size_t)k * n;
+        Interval v;
+        int units = 0;
+        double hits = 0;
+        for (int i = 0; i < n; i++)
+            if (w[i] > 0) units++, hits += x[i];
+        if (info->kind == MK_RATE) v = stats_wilson((int)hits, units);
+        else v = stats_bootstrap_ratio(x, w, n, STATS_BOOTSTRAP_RESAMPLES, STATS_SEED + (uint64_t)k);
+        cJSON *o = cJSON_AddObjectToObject(iv, info->id);
+        add_number(o, "value", v.estimate);
+        add_number(o, "lo", v.lo);
+        add_number(o, "hi", v.hi);
+        cJSON_AddStringToObject(o, "method", info->kind == MK_RATE ? "wilson" : "bootstrap");
+        cJSON_AddNumberToObject(o, "tunes", units);
+        cJSON *p = cJSON_AddObjectToObject(per, info->id);
+        cJSON_AddItemToObject(p, "num", cJSON_CreateDoubleArray(x, n));
+        cJSON_AddItemToObject(p, "den", cJSON_CreateDoubleArray(w, n));
+    }
+    cJSON_AddItemToObject(json, "per_tune", per);
+    free(num), free(den);
+}
+
 static void collect_ref(const char *text, size_t len, const char *source, int index, void *vctx) {
     (void)source, (void)index;
     EvalCtx *c = vctx;
@@ -285,6 +325,21 @@ static cJSON *vs_reference_json(const TuneMetrics *m, int n, const TuneMetrics *
         add_stats(d, "reference", y, kr);
         add_number(d, "wasserstein1", music_wasserstein1(x, k, y, kr));
         add_number(d, "overlap", music_overlap(x, k, y, kr));
+        // The overlap's bootstrap interval: the set's tunes resampled, the
+        // reference fixed.
+        double *draw = tb_malloc((size_t)(k ? k : 1) * sizeof *draw);
+        double *ov = tb_malloc((size_t)STATS_BOOTSTRAP_RESAMPLES * sizeof *ov);
+        Rng rng;
+        rng_seed(&rng, STATS_SEED + 100 + (uint64_t)q);
+        for (int b = 0; b < STATS_BOOTSTRAP_RESAMPLES && k && kr; b++) {
+            for (int i = 0; i < k; i++) draw[i] = x[rng_below(&rng, (uint32_t)k)];
+            ov[b] = music_overlap(draw, k, y, kr);
+        }
+        if (k && kr) {
+            add_number(d, "overlap_lo", stats_quantile(ov, STATS_BOOTSTRAP_RESAMPLES, 0.025));
+            add_number(d, "overlap_hi", stats_quantile(ov, STATS_BOOTSTRAP_RESAMPLES, 0.975));
+        }
+        free(draw), free(ov);
         free(x), free(y);
     }
     return o;
@@ -333,6 +388,7 @@ cJSON *music_evaluate(const MusicEvalOptions *opt) {
         cJSON_AddNumberToObject(json, "train_distinct_spans4", (double)train.spans4.count);
     }
     cJSON_AddItemToObject(json, "summary", summary_json(c.m, c.n, opt->use_abc2midi, have_train));
+    add_intervals(json, c.m, c.n);
     if (opt->ref) {
         EvalCtx r = {.opt = opt};
         if (music_for_each_tune(opt->ref, collect_ref, &r) < 0) {

@@ -156,6 +156,21 @@ void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex
     m->abc_bytes = abc_bytes;
 }
 
+// ---------------------------------------------------------------- the metric list
+const MusicMetricInfo music_metric_info[MUSIC_NUM_METRICS] = {
+#define METRIC(id, label, percent, kind, num, den) {#id, label, percent, kind},
+#include "music_metrics.def"
+#undef METRIC
+};
+
+void music_metric_values(const TuneMetrics *t, double num[MUSIC_NUM_METRICS], double den[MUSIC_NUM_METRICS]) {
+#define METRIC(id, label, percent, kind, n, d)      \
+    den[MUSIC_METRIC_##id] = (double)(d);            \
+    num[MUSIC_METRIC_##id] = den[MUSIC_METRIC_##id] > 0 ? (double)(n) : 0;
+#include "music_metrics.def"
+#undef METRIC
+}
+
 // ---------------------------------------------------------------- distributions
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -77,6 +77,23 @@ typedef struct {
     int pitch_min, pitch_max, pitch_range;  // -1 with no notes
 } TuneMetrics;
 
+// The metrics of music_metrics.def, by index: what each is, and its
+// per-tune numerator and denominator.
+enum { MK_RATE, MK_POOLED, MK_MEAN };
+enum {
+#define METRIC(id, label, percent, kind, num, den) MUSIC_METRIC_##id,
+#include "music_metrics.def"
+#undef METRIC
+    MUSIC_NUM_METRICS
+};
+typedef struct {
+    const char *id, *label;
+    int percent;  // shown as a percentage
+    int kind;     // MK_*
+} MusicMetricInfo;
+extern const MusicMetricInfo music_metric_info[MUSIC_NUM_METRICS];
+void music_metric_values(const TuneMetrics *t, double num[MUSIC_NUM_METRICS], double den[MUSIC_NUM_METRICS]);
+
 // A bar with a known meter and not a bar rest is checked; it is consistent
 // when its duration equals the meter's bar, or when it is shorter and sits
 // where ABC allows an incomplete bar: the tune's first bar (anacrusis), a bar
