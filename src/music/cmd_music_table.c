@@ -24,11 +24,24 @@
 #include "music_stats.h"
 
 #define MAX_SETS 32
-// The columns: the metrics of music_metrics.def, then the overlaps of the
-// per-tune histograms with the reference set's (bootstrap intervals, no test).
+// The columns: the metrics of music_metrics.def, then the comparisons with
+// the reference set: overlaps of per-tune histograms (bootstrap intervals),
+// and Yang & Lerch's overlap and KL of distance densities (music_features.h;
+// set-level, no interval). None is tested.
 static const struct {
-    const char *quantity, *label;
-} overlaps[] = {{"bars", "bars overlap w/ val"}, {"pitch_range", "range overlap w/ val"}};
+    const char *group, *quantity, *field, *label;
+} overlaps[] = {
+    {NULL, "bars", "overlap", "bars overlap w/ val"},
+    {NULL, "pitch_range", "overlap", "range overlap w/ val"},
+    {"yang_lerch", "pitch_class", "overlap", "YL overlap: pitch classes"},
+    {"yang_lerch", "interval", "overlap", "YL overlap: intervals"},
+    {"yang_lerch", "note_length", "overlap", "YL overlap: note lengths"},
+    {"yang_lerch", "pitch_range", "overlap", "YL overlap: pitch range"},
+    {"yang_lerch", "pitch_class", "kl", "YL KL: pitch classes"},
+    {"yang_lerch", "interval", "kl", "YL KL: intervals"},
+    {"yang_lerch", "note_length", "kl", "YL KL: note lengths"},
+    {"yang_lerch", "pitch_range", "kl", "YL KL: pitch range"},
+};
 #define NOVERLAP ((int)(sizeof overlaps / sizeof overlaps[0]))
 #define NCOL (MUSIC_NUM_METRICS + NOVERLAP)
 
@@ -95,10 +108,14 @@ static int read_set(Set *s) {
     }
     const cJSON *vs = cJSON_GetObjectItem(j, "vs_reference");
     for (int k = 0; k < NOVERLAP; k++) {
-        const cJSON *q = cJSON_GetObjectItem(vs, overlaps[k].quantity);
-        s->cells[MUSIC_NUM_METRICS + k] =
-            (Cell){number_or_nan(cJSON_GetObjectItem(q, "overlap")), number_or_nan(cJSON_GetObjectItem(q, "overlap_lo")),
-                   number_or_nan(cJSON_GetObjectItem(q, "overlap_hi"))};
+        const cJSON *g = overlaps[k].group ? cJSON_GetObjectItem(vs, overlaps[k].group) : vs;
+        const cJSON *q = cJSON_GetObjectItem(g, overlaps[k].quantity);
+        char lo[32], hi[32];
+        snprintf(lo, sizeof lo, "%s_lo", overlaps[k].field);
+        snprintf(hi, sizeof hi, "%s_hi", overlaps[k].field);
+        s->cells[MUSIC_NUM_METRICS + k] = (Cell){number_or_nan(cJSON_GetObjectItem(q, overlaps[k].field)),
+                                                 number_or_nan(cJSON_GetObjectItem(q, lo)),
+                                                 number_or_nan(cJSON_GetObjectItem(q, hi))};
     }
     cJSON_Delete(j);
     return 0;
@@ -309,7 +326,9 @@ int cmd_music_table(int argc, char **argv) {
     put(&md,
         "\nValues with their 95%% intervals: Wilson for shares of tunes, otherwise a bootstrap over tunes (%d "
         "resamples, seed %u). %s: differs from %s (two-sided permutation test, %d relabellings of whole tunes, "
-        "Holm-adjusted over the sets, p < %g). Overlaps: bootstrap intervals, not tested.\n",
+        "Holm-adjusted over the sets, p < %g). Overlaps: bootstrap intervals, not tested. YL: Yang & Lerch (2020), "
+        "overlap and KL (nats) of the densities of distances within the validation tunes and between them and the "
+        "set, per feature; set-level, no interval.\n",
         STATS_BOOTSTRAP_RESAMPLES, STATS_SEED, mark_md, reference, STATS_PERMUTATIONS, STATS_ALPHA);
     // The LaTeX table is transposed (metrics as rows) so that it fits a page.
     put(&tex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n\\resizebox{\\linewidth}{!}{%%\n"
@@ -334,13 +353,14 @@ int cmd_music_table(int argc, char **argv) {
         "tunes, scored by the same code (tunebench evaluate-music), with 95\\%% intervals: Wilson for shares of "
         "tunes, otherwise a bootstrap over tunes (%d resamples). $^{*}$: differs from %s (two-sided permutation "
         "test over whole tunes, %d relabellings, Holm-adjusted, $p<%g$). Overlaps compare per-tune histograms "
-        "with the validation set's (1 = identical).}\n\\label{tab:music-metrics}\n\\end{table}\n",
+        "with the validation set's (1 = identical); YL: Yang and Lerch's overlap and KL of intra- and inter-set "
+        "distance densities (set-level, no interval).}\n\\label{tab:music-metrics}\n\\end{table}\n",
         STATS_BOOTSTRAP_RESAMPLES, reference, STATS_PERMUTATIONS, STATS_ALPHA);
     // ---- the figure's data: value, lo, hi (percent) of the share metrics
     // that any set has, under a header line with their titles (a metric no
     // set has, such as abc2midi's after --no-abc2midi, is left out).
     static const int fig[] = {MUSIC_METRIC_checker_valid_rate, MUSIC_METRIC_abc2midi_valid_rate,
-                              MUSIC_METRIC_bar_consistency,    MUSIC_METRIC_key_consistency,
+                              MUSIC_METRIC_bar_consistency,    MUSIC_METRIC_notes_out_of_key,
                               MUSIC_METRIC_bars_in_train,      MUSIC_METRIC_spans4_in_train};
     int fig_used[sizeof fig / sizeof fig[0]];
     put(&dat, "set");
