@@ -1,6 +1,6 @@
 # music.mk: generated music, its metrics, scores and audio (issue 7).
 ##@ Generated music
-## generated        GEN_N tunes (16) from each experiment's latest checkpoint under RECORDS: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
+## generated        GEN_N tunes (128) from each experiment's best checkpoint (else latest) under RECORDS, prompted with validation headers: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
 ## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
 ## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
@@ -39,16 +39,19 @@ samples: deps-samples $(BUILD)/tunebench
 
 .PHONY: generated music-eval music-table music-figure music-tables representation-table
 
-# make generated: GEN_N tunes from each experiment's latest checkpoint under
-# $(RECORDS) (the runner's reference set unless told), into
-# $(GENERATED_DIR)/<experiment>/, all from the same irishman-style prompt so
-# that control-code adherence is comparable across models. An experiment
-# without a checkpoint keeps its tunes; GEN_EXPERIMENTS="a b" limits it to
-# those (make reference REF_EXPERIMENTS=... does).
+# make generated: GEN_N tunes from each experiment's latest run under
+# $(RECORDS) (the runner's reference set unless told), from that run's best/
+# checkpoint when it keeps one (tunebench generate says which), into
+# $(GENERATED_DIR)/<experiment>/. Every model gets the same prompts: the
+# headers of the validation tunes (meter, unit, key and the control codes),
+# in one order drawn from GEN_SEED, so that control-code adherence is
+# comparable across models. An experiment without a checkpoint keeps its
+# tunes; GEN_EXPERIMENTS="a b" limits it to those (make reference
+# REF_EXPERIMENTS=... does).
 GEN_EXPERIMENTS ?= $(EXPERIMENTS)
-GEN_N      ?= 16
+GEN_N      ?= 128
 GEN_SEED   ?= 1
-GEN_PROMPT ?= --meter 6/8 --key D --sections 2 --bars 8
+GEN_PROMPT ?= --prompts-from $(VAL_SPLIT)
 GEN_SAMPLING ?= --temperature 1 --top-p 0.95
 generated: $(BUILD)/tunebench
 	@test -f "$(VOCAB)" || { echo "make generated: $(VOCAB) is missing; run make data" >&2; exit 1; }

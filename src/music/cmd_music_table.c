@@ -194,15 +194,24 @@ static int write_generation_facts(const char *out, const char *index_path) {
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     free(text);
     const cJSON *prompt = cJSON_GetObjectItem(j, "prompt"), *tunes = cJSON_GetObjectItem(j, "tunes");
-    if (!cJSON_IsString(prompt) || !cJSON_IsArray(tunes)) {
+    const cJSON *from = cJSON_GetObjectItem(j, "prompts_from");
+    char prompt_text[1200];
+    if (cJSON_IsString(from))
+        snprintf(prompt_text, sizeof prompt_text,
+                 "the header (X:1, then S:, B:, E:, L:, M:, K: as written) of a real tune of %.900s, a different "
+                 "one for each tune",
+                 from->valuestring);
+    else if (cJSON_IsString(prompt))
+        snprintf(prompt_text, sizeof prompt_text, "%.1000s", prompt->valuestring);
+    if ((!cJSON_IsString(prompt) && !cJSON_IsString(from)) || !cJSON_IsArray(tunes)) {
         cJSON_Delete(j);
         return tb_error("music-table: %s is not a `tunebench generate` index.json", index_path);
     }
     double top_k = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "top_k"));
-    char tex[4096], esc[1024], k_text[32];
+    char tex[8192], esc[4096], k_text[32];
     if (top_k > 0) snprintf(k_text, sizeof k_text, "%.0f", top_k);
     else snprintf(k_text, sizeof k_text, "all");
-    tex_text(esc, sizeof esc, prompt->valuestring);
+    tex_text(esc, sizeof esc, prompt_text);
     int n = snprintf(tex, sizeof tex,
                      "%% written by tunebench music-table from %s\n"
                      "\\newcommand{\\tbGenN}{%d}\n\\newcommand{\\tbGenPrompt}{%s}\n"
