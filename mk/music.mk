@@ -3,6 +3,7 @@
 ## generated        GEN_N tunes (128) from each experiment's best checkpoint (else latest) under RECORDS, prompted with validation headers: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
 ## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
+## listening        a blind pairwise listening page from the samples: results/samples/listening.html (LISTEN_PAIRS=40)
 ## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
 ##@ Figures, tables and the paper
 ## music-table      paper/tables/music_metrics.{tex,md,dat} from results/music (part of make tables)
@@ -23,7 +24,7 @@ VOCAB          ?= data/corpus/$(CORPUS_STYLE)/vocab.tok
 MUSIC_DIR      ?= results/music
 REPR_SAMPLE    ?= 100
 
-.PHONY: deps-samples samples
+.PHONY: deps-samples samples listening
 deps-samples:
 	@bash scripts/deps.sh samples || echo "*** tunebench: WARNING: the samples tools (abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium) could not be installed: test_music_samples will fail or skip its browser check ***"
 
@@ -36,6 +37,16 @@ samples: deps-samples $(BUILD)/tunebench
 	[ -f "$(VAL_SPLIT)" ] && sets="$$sets validation=$(VAL_SPLIT)"; \
 	if [ -z "$$sets" ]; then echo "make samples: nothing to render: no $(GENERATED_DIR)/<experiment>/ folders and no $(VAL_SPLIT)" >&2; exit 1; fi; \
 	bash scripts/samples.sh --limit $(SAMPLES_LIMIT) --tunebench $(BUILD)/tunebench $(SAMPLES_DIR) $$sets
+
+# make listening: every rendered set under SAMPLES_DIR (the models and the
+# validation tunes) in LISTEN_PAIRS blind pairs; the key stays beside the page.
+LISTEN_PAIRS ?= 40
+LISTEN_SEED  ?= 1
+listening: $(BUILD)/tunebench
+	@sets=""; for d in $(SAMPLES_DIR)/*/; do [ -d "$$d" ] && [ "$$(basename $$d)" != listening ] && \
+	  ls $$d/*.mp3 >/dev/null 2>&1 && sets="$$sets $$(basename $$d)"; done; \
+	[ -n "$$sets" ] || { echo "make listening: no rendered sets under $(SAMPLES_DIR) (run make samples)" >&2; exit 1; }; \
+	$(BUILD)/tunebench listening-page --samples $(SAMPLES_DIR) --pairs $(LISTEN_PAIRS) --seed $(LISTEN_SEED) $$sets
 
 .PHONY: generated music-eval music-table music-figure music-tables representation-table
 
