@@ -322,6 +322,9 @@ static void test_structure_and_features(void) {
               fabs(ln[2] - 0.3) < 1e-12,
           "note-length histogram");
     CHECK(f[music_feature_offset[FEATURE_pitch_range]] == 65 - 48, "pitch range 17");
+    // Distinct steps: +2 +1 -14 +4 +3 +7 (+2 and +1 again): 6.
+    music_tune_metrics(&t, 0, NULL, &m);
+    CHECK(m.distinct_intervals == 6, "distinct intervals: %d, want 6", m.distinct_intervals);
     tune_free(&t);
 
     // Edit distance over bars: abc vs abd: 1 substitution of 3; vs empty: 1.

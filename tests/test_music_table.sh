@@ -9,7 +9,8 @@
 #     the pair A - B is +100.0 pp and significant;
 #   - PREFIX_tests.json holds the p-values, PREFIX.dat value lo hi, and
 #     gnuplot draws the figure with error bars from it;
-#   - a JSON without intervals is refused with one line.
+#   - a JSON without intervals is refused with one line;
+#   - the claims table: verdicts for sets whose figures are known.
 set -u
 cd "$(dirname "$0")/.."
 build=$(printf '%s' "${MAKEFLAGS:-}" | grep -o 'BUILD=[^ ]*' | head -n 1 | cut -d= -f2)
@@ -65,6 +66,27 @@ if command -v gnuplot >/dev/null; then
 fi
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); del d['intervals']; json.dump(d, open(sys.argv[2],'w'))" "$tmp/A.json" "$tmp/old.json"
 check "a JSON without intervals is refused with one line" bash -c "! '$bin' music-table --out '$tmp/out/x' A='$tmp/old.json' 2>'$tmp/old.err' && test \$(wc -l <'$tmp/old.err') = 1 && grep -q 'rerun make music-eval' '$tmp/old.err'"
+
+# The claims table: gpt2-60m's tunes reach further than gpt2-6m's (range 34
+# against 9 semitones, more pitch classes and steps); mamba's two sizes are
+# the same tunes. Every tune plays in abc2midi.
+for s in gpt2-6m gpt2-60m mamba-6m mamba-60m; do mkdir -p "$tmp/$s"; done
+for i in $(seq 10); do
+  for s in gpt2-6m mamba-6m mamba-60m; do printf 'X:%d\nM:4/4\nL:1/8\nK:G\nGABc dBAG|c2e2 d2B2|]\n' "$i" >"$tmp/$s/t$i.abc"; done
+  printf "X:%d\nM:4/4\nL:1/8\nK:C\nCEGc egc'e'|^F,A,^Dd ^a2f2|]\n" "$i" >"$tmp/gpt2-60m/t$i.abc"
+done
+for s in gpt2-6m gpt2-60m mamba-6m mamba-60m; do
+  check "evaluate-music $s" "$bin" evaluate-music --dir "$tmp/$s" --ref "$tmp/val.abc" --out "$tmp/$s.json"
+done
+check "music-table with two architectures at two sizes" "$bin" music-table --out "$tmp/out/claims" gpt2-6m="$tmp/gpt2-6m.json" \
+  gpt2-60m="$tmp/gpt2-60m.json" mamba-6m="$tmp/mamba-6m.json" mamba-60m="$tmp/mamba-60m.json" validation="$tmp/validation.json"
+check "claim (a) at 6M and 60M: both models' tunes all play, [72.2, 100.0]: supported" \
+  bash -c "grep -c '^| (a) .*GPT-2 100.0 \[72.2, 100.0\] (10 tunes); Mamba 100.0 \[72.2, 100.0\] (10 tunes) | supported |' '$tmp/out/claims_claims.md' | grep -qx 2"
+check "claim (b) for gpt2: range 34.00 against 9.00, supported" \
+  grep -q '^| (b) More parameters, more complex melodies (gpt2) .*range (semitones): 60M 34.00 \[34.00, 34.00\] vs 6M 9.00 \[9.00, 9.00\].* | supported |' "$tmp/out/claims_claims.md"
+check "claim (b) for mamba, the same tunes: undecided" \
+  grep -q '^| (b) More parameters, more complex melodies (mamba) .*(Holm p=1) | undecided at this sample size |' "$tmp/out/claims_claims.md"
+check "the claims table in LaTeX" grep -q 'label{tab:music-claims}' "$tmp/out/claims_claims.tex"
 
 echo "test_music_table: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -227,6 +227,117 @@ static int write_generation_facts(const char *out, const char *index_path) {
     return tb_write_file_atomic(path, tex, (size_t)n);
 }
 
+// ---------------------------------------------------------------- claims
+// The study's two claims, each stated with its measure, the figures with
+// intervals and a verdict by a rule fixed here (and printed under the table):
+//   (a) Transformers and Mamba both manage music generation. Measure: the
+//       share of tunes abc2midi plays without error. Per size: supported when
+//       the lower 95% bound is at least 50% for both GPT-2 and Mamba, not
+//       supported when the upper bound is under 50% for either, else
+//       undecided.
+//   (b) More parameters lead to more complex melodies. Measures: pitch-class
+//       entropy, distinct intervals per tune and pitch range, 60M against 6M
+//       of each architecture (permutation tests, Holm over the claim's
+//       tests). Per architecture: supported when at least two measures are
+//       significantly higher at 60M and none lower; not supported when one or
+//       more is significantly lower and none higher; else undecided.
+// Sets are found by name: ARCH-6m and ARCH-60m (the experiments' names).
+static int find_set(const Set *sets, int n, const char *arch, const char *size) {
+    char name[200];
+    snprintf(name, sizeof name, "%.120s-%s", arch, size);
+    for (int r = 0; r < n; r++)
+        if (tb_streq(sets[r].name, name)) return r;
+    return -1;
+}
+
+static void interval_text(char *out, size_t cap, Cell c, int percent) {
+    cell_text(out, cap, c, percent, 0, "");
+}
+
+static void write_claims(const Set *sets, int n, Text *md, Text *tex) {
+    static const char *const sizes[2] = {"6m", "60m"}, *const size_labels[2] = {"6M", "60M"};
+    put(md, "| claim | measure | figures (95%% intervals) | verdict |\n|---|---|---|---|\n");
+    put(tex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n"
+             "\\begin{tabular}{p{0.22\\linewidth}p{0.2\\linewidth}p{0.36\\linewidth}l}\\hline\n"
+             "claim & measure & figures (95\\%% intervals) & verdict\\\\\\hline\n");
+    const int valid = MUSIC_METRIC_abc2midi_valid_rate;
+    for (int z = 0; z < 2; z++) {
+        int g = find_set(sets, n, "gpt2", sizes[z]), m = find_set(sets, n, "mamba", sizes[z]);
+        if (g < 0 || m < 0) continue;
+        Cell cg = sets[g].cells[valid], cm = sets[m].cells[valid];
+        const char *verdict = "undecided at this sample size";
+        if (isnan(cg.lo) || isnan(cm.lo)) verdict = "undecided (abc2midi was not run)";
+        else if (cg.lo >= 0.5 && cm.lo >= 0.5) verdict = "supported";
+        else if (cg.hi < 0.5 || cm.hi < 0.5) verdict = "not supported";
+        char a[128], b[128];
+        interval_text(a, sizeof a, cg, 1);
+        interval_text(b, sizeof b, cm, 1);
+        put(md, "| (a) Transformers and Mamba both manage music generation (%s) | tunes abc2midi plays (%%), "
+                "Wilson | GPT-2 %s (%d tunes); Mamba %s (%d tunes) | %s |\n",
+            size_labels[z], a, sets[g].tunes, b, sets[m].tunes, verdict);
+        put(tex, "(a) Transformers and Mamba both manage music generation (%s) & tunes abc2midi plays (\\%%), "
+                 "Wilson & GPT-2 %s (%d tunes); Mamba %s (%d tunes) & %s\\\\\n",
+            size_labels[z], a, sets[g].tunes, b, sets[m].tunes, verdict);
+    }
+    // (b): every architecture with both sizes.
+    static const int measures[3] = {MUSIC_METRIC_pitch_class_entropy, MUSIC_METRIC_interval_variety,
+                                    MUSIC_METRIC_pitch_range_mean};
+    int small[MAX_SETS], large[MAX_SETS], na = 0;
+    for (int r = 0; r < n; r++) {
+        size_t len = strlen(sets[r].name);
+        if (len < 4 || strcmp(sets[r].name + len - 3, "-6m") != 0) continue;
+        char arch[128];
+        snprintf(arch, sizeof arch, "%.*s", (int)(len - 3 < 120 ? len - 3 : 120), sets[r].name);
+        int l = find_set(sets, n, arch, "60m");
+        if (l >= 0) small[na] = r, large[na] = l, na++;
+    }
+    double p[MAX_SETS * 3];
+    for (int i = 0; i < na; i++)
+        for (int k = 0; k < 3; k++) p[i * 3 + k] = test_pair(&sets[large[i]], &sets[small[i]], measures[k]);
+    stats_holm(p, na * 3);
+    for (int i = 0; i < na; i++) {
+        int higher = 0, lower = 0;
+        char figures[1024] = "";
+        size_t f = 0;
+        for (int k = 0; k < 3; k++) {
+            const Set *L = &sets[large[i]], *S = &sets[small[i]];
+            double d = L->cells[measures[k]].value - S->cells[measures[k]].value;
+            int sig = p[i * 3 + k] < STATS_ALPHA;
+            higher += sig && d > 0, lower += sig && d < 0;
+            char a[128], b[128];
+            interval_text(a, sizeof a, L->cells[measures[k]], 0);
+            interval_text(b, sizeof b, S->cells[measures[k]], 0);
+            f += (size_t)snprintf(figures + f, sizeof figures - f, "%s%s: 60M %s vs 6M %s (Holm p=%.3g)", k ? "; " : "",
+                                  music_metric_info[measures[k]].label, a, b, p[i * 3 + k]);
+        }
+        const char *verdict = higher >= 2 && !lower   ? "supported"
+                              : lower >= 1 && !higher ? "not supported"
+                                                      : "undecided at this sample size";
+        const char *arch_name = sets[small[i]].name;
+        int arch_len = (int)strlen(arch_name) - 3;
+        put(md, "| (b) More parameters, more complex melodies (%.*s) | pitch-class entropy, distinct intervals, "
+                "range; permutation tests, Holm | %s | %s |\n",
+            arch_len, arch_name, figures, verdict);
+        put(tex, "(b) More parameters, more complex melodies (%.*s) & pitch-class entropy, distinct intervals, "
+                 "range; permutation tests, Holm & %s & %s\\\\\n",
+            arch_len, arch_name, figures, verdict);
+    }
+    put(md, "\nVerdicts: (a) supported when the lower 95%% bound is at least 50%% for both models at that size, not "
+            "supported when the upper bound is under 50%% for either, else undecided. (b) supported when at least two "
+            "of the three measures are significantly higher at 60M than at 6M (two-sided permutation tests over "
+            "whole tunes, %d relabellings, Holm over the claim's tests, p < %g) and none lower; not supported when "
+            "one or more is significantly lower and none higher; else undecided.\n",
+        STATS_PERMUTATIONS, STATS_ALPHA);
+    put(tex, "\\hline\\end{tabular}\n\\caption{The study's claims tested on the generated tunes. (a) is supported "
+             "when the lower 95\\%% bound of the share abc2midi plays is at least 50\\%% for both models, not "
+             "supported when either upper bound is under 50\\%%. (b) is supported when at least two of the three "
+             "measures are significantly higher at 60M (two-sided permutation tests over whole tunes, %d "
+             "relabellings, Holm over the claim's tests, $p<%g$) and none lower, not supported when one or more is "
+             "lower and none higher; otherwise undecided at this sample size.}\n\\label{tab:music-claims}\n"
+             "\\end{table}\n",
+        STATS_PERMUTATIONS, STATS_ALPHA);
+}
+
 static int write_text(const char *out, const char *suffix, const Text *t) {
     char path[4200];
     snprintf(path, sizeof path, "%s%s", out, suffix);
@@ -476,6 +587,11 @@ int cmd_music_table(int argc, char **argv) {
     if (!rc) rc = write_text(out, ".dat", &dat);
     if (!rc) rc = write_text(out, "_pairs.md", &pmd);
     if (!rc) rc = write_text(out, "_pairs.tex", &ptex);
+    Text cmd_ = {0}, ctex = {0};
+    write_claims(sets, n, &cmd_, &ctex);
+    if (!rc) rc = write_text(out, "_claims.md", &cmd_);
+    if (!rc) rc = write_text(out, "_claims.tex", &ctex);
+    free(cmd_.data), free(ctex.data);
     char path[4200];
     snprintf(path, sizeof path, "%s_tests.json", out);
     if (!rc) rc = tb_json_write(path, tests);

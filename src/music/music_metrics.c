@@ -300,6 +300,12 @@ void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex
         if (n->pitch > m->pitch_max) m->pitch_max = n->pitch;
     }
     if (t->num_notes) m->pitch_range = m->pitch_max - m->pitch_min;
+    unsigned char seen[255] = {0};
+    for (int k = 1; k < t->num_notes; k++) {
+        int d = t->notes[k].pitch - t->notes[k - 1].pitch + 127;
+        m->distinct_intervals += !seen[d];
+        seen[d] = 1;
+    }
     m->pitch_class_entropy = music_entropy_bits(m->pitch_class_count, 12);
 
     if (train) {

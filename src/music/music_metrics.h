@@ -86,6 +86,7 @@ typedef struct {
     // length and range
     size_t abc_bytes;
     int pitch_min, pitch_max, pitch_range;  // -1 with no notes
+    int distinct_intervals;                  // distinct steps (semitones) between consecutive notes
     // structure: sections end at || |] :| :: or the tune's end; parts are
     // sections told apart by content (a section sharing half its bars with
     // an earlier one is the same part); repeated bars equal an earlier bar
