@@ -1,8 +1,9 @@
 # music.mk: generated music, its metrics, scores and audio (issue 7).
 ##@ Generated music
-## generated        GEN_N tunes (16) from each experiment's latest run's best checkpoint under RECORDS: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
+## generated        GEN_N tunes (128) from each experiment's best checkpoint (else latest) under RECORDS, prompted with validation headers: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes
 ## samples          render the generated and some real tunes to MIDI, WAV, MP3 and SVG: results/samples/index.html
+## listening        a blind pairwise listening page from the samples: results/samples/listening.html (LISTEN_PAIRS=40)
 ## deps-samples     install the rendering tools (abcmidi, abcm2ps, fluidsynth, lame, chromium); make test needs them
 ##@ Figures, tables and the paper
 ## music-table      paper/tables/music_metrics.{tex,md,dat} from results/music (part of make tables)
@@ -22,7 +23,7 @@ VOCAB          ?= $(CORPUS)/vocab.tok
 MUSIC_DIR      ?= results/music
 REPR_SAMPLE    ?= 100
 
-.PHONY: deps-samples samples
+.PHONY: deps-samples samples listening
 deps-samples:
 	@bash scripts/deps.sh samples || echo "*** tunebench: WARNING: the samples tools (abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium) could not be installed: test_music_samples will fail or skip its browser check ***"
 
@@ -36,19 +37,31 @@ samples: deps-samples $(BUILD)/tunebench
 	if [ -z "$$sets" ]; then echo "make samples: nothing to render: no $(GENERATED_DIR)/<experiment>/ folders and no $(VAL_SPLIT)" >&2; exit 1; fi; \
 	bash scripts/samples.sh --limit $(SAMPLES_LIMIT) --tunebench $(BUILD)/tunebench $(SAMPLES_DIR) $$sets
 
+# make listening: every rendered set under SAMPLES_DIR (the models and the
+# validation tunes) in LISTEN_PAIRS blind pairs; the key stays beside the page.
+LISTEN_PAIRS ?= 40
+LISTEN_SEED  ?= 1
+listening: $(BUILD)/tunebench
+	@sets=""; for d in $(SAMPLES_DIR)/*/; do [ -d "$$d" ] && [ "$$(basename $$d)" != listening ] && \
+	  ls $$d/*.mp3 >/dev/null 2>&1 && sets="$$sets $$(basename $$d)"; done; \
+	[ -n "$$sets" ] || { echo "make listening: no rendered sets under $(SAMPLES_DIR) (run make samples)" >&2; exit 1; }; \
+	$(BUILD)/tunebench listening-page --samples $(SAMPLES_DIR) --pairs $(LISTEN_PAIRS) --seed $(LISTEN_SEED) $$sets
+
 .PHONY: generated music-eval music-table music-figure music-tables representation-table
 
-# make generated: GEN_N tunes from the best checkpoint (else the latest) of
-# each experiment's latest run under
-# $(RECORDS) (the runner's reference set unless told), into
-# $(GENERATED_DIR)/<experiment>/, all from the same irishman-style prompt so
-# that control-code adherence is comparable across models. An experiment
-# without a checkpoint keeps its tunes; GEN_EXPERIMENTS="a b" limits it to
-# those (make reference REF_EXPERIMENTS=... does).
+# make generated: GEN_N tunes from each experiment's latest run under
+# $(RECORDS) (the runner's reference set unless told), from that run's best
+# checkpoint (RUN.best/) when it keeps one (tunebench generate says which), into
+# $(GENERATED_DIR)/<experiment>/. Every model gets the same prompts: the
+# headers of the validation tunes (meter, unit, key and the control codes),
+# in one order drawn from GEN_SEED, so that control-code adherence is
+# comparable across models. An experiment without a checkpoint keeps its
+# tunes; GEN_EXPERIMENTS="a b" limits it to those (make reference
+# REF_EXPERIMENTS=... does).
 GEN_EXPERIMENTS ?= $(EXPERIMENTS)
-GEN_N      ?= 16
+GEN_N      ?= 128
 GEN_SEED   ?= 1
-GEN_PROMPT ?= --meter 6/8 --key D --sections 2 --bars 8
+GEN_PROMPT ?= --prompts-from $(VAL_SPLIT)
 GEN_SAMPLING ?= --temperature 1 --top-p 0.95
 generated: $(BUILD)/tunebench
 	@test -f "$(VOCAB)" || { echo "make generated: $(VOCAB) is missing; run make data" >&2; exit 1; }

@@ -6,7 +6,8 @@
 // a model that always prefers end-of-tune stops at once. Refusals: a meter,
 // key or bar count that no ABC reader takes, an unknown option, a checkpoint
 // with a flipped byte or a NaN weight. A prompt that is not UTF-8 still gives
-// an index.json that is JSON.
+// an index.json that is JSON. --prompts-from gives each tune a real tune's
+// header, reproducibly; a run folder's best/ is read unless --checkpoint latest.
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ int main(int argc, char **argv) {
     if (tests_dir) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests_dir - argv[0]), argv[0]);
     char root[] = "/tmp/tb_test_generate_XXXXXX";
     CHECK(mkdtemp(root) != NULL, "mkdtemp");
-    char ckpt[300], eot_ckpt[300], out1[300], out2[300], out3[300], args[1500];
+    char ckpt[300], eot_ckpt[300], out1[300], out2[300], out3[300], args[1500], cmd_rm[400];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt", root);
     snprintf(eot_ckpt, sizeof eot_ckpt, "%s/ckpt_eot", root);
     snprintf(out1, sizeof out1, "%s/out1", root);
@@ -166,6 +167,82 @@ int main(int argc, char **argv) {
     CHECK(idx && strstr(idx, "\"end_of_tune\"") && strstr(idx, "\"generated_tokens\":\t0"),
           "index.json records the end-of-tune stop");
     free(idx);
+
+    // --prompts-from: each tune starts with a real tune's header (X:1, then
+    // S:/B:/E:/L:/M:/K: as written; T: and the body left out); a tune without
+    // K: gives no prompt. Five tunes over two headers use both, and the same
+    // seed gives the same prompts.
+    char val[320], out5[320], out6[320];
+    snprintf(val, sizeof val, "%s/val.abc", root);
+    snprintf(out5, sizeof out5, "%s/out5", root);
+    snprintf(out6, sizeof out6, "%s/out6", root);
+    const char *val_text = "X:4\nT:First\nS:2\nB:8\nE:5\nB:8\nL:1/8\nM:6/8\nK:D\nABc|def|]\n\n"
+                           "X:5\nT:No key\nM:3/4\nABc|\n\n"
+                           "X:6\nT:Second\nM:3/4\nL:1/16\nK:Ador\nabc|]\n";
+    const char *heads[2] = {"X:1\nS:2\nB:8\nE:5\nB:8\nL:1/8\nM:6/8\nK:D\n", "X:1\nM:3/4\nL:1/16\nK:Ador\n"};
+    tb_write_file_atomic(val, val_text, strlen(val_text));
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 5 --seed 3 --max-tokens 8 --prompts-from %s --out %s",
+                 ckpt, val, k ? out6 : out5);
+        CHECK(run(args) == 0, "generate --prompts-from failed: %s", args);
+    }
+    int used[2] = {0, 0}, same = 1;
+    for (int i = 1; i <= 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "tune_%03d.abc", i);
+        char *a = read_text(out5, name), *b = read_text(out6, name);
+        int which = -1;
+        for (int k = 0; k < 2; k++)
+            if (a && strncmp(a, heads[k], strlen(heads[k])) == 0) which = k;
+        CHECK(which >= 0, "%s starts with no validation header: %s", name, a ? a : "(none)");
+        if (which >= 0) used[which]++;
+        same &= a && b && strcmp(a, b) == 0;
+        free(a), free(b);
+    }
+    CHECK(used[0] && used[1] && used[0] + used[1] == 5, "both headers are used (%d and %d)", used[0], used[1]);
+    CHECK(same, "--prompts-from with one seed gives the same tunes");
+    idx = read_text(out5, "index.json");
+    j = idx ? cJSON_Parse(idx) : NULL;
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tunes"), 0);
+    CHECK(tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "prompts_from")), val) &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(j, "prompt_headers")) == 2 &&
+              cJSON_IsString(cJSON_GetObjectItem(first, "prompt")) &&
+              tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "checkpoint_kind")), "latest"),
+          "index.json records the prompts' source, each tune's prompt and the checkpoint kind");
+    cJSON_Delete(j);
+    free(idx);
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --prompts-from %s --meter 3/4 --out %s", ckpt, val, out6);
+    CHECK(WEXITSTATUS(run(args)) == 2, "--prompts-from with --meter is an error");
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --prompts-from %s/none.abc --out %s", ckpt, root, out6);
+    CHECK(WEXITSTATUS(run(args)) == 1, "a missing --prompts-from file is an error");
+
+    // The best checkpoint: a run folder RUN/ with RUN.best/ beside it (here
+    // the end-of-tune model) is read from RUN.best/ unless --checkpoint latest.
+    char best[330], out7[320];
+    snprintf(best, sizeof best, "%s.best", ckpt);
+    snprintf(out7, sizeof out7, "%s/out7", root);
+    CHECK(save_tiny(best, 1) == 0, "saving RUN.best/: %s", tb_last_error());
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 1 --temperature 0 --prompt 'X:1\\nK:G\\n' --out %s", ckpt,
+             out7);
+    CHECK(run(args) == 0, "generate from a run folder with RUN.best/ beside it");
+    e = read_text(out7, "tune_001.abc");
+    idx = read_text(out7, "index.json");
+    CHECK(e && strcmp(e, "X:1\nK:G\n") == 0 && idx && strstr(idx, "\"checkpoint_kind\":\t\"best\""),
+          "RUN.best/ is the default: %s", e ? e : "(none)");
+    free(e), free(idx);
+    snprintf(args, sizeof args,
+             "--ckpt %s --tokenizer bytes --n 1 --temperature 0 --checkpoint latest --prompt 'X:1\\nK:G\\n' --out %s",
+             ckpt, out7);
+    CHECK(run(args) == 0, "generate --checkpoint latest");
+    e = read_text(out7, "tune_001.abc");
+    idx = read_text(out7, "index.json");
+    CHECK(e && strcmp(e, "X:1\nK:G\n") != 0 && idx && strstr(idx, "\"checkpoint_kind\":\t\"latest\""),
+          "--checkpoint latest reads the folder itself");
+    free(e), free(idx);
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --checkpoint newest --out %s", ckpt, out7);
+    CHECK(WEXITSTATUS(run(args)) == 2, "--checkpoint newest is refused");
+    snprintf(cmd_rm, sizeof cmd_rm, "rm -rf %s", best);
+    CHECK(system(cmd_rm) == 0, "remove RUN.best/");
 
     // Bad input: a missing checkpoint, a vocabulary mismatch, conflicting options.
     snprintf(args, sizeof args, "--ckpt %s/none --tokenizer bytes --out %s", root, out3);

@@ -52,6 +52,32 @@ static void test_permutation(void) {
     CHECK(stats_permutation_p(a, 0, b, 10, 100, 3) == 1, "an empty group: p = 1");
 }
 
+static void test_ratios_and_holm(void) {
+    // Units of 1 of 2 each: every resample is 1/2.
+    double n1[3] = {1, 1, 1}, d1[3] = {2, 2, 2};
+    Interval r = stats_bootstrap_ratio(n1, d1, 3, 500, 1);
+    CHECK(r.estimate == 0.5 && r.lo == 0.5 && r.hi == 0.5, "ratio of equal units: %g [%g, %g]", r.estimate, r.lo, r.hi);
+    // Units 0/1 and 4/4: 4/5 pooled; a resample is 0 (both first), 1 (both
+    // second) or 4/5, each extreme with probability 1/4, so the 2.5% and
+    // 97.5% quantiles are 0 and 1. A unit with den 0 takes no part.
+    double n2[3] = {0, 4, 7}, d2[3] = {1, 4, 0};
+    r = stats_bootstrap_ratio(n2, d2, 3, 2000, 1);
+    CHECK(near(r.estimate, 0.8, 1e-12) && r.lo == 0 && r.hi == 1, "pooled ratio: %g [%g, %g]", r.estimate, r.lo, r.hi);
+    // a = {1/1, 1/1}, b = {0/1, 0/1}: 2 of the 6 ways to split 4 units in
+    // two pairs are as extreme, so p is about 1/3.
+    double na[2] = {1, 1}, nb[2] = {0, 0}, ones[2] = {1, 1};
+    double p = stats_permutation_ratio_p(na, ones, 2, nb, ones, 2, 2000, 5);
+    CHECK(p > 0.30 && p < 0.37, "permutation p of a 2-vs-2 split: %g, want about 1/3", p);
+    // Holm: {0.01, 0.04, 0.03} -> 0.01 * 3, max(0.03 * 2, 0.03), max(0.04 * 1, 0.06).
+    double h[3] = {0.01, 0.04, 0.03};
+    stats_holm(h, 3);
+    CHECK(near(h[0], 0.03, 1e-15) && near(h[1], 0.06, 1e-15) && near(h[2], 0.06, 1e-15), "Holm: %g %g %g", h[0], h[1],
+          h[2]);
+    double q[4] = {4, 1, 3, 2};
+    CHECK(stats_quantile(q, 4, 0.5) == 2.5 && stats_quantile(q, 4, 1) == 4 && isnan(stats_quantile(q, 0, 0.5)),
+          "quantiles");
+}
+
 static void test_agreement(void) {
     // pos {3, 5} vs neg {1, 3}: 3>1, 3=3 (half), 5>1, 5>3: 3.5 / 4.
     double pos[2] = {3, 5}, neg[2] = {1, 3};
@@ -138,6 +164,7 @@ static void test_corruptions(void) {
 int main(void) {
     test_intervals();
     test_permutation();
+    test_ratios_and_holm();
     test_agreement();
     test_scores();
     test_corruptions();

@@ -18,16 +18,6 @@ Interval stats_wilson(int k, int n) {
     return (Interval){p, lo < 0 ? 0 : lo, hi > 1 ? 1 : hi};
 }
 
-// The finite entries of x, copied.
-static double *finite_copy(const double *x, int n, int *out_n) {
-    double *c = tb_malloc((size_t)(n > 0 ? n : 1) * sizeof *c);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(x[i])) c[m++] = x[i];
-    *out_n = m;
-    return c;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -41,63 +31,121 @@ static double quantile_sorted(const double *s, int n, double q) {
     return s[i] + (pos - i) * (s[i + 1] - s[i]);
 }
 
-Interval stats_bootstrap_mean(const double *x, int n, int resamples, uint64_t seed) {
-    int m;
-    double *v = finite_copy(x, n, &m);
-    if (m == 0 || resamples < 1) {
-        free(v);
-        return (Interval){NAN, NAN, NAN};
+// The units with a finite num and a positive finite den.
+static int usable_units(const double *num, const double *den, int n, double *un, double *ud) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(num[i]) && isfinite(den[i]) && den[i] > 0) un[m] = num[i], ud[m] = den[i], m++;
+    return m;
+}
+
+Interval stats_bootstrap_ratio(const double *num, const double *den, int n, int resamples, uint64_t seed) {
+    double *un = tb_malloc((size_t)(n > 0 ? n : 1) * sizeof *un), *ud = tb_malloc((size_t)(n > 0 ? n : 1) * sizeof *ud);
+    int m = usable_units(num, den, n, un, ud);
+    Interval out = {NAN, NAN, NAN};
+    if (m > 0 && resamples > 0) {
+        double sn = 0, sd = 0;
+        for (int i = 0; i < m; i++) sn += un[i], sd += ud[i];
+        double *r = tb_malloc((size_t)resamples * sizeof *r);
+        Rng rng;
+        rng_seed(&rng, seed);
+        int kept = 0;
+        for (int k = 0; k < resamples; k++) {
+            double a = 0, b = 0;
+            for (int i = 0; i < m; i++) {
+                int j = (int)rng_below(&rng, (uint32_t)m);
+                a += un[j], b += ud[j];
+            }
+            if (b > 0) r[kept++] = a / b;
+        }
+        qsort(r, (size_t)kept, sizeof *r, cmp_double);
+        out = (Interval){sn / sd, quantile_sorted(r, kept, 0.025), quantile_sorted(r, kept, 0.975)};
+        free(r);
     }
-    double sum = 0;
-    for (int i = 0; i < m; i++) sum += v[i];
-    double *means = tb_malloc((size_t)resamples * sizeof *means);
-    Rng rng;
-    rng_seed(&rng, seed);
-    for (int r = 0; r < resamples; r++) {
-        double s = 0;
-        for (int i = 0; i < m; i++) s += v[rng_below(&rng, (uint32_t)m)];
-        means[r] = s / m;
-    }
-    qsort(means, (size_t)resamples, sizeof *means, cmp_double);
-    Interval out = {sum / m, quantile_sorted(means, resamples, 0.025), quantile_sorted(means, resamples, 0.975)};
-    free(means);
-    free(v);
+    free(un), free(ud);
     return out;
 }
 
-double stats_permutation_p(const double *a, int na, const double *b, int nb, int permutations, uint64_t seed) {
-    int ma, mb;
-    double *va = finite_copy(a, na, &ma), *vb = finite_copy(b, nb, &mb);
+Interval stats_bootstrap_mean(const double *x, int n, int resamples, uint64_t seed) {
+    double *ones = tb_malloc((size_t)(n > 0 ? n : 1) * sizeof *ones);
+    for (int i = 0; i < n; i++) ones[i] = 1;
+    Interval out = stats_bootstrap_ratio(x, ones, n, resamples, seed);
+    free(ones);
+    return out;
+}
+
+double stats_permutation_ratio_p(const double *num_a, const double *den_a, int na, const double *num_b,
+                                 const double *den_b, int nb, int permutations, uint64_t seed) {
+    int cap = na + nb > 0 ? na + nb : 1;
+    double *pn = tb_malloc((size_t)cap * sizeof *pn), *pd = tb_malloc((size_t)cap * sizeof *pd);
+    int ma = usable_units(num_a, den_a, na, pn, pd);
+    int mb = usable_units(num_b, den_b, nb, pn + ma, pd + ma);
     if (!ma || !mb) {
-        free(va), free(vb);
+        free(pn), free(pd);
         return 1;
     }
     int n = ma + mb;
-    double *pool = tb_malloc((size_t)n * sizeof *pool);
-    memcpy(pool, va, (size_t)ma * sizeof *pool);
-    memcpy(pool + ma, vb, (size_t)mb * sizeof *pool);
-    double total = 0, sa = 0;
-    for (int i = 0; i < n; i++) total += pool[i];
-    for (int i = 0; i < ma; i++) sa += pool[i];
-    double observed = fabs(sa / ma - (total - sa) / mb);
+    double tn = 0, td = 0, an = 0, ad = 0;
+    for (int i = 0; i < n; i++) tn += pn[i], td += pd[i];
+    for (int i = 0; i < ma; i++) an += pn[i], ad += pd[i];
+    double observed = fabs(an / ad - (tn - an) / (td - ad));
     // Differences within rounding of the observed one count as reaching it.
-    double tol = 1e-12 * (fabs(total) + 1);
+    double tol = 1e-9 * (observed + 1e-300) + 1e-12;
     Rng rng;
     rng_seed(&rng, seed);
     int reach = 1;  // the observed labelling itself
     for (int p = 0; p < permutations; p++) {
         // A random subset of size ma: a partial Fisher-Yates shuffle.
-        double s = 0;
+        double sn = 0, sd = 0;
         for (int i = 0; i < ma; i++) {
             int j = i + (int)rng_below(&rng, (uint32_t)(n - i));
-            double t = pool[i];
-            pool[i] = pool[j], pool[j] = t;
-            s += pool[i];
+            double t = pn[i];
+            pn[i] = pn[j], pn[j] = t;
+            t = pd[i];
+            pd[i] = pd[j], pd[j] = t;
+            sn += pn[i], sd += pd[i];
         }
-        if (fabs(s / ma - (total - s) / mb) >= observed - tol) reach++;
+        double rest = td - sd;
+        if (sd <= 0 || rest <= 0) continue;  // an empty side: no statistic
+        if (fabs(sn / sd - (tn - sn) / rest) >= observed - tol) reach++;
     }
-    free(pool), free(va), free(vb);
+    free(pn), free(pd);
     return (double)reach / (permutations + 1);
+}
+
+double stats_permutation_p(const double *a, int na, const double *b, int nb, int permutations, uint64_t seed) {
+    int cap = na > nb ? na : nb;
+    double *ones = tb_malloc((size_t)(cap > 0 ? cap : 1) * sizeof *ones);
+    for (int i = 0; i < cap; i++) ones[i] = 1;
+    double p = stats_permutation_ratio_p(a, ones, na, b, ones, nb, permutations, seed);
+    free(ones);
+    return p;
+}
+
+double stats_quantile(double *x, int n, double q) {
+    if (n <= 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return quantile_sorted(x, n, q);
+}
+
+void stats_holm(double *p, int m) {
+    int *order = tb_malloc((size_t)(m > 0 ? m : 1) * sizeof *order);
+    for (int i = 0; i < m; i++) order[i] = i;
+    // Insertion sort by p (m is a handful of comparisons).
+    for (int i = 1; i < m; i++)
+        for (int j = i; j > 0 && p[order[j]] < p[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    double running = 0;
+    for (int k = 0; k < m; k++) {
+        double adj = (m - k) * p[order[k]];
+        if (adj > 1) adj = 1;
+        if (adj < running) adj = running;
+        running = adj;
+        p[order[k]] = adj;
+    }
+    free(order);
 }
 
 double stats_auc(const double *pos, int npos, const double *neg, int nneg) {

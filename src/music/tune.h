@@ -85,6 +85,7 @@ typedef struct {
     int16_t pitch;       // MIDI number, middle C (ABC "C") = 60
     uint16_t key_mask;   // scale of the key in force (MusicKey.scale_mask)
     int32_t bar;         // index into bars
+    float duration;      // whole notes (each note of a chord: the chord's); ties not joined
 } TuneNote;
 
 typedef struct {
@@ -97,6 +98,7 @@ typedef struct {
     char x[16], title[128], meter[32], unit[32], key[64];
     char control_s[16], control_b[16], control_e[16];  // TunesFormer S:, B:, E:
     int header_lines;     // lines up to and including K:
+    int num_repeats;      // repeat ends in the body (:| :: :|])
 
     TuneBar *bars;
     int num_bars, cap_bars;
