@@ -148,6 +148,11 @@ struct ModelArch {
     // Optional: facts for a benchmark's memory section (GPT-2: the attention
     // probabilities it keeps for the backward at batch B, length T).
     void (*memory_facts)(const ModelSpec *spec, int B, int T, cJSON *memory);
+    // Optional, for an architecture built on the selective scan: one layer's
+    // scan at batch B x T (shape's batch, seqlen, dim, dstate and chunk; no
+    // pointers), and how many layers run it. `tunebench bench` times the
+    // scan alone at that shape.
+    int (*scan_shape)(const ModelSpec *spec, int B, int T, SelectiveScanParams *shape);
 };
 
 // The registry (models/registry.c, from models/architectures.def), in a
