@@ -80,7 +80,7 @@ static int parse_int_arg(const char *flag, const char *value, int lo, int *out) 
 }
 
 static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
-    *a = (BenchArgs){.backend = "cpu", .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
+    *a = (BenchArgs){.backend = BACKEND_DEFAULT_NAME, .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
                      .threads = 2, .vocab = 1024, .decode_steps = 20, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -279,7 +279,7 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     // step, untimed, three 1024^3 products on the models' sgemm path. The
     // sgemm peak measured once at the start moved by 25% between runs
     // minutes apart here, enough to put one model above 100%.
-    const int pair_mfu = tb_streq(be->name, "cpu");
+    const int pair_mfu = be->on_host;
     double *sgemm_rate = tb_malloc((size_t)a->steps * sizeof(double));
     SgemmProbe sp = {0};
     if (pair_mfu) sgemm_probe_open(&sp, 1024);
@@ -517,8 +517,7 @@ int cmd_bench(int argc, char **argv) {
         tb_report();
         return 2;
     }
-    omp_set_num_threads(a.threads);
-    openblas_set_num_threads(a.threads);
+    be->set_threads(a.threads);
     // Check every name and length first: a typo should not cost a machine measurement.
     char list[512];
     snprintf(list, sizeof list, "%s", a.models);
@@ -553,7 +552,7 @@ int cmd_bench(int argc, char **argv) {
          name = strtok_r(NULL, ",", &save)) {
         fprintf(stderr, "bench: %s\n", name);
         double tps, dec_ms, pre_ms;
-        double probe = tb_streq(be->name, "cpu") ? json_number(machine, "dram_array_bytes", NULL) : NAN;
+        double probe = be->on_host ? json_number(machine, "dram_array_bytes", NULL) : NAN;
         cJSON *o = bench_model(&a, name, be, isfinite(probe) ? (size_t)probe : 0, &tps, &dec_ms,
                                &pre_ms);
         if (!o) {

@@ -256,12 +256,15 @@ void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
                          float *losses_dev, float *dlogits, int N);
 int tb_ends_with(const char *s, const char *suffix);
 
-// A batch-1 decode step replayed as one backend graph. The first step
-// captures the architecture's ops (run_ops, on buffers that stay put), later
-// steps replay them; where the backend has no graphs, where the capture
-// failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops runs directly.
+// A batch-1 decode step replayed as one backend graph. The first step runs
+// the architecture's ops (run_ops, on buffers that stay put) directly, the
+// second captures them, later steps replay the capture; a change of the
+// backend's settings (precision) starts that over. Where the backend has no
+// graphs, where a capture failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops
+// runs directly.
 typedef struct {
     void *graph;
+    int warm;  // a step has run under the current settings
     int disabled;
     int checked_env;
 } DecodeGraph;

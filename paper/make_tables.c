@@ -320,7 +320,7 @@ static void write_facts(const RecordSet *set, const char *dir) {
     macro(fp, "tbOmpWait", records_str(r, "environment.omp_wait_policy", "default"));
     macro(fp, "tbCompiler", records_str(r, "environment.compiler", "unknown"));
     macro(fp, "tbCflags", records_str(r, "environment.cflags", ""));
-    macro(fp, "tbBackend", records_str(r, "environment.backend", "cpu"));
+    macro(fp, "tbBackend", records_str(r, "environment.backend", BACKEND_DEFAULT_NAME));
     macro(fp, "tbGpu", records_str(r, "environment.gpu", "none"));
     const char *commit = records_str(r, "environment.git_commit", "unknown");
     char short_commit[16];
