@@ -19,11 +19,13 @@
 // reads shared memory without the barrier that orders the write gives a
 // different answer in one of the two orders.
 //
-// Because only one block runs at a time, `__shared__` can simply be `static`:
-// every fiber of the block sees the same variable. Dynamic shared memory
-// (`extern __shared__` in CUDA) is spelled DYNAMIC_SHARED(type, name) in the
-// kernels; here it is a buffer filled with NaN bytes at the start of each
-// block, so reading it before writing it shows up.
+// Because only one block runs at a time, shared memory can simply be
+// `static`: every fiber of the block sees the same variable. The kernels
+// declare it as SHARED(type, name, dims) and DYNAMIC_SHARED(type, name)
+// (kernels/cuda/cuda_common.cuh); here a static array registers itself the
+// first time its declaration runs, and every block starts with all of them
+// and the dynamic buffer filled with NaN bytes, so a read before the block
+// has written shows up (on a GPU it reads whatever was there).
 //
 // Device memory is host memory; a copy is memcpy. The cuBLAS subset is
 // forwarded to cblas_sgemm with the column-major convention kept exactly.
@@ -46,6 +48,10 @@
 #define __launch_bounds__(...)
 #define __shared__ static
 #define DYNAMIC_SHARED(type, name) type *name = (type *)simt_dynamic_shared()
+#define SHARED(type, name, dims)                                                      \
+    static type name dims;                                                            \
+    static const int name##_simt_registered = simt_shared_register(name, sizeof name); \
+    (void)name##_simt_registered
 
 // ---------------------------------------------------------------- coordinates
 struct dim3 {
@@ -66,6 +72,8 @@ extern SimtCoords *simt_self;
 #define warpSize 32
 
 void *simt_dynamic_shared(void);
+// Registers a static shared array (see SHARED) and poisons it; returns 1.
+int simt_shared_register(void *p, size_t bytes);
 void __syncthreads(void);
 void __syncwarp(unsigned mask = 0xffffffffu);
 // Lock-step exchange across the warp: every live lane publishes `bits`,
@@ -154,6 +162,12 @@ static inline int max(int a, int b) { return a > b ? a : b; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 static inline float __fdividef(float a, float b) { return a / b; }
 
+// ---------------------------------------------------------------- errors
+typedef enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1,
+               cudaErrorNoDevice = 100, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
+// What a failed launch leaves for cudaGetLastError (simt_runtime.cpp).
+void simt_set_last_error(cudaError_t err);
+
 // ---------------------------------------------------------------- launch
 typedef void (*SimtThunk)(void *ctx);
 // Runs fn(ctx) as every thread of every block of the grid.
@@ -176,6 +190,10 @@ struct SimtKeptLaunch {
     static void destroy(void *p) { delete (SimtKeptLaunch *)p; }
 };
 
+// Dynamic shared memory above 48 KB needs the kernel's opt-in
+// (cudaFuncSetAttribute), as on a GPU; the largest a kernel has opted in to.
+size_t simt_dynamic_smem_allowed(const void *kernel);
+
 template <typename... P>
 struct SimtLaunch {
     void (*kernel)(P...);
@@ -183,11 +201,16 @@ struct SimtLaunch {
     size_t smem;
     template <typename... A>
     void operator()(A... args) const {
+        if (smem > simt_dynamic_smem_allowed((const void *)kernel)) {
+            simt_set_last_error(cudaErrorInvalidValue);  // a GPU refuses the launch
+            return;
+        }
         void (*k)(P...) = kernel;
         auto body = [=]() { k(args...); };
         if (simt_stream_keeps()) {  // a capture, or deferred mode
             typedef SimtKeptLaunch<decltype(body)> Kept;
-            simt_stream_keep(&Kept::run, &Kept::destroy, new Kept{grid, block, smem, body});
+            if (simt_stream_keep(&Kept::run, &Kept::destroy, new Kept{grid, block, smem, body}))
+                simt_set_last_error(cudaErrorStreamCaptureInvalidated);
             return;
         }
         simt_run_grid(grid, block, smem, &simt_thunk<decltype(body)>, (void *)&body);
@@ -200,8 +223,6 @@ static inline SimtLaunch<P...> simt_launch(void (*kernel)(P...), dim3 grid, dim3
 #define LAUNCH(kernel, grid, block, smem) simt_launch(kernel, dim3(grid), dim3(block), (smem))
 
 // ---------------------------------------------------------------- runtime API
-typedef enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1,
-               cudaErrorNoDevice = 100, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
 typedef enum { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 } cudaMemcpyKind;
 cudaError_t cudaMalloc(void **p, size_t bytes);
@@ -213,6 +234,12 @@ cudaError_t cudaMemset(void *p, int value, size_t bytes);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetLastError(void);
 cudaError_t cudaGetDeviceCount(int *count);
+typedef enum { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 } cudaFuncAttribute;
+cudaError_t simt_func_set_attribute(const void *kernel, cudaFuncAttribute attr, int value);
+template <typename F>
+static inline cudaError_t cudaFuncSetAttribute(F *kernel, cudaFuncAttribute attr, int value) {
+    return simt_func_set_attribute((const void *)kernel, attr, value);
+}
 cudaError_t cudaSetDevice(int device);
 const char *cudaGetErrorString(cudaError_t err);
 
@@ -227,7 +254,9 @@ typedef struct SimtGraph *cudaGraph_t;
 typedef struct SimtGraph *cudaGraphExec_t;
 typedef enum { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
                cudaStreamCaptureModeRelaxed = 2 } cudaStreamCaptureMode;
+enum { cudaStreamDefault = 0, cudaStreamNonBlocking = 1 };
 cudaError_t cudaStreamCreate(cudaStream_t *stream);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
@@ -246,7 +275,8 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 // ---------------------------------------------------------------- cuBLAS subset
 typedef struct SimtCublas *cublasHandle_t;
-typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
+typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7,
+               CUBLAS_STATUS_EXECUTION_FAILED = 13 } cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 } cublasMath_t;
 cublasStatus_t cublasCreate(cublasHandle_t *handle);

@@ -14,6 +14,19 @@ int simt_get_schedule(void);
 // Fiber switches since the start of the program (to keep tests small).
 unsigned long long simt_switch_count(void);
 
+// Deferred mode (simt_stream.h): launches, cuBLAS calls and async copies run
+// only at the next synchronisation, so a host read that misses one sees old
+// memory. Off unless the environment has SIMT_DEFERRED=1 (make test runs the
+// CUDA tests both ways); turning it off runs what is queued.
+void simt_set_deferred(int on);
+int simt_get_deferred(void);
+
+// The next stream capture is invalidated at its first piece of work, as a
+// GPU invalidates one whose kernel cannot be loaded during a capture: that
+// call and every later one until the end of the capture fail, nothing runs,
+// and cudaStreamEndCapture returns an error.
+void simt_invalidate_next_capture(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,6 +83,25 @@ void simt_set_schedule(int order) { schedule_order = order == SIMT_REVERSED ? SI
 int simt_get_schedule(void) { return schedule_order; }
 unsigned long long simt_switch_count(void) { return switch_count; }
 
+// The static shared arrays met so far (SHARED), poisoned at every block start.
+typedef struct {
+    void *p;
+    size_t bytes;
+} SharedArray;
+static SharedArray *shared_arrays;
+static int shared_count, shared_capacity;
+
+int simt_shared_register(void *p, size_t bytes) {
+    if (shared_count == shared_capacity) {
+        shared_capacity = shared_capacity ? 2 * shared_capacity : 64;
+        shared_arrays = (SharedArray *)realloc(shared_arrays, (size_t)shared_capacity * sizeof *shared_arrays);
+        if (!shared_arrays) simt_fail("out of memory registering shared memory");
+    }
+    shared_arrays[shared_count++] = (SharedArray){p, bytes};
+    memset(p, 0xff, bytes);
+    return 1;
+}
+
 void *simt_dynamic_shared(void) {
     if (!running) simt_fail("dynamic shared memory used outside a kernel");
     return dynamic_smem;
@@ -213,7 +232,9 @@ static void run_block(dim3 grid, dim3 block, dim3 block_idx, size_t smem) {
         exchange_slot[i] = POISON_BITS;
         fiber_prepare(f);
     }
-    if (smem) memset(dynamic_smem, 0xff, smem);  // NaN until written
+    // Shared memory holds NaN bytes until the block writes it.
+    if (smem) memset(dynamic_smem, 0xff, smem);
+    for (int i = 0; i < shared_count; i++) memset(shared_arrays[i].p, 0xff, shared_arrays[i].bytes);
     for (;;) {
         for (int k = 0; k < n; k++) {
             int i = schedule_order == SIMT_REVERSED ? n - 1 - k : k;

@@ -37,7 +37,39 @@ cudaError_t cudaDeviceSynchronize(void) {
     simt_stream_synchronize("cudaDeviceSynchronize");
     return cudaSuccess;
 }
-cudaError_t cudaGetLastError(void) { return cudaSuccess; }
+static cudaError_t last_error;
+void simt_set_last_error(cudaError_t err) {
+    if (last_error == cudaSuccess) last_error = err;
+}
+cudaError_t cudaGetLastError(void) {
+    cudaError_t err = last_error;
+    last_error = cudaSuccess;
+    return err;
+}
+// The kernels that opted in to more dynamic shared memory, and how much.
+enum { DEFAULT_DYNAMIC_SMEM = 48 * 1024, MAX_OPT_IN_SMEM = 227 * 1024, MAX_OPTED = 64 };
+static struct {
+    const void *kernel;
+    size_t bytes;
+} opted[MAX_OPTED];
+static int opted_count;
+
+size_t simt_dynamic_smem_allowed(const void *kernel) {
+    for (int i = 0; i < opted_count; i++)
+        if (opted[i].kernel == kernel) return opted[i].bytes;
+    return DEFAULT_DYNAMIC_SMEM;
+}
+cudaError_t simt_func_set_attribute(const void *kernel, cudaFuncAttribute attr, int value) {
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > MAX_OPT_IN_SMEM)
+        return cudaErrorInvalidValue;
+    int i = 0;
+    while (i < opted_count && opted[i].kernel != kernel) i++;
+    if (i == MAX_OPTED) return cudaErrorInvalidValue;
+    opted[i].kernel = kernel, opted[i].bytes = (size_t)value;
+    if (i == opted_count) opted_count++;
+    return cudaSuccess;
+}
+
 cudaError_t cudaGetDeviceCount(int *count) {
     *count = 1;
     return cudaSuccess;
@@ -48,6 +80,7 @@ const char *cudaGetErrorString(cudaError_t err) {
         case cudaSuccess: return "no error";
         case cudaErrorMemoryAllocation: return "out of memory";
         case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+        case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
         default: return "invalid value";
     }
 }
@@ -142,10 +175,10 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
     // alpha and beta are read now (host pointer mode).
     SgemmCall call = {transa, transb, m, n, k, *alpha, A, lda, strideA, B, ldb,
                       strideB, *beta, C, ldc, strideC, batch_count};
-    if (simt_stream_keeps())
-        simt_stream_keep(&SgemmCall::run, &SgemmCall::destroy, new SgemmCall(call));
-    else
+    if (!simt_stream_keeps())
         SgemmCall::run(&call);
+    else if (simt_stream_keep(&SgemmCall::run, &SgemmCall::destroy, new SgemmCall(call)))
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -158,6 +191,12 @@ struct SimtStream {
 cudaError_t cudaStreamCreate(cudaStream_t *stream) {
     *stream = (cudaStream_t)calloc(1, sizeof(struct SimtStream));
     return *stream ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+// Blocking or not, nothing here orders work with a default stream: the
+// emulation has no other stream, and no synchronous copy waits for this one.
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags) {
+    (void)flags;
+    return cudaStreamCreate(stream);
 }
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
     simt_stream_synchronize("cudaStreamDestroy");
@@ -206,8 +245,8 @@ static cudaError_t issue_copy(CopyCall c, cudaMemcpyKind kind) {
         if (!kept->staged) return free(kept), cudaErrorMemoryAllocation;
         memcpy(kept->staged, c.src, bytes);
     }
-    simt_stream_keep(copy_run, copy_destroy, kept);
-    return cudaSuccess;
+    return simt_stream_keep(copy_run, copy_destroy, kept) ? cudaErrorStreamCaptureInvalidated
+                                                          : cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
@@ -237,8 +276,9 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph) {
     (void)stream;
+    int open = simt_capturing();
     *graph = simt_capture_end();
-    return *graph ? cudaSuccess : cudaErrorInvalidValue;
+    return *graph ? cudaSuccess : open ? cudaErrorStreamCaptureInvalidated : cudaErrorInvalidValue;
 }
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
                                  unsigned long long flags) {

@@ -20,9 +20,11 @@ typedef struct {
 struct SimtGraph {
     WorkList work;
     int refs;  // the graph, each executable made from it, and each queued replay
+    int invalid;
 };
 
 static SimtGraph *capturing;
+static int invalidate_next;
 static WorkList queue;  // deferred mode: issued, not yet run
 static int deferred = -1;  // -1: not yet read from SIMT_DEFERRED
 
@@ -63,8 +65,16 @@ void simt_forbid_in_capture(const char *what) {
 
 int simt_stream_keeps(void) { return capturing || simt_get_deferred(); }
 
-void simt_stream_keep(SimtWorkFn run, SimtWorkFn destroy, void *ctx) {
+void simt_invalidate_next_capture(void) { invalidate_next = 1; }
+
+int simt_stream_keep(SimtWorkFn run, SimtWorkFn destroy, void *ctx) {
+    if (capturing && invalidate_next) capturing->invalid = 1, invalidate_next = 0;
+    if (capturing && capturing->invalid) {
+        destroy(ctx);
+        return -1;
+    }
     list_push(capturing ? &capturing->work : &queue, (Work){run, destroy, ctx});
+    return 0;
 }
 
 void simt_stream_synchronize(const char *what) {
@@ -94,6 +104,7 @@ int simt_capture_begin(void) {
 SimtGraph *simt_capture_end(void) {
     SimtGraph *g = capturing;
     capturing = NULL;
+    if (g && g->invalid) simt_graph_release(g), g = NULL;
     return g;
 }
 

@@ -20,8 +20,11 @@ typedef void (*SimtWorkFn)(void *ctx);
 // Whether work issued now is kept (a capture is open, or deferred mode is
 // on). If so, the issuer hands a heap copy of it to simt_stream_keep, which
 // calls destroy(ctx) once it is done with it; if not, the issuer runs it now.
+// simt_stream_keep returns 0, or -1 when the open capture has been
+// invalidated: then the work is dropped (destroyed, never run) and the
+// issuing call fails, as it would on a GPU.
 int simt_stream_keeps(void);
-void simt_stream_keep(SimtWorkFn run, SimtWorkFn destroy, void *ctx);
+int simt_stream_keep(SimtWorkFn run, SimtWorkFn destroy, void *ctx);
 // Runs the queued work in order. `what` names the call, which a capture forbids.
 void simt_stream_synchronize(const char *what);
 
@@ -33,7 +36,8 @@ void simt_forbid_in_capture(const char *what);
 typedef struct SimtGraph SimtGraph;
 // Opens a capture; -1 if one is open already.
 int simt_capture_begin(void);
-// Closes the capture and returns its graph (one reference), NULL if none was open.
+// Closes the capture and returns its graph (one reference); NULL if none was
+// open or it was invalidated.
 SimtGraph *simt_capture_end(void);
 void simt_graph_retain(SimtGraph *g);
 void simt_graph_release(SimtGraph *g);

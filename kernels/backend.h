@@ -107,17 +107,31 @@ typedef struct {
 
 // ops.def's return tokens as types.
 #define BACKEND_RET_void void
+#define BACKEND_RET_int int
 #define BACKEND_RET_double double
 #define BACKEND_RET_size_t size_t
 #define BACKEND_RET_ptr void *
 
+// What a backend says of itself, for records, logs and benchmarks.
+typedef struct {
+    char device[256];   // what the ops run on: the host CPU, or the GPU by name
+    int threads;        // host threads (OpenMP) the backend's own code uses
+    char precision[8];  // the matmuls' arithmetic: "fp32" or "tf32"
+} BackendInfo;
+
 typedef struct Backend {
-    const char *name;  // "cpu" or "cuda"
+    const char *name;  // what --backend takes (backend_by_name)
+    // 1 when the ops run on the host's cores, in host memory: a long run
+    // takes hours, and the host's memory bandwidth bounds it.
+    int on_host;
     // The largest d_state that selective_scan_* accept, and the largest
     // kernel that conv1d_* accept: a model checks its shapes against them
     // when it is made, not in the middle of a run.
     int selective_scan_max_dstate;
     int conv1d_max_kernel;
+    void (*describe)(BackendInfo *info);
+    // Sets the host threads the backend's code uses; threads <= 0 keeps them.
+    void (*set_threads)(int threads);
 
     // The functions, one field each, from kernels/ops.def (where each one's
     // contract is written).
@@ -142,7 +156,9 @@ const Backend *backend_cpu(void);
 // The CUDA backend, or NULL with tb_error() set when this build has no CUDA
 // or no GPU is present.
 const Backend *backend_cuda(void);
-// "cpu" or "cuda"; NULL with the error set otherwise.
+// The backend that --backend NAME names; NULL with an error listing them.
 const Backend *backend_by_name(const char *name);
+// What --backend is when no one says.
+#define BACKEND_DEFAULT_NAME "cpu"
 
 #endif

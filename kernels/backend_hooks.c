@@ -15,6 +15,7 @@ static Backend hooked;
 // A trampoline returns what the real function returns, or nothing (C does
 // not allow `return f();` where f returns void).
 #define HOOK_CALL_void(call) call;
+#define HOOK_CALL_int(call) return call;
 #define HOOK_CALL_double(call) return call;
 #define HOOK_CALL_size_t(call) return call;
 #define HOOK_CALL_ptr(call) return call;

@@ -11,7 +11,9 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 CXX       ?= g++
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -I.
+# --default-stream per-thread: nothing may rely on the legacy default
+# stream's implicit ordering (every copy is on the backend's stream).
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) --default-stream per-thread -Xcompiler -Wall,-Wextra -I.
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 
 CUDA_SRC     := $(sort $(wildcard kernels/cuda/*.cu))
@@ -79,6 +81,8 @@ $(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
+# The binary that offers --backend cuda (mk/runner.mk's exp-NAME BACKEND=cuda).
+BACKEND_BIN_cuda := $(BUILD)/tunebench-cuda
 
 .PHONY: cuda test-gpu bench-gpu
 cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)

@@ -54,9 +54,10 @@ TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)
                   $(if $(THREADS),--threads $(THREADS)) $(if $(RESULTS),--results $(RESULTS)) \
                   $(if $(DATA),--data $(DATA)) $(TRAIN_FLAGS)
 
-# BACKEND=cuda trains with the CUDA build (`make cuda`); the corpus is
-# prepared by the CPU build either way.
-TRAIN_BIN = $(if $(filter cuda,$(BACKEND)),$(BUILD)/tunebench-cuda,$(BUILD)/tunebench)
+# BACKEND=NAME trains with the build that offers that backend: the kernels'
+# mk file names it as BACKEND_BIN_NAME (mk/cuda.mk: `make cuda`'s binary),
+# the plain build otherwise. The corpus is prepared by the plain build either way.
+TRAIN_BIN = $(or $(BACKEND_BIN_$(BACKEND)),$(BUILD)/tunebench)
 
 # SEEDS="1 2 3": one run per seed, one after another (each run id ends in
 # -s<seed>); the plots and tables average an experiment's seeds.

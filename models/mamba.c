@@ -713,6 +713,12 @@ static void mamba_describe(const ModelSpec *s, char *out, size_t cap) {
     snprintf(out, cap, "d_state %d", s->d_state);
 }
 
+static int mamba_scan_shape(const ModelSpec *s, int B, int T, SelectiveScanParams *shape) {
+    *shape = (SelectiveScanParams){.batch = B, .seqlen = T, .dim = s->expand * s->d_model,
+                                   .dstate = s->d_state, .chunk = s->scan_chunk};
+    return s->n_layer;
+}
+
 const ModelArch mamba_arch = {
     .name = "mamba",
     .title = "Mamba",
@@ -728,4 +734,5 @@ const ModelArch mamba_arch = {
     .write_extras = mamba_write_extras,
     .flops_per_token = mamba_flops_per_token,
     .describe = mamba_describe,
+    .scan_shape = mamba_scan_shape,
 };

@@ -70,7 +70,7 @@ static const char *eval_usage =
     "  manifest.json beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = "cpu";
+    const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = BACKEND_DEFAULT_NAME;
     int B = 8, T = 0, max_windows = 0, verify = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -190,7 +190,7 @@ static const char *score_usage =
     "  model's context) are scored in sequential windows of T, as `tunebench eval` does.\n";
 
 int cmd_score(int argc, char **argv) {
-    const char *ckpt = NULL, *ids_path = NULL, *backend = "cpu";
+    const char *ckpt = NULL, *ids_path = NULL, *backend = BACKEND_DEFAULT_NAME;
     int T = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -6,6 +6,8 @@
 // that counts (kernels/backend_hooks.h); the model cannot tell. First, that
 // wrapper covers every function of kernels/ops.def wherever it sits in the
 // list.
+#include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "../kernels/backend_hooks.h"
@@ -120,8 +122,31 @@ static void check_every_op_hooked(void) {
           "lstm_scratch_floats reported '%s'", last);
 }
 
+// The CPU backend describes itself and sets its own threads: OpenMP's, with
+// OpenBLAS kept single-threaded (its ops split the products themselves).
+static void check_cpu_describes_itself(void) {
+    const Backend *cpu = backend_cpu();
+    BackendInfo info;
+    int before = omp_get_max_threads();
+    cpu->set_threads(3);
+    cpu->describe(&info);
+    CHECK(cpu->on_host && info.threads == 3 && omp_get_max_threads() == 3 &&
+              openblas_get_num_threads() == 1 && tb_streq(info.precision, "fp32") &&
+              strstr(info.device, "CPU"),
+          "the CPU backend after set_threads(3): '%s', %d threads (OpenMP %d, OpenBLAS %d), %s",
+          info.device, info.threads, omp_get_max_threads(), openblas_get_num_threads(),
+          info.precision);
+    cpu->set_threads(0);  // keeps them
+    CHECK(omp_get_max_threads() == 3, "set_threads(0) changed the threads to %d", omp_get_max_threads());
+    cpu->set_threads(before);
+    CHECK(tb_streq(backend_by_name(BACKEND_DEFAULT_NAME)->name, BACKEND_DEFAULT_NAME) &&
+              backend_by_name("tpu") == NULL && strstr(tb_last_error(), "tpu"),
+          "backend_by_name: the default resolves, an unknown name is an error naming it");
+}
+
 int main(void) {
     check_every_op_hooked();
+    check_cpu_describes_itself();
     // Every architecture's 6M config (gpt2-6m, mamba-6m, lstm-6m, ...).
     for (int a = 0; a < model_arch_count(); a++) {
         char config[48];

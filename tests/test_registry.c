@@ -43,6 +43,19 @@ static void test_entries(void) {
                   "%s: config %s does not resolve to a %s spec: %s", arch->name, name, arch->name,
                   tb_last_error());
         }
+        // The optional scan shape (what `tunebench bench` times alone): the
+        // batch and length asked for, a shape the backends accept, one scan
+        // per layer at most.
+        ModelSpec ts;
+        SelectiveScanParams shape = {0};
+        if (arch->scan_shape && t && model_spec_by_name(&ts, t->name, 1024) == 0) {
+            int layers = arch->scan_shape(&ts, 3, 7, &shape);
+            CHECK(layers > 0 && layers <= ts.n_layer && shape.batch == 3 && shape.seqlen == 7 &&
+                      shape.dim > 0 && shape.chunk > 0 && shape.dstate > 0 &&
+                      shape.dstate <= backend_cpu()->selective_scan_max_dstate && !shape.u,
+                  "%s: scan_shape gives %d layers of (%d, %d, %d, %d, chunk %d)", arch->name, layers,
+                  shape.batch, shape.seqlen, shape.dim, shape.dstate, shape.chunk);
+        }
     }
     CHECK(model_arch_find("transformer-xl") == NULL && strstr(tb_last_error(), "transformer-xl") &&
               strstr(tb_last_error(), model_arch_at(0)->name),

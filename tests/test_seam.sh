@@ -94,11 +94,30 @@ check "kernels/ops.def lists at least 30 functions" [ "$(printf '%s' "$ops" | tr
 hits=$(op_lists $code models tests)
 check "kernels/ops.def is the only list of the backend's functions (found: ${hits:-none})" none "$hits"
 
+# No code outside kernels/ names a backend: it asks the backend (on_host,
+# describe, set_threads) and takes the default from BACKEND_DEFAULT_NAME. A
+# string literal "cpu" or "cuda", or a comparison of a backend's name, in
+# code (comments aside), or a make function choosing by BACKEND's value.
+backend_names() {
+  sources "$@" | xargs grep -nE '"(cpu|cuda)"|(strn?cmp|tb_streq)\([^;]*(be|backend)->name' 2>/dev/null |
+    grep -vE '^[^:]*:[0-9]+:[[:space:]]*//' | sed -E 's|//.*||' | grep -E '"(cpu|cuda)"|->name'
+  find "$@" -name '*.mk' 2>/dev/null | grep -v '^mk/cuda.mk$' |
+    xargs -r grep -nE '\$\((filter|filter-out|findstring|if)[^)]*\b(cpu|cuda)\b|if(n)?eq[^#]*\b(cpu|cuda)\b'
+}
+hits=$(backend_names lib src data bench plots paper models mk)
+check "no code outside kernels/ names a backend (found: ${hits:-none})" none "$hits"
+
 # The SIMT emulation (emu/) is apart from the production kernels, and its
 # calls run one way: the stream (simt_stream.cpp) calls nothing else of it.
 emu_in_kernels=$(find kernels -name 'simt*')
 check "the SIMT emulation lives in emu/, not kernels/ (found: ${emu_in_kernels:-none})" \
   none "$emu_in_kernels"
+# Kernels declare shared memory through SHARED / DYNAMIC_SHARED
+# (kernels/cuda/cuda_common.cuh), which the emulation poisons at every block
+# start; a bare __shared__ would escape that.
+bare_shared=$(grep -nE '^[^/]*__shared__' kernels/cuda/*.cu tests/simt/*.cu 2>/dev/null)
+check "kernels declare shared memory with SHARED or DYNAMIC_SHARED (bare: ${bare_shared:-none})" \
+  none "$bare_shared"
 stream_uses=$(grep -oE '#include "[^"]+"' emu/simt_stream.cpp | grep -vE '"simt_stream.h"|"simt_emu_api.h"')
 check "emu/simt_stream.cpp calls nothing else of the emulation (includes:${stream_uses:- none})" \
   none "$stream_uses"
@@ -114,6 +133,8 @@ printf 'struct X { void (*gelu_forward)(float *o, const float *i, size_t n); };\
 check "a planted list of ops is caught" [ -n "$(op_lists "$tmp")" ]
 printf 'void gelu_forward_cuda(float *o, const float *i, size_t n);\n' >"$tmp/z.h"
 check "a planted prototype of an op is caught" [ -n "$(op_lists "$tmp")" ]
+printf 'int g(const Backend *be) { return tb_streq(be->name, "cuda"); }\n' >"$tmp/w.c"
+check "a planted backend name check is caught" [ -n "$(backend_names "$tmp")" ]
 check "a planted upward include is caught" [ -n "$(upward_includes "$tmp" "kernels lib")" ]
 rm -rf "$tmp"
 

@@ -1,6 +1,9 @@
 // backend_cpu.c: the CPU Backend table. Memory is plain host memory; every op
 // is one of the functions declared in cpu_ops.h (one small file per op
 // family), named from kernels/ops.def.
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +36,21 @@ static void cpu_synchronize(void) {}
 // The CPU ops need no workspace of their own.
 static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes; }
 
+static void cpu_describe(BackendInfo *info) {
+    memset(info, 0, sizeof *info);
+    const char *core = openblas_get_corename();
+    snprintf(info->device, sizeof info->device, "host CPU (OpenBLAS %s kernels)", core ? core : "unknown");
+    info->threads = omp_get_max_threads();
+    snprintf(info->precision, sizeof info->precision, "fp32");
+}
+
+// One pool of OpenMP threads: OpenBLAS stays single-threaded (blas.c) and
+// the ops split their products over these.
+static void cpu_set_threads(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+    cpu_blas_single_threaded();
+}
+
 // kernels/ops.def's functions: memory above, no graphs, each op's <name>_cpu.
 #define OP_CPU_FN_MEMORY(name) cpu_##name
 #define OP_CPU_FN_GRAPH(name) NULL
@@ -40,8 +58,11 @@ static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes;
 
 static const Backend cpu_backend = {
     .name = "cpu",
+    .on_host = 1,
     .selective_scan_max_dstate = SCAN_MAX_DSTATE,
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CPU,
+    .describe = cpu_describe,
+    .set_threads = cpu_set_threads,
 #define OP(kind, ret, name, params, args) .name = OP_CPU_FN_##kind(name),
 #include "../ops.def"
 #undef OP

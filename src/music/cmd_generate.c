@@ -139,7 +139,7 @@ static int check_header_fields(const GenerateArgs *a) {
 static int parse_args(int argc, char **argv, GenerateArgs *a) {
     memset(a, 0, sizeof *a);
     a->n = 8, a->seed = 1, a->max_tokens = 1024, a->similarity = 4, a->bars = 8;
-    a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = "cpu";
+    a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = BACKEND_DEFAULT_NAME;
     sampler_config_default(&a->sampler);
     int musical = 0;
     static const char *const known[] = {"--ckpt", "--tokenizer", "--out", "--prompt", "--prompts-from", "--checkpoint",

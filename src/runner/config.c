@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "lib/common.h"
 #include "lib/json_in.h"
 
@@ -74,7 +75,7 @@ void config_defaults(ExperimentConfig *cfg) {
     snprintf(cfg->source, sizeof cfg->source, "(defaults)");
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/music21/control");
     snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
-    snprintf(cfg->backend, sizeof cfg->backend, "cpu");
+    snprintf(cfg->backend, sizeof cfg->backend, BACKEND_DEFAULT_NAME);
     cfg->seed = 1337;
     cfg->steps = PROTOCOL_STEPS;
     cfg->batch_size = 8;

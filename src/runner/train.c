@@ -20,7 +20,6 @@
 // step and the data loader's generator, and nothing else in the loop is
 // random, so on the CPU a resumed run computes the same bits as one that was
 // never interrupted (tests/test_train_resume.c kills a real run to check).
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -28,9 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../../data/shards.h"
 #include "../../data/tokenizer.h"
@@ -636,14 +632,6 @@ static int locate_resume(Run *run, const char *arg) {
     return 0;
 }
 
-static void set_threads(int threads) {
-    if (threads <= 0) return;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    openblas_set_num_threads(threads);
-}
-
 // A resumed run continues with its record's config. It must be the config
 // the checkpoint was trained with (run_config.json beside it) and the
 // optimizer settings of its train_state.bin, or the resumed run would be
@@ -1011,7 +999,9 @@ int cmd_train(int argc, char **argv) {
     snprintf(run->best_dir, sizeof run->best_dir, "%s.best", run->run_dir);
     run->best_step = -1, run->best_loss = INFINITY;
     run_set_oom_hint(c->batch_size);
-    set_threads(c->threads);
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) goto fail;
+    be->set_threads(c->threads);
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
     progress_status(&run->progress, 1, "loading the corpus %s and building %s", c->data_dir, c->model);
     if (open_data(run)) goto fail;
@@ -1122,7 +1112,7 @@ int cmd_train(int argc, char **argv) {
     intro_print(&run->progress, c, &run->plan,
                 cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
                 loader_num_tokens(&run->train));
-    if (tb_streq(c->backend, "cpu") && c->steps > 2000)
+    if (run->model->be->on_host && c->steps > 2000)
         progress_note(&run->progress, "on the CPU this takes hours to days; the ETA follows after the first steps "
                                       "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
 

@@ -27,7 +27,7 @@
 
 #include "../models/model.h"
 #include "bench_machine.h"
-#include "bench_mamba.h"
+#include "bench_scan.h"
 #include "lib/common.h"
 
 typedef struct {
@@ -80,7 +80,7 @@ static int parse_int_arg(const char *flag, const char *value, int lo, int *out) 
 }
 
 static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
-    *a = (BenchArgs){.backend = "cpu", .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
+    *a = (BenchArgs){.backend = BACKEND_DEFAULT_NAME, .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
                      .threads = 2, .vocab = 1024, .decode_steps = 20, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -144,7 +144,7 @@ static double model_flops_per_token(const Model *m, int T, char *formula, size_t
     return m->arch->flops_per_token(&m->spec, m->num_params, T, formula, len);
 }
 
-// This machine's limits (src/bench_machine.h), measured in the same run on
+// This machine's limits (bench_machine.h), measured in the same run on
 // the same thread count; NULL (and a warning) if the measurement failed.
 static cJSON *bench_machine_json(int threads) {
     MachineLimits ml;
@@ -279,7 +279,7 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     // step, untimed, three 1024^3 products on the models' sgemm path. The
     // sgemm peak measured once at the start moved by 25% between runs
     // minutes apart here, enough to put one model above 100%.
-    const int pair_mfu = tb_streq(be->name, "cpu");
+    const int pair_mfu = be->on_host;
     double *sgemm_rate = tb_malloc((size_t)a->steps * sizeof(double));
     SgemmProbe sp = {0};
     if (pair_mfu) sgemm_probe_open(&sp, 1024);
@@ -483,6 +483,24 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
 
 // ---------------------------------------------------------------- the command
 
+// Against each variant of a peer that ran several (Mamba's sequential and
+// parallel scans), and our peak memory against the peer's.
+static void add_peer_variants(cJSON *r, const cJSON *o, const cJSON *peer) {
+    double tps = json_number(o, "train", "tokens_per_s");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(peer, "variants")) {
+        double theirs = json_number(v, "train", "tokens_per_s");
+        char key[96];
+        snprintf(key, sizeof key, "train_tokens_per_s_ratio_vs_%s", v->string);
+        if (isfinite(theirs) && theirs > 0) cJSON_AddNumberToObject(r, key, tps / theirs);
+    }
+    double ours = json_number(o, "memory", "peak_rss_bytes"), pm = json_number(peer, "peak_rss_mb", NULL);
+    if (isfinite(ours) && isfinite(pm) && ours > 0 && pm > 0) {
+        cJSON_AddNumberToObject(r, "pytorch_peak_rss_bytes", pm * 1024.0 * 1024.0);
+        cJSON_AddNumberToObject(r, "peak_rss_ratio_ours_over_pytorch", ours / (pm * 1048576.0));
+    }
+}
+
 int cmd_bench(int argc, char **argv) {
     BenchArgs a;
     int rc = parse_bench_args(&a, argc, argv);
@@ -499,8 +517,7 @@ int cmd_bench(int argc, char **argv) {
         tb_report();
         return 2;
     }
-    omp_set_num_threads(a.threads);
-    openblas_set_num_threads(a.threads);
+    be->set_threads(a.threads);
     // Check every name and length first: a typo should not cost a machine measurement.
     char list[512];
     snprintf(list, sizeof list, "%s", a.models);
@@ -535,7 +552,7 @@ int cmd_bench(int argc, char **argv) {
          name = strtok_r(NULL, ",", &save)) {
         fprintf(stderr, "bench: %s\n", name);
         double tps, dec_ms, pre_ms;
-        double probe = tb_streq(be->name, "cpu") ? json_number(machine, "dram_array_bytes", NULL) : NAN;
+        double probe = be->on_host ? json_number(machine, "dram_array_bytes", NULL) : NAN;
         cJSON *o = bench_model(&a, name, be, isfinite(probe) ? (size_t)probe : 0, &tps, &dec_ms,
                                &pre_ms);
         if (!o) {
@@ -572,15 +589,18 @@ int cmd_bench(int argc, char **argv) {
                 if (cJSON_IsString(pc) && ours)
                     cJSON_AddBoolToObject(r, "same_openblas_core",
                                           strcasecmp(pc->valuestring, ours) == 0);
+                add_peer_variants(r, o, peer);
             }
         }
         cJSON_AddItemToArray(models, o);
-        // A model with a selective scan (a state size): the scan's share and
-        // bandwidth, memory per token, and each variant of its peer.
+        // An architecture with a selective scan (its registry entry gives the
+        // scan's shapes): the scan's share and bandwidth, memory per token.
         ModelSpec spec;
-        if (!model_spec_by_name(&spec, name, a.vocab) && spec.d_state > 0 &&
-            bench_mamba_record(o, name, a.batch, a.seq, a.vocab, be))
-            tb_report();
+        SelectiveScanParams shape = {0};
+        const ModelArch *arch = model_spec_by_name(&spec, name, a.vocab) ? NULL
+                                                                           : model_arch_find(spec.arch);
+        int scan_layers = arch && arch->scan_shape ? arch->scan_shape(&spec, a.batch, a.seq, &shape) : 0;
+        if (scan_layers > 0 && bench_scan_record(o, name, &shape, scan_layers, be)) tb_report();
     }
     char *text = tb_json_print(root, 1);  // ends with a newline
     cJSON_Delete(root);

@@ -1,6 +1,7 @@
-// bench_mamba.h: the Mamba part of `tunebench bench` (see bench_mamba.c).
-#ifndef TB_BENCH_MAMBA_H
-#define TB_BENCH_MAMBA_H
+// bench_scan.h: the selective scan in `tunebench bench`, for an architecture
+// whose registry entry gives its scan's shapes (ModelArch.scan_shape).
+#ifndef TB_BENCH_SCAN_H
+#define TB_BENCH_SCAN_H
 
 #include "../kernels/backend.h"
 
@@ -21,11 +22,12 @@ int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen,
 //  forward_gb_per_s, backward_gb_per_s, ...}; step_s <= 0 leaves the share out.
 cJSON *bench_scan_json(const ScanTiming *st, int n_layer, double step_s);
 
-// Adds to a model's record o from `tunebench bench` (after its PyTorch peer,
-// if any): "scan" (the scan alone: ms per layer, share of the step, GB/s),
-// memory per token (chunked scan states against naive), and ratios against
-// each PyTorch variant and its peak memory. Returns 0, or -1 with the error set.
-int bench_mamba_record(cJSON *o, const char *name, int batch, int seq, int vocab,
-                       const Backend *be);
+// Adds to a model's record o from `tunebench bench`: "scan" (the scan alone
+// at one layer's shape, n_layers of them a step: ms per layer, share of the
+// step, GB/s) and memory per token (chunked scan states against naive).
+// shape gives batch, seqlen, dim, dstate and chunk. Returns 0, or -1 with the
+// error set.
+int bench_scan_record(cJSON *o, const char *name, const SelectiveScanParams *shape, int n_layers,
+                      const Backend *be);
 
 #endif

@@ -1,6 +1,6 @@
-// bench_mamba.c: what `tunebench bench` adds for a Mamba: the selective scan
-// alone at a layer's shapes, memory per token, and the comparison with both
-// PyTorch peers.
+// bench_scan.c: what `tunebench bench` adds for an architecture with a
+// selective scan (one whose registry entry has scan_shape, as Mamba's): the
+// scan alone at a layer's shapes, and memory per token.
 //
 // The benchmark reports the scan's share of a Mamba training step and the
 // bandwidth it achieves. Both come from timing the backend's
@@ -20,8 +20,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../models/model.h"
-#include "bench_mamba.h"
+#include "bench_scan.h"
 #include "lib/common.h"
 
 static void fill_uniform(float *x, size_t n, float lo, float hi, Rng *rng) {
@@ -131,11 +130,10 @@ static double num_at(const cJSON *o, const char *a, const char *b) {
     return cJSON_IsNumber(x) ? x->valuedouble : -1.0;
 }
 
-int bench_mamba_record(cJSON *o, const char *name, int batch, int seq, int vocab,
-                       const Backend *be) {
-    ModelSpec s;
-    if (model_spec_by_name(&s, name, vocab)) return -1;
-    const int di = s.expand * s.d_model, S = s.d_state, chunk = s.scan_chunk, L = s.n_layer;
+int bench_scan_record(cJSON *o, const char *name, const SelectiveScanParams *shape, int n_layers,
+                      const Backend *be) {
+    const int batch = shape->batch, seq = shape->seqlen, di = shape->dim, S = shape->dstate,
+              chunk = shape->chunk, L = n_layers;
     const double tokens = (double)batch * seq;
 
     // The scan alone, wall-clock, on the benchmark's threads.
@@ -161,26 +159,6 @@ int bench_mamba_record(cJSON *o, const char *name, int batch, int seq, int vocab
                                 "'naive' keeps every (d_inner, d_state) state for the "
                                 "backward instead of one per chunk of scan_chunk steps");
         cJSON_AddNumberToObject(mem, "scan_chunk", chunk);
-    }
-
-    // Against each PyTorch variant, and memory against PyTorch's.
-    const cJSON *py = cJSON_GetObjectItem(o, "pytorch");
-    cJSON *r = cJSON_GetObjectItem(o, "vs_pytorch");
-    if (py && r) {
-        double tps = num_at(o, "train", "tokens_per_s");
-        const cJSON *vars = cJSON_GetObjectItem(py, "variants");
-        const cJSON *v;
-        cJSON_ArrayForEach(v, vars) {
-            double theirs = num_at(v, "train", "tokens_per_s");
-            char key[96];
-            snprintf(key, sizeof key, "train_tokens_per_s_ratio_vs_%s", v->string);
-            if (theirs > 0) cJSON_AddNumberToObject(r, key, tps / theirs);
-        }
-        double ours = num_at(o, "memory", "peak_rss_bytes"), pm = num_at(py, "peak_rss_mb", NULL);
-        if (ours > 0 && pm > 0) {
-            cJSON_AddNumberToObject(r, "pytorch_peak_rss_bytes", pm * 1024.0 * 1024.0);
-            cJSON_AddNumberToObject(r, "peak_rss_ratio_ours_over_pytorch", ours / (pm * 1048576.0));
-        }
     }
     return 0;
 }
