@@ -1,14 +1,17 @@
 # grid.mk: grids of runs (grids/*.json) on this machine (a pool of workers) or
-# on Slurm (job arrays), through `tunebench grid` (src/grid/).
+# on Slurm (job arrays), through `tunebench grid` (src/grid/); and
+# build/tunebench-mpi, data-parallel training over MPI (src/runner/dist.h).
 ##@ Experiments
 ## grid             every unfinished run of GRID=grids/NAME.json here, WORKERS=N at a time (THREADS= each, default cores/N); SCHEDULER=slurm submits Slurm job arrays instead
 ## grid-status      each run of GRID from its record (SCHEDULER=slurm adds the Slurm queue)
+##@ Build and test
+## mpi              build/tunebench-mpi (mpicc, OpenMPI): mpirun -np N build/tunebench-mpi train ... --ranks N
 
 GRIDS     := $(sort $(wildcard grids/*.json))
 WORKERS   ?= 1
 SCHEDULER ?= local
 
-.PHONY: grid grid-status
+.PHONY: grid grid-status mpi
 
 # A missing or unknown GRID: one line that lists the grids.
 grid_check = $(if $(GRID),$(if $(wildcard $(GRID)),,$(error make $(1): no grid file $(GRID); the grids are: $(GRIDS))),\
@@ -31,3 +34,19 @@ endif
 grid-status: deps-build $(BUILD)/tunebench
 	$(call grid_check,grid-status)
 	@$(BUILD)/tunebench grid status $(GRID) $(if $(filter slurm,$(SCHEDULER)),--slurm)
+
+# ---------------------------------------------------------------- MPI
+# The default build has no MPI: src/runner/dist.c compiles to no-ops there.
+# build/tunebench-mpi links the same library with dist.c compiled by mpicc
+# with -DTB_MPI (the linker takes dist_* from that object, not the archive's).
+MPICC ?= mpicc
+$(BUILD)/mpi/%.o: %.c | deps-build
+	@mkdir -p $(dir $@)
+	$(say) MPICC $@
+	$(Q)$(MPICC) $(CFLAGS) -DTB_MPI -c $< -o $@
+$(BUILD)/tunebench-mpi: $(BUILD)/src/tunebench.o $(BUILD)/mpi/src/runner/dist.o $(BUILD)/libtunebench.a
+	$(say) LD $@
+	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+mpi: deps-build $(BUILD)/tunebench-mpi
+
+-include $(BUILD)/mpi/src/runner/dist.d
