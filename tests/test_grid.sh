@@ -104,6 +104,21 @@ for r in tiny-gpt2/tiny-gpt2-lr0.001-s1 tiny-mamba/tiny-mamba-lr0.003-s2; do
   check "$r: the resumed run's losses are those of the run never stopped" bash -c "[ -n '$ca' ] && [ '$ca' = '$cb' ]"
 done
 
+# A real SIGTERM to the pool (as Ctrl-C or a scheduler sends): the running
+# runs checkpoint, the waiting one is not started, and the next run resumes.
+printf '{"name": "sig", "results": "%s/s", "experiments": ["%s/tiny-gpt2.json"], "seeds": [1, 2, 3], "steps": 100000, %s}\n' \
+  "$tmp" "$tmp" "$light" >"$tmp/gs.json"
+"$tb" grid run "$tmp/gs.json" --workers 2 >"$tmp/sig.log" 2>&1 &
+pool=$!
+for _ in $(seq 200); do [ "$(ls "$tmp"/s/tiny-gpt2/*.json 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
+sleep 1
+kill -TERM "$pool"; wait "$pool"; rc=$?
+check "SIGTERM to the pool: it exits 143 (got $rc)" [ "$rc" = 143 ]
+check "... the two running runs stopped at a checkpoint, the third never started" \
+  grep -q '3 runs: 0 completed, 0 running, 2 resumable, 1 pending' <("$tb" grid status "$tmp/gs.json")
+check "... and the pool says they resume" grep -q '0 of 2 runs done in this session (2 stopped, 0 failed)' "$tmp/sig.log"
+check "... their records are valid" "$tb" check-record "$tmp"/s/tiny-gpt2/*.json
+
 # ---------------------------------------------------------------- a changed grid
 grid "$tmp/g12.json" "$tmp/a" 12 "[1, 2]"
 "$tb" grid run "$tmp/g12.json" >"$tmp/mismatch.out" 2>"$tmp/mismatch.err"; rc=$?
