@@ -2,16 +2,21 @@
 # on Slurm (job arrays), through `tunebench grid` (src/grid/); and
 # build/tunebench-mpi, data-parallel training over MPI (src/runner/dist.h).
 ##@ Experiments
-## grid             every unfinished run of GRID=grids/NAME.json here, WORKERS=N at a time (THREADS= each, default cores/N); SCHEDULER=slurm submits Slurm job arrays instead
+## grid             every unfinished run of GRID=grids/NAME.json here, WORKERS=N at a time (THREADS= each, default cores/N; GRID_BIN=build/tunebench-cuda for cuda); SCHEDULER=slurm submits Slurm job arrays instead
 ## grid-status      each run of GRID from its record (SCHEDULER=slurm adds the Slurm queue)
+##@ Benchmarks
+## bench-grid       a 4-run grid with 1 and 2 workers, and gpt2-6m as 2 MPI ranks vs 1 process of 2 threads: results/bench/grid.json (a few minutes)
 ##@ Build and test
 ## mpi              build/tunebench-mpi (mpicc, OpenMPI): mpirun -np N build/tunebench-mpi train ... --ranks N
 
 GRIDS     := $(sort $(wildcard grids/*.json))
 WORKERS   ?= 1
 SCHEDULER ?= local
+# The binary the local workers run: build/tunebench-cuda (make cuda) for a
+# grid whose backend is cuda. The Slurm scripts pick theirs from the backend.
+GRID_BIN  ?= $(BUILD)/tunebench
 
-.PHONY: grid grid-status mpi
+.PHONY: grid grid-status mpi bench-grid
 
 # A missing or unknown GRID: one line that lists the grids.
 grid_check = $(if $(GRID),$(if $(wildcard $(GRID)),,$(error make $(1): no grid file $(GRID); the grids are: $(GRIDS))),\
@@ -26,7 +31,7 @@ else ifeq ($(SCHEDULER),local)
 	@if [ ! -f $(CORPUS)/train.bin ]; then \
 	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
 	  $(MAKE) --no-print-directory data || exit 1; fi
-	$(BUILD)/tunebench grid run $(GRID) --workers $(WORKERS) $(if $(THREADS),--threads $(THREADS))
+	$(GRID_BIN) grid run $(GRID) --workers $(WORKERS) $(if $(THREADS),--threads $(THREADS))
 else
 	$(error make grid: SCHEDULER is local or slurm, not '$(SCHEDULER)')
 endif
@@ -48,5 +53,9 @@ $(BUILD)/tunebench-mpi: $(BUILD)/src/tunebench.o $(BUILD)/mpi/src/runner/dist.o 
 	$(say) LD $@
 	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 mpi: deps-build $(BUILD)/tunebench-mpi
+
+bench-grid: corpus-for-tests $(BUILD)/tunebench $(BUILD)/tunebench-mpi
+	@mkdir -p results/bench
+	bash scripts/bench_grid.sh $(BUILD) results/bench/grid.json
 
 -include $(BUILD)/mpi/src/runner/dist.d
