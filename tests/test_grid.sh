@@ -112,6 +112,8 @@ printf '{"name": "sig", "results": "%s/s", "experiments": ["%s/tiny-gpt2.json"],
 pool=$!
 for _ in $(seq 200); do [ "$(ls "$tmp"/s/tiny-gpt2/*.json 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
 sleep 1
+check "grid status sees the 2 runs running (their locks, from /proc/locks)" \
+  grep -q '3 runs: 0 completed, 2 running, 0 resumable, 1 pending' <("$tb" grid status "$tmp/gs.json")
 kill -TERM "$pool"; wait "$pool"; rc=$?
 check "SIGTERM to the pool: it exits 143 (got $rc)" [ "$rc" = 143 ]
 check "... the two running runs stopped at a checkpoint, the third never started" \
@@ -136,6 +138,7 @@ check "grid sbatch: a script per experiment" bash -c "[ -s '$tmp/c/slurm/tiny-gp
 check "the script is an array of the experiment's runs (indices 4-7)" grep -qx '#SBATCH --array=4,5,6,7' "$s"
 check "the script asks for the experiment's resources" \
   bash -c "grep -qx '#SBATCH --cpus-per-task=3' '$s' && grep -qx '#SBATCH --mem=1G' '$s' && grep -qx '#SBATCH --time=00:10:00' '$s'"
+check "a task is sent SIGTERM 2 minutes before its time limit (it checkpoints)" grep -qx '#SBATCH --signal=B:TERM@120' "$s"
 check "a cuda grid asks for a GPU and runs the CUDA build" \
   bash -c "grep -qx '#SBATCH --gres=gpu:1' '$s' && grep -q 'tunebench-cuda. grid run' '$s'"
 check "the CPU grid's scripts ask for no GPU" bash -c "! grep -q gres '$tmp/a/slurm/'*.sbatch 2>/dev/null; '$tb' grid sbatch '$tmp/gb.json' >/dev/null && ! grep -q gres '$tmp/b/slurm/'*.sbatch"
