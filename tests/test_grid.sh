@@ -104,6 +104,23 @@ for r in tiny-gpt2/tiny-gpt2-lr0.001-s1 tiny-mamba/tiny-mamba-lr0.003-s2; do
   check "$r: the resumed run's losses are those of the run never stopped" bash -c "[ -n '$ca' ] && [ '$ca' = '$cb' ]"
 done
 
+# A real SIGTERM to the pool (as Ctrl-C or a scheduler sends): the running
+# runs checkpoint, the waiting one is not started, and the next run resumes.
+printf '{"name": "sig", "results": "%s/s", "experiments": ["%s/tiny-gpt2.json"], "seeds": [1, 2, 3], "steps": 100000, %s}\n' \
+  "$tmp" "$tmp" "$light" >"$tmp/gs.json"
+"$tb" grid run "$tmp/gs.json" --workers 2 >"$tmp/sig.log" 2>&1 &
+pool=$!
+for _ in $(seq 200); do [ "$(ls "$tmp"/s/tiny-gpt2/*.json 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
+sleep 1
+check "grid status sees the 2 runs running (their locks, from /proc/locks)" \
+  grep -q '3 runs: 0 completed, 2 running, 0 resumable, 1 pending' <("$tb" grid status "$tmp/gs.json")
+kill -TERM "$pool"; wait "$pool"; rc=$?
+check "SIGTERM to the pool: it exits 143 (got $rc)" [ "$rc" = 143 ]
+check "... the two running runs stopped at a checkpoint, the third never started" \
+  grep -q '3 runs: 0 completed, 0 running, 2 resumable, 1 pending' <("$tb" grid status "$tmp/gs.json")
+check "... and the pool says they resume" grep -q '0 of 2 runs done in this session (2 stopped, 0 failed)' "$tmp/sig.log"
+check "... their records are valid" "$tb" check-record "$tmp"/s/tiny-gpt2/*.json
+
 # ---------------------------------------------------------------- a changed grid
 grid "$tmp/g12.json" "$tmp/a" 12 "[1, 2]"
 "$tb" grid run "$tmp/g12.json" >"$tmp/mismatch.out" 2>"$tmp/mismatch.err"; rc=$?
@@ -121,6 +138,7 @@ check "grid sbatch: a script per experiment" bash -c "[ -s '$tmp/c/slurm/tiny-gp
 check "the script is an array of the experiment's runs (indices 4-7)" grep -qx '#SBATCH --array=4,5,6,7' "$s"
 check "the script asks for the experiment's resources" \
   bash -c "grep -qx '#SBATCH --cpus-per-task=3' '$s' && grep -qx '#SBATCH --mem=1G' '$s' && grep -qx '#SBATCH --time=00:10:00' '$s'"
+check "a task is sent SIGTERM 2 minutes before its time limit (it checkpoints)" grep -qx '#SBATCH --signal=B:TERM@120' "$s"
 check "a cuda grid asks for a GPU and runs the CUDA build" \
   bash -c "grep -qx '#SBATCH --gres=gpu:1' '$s' && grep -q 'tunebench-cuda. grid run' '$s'"
 check "the CPU grid's scripts ask for no GPU" bash -c "! grep -q gres '$tmp/a/slurm/'*.sbatch 2>/dev/null; '$tb' grid sbatch '$tmp/gb.json' >/dev/null && ! grep -q gres '$tmp/b/slurm/'*.sbatch"

@@ -219,7 +219,7 @@ static void print_progress(const Grid *g, const Worker *w, int n_workers, int do
 
 // Appends this session's measurements to <results>/grid.json.
 static int write_session(const Grid *g, const char *started_at, int workers, int threads, int started, int completed,
-                         int failed, double wall_s, double steps, double tokens, const double load[2]) {
+                         int stopped, int failed, double wall_s, double steps, double tokens, const double load[2]) {
     char path[1100];
     snprintf(path, sizeof path, "%s/grid.json", g->results);
     cJSON *root = NULL;
@@ -242,6 +242,7 @@ static int write_session(const Grid *g, const char *started_at, int workers, int
     cJSON_AddNumberToObject(s, "load_average_end", load[1]);
     cJSON_AddNumberToObject(s, "runs_started", started);
     cJSON_AddNumberToObject(s, "runs_completed", completed);
+    cJSON_AddNumberToObject(s, "runs_stopped", stopped);
     cJSON_AddNumberToObject(s, "runs_failed", failed);
     cJSON_AddNumberToObject(s, "wall_seconds", wall_s);
     cJSON_AddNumberToObject(s, "steps_trained", steps);
@@ -286,7 +287,7 @@ static int run_pool(const Grid *g, int workers, int threads, int progress_s) {
     sigaction(SIGTERM, &sa, NULL);
 
     Worker *w = tb_calloc((size_t)workers, sizeof *w);
-    int next = 0, running = 0, done = 0, failed = 0, started = 0, forwarded = 0, rc = 0;
+    int next = 0, running = 0, done = 0, failed = 0, stopped = 0, started = 0, forwarded = 0, rc = 0;
     double t0 = tb_now_seconds(), last_progress = t0;
     while (next < n_todo || running > 0) {
         if (pool_signal && !forwarded) {
@@ -319,6 +320,7 @@ static int run_pool(const Grid *g, int workers, int threads, int progress_s) {
                 grid_run_status(g, r, &st);
                 int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && st.state == RUN_COMPLETED;
                 if (ok) done++;
+                else if (pool_signal && st.state == RUN_RESUMABLE) stopped++;
                 else failed++;
                 char how[64];
                 if (WIFEXITED(status)) snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
@@ -347,9 +349,10 @@ static int run_pool(const Grid *g, int workers, int threads, int progress_s) {
         double d = st.steps_done - steps_before[i];
         if (d > 0 && isfinite(st.tokens_per_step)) steps += d, tokens += d * st.tokens_per_step;
     }
-    printf("grid %s: %d of %d runs done in this session (%d failed) in %.1f s: %.0f steps, %.0f tokens/s over the "
-           "grid\n", g->name, done, started, failed, wall, steps, wall > 0 ? tokens / wall : 0);
-    if (started && write_session(g, started_at, workers, threads, started, done, failed, wall, steps, tokens, load))
+    printf("grid %s: %d of %d runs done in this session (%d stopped, %d failed) in %.1f s: %.0f steps, %.0f tokens/s "
+           "over the grid\n", g->name, done, started, stopped, failed, wall, steps, wall > 0 ? tokens / wall : 0);
+    if (stopped) printf("grid %s: the stopped runs resume from their checkpoints at the next grid run\n", g->name);
+    if (started && write_session(g, started_at, workers, threads, started, done, stopped, failed, wall, steps, tokens, load))
         rc = -1;
     free(w), free(todo), free(steps_before);
     if (rc) return -1;

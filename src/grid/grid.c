@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "lib/common.h"
@@ -329,14 +331,36 @@ const char *grid_state_name(RunState s) {
     return names[s];
 }
 
-// Does another process hold the run's lock (run_files.h)? Taking it for a
-// moment is the only way flock() can tell.
+// Does a process hold the run's lock (run_files.h)? /proc/locks lists every
+// flock() with its file's device and inode, so this asks without taking the
+// lock: taking it even for a moment could make a run that starts just then
+// fail to take it. Where /proc/locks cannot be read, the lock is tried.
 static int lock_held(const char *dir) {
     char path[1300];
     snprintf(path, sizeof path, "%s.lock", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 0;
+    FILE *f = fopen("/proc/locks", "r");
+    if (f) {
+        char line[256];
+        int held = 0;
+        while (!held && fgets(line, sizeof line, f)) {
+            unsigned maj, min;
+            unsigned long long ino;
+            char kind[16];
+            // "1: FLOCK  ADVISORY  WRITE 4772 fe:00:10958188 0 EOF"
+            if (sscanf(line, "%*[^:]: %15s %*s %*s %*d %x:%x:%llu", kind, &maj, &min, &ino) == 4 &&
+                tb_streq(kind, "FLOCK") && ino == (unsigned long long)sb.st_ino && maj == major(sb.st_dev) &&
+                min == minor(sb.st_dev))
+                held = 1;
+        }
+        fclose(f);
+        return held;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (!held) flock(fd, LOCK_UN);
     close(fd);
     return held;
 }

@@ -25,6 +25,7 @@ static int array_indices(const Grid *g, const char *experiment, char *out, size_
         RunStatus st;
         grid_run_status(g, r, &st);
         if (st.state == RUN_COMPLETED || st.state == RUN_DIVERGED) continue;
+        if (st.state == RUN_MISMATCH) return tb_error("grid %s: %s: %s", g->name, r->run_id, st.detail);
         size_t used = strlen(out);
         if (used + 16 >= cap) return tb_error("grid %s: too many array tasks for one script", g->path);
         snprintf(out + used, cap - used, "%s%d", n ? "," : "", i);
@@ -55,9 +56,10 @@ static int write_script(const Grid *g, const GridRun *first, const char *indices
     if (g->account[0]) fprintf(f, "#SBATCH --account=%s\n", g->account);
     fprintf(f, "#SBATCH --output=%s/logs/slurm-%%A_%%a.out\n", results_abs);
     fprintf(f, "#SBATCH --chdir=%s\n", repo);
-    // Slurm sends SIGTERM at the time limit: the run checkpoints and a later
-    // submission resumes it.
-    fprintf(f, "#SBATCH --signal=TERM@120\n");
+    // SIGTERM 120 s before the time limit, to the batch shell (B:), which
+    // exec has made tunebench: the run checkpoints, and a later submission
+    // resumes it.
+    fprintf(f, "#SBATCH --signal=B:TERM@120\n");
     fprintf(f, "exec '%s' grid run '%s' --task \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\"\n",
             binary, grid_abs);
     return atomic_commit(&af);

@@ -26,6 +26,7 @@ typedef struct {
     char results_dir[512];   // records go to <results_dir>/<experiment>/
     char backend[8];         // "cpu" or "cuda"
     int threads;             // OpenMP / OpenBLAS threads; 0 = all cores
+    int ranks;               // data-parallel MPI processes (dist.h); 1 = this process alone
     int64_t seed;
 
     int steps;               // optimizer steps of this run

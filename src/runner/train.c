@@ -35,6 +35,7 @@
 #include "lib/common.h"
 #include "../evaluate.h"
 #include "config.h"
+#include "dist.h"
 #include "environment.h"
 #include "eval_budget.h"
 #include "intro.h"
@@ -126,6 +127,7 @@ static void usage(FILE *out) {
             "  --backend cpu|cuda\n"
             "  --seed N\n"
             "  --threads N        CPU threads (0 = all cores)\n"
+            "  --ranks N          data-parallel over N MPI ranks: mpirun -np N build/tunebench-mpi train ...\n"
             "  --data DIR         corpus folder (train.bin, val.bin, vocab.tok)\n"
             "  --results DIR      where records go (default results)\n"
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
@@ -170,7 +172,7 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
 
     static const struct { const char *flag, *key; } flags[] = {
         {"--steps", "steps"}, {"--batch", "batch_size"}, {"--backend", "backend"}, {"--seed", "seed"},
-        {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"},
+        {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"}, {"--ranks", "ranks"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -742,7 +744,8 @@ static RunEnd train_loop(Run *run, int *last_step) {
     for (int step = run->start_step + 1; step <= c->steps; step++) {
         double t0 = tb_now_seconds();
         loader_next_batch(&run->train, run->inputs, run->targets);
-        m->vt->forward(m, run->inputs, run->targets, B, T);
+        dist_scatter_batch(m, run->inputs, run->targets);  // each MPI rank gets its rows (dist.h)
+        m->vt->forward(m, run->inputs, run->targets, dist_local_rows(B), T);
         float loss = m->loss;
         if (run->fault_nan_step == (uint64_t)step) loss = NAN;
         if (!isfinite(loss)) {
@@ -755,6 +758,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         }
         model_zero_grad(m);
         m->vt->backward(m);
+        dist_reduce_grads(m, &loss);  // the global batch's mean over the MPI ranks
         // A non-finite gradient would poison every parameter: check before the update.
         float norm = model_grad_norm(m);
         float lr = optim_lr_at(&run->optim, step);
@@ -953,6 +957,7 @@ static void run_free(Run *run) {
 
 int cmd_train(int argc, char **argv) {
     signals_install();  // first: before any thread, backend or file (signals.h)
+    if (dist_start()) return dist_follow();  // MPI ranks 1..N-1 only compute gradients (dist.h)
     Run *run = tb_calloc(1, sizeof *run);
     run->median_before = NAN;
     cJSON *overrides = cJSON_CreateArray();
@@ -1015,6 +1020,7 @@ int cmd_train(int argc, char **argv) {
     run->costs.context = run->model->spec.max_seq_len;
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
+    if (dist_setup(run->model, c->model, c->backend, c->batch_size, c->seq_len, c->threads, c->ranks)) goto fail;
 
     run->optim.lr = (float)c->lr;
     run->optim.min_lr = (float)(c->lr * c->min_lr_ratio);
