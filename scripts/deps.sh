@@ -9,6 +9,7 @@ group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
+group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
 
 packages=""
 for g in "${@:-build}"; do
@@ -18,7 +19,8 @@ for g in "${@:-build}"; do
     paper)   packages+=" $group_paper" ;;
     samples) packages+=" $group_samples" ;;
     torch)   packages+=" $group_torch" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples or torch)" >&2; exit 2 ;;
+    ecosystem) packages+=" $group_ecosystem" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch or ecosystem)" >&2; exit 2 ;;
   esac
 done
 
