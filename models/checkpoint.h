@@ -2,12 +2,12 @@
 // in the ecosystem's format:
 //
 //   <dir>/model.safetensors  every tensor of the model's table under its
-//                            ecosystem name (Hugging Face GPT2LMHeadModel,
-//                            mamba_ssm MambaLMHeadModel), plus lm_head.weight,
+//                            ecosystem name (transformers' GPT2LMHeadModel and
+//                            MambaForCausalLM), plus lm_head.weight,
 //                            a copy of the tied embedding, so that strict
 //                            loaders find it; the checksum of its tensor data
 //                            in __metadata__ (safetensors.h)
-//   <dir>/config.json        GPT2Config / MambaConfig fields, plus tunebench's
+//   <dir>/config.json        transformers' GPT2Config / MambaConfig fields, plus tunebench's
 //                            own in a "tunebench" object (config name, context
 //                            length, Mamba's A init and scan chunk, and the
 //                            weights' checksum)
@@ -30,6 +30,10 @@
 // bad header, tensor data that fails its checksum, a non-finite weight, a
 // corrupt train state, a train state saved with other weights, or a
 // checkpoint of another model.
+//
+// Loading also accepts an architecture's other format (ModelArch.other_format:
+// mamba_ssm's config.json and tensor names, which older tunebench Mamba
+// checkpoints used), for eval, generate and resume alike.
 //
 // Checkpoints without checksums (the ecosystem's own files, and tunebench's
 // from before checksums) still load for eval, score and generate: their
@@ -83,6 +87,11 @@ typedef struct {
 // The tokenizer that dir carries. An IN_FILE tokenizer's file is checked
 // against config.json's hash (missing or changed is an error).
 int checkpoint_tokenizer(const char *dir, CheckpointTokenizer *out);
+
+// Writes m to dir in its architecture's other format (ModelArch.other_format,
+// e.g. "mamba_ssm"): model.safetensors under that format's tensor names and
+// that format's config.json, nothing of tunebench's. Loading reads it back.
+int checkpoint_export(const char *dir, const Model *m, const char *format);
 
 // Creates a model from dir's config.json on the backend and loads its weights.
 // With ts non-NULL, also loads train_state.bin (an error if absent) into ts and

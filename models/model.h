@@ -156,7 +156,18 @@ struct ModelArch {
     // pointers), and how many layers run it. `tunebench bench` times the
     // scan alone at that shape.
     int (*scan_shape)(const ModelSpec *spec, int B, int T, SelectiveScanParams *shape);
+    // Optional: another ecosystem's layout of a checkpoint, which loading also
+    // accepts and `tunebench export --format <other_format>` writes: its
+    // config.json, and its names for the tensors it names differently, as
+    // pairs {name here, name there}, NULL-terminated.
+    const char *other_format;
+    cJSON *(*other_config_json)(const ModelSpec *spec);
+    const char *const *other_names;
 };
+
+// A tensor's name in the architecture's other format (other_names), or name
+// itself when that format names it the same.
+const char *model_arch_other_name(const ModelArch *arch, const char *name);
 
 // The registry (models/registry.c, from models/architectures.def), in a
 // fixed order: the order of tables, plots and `exp-all`.

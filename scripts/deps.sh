@@ -15,6 +15,7 @@ group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
 group_mpi="openmpi-bin libopenmpi-dev"
 group_slurm="slurm-wlm munge"
+group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
 
 packages=""
 for g in "${@:-build}"; do
@@ -25,7 +26,8 @@ for g in "${@:-build}"; do
     samples) packages+=" $group_samples" ;;
     torch)   packages+=" $group_torch" ;;
     slurm)   packages+=" $group_slurm" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch or slurm)" >&2; exit 2 ;;
+    ecosystem) packages+=" $group_ecosystem" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm or ecosystem)" >&2; exit 2 ;;
   esac
 done
 

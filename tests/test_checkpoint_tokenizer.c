@@ -3,8 +3,8 @@
 //     records its size and hash in config.json ("bytes" for the byte-level
 //     one, null for none); checkpoint_tokenizer reads it back and refuses a
 //     vocab.tok changed after the save;
-//   - `tunebench generate` and `tunebench eval` use it with no --tokenizer or
-//     --vocab, accept the same vocabulary given explicitly, and refuse another
+//   - `tunebench generate`, `eval` and `score --text` use it with no
+//     --tokenizer or --vocab, accept the same vocabulary given explicitly, and refuse another
 //     one with one line; a checkpoint without a tokenizer needs one given.
 // The vocabularies are the test corpus's (data/corpus/{irishman,raw}): two
 // different 1024-token vocabularies.
@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/tokenizer.h"
 #include "lib/common.h"
 #include "models/checkpoint.h"
 #include "test.h"
@@ -201,6 +202,44 @@ static void test_commands(void) {
     // Without a tokenizer in the checkpoint, eval takes vocab.tok beside the shard.
     snprintf(args, sizeof args, "eval --ckpt %s --data %s %s", ckn, SHARD_A, ev);
     CHECK(run(args) == 0, "eval of a checkpoint without a tokenizer failed");
+
+    // score --text: the checkpoint's tokenizer, after end-of-tune; the same
+    // as scoring those ids.
+    const char *abc = "X:1\nM:6/8\nK:D\n|:dAF DFA|dAF d2e|\n";
+    char text[300], ids[300];
+    snprintf(text, sizeof text, "%s/tune.abc", root);
+    snprintf(ids, sizeof ids, "%s/tune.ids", root);
+    tb_write_file_atomic(text, abc, strlen(abc));
+    Tokenizer *tok = tok_load(VOCAB_A);
+    uint16_t t[64];
+    size_t n = tok ? tok_encode(tok, abc, strlen(abc), t, 64) : 0;
+    FILE *f = fopen(ids, "w");
+    fprintf(f, "%d", TOK_EOT_ID);
+    for (size_t i = 0; i < n; i++) fprintf(f, " %d", t[i]);
+    fclose(f);
+    tok_free(tok);
+    snprintf(args, sizeof args, "score --ckpt %s --text %s", ck, text);
+    CHECK(run(args) == 0, "score --text failed");
+    char *out = output("out.txt");
+    cJSON *by_text = cJSON_Parse(out);
+    free(out);
+    snprintf(args, sizeof args, "score --ckpt %s --ids %s", ck, ids);
+    CHECK(run(args) == 0, "score --ids failed");
+    out = output("out.txt");
+    cJSON *by_ids = cJSON_Parse(out);
+    free(out);
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(by_text, "logprobs");
+    const cJSON *li = cJSON_GetObjectItemCaseSensitive(by_ids, "logprobs");
+    const cJSON *bpb = cJSON_GetObjectItemCaseSensitive(by_text, "bpb");
+    CHECK(n > 4 && cJSON_GetArraySize(lt) == (int)n && cJSON_Compare(lt, li, 1), "score --text: %d log-probabilities "
+          "for %zu tokens, or not those of its ids", cJSON_GetArraySize(lt), n);
+    CHECK(cJSON_IsNumber(bpb) && bpb->valuedouble > 0, "score --text has no bits per byte");
+    cJSON_Delete(by_text);
+    cJSON_Delete(by_ids);
+    snprintf(args, sizeof args, "score --ckpt %s --text %s --vocab %s", ck, text, VOCAB_B);
+    CHECK(run(args) != 0 && err_has("leave out --vocab"), "score --text with another --vocab");
+    snprintf(args, sizeof args, "score --ckpt %s --text %s", ckn, text);
+    CHECK(run(args) != 0 && err_has("carries no tokenizer"), "score --text of a checkpoint without a tokenizer");
 }
 
 int main(void) {

@@ -105,6 +105,24 @@ static void test_round_trips(void) {
         CHECK(model_spec_same_shapes(&back, &spec), "%s: config.json read back with other shapes",
               arch->name);
         cJSON_Delete(cfg);
+        // The other format, where there is one: its config.json is claimed by
+        // this architecture and reads back, and its names rename tensors that exist.
+        CHECK(!arch->other_format == !arch->other_config_json && (!arch->other_names || arch->other_format),
+              "%s: other_format, other_config_json and other_names go together", arch->name);
+        if (arch->other_config_json) {
+            cfg = arch->other_config_json(&spec);
+            CHECK(arch->claims_config(cfg) && model_spec_from_config_json(&back, cfg, "test/config.json") == 0 &&
+                      tb_streq(back.arch, arch->name),
+                  "%s: its %s config.json does not read back: %s", arch->name, arch->other_format, tb_last_error());
+            back.max_seq_len = spec.max_seq_len;
+            CHECK(model_spec_same_shapes(&back, &spec), "%s: the %s config.json read back with other shapes",
+                  arch->name, arch->other_format);
+            cJSON_Delete(cfg);
+        }
+        for (const char *const *p = arch->other_names; p && p[0]; p += 2)
+            CHECK(model_find_tensor(m, p[0]) && p[1] && !model_find_tensor(m, p[1]),
+                  "%s: other_names renames '%s', which is not a tensor, to '%s', which is", arch->name, p[0],
+                  p[1] ? p[1] : "(null)");
 
         cJSON *rec = cJSON_CreateObject();
         cJSON_AddStringToObject(rec, "name", spec.name);

@@ -106,6 +106,11 @@ int main(int argc, char **argv) {
     snprintf(wa, sizeof wa, "%s/resume/full/config.json", results);
     snprintf(wb, sizeof wb, "%s/resume/killed/config.json", results);
     CHECK(same_file(wa, wb), "the resumed run's config.json differs from the uninterrupted one's");
+    // So a run's checkpoint generates with no tokenizer given.
+    char gen[2048];
+    snprintf(gen, sizeof gen, "%s generate --ckpt %s/resume/full --n 1 --max-tokens 8 --prompt 'X:1\\n' --out %s/gen "
+             ">%s/gen.log 2>&1", tunebench, results, dir, dir);
+    CHECK(system(gen) == 0, "generate from the run's checkpoint with no --tokenizer failed (%s/gen.log)", dir);
     cJSON_Delete(b);
 
     // The same at a step chosen to fall between validations and checkpoints
