@@ -259,7 +259,7 @@ static void write_claims(const Set *sets, int n, const char *claim_a, Text *md, 
     static const char *const sizes[2] = {"6m", "60m"}, *const size_labels[2] = {"6M", "60M"};
     put(md, "| claim | measure | figures (95%% intervals) | verdict |\n|---|---|---|---|\n");
     put(tex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n"
-             "\\begin{tabular}{p{0.22\\linewidth}p{0.2\\linewidth}p{0.36\\linewidth}l}\\hline\n"
+             "\\begin{tabular}{p{0.2\\linewidth}p{0.17\\linewidth}p{0.38\\linewidth}p{0.13\\linewidth}}\\hline\n"
              "claim & measure & figures (95\\%% intervals) & verdict\\\\\\hline\n");
     const int valid = MUSIC_METRIC_abc2midi_valid_rate;
     // The architectures of claim (a), comma-separated.
