@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tunebench needs that are missing, and nothing
 # else. `deps.sh build` covers compiling and `make test`; `deps.sh all` adds
-# what experiments, plots and the paper use; `deps.sh NAME...` installs a group.
+# what experiments, plots and the paper use; `deps.sh NAME...` installs a group
+# (fuzz: clang and libFuzzer for `make fuzz`, kept apart as they are large).
 set -euo pipefail
 
 group_build="build-essential libopenblas-dev libcjson-dev unzip"
@@ -9,6 +10,7 @@ group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
+group_fuzz="clang libclang-rt-dev libomp-dev"  # make fuzz: libFuzzer and the sanitizers' runtimes
 
 packages=""
 for g in "${@:-build}"; do
@@ -18,7 +20,8 @@ for g in "${@:-build}"; do
     paper)   packages+=" $group_paper" ;;
     samples) packages+=" $group_samples" ;;
     torch)   packages+=" $group_torch" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples or torch)" >&2; exit 2 ;;
+    fuzz)    packages+=" $group_build $group_fuzz" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch or fuzz)" >&2; exit 2 ;;
   esac
 done
 
