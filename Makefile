@@ -34,10 +34,13 @@ BUILD    := build
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT)
 CFLAGS   += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -MMD -MP -I.
-LDLIBS   += -lopenblas -lcjson -lm -fopenmp
+LDLIBS   += -lopenblas -lcjson -lcurl -lm -fopenmp
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 
-LIB_SRC  := $(sort $(filter-out src/tunebench.c,$(wildcard lib/*.c src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c)))
+# bench/: the code behind `tunebench bench` is part of the library; a file
+# there with a main() is a program of its own (bench_cuda, profile_ARCH, ...).
+BENCH_PROGRAM_SRC := $(shell grep -l '^int main\b' bench/*.c)
+LIB_SRC  := $(sort $(filter-out src/tunebench.c $(BENCH_PROGRAM_SRC),$(wildcard lib/*.c src/*.c src/*/*.c data/*.c models/*.c kernels/*.c kernels/cpu/*.c bench/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)

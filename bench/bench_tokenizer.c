@@ -9,25 +9,25 @@
 #include <string.h>
 
 #include "lib/common.h"
+#include "data/corpus.h"
 #include "data/tokenizer.h"
 
 #define REPEATS 7
 
 int main(int argc, char **argv) {
-    const char *corpus = argc > 1 ? argv[1] : "data/corpus";
+    const char *corpus = argc > 1 ? argv[1] : "data/corpus/music21";
     const char *out_path = argc > 2 ? argv[2] : "results/bench/tokenizer.json";
-    const char *styles[] = {"irishman", "raw"};
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "benchmark", "tokenizer");
     cJSON_AddNumberToObject(root, "threads", 1);
     cJSON_AddNumberToObject(root, "repeats", REPEATS);
     cJSON_AddStringToObject(root, "unit", "MB/s, 1 MB = 1e6 bytes of ABC text, median of repeats");
     cJSON *results = cJSON_AddObjectToObject(root, "styles");
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < corpus_num_styles; s++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s/vocab.tok", corpus, styles[s]);
+        snprintf(path, sizeof path, "%s/%s/vocab.tok", corpus, corpus_styles[s].name);
         Tokenizer *tok = tok_load(path);
-        snprintf(path, sizeof path, "%s/%s/train.abc", corpus, styles[s]);
+        snprintf(path, sizeof path, "%s/%s/train.abc", corpus, corpus_styles[s].name);
         size_t len;
         char *text = tb_read_file(path, &len);
         if (!tok || !text) {
@@ -50,13 +50,13 @@ int main(int argc, char **argv) {
             }
             if (r > 0) enc[r - 1] = len / 1e6 / (t1 - t0), dec[r - 1] = len / 1e6 / (t2 - t1);
         }
-        cJSON *o = cJSON_AddObjectToObject(results, styles[s]);
+        cJSON *o = cJSON_AddObjectToObject(results, corpus_styles[s].name);
         cJSON_AddNumberToObject(o, "bytes", (double)len);
         cJSON_AddNumberToObject(o, "tokens", (double)n);
         cJSON_AddNumberToObject(o, "bytes_per_token", (double)len / (double)n);
         cJSON_AddNumberToObject(o, "encode_mb_per_s", tb_median(enc, REPEATS));
         cJSON_AddNumberToObject(o, "decode_mb_per_s", tb_median(dec, REPEATS));
-        printf("tokenizer %-8s encode %.1f MB/s  decode %.1f MB/s  %.3f bytes/token\n", styles[s],
+        printf("tokenizer %-8s encode %.1f MB/s  decode %.1f MB/s  %.3f bytes/token\n", corpus_styles[s].name,
                tb_median(enc, REPEATS), tb_median(dec, REPEATS), (double)len / (double)n);
         free(ids), free(back), free(text);
         tok_free(tok);

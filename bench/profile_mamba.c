@@ -15,7 +15,7 @@
 #include "../kernels/backend_hooks.h"
 #include "../kernels/cpu/cpu_ops.h"
 #include "../models/model.h"
-#include "../src/bench_mamba.h"
+#include "bench_scan.h"
 #include "lib/common.h"
 
 // Per-op totals, by the op's name in Backend. The hook sees each op start;

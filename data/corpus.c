@@ -1,5 +1,5 @@
-// corpus.c: splitting ABC files into tunes, checking them, the irishman
-// style, duplicate keys and the train/validation split (see corpus.h).
+// corpus.c: splitting ABC files into tunes, checking them, the two styles,
+// duplicate keys and the train/validation split (see corpus.h).
 #include "corpus.h"
 
 #include <stdlib.h>
@@ -169,7 +169,7 @@ size_t corpus_split_text(TuneSet *set, const char *text, size_t len, int collect
                 set->tunes = realloc(set->tunes, set->cap * sizeof *set->tunes);
                 if (!set->tunes) tb_die("out of memory collecting tunes");
             }
-            set->tunes[set->count++] = (Tune){tune, norm_len, collection, corpus_music_key(tune, norm_len)};
+            set->tunes[set->count++] = (Tune){tune, norm_len, collection, corpus_music_key(tune, norm_len), CORPUS_UNSPLIT};
             added++;
         }
         pos = end;
@@ -177,7 +177,7 @@ size_t corpus_split_text(TuneSet *set, const char *text, size_t len, int collect
     return added;
 }
 
-// ---------------------------------------------------------------- irishman style
+// ---------------------------------------------------------------- styles
 
 // Copies the value of a header field line (after "K:"), trimmed.
 static void field_value(const char *line, size_t len, Buf *out) {
@@ -192,8 +192,19 @@ static void field_value(const char *line, size_t len, Buf *out) {
 // with the note G), plus E:, which the control codes now use.
 static int dropped_field(char c) { return strchr("ABCDEFGHNORrSTVWwXZ", c) != NULL && c != 0; }
 
-char *corpus_irishman(const char *tune, size_t len, size_t *out_len, SkipReason *why,
-                      size_t *dropped_bytes) {
+char *corpus_plain_style(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                         size_t *dropped_bytes) {
+    char *copy = tb_malloc(len + 1);
+    memcpy(copy, tune, len);
+    copy[len] = '\0';
+    *out_len = len;
+    *why = SKIP_REASON_COUNT;
+    *dropped_bytes = 0;
+    return copy;
+}
+
+char *corpus_control_style(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                           size_t *dropped_bytes) {
     *dropped_bytes = 0;
     size_t body = header_end(tune, len);
     if (body == 0) {

@@ -3,7 +3,8 @@
 //   corpus_split_text   splits one file's text into tunes at "X:" lines,
 //                       normalises line endings, and skips what is not a
 //                       tune, counting why (SkipReason)
-//   corpus_irishman     rewrites a tune in the reproduced study's style
+//   corpus_control_style rewrites a tune in the reproduced study's style
+//   corpus_sources, corpus_styles  the tables of sources.def and styles.def
 //   corpus_music_key    a hash of a tune's normalised note content, so that
 //                       duplicates land on the same side of the split
 //   corpus_is_val       the deterministic train/validation split
@@ -22,8 +23,8 @@ typedef enum {
     SKIP_TOO_LONG,
     SKIP_NO_KEY,              // no K: field
     SKIP_EMPTY_BODY,          // nothing after the K: line
-    SKIP_MULTI_VOICE,         // irishman style: TunesFormer keeps one-voice tunes
-    SKIP_CC_NO_SECTIONS,      // irishman style: control codes could not be computed
+    SKIP_MULTI_VOICE,         // control style: TunesFormer keeps one-voice tunes
+    SKIP_CC_NO_SECTIONS,      // control style: control codes could not be computed
     SKIP_CC_TOO_MANY_SECTIONS,
     SKIP_CC_TOO_MANY_BARS,
     SKIP_CC_LEADING_ENDING,
@@ -33,11 +34,14 @@ typedef enum {
 
 const char *corpus_skip_name(SkipReason reason);
 
+enum { CORPUS_UNSPLIT = -1, CORPUS_TRAIN = 0, CORPUS_VAL = 1 };
+
 typedef struct {
     char *text;        // normalised tune, ending in exactly one '\n' (malloc'ed)
     size_t len;
     int collection;    // caller's index of where it came from
     uint64_t music_key;
+    int split;         // the published split: CORPUS_TRAIN, CORPUS_VAL, or CORPUS_UNSPLIT
 } Tune;
 
 typedef struct {
@@ -56,13 +60,47 @@ SkipReason corpus_check_tune(const char *tune, size_t len);
 // ends the text with one '\n'. Returns a malloc'ed copy.
 char *corpus_normalize(const char *text, size_t len, size_t *out_len);
 
-// The irishman style: "X:1", the S/B/E control codes, L:, M:, K:, then the
+// The control style: "X:1", the S/B/E control codes, L:, M:, K:, then the
 // body without titles, free text, comments or blank lines, cut where
 // TunesFormer cuts it. Returns a malloc'ed tune, or NULL with *why set.
 // *dropped_bytes receives the body bytes TunesFormer's rules drop after the
 // last section.
-char *corpus_irishman(const char *tune, size_t len, size_t *out_len, SkipReason *why,
-                      size_t *dropped_bytes);
+char *corpus_control_style(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                           size_t *dropped_bytes);
+// The plain style: the tune as found (a malloc'ed copy); never skips.
+char *corpus_plain_style(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                         size_t *dropped_bytes);
+
+// ---------------------------------------------------------------- names
+// Sources (sources.def) and styles (styles.def): a corpus is named by its
+// source, and prepare writes one folder per style, OUT/<source>/<style>/.
+typedef enum { CORPUS_READ_ABC, CORPUS_READ_IRISHMAN_JSON } CorpusReader;
+
+typedef struct {
+    const char *name;
+    CorpusReader reader;
+    const char *train_file, *val_file;  // the published split; NULL: none
+    const char *description;
+} CorpusSource;
+
+typedef char *(*CorpusStyleFn)(const char *tune, size_t len, size_t *out_len, SkipReason *why,
+                               size_t *dropped_bytes);
+typedef struct {
+    const char *name;
+    CorpusStyleFn apply;
+    const char *description;
+} CorpusStyle;
+
+extern const CorpusSource corpus_sources[];
+extern const int corpus_num_sources;
+extern const CorpusStyle corpus_styles[];
+extern const int corpus_num_styles;
+// The entry named name, or NULL.
+const CorpusSource *corpus_find_source(const char *name);
+const CorpusStyle *corpus_find_style(const char *name);
+// "a, b or c": the names of the table, for messages.
+void corpus_source_names(char *out, size_t cap);
+void corpus_style_names(char *out, size_t cap);
 
 uint64_t corpus_music_key(const char *tune, size_t len);
 int corpus_is_val(uint64_t music_key, uint64_t seed, double val_fraction);

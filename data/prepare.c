@@ -1,19 +1,29 @@
 // prepare.c: `tunebench prepare`: ABC files to a tokenizer and token shards.
 //
-// For each output style (raw, irishman) it writes, into OUT/<style>/:
+// A corpus is named by its source (sources.def: music21, irishman, local) and
+// written once per style (styles.def: plain, control) into
+// OUT/<source>/<style>/:
 //   vocab.tok            the tokenizer, learned on this style's training split
 //   train.bin, val.bin   token shards: each tune's tokens, then end-of-tune
 //   train.abc, val.abc   the prepared tunes as text, blank-line separated
 //   manifest.json        what went in and what came out, with the size and
 //                        FNV-1a hash of every file above
 // All or nothing: a style is built in a temporary folder beside it
-// (OUT/<style>.tmp.<pid>) and renamed into place whole (tb_replace_dir), so a
+// (<dir>.tmp.<pid>) and renamed into place whole (tb_replace_dir), so a
 // prepare that fails (a full disk, a kill) leaves the previous corpus as it
 // was, never a new vocab.tok beside old shards.
 //
-// The split is by tune, from a hash of each tune's note content and the seed
-// (corpus_is_val), computed on the tune as found, so that a tune and its
-// duplicates land on the same side, in both styles.
+// The split: a source that publishes one (IrishMAN's train.json and
+// validation.json) keeps it as published, and the manifest reports the
+// tunes the two sides share. Otherwise the split is by tune, from a hash of
+// each tune's note content and the seed (corpus_is_val), computed on the tune
+// as found, so that a tune and its duplicates land on the same side, in
+// every style.
+//
+// --augment transpose adds key-transposed copies of the training tunes
+// (augment.h) to train.bin and train.abc, in <style>-transpose/. The
+// tokenizer is learned from the original training tunes only, so vocab.tok
+// and val.bin are the same bytes with and without augmentation.
 //
 // Re-running with the same inputs and options is a no-op: the manifest
 // records a fingerprint of both, checked before any work, and every file is
@@ -29,128 +39,34 @@
 #include <unistd.h>
 
 #include "lib/common.h"
+#include "augment.h"
 #include "corpus.h"
+#include "inputs.h"
 #include "shards.h"
 #include "tokenizer.h"
 
-#define PREPARE_FORMAT 1  // bump when the output for the same input changes
+#define PREPARE_FORMAT 3  // bump when the output for the same input changes
 
 // The files of a style folder that the manifest vouches for.
 static const char *const output_files[] = {"vocab.tok", "train.bin", "val.bin", "train.abc", "val.abc"};
 #define NUM_OUTPUT_FILES 5
 
-typedef struct {
-    char **paths;
-    int *collection;
-    size_t count, cap;
-    char **collections;
-    int num_collections;
-} InputList;
-
-static int collection_index(InputList *in, const char *name) {
-    for (int i = 0; i < in->num_collections; i++)
-        if (strcmp(in->collections[i], name) == 0) return i;
-    in->collections = realloc(in->collections, (size_t)(in->num_collections + 1) * sizeof(char *));
-    if (!in->collections) tb_die("out of memory");
-    in->collections[in->num_collections] = tb_strdup(name);
-    return in->num_collections++;
-}
-
-static int has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
-static void add_input(InputList *in, const char *path, const char *collection) {
-    if (in->count == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 256;
-        in->paths = realloc(in->paths, in->cap * sizeof *in->paths);
-        in->collection = realloc(in->collection, in->cap * sizeof *in->collection);
-        if (!in->paths || !in->collection) tb_die("out of memory");
-    }
-    in->paths[in->count] = tb_strdup(path);
-    in->collection[in->count] = collection_index(in, collection);
-    in->count++;
-}
-
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-// Adds the .abc and .json files under dir (sorted, recursive). The
-// collection is the first folder below the root, or the root's own name.
-static int walk(InputList *in, const char *dir, const char *collection, int depth) {
-    if (depth > 16) return tb_error("folders nested too deeply under %s", dir);
-    DIR *d = opendir(dir);
-    if (!d) return tb_error("cannot open folder %s", dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = realloc(names, cap * sizeof *names);
-            if (!names) tb_die("out of memory");
-        }
-        names[n++] = tb_strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, compare_strings);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%.4000s/%s", dir, names[i]);
-        if (rc == 0) {
-            if (tb_dir_exists(path)) rc = walk(in, path, depth == 0 ? names[i] : collection, depth + 1);
-            else if (has_suffix(names[i], ".abc") || has_suffix(names[i], ".json"))
-                add_input(in, path, collection);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return rc;
-}
-
-static const char *base_name(const char *path) {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-static int gather_inputs(InputList *in, char **args, int n) {
-    for (int i = 0; i < n; i++) {
-        char root[4096];
-        snprintf(root, sizeof root, "%s", args[i]);
-        size_t len = strlen(root);
-        while (len > 1 && root[len - 1] == '/') root[--len] = '\0';
-        if (tb_dir_exists(root)) {
-            if (walk(in, root, base_name(root), 0) != 0) return -1;
-        } else if (tb_file_exists(root)) {
-            char parent[4096];
-            snprintf(parent, sizeof parent, "%s", root);
-            char *slash = strrchr(parent, '/');
-            const char *collection = slash ? (*slash = '\0', base_name(parent)) : ".";
-            add_input(in, root, has_suffix(root, ".json") ? base_name(root) : collection);
-        } else {
-            return tb_error("input %s does not exist (give .abc files, .json files or folders)", root);
-        }
-    }
-    if (in->count == 0) return tb_error("no .abc or .json files found in the inputs");
-    return 0;
-}
-
 // ---------------------------------------------------------------- per style
 
 typedef struct {
-    const char *style;      // "raw" or "irishman"
+    const CorpusSource *source;
+    const CorpusStyle *style;
     int bytes_mode;
     uint64_t seed;
     double val_fraction;
-    const char *out_dir;    // OUT/<style>[-bytes]
+    const char *out_dir;    // OUT/<source>/<style>[-bytes][-transpose]
     uint64_t input_hash;
-    cJSON *source;          // borrowed
+    cJSON *source_json;     // borrowed
     const InputList *inputs;
     const size_t *file_bytes, *file_tunes;
+    const unsigned char *found_val;  // per found tune: on the validation side
+    const AugSet *aug;      // transposed copies of the training tunes, or NULL
+    const char *aug_tool;   // abc2abc's version
 } StyleJob;
 
 static char *hex64(char buf[17], uint64_t v) {
@@ -318,110 +234,184 @@ static int run_style(const StyleJob *job, const TuneSet *found) {
     return tb_replace_dir(tmp, job->out_dir);
 }
 
-static int build_style(const StyleJob *job, const TuneSet *found) {
-    int irish = strcmp(job->style, "irishman") == 0;
-    size_t n = found->count;
-    char **texts = tb_calloc(n + 1, sizeof *texts);
-    size_t *lens = tb_calloc(n + 1, sizeof *lens);
-    uint64_t *keys = tb_calloc(n + 1, sizeof *keys);
-    int *coll = tb_calloc(n + 1, sizeof *coll);
+// The tunes of one style: the found tunes that the style keeps, then the
+// transposed copies that pass; train and val index into them.
+typedef struct {
+    char **texts;
+    size_t *lens;
+    uint64_t *keys;
+    int *coll;
+    size_t kept, count;  // kept: the found tunes kept; count: with the copies
+    size_t *train, ntrain, *val, nval;
     uint64_t skipped[SKIP_REASON_COUNT];
-    memcpy(skipped, found->skipped, sizeof skipped);
-    size_t kept = 0, tail_dropped = 0;
+    size_t tail_dropped;
+    uint64_t copies_style_skipped, copies_round_trip_failed, copies_kept;
+    uint64_t copies_skipped[SKIP_REASON_COUNT];  // copies_style_skipped by reason
+} StyleTunes;
+
+static void style_tunes_free(StyleTunes *st) {
+    for (size_t i = 0; i < st->count; i++) free(st->texts[i]);
+    free(st->texts), free(st->lens), free(st->keys), free(st->coll), free(st->train), free(st->val);
+}
+
+static void collect_style(const StyleJob *job, const TuneSet *found, StyleTunes *st) {
+    size_t n = found->count, cap = n + (job->aug ? job->aug->count : 0) + 1;
+    st->texts = tb_calloc(cap, sizeof *st->texts);
+    st->lens = tb_calloc(cap, sizeof *st->lens);
+    st->keys = tb_calloc(cap, sizeof *st->keys);
+    st->coll = tb_calloc(cap, sizeof *st->coll);
+    st->train = tb_malloc(cap * sizeof *st->train);
+    st->val = tb_malloc(cap * sizeof *st->val);
+    memcpy(st->skipped, found->skipped, sizeof st->skipped);
     for (size_t i = 0; i < n; i++) {
         const Tune *t = &found->tunes[i];
-        if (irish) {
-            SkipReason why;
-            size_t dropped;
-            char *s = corpus_irishman(t->text, t->len, &lens[kept], &why, &dropped);
-            if (!s) {
-                skipped[why]++;
-                continue;
-            }
-            texts[kept] = s;
-            tail_dropped += dropped;
-        } else {
-            texts[kept] = tb_malloc(t->len + 1);
-            memcpy(texts[kept], t->text, t->len + 1);
-            lens[kept] = t->len;
+        SkipReason why;
+        size_t dropped;
+        char *text = job->style->apply(t->text, t->len, &st->lens[st->kept], &why, &dropped);
+        if (!text) {
+            st->skipped[why]++;
+            continue;
         }
-        keys[kept] = t->music_key;
-        coll[kept] = t->collection;
-        kept++;
+        st->texts[st->kept] = text;
+        st->tail_dropped += dropped;
+        st->keys[st->kept] = t->music_key;
+        st->coll[st->kept] = t->collection;
+        if (job->found_val[i]) st->val[st->nval++] = st->kept;
+        else st->train[st->ntrain++] = st->kept;
+        st->kept++;
     }
-    size_t *train = tb_malloc((kept + 1) * sizeof *train), *val = tb_malloc((kept + 1) * sizeof *val);
-    size_t ntrain = 0, nval = 0;
-    for (size_t i = 0; i < kept; i++) {
-        if (corpus_is_val(keys[i], job->seed, job->val_fraction)) val[nval++] = i;
-        else train[ntrain++] = i;
-    }
-    // Duplicates: tunes whose note content was seen before.
-    uint64_t *sorted = tb_malloc((kept + 1) * sizeof *sorted);
-    memcpy(sorted, keys, kept * sizeof *keys);
-    qsort(sorted, kept, sizeof *sorted, compare_u64);
-    size_t duplicates = 0;
-    for (size_t i = 1; i < kept; i++) duplicates += sorted[i] == sorted[i - 1];
-    free(sorted);
+    st->count = st->kept;
+}
 
-    int rc = -1;
-    Tokenizer *tok = NULL;
-    if (ntrain == 0 || nval == 0) {
-        tb_error("style %s: %zu tunes for training and %zu for validation; need at least one of each "
-                 "(give more tunes or change --val-fraction)",
-                 job->style, ntrain, nval);
-        goto done;
+// The transposed copies, in this style, that the tokenizer gives back
+// exactly, join the training side.
+static void add_copies(const StyleJob *job, const TuneSet *found, const Tokenizer *tok, StyleTunes *st) {
+    size_t cap = 0;
+    uint16_t *ids = NULL;
+    char *back = NULL;
+    for (size_t i = 0; i < job->aug->count; i++) {
+        const AugTune *a = &job->aug->tunes[i];
+        SkipReason why;
+        size_t dropped, len;
+        char *text = job->style->apply(a->text, a->len, &len, &why, &dropped);
+        if (!text) {
+            st->copies_style_skipped++;
+            st->copies_skipped[why]++;
+            continue;
+        }
+        if (len + 1 > cap) {
+            cap = 2 * (len + 1);
+            free(ids), free(back);
+            ids = tb_malloc(cap * sizeof *ids);
+            back = tb_malloc(cap);
+        }
+        size_t n = tok_encode(tok, text, len, ids, cap);
+        if (tok_decode_u16(tok, ids, n, back, cap) != len || memcmp(back, text, len) != 0) {
+            st->copies_round_trip_failed++;
+            free(text);
+            continue;
+        }
+        size_t k = st->count++;
+        st->texts[k] = text;
+        st->lens[k] = len;
+        st->keys[k] = found->tunes[a->source].music_key;
+        st->coll[k] = found->tunes[a->source].collection;
+        st->train[st->ntrain++] = k;
+        st->copies_kept++;
     }
-    if (job->bytes_mode) {
-        tok = tok_new_bytes();
-    } else {
-        const char **train_texts = tb_malloc(ntrain * sizeof *train_texts);
-        size_t *train_lens = tb_malloc(ntrain * sizeof *train_lens);
-        for (size_t i = 0; i < ntrain; i++) train_texts[i] = texts[train[i]], train_lens[i] = lens[train[i]];
-        TokTrainArgs args = {train_texts, train_lens, ntrain, 0, 0};
-        tok = tok_train(&args);
-        free(train_texts);
-        free(train_lens);
-        if (!tok) goto done;
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%.4000s/vocab.tok", job->out_dir);
-    if (tok_save(tok, path) != 0) goto done;
-    shuffle(train, ntrain, job->seed ^ 0x7472616eULL);
-    shuffle(val, nval, job->seed ^ 0x76616cULL);
-    SplitStats st_train, st_val;
-    if (write_split(job, "train", tok, texts, lens, train, ntrain, &st_train) != 0) goto done;
-    if (write_split(job, "val", tok, texts, lens, val, nval, &st_val) != 0) goto done;
+    free(ids), free(back);
+}
 
-    // The manifest, last.
+// Tunes of the validation side that also stand on the training side:
+// exactly (the same text in this style) and by note content (music key).
+static void count_overlap(const StyleTunes *st, uint64_t *exact, uint64_t *notes) {
+    uint64_t *text_hash = tb_malloc((st->ntrain + 1) * sizeof *text_hash);
+    uint64_t *key = tb_malloc((st->ntrain + 1) * sizeof *key);
+    for (size_t i = 0; i < st->ntrain; i++) {
+        size_t k = st->train[i];
+        text_hash[i] = tb_hash64(st->texts[k], st->lens[k], TB_HASH64_SEED);
+        key[i] = st->keys[k];
+    }
+    qsort(text_hash, st->ntrain, sizeof *text_hash, compare_u64);
+    qsort(key, st->ntrain, sizeof *key, compare_u64);
+    *exact = *notes = 0;
+    for (size_t i = 0; i < st->nval; i++) {
+        size_t k = st->val[i];
+        uint64_t h = tb_hash64(st->texts[k], st->lens[k], TB_HASH64_SEED);
+        *exact += bsearch(&h, text_hash, st->ntrain, sizeof *text_hash, compare_u64) != NULL;
+        *notes += bsearch(&st->keys[k], key, st->ntrain, sizeof *key, compare_u64) != NULL;
+    }
+    free(text_hash), free(key);
+}
+
+static cJSON *manifest_json(const StyleJob *job, const TuneSet *found, const StyleTunes *st, const Tokenizer *tok,
+                            const SplitStats *st_train, const SplitStats *st_val) {
     char hex[17];
     cJSON *m = cJSON_CreateObject();
     cJSON_AddNumberToObject(m, "format", PREPARE_FORMAT);
-    cJSON_AddStringToObject(m, "style", job->style);
+    cJSON_AddStringToObject(m, "corpus", job->source->name);
+    cJSON_AddStringToObject(m, "style", job->style->name);
+    const cJSON *rev = cJSON_GetObjectItemCaseSensitive(job->source_json, "revision");
+    cJSON_AddItemToObject(m, "revision", cJSON_IsString(rev) ? cJSON_CreateString(rev->valuestring) : cJSON_CreateNull());
+    cJSON_AddStringToObject(m, "split", job->source->train_file ? "published" : "by note content");
     cJSON_AddStringToObject(m, "input_hash", hex64(hex, job->input_hash));
-    cJSON_AddItemToObject(m, "source", job->source ? cJSON_Duplicate(job->source, 1) : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "source", job->source_json ? cJSON_Duplicate(job->source_json, 1) : cJSON_CreateNull());
     cJSON_AddNumberToObject(m, "seed", (double)job->seed);
-    cJSON_AddNumberToObject(m, "val_fraction", job->val_fraction);
+    if (job->source->train_file) cJSON_AddNullToObject(m, "val_fraction");
+    else cJSON_AddNumberToObject(m, "val_fraction", job->val_fraction);
     cJSON *tunes = cJSON_AddObjectToObject(m, "tunes");
     cJSON_AddNumberToObject(tunes, "found", (double)(found->count));
-    cJSON_AddNumberToObject(tunes, "kept", (double)kept);
-    cJSON_AddNumberToObject(tunes, "train", (double)ntrain);
-    cJSON_AddNumberToObject(tunes, "val", (double)nval);
+    cJSON_AddNumberToObject(tunes, "kept", (double)st->kept);
+    cJSON_AddNumberToObject(tunes, "train", (double)(st->ntrain - st->copies_kept));
+    cJSON_AddNumberToObject(tunes, "val", (double)st->nval);
+    // Duplicates: tunes whose note content was seen before.
+    uint64_t *sorted = tb_malloc((st->kept + 1) * sizeof *sorted);
+    memcpy(sorted, st->keys, st->kept * sizeof *sorted);
+    qsort(sorted, st->kept, sizeof *sorted, compare_u64);
+    size_t duplicates = 0;
+    for (size_t i = 1; i < st->kept; i++) duplicates += sorted[i] == sorted[i - 1];
+    free(sorted);
     cJSON_AddNumberToObject(tunes, "duplicates", (double)duplicates);
     uint64_t total_skipped = 0;
     cJSON *sk = cJSON_AddObjectToObject(m, "skipped");
     for (int r = 0; r < SKIP_REASON_COUNT; r++) {
-        total_skipped += skipped[r];
-        if (skipped[r]) cJSON_AddNumberToObject(sk, corpus_skip_name((SkipReason)r), (double)skipped[r]);
+        total_skipped += st->skipped[r];
+        if (st->skipped[r]) cJSON_AddNumberToObject(sk, corpus_skip_name((SkipReason)r), (double)st->skipped[r]);
     }
     cJSON_AddNumberToObject(tunes, "skipped", (double)total_skipped);
-    if (irish) cJSON_AddNumberToObject(m, "irishman_tail_bytes_dropped", (double)tail_dropped);
+    uint64_t exact, notes;
+    count_overlap(st, &exact, &notes);
+    cJSON *ov = cJSON_AddObjectToObject(m, "overlap");
+    cJSON_AddNumberToObject(ov, "val_tunes_in_train_exact", (double)exact);
+    cJSON_AddNumberToObject(ov, "val_tunes_in_train_same_notes", (double)notes);
+    cJSON_AddNumberToObject(m, "tail_bytes_dropped", (double)st->tail_dropped);
+    if (job->aug) {
+        cJSON *aj = cJSON_AddObjectToObject(m, "augment");
+        cJSON_AddStringToObject(aj, "kind", "transpose");
+        cJSON_AddStringToObject(aj, "tool", job->aug_tool);
+        cJSON *semis = cJSON_AddArrayToObject(aj, "semitones");
+        for (int t = AUGMENT_MIN_SEMITONES; t <= AUGMENT_MAX_SEMITONES; t++)
+            if (t != 0) cJSON_AddItemToArray(semis, cJSON_CreateNumber(t));
+        cJSON_AddNumberToObject(aj, "copies_made", (double)(job->aug->count));
+        cJSON_AddNumberToObject(aj, "copies_kept", (double)st->copies_kept);
+        cJSON *dj = cJSON_AddObjectToObject(aj, "dropped");
+        for (int r = 0; r < AUG_DROP_COUNT; r++)
+            cJSON_AddNumberToObject(dj, augment_drop_name((AugDrop)r), (double)job->aug->dropped[r]);
+        cJSON_AddNumberToObject(dj, "style", (double)st->copies_style_skipped);
+        cJSON *why = cJSON_AddObjectToObject(aj, "style_skipped");
+        for (int r = 0; r < SKIP_REASON_COUNT; r++)
+            if (st->copies_skipped[r]) cJSON_AddNumberToObject(why, corpus_skip_name((SkipReason)r), (double)st->copies_skipped[r]);
+        cJSON_AddNumberToObject(dj, "round_trip", (double)st->copies_round_trip_failed);
+    } else {
+        cJSON_AddNullToObject(m, "augment");
+    }
     cJSON *colls = cJSON_AddObjectToObject(m, "collections");
     for (int c = 0; c < job->inputs->num_collections; c++) {
         cJSON *o = cJSON_AddObjectToObject(colls, job->inputs->collections[c]);
         size_t files = 0, bytes = 0, ftunes = 0, k = 0;
         for (size_t f = 0; f < job->inputs->count; f++)
             if (job->inputs->collection[f] == c) files++, bytes += job->file_bytes[f], ftunes += job->file_tunes[f];
-        for (size_t i = 0; i < kept; i++) k += coll[i] == c;
+        for (size_t i = 0; i < st->kept; i++) k += st->coll[i] == c;
         cJSON_AddNumberToObject(o, "files", (double)files);
         cJSON_AddNumberToObject(o, "bytes", (double)bytes);
         cJSON_AddNumberToObject(o, "tunes", (double)ftunes);
@@ -445,13 +435,50 @@ static int build_style(const StyleJob *job, const TuneSet *found) {
     cJSON_AddNumberToObject(tj, "lexemes", lexemes);
     cJSON_AddNumberToObject(tj, "merges", merges);
     cJSON_AddStringToObject(tj, "hash", hex64(hex, tok_hash(tok)));
-    cJSON_AddItemToObject(m, "train", split_json(&st_train, "train.bin"));
-    cJSON_AddItemToObject(m, "val", split_json(&st_val, "val.bin"));
-    uint64_t all_bytes = st_train.bytes + st_val.bytes;
-    uint64_t all_tokens = st_train.tokens + st_val.tokens - st_train.tunes - st_val.tunes;
+    cJSON_AddItemToObject(m, "train", split_json(st_train, "train.bin"));
+    cJSON_AddItemToObject(m, "val", split_json(st_val, "val.bin"));
+    uint64_t all_bytes = st_train->bytes + st_val->bytes;
+    uint64_t all_tokens = st_train->tokens + st_val->tokens - st_train->tunes - st_val->tunes;
     cJSON_AddNumberToObject(m, "bytes_per_token", all_tokens ? (double)all_bytes / (double)all_tokens : 0);
-    // What was written, read back from the disk: the up-to-date check
-    // compares every file with it.
+    return m;
+}
+
+static int build_style(const StyleJob *job, const TuneSet *found) {
+    StyleTunes st = {0};
+    collect_style(job, found, &st);
+    int rc = -1;
+    Tokenizer *tok = NULL;
+    if (st.ntrain == 0 || st.nval == 0) {
+        tb_error("corpus %s, style %s: %zu tunes for training and %zu for validation; need at least one of each "
+                 "(give more tunes or change --val-fraction)",
+                 job->source->name, job->style->name, st.ntrain, st.nval);
+        goto done;
+    }
+    if (job->bytes_mode) {
+        tok = tok_new_bytes();
+    } else {
+        const char **train_texts = tb_malloc(st.ntrain * sizeof *train_texts);
+        size_t *train_lens = tb_malloc(st.ntrain * sizeof *train_lens);
+        for (size_t i = 0; i < st.ntrain; i++) train_texts[i] = st.texts[st.train[i]], train_lens[i] = st.lens[st.train[i]];
+        TokTrainArgs args = {train_texts, train_lens, st.ntrain, 0, 0};
+        tok = tok_train(&args);
+        free(train_texts);
+        free(train_lens);
+        if (!tok) goto done;
+    }
+    if (job->aug) add_copies(job, found, tok, &st);
+    char path[4200];
+    snprintf(path, sizeof path, "%.4000s/vocab.tok", job->out_dir);
+    if (tok_save(tok, path) != 0) goto done;
+    shuffle(st.train, st.ntrain, job->seed ^ 0x7472616eULL);
+    shuffle(st.val, st.nval, job->seed ^ 0x76616cULL);
+    SplitStats st_train, st_val;
+    if (write_split(job, "train", tok, st.texts, st.lens, st.train, st.ntrain, &st_train) != 0) goto done;
+    if (write_split(job, "val", tok, st.texts, st.lens, st.val, st.nval, &st_val) != 0) goto done;
+
+    // The manifest, last, with what was written read back from the disk: the
+    // up-to-date check compares every file with it.
+    cJSON *m = manifest_json(job, found, &st, tok, &st_train, &st_val);
     cJSON *outputs = cJSON_AddObjectToObject(m, "outputs");
     for (int i = 0; i < NUM_OUTPUT_FILES; i++) {
         snprintf(path, sizeof path, "%.4000s/%s", job->out_dir, output_files[i]);
@@ -464,39 +491,54 @@ static int build_style(const StyleJob *job, const TuneSet *found) {
     }
     snprintf(path, sizeof path, "%.4000s/manifest.json", job->out_dir);
     rc = tb_json_write(path, m);
+    if (rc == 0) {
+        const cJSON *ov = cJSON_GetObjectItemCaseSensitive(m, "overlap");
+        printf("prepare: %s/%s: %zu tunes (%zu train, %zu val, %g skipped, %g val tunes also in train), "
+               "%.3f bytes/token, vocab %d\n",
+               job->source->name, job->style->name, st.kept, st.ntrain - (size_t)st.copies_kept, st.nval,
+               cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "tunes"), "skipped")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(ov, "val_tunes_in_train_exact")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(m, "bytes_per_token")->valuedouble, tok_vocab_size(tok));
+        if (job->aug)
+            printf("prepare: %s/%s: + %llu transposed copies of the training tunes (%zu made)\n", job->source->name,
+                   job->style->name, (unsigned long long)st.copies_kept, job->aug->count);
+    }
     cJSON_Delete(m);
-    if (rc == 0)
-        printf("prepare: %-14s %6zu tunes (%zu train, %zu val, %llu skipped), %.3f bytes/token, "
-               "vocab %d\n",
-               job->style, kept, ntrain, nval, (unsigned long long)total_skipped,
-               all_tokens ? (double)all_bytes / (double)all_tokens : 0.0, tok_vocab_size(tok));
 done:
     tok_free(tok);
-    for (size_t i = 0; i < kept; i++) free(texts[i]);
-    free(texts), free(lens), free(keys), free(coll), free(train), free(val);
+    style_tunes_free(&st);
     return rc;
 }
 
 // ---------------------------------------------------------------- command
 
 static void prepare_usage(FILE *out) {
+    char sources[256], styles[256];
+    corpus_source_names(sources, sizeof sources);
+    corpus_style_names(styles, sizeof styles);
     fprintf(out,
             "usage: tunebench prepare [options] INPUT...\n"
-            "  Builds the tokenizer and token shards from ABC files. INPUT: .abc files,\n"
-            "  IrishMAN .json files, or folders of them (searched recursively).\n"
-            "  --out DIR             output folder (default data/corpus); one subfolder per style\n"
-            "  --style S             raw, irishman or all (default all)\n"
+            "  Builds the tokenizer and token shards from ABC files. INPUT: .abc files or\n"
+            "  folders of them (searched recursively); for a source with a published split\n"
+            "  (irishman), the folder holding its files.\n"
+            "  --corpus NAME         the source, which names the corpus: %s (default local)\n"
+            "  --out DIR             output folder (default data/corpus); writes DIR/NAME/STYLE/\n"
+            "  --style S             %s, or all (default all)\n"
+            "  --augment transpose   add key-transposed copies (%+d..%+d semitones, abc2abc) of the\n"
+            "                        training tunes; writes DIR/NAME/STYLE-transpose/\n"
             "  --tokenizer abc|bytes music-aware 1024 tokens (default) or plain bytes; bytes\n"
-            "                        writes OUT/<style>-bytes/\n"
+            "                        writes DIR/NAME/STYLE-bytes/\n"
             "  --seed N              split and shuffle seed (default 1234)\n"
-            "  --val-fraction F      share of tunes for validation (default 0.05)\n"
+            "  --val-fraction F      share of tunes for validation (default 0.05), for sources\n"
+            "                        without a published split\n"
             "  --source FILE         JSON describing where the inputs came from, copied into\n"
             "                        the manifest (scripts/fetch_corpus.sh writes it)\n"
-            "  --force               rebuild even when the manifest says it is up to date\n");
+            "  --force               rebuild even when the manifest says it is up to date\n",
+            sources, styles, AUGMENT_MIN_SEMITONES, AUGMENT_MAX_SEMITONES);
 }
 
 int cmd_prepare(int argc, char **argv) {
-    const char *out = "data/corpus", *style = "all", *source_path = NULL;
+    const char *out = "data/corpus", *style = "all", *source_path = NULL, *corpus = "local", *augment = "none";
     int bytes_mode = 0, force = 0;
     uint64_t seed = 1234;
     double val_fraction = 0.05;
@@ -510,7 +552,9 @@ int cmd_prepare(int argc, char **argv) {
             free(inputs);
             return 0;
         } else if (tb_streq(a, "--out") && has_value) out = argv[++i];
+        else if (tb_streq(a, "--corpus") && has_value) corpus = argv[++i];
         else if (tb_streq(a, "--style") && has_value) style = argv[++i];
+        else if (tb_streq(a, "--augment") && has_value) augment = argv[++i];
         else if (tb_streq(a, "--source") && has_value) source_path = argv[++i];
         else if (tb_streq(a, "--seed") && has_value) seed = strtoull(argv[++i], NULL, 10);
         else if (tb_streq(a, "--val-fraction") && has_value) val_fraction = atof(argv[++i]);
@@ -538,92 +582,110 @@ int cmd_prepare(int argc, char **argv) {
         free(inputs);
         tb_die("prepare: --val-fraction must be between 0 and 1 (exclusive), e.g. 0.05");
     }
-    const char *styles[2];
+    char names[256];
+    const CorpusSource *source = corpus_find_source(corpus);
+    if (!source) {
+        free(inputs);
+        corpus_source_names(names, sizeof names);
+        tb_die("prepare: --corpus must be %s, not '%s' (data/sources.def lists them)", names, corpus);
+    }
+    const CorpusStyle *styles[16];
     int num_styles = 0;
-    if (tb_streq(style, "all") || tb_streq(style, "raw")) styles[num_styles++] = "raw";
-    if (tb_streq(style, "all") || tb_streq(style, "irishman")) styles[num_styles++] = "irishman";
+    for (int s = 0; s < corpus_num_styles && num_styles < 16; s++)
+        if (tb_streq(style, "all") || tb_streq(style, corpus_styles[s].name)) styles[num_styles++] = &corpus_styles[s];
     if (num_styles == 0) {
         free(inputs);
-        tb_die("prepare: --style must be raw, irishman or all, not '%s'", style);
+        corpus_style_names(names, sizeof names);
+        tb_die("prepare: --style must be %s or all, not '%s' (data/styles.def lists them)", names, style);
+    }
+    int augmenting = tb_streq(augment, "transpose");
+    if (!augmenting && !tb_streq(augment, "none")) {
+        free(inputs);
+        tb_die("prepare: --augment must be transpose or none, not '%s'", augment);
     }
 
     InputList in = {0};
     int rc = 1;
-    cJSON *source = NULL;
+    cJSON *source_json = NULL;
     TuneSet found = {0};
+    AugSet aug = {0};
     size_t *file_bytes = NULL, *file_tunes = NULL;
-    if (gather_inputs(&in, inputs, num_inputs) != 0) goto done;
+    unsigned char *found_val = NULL;
+    char **contents = NULL;
+    char tool[128] = "";
+    if (gather_inputs(&in, source, inputs, num_inputs) != 0) goto done;
     if (source_path) {
         size_t len;
         char *text = tb_read_file(source_path, &len);
         if (!text) goto done;
-        source = cJSON_Parse(text);
+        source_json = cJSON_Parse(text);
         free(text);
-        if (!source) {
+        if (!source_json) {
             tb_error("--source %s is not valid JSON", source_path);
             goto done;
         }
     }
+    if (augmenting && augment_tool_version(tool, sizeof tool) != 0) goto done;
 
     // Read everything once: the fingerprint covers names, contents and options.
     file_bytes = tb_calloc(in.count, sizeof *file_bytes);
     file_tunes = tb_calloc(in.count, sizeof *file_tunes);
-    char **contents = tb_calloc(in.count, sizeof *contents);
+    contents = tb_calloc(in.count, sizeof *contents);
     uint64_t h = TB_HASH64_SEED;
-    char opts[256];
-    snprintf(opts, sizeof opts, "format=%d seed=%llu val=%.17g bytes=%d", PREPARE_FORMAT,
-             (unsigned long long)seed, val_fraction, bytes_mode);
+    char opts[512];
+    snprintf(opts, sizeof opts, "format=%d corpus=%s seed=%llu val=%.17g bytes=%d augment=%s tool=%s",
+             PREPARE_FORMAT, source->name, (unsigned long long)seed, val_fraction, bytes_mode, augment, tool);
     h = tb_hash64(opts, strlen(opts), h);
-    int read_failed = 0;
     for (size_t f = 0; f < in.count; f++) {
         contents[f] = tb_read_file(in.paths[f], &file_bytes[f]);
-        if (!contents[f]) {
-            read_failed = 1;
-            break;
-        }
+        if (!contents[f]) goto done;
         h = tb_hash64(base_name(in.paths[f]), strlen(base_name(in.paths[f])) + 1, h);
         h = tb_hash64(in.collections[in.collection[f]], strlen(in.collections[in.collection[f]]) + 1, h);
         h = tb_hash64(contents[f], file_bytes[f], h);
     }
-    int todo[2] = {1, 1};
-    char dirs[2][4200];
+    int todo[16], any_todo = 0;
+    char dirs[16][4200];
     for (int s = 0; s < num_styles; s++) {
-        snprintf(dirs[s], sizeof dirs[s], "%.4000s/%s%s", out, styles[s], bytes_mode ? "-bytes" : "");
+        snprintf(dirs[s], sizeof dirs[s], "%.3800s/%s/%s%s%s", out, source->name, styles[s]->name,
+                 bytes_mode ? "-bytes" : "", augmenting ? "-transpose" : "");
         todo[s] = force || !up_to_date(dirs[s], h);
+        any_todo |= todo[s];
     }
-    if (!read_failed && !todo[0] && (num_styles < 2 || !todo[1])) {
-        printf("prepare: %s is up to date (inputs and options match the manifest)\n", out);
+    if (!any_todo) {
+        printf("prepare: %s/%s is up to date (inputs and options match the manifest)\n", out, source->name);
         rc = 0;
-    } else if (!read_failed) {
-        for (size_t f = 0; f < in.count; f++) {
-            size_t before = found.count;
-            if (has_suffix(in.paths[f], ".json")) {
-                if (irishman_load_json(in.paths[f], &found, in.collection[f]) < 0) {
-                    read_failed = 1;
-                    break;
-                }
-            } else {
-                corpus_split_text(&found, contents[f], file_bytes[f], in.collection[f]);
-            }
-            file_tunes[f] = found.count - before;
-        }
-        rc = read_failed ? 1 : 0;
-        for (int s = 0; rc == 0 && s < num_styles; s++) {
-            if (!todo[s]) continue;
-            StyleJob job = {styles[s], bytes_mode, seed, val_fraction, dirs[s], h, source,
-                            &in, file_bytes, file_tunes};
-            if (run_style(&job, &found) != 0) rc = 1;
-        }
+        goto done;
     }
-    for (size_t f = 0; f < in.count; f++) free(contents[f]);
-    free(contents);
+    for (size_t f = 0; f < in.count; f++) {
+        size_t before = found.count;
+        if (source->reader == CORPUS_READ_IRISHMAN_JSON) {
+            if (irishman_load_json(in.paths[f], &found, in.collection[f]) < 0) goto done;
+        } else {
+            corpus_split_text(&found, contents[f], file_bytes[f], in.collection[f]);
+        }
+        for (size_t i = before; i < found.count; i++) found.tunes[i].split = in.split[f];
+        file_tunes[f] = found.count - before;
+    }
+    found_val = tb_calloc(found.count + 1, 1);
+    for (size_t i = 0; i < found.count; i++)
+        found_val[i] = found.tunes[i].split == CORPUS_UNSPLIT ? corpus_is_val(found.tunes[i].music_key, seed, val_fraction)
+                                                              : found.tunes[i].split == CORPUS_VAL;
+    if (augmenting && augment_training(&found, found_val, &aug) != 0) goto done;
+    rc = 0;
+    for (int s = 0; rc == 0 && s < num_styles; s++) {
+        if (!todo[s]) continue;
+        StyleJob job = {source,     styles[s], bytes_mode, seed,      val_fraction,           dirs[s], h,
+                        source_json, &in,      file_bytes, file_tunes, found_val, augmenting ? &aug : NULL, tool};
+        if (run_style(&job, &found) != 0) rc = 1;
+    }
 done:
     if (rc) tb_report();
+    for (size_t f = 0; contents && f < in.count; f++) free(contents[f]);
+    free(contents);
     tuneset_free(&found);
-    cJSON_Delete(source);
-    for (size_t f = 0; f < in.count; f++) free(in.paths[f]);
-    for (int c = 0; c < in.num_collections; c++) free(in.collections[c]);
-    free(in.paths), free(in.collection), free(in.collections);
-    free(file_bytes), free(file_tunes), free(inputs);
+    augset_free(&aug);
+    cJSON_Delete(source_json);
+    input_list_free(&in);
+    free(file_bytes), free(file_tunes), free(found_val), free(inputs);
     return rc;
 }

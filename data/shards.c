@@ -1,6 +1,7 @@
 // shards.c: token shard files and the DataLoader (layout in shards.h).
 #include "shards.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,48 @@ int shard_read(const char *path, ShardHeader *h, uint16_t **tokens_out) {
     return 0;
 }
 
+// ---------------------------------------------------------------- the manifest
+
+int corpus_verify_file(const char *path) {
+    char manifest_path[1100];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    snprintf(manifest_path, sizeof manifest_path, "%.*smanifest.json", slash ? (int)(slash - path + 1) : 0, path);
+    if (!tb_file_exists(manifest_path)) return CORPUS_NO_MANIFEST;
+    char *text = tb_read_file(manifest_path, NULL);
+    if (!text) return -1;
+    cJSON *m = cJSON_Parse(text);
+    free(text);
+    if (!m) return tb_error("%s is not valid JSON: rebuild the corpus with 'make data'", manifest_path);
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "outputs"), name);
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(entry, "bytes");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(entry, "fnv1a64");
+    if (!entry) {
+        cJSON_Delete(m);
+        return CORPUS_NO_MANIFEST;
+    }
+    int rc = CORPUS_VERIFIED;
+    size_t len = 0;
+    char *data = tb_read_file(path, &len);
+    if (!data) {
+        rc = -1;
+    } else if (!cJSON_IsNumber(bytes) || !cJSON_IsString(hash)) {
+        rc = tb_error("%s: its entry for %s lacks bytes or fnv1a64: rebuild the corpus with 'make data'",
+                      manifest_path, name);
+    } else {
+        char got[17];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)tb_hash64(data, len, TB_HASH64_SEED));
+        if ((double)len != bytes->valuedouble || strcmp(got, hash->valuestring) != 0)
+            rc = tb_error("%s does not match %s (%zu bytes, hash %s; the manifest records %.0f bytes, hash %s): the "
+                          "file changed after 'make data' wrote it; rebuild the corpus with 'make data' (or pass "
+                          "--no-verify-corpus to use it as it is)",
+                          path, manifest_path, len, got, bytes->valuedouble, hash->valuestring);
+    }
+    free(data);
+    cJSON_Delete(m);
+    return rc;
+}
+
 // ---------------------------------------------------------------- loader
 
 int loader_open(DataLoader *L, const char *shard_path, int B, int T, uint64_t seed) {
@@ -138,7 +181,11 @@ int loader_open(DataLoader *L, const char *shard_path, int B, int T, uint64_t se
     return 0;
 }
 
-int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash) {
+int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash, int vocab_size) {
+    if (L->header.vocab_size != (uint32_t)vocab_size)
+        return tb_error("shard %s: its header gives a vocabulary of %u tokens, the tokenizer has %d; "
+                        "use the vocabulary next to the shard or rebuild with 'make data'",
+                        L->path, L->header.vocab_size, vocab_size);
     if (L->header.tokenizer_hash != tokenizer_hash)
         return tb_error("shard %s was made by tokenizer %016llx, not by the loaded one (%016llx); "
                         "use the vocabulary next to the shard or rebuild with 'make data'",

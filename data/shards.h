@@ -52,6 +52,24 @@ int shard_read_header(const char *path, ShardHeader *header);
 // malloc'ed (free it). Errors name the file and say what is wrong.
 int shard_read(const char *path, ShardHeader *header, uint16_t **tokens);
 
+// ---------------------------------------------------------------- the manifest
+
+// What corpus_verify_file found.
+typedef enum {
+    CORPUS_VERIFIED,     // size and hash match the manifest
+    CORPUS_NO_MANIFEST,  // no manifest.json beside the file, or it does not list the file
+} CorpusVerify;
+
+// Checks a corpus file (train.bin, val.bin, vocab.tok) against the
+// manifest.json that `make data` wrote beside it: the file's size and FNV-1a
+// hash must be those of the manifest's "outputs" entry. Returns
+// CORPUS_VERIFIED or CORPUS_NO_MANIFEST, or -1 with an error naming the file,
+// both hashes and the fix when the file changed since (or the manifest is
+// unreadable). Costs one read of the file.
+int corpus_verify_file(const char *path);
+
+// ---------------------------------------------------------------- the loader
+
 typedef struct {
     char path[1024];
     ShardHeader header;
@@ -64,8 +82,9 @@ typedef struct {
 // Opens a shard for (B, T+1) windows. Fails (tb_error) when the shard is
 // invalid or holds fewer than T+1 tokens.
 int loader_open(DataLoader *L, const char *shard_path, int B, int T, uint64_t seed);
-// Also checks that the shard was made by the tokenizer with this hash.
-int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash);
+// Also checks that the shard was made by the tokenizer with this hash and
+// that its header's vocabulary size is the tokenizer's.
+int loader_check_tokenizer(const DataLoader *L, uint64_t tokenizer_hash, int vocab_size);
 // inputs and targets are (B, T). Row b is the window tokens[s .. s+T] for a
 // random start s: inputs[b][t] = tokens[s+t], targets[b][t] = tokens[s+t+1].
 void loader_next_batch(DataLoader *L, int32_t *inputs, int32_t *targets);

@@ -7,7 +7,7 @@
 #include "lib/common.h"
 #include "tokenizer.h"
 
-#define DEFAULT_VOCAB "data/corpus/irishman/vocab.tok"
+#define DEFAULT_VOCAB "data/corpus/music21/control/vocab.tok"
 
 // "--vocab bytes" selects the byte-level tokenizer, which has no file.
 static Tokenizer *load_vocab(const char *path) {

@@ -1,4 +1,4 @@
-// backend.c: picking a backend by name.
+// backend.c: picking a backend by name, and the names of its functions.
 //
 // The CPU backend is always built (kernels/cpu/backend_cpu.c). The CUDA
 // backend exists only in a `make cuda` build, which compiles this file with
@@ -14,6 +14,18 @@
 // no GPU is usable.
 const Backend *backend_cuda_get(void);
 #endif
+
+const char *const backend_op_names[BACKEND_OP_COUNT] = {
+#define OP(kind, ret, name, params, args) #name,
+#include "ops.def"
+#undef OP
+};
+
+const size_t backend_op_offsets[BACKEND_OP_COUNT] = {
+#define OP(kind, ret, name, params, args) offsetof(Backend, name),
+#include "ops.def"
+#undef OP
+};
 
 const Backend *backend_cuda(void) {
 #ifdef TB_HAVE_CUDA

@@ -1,4 +1,4 @@
-// backend.h: the ops both models are built from, implemented once per backend.
+// backend.h: the ops every model is built from, implemented once per backend.
 //
 // A model never touches activation or parameter memory directly: it allocates
 // through the backend and calls these ops. kernels/cpu/ implements them with
@@ -105,190 +105,60 @@ typedef struct {
     float *dw_hh, *db_hh;       // (4H, H), (4H)
 } LstmParams;
 
+// ops.def's return tokens as types.
+#define BACKEND_RET_void void
+#define BACKEND_RET_int int
+#define BACKEND_RET_double double
+#define BACKEND_RET_size_t size_t
+#define BACKEND_RET_ptr void *
+
+// What a backend says of itself, for records, logs and benchmarks.
+typedef struct {
+    char device[256];   // what the ops run on: the host CPU, or the GPU by name
+    int threads;        // host threads (OpenMP) the backend's own code uses
+    char precision[8];  // the matmuls' arithmetic: "fp32" or "tf32"
+} BackendInfo;
+
 typedef struct Backend {
-    const char *name;  // "cpu" or "cuda"
+    const char *name;  // what --backend takes (backend_by_name)
+    // 1 when the ops run on the host's cores, in host memory: a long run
+    // takes hours, and the host's memory bandwidth bounds it.
+    int on_host;
     // The largest d_state that selective_scan_* accept, and the largest
     // kernel that conv1d_* accept: a model checks its shapes against them
     // when it is made, not in the middle of a run.
     int selective_scan_max_dstate;
     int conv1d_max_kernel;
+    void (*describe)(BackendInfo *info);
+    // Sets the host threads the backend's code uses; threads <= 0 keeps them.
+    void (*set_threads)(int threads);
 
-    // ------------------------------------------------------------ memory
-    void *(*alloc)(size_t bytes);  // zero-filled; dies on failure
-    void (*free)(void *p);
-    void (*zero)(void *p, size_t bytes);
-    void (*to_device)(void *dst, const void *host_src, size_t bytes);
-    void (*to_host)(void *host_dst, const void *src, size_t bytes);
-    void (*copy)(void *dst, const void *src, size_t bytes);  // within the backend
-    // rows rows of width bytes, from rows src_pitch bytes apart to rows
-    // dst_pitch bytes apart (a strided view into a dense block or back).
-    void (*copy_2d)(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
-                    size_t width, size_t rows);
-    void (*synchronize)(void);
-    // Grows the backend's own workspace to cover these shapes (never
-    // shrinks). An op never allocates: one that needs more workspace than was
-    // reserved stops with an error naming it.
-    void (*reserve_workspace)(const WorkspaceShapes *shapes);
-
-    // ------------------------------------------------------------ graphs
-    // Optional (NULL where a backend has none, as on the CPU). Between
-    // graph_capture_begin and graph_capture_end, ops are recorded instead of
-    // run; graph_launch replays them in order with the arguments they had at
-    // capture, so a graph serves buffers that stay put, and values that change
-    // (a token, a position) must be read from backend memory. graph_capture_end
-    // returns NULL when the capture failed: the caller then runs the ops
-    // directly.
-    void (*graph_capture_begin)(void);
-    void *(*graph_capture_end)(void);
-    void (*graph_launch)(void *graph);
-    void (*graph_destroy)(void *graph);
-
-    // ------------------------------------------------------------ linear layers
-    // out (N, OC) = inp (N, C) @ W + bias. W is (C, OC) when w_in_out (GPT-2's
-    // Conv1D layout) and (OC, C) otherwise (nn.Linear). bias (OC) or NULL.
-    // Rows may be strided views into wider buffers: ld_* is a matrix's row
-    // stride in floats (ld_inp >= C, ld_out >= OC), as CBLAS's lda; pass the
-    // row length for contiguous data.
-    void (*linear_forward)(float *out, int ld_out, const float *inp, int ld_inp,
-                           const float *weight, const float *bias, int N, int C, int OC,
-                           int w_in_out);
-    // dinp (N, C; ld_dinp) written (skipped if NULL); dweight, dbias accumulate
-    // (dbias skipped if NULL). dout (N, OC; ld_dout), inp (N, C; ld_inp).
-    void (*linear_backward)(float *dinp, int ld_dinp, float *dweight, float *dbias,
-                            const float *dout, int ld_dout, const float *inp, int ld_inp,
-                            const float *weight, int N, int C, int OC, int w_in_out);
-
-    // ------------------------------------------------------------ embedding
-    // out (B*T, C) = wte[tokens] (+ wpe[t] if wpe != NULL). tokens (B*T) int32.
-    void (*embedding_forward)(float *out, const int32_t *tokens, const float *wte,
-                              const float *wpe, int B, int T, int C);
-    // dwte (V, C) and dwpe (T, C) (if not NULL) accumulate.
-    void (*embedding_backward)(float *dwte, float *dwpe, const float *dout,
-                               const int32_t *tokens, int B, int T, int C);
-
-    // ------------------------------------------------------------ norms
-    // out (N, C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) saved.
-    void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp,
-                              const float *weight, const float *bias, int N, int C, float eps);
-    // dinp accumulates (the residual stream); dweight, dbias accumulate.
-    void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
-                               const float *inp, const float *weight, const float *mean,
-                               const float *rstd, int N, int C);
-    // out (N, C) = inp * rstd * weight, rstd = 1/sqrt(mean(inp^2) + eps), saved (N).
-    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight,
-                            int N, int C, float eps);
-    // The residual add and the next norm in one pass (decode): sum = a + b
-    // (sum may alias a), then out = rmsnorm(sum) * weight with rstd saved.
-    // All (N, C). Gives the bits of add then rmsnorm_forward.
-    void (*add_rmsnorm_forward)(float *sum, float *out, float *rstd, const float *a,
-                                const float *b, const float *weight, int N, int C, float eps);
-    // dinp accumulates; dweight accumulates.
-    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp,
-                             const float *weight, const float *rstd, int N, int C);
-
-    // ------------------------------------------------------------ elementwise
-    // GELU with the tanh approximation (HF "gelu_new").
-    void (*gelu_forward)(float *out, const float *inp, size_t n);
-    void (*gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n);
-    // SiLU(x) = x * sigmoid(x). Rows may be strided views: n_rows x cols,
-    // with the given row strides (pass stride == cols for contiguous data).
-    void (*silu_forward)(float *out, int out_stride, const float *inp, int inp_stride,
-                         int n_rows, int cols);
-    void (*silu_backward)(float *dinp, int dinp_stride, const float *inp, int inp_stride,
-                          const float *dout, int n_rows, int cols);
-    // out = a + b (n). out may alias a or b.
-    void (*add)(float *out, const float *a, const float *b, size_t n);
-    // dst += src (n).
-    void (*accumulate)(float *dst, const float *src, size_t n);
-    // x *= s (n).
-    void (*scale)(float *x, float s, size_t n);
-
-    // ------------------------------------------------------------ attention
-    // Causal multi-head self-attention over a fused qkv (B, T, 3C) laid out as
-    // [q | k | v], heads contiguous within each. out (B, T, C). att (B, NH, T, T)
-    // holds the softmax probabilities for the backward (zero above the diagonal).
-    void (*attention_forward)(float *out, float *att, const float *qkv, int B, int T, int C,
-                              int NH);
-    // dqkv (B, T, 3C) written. scratch: at least B*NH*T*T floats.
-    void (*attention_backward)(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                               const float *att, int B, int T, int C, int NH);
-    // Batch-1 attention over a KV cache, for n new tokens at positions
-    // *pos .. *pos + n - 1 (a decode step is n = 1; a prefill is n tokens).
-    // *pos is an int in backend memory, so that a replayed CUDA graph reads
-    // the position of the moment. qkv (n, 3C) are the new tokens'
-    // projections; their k and v parts are written into the caches
-    // (max_T, C) at rows *pos.., laid out as in qkv (heads side by side),
-    // then row i of out (n, C) attends over positions 0 .. *pos + i.
-    void (*attention_decode)(float *out, float *k_cache, float *v_cache, const float *qkv,
-                             const int32_t *pos, int n, int max_T, int C, int NH);
-
-    // ------------------------------------------------------------ loss
-    // Softmax cross-entropy per row: losses (N) = -log softmax(logits)[target].
-    // If dlogits != NULL it receives dloss * (softmax - onehot); it may alias
-    // logits. Rows whose target is negative are ignored (loss 0, gradient 0).
-    void (*crossentropy_forward_backward)(float *losses, float *dlogits, const float *logits,
-                                          const int32_t *targets, int N, int V, float dloss);
-
-    // ------------------------------------------------------------ optimizer
-    // Returns sum(g^2) over n floats, in a fixed order (deterministic).
-    double (*sum_squares)(const float *g, size_t n);
-    // PyTorch AdamW (decoupled weight decay) for one tensor at step t >= 1.
-    // The gradient is multiplied by grad_scale first (global-norm clipping).
-    void (*adamw_update)(float *param, const float *grad, float *m, float *v, size_t n,
-                         float lr, float beta1, float beta2, float eps, float weight_decay,
-                         float grad_scale, int t);
-
-    // ------------------------------------------------------------ Mamba
-    // Causal depthwise conv1d over time. x (B, L, D) with row stride x_stride,
-    // weight (D, K) (mamba_ssm's (D, 1, K) squeezed), bias (D):
-    //   out[b,t,d] = bias[d] + sum_k weight[d,k] * x[b, t-K+1+k, d]
-    // Before t = 0, x is 0, or, with x_prev (B, D, K) (a decode conv state:
-    // the K inputs before the sequence, oldest first), x[b, s, d] =
-    // x_prev[b, d, K + s] for s < 0. out (B, L, D) contiguous.
-    void (*conv1d_forward)(float *out, const float *x, int x_stride, const float *x_prev,
-                           const float *weight, const float *bias, int B, int L, int D, int K);
-    // dx written (row stride dx_stride); dweight, dbias accumulate.
-    void (*conv1d_backward)(float *dx, int dx_stride, float *dweight, float *dbias,
-                            const float *dout, const float *x, int x_stride,
-                            const float *weight, int B, int L, int D, int K);
-    // Decode: conv_state (D, K) holds the last K inputs (oldest first). Shifts
-    // in x (D) and writes out (D) = silu(bias + sum_k weight[d,k] * state[d,k]):
-    // the conv and the SiLU after it in one pass (a decode step is launch-bound).
-    void (*conv1d_silu_step)(float *out, float *conv_state, const float *x,
-                             const float *weight, const float *bias, int D, int K);
-    // Advances conv_state (B, D, K), the last K inputs oldest first, past the
-    // L rows of x (B, L, D): it becomes x's last K rows, and where L < K it
-    // keeps its own newest K - L entries first. The state after a prefill.
-    void (*conv1d_state_from_sequence)(float *conv_state, const float *x, int x_stride, int B,
-                                       int L, int D, int K);
-
-    void (*selective_scan_forward)(const SelectiveScanParams *p);
-    void (*selective_scan_backward)(const SelectiveScanParams *p);
-    size_t (*selective_scan_scratch_floats)(const SelectiveScanParams *p);
-    // Decode: one step of the recurrence for batch 1. ssm_state (dim, dstate)
-    // updated in place; out (dim) gated as in the forward. u, delta_raw, z (dim),
-    // Bt, Ct (dstate).
-    void (*selective_scan_step)(float *out, float *ssm_state, const float *u,
-                                const float *delta_raw, const float *z, const float *Bt,
-                                const float *Ct, const float *A_log, const float *D,
-                                const float *delta_bias, int dim, int dstate);
-
-    // ------------------------------------------------------------ LSTM
-    // The T steps of one layer (see LstmParams): per step one hidden-to-gate
-    // GEMM over the batch and one fused pointwise cell update, inside the op.
-    void (*lstm_forward)(const LstmParams *p);
-    // Per step (backwards in time) one fused cell backward and one GEMM for
-    // dh_{t-1}; then dW_hh and db_hh over all steps at once.
-    void (*lstm_backward)(const LstmParams *p);
-    size_t (*lstm_scratch_floats)(const LstmParams *p);
+    // The functions, one field each, from kernels/ops.def (where each one's
+    // contract is written).
+#define OP(kind, ret, name, params, args) BACKEND_RET_##ret(*name) params;
+#include "ops.def"
+#undef OP
 } Backend;
+
+// The functions' field names, in ops.def's order ("alloc", ...,
+// "lstm_scratch_floats"), and where each sits in a Backend.
+enum {
+#define OP(kind, ret, name, params, args) BACKEND_OP_##name,
+#include "ops.def"
+#undef OP
+    BACKEND_OP_COUNT
+};
+extern const char *const backend_op_names[BACKEND_OP_COUNT];
+extern const size_t backend_op_offsets[BACKEND_OP_COUNT];
 
 // The CPU backend (always present).
 const Backend *backend_cpu(void);
 // The CUDA backend, or NULL with tb_error() set when this build has no CUDA
 // or no GPU is present.
 const Backend *backend_cuda(void);
-// "cpu" or "cuda"; NULL with the error set otherwise.
+// The backend that --backend NAME names; NULL with an error listing them.
 const Backend *backend_by_name(const char *name);
+// What --backend is when no one says.
+#define BACKEND_DEFAULT_NAME "cpu"
 
 #endif

@@ -1,7 +1,7 @@
 # mk/cuda.mk: the CUDA backend, built two ways from the same kernels/cuda/*.cu:
-# `make test` compiles them with g++ against the SIMT emulation
-# (kernels/cuda/simt_emu.h) and links them into tests/test_cuda_*; `make cuda`
-# compiles them with nvcc.
+# `make test` compiles them with g++ against the SIMT emulation (emu/, which
+# stands in for the CUDA runtime and cuBLAS headers) and links them into
+# tests/test_cuda_*; `make cuda` compiles them with nvcc.
 ##@ GPU
 ## cuda             nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda (builds without a GPU)
 ## test-gpu         the CUDA kernel and model tests natively, a determinism check, and SIGTERM to GPU runs
@@ -11,7 +11,9 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 CXX       ?= g++
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -I.
+# --default-stream per-thread: nothing may rely on the legacy default
+# stream's implicit ordering (every copy is on the backend's stream).
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) --default-stream per-thread -Xcompiler -Wall,-Wextra -I.
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 
 CUDA_SRC     := $(sort $(wildcard kernels/cuda/*.cu))
@@ -19,9 +21,9 @@ SIMT_TEST_CU := $(sort $(wildcard tests/simt/*.cu))
 
 # ---------------------------------------------------------------- emulation
 EMU_BUILD    := $(BUILD)/emu
-EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I.
+EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -fno-exceptions -fno-rtti -D_GNU_SOURCE -MMD -MP -I. -Iemu
 EMU_OBJ      := $(CUDA_SRC:%.cu=$(EMU_BUILD)/%.o) $(SIMT_TEST_CU:%.cu=$(EMU_BUILD)/%.o) \
-                $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard kernels/cuda/*.cpp))
+                $(patsubst %.cpp,$(EMU_BUILD)/%.o,$(wildcard emu/*.cpp))
 
 $(EMU_BUILD)/%.o: %.cu | deps-build
 	@mkdir -p $(dir $@)
@@ -79,6 +81,8 @@ $(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
+# The binary that offers --backend cuda (mk/runner.mk's exp-NAME BACKEND=cuda).
+BACKEND_BIN_cuda := $(BUILD)/tunebench-cuda
 
 .PHONY: cuda test-gpu bench-gpu
 cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)

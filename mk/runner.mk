@@ -1,23 +1,49 @@
-# runner.mk: experiments, plots, tables and the paper (issue 5).
+# runner.mk: experiments, learning-rate sweeps, plots, tables and the paper.
 ##@ Experiments
-## exp-NAME         train experiments/NAME.json: results/NAME/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
+## exp-NAME         train experiments/NAME.json: results/NAME/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= or SEEDS="1 2 3" THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
 ## exp-all          every experiment, one after another, the 6M ones first
-## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 2.5 hours on a 2-core CPU); REF_EXPERIMENTS="a b" reruns only those
+## sweep-EXP        learning-rate sweep of experiments/EXP.json: STEPS=N runs at LRS="..." (default: its rate x 1/4, 1/2, 1, 2, 4) into SWEEP_DIR (results/sweep), the choice in SWEEP_DIR/EXP.json, the figure SWEEP_DIR/lr_sweep.png
+## sweep-figure     SWEEP_DIR/lr_sweep.{png,svg} from every sweep in SWEEP_DIR
+## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 2.5 hours on a 2-core CPU); REF_EXPERIMENTS="a b" reruns only those; SEEDS="1 2 3" runs each seed
 ##@ Figures, tables and the paper
-## plots            figures from the records in RECORDS (results/reference) into PLOTS_OUT (plots/out)
-## tables           LaTeX and Markdown tables and paper facts into TABLES_OUT (paper/tables)
+## plots            figures from the records in RECORDS (results/reference) into PLOTS_OUT (plots/out for the reference set, else RECORDS/report/plots); ALLOW_MIXED=1 plots records of several hosts or commits
+## tables           LaTeX and Markdown tables and paper facts into TABLES_OUT (paper/tables for the reference set, else RECORDS/report/tables)
 ## paper            paper/paper.pdf from the plots and tables
 
 # EXPERIMENTS (the Makefile's): one per experiments/*.json.
-EXP_TARGETS := $(addprefix exp-,$(EXPERIMENTS))
-CORPUS      ?= data/corpus/irishman
-RECORDS     ?= results/reference
+EXP_TARGETS   := $(addprefix exp-,$(EXPERIMENTS))
+SWEEP_TARGETS := $(addprefix sweep-,$(EXPERIMENTS))
+CORPUS      ?= data/corpus/music21/control
+REF_DIR     ?= results/reference
+RECORDS     ?= $(REF_DIR)
+# The reference set's figures, tables and music metrics are committed: only
+# the reference set writes them. Any other RECORDS gets its own folder beside
+# its records, RECORDS/report/ (plots, tables, and the tunes and music
+# metrics of its own checkpoints), unless the command line names one.
+IS_REFERENCE := $(if $(filter $(patsubst %/,%,$(REF_DIR)),$(patsubst %/,%,$(RECORDS))),1)
+ifeq ($(IS_REFERENCE),1)
 PLOTS_OUT   ?= plots/out
 TABLES_OUT  ?= paper/tables
-PLOT_SCRIPTS := loss val_bpb_time time_100k decode throughput_memory
+else
+PLOTS_OUT   ?= $(RECORDS)/report/plots
+TABLES_OUT  ?= $(RECORDS)/report/tables
+ifeq ($(filter command line environment,$(origin MUSIC_DIR)),)
+MUSIC_DIR     := $(RECORDS)/report/music
+endif
+ifeq ($(filter command line environment,$(origin GENERATED_DIR)),)
+GENERATED_DIR := $(RECORDS)/report/generated
+endif
+endif
+PLOT_SCRIPTS := loss loss_tokens val_bpb_time time_100k decode throughput_memory
+# ALLOW_MIXED=1: plot and tabulate records of several hosts or commits (every
+# figure and the tables then say so); without it they are refused.
+MIXED_FLAG = $(if $(filter 1 yes,$(ALLOW_MIXED)),--allow-mixed)
+SWEEP_DIR   ?= results/sweep
+SWEEP_JSONS  = $(wildcard $(SWEEP_DIR)/*.json)
 
-.PHONY: $(EXP_TARGETS) exp-all plots tables paper reference
+.PHONY: $(EXP_TARGETS) $(SWEEP_TARGETS) exp-all plots tables paper reference sweep-figure
 help: export HELP_exp_NAME = $(EXPERIMENTS)
+help: export HELP_sweep_EXP = $(EXPERIMENTS)
 
 # The flags the binary was built with go into every run record.
 $(BUILD)/src/runner/environment.o: CFLAGS += -DTB_BUILD_CFLAGS='"$(OPT)"'
@@ -28,20 +54,48 @@ TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)
                   $(if $(THREADS),--threads $(THREADS)) $(if $(RESULTS),--results $(RESULTS)) \
                   $(if $(DATA),--data $(DATA)) $(TRAIN_FLAGS)
 
-# BACKEND=cuda trains with the CUDA build (`make cuda`); the corpus is
-# prepared by the CPU build either way.
-TRAIN_BIN = $(if $(filter cuda,$(BACKEND)),$(BUILD)/tunebench-cuda,$(BUILD)/tunebench)
+# BACKEND=NAME trains with the build that offers that backend: the kernels'
+# mk file names it as BACKEND_BIN_NAME (mk/cuda.mk: `make cuda`'s binary),
+# the plain build otherwise. The corpus is prepared by the plain build either way.
+TRAIN_BIN = $(or $(BACKEND_BIN_$(BACKEND)),$(BUILD)/tunebench)
+
+# SEEDS="1 2 3": one run per seed, one after another (each run id ends in
+# -s<seed>); the plots and tables average an experiment's seeds.
+SEEDS_BAD = $(if $(and $(SEED),$(SEEDS)),give SEED= or SEEDS= but not both)
+corpus_check = if [ -z "$(DATA)" ] && [ ! -f $(CORPUS)/train.bin ]; then \
+	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
+	  $(MAKE) --no-print-directory data || exit 1; fi
 
 # 1. build what is missing, 2. prepare the corpus if it is missing, 3. train.
 $(EXP_TARGETS): exp-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN)
-	@if [ -z "$(DATA)" ] && [ ! -f $(CORPUS)/train.bin ]; then \
-	  echo "tunebench: the corpus $(CORPUS) is missing; preparing it with 'make data'"; \
-	  $(MAKE) --no-print-directory data || exit 1; fi
-	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES))
+	$(if $(SEEDS_BAD),$(error make exp-$*: $(SEEDS_BAD)))
+	@$(corpus_check)
+	$(if $(SEEDS),@for s in $(SEEDS); do echo "exp-$*: seed $$s of $(words $(SEEDS)) ($(SEEDS))"; \
+	  $(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES)) --seed $$s || exit $$?; done,\
+	$(TRAIN_BIN) train --config experiments/$*.json $(strip $(TRAIN_OVERRIDES)))
 
 # A name without experiments/NAME.json: one line that gives the list.
 exp-%:
 	$(error make exp-$*: no experiments/$*.json; the experiments are: $(EXPERIMENTS))
+
+# ---------------------------------------------------------------- learning-rate sweeps
+# `tunebench sweep` (src/sweep.c): STEPS=N steps at each rate, each a normal
+# run under SWEEP_DIR/NAME/ (BATCH=, SEED=, THREADS=, DATA=, BACKEND= and
+# TRAIN_FLAGS= apply to every run), the choice in SWEEP_DIR/NAME.json; then
+# the figure of every sweep in SWEEP_DIR.
+SWEEP_OVERRIDES = --steps $(STEPS) $(if $(BATCH),--batch $(BATCH)) $(if $(BACKEND),--backend $(BACKEND)) \
+                  $(if $(SEED),--seed $(SEED)) $(if $(THREADS),--threads $(THREADS)) $(if $(DATA),--data $(DATA)) \
+                  $(if $(LRS),--lrs "$(LRS)") $(TRAIN_FLAGS)
+$(SWEEP_TARGETS): sweep-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN) $(BUILD)/plot_data
+	$(if $(STEPS),,$(error make sweep-$*: give STEPS=N, the steps of each run (a few hundred is usual): make sweep-$* STEPS=300))
+	@$(corpus_check)
+	$(TRAIN_BIN) sweep --config experiments/$*.json --results $(SWEEP_DIR) $(strip $(SWEEP_OVERRIDES))
+	@$(MAKE) --no-print-directory sweep-figure
+
+sweep-figure: deps-build $(BUILD)/plot_data
+	$(BUILD)/plot_data --sweeps $(SWEEP_DIR) $(SWEEP_DIR)/data
+	@for f in png svg; do gnuplot -e "sweeps='$(SWEEP_DIR)/data'; out='$(SWEEP_DIR)/lr_sweep'; fmt='$$f'" plots/lr_sweep.gp || exit 1; done
+	@echo "plots: $(SWEEP_DIR)/lr_sweep.{png,svg} from $(SWEEP_DIR)/*.json"
 
 # One after another: they would only slow each other down on a shared CPU.
 exp-all:
@@ -55,19 +109,28 @@ $(BUILD)/make_tables: $(BUILD)/paper/make_tables.o $(BUILD)/plots/records.o $(BU
 	$(say) LD $@
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# The reference set's plots and tables also show the sweeps of SWEEP_DIR
+# (lr_sweep and the sweep table, for the paper) when it has any; music-figure and music-table get the music metrics of the same
+# set (MUSIC_DIR above).
 plots: deps-build $(BUILD)/plot_data
 	@mkdir -p $(PLOTS_OUT)/data
-	$(BUILD)/plot_data $(RECORDS) $(PLOTS_OUT)/data
+	$(BUILD)/plot_data $(MIXED_FLAG) $(RECORDS) $(PLOTS_OUT)/data
 	@for s in $(PLOT_SCRIPTS); do for f in png svg; do \
 	  gnuplot -e "data='$(PLOTS_OUT)/data'; out='$(PLOTS_OUT)/$$s'; fmt='$$f'" plots/$$s.gp || exit 1; \
 	done; done
 	@echo "plots: $(PLOTS_OUT)/{$(shell echo $(PLOT_SCRIPTS) | tr ' ' ',')}.{png,svg} from $(RECORDS)"
-	@$(MAKE) --no-print-directory music-figure
+	@rm -f $(PLOTS_OUT)/lr_sweep.png $(PLOTS_OUT)/lr_sweep.svg
+	$(if $(and $(IS_REFERENCE),$(SWEEP_JSONS)),@$(BUILD)/plot_data --sweeps $(SWEEP_DIR) $(PLOTS_OUT)/data && for f in png svg; do \
+	  gnuplot -e "sweeps='$(PLOTS_OUT)/data'; out='$(PLOTS_OUT)/lr_sweep'; fmt='$$f'" plots/lr_sweep.gp || exit 1; done)
+	@$(MAKE) --no-print-directory music-figure MUSIC_DIR=$(MUSIC_DIR) GENERATED_DIR=$(GENERATED_DIR) \
+	  PLOTS_OUT=$(PLOTS_OUT) MUSIC_SETS=$(PLOTS_OUT)/data/sets.txt
 
 tables: deps-build $(BUILD)/make_tables
-	$(BUILD)/make_tables $(RECORDS) $(TABLES_OUT)
+	@rm -f $(TABLES_OUT)/sweep.tex $(TABLES_OUT)/sweep.md
+	$(BUILD)/make_tables $(MIXED_FLAG) $(RECORDS) $(TABLES_OUT) $(if $(and $(IS_REFERENCE),$(SWEEP_JSONS)),$(SWEEP_DIR))
 	@echo "tables: $(TABLES_OUT)/*.tex and *.md from $(RECORDS)"
-	@$(MAKE) --no-print-directory music-table
+	@$(MAKE) --no-print-directory music-table MUSIC_DIR=$(MUSIC_DIR) GENERATED_DIR=$(GENERATED_DIR) \
+	  TABLES_OUT=$(TABLES_OUT) MUSIC_SETS=$(TABLES_OUT)/sets.txt
 
 # pdflatex twice, for the references; its log stays in paper/ if it fails.
 paper: plots tables
@@ -84,12 +147,12 @@ paper: plots tables
 # first; then tunes from each checkpoint and their music metrics, the
 # representation table, the figures, tables and paper, and the samples page
 # (scores and audio).
+# SEEDS="1 2 3" trains each experiment once per seed (exp-NAME above).
 # REF_EXPERIMENTS="lstm-6m lstm-60m" reruns only those: it removes and retrains
 # their folders under REF_DIR and generates their tunes; the other
 # experiments' committed records and tunes stay as they are (their checkpoints
 # are not committed, and `generated` only touches REF_EXPERIMENTS). Music
 # metrics, figures, tables, paper and samples are then made from the whole set.
-REF_DIR         ?= results/reference
 REF_STEPS_6M    ?= 2000
 REF_STEPS_60M   ?= 200
 REF_EXPERIMENTS ?= $(EXPERIMENTS)
@@ -122,3 +185,8 @@ test-sanitize: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
 
 # Header dependencies of the two tools (the Makefile includes only the library's).
 -include $(BUILD)/plots/plot_data.d $(BUILD)/plots/records.d $(BUILD)/paper/make_tables.d
+
+# test_study reads records with the plot tools' reader.
+$(BUILD)/tests/test_study: $(BUILD)/tests/test_study.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -91,11 +91,20 @@ static uint64_t params_checksum(const float *host_params, size_t num_params) {
     return tb_hash64(host_params, num_params * sizeof(float), TB_HASH64_SEED);
 }
 
-static uint64_t table_hash(const Model *m) {
+// The names of the tensors in a file: the model's own, or those of its
+// architecture's other format (older checkpoints used them).
+typedef enum { NAMES_OWN, NAMES_OTHER } TensorNames;
+
+static const char *file_name(const Model *m, const ParamTensor *t, TensorNames names) {
+    return names == NAMES_OTHER ? model_arch_other_name(m->arch, t->name) : t->name;
+}
+
+static uint64_t table_hash(const Model *m, TensorNames names) {
     uint64_t h = TB_HASH64_SEED;
     for (int i = 0; i < m->num_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
-        h = tb_hash64(t->name, strlen(t->name) + 1, h);
+        const char *name = file_name(m, t, names);
+        h = tb_hash64(name, strlen(name) + 1, h);
         unsigned char dims[4 + 8 * 4] = {0};
         put_u32(dims, (uint32_t)t->ndim);
         for (int d = 0; d < t->ndim; d++) put_u64(dims + 4 + 8 * d, (uint64_t)t->shape[d]);
@@ -124,13 +133,13 @@ static int safe_to_replace(const char *dir) {
 
 // ---------------------------------------------------------------- saving
 
-static int save_weights(const char *path, const Model *m, const float *host_params) {
+static int save_weights(const char *path, const Model *m, const float *host_params, TensorNames names) {
     int n = m->num_tensors;
     StWriteTensor *ts = tb_calloc((size_t)n + 1, sizeof *ts);
     const ParamTensor *tied = model_find_tensor(m, checkpoint_tied_embedding_name(m));
     for (int i = 0; i < n; i++) {
         const ParamTensor *t = &m->tensors[i];
-        ts[i].name = t->name;
+        ts[i].name = file_name(m, t, names);
         ts[i].ndim = t->ndim;
         for (int d = 0; d < t->ndim; d++) ts[i].shape[d] = t->shape[d];
         ts[i].data = host_params + t->offset;
@@ -149,7 +158,7 @@ static int save_weights(const char *path, const Model *m, const float *host_para
     return rc;
 }
 
-static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
+static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum, cJSON *tokenizer) {
     cJSON *tb = cJSON_CreateObject();
     cJSON_AddStringToObject(tb, "name", m->spec.name);
     cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
@@ -159,16 +168,18 @@ static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum) {
     char sum[32];
     st_format_checksum(sum, weights_checksum);
     cJSON_AddStringToObject(tb, "weights_checksum", sum);
+    cJSON_AddItemToObject(tb, "tokenizer", tokenizer ? tokenizer : cJSON_CreateNull());
     return tb;
 }
 
-static int save_config(const char *path, const Model *m, uint64_t weights_checksum) {
+// tokenizer: config.json's description of the tokenizer (owned by the caller).
+static int save_config(const char *path, const Model *m, uint64_t weights_checksum, cJSON *tokenizer) {
     if (!m->vt || !m->vt->config_json)
         return tb_error("model '%s' cannot describe its config (no config_json)", m->spec.name);
     cJSON *cfg = m->vt->config_json(m);
     if (!cfg) return tb_error("model '%s': config_json failed", m->spec.name);
-    if (!cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"))
-        cJSON_AddItemToObject(cfg, "tunebench", tunebench_extras(m, weights_checksum));
+    cJSON_AddItemToObject(cfg, "tunebench",
+                          tunebench_extras(m, weights_checksum, tokenizer ? cJSON_Duplicate(tokenizer, 1) : NULL));
     int rc = tb_json_write(path, cfg);
     cJSON_Delete(cfg);
     return rc;
@@ -199,7 +210,7 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     put_f32(h + 116, oc->weight_decay);
     put_f32(h + 120, oc->grad_clip);
     put_u64(h + 128, (uint64_t)m->num_params);
-    put_u64(h + 136, table_hash(m));
+    put_u64(h + 136, table_hash(m, NAMES_OWN));
     put_u64(h + 144, weights_checksum);
     size_t id_len = strnlen(ts->run_id, CHECKPOINT_RUN_ID_BYTES - 1);
     memcpy(h + 152, ts->run_id, id_len);
@@ -231,42 +242,128 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     return atomic_commit(&af);
 }
 
-int checkpoint_save(const char *dir, const Model *m, const TrainState *ts) {
-    if (ts && ts->step > 0 && !m->adam_m)
-        return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
-                        "AdamW moments", dir, (long long)ts->step);
+// The exact bytes of the caller's tokenizer file, as dir/vocab.tok, and their
+// description for config.json: {"file", "bytes", "fnv1a64"}, or "bytes" for
+// the byte-level tokenizer (no file), or NULL (none given).
+static int save_tokenizer(const char *dir, const char *tokenizer, cJSON **desc) {
+    *desc = NULL;
+    if (!tokenizer) return 0;
+    if (tb_streq(tokenizer, CHECKPOINT_TOKENIZER_BYTES)) {
+        *desc = cJSON_CreateString(CHECKPOINT_TOKENIZER_BYTES);
+        return 0;
+    }
+    size_t len;
+    char *bytes = tb_read_file(tokenizer, &len);
+    if (!bytes) return -1;
+    char path[4096 + 32], hex[32];
+    join_path(path, sizeof path, dir, CHECKPOINT_TOKENIZER_FILE);
+    int rc = tb_write_file_atomic(path, bytes, len);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)tb_hash64(bytes, len, TB_HASH64_SEED));
+    free(bytes);
+    if (rc) return -1;
+    *desc = cJSON_CreateObject();
+    cJSON_AddStringToObject(*desc, "file", CHECKPOINT_TOKENIZER_FILE);
+    cJSON_AddNumberToObject(*desc, "bytes", (double)len);
+    cJSON_AddStringToObject(*desc, "fnv1a64", hex);
+    return 0;
+}
+
+// A save builds dir under a temporary name (*tmp) and then renames it into
+// place (finish_save), so the whole directory appears at once: a reader (or a
+// resume after a crash) sees the previous checkpoint or this one, never a mix.
+static int begin_save(const char *dir, char *tmp, size_t cap) {
     if (tb_refuse_symlink(dir, "the checkpoint folder")) return -1;
     if (tb_file_exists(dir)) return tb_error("cannot save checkpoint: %s is a file", dir);
     if (tb_dir_exists(dir) && !safe_to_replace(dir))
         return tb_error("cannot save checkpoint: %s exists and is not a tunebench checkpoint "
                         "(refusing to replace it; choose another directory)", dir);
-    char tmp[4096], path[4096 + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    if (tb_remove_flat_dir(tmp) != 0 || tb_mkdirs(tmp) != 0) return -1;
+    snprintf(tmp, cap, "%s.tmp.%ld", dir, (long)getpid());
+    return tb_remove_flat_dir(tmp) != 0 || tb_mkdirs(tmp) != 0 ? -1 : 0;
+}
 
-    size_t bytes = m->num_params * sizeof(float);
-    float *host = tb_malloc(bytes);
-    m->be->to_host(host, m->params, bytes);
-    join_path(path, sizeof path, tmp, "model.safetensors");
-    uint64_t checksum = params_checksum(host, m->num_params);
-    int rc = save_weights(path, m, host);
-    free(host);
-    join_path(path, sizeof path, tmp, "config.json");
-    if (rc == 0) rc = save_config(path, m, checksum);
-    join_path(path, sizeof path, tmp, "train_state.bin");
-    if (rc == 0 && ts) rc = save_train_state(path, m, ts, checksum);
+static int finish_save(const char *tmp, const char *dir, int rc) {
     if (rc != 0) {
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", tb_last_error());
         tb_remove_flat_dir(tmp);
         return tb_error("%s", saved);
     }
-    // The whole directory appears at once: a reader (or a resume after a
-    // crash) sees the previous checkpoint or this one, never a mix of both.
     return tb_replace_dir(tmp, dir);
 }
 
+// The parameters on the host (the caller frees them).
+static float *host_params(const Model *m) {
+    size_t bytes = m->num_params * sizeof(float);
+    float *host = tb_malloc(bytes);
+    m->be->to_host(host, m->params, bytes);
+    return host;
+}
+
+int checkpoint_save(const char *dir, const Model *m, const TrainState *ts, const char *tokenizer) {
+    if (ts && ts->step > 0 && !m->adam_m)
+        return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
+                        "AdamW moments", dir, (long long)ts->step);
+    char tmp[4096], path[4096 + 32];
+    if (begin_save(dir, tmp, sizeof tmp)) return -1;
+    float *host = host_params(m);
+    join_path(path, sizeof path, tmp, "model.safetensors");
+    uint64_t checksum = params_checksum(host, m->num_params);
+    int rc = save_weights(path, m, host, NAMES_OWN);
+    free(host);
+    cJSON *tok_desc = NULL;
+    if (rc == 0) rc = save_tokenizer(tmp, tokenizer, &tok_desc);
+    join_path(path, sizeof path, tmp, "config.json");
+    if (rc == 0) rc = save_config(path, m, checksum, tok_desc);
+    cJSON_Delete(tok_desc);
+    join_path(path, sizeof path, tmp, "train_state.bin");
+    if (rc == 0 && ts) rc = save_train_state(path, m, ts, checksum);
+    join_path(path, sizeof path, tmp, "run_config.json");
+    if (rc == 0 && ts && ts->run_config) rc = tb_write_file_atomic(path, ts->run_config, strlen(ts->run_config));
+    return finish_save(tmp, dir, rc);
+}
+
+int checkpoint_export(const char *dir, const Model *m, const char *format) {
+    const ModelArch *a = m->arch;
+    if (!a->other_format || !tb_streq(a->other_format, format))
+        return tb_error("a %s checkpoint has no export format '%s' (%s%s)", a->title, format,
+                        a->other_format ? "it has " : "its own format is the only one",
+                        a->other_format ? a->other_format : "");
+    char tmp[4096], path[4096 + 32];
+    if (begin_save(dir, tmp, sizeof tmp)) return -1;
+    float *host = host_params(m);
+    join_path(path, sizeof path, tmp, "model.safetensors");
+    int rc = save_weights(path, m, host, NAMES_OTHER);
+    free(host);
+    if (rc == 0) {
+        cJSON *cfg = a->other_config_json(&m->spec);
+        join_path(path, sizeof path, tmp, "config.json");
+        rc = tb_json_write(path, cfg);
+        cJSON_Delete(cfg);
+    }
+    return finish_save(tmp, dir, rc);
+}
+
 // ---------------------------------------------------------------- loading
+
+int checkpoint_read_step(const char *dir, int64_t *step) {
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "train_state.bin");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return tb_error("cannot open %s: %s", path, strerror(errno));
+    unsigned char h[24];
+    size_t got = fread(h, 1, sizeof h, fp);
+    fclose(fp);
+    if (got != sizeof h || memcmp(h, STATE_MAGIC, 8) != 0 || get_u32(h + 8) != STATE_VERSION)
+        return tb_error("%s: not a tunebench training state of version %u", path, STATE_VERSION);
+    *step = (int64_t)get_u64(h + 16);
+    return 0;
+}
+
+char *checkpoint_read_run_config(const char *dir) {
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "run_config.json");
+    return tb_file_exists(path) ? tb_read_file(path, NULL) : NULL;
+}
 
 // Reads config.json into spec; weights_checksum receives its
 // tunebench.weights_checksum ("" when it has none).
@@ -321,9 +418,11 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
     if (!st) return -1;
     int rc = 0;
     float *host = tb_malloc(m->num_params * sizeof(float));
+    char *read = tb_calloc((size_t)st->num_tensors + 1, 1);  // which of the file's tensors were read
     for (int i = 0; i < m->num_tensors && !rc; i++) {
         const ParamTensor *t = &m->tensors[i];
         const StTensor *s = st_find(st, t->name);
+        if (!s) s = st_find(st, file_name(m, t, NAMES_OTHER));
         if (!s) {
             rc = tb_error("%s: tensor '%s' is missing (a checkpoint of another model?)", path,
                           t->name);
@@ -347,10 +446,11 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
             break;
         }
         memcpy(host + t->offset, s->data, t->numel * sizeof(float));
+        read[s - st->tensors] = 1;
     }
     for (int i = 0; i < st->num_tensors && !rc; i++) {
         const StTensor *s = &st->tensors[i];
-        if (model_find_tensor(m, s->name) || ignorable_buffer(s->name)) continue;
+        if (read[i] || ignorable_buffer(s->name)) continue;
         if (tb_streq(s->name, "lm_head.weight")) {
             // Optional; if present it must be the tied embedding itself.
             const ParamTensor *tied = model_find_tensor(m, checkpoint_tied_embedding_name(m));
@@ -377,6 +477,7 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
                           "tunebench.weights_checksum from config.json.)", path, got, expect_checksum);
     }
     if (!rc) m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    free(read);
     free(host);
     st_close(st);
     return rc;
@@ -421,7 +522,8 @@ static int load_train_state(Model *m, const char *path, TrainState *ts, uint64_t
         rc = tb_error("%s: checksum mismatch (the file is corrupt)", path);
         goto done;
     }
-    if (num_params != m->num_params || get_u64(buf + 136) != table_hash(m)) {
+    uint64_t table = get_u64(buf + 136);
+    if (num_params != m->num_params || (table != table_hash(m, NAMES_OWN) && table != table_hash(m, NAMES_OTHER))) {
         rc = tb_error("%s: the training state belongs to another model (%llu parameters, this "
                       "model has %zu)", path, (unsigned long long)num_params, m->num_params);
         goto done;
@@ -485,6 +587,55 @@ int checkpoint_load_into(Model *m, const char *dir, TrainState *ts) {
     if (!ts) return 0;
     join_path(path, sizeof path, dir, "train_state.bin");
     return load_train_state(m, path, ts, checksum);
+}
+
+int checkpoint_tokenizer(const char *dir, CheckpointTokenizer *out) {
+    memset(out, 0, sizeof *out);
+    char path[4096 + 32];
+    join_path(path, sizeof path, dir, "config.json");
+    if (!tb_dir_exists(dir)) return tb_error("checkpoint %s: no such directory", dir);
+    if (!tb_file_exists(path))
+        return tb_error("%s is missing: %s is not a checkpoint directory", path, dir);
+    char *text = tb_read_file(path, NULL);
+    if (!text) return -1;
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    if (!cfg) return tb_error("%s: invalid JSON", path);
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "tunebench"),
+                                                         "tokenizer");
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(desc, "file");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(desc, "fnv1a64");
+    int rc = 0;
+    if (!desc || cJSON_IsNull(desc)) {
+        out->kind = CHECKPOINT_TOKENIZER_NONE;
+    } else if (cJSON_IsString(desc) && tb_streq(desc->valuestring, CHECKPOINT_TOKENIZER_BYTES)) {
+        out->kind = CHECKPOINT_TOKENIZER_BYTE_LEVEL;
+    } else if (cJSON_IsString(file) && cJSON_IsString(hash) && !strchr(file->valuestring, '/') &&
+               file->valuestring[0] && strlen(hash->valuestring) == 16) {
+        out->kind = CHECKPOINT_TOKENIZER_IN_FILE;
+        join_path(out->path, sizeof out->path, dir, file->valuestring);
+        snprintf(out->fnv1a64, sizeof out->fnv1a64, "%s", hash->valuestring);
+    } else {
+        rc = tb_error("%s: tunebench.tokenizer must be \"bytes\" or {\"file\": a name in the folder, "
+                      "\"fnv1a64\": 16 hex digits}", path);
+    }
+    cJSON_Delete(cfg);
+    if (rc || out->kind != CHECKPOINT_TOKENIZER_IN_FILE) return rc;
+    // The copy must be the file the checkpoint was saved with.
+    size_t len;
+    if (!tb_file_exists(out->path))
+        return tb_error("%s is missing, though %s/config.json records it as the checkpoint's tokenizer "
+                        "(copy the vocabulary the run trained with there)", out->path, dir);
+    char *bytes = tb_read_file(out->path, &len);
+    if (!bytes) return -1;
+    char got[32];
+    snprintf(got, sizeof got, "%016llx", (unsigned long long)tb_hash64(bytes, len, TB_HASH64_SEED));
+    free(bytes);
+    if (strcmp(got, out->fnv1a64) != 0)
+        return tb_error("%s does not hold the tokenizer the checkpoint was saved with (fnv1a64 %s, "
+                        "config.json records %s): restore the vocabulary the run trained with",
+                        out->path, got, out->fnv1a64);
+    return 0;
 }
 
 Model *checkpoint_load(const char *dir, const Backend *be, TrainState *ts) {

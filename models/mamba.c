@@ -60,6 +60,12 @@ typedef struct {
     float *norm_f;     // (d)
 } MambaWeights;
 
+// The tensor table has transformers' MambaForCausalLM names
+// (backbone.layers.N.mixer.in_proj.weight, ...). mamba_ssm's
+// MambaLMHeadModel names every tensor the same but the embedding.
+#define MAMBA_EMBEDDING "backbone.embeddings.weight"
+static const char *const mamba_ssm_names[] = {MAMBA_EMBEDDING, "backbone.embedding.weight", NULL};
+
 static const char *layer_tensor_names[] = {
     "mixer.in_proj.weight", "mixer.conv1d.weight", "mixer.conv1d.bias", "mixer.x_proj.weight",
     "mixer.dt_proj.weight", "mixer.dt_proj.bias",  "mixer.A_log",       "mixer.D",
@@ -127,7 +133,7 @@ static int scan_nchunks(const Model *m, int T) {
 static void mamba_point_weights(Model *m, MambaWeights *w, float *base) {
     char name[96];
 #define AT(nm) (base + model_find_tensor(m, nm)->offset)
-    w->embedding = AT("backbone.embedding.weight");
+    w->embedding = AT(MAMBA_EMBEDDING);
     w->norm_f = AT("backbone.norm_f.weight");
     for (int l = 0; l < m->spec.n_layer; l++) {
         float *p[LAYER_TENSORS];
@@ -168,7 +174,7 @@ static int mamba_create(Model *m) {
     const int ndims[LAYER_TENSORS] = {2, 3, 1, 2, 2, 1, 2, 1, 2, 1};
     int64_t shape[2] = {s->vocab_size, d};
     char name[96];
-    model_add_tensor(m, "backbone.embedding.weight", 2, shape, 1);
+    model_add_tensor(m, MAMBA_EMBEDDING, 2, shape, 1);
     for (int l = 0; l < s->n_layer; l++)
         for (int k = 0; k < LAYER_TENSORS; k++) {
             snprintf(name, sizeof name, "backbone.layers.%d.%s", l, layer_tensor_names[k]);
@@ -212,7 +218,7 @@ static void mamba_init_weights(Model *m, uint64_t seed) {
         const ParamTensor *t = &m->tensors[i];
         float *p = host + t->offset;
         size_t n = t->numel;
-        if (tb_ends_with(t->name, "embedding.weight")) {
+        if (tb_streq(t->name, MAMBA_EMBEDDING)) {
             for (size_t j = 0; j < n; j++) p[j] = MAMBA_EMBED_STD * rng_normal(&rng);
         } else if (tb_ends_with(t->name, "conv1d.weight") || tb_ends_with(t->name, "conv1d.bias")) {
             float bound = 1.0f / sqrtf((float)mb->K);
@@ -551,11 +557,44 @@ static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_
 
 // ================================================================ config and lifetime
 
-// mamba_ssm's MambaConfig, so that MambaLMHeadModel(**config) builds this
-// model. The embedding has exactly vocab_size rows, so the padding multiple is
-// one that vocab_size already meets (8 for the V = 1024 tokenizer).
+// transformers' MambaConfig, so that MambaForCausalLM.from_pretrained(dir)
+// builds this model. Its initialisation fields describe mamba_init_weights.
 static cJSON *mamba_config_json(const Model *m) {
     const ModelSpec *s = &m->spec;
+    cJSON *c = cJSON_CreateObject();
+    cJSON *archs = cJSON_AddArrayToObject(c, "architectures");
+    cJSON_AddItemToArray(archs, cJSON_CreateString("MambaForCausalLM"));
+    cJSON_AddStringToObject(c, "model_type", "mamba");
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab_size);
+    cJSON_AddNumberToObject(c, "hidden_size", s->d_model);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", s->n_layer);
+    cJSON_AddNumberToObject(c, "state_size", s->d_state);
+    cJSON_AddNumberToObject(c, "conv_kernel", s->d_conv);
+    cJSON_AddNumberToObject(c, "expand", s->expand);
+    cJSON_AddNumberToObject(c, "intermediate_size", s->expand * s->d_model);
+    cJSON_AddNumberToObject(c, "time_step_rank", s->dt_rank);
+    cJSON_AddBoolToObject(c, "use_bias", 0);
+    cJSON_AddBoolToObject(c, "use_conv_bias", 1);
+    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddNumberToObject(c, "layer_norm_epsilon", MAMBA_NORM_EPS);
+    cJSON_AddBoolToObject(c, "residual_in_fp32", 1);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", 1);
+    cJSON_AddNumberToObject(c, "time_step_min", MAMBA_DT_MIN);
+    cJSON_AddNumberToObject(c, "time_step_max", MAMBA_DT_MAX);
+    cJSON_AddNumberToObject(c, "time_step_floor", MAMBA_DT_FLOOR);
+    cJSON_AddNumberToObject(c, "time_step_scale", 1.0);
+    cJSON_AddStringToObject(c, "time_step_init_scheme", "random");
+    cJSON_AddBoolToObject(c, "rescale_prenorm_residual", 1);
+    cJSON_AddBoolToObject(c, "use_cache", 1);
+    cJSON_AddStringToObject(c, "torch_dtype", "float32");
+    return c;
+}
+
+// mamba_ssm's MambaConfig, every field of its dataclass and nothing else,
+// so that MambaLMHeadModel(MambaConfig(**config)) builds this model. The
+// embedding has exactly vocab_size rows, so the padding multiple is one that
+// vocab_size already meets (8 for the V = 1024 tokenizer).
+static cJSON *mamba_ssm_config_json(const ModelSpec *s) {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "d_model", s->d_model);
     cJSON_AddNumberToObject(c, "d_intermediate", 0);
@@ -632,14 +671,61 @@ static const ModelSpec mamba_configs[] = {
     MAMBA_CONFIG("tiny-mamba", 32, 2, 4, 16, 5),
 };
 
-// mamba_ssm's MambaConfig has no model_type: a d_model field says it.
+// transformers' MambaConfig has model_type "mamba"; mamba_ssm's has none,
+// and a d_model field says it.
 static int mamba_claims_config(const cJSON *c) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "model_type");
     if (cJSON_IsString(type)) return tb_streq(type->valuestring, "mamba");
     return !type && cJSON_GetObjectItemCaseSensitive(c, "d_model") != NULL;
 }
 
-static int mamba_spec_from_config(ModelSpec *s, const cJSON *c, const char *path) {
+// A boolean field that, when present, must be `want` for this model.
+static int config_bool_is(const cJSON *c, const char *key, int want, const char *why, const char *path) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
+    if (v && !(cJSON_IsBool(v) && !cJSON_IsTrue(v) == !want))
+        return tb_error("%s: %s must be %s (%s)", path, key, want ? "true" : "false", why);
+    return 0;
+}
+
+// dt_rank: a number, or "auto" (or absent) for ceil(d_model / 16).
+static int config_dt_rank(ModelSpec *s, const cJSON *c, const char *key, const char *path) {
+    const cJSON *dt_rank = cJSON_GetObjectItemCaseSensitive(c, key);
+    if (!dt_rank || (cJSON_IsString(dt_rank) && tb_streq(dt_rank->valuestring, "auto"))) {
+        s->dt_rank = (s->d_model + 15) / 16;
+        return 0;
+    }
+    return model_config_int(c, key, &s->dt_rank, 0, 0, path);
+}
+
+// transformers' fields (what tunebench writes).
+static int spec_from_transformers_config(ModelSpec *s, const cJSON *c, const char *path) {
+    if (model_config_int(c, "hidden_size", &s->d_model, 0, 0, path) ||
+        model_config_int(c, "num_hidden_layers", &s->n_layer, 0, 0, path) ||
+        model_config_int(c, "vocab_size", &s->vocab_size, 0, 0, path) ||
+        model_config_int(c, "state_size", &s->d_state, 1, 16, path) ||
+        model_config_int(c, "conv_kernel", &s->d_conv, 1, 4, path) ||
+        model_config_int(c, "expand", &s->expand, 1, 2, path) || config_dt_rank(s, c, "time_step_rank", path))
+        return -1;
+    int inner = s->expand * s->d_model;
+    if (model_config_int(c, "intermediate_size", &inner, 1, inner, path)) return -1;
+    if (inner != s->expand * s->d_model)
+        return tb_error("%s: intermediate_size %d is not expand * hidden_size = %d", path, inner,
+                        s->expand * s->d_model);
+    if (config_bool_is(c, "use_bias", 0, "tunebench's projections have no bias", path) ||
+        config_bool_is(c, "use_conv_bias", 1, "tunebench's conv1d has a bias", path) ||
+        config_bool_is(c, "tie_word_embeddings", 1, "the LM head is the embedding", path))
+        return -1;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(c, "hidden_act");
+    if (act && !(cJSON_IsString(act) && tb_streq(act->valuestring, "silu")))
+        return tb_error("%s: hidden_act must be \"silu\" (tunebench's Mamba gates with SiLU)", path);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(c, "layer_norm_epsilon");
+    if (eps && !(cJSON_IsNumber(eps) && (float)eps->valuedouble == MAMBA_NORM_EPS))
+        return tb_error("%s: layer_norm_epsilon must be %g (tunebench's RMSNorm)", path, (double)MAMBA_NORM_EPS);
+    return 0;
+}
+
+// mamba_ssm's fields (tunebench's older checkpoints, and mamba_ssm's own).
+static int spec_from_mamba_ssm_config(ModelSpec *s, const cJSON *c, const char *path) {
     int pad = 1;
     if (model_config_int(c, "d_model", &s->d_model, 0, 0, path) ||
         model_config_int(c, "n_layer", &s->n_layer, 0, 0, path) ||
@@ -651,26 +737,25 @@ static int mamba_spec_from_config(ModelSpec *s, const cJSON *c, const char *path
     if (s->vocab_size % pad != 0)
         return tb_error("%s: vocab_size %d is not a multiple of pad_vocab_size_multiple %d "
                         "(padded embeddings are not supported)", path, s->vocab_size, pad);
-    const cJSON *rms = cJSON_GetObjectItemCaseSensitive(c, "rms_norm");
-    if (rms && !cJSON_IsTrue(rms))
-        return tb_error("%s: rms_norm must be true (tunebench's Mamba uses RMSNorm)", path);
-    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c, "tie_embeddings");
-    if (tie && !cJSON_IsTrue(tie))
-        return tb_error("%s: tie_embeddings must be true (the LM head is the embedding)", path);
+    if (config_bool_is(c, "rms_norm", 1, "tunebench's Mamba uses RMSNorm", path) ||
+        config_bool_is(c, "tie_embeddings", 1, "the LM head is the embedding", path))
+        return -1;
     const cJSON *ssm = cJSON_GetObjectItemCaseSensitive(c, "ssm_cfg");
     if (ssm && !cJSON_IsObject(ssm)) return tb_error("%s: ssm_cfg must be an object", path);
     if (model_config_int(ssm, "d_state", &s->d_state, 1, 16, path) ||
         model_config_int(ssm, "d_conv", &s->d_conv, 1, 4, path) ||
-        model_config_int(ssm, "expand", &s->expand, 1, 2, path))
-        return -1;
-    const cJSON *dt_rank = cJSON_GetObjectItemCaseSensitive(ssm, "dt_rank");
-    if (!dt_rank || (cJSON_IsString(dt_rank) && tb_streq(dt_rank->valuestring, "auto")))
-        s->dt_rank = (s->d_model + 15) / 16;
-    else if (model_config_int(ssm, "dt_rank", &s->dt_rank, 0, 0, path))
+        model_config_int(ssm, "expand", &s->expand, 1, 2, path) || config_dt_rank(s, ssm, "dt_rank", path))
         return -1;
     const cJSON *layer = cJSON_GetObjectItemCaseSensitive(ssm, "layer");
     if (layer && (!cJSON_IsString(layer) || !tb_streq(layer->valuestring, "Mamba1")))
         return tb_error("%s: ssm_cfg.layer must be \"Mamba1\"", path);
+    return 0;
+}
+
+static int mamba_spec_from_config(ModelSpec *s, const cJSON *c, const char *path) {
+    int rc = cJSON_GetObjectItemCaseSensitive(c, "d_model") ? spec_from_mamba_ssm_config(s, c, path)
+                                                            : spec_from_transformers_config(s, c, path);
+    if (rc) return rc;
     snprintf(s->a_init, sizeof s->a_init, "s4d_real");
     s->scan_chunk = DEFAULT_SCAN_CHUNK;
     s->max_seq_len = 256;  // Mamba has no positional limit; "tunebench" may override it
@@ -713,6 +798,12 @@ static void mamba_describe(const ModelSpec *s, char *out, size_t cap) {
     snprintf(out, cap, "d_state %d", s->d_state);
 }
 
+static int mamba_scan_shape(const ModelSpec *s, int B, int T, SelectiveScanParams *shape) {
+    *shape = (SelectiveScanParams){.batch = B, .seqlen = T, .dim = s->expand * s->d_model,
+                                   .dstate = s->d_state, .chunk = s->scan_chunk};
+    return s->n_layer;
+}
+
 const ModelArch mamba_arch = {
     .name = "mamba",
     .title = "Mamba",
@@ -720,12 +811,16 @@ const ModelArch mamba_arch = {
     .configs = mamba_configs,
     .num_configs = (int)(sizeof mamba_configs / sizeof mamba_configs[0]),
     .context_bounded = 0,
-    .embedding_tensor = "backbone.embedding.weight",
+    .embedding_tensor = MAMBA_EMBEDDING,
     .claims_config = mamba_claims_config,
-    .config_kind = "a MambaConfig with d_model and ssm_cfg",
+    .config_kind = "a MambaConfig (transformers' with model_type \"mamba\", or mamba_ssm's with d_model)",
     .spec_from_config = mamba_spec_from_config,
     .read_extras = mamba_read_extras,
     .write_extras = mamba_write_extras,
     .flops_per_token = mamba_flops_per_token,
     .describe = mamba_describe,
+    .scan_shape = mamba_scan_shape,
+    .other_format = "mamba_ssm",
+    .other_config_json = mamba_ssm_config_json,
+    .other_names = mamba_ssm_names,
 };

@@ -276,17 +276,30 @@ void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m)
         run_ops(m);
         return;
     }
-    if (!dg->graph) {
-        be->graph_capture_begin();
-        run_ops(m);  // recorded, not run
-        dg->graph = be->graph_capture_end();
-        if (!dg->graph) {
-            dg->disabled = 1;
-            run_ops(m);
-            return;
-        }
+    if (dg->graph && be->graph_launch(dg->graph) == 0) return;
+    if (dg->graph) {  // stale: the backend's settings changed since the capture
+        be->graph_destroy(dg->graph);
+        dg->graph = NULL, dg->warm = 0;
     }
-    be->graph_launch(dg->graph);
+    // The first step under the current settings runs outside the capture, so
+    // that every kernel and library routine it needs is loaded before one is
+    // captured (loading inside a capture fails on older drivers).
+    if (!dg->warm) {
+        run_ops(m);
+        dg->warm = 1;
+        return;
+    }
+    if (be->graph_capture_begin() != 0) {
+        dg->disabled = 1;
+        run_ops(m);
+        return;
+    }
+    run_ops(m);  // recorded, not run
+    dg->graph = be->graph_capture_end();
+    if (!dg->graph || be->graph_launch(dg->graph) != 0) {
+        dg->disabled = 1;  // the backend said why, once
+        run_ops(m);
+    }
 }
 
 void model_decode_graph_release(Model *m, DecodeGraph *dg) {

@@ -151,7 +151,23 @@ struct ModelArch {
     // Optional: facts for a benchmark's memory section (GPT-2: the attention
     // probabilities it keeps for the backward at batch B, length T).
     void (*memory_facts)(const ModelSpec *spec, int B, int T, cJSON *memory);
+    // Optional, for an architecture built on the selective scan: one layer's
+    // scan at batch B x T (shape's batch, seqlen, dim, dstate and chunk; no
+    // pointers), and how many layers run it. `tunebench bench` times the
+    // scan alone at that shape.
+    int (*scan_shape)(const ModelSpec *spec, int B, int T, SelectiveScanParams *shape);
+    // Optional: another ecosystem's layout of a checkpoint, which loading also
+    // accepts and `tunebench export --format <other_format>` writes: its
+    // config.json, and its names for the tensors it names differently, as
+    // pairs {name here, name there}, NULL-terminated.
+    const char *other_format;
+    cJSON *(*other_config_json)(const ModelSpec *spec);
+    const char *const *other_names;
 };
+
+// A tensor's name in the architecture's other format (other_names), or name
+// itself when that format names it the same.
+const char *model_arch_other_name(const ModelArch *arch, const char *name);
 
 // The registry (models/registry.c, from models/architectures.def), in a
 // fixed order: the order of tables, plots and `exp-all`.
@@ -260,12 +276,15 @@ void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
                          float *losses_dev, float *dlogits, int N);
 int tb_ends_with(const char *s, const char *suffix);
 
-// A batch-1 decode step replayed as one backend graph. The first step
-// captures the architecture's ops (run_ops, on buffers that stay put), later
-// steps replay them; where the backend has no graphs, where the capture
-// failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops runs directly.
+// A batch-1 decode step replayed as one backend graph. The first step runs
+// the architecture's ops (run_ops, on buffers that stay put) directly, the
+// second captures them, later steps replay the capture; a change of the
+// backend's settings (precision) starts that over. Where the backend has no
+// graphs, where a capture failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops
+// runs directly.
 typedef struct {
     void *graph;
+    int warm;  // a step has run under the current settings
     int disabled;
     int checked_env;
 } DecodeGraph;

@@ -51,3 +51,9 @@ void model_study_configs(char *out, size_t cap) {
             len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", name);
         }
 }
+
+const char *model_arch_other_name(const ModelArch *arch, const char *name) {
+    for (const char *const *p = arch->other_names; p && p[0]; p += 2)
+        if (tb_streq(p[0], name)) return p[1];
+    return name;
+}

@@ -12,6 +12,8 @@ if (have_timing == 0) {
     set yrange [0:*]
     set offsets 0, 0, graph 0.1, 0   # headroom for the value labels
     set xrange [-0.6:n_runs-0.4]
+    set xtics rotate by -35 left
+    set bmargin 5
     unset key
     set key inside left top
     plot data."/timing.dat" using 1:3:xtic(2) with boxes fs solid 0.8 lc rgb "#31a354" title "measured", \

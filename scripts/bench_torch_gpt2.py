@@ -14,7 +14,7 @@ PyTorch gets its best chance: the thread count given (torch.set_num_threads);
 training in a child process under the OpenMP wait policy that suits it
 (TRAIN_WAIT_POLICY, scripts/torch_peer_common.py), inference in one child
 under each of INFERENCE_WAIT_POLICIES, keeping the faster; glibc malloc settings that keep large tensors'
-memory between steps (set by the caller, src/bench.c, before the runtimes
+memory between steps (set by the caller, bench/bench.c, before the runtimes
 start); OpenBLAS underneath (Debian's build); and the standard fast paths:
 nn.Linear (one addmm), F.gelu with the tanh approximation, F.layer_norm, a
 boolean-mask softmax, foreach AdamW.

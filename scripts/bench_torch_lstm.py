@@ -20,7 +20,7 @@ once with it off (torch.backends.mkldnn.flags), each in its own process, and
 the faster counts; training under the OpenMP wait policy that suits it and
 inference under each of INFERENCE_WAIT_POLICIES, keeping the faster
 (scripts/torch_peer_common.py); glibc malloc settings that keep large
-tensors' memory between steps (set by the caller, src/bench.c); foreach AdamW.
+tensors' memory between steps (set by the caller, bench/bench.c); foreach AdamW.
 """
 import json
 

@@ -2,7 +2,7 @@
 """PyTorch peers for `tunebench bench --model mamba-* --peer scripts/bench_torch_mamba.py`.
 
 The same Mamba-1 (mamba_ssm's MambaLMHeadModel, reference path) in plain
-torch on the CPU, timed under the protocol of src/bench.c: random tokens,
+torch on the CPU, timed under the protocol of bench/bench.c: random tokens,
 batch B x T, AdamW, the median of --steps timed steps after --warmup untimed
 ones; batch-1 prefill of T tokens; batch-1 recurrent decode (Mamba.step: the
 conv state rolled, the SSM state updated in place). Two scans:

@@ -3,25 +3,34 @@
 # else. `deps.sh build` covers compiling and `make test`; `deps.sh all` adds
 # what experiments, plots and the paper use; `deps.sh NAME...` installs a group
 # (fuzz: clang and libFuzzer for `make fuzz`, kept apart as they are large).
+# OpenMPI is in `build` (35 small packages, about 6 s: make test runs a
+# 2-rank training); Slurm is a group of its own, `slurm` (about 6 s too, but
+# it installs daemons a workstation does not want): .ci/run installs it so
+# that tests/test_slurm.sh runs, and without it that test says it is skipped.
 set -euo pipefail
 
-group_build="build-essential libopenblas-dev libcjson-dev unzip"
+group_build="build-essential libopenblas-dev libcjson-dev libcurl4-openssl-dev unzip"
 group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
 group_fuzz="clang libclang-rt-dev libomp-dev"  # make fuzz: libFuzzer and the sanitizers' runtimes
+group_mpi="openmpi-bin libopenmpi-dev"
+group_slurm="slurm-wlm munge"
+group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
 
 packages=""
 for g in "${@:-build}"; do
   case "$g" in
-    build)   packages+=" $group_build $group_test" ;;
-    all)     packages+=" $group_build $group_test" ;;
+    build)   packages+=" $group_build $group_test $group_mpi" ;;
+    all)     packages+=" $group_build $group_test $group_mpi $group_slurm" ;;
     paper)   packages+=" $group_paper" ;;
     samples) packages+=" $group_samples" ;;
     torch)   packages+=" $group_torch" ;;
+    slurm)   packages+=" $group_slurm" ;;
+    ecosystem) packages+=" $group_ecosystem" ;;
     fuzz)    packages+=" $group_build $group_fuzz" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch or fuzz)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem or fuzz)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the ABC sources for `make data`.
 #
-#   scripts/fetch_corpus.sh music21 [OUT]   the default corpus (OUT: data/corpus/abc)
-#   scripts/fetch_corpus.sh irishman [OUT]  IrishMAN JSON (OUT: data/corpus/irishman-json)
+#   scripts/fetch_corpus.sh music21 [OUT]   the default corpus (OUT: data/corpus/music21/abc)
+#   scripts/fetch_corpus.sh irishman [OUT]  IrishMAN JSON (OUT: data/corpus/irishman/download)
 #
 # music21: downloads the pinned music21 wheel with `pip download --no-deps`,
 # checks its sha256 and extracts only the ABC files of the five folk
@@ -10,8 +10,16 @@
 # file, which the reference copy in ../shared/abc/music21 leaves out; we leave
 # them out too, so both sources give the same corpus). If the registry cannot
 # be reached it falls back to ../shared/abc/music21. OUT/SOURCE (JSON) records
-# which source was used, and a fingerprint of the extracted files: when they
-# still match, re-running does nothing.
+# which source was used, its revision, and a fingerprint of the extracted
+# files: when they still match, re-running does nothing.
+#
+# irishman: train.json and validation.json of the Hugging Face dataset
+# sander-wood/irishman at the pinned revision (a commit of the dataset's
+# repository), each checked against its committed sha256. Hugging Face
+# publishes the sha256 of files stored with Git LFS (train.json); it shows
+# none for validation.json, which git stores directly: the pinned commit
+# fixes its content, and SOURCE records the sha256 it was downloaded with.
+# Files put into OUT by hand are checked the same way, so this works offline.
 set -euo pipefail
 
 M21_VERSION=10.5.1
@@ -20,7 +28,16 @@ M21_WHEEL=music21-${M21_VERSION}-py3-none-any.whl
 COLLECTIONS="airdsAirs essenFolksong miscFolk oneills1850 ryansMammoth"
 SHARED=../shared/abc/music21
 CACHE=data/cache
-IRISHMAN_URL=https://huggingface.co/datasets/sander-wood/irishman/resolve/main
+IRISHMAN_REPO=sander-wood/irishman
+IRISHMAN_REVISION=30902e69ca45266207f8466e0d04e4bc742c5604
+IRISHMAN_URL=${TB_IRISHMAN_URL:-https://huggingface.co/datasets/$IRISHMAN_REPO/resolve/$IRISHMAN_REVISION}
+IRISHMAN_FILES="train.json validation.json"
+irishman_sha256() {  # the committed sha256 of an IrishMAN file, or "unpublished"
+  case "$1" in
+    train.json) echo 5706880c0f935e69108244e010784935b7aba855f37ae2ce7f4e4d170851835c ;;
+    *) echo unpublished ;;
+  esac
+}
 
 what=${1:-music21}
 say() { echo "fetch_corpus: $*"; }
@@ -52,7 +69,7 @@ pip_download() {
 }
 
 fetch_music21() {
-  local out=${1:-data/corpus/abc}
+  local out=${1:-data/corpus/music21/abc}
   if up_to_date "$out"; then say "$out is up to date"; return 0; fi
   local tmp="$out.tmp.$$" kind detail
   rm -rf "$tmp"; mkdir -p "$tmp" "$CACHE"
@@ -72,7 +89,7 @@ fetch_music21() {
     done
     rm -rf "$tmp/wheel"
     kind=pypi-wheel
-    detail="\"package\": \"music21\", \"version\": \"$M21_VERSION\", \"wheel\": \"$M21_WHEEL\", \"sha256\": \"$M21_SHA256\""
+    detail="\"revision\": \"music21 $M21_VERSION\", \"package\": \"music21\", \"version\": \"$M21_VERSION\", \"wheel\": \"$M21_WHEEL\", \"sha256\": \"$M21_SHA256\""
   elif [ -d "$SHARED" ]; then
     [ -f "$wheel" ] && say "the wheel's sha256 does not match the pinned one; not using it"
     say "falling back to the local copy in $SHARED"
@@ -85,7 +102,7 @@ fetch_music21() {
     local commit=""
     [ -f "$SHARED/SOURCE_COMMIT" ] && commit=$(tr -d '\n ' < "$SHARED/SOURCE_COMMIT")
     kind=shared-copy
-    detail="\"path\": \"$SHARED\", \"music21_commit\": \"$commit\", \"pinned_version\": \"$M21_VERSION\""
+    detail="\"revision\": \"music21 ${commit:-unknown}\", \"path\": \"$SHARED\", \"music21_commit\": \"$commit\", \"pinned_version\": \"$M21_VERSION\""
   else
     die "could not download music21 $M21_VERSION from PyPI and there is no local copy in $SHARED; check the network or pass your own files with 'make data ABC_SRC=path...'"
   fi
@@ -101,22 +118,33 @@ JSON
 }
 
 fetch_irishman() {
-  local out=${1:-data/corpus/irishman-json}
-  if up_to_date "$out"; then say "$out is up to date"; return 0; fi
-  command -v curl >/dev/null || die "curl is missing (apt-get install curl)"
-  local tmp="$out.tmp.$$"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  trap 'rm -rf "$tmp"' EXIT
-  local f
-  for f in train.json validation.json; do
-    say "downloading $IRISHMAN_URL/$f"
-    curl -fsSL --retry 2 -o "$tmp/$f" "$IRISHMAN_URL/$f" ||
-      die "could not download $IRISHMAN_URL/$f (no network?). Fetch the IrishMAN JSON files by hand into $out, or use the default corpus (make data)"
+  local out=${1:-data/corpus/irishman/download}
+  local page="https://huggingface.co/datasets/$IRISHMAN_REPO/tree/$IRISHMAN_REVISION"
+  if up_to_date "$out" && grep -q "\"revision\": \"$IRISHMAN_REVISION\"" "$out/SOURCE"; then
+    say "$out is up to date"; return 0
+  fi
+  mkdir -p "$out"
+  local f want got files=""
+  for f in $IRISHMAN_FILES; do
+    if [ ! -f "$out/$f" ]; then
+      command -v curl >/dev/null || die "curl is missing: install it (apt-get install curl), or download $IRISHMAN_FILES from $page into $out/"
+      say "downloading $IRISHMAN_URL/$f"
+      curl -fsSL --retry 2 -o "$out/$f.part" "$IRISHMAN_URL/$f" 2>/dev/null || {
+        rm -f "$out/$f.part"
+        die "could not download $f (no network?): download $IRISHMAN_FILES from $page into $out/ and run make data DATASET=irishman again"
+      }
+      mv "$out/$f.part" "$out/$f"
+    fi
+    want=$(irishman_sha256 "$f"); got=$(sha256sum "$out/$f" | cut -d' ' -f1)
+    if [ "$want" != unpublished ] && [ "$got" != "$want" ]; then
+      die "$out/$f has sha256 $got, not the pinned $want (revision $IRISHMAN_REVISION): delete it and download it again from $page"
+    fi
+    files+="${files:+, }\"$f\": {\"sha256\": \"$got\", \"pinned_sha256\": $([ "$want" = unpublished ] && echo null || echo "\"$want\"")}"
   done
-  local hash; hash=$(tree_hash "$tmp")
-  echo "{\"kind\": \"irishman\", \"url\": \"$IRISHMAN_URL\", \"tree_sha256\": \"$hash\"}" > "$tmp/SOURCE"
-  rm -rf "$out"; mkdir -p "$(dirname "$out")"; mv "$tmp" "$out"
-  trap - EXIT
+  local hash; hash=$(tree_hash "$out")
+  echo "{\"kind\": \"huggingface-dataset\", \"repo\": \"$IRISHMAN_REPO\", \"revision\": \"$IRISHMAN_REVISION\", \"files\": {$files}, \"tree_sha256\": \"$hash\"}" > "$out/SOURCE.tmp"
+  mv "$out/SOURCE.tmp" "$out/SOURCE"
+  say "IrishMAN at revision $IRISHMAN_REVISION in $out"
 }
 
 case "$what" in

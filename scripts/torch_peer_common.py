@@ -29,7 +29,7 @@ INFERENCE_WAIT_POLICIES = ("PASSIVE", "default")
 
 
 def protocol_parser(doc, config_help, steps, warmup):
-    """An argument parser with src/bench.c's protocol options (the ones it
+    """An argument parser with bench/bench.c's protocol options (the ones it
     passes to every peer); each script adds its own after them."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--config", required=True, help=config_help)

@@ -8,6 +8,7 @@
 #include "lib/common.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
+#include "checkpoint_tokenizer.h"
 #include "evaluate.h"
 #include "models/checkpoint.h"
 
@@ -48,17 +49,29 @@ static Tokenizer *tokenizer_for_shard(const char *vocab, const char *shard) {
     return tok_load(path);
 }
 
+// The vocabulary for a checkpoint and a shard: the checkpoint's own (a --vocab
+// given must be it); for a checkpoint that carries none, tokenizer_for_shard.
+static Tokenizer *tokenizer_for_eval(const char *ckpt, const char *vocab, const char *shard) {
+    CheckpointTokenizer ct;
+    if (checkpoint_tokenizer(ckpt, &ct) != 0) return NULL;
+    if (ct.kind == CHECKPOINT_TOKENIZER_NONE) return tokenizer_for_shard(vocab, shard);
+    char used[4200];
+    return tokenizer_for_checkpoint(ckpt, vocab, "--vocab", used, sizeof used);
+}
+
 static const char *eval_usage =
     "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
-    "                      [--max-windows N] [--backend cpu|cuda]\n"
+    "                      [--max-windows N] [--backend cpu|cuda] [--no-verify-corpus]\n"
     "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
     "  in sequential windows of T tokens (default: the model's context), B windows per\n"
-    "  forward (default 8). Prints one JSON object. The vocabulary defaults to vocab.tok\n"
-    "  beside the shard (bytes for a byte-level shard).\n";
+    "  forward (default 8). Prints one JSON object. The vocabulary defaults to the\n"
+    "  checkpoint's own (a --vocab given must be it); for a checkpoint without one, to\n"
+    "  vocab.tok beside the shard (bytes for a byte-level shard). A shard listed in the\n"
+    "  manifest.json beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = "cpu";
-    int B = 8, T = 0, max_windows = 0;
+    const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = BACKEND_DEFAULT_NAME;
+    int B = 8, T = 0, max_windows = 0, verify = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -68,6 +81,7 @@ int cmd_eval(int argc, char **argv) {
         } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
         else if (tb_streq(a, "--data") && has) data = argv[++i];
         else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
+        else if (tb_streq(a, "--no-verify-corpus")) verify = 0;
         else if (tb_streq(a, "--backend") && has) backend = argv[++i];
         else if (tb_streq(a, "--batch") && has) {
             if (parse_int(argv[++i], &B, "--batch")) return tb_report(), 2;
@@ -87,7 +101,8 @@ int cmd_eval(int argc, char **argv) {
     }
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
-    Tokenizer *tok = tokenizer_for_shard(vocab, data);
+    if (verify && corpus_verify_file(data) < 0) return tb_report(), 1;
+    Tokenizer *tok = tokenizer_for_eval(ckpt, vocab, data);
     if (!tok) return tb_report(), 1;
     Model *m = checkpoint_load(ckpt, be, NULL);
     if (!m) {
@@ -123,8 +138,8 @@ int cmd_eval(int argc, char **argv) {
     return rc ? 1 : 0;
 }
 
-// Whitespace-separated decimal ids; errors name the file and the position.
-static int32_t *read_ids(const char *path, size_t *n_out) {
+// A whole file, or stdin for "-"; NUL-terminated, *len_out its length.
+static char *read_input(const char *path, size_t *len_out) {
     size_t len;
     char *text = tb_streq(path, "-") ? NULL : tb_read_file(path, &len);
     if (tb_streq(path, "-")) {
@@ -139,6 +154,14 @@ static int32_t *read_ids(const char *path, size_t *n_out) {
             }
         text[len] = '\0';
     }
+    if (text) *len_out = len;
+    return text;
+}
+
+// Whitespace-separated decimal ids; errors name the file and the position.
+static int32_t *read_ids(const char *path, size_t *n_out) {
+    size_t len;
+    char *text = read_input(path, &len);
     if (!text) return NULL;
     size_t cap = 1024, n = 0;
     int32_t *ids = tb_malloc(cap * sizeof *ids);
@@ -167,15 +190,46 @@ static int32_t *read_ids(const char *path, size_t *n_out) {
     return ids;
 }
 
+// The ids of a text: end-of-tune (what precedes a tune in the shards) then
+// its tokens under the checkpoint's tokenizer; *bytes_out receives each
+// token's byte length, for bits per byte.
+static int32_t *ids_of_text(const char *ckpt, const char *vocab, const char *path, size_t *n_out,
+                            int **bytes_out) {
+    char used[4200];
+    Tokenizer *tok = tokenizer_for_checkpoint(ckpt, vocab, "--vocab", used, sizeof used);
+    if (!tok) return NULL;
+    size_t len;
+    char *text = read_input(path, &len);
+    int32_t *ids = NULL;
+    if (text) {
+        uint16_t *t = tb_malloc((len + 1) * sizeof *t);
+        size_t n = tok_encode(tok, text, len, t, len + 1);
+        ids = tb_malloc((n + 1) * sizeof *ids);
+        ids[0] = tok_eot_id(tok);
+        for (size_t i = 0; i < n; i++) ids[1 + i] = t[i];
+        *n_out = n + 1;
+        free(t);
+        int V = tok_vocab_size(tok);
+        *bytes_out = tb_malloc((size_t)V * sizeof **bytes_out);
+        for (int v = 0; v < V; v++) (*bytes_out)[v] = tok_token_bytes(tok, v);
+    }
+    free(text);
+    tok_free(tok);
+    return ids;
+}
+
 static const char *score_usage =
-    "usage: tunebench score --ckpt DIR --ids FILE [--seq T] [--backend cpu|cuda]\n"
-    "  Reads whitespace-separated token ids (FILE '-' reads stdin) and prints\n"
-    "  {\"loss\": mean nats per predicted token, \"logprobs\": [...], \"tokens\": N}: one natural-log\n"
-    "  probability for each id after the first. Sequences longer than T (default: the\n"
-    "  model's context) are scored in sequential windows of T, as `tunebench eval` does.\n";
+    "usage: tunebench score --ckpt DIR (--ids FILE | --text FILE [--vocab FILE|bytes]) [--seq T]\n"
+    "                       [--backend cpu|cuda]\n"
+    "  Reads whitespace-separated token ids, or a text that the checkpoint's tokenizer\n"
+    "  encodes after an end-of-tune token (--vocab given must be that tokenizer; FILE '-'\n"
+    "  reads stdin), and prints {\"loss\": mean nats per predicted token, \"logprobs\": [...],\n"
+    "  \"tokens\": N} (with --text also \"bpb\"): one natural-log probability for each id after\n"
+    "  the first. Sequences longer than T (default: the model's context) are scored in\n"
+    "  sequential windows of T, as `tunebench eval` does.\n";
 
 int cmd_score(int argc, char **argv) {
-    const char *ckpt = NULL, *ids_path = NULL, *backend = "cpu";
+    const char *ckpt = NULL, *ids_path = NULL, *text_path = NULL, *vocab = NULL, *backend = BACKEND_DEFAULT_NAME;
     int T = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -185,6 +239,8 @@ int cmd_score(int argc, char **argv) {
             return 0;
         } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
         else if (tb_streq(a, "--ids") && has) ids_path = argv[++i];
+        else if (tb_streq(a, "--text") && has) text_path = argv[++i];
+        else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
         else if (tb_streq(a, "--backend") && has) backend = argv[++i];
         else if (tb_streq(a, "--seq") && has) {
             if (parse_int(argv[++i], &T, "--seq")) return tb_report(), 2;
@@ -194,23 +250,28 @@ int cmd_score(int argc, char **argv) {
             return 2;
         }
     }
-    if (!ckpt || !ids_path) {
-        fprintf(stderr, "tunebench: error: score needs --ckpt and --ids\n%s", score_usage);
+    if (!ckpt || !ids_path == !text_path || (vocab && !text_path)) {
+        fprintf(stderr, "tunebench: error: score needs --ckpt and one of --ids and --text (--vocab goes with "
+                "--text)\n%s", score_usage);
         return 2;
     }
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
     size_t n;
-    int32_t *ids = read_ids(ids_path, &n);
+    int *token_bytes = NULL;
+    if (text_path) ids_path = text_path;
+    int32_t *ids = text_path ? ids_of_text(ckpt, vocab, text_path, &n, &token_bytes) : read_ids(ids_path, &n);
     if (!ids) return tb_report(), 1;
     if (n < 2) {
         free(ids);
+        free(token_bytes);
         tb_error("%s: %zu ids; at least 2 are needed to score one", ids_path, n);
         return tb_report(), 1;
     }
     Model *m = checkpoint_load(ckpt, be, NULL);
     if (!m) {
         free(ids);
+        free(token_bytes);
         return tb_report(), 1;
     }
     for (size_t i = 0; i < n; i++)
@@ -218,16 +279,18 @@ int cmd_score(int argc, char **argv) {
             tb_error("%s: id %zu is %d, outside the model's vocabulary 0..%d", ids_path, i + 1,
                      (int)ids[i], m->spec.vocab_size - 1);
             free(ids);
+            free(token_bytes);
             model_destroy(m);
             return tb_report(), 1;
         }
     EvalOptions opt = {1, T ? T : m->spec.max_seq_len, 0};
     EvalResult r;
     float *nats = tb_malloc((n - 1) * sizeof(float));
-    int rc = evaluate_ids(m, ids, n, NULL, &opt, &r, nats);
+    int rc = evaluate_ids(m, ids, n, token_bytes, &opt, &r, nats);
     if (rc == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "loss", r.loss);
+        if (token_bytes) cJSON_AddNumberToObject(o, "bpb", r.bpb);
         cJSON *lp = cJSON_AddArrayToObject(o, "logprobs");
         for (size_t i = 0; i + 1 < n; i++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(-(double)nats[i]));
         cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);
@@ -237,6 +300,7 @@ int cmd_score(int argc, char **argv) {
     }
     free(nats);
     free(ids);
+    free(token_bytes);
     model_destroy(m);
     return rc ? 1 : 0;
 }

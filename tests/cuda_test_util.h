@@ -10,7 +10,7 @@
 #include "lib/common.h"
 
 #ifdef TB_SIMT_EMU
-#include "kernels/cuda/simt_emu_api.h"
+#include "emu/simt_emu_api.h"
 static inline int num_orders(void) { return 2; }
 static inline void use_order(int order) { simt_set_schedule(order); }
 static inline const char *order_name(int order) { return order ? "reversed" : "forward"; }

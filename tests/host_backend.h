@@ -9,7 +9,7 @@
 
 #include "lib/common.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/optimizer.h"
+#include "kernels/cpu/cpu_ops.h"
 
 static void *host_alloc(size_t bytes) { return tb_calloc(1, bytes); }
 static void host_free(void *p) { free(p); }
@@ -26,8 +26,8 @@ static const Backend host_backend = {
     .to_host = host_copy,
     .copy = host_copy,
     .synchronize = host_sync,
-    .sum_squares = sum_squares,
-    .adamw_update = adamw_update,
+    .sum_squares = sum_squares_cpu,
+    .adamw_update = adamw_update_cpu,
 };
 
 #endif

@@ -48,6 +48,21 @@ static const float *fixture(const char *name, size_t numel) {
     return t->data;
 }
 
+// The fixture's "<prefix><name>" of parameter t: under its own name, or
+// under the name of the architecture's other format where the fixture uses
+// that (the Mamba fixture has mamba_ssm's names).
+static const StTensor *fixture_param(const Model *m, const char *prefix, const ParamTensor *t) {
+    char name[192];
+    snprintf(name, sizeof name, "%s%s", prefix, t->name);
+    const StTensor *s = st_find(fx, name);
+    if (s) return s;
+    snprintf(name, sizeof name, "%s%s", prefix, model_arch_other_name(m->arch, t->name));
+    s = st_find(fx, name);
+    if (!s || s->numel != t->numel)
+        tb_die("%s: tensor %s%s missing or not %zu floats", fx_path, prefix, t->name, t->numel);
+    return s;
+}
+
 static void fixture_tokens(int32_t *out, const char *name, size_t offset, size_t n) {
     const StTensor *t = st_find(fx, name);
     if (!t || t->numel < offset + n) tb_die("%s: tensor %s missing or too small", fx_path, name);
@@ -107,8 +122,7 @@ static void train_fixture_steps(Model *m, const OptimConfig *oc, int first, int 
 static void load_params(Model *m) {
     for (int i = 0; i < m->num_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
-        const StTensor *s = st_find(fx, t->name);
-        if (!s) tb_die("%s: no tensor %s", fx_path, t->name);
+        const StTensor *s = fixture_param(m, "", t);
         int same = s->ndim == t->ndim && s->numel == t->numel;
         for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
         if (!same) tb_die("%s: tensor %s has the wrong shape", fx_path, t->name);
@@ -169,9 +183,8 @@ static void check_grads_against_fixture(const Model *m) {
     const char *worst_name = "";
     for (int i = 0; i < m->num_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
-        char name[128], what[160];
-        snprintf(name, sizeof name, "grad.%s", t->name);
-        const float *ref = fixture(name, t->numel);
+        char what[160];
+        const float *ref = fixture_param(m, "grad.", t)->data;
         snprintf(what, sizeof what, "gradient of %s vs torch", t->name);
         check_close(what, m->grads + t->offset, ref, t->numel, 1e-5f * max_abs(ref, t->numel), 1e-5f);
         double e = rel_err(m->grads + t->offset, ref, t->numel);
@@ -216,14 +229,12 @@ static void check_forward_backward_against_fixture(Model *m) {
 // AdamW steps. A step moves each weight by about lr whatever its gradient's
 // size, so fp32 rounding in a gradient near 0 can move a weight by up to lr
 // in either direction: 1e-4 absolute is 1% of the tests' peak lr.
-static void check_params_after_adamw(const Model *m, const float *(*fixture)(const char *, size_t),
-                                     const char *prefix, int steps) {
+static void check_params_after_adamw(const Model *m, const char *prefix, int steps) {
     for (int i = 0; i < m->num_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
-        char name[160], what[192];
-        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        char what[192];
         snprintf(what, sizeof what, "%s after %d AdamW steps vs torch", t->name, steps);
-        check_close(what, m->params + t->offset, fixture(name, t->numel), t->numel, 1e-4f, 1e-4f);
+        check_close(what, m->params + t->offset, fixture_param(m, prefix, t)->data, t->numel, 1e-4f, 1e-4f);
     }
 }
 
@@ -246,7 +257,7 @@ static void check_adamw_steps_against_fixture(Model *m) {
     for (int i = 0; i < STEPS; i++) worst = fmax(worst, fabs(losses[i] - ref_losses[i]) / ref_losses[i]);
     printf("  %d AdamW steps: losses %.4f -> %.4f, worst rel err %.2e\n", STEPS, losses[0],
            losses[STEPS - 1], worst);
-    check_params_after_adamw(m, fixture, "adam.final.", STEPS);
+    check_params_after_adamw(m, "adam.final.", STEPS);
 }
 
 // ---------------------------------------------------------------- finite differences
@@ -393,7 +404,7 @@ static Model *check_determinism_and_resume(Model *a, Model *b, int save_at) {
     ts.step = save_at;
     rng_seed(&ts.rng, 99);
     ts.optim = oc;
-    CHECK(checkpoint_save(dir, b, &ts) == 0, "checkpoint_save: %s", tb_last_error());
+    CHECK(checkpoint_save(dir, b, &ts, NULL) == 0, "checkpoint_save: %s", tb_last_error());
     TrainState back = {0};
     Model *c = checkpoint_load(dir, backend_cpu(), &back);
     CHECK(c != NULL, "checkpoint_load: %s", tb_last_error());

@@ -3,7 +3,11 @@
 // sequence. Every backend call is a kernel launch or a copy on a GPU, so a
 // model that loops over rows, tokens or heads calling the backend shows up
 // here as a count that grows with B x T. The CPU backend is wrapped in one
-// that counts (kernels/backend_hooks.h); the model cannot tell.
+// that counts (kernels/backend_hooks.h); the model cannot tell. First, that
+// wrapper covers every function of kernels/ops.def wherever it sits in the
+// list.
+#include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "../kernels/backend_hooks.h"
@@ -67,7 +71,82 @@ static ModelCounts count_model(const char *config, int B, int T) {
     return out;
 }
 
+typedef void (*AnyFn)(void);
+
+static AnyFn op_at(const Backend *be, int i) {
+    AnyFn fn;
+    memcpy(&fn, (const char *)be + backend_op_offsets[i], sizeof fn);
+    return fn;
+}
+
+static void record_name(const char *op, void *ctx) { snprintf(ctx, 64, "%s", op); }
+
+// Every function of ops.def has a trampoline of its own in the hooked table
+// (the optional ones where the real backend has them), the list covers every
+// function field of Backend, and a call through the table reports its name.
+static void check_every_op_hooked(void) {
+    const Backend *real = backend_cpu();
+    char last[64] = "";
+    const Backend *hooked = backend_with_hooks(real, record_name, last);
+    int installed = 0, distinct = 1;
+    for (int i = 0; i < BACKEND_OP_COUNT; i++) {
+        AnyFn r = op_at(real, i), h = op_at(hooked, i);
+        CHECK(r ? h && h != r : !h, "%s: the hooked table has %s", backend_op_names[i],
+              r ? "no trampoline for it" : "a trampoline for a function the backend lacks");
+        installed += h && h != r;
+        for (int j = 0; j < i; j++)
+            if (h && h == op_at(hooked, j)) distinct = 0;
+        if (i > 0)
+            CHECK(backend_op_offsets[i] == backend_op_offsets[i - 1] + sizeof(AnyFn) &&
+                      !tb_streq(backend_op_names[i], backend_op_names[i - 1]),
+                  "%s does not follow %s in Backend", backend_op_names[i], backend_op_names[i - 1]);
+    }
+    CHECK(distinct, "two functions of ops.def share one trampoline");
+    CHECK(sizeof(Backend) == backend_op_offsets[BACKEND_OP_COUNT - 1] + sizeof(AnyFn),
+          "Backend has fields after ops.def's last function %s",
+          backend_op_names[BACKEND_OP_COUNT - 1]);
+    printf("  %d of %d functions of ops.def hooked on the CPU (the rest are optional)\n", installed,
+           BACKEND_OP_COUNT);
+    // Calls from the start, the middle and the end of the list report their own names.
+    float x[4] = {1, 2, 3, 4}, y[4];
+    hooked->zero(y, sizeof y);
+    CHECK(tb_streq(last, "zero"), "a call to zero reported '%s'", last);
+    hooked->scale(x, 2.0f, 4);
+    CHECK(tb_streq(last, "scale") && x[3] == 8.0f, "a call to scale reported '%s'", last);
+    double sq = hooked->sum_squares(x, 4);
+    CHECK(tb_streq(last, "sum_squares") && sq == 120.0, "sum_squares reported '%s', gave %g", last,
+          sq);
+    LstmParams lp = {.batch = 1, .seqlen = 2, .hidden = 3};
+    CHECK(hooked->lstm_scratch_floats(&lp) == real->lstm_scratch_floats(&lp) &&
+              tb_streq(last, "lstm_scratch_floats"),
+          "lstm_scratch_floats reported '%s'", last);
+}
+
+// The CPU backend describes itself and sets its own threads: OpenMP's, with
+// OpenBLAS kept single-threaded (its ops split the products themselves).
+static void check_cpu_describes_itself(void) {
+    const Backend *cpu = backend_cpu();
+    BackendInfo info;
+    int before = omp_get_max_threads();
+    cpu->set_threads(3);
+    cpu->describe(&info);
+    CHECK(cpu->on_host && info.threads == 3 && omp_get_max_threads() == 3 &&
+              openblas_get_num_threads() == 1 && tb_streq(info.precision, "fp32") &&
+              strstr(info.device, "CPU"),
+          "the CPU backend after set_threads(3): '%s', %d threads (OpenMP %d, OpenBLAS %d), %s",
+          info.device, info.threads, omp_get_max_threads(), openblas_get_num_threads(),
+          info.precision);
+    cpu->set_threads(0);  // keeps them
+    CHECK(omp_get_max_threads() == 3, "set_threads(0) changed the threads to %d", omp_get_max_threads());
+    cpu->set_threads(before);
+    CHECK(tb_streq(backend_by_name(BACKEND_DEFAULT_NAME)->name, BACKEND_DEFAULT_NAME) &&
+              backend_by_name("tpu") == NULL && strstr(tb_last_error(), "tpu"),
+          "backend_by_name: the default resolves, an unknown name is an error naming it");
+}
+
 int main(void) {
+    check_every_op_hooked();
+    check_cpu_describes_itself();
     // Every architecture's 6M config (gpt2-6m, mamba-6m, lstm-6m, ...).
     for (int a = 0; a < model_arch_count(); a++) {
         char config[48];

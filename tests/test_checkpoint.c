@@ -89,7 +89,7 @@ static void test_save_load_resume(void) {
     TrainState as;
     init_state(&as);
     for (int i = 0; i < 3; i++) fake_step(a, &as);
-    CHECK(checkpoint_save(ck, a, &as) == 0, "save: %s", tb_last_error());
+    CHECK(checkpoint_save(ck, a, &as, NULL) == 0, "save: %s", tb_last_error());
     Model *b = fake_model();
     TrainState bs;
     memset(&bs, 0, sizeof bs);
@@ -132,7 +132,7 @@ static void test_save_load_resume(void) {
 
     // Saving again replaces the checkpoint in place and leaves no temporary directory.
     fake_step(a, &as);
-    CHECK(checkpoint_save(ck, a, &as) == 0, "second save: %s", tb_last_error());
+    CHECK(checkpoint_save(ck, a, &as, NULL) == 0, "second save: %s", tb_last_error());
     CHECK(checkpoint_load_into(b, ck, &bs) == 0 && bs.step == 4 &&
               same_floats(a->params, b->params, a->num_params),
           "second save did not replace the first");
@@ -143,7 +143,7 @@ static void test_save_load_resume(void) {
     // A failed save leaves the previous checkpoint untouched.
     fake_step(a, &as);
     config_should_fail = 1;
-    CHECK(checkpoint_save(ck, a, &as) != 0, "save with a failing config_json succeeded");
+    CHECK(checkpoint_save(ck, a, &as, NULL) != 0, "save with a failing config_json succeeded");
     config_should_fail = 0;
     CHECK(!tb_dir_exists(tmp), "temporary directory left behind by a failed save");
     CHECK(checkpoint_load_into(b, ck, &bs) == 0 && bs.step == 4,
@@ -152,7 +152,7 @@ static void test_save_load_resume(void) {
     // Weights only: no train_state.bin, and loading with a TrainState says so.
     char wo[512];
     dir_path(wo, sizeof wo, "weights-only");
-    CHECK(checkpoint_save(wo, a, NULL) == 0, "weights-only save: %s", tb_last_error());
+    CHECK(checkpoint_save(wo, a, NULL, NULL) == 0, "weights-only save: %s", tb_last_error());
     CHECK(checkpoint_load_into(b, wo, NULL) == 0, "weights-only load: %s", tb_last_error());
     CHECK(checkpoint_load_into(b, wo, &bs) != 0 && strstr(tb_last_error(), "train_state.bin"),
           "resume from a weights-only checkpoint: %s", tb_last_error());
@@ -163,7 +163,7 @@ static void test_save_load_resume(void) {
     tb_mkdirs(other);
     snprintf(path, sizeof path, "%s/notes.txt", other);
     tb_write_file_atomic(path, "keep me", 7);
-    CHECK(checkpoint_save(other, a, NULL) != 0 && tb_file_exists(path),
+    CHECK(checkpoint_save(other, a, NULL, NULL) != 0 && tb_file_exists(path),
           "save replaced a directory that is not a checkpoint");
 
     model_destroy(full), model_destroy(a), model_destroy(b);
@@ -229,7 +229,7 @@ static void test_refusals(void) {
     TrainState ts;
     init_state(&ts);
     fake_step(m, &ts);
-    checkpoint_save(good, m, &ts);
+    checkpoint_save(good, m, &ts, NULL);
     TrainState out;
 
     dir_path(bad, sizeof bad, "bad");
@@ -317,11 +317,11 @@ static void test_integrity(void) {
     init_state(&ts);
     snprintf(ts.run_id, sizeof ts.run_id, "run-a");
     fake_step(m, &ts);
-    CHECK(checkpoint_save(good, m, &ts) == 0, "save: %s", tb_last_error());
+    CHECK(checkpoint_save(good, m, &ts, NULL) == 0, "save: %s", tb_last_error());
     // Another run of the same model, one step further.
     fake_step(m, &ts);
     snprintf(ts.run_id, sizeof ts.run_id, "run-b");
-    CHECK(checkpoint_save(other, m, &ts) == 0, "save: %s", tb_last_error());
+    CHECK(checkpoint_save(other, m, &ts, NULL) == 0, "save: %s", tb_last_error());
 
     // The header carries the checksum as a string (what transformers requires).
     snprintf(path, sizeof path, "%s/model.safetensors", good);
@@ -369,10 +369,10 @@ static void test_integrity(void) {
     // A NaN in one weight, saved with consistent checksums: refused all the same.
     m->params[7] = NAN;
     dir_path(bad, sizeof bad, "sum-nan");
-    CHECK(checkpoint_save(bad, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+    CHECK(checkpoint_save(bad, m, NULL, NULL) == 0, "save with a NaN: %s", tb_last_error());
     expect_load_error("a NaN weight", bad, NULL, "transformer.wte.weight", "non-finite");
     m->params[7] = INFINITY;
-    CHECK(checkpoint_save(bad, m, NULL) == 0, "save with an infinity: %s", tb_last_error());
+    CHECK(checkpoint_save(bad, m, NULL, NULL) == 0, "save with an infinity: %s", tb_last_error());
     expect_load_error("an infinite weight", bad, NULL, "model.safetensors", "non-finite");
 
     // A version-1 train state (no run id, no weights checksum) is refused, saying why.

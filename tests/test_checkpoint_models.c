@@ -40,7 +40,7 @@ static void test_hf_fixture(void) {
     // Our save: the same tensors (names, shapes, bits), plus lm_head.weight.
     char dir[512];
     snprintf(dir, sizeof dir, "%s/resaved", root);
-    CHECK(checkpoint_save(dir, m, NULL) == 0, "save: %s", tb_last_error());
+    CHECK(checkpoint_save(dir, m, NULL, NULL) == 0, "save: %s", tb_last_error());
     char path[600];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     SafeTensors *ours = st_open(path);
@@ -137,7 +137,7 @@ static void test_exact_resume(void) {
     for (int i = 0; i < SPLIT; i++) losses_resumed[i] = train_step(a, &as, B, T);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/resume", root);
-    CHECK(checkpoint_save(dir, a, &as) == 0, "save: %s", tb_last_error());
+    CHECK(checkpoint_save(dir, a, &as, NULL) == 0, "save: %s", tb_last_error());
     model_destroy(a);
 
     TrainState bs;

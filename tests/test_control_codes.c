@@ -123,6 +123,6 @@ int main(void) {
     // Header parsing rejects inconsistent codes.
     CHECK(cc_parse_header("S:2\nB:4\nB:4\n", 12, &cc) != 0, "missing E accepted");
     CHECK(cc_parse_header("X:1\nL:1/8\n", 10, &cc) != 0, "no codes accepted");
-    check_prepared_split("data/corpus/irishman/val.abc");
+    check_prepared_split("data/corpus/music21/control/val.abc");
     return test_summary("test_control_codes");
 }

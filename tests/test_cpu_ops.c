@@ -41,7 +41,7 @@ static void test_linear(int N, int C, int OC, int w_in_out, int with_bias) {
     float *inp = randn((size_t)N * C, 1.0f), *w = randn((size_t)C * OC, 0.5f);
     float *bias = with_bias ? randn(OC, 1.0f) : NULL;
     float *out = randn((size_t)N * OC, 1.0f);  // garbage: must be overwritten
-    linear_forward(out, OC, inp, C, w, bias, N, C, OC, w_in_out);
+    linear_forward_cpu(out, OC, inp, C, w, bias, N, C, OC, w_in_out);
     double *ref = calloc((size_t)N * OC, sizeof(double));
     for (int i = 0; i < N; i++)
         for (int o = 0; o < OC; o++) {
@@ -58,7 +58,7 @@ static void test_linear(int N, int C, int OC, int w_in_out, int with_bias) {
     float *dout = randn((size_t)N * OC, 1.0f), *dinp = randn((size_t)N * C, 1.0f);
     float *dw0 = randn((size_t)C * OC, 1.0f), *dw = copy_of(dw0, (size_t)C * OC);
     float *db0 = randn(OC, 1.0f), *db = copy_of(db0, OC);
-    linear_backward(dinp, C, dw, with_bias ? db : NULL, dout, OC, inp, C, w, N, C, OC, w_in_out);
+    linear_backward_cpu(dinp, C, dw, with_bias ? db : NULL, dout, OC, inp, C, w, N, C, OC, w_in_out);
     double *rdinp = calloc((size_t)N * C, sizeof(double)), *rdw = calloc((size_t)C * OC, sizeof(double));
     double *rdb = calloc(OC, sizeof(double));
     for (size_t i = 0; i < (size_t)C * OC; i++) rdw[i] = dw0[i];
@@ -100,7 +100,7 @@ static void test_embedding(int with_wpe) {
     for (int i = 0; i < B * T; i++) tokens[i] = (int32_t)rng_below(&rng, V);
     float *wte = randn((size_t)V * C, 1.0f), *wpe = randn((size_t)T * C, 1.0f);
     float *out = randn((size_t)B * T * C, 1.0f);
-    embedding_forward(out, tokens, wte, with_wpe ? wpe : NULL, B, T, C);
+    embedding_forward_cpu(out, tokens, wte, with_wpe ? wpe : NULL, B, T, C);
     double ref[3 * 7 * 21];
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
@@ -114,7 +114,7 @@ static void test_embedding(int with_wpe) {
     float *dout = randn((size_t)B * T * C, 1.0f);
     float *dwte0 = randn((size_t)V * C, 1.0f), *dwte = copy_of(dwte0, (size_t)V * C);
     float *dwpe0 = randn((size_t)T * C, 1.0f), *dwpe = copy_of(dwpe0, (size_t)T * C);
-    embedding_backward(dwte, with_wpe ? dwpe : NULL, dout, tokens, B, T, C);
+    embedding_backward_cpu(dwte, with_wpe ? dwpe : NULL, dout, tokens, B, T, C);
     double rwte[5 * 21], rwpe[7 * 21];
     for (int i = 0; i < V * C; i++) rwte[i] = dwte0[i];
     for (int i = 0; i < T * C; i++) rwpe[i] = dwpe0[i];
@@ -140,7 +140,7 @@ static void test_layernorm(void) {
     float *inp = randn((size_t)N * C, 2.0f), *w = randn(C, 1.0f), *bias = randn(C, 1.0f);
     for (int i = 0; i < N * C; i++) inp[i] += 3.0f;  // a non-zero mean
     float *out = randn((size_t)N * C, 1.0f), mean[13], rstd[13];
-    layernorm_forward(out, mean, rstd, inp, w, bias, N, C, eps);
+    layernorm_forward_cpu(out, mean, rstd, inp, w, bias, N, C, eps);
     double ref[13 * 70], rmean[13], rrstd[13];
     for (int i = 0; i < N; i++) {
         double m = 0, v = 0;
@@ -161,7 +161,7 @@ static void test_layernorm(void) {
     float *dout = randn((size_t)N * C, 1.0f);
     float *dinp0 = randn((size_t)N * C, 1.0f), *dinp = copy_of(dinp0, (size_t)N * C);
     float *dw0 = randn(C, 1.0f), *dw = copy_of(dw0, C), *db0 = randn(C, 1.0f), *db = copy_of(db0, C);
-    layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    layernorm_backward_cpu(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
     double rdinp[13 * 70], rdw[70], rdb[70];
     for (int c = 0; c < C; c++) rdw[c] = dw0[c], rdb[c] = db0[c];
     for (int i = 0; i < N; i++) {
@@ -196,8 +196,8 @@ static void test_gelu_elementwise(void) {
     const size_t n = 1003;
     float *x = randn(n, 3.0f), *out = randn(n, 1.0f), *dout = randn(n, 1.0f), *dinp = randn(n, 1.0f);
     double ref[1003], dref[1003];
-    gelu_forward(out, x, n);
-    gelu_backward(dinp, x, dout, n);
+    gelu_forward_cpu(out, x, n);
+    gelu_backward_cpu(dinp, x, dout, n);
     // The derivative reference is a central difference of the formula in
     // double: independent of the analytic derivative the op uses.
     for (size_t i = 0; i < n; i++) {
@@ -208,16 +208,16 @@ static void test_gelu_elementwise(void) {
     float *f;
     check_close("gelu_forward", out, f = to_float(ref, n), n, 1e-6f, 1e-5f), free(f);
     check_close("gelu_backward", dinp, f = to_float(dref, n), n, 1e-5f, 1e-4f), free(f);
-    gelu_backward(dout, x, dout, n);  // in place (dinp aliasing dout)
+    gelu_backward_cpu(dout, x, dout, n);  // in place (dinp aliasing dout)
     check_close("gelu_backward in place", dout, dinp, n, 0, 0);
 
     float *a = randn(n, 1.0f), *b = randn(n, 1.0f), *sum = randn(n, 1.0f);
-    add_forward(sum, a, b, n);
+    add_cpu(sum, a, b, n);
     for (size_t i = 0; i < n; i++) ref[i] = (double)a[i] + b[i];
     check_close("add", sum, f = to_float(ref, n), n, 0, 1e-7f), free(f);
-    accumulate(a, b, n);  // a += b
+    accumulate_cpu(a, b, n);  // a += b
     check_close("accumulate", a, sum, n, 0, 0);
-    scale_inplace(a, 0.25f, n);
+    scale_cpu(a, 0.25f, n);
     for (size_t i = 0; i < n; i++) ref[i] = 0.25 * sum[i];
     check_close("scale", a, f = to_float(ref, n), n, 0, 0), free(f);
     free(x), free(out), free(dout), free(dinp), free(a), free(b), free(sum);
@@ -303,7 +303,7 @@ static void test_attention(int B, int T, int C, int NH) {
     char what[96];
     size_t nqkv = (size_t)B * T * 3 * C, ny = (size_t)B * T * C, natt = (size_t)B * NH * T * T;
     float *qkv = randn(nqkv, 1.0f), *out = randn(ny, 1.0f), *att = randn(natt, 1.0f);
-    attention_forward(out, att, qkv, B, T, C, NH);
+    attention_forward_cpu(out, att, qkv, B, T, C, NH);
     double *ry = malloc(ny * sizeof(double)), *rP = malloc(natt * sizeof(double));
     attention_ref(ry, rP, qkv, B, T, C, NH);
     float *f;
@@ -313,7 +313,7 @@ static void test_attention(int B, int T, int C, int NH) {
     check_close(what, att, f = to_float(rP, natt), natt, 1e-6f, RTOL), free(f);
 
     float *dy = randn(ny, 1.0f), *dqkv = randn(nqkv, 1.0f), *scratch = randn(natt, 1.0f);
-    attention_backward(dqkv, scratch, dy, qkv, att, B, T, C, NH);
+    attention_backward_cpu(dqkv, scratch, dy, qkv, att, B, T, C, NH);
     double *rdqkv = malloc(nqkv * sizeof(double));
     attention_backward_ref(rdqkv, dy, qkv, rP, B, T, C, NH);
     snprintf(what, sizeof what, "attention_backward dqkv B%d T%d C%d NH%d", B, T, C, NH);
@@ -326,7 +326,7 @@ static void test_attention(int B, int T, int C, int NH) {
     float *step = malloc(C * sizeof(float));
     for (int t = 0; t < T; t++) {
         int32_t pos = t;
-        attention_decode(step, kc, vc, qkv + (size_t)t * 3 * C, &pos, 1, max_T, C, NH);
+        attention_decode_cpu(step, kc, vc, qkv + (size_t)t * 3 * C, &pos, 1, max_T, C, NH);
         for (int c = 0; c < C; c++) {
             float want = out[(size_t)t * C + c];
             if (!(fabsf(step[c] - want) <= 1e-5f + 1e-5f * fabsf(want))) worst_ok = 0;
@@ -344,9 +344,9 @@ static void test_attention(int B, int T, int C, int NH) {
     if (T >= 2) {
         float *rows = malloc((size_t)T * C * sizeof(float));
         int32_t pos = 0, first = T / 2;
-        attention_decode(rows, kc, vc, qkv, &pos, first, max_T, C, NH);
+        attention_decode_cpu(rows, kc, vc, qkv, &pos, first, max_T, C, NH);
         pos = first;
-        attention_decode(rows + (size_t)first * C, kc, vc, qkv + (size_t)first * 3 * C, &pos,
+        attention_decode_cpu(rows + (size_t)first * C, kc, vc, qkv + (size_t)first * 3 * C, &pos,
                          T - first, max_T, C, NH);
         snprintf(what, sizeof what, "attention_decode of %d then %d tokens T%d", first, T - first, T);
         check_close(what, rows, out, (size_t)T * C, 1e-5f, 1e-5f);
@@ -377,17 +377,17 @@ static void test_crossentropy(void) {
             rd[i * V + v] = dloss * (exp(logits[i * V + v] - maxv) / sum - (v == targets[i]));
     }
     float *dlogits = randn((size_t)N * V, 1.0f), *f, *logits_copy = copy_of(logits, (size_t)N * V);
-    crossentropy_forward_backward(losses, dlogits, logits, targets, N, V, dloss);
+    crossentropy_forward_backward_cpu(losses, dlogits, logits, targets, N, V, dloss);
     check_close("crossentropy losses", losses, f = to_float(rloss, N), N, ATOL, RTOL), free(f);
     check_close("crossentropy dlogits", dlogits, f = to_float(rd, (size_t)N * V), (size_t)N * V, 1e-7f, RTOL);
     // In place: dlogits aliasing logits gives the same bits.
     float losses2[9];
-    crossentropy_forward_backward(losses2, logits, logits, targets, N, V, dloss);
+    crossentropy_forward_backward_cpu(losses2, logits, logits, targets, N, V, dloss);
     check_close("crossentropy in place", logits, dlogits, (size_t)N * V, 0, 0);
     check_close("crossentropy in place losses", losses2, losses, N, 0, 0);
     // Losses only: the same losses, and the logits are left alone.
     memset(losses2, 0xff, sizeof losses2);
-    crossentropy_forward_backward(losses2, NULL, logits_copy, targets, N, V, dloss);
+    crossentropy_forward_backward_cpu(losses2, NULL, logits_copy, targets, N, V, dloss);
     check_close("crossentropy losses only", losses2, losses, N, 0, 0);
     free(f), free(rd), free(logits), free(dlogits), free(logits_copy);
 }

@@ -136,8 +136,8 @@ static void test_training_step(const char *name, Model *m) {
               scans, p.class_ms[CUDA_OP_SCAN]);
 }
 
-// A decode step counted: the first one of a model with graphs captures (and
-// counts what it records), later ones replay.
+// A decode step counted: the first one of a model with graphs runs directly,
+// the second captures (and counts what it records), later ones replay.
 static CudaCounters counted_decode(Model *m, int32_t token) {
     float logits[V];
     CudaCounters c;
@@ -150,16 +150,22 @@ static CudaCounters counted_decode(Model *m, int32_t token) {
 static void test_decode(const char *name, Model *with_graphs, Model *without) {
     float logits[V];
     Model *ms[2] = {with_graphs, without};
-    CudaCounters first[2], second[2];
+    CudaCounters warm[2], first[2], second[2];
     for (int k = 0; k < 2; k++) {
         // The model reads the switch once, at its first decode step.
         setenv("TUNEBENCH_DECODE_GRAPHS", k == 0 ? "1" : "0", 1);
         ms[k]->vt->decode_reset(ms[k]);
         ms[k]->vt->prefill(ms[k], inputs, PREFILL, logits);
-        first[k] = counted_decode(ms[k], inputs[PREFILL]);
-        second[k] = counted_decode(ms[k], inputs[PREFILL + 1]);
+        warm[k] = counted_decode(ms[k], inputs[PREFILL]);
+        first[k] = counted_decode(ms[k], inputs[PREFILL + 1]);
+        second[k] = counted_decode(ms[k], inputs[PREFILL + 2]);
     }
     unsetenv("TUNEBENCH_DECODE_GRAPHS");
+    // The first step runs outside any capture, as a step without graphs does.
+    CHECK(warm[0].graph_launches == 0 && same_counts(&warm[0], &second[1]),
+          "%s: the first decode step with graphs issued %lld launches and %lld graph launches; "
+          "one without graphs issues %lld and 0",
+          name, warm[0].kernel_launches, warm[0].graph_launches, second[1].kernel_launches);
     const CudaCounters *capture = &first[0], *replay = &second[0], *direct = &second[1];
     printf("  %s decode step: %lld launches and %lld GEMMs without a graph; replayed: %lld "
            "launches, %lld graph launch, %lld backend calls (against %lld)\n",
@@ -182,6 +188,20 @@ static void test_decode(const char *name, Model *with_graphs, Model *without) {
               same_counts(&first[1], &second[1]),
           "%s: decode without graphs: %lld graph launches, %lld launches (then %lld)", name,
           direct->graph_launches, first[1].kernel_launches, direct->kernel_launches);
+    // A precision change makes the graph stale: the next step runs directly
+    // (the new math mode's routines load outside a capture), the one after
+    // captures again, then replays resume.
+    backend_cuda_set_tf32(1);
+    CudaCounters after[3];
+    for (int s = 0; s < 3; s++) after[s] = counted_decode(with_graphs, inputs[PREFILL + 3 + s]);
+    backend_cuda_set_tf32(0);
+    CHECK(after[0].graph_launches == 0 && after[0].kernel_launches == direct->kernel_launches &&
+              after[1].graph_launches == 1 && after[1].kernel_launches == direct->kernel_launches &&
+              after[2].graph_launches == 1 && after[2].kernel_launches == 0,
+          "%s: after TF32 was turned on, decode steps issued %lld/%lld/%lld launches and "
+          "%lld/%lld/%lld graph launches (expected direct, capture, replay)",
+          name, after[0].kernel_launches, after[1].kernel_launches, after[2].kernel_launches,
+          after[0].graph_launches, after[1].graph_launches, after[2].graph_launches);
     // The token goes in and the logits come out around the graph, as before.
     CHECK(replay->memcpy_h2d == direct->memcpy_h2d && replay->memcpy_d2h == direct->memcpy_d2h &&
               replay->backend_calls < direct->backend_calls,

@@ -1,10 +1,14 @@
 // test_cuda_emu.c: the SIMT emulation that runs the CUDA kernels in `make
 // test` is itself tested: barriers, lane exchanges, atomics, dynamic shared
 // memory, the cuBLAS subset, and above all that a kernel missing its
-// __syncthreads() is caught by at least one of the two scheduling orders.
+// __syncthreads() is caught by at least one of the two scheduling orders,
+// that shared memory starts as NaN in every block, that deferred mode holds
+// work back until a synchronisation, and that an invalidated capture fails
+// its calls without running them.
+#include <math.h>
 #include <stdlib.h>
 
-#include "kernels/cuda/simt_emu_api.h"
+#include "emu/simt_emu_api.h"
 #include "test.h"
 
 void emu_neighbour(int *out, int blocks, int threads, int seed, int with_barrier);
@@ -14,6 +18,10 @@ void emu_reverse(float *data, int blocks, int threads);
 void emu_block_sum(float *out, int blocks, int threads);
 int emu_sgemm(int transa, int transb, int m, int n, int k, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
+void emu_shared_poison(float *before, float *after, int blocks, int threads);
+void emu_fill(float *x, float value, int blocks, int threads, int sync);
+void emu_synchronize(void);
+int emu_invalidated_capture(float *x, int n, int *graph_made);
 
 static const char *order_name(int order) { return order == SIMT_FORWARD ? "forward" : "reversed"; }
 
@@ -123,8 +131,56 @@ static void test_sgemm(void) {
     CHECK(emu_sgemm(0, 0, M, N, K, A, M - 1, B, LD, 0.0f, C, LD) != 0, "lda < m accepted");
 }
 
+// A read before the block's own write sees NaN, in the first block and in
+// every later one (nothing persists from the block before).
+static void test_shared_poison(void) {
+    enum { BLOCKS = 3, THREADS = 64 };
+    float before[BLOCKS * THREADS], after[BLOCKS * THREADS];
+    emu_shared_poison(before, after, BLOCKS, THREADS);
+    int bad = 0;
+    for (int i = 0; i < BLOCKS * THREADS; i++)
+        bad += !isnan(before[i]) + (i < THREADS ? after[i] != 1.0f : !isnan(after[i]));
+    CHECK(bad == 0, "shared memory: %d reads were not NaN before the block wrote (or lost its write)",
+          bad);
+}
+
+// Deferred mode: work waits for the next synchronisation, so a read that
+// misses it sees memory from before.
+static void test_deferred(void) {
+    enum { N = 64 };
+    float x[N];
+    int was = simt_get_deferred();
+    simt_set_deferred(1);
+    for (int i = 0; i < N; i++) x[i] = 0.0f;
+    emu_fill(x, 3.0f, 2, N / 2, 0);
+    CHECK(x[0] == 0.0f && x[N - 1] == 0.0f, "deferred mode ran a launch before any synchronisation");
+    emu_synchronize();
+    CHECK(x[0] == 3.0f && x[N - 1] == 3.0f, "the synchronisation did not run the deferred launch");
+    emu_fill(x, 4.0f, 2, N / 2, 1);
+    CHECK(x[0] == 4.0f, "a launch followed by its synchronisation did not run");
+    simt_set_deferred(0);
+    emu_fill(x, 6.0f, 2, N / 2, 0);
+    CHECK(x[0] == 6.0f, "with deferred mode off a launch did not run at once");
+    simt_set_deferred(was);
+}
+
+static void test_invalidated_capture(void) {
+    enum { N = 32 };
+    float x[N];
+    for (int i = 0; i < N; i++) x[i] = 0.0f;
+    int graph_made = 1;
+    int failed = emu_invalidated_capture(x, N, &graph_made);
+    emu_synchronize();
+    CHECK(failed && !graph_made && x[0] == 0.0f,
+          "an invalidated capture: launch error %s, graph %s, work %s", failed ? "reported" : "missing",
+          graph_made ? "made" : "refused", x[0] == 0.0f ? "dropped" : "ran");
+}
+
 int main(void) {
     unsigned long long switches = simt_switch_count();
+    test_shared_poison();
+    test_deferred();
+    test_invalidated_capture();
     test_barrier();
     test_shuffles();
     test_atomics();

@@ -3,6 +3,8 @@
 // same step on the CPU backend: the loss, the per-position losses, every
 // parameter gradient, the parameters after one AdamW step, and the decode
 // path (prefill, then single steps) logits.
+#include <unistd.h>
+
 #include "test.h"
 
 #include "cuda_test_util.h"
@@ -156,9 +158,10 @@ static void test_decode_graph(const char *name) {
         model_destroy(m);
     }
     unsetenv("TUNEBENCH_DECODE_GRAPHS");
-    CHECK(launches[0] == 2 * DECODE_STEPS && launches[1] == 0,
-          "%s: %d decode steps made %d graph launches with graphs on and %d with them off", name,
-          2 * DECODE_STEPS, launches[0], launches[1]);
+    // Every step but the first (run directly, outside a capture) replays.
+    CHECK(launches[0] == 2 * DECODE_STEPS - 1 && launches[1] == 0,
+          "%s: %d decode steps made %d graph launches with graphs on (expected %d) and %d with "
+          "them off", name, 2 * DECODE_STEPS, launches[0], 2 * DECODE_STEPS - 1, launches[1]);
     CHECK(!memcmp(logits[0], logits[1], sizeof(float) * V * (2 * DECODE_STEPS + 1)),
           "%s: decode steps replayed from a graph differ from the same steps run directly", name);
     free(logits[0]), free(logits[1]);
@@ -184,6 +187,50 @@ static void test_dstate_limit(void) {
     tb_clear_error();
 }
 
+#ifdef TB_SIMT_EMU
+// A capture that fails (the emulation invalidates it, as a GPU does when a
+// kernel cannot load inside one) ends nothing: the step runs op by op with
+// the same logits as a run without graphs, the later steps too, and stderr
+// gets one line saying so.
+static void test_failed_capture(const char *name) {
+    float *logits[2];
+    int lines = -1;
+    int32_t inputs[PREFILL + DECODE_STEPS];
+    for (int i = 0; i < PREFILL + DECODE_STEPS; i++) inputs[i] = (i * 11 + 3) % V;
+    for (int r = 0; r < 2; r++) {
+        setenv("TUNEBENCH_DECODE_GRAPHS", r == 0 ? "1" : "0", 1);
+        Model *m = make_model(name, gpu);
+        m->vt->init_weights(m, 9);
+        if (m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
+        logits[r] = tb_malloc(sizeof(float) * V * (DECODE_STEPS + 1));
+        m->vt->prefill(m, inputs, PREFILL, logits[r]);
+        FILE *err = tmpfile();
+        int saved = dup(2);
+        fflush(stderr);
+        dup2(fileno(err), 2);
+        for (int s = 0; s < DECODE_STEPS; s++) {
+            if (r == 0 && s == 1) simt_invalidate_next_capture();  // step 0 runs directly, 1 captures
+            m->vt->decode_step(m, inputs[PREFILL + s], logits[r] + (size_t)(s + 1) * V);
+        }
+        fflush(stderr);
+        dup2(saved, 2), close(saved);
+        if (r == 0) {
+            char line[512];
+            lines = 0;
+            rewind(err);
+            while (fgets(line, sizeof line, err)) lines += strstr(line, "graph capture failed") != NULL;
+        }
+        fclose(err);
+        model_destroy(m);
+    }
+    unsetenv("TUNEBENCH_DECODE_GRAPHS");
+    CHECK(lines == 1, "%s: a failed capture logged %d lines about it (expected 1)", name, lines);
+    CHECK(!memcmp(logits[0], logits[1], sizeof(float) * V * (DECODE_STEPS + 1)),
+          "%s: after a failed capture the decode steps differ from steps run without graphs", name);
+    free(logits[0]), free(logits[1]);
+}
+#endif
+
 int main(void) {
     if (!open_gpu()) return test_summary("test_cuda_models") | 1;
     // Every architecture's tiny config, tiny-<arch> (test_registry holds them to the name).
@@ -196,6 +243,9 @@ int main(void) {
         }
         test_determinism(tiny);
         test_decode_graph(tiny);
+#ifdef TB_SIMT_EMU
+        test_failed_capture(tiny);
+#endif
     }
     test_dstate_limit();
     return test_summary("test_cuda_models");

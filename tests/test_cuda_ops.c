@@ -369,6 +369,24 @@ static void test_determinism(void) {
     for (int r = 0; r < 2; r++) gpu->free(dw[r]), gpu->free(db[r]);
 }
 
+// The backend describes itself: its device, host threads and the matmuls'
+// precision, which follows the TF32 switch.
+static void test_describe(void) {
+    BackendInfo info;
+    gpu->describe(&info);
+    CHECK(!gpu->on_host && info.device[0] && tb_streq(info.device, backend_cuda_device_name()) &&
+              tb_streq(info.precision, "fp32"),
+          "the CUDA backend describes itself as '%s', '%s'", info.device, info.precision);
+    backend_cuda_set_tf32(1);
+    gpu->describe(&info);
+    CHECK(tb_streq(info.precision, "tf32"), "with TF32 on, the precision reads '%s'", info.precision);
+    backend_cuda_set_tf32(0);
+    gpu->set_threads(2);
+    gpu->describe(&info);
+    CHECK(info.threads == 2, "after set_threads(2) the CUDA backend reports %d host threads",
+          info.threads);
+}
+
 int main(void) {
     if (!open_gpu()) return test_summary("test_cuda_ops") | 1;
     rng_seed(&rng, 1234);
@@ -384,5 +402,6 @@ int main(void) {
         test_conv1d(order);
     }
     test_determinism();
+    test_describe();
     return test_summary("test_cuda_ops");
 }

@@ -173,6 +173,15 @@ static void test_dense_ops(void) {
         twin_free(&yn);
         twin_check("attention_decode", "k_cache", &kc, 0, 0);
         twin_check("attention_decode", "v_cache", &vc, 0, 0);
+        // A context whose scores pass 48 KB of shared memory (max_T above
+        // 12,288): the kernel must opt in to more, or the launch fails.
+        enum { LONG_T = 16384 };
+        Twin lk = twin_zero((size_t)LONG_T * C), lv = twin_zero((size_t)LONG_T * C), ly = twin_zero(3 * C);
+        gpu->to_device(pos_dev, &zero, sizeof zero);
+        cpu->attention_decode(ly.c, lk.c, lv.c, qkv.c, &zero, 3, LONG_T, C, NH);
+        gpu->attention_decode(ly.g, lk.g, lv.g, qkv.g, pos_dev, 3, LONG_T, C, NH);
+        twin_check("attention_decode", "out with a 16,384-token cache", &ly, TOL_SUM);
+        twin_free(&lk), twin_free(&lv), twin_free(&ly);
         gpu->free(pos_dev);
         Twin *all[] = {&qkv, &out, &att, &dout, &dqkv, &scratch, &kc, &vc, &y};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) twin_free(all[i]);

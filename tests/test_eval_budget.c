@@ -140,7 +140,7 @@ static void test_eta(void) {
     EvalPlan p;
     eval_budget_apply(&p, &c, VAL_TOKENS, 1000, NULL);
     // After the step-0 validation of 96 windows in 9.6 s, no checkpoint yet.
-    RunCosts k = {9.6, 96, 0, 0, 72e6};
+    RunCosts k = {9.6, 96, 0, 0, 72e6, 0};
     Eta e;
     eta_remaining(&e, &c, &p, &k, 10, 1.0);
     CHECK(e.evals_left == 2 && e.ckpts_left == 1, "after step 10: %d validations and %d checkpoints left",
@@ -164,8 +164,19 @@ static void test_eta(void) {
               fabs(e.eval_s - 101 * 214 * 0.1) < 1e-6,
           "protocol: %d validations, %d checkpoints, %g s training, %g s validation", e.evals_left, e.ckpts_left,
           e.train_s, e.eval_s);
+    // The final phase: 2 passes of prefills of 16 and 64 tokens and a decode
+    // of 64, and 3 tunes of up to 64 tokens (the context caps max_tokens).
+    c.inference_repeats = 1, c.sample_count = 3, c.sample_max_tokens = 100;
+    k.context = 64;
+    double per_token = 0.1 / c.seq_len;
+    double expect = per_token * (2 * (ETA_PREFILL_TOKEN_COST * 80 + ETA_DECODE_TOKEN_COST * 64) +
+                                 ETA_DECODE_TOKEN_COST * 3 * 64);
+    eta_remaining(&e, &c, &p, &k, 10, 1.0);
+    CHECK(fabs(e.final_s - expect) < 1e-9 && fabs(e.total_s - (e.train_s + e.eval_s + e.ckpt_s + e.final_s)) < 1e-9,
+          "final phase: %g s, expected %g", e.final_s, expect);
+    k.context = 0;
     // Before any validation the validation time is unknown, not made up.
-    RunCosts none = {0, 0, 0, 0, 72e6};
+    RunCosts none = {0, 0, 0, 0, 72e6, 0};
     eta_remaining(&e, &c, &p, &none, 10, 1.0);
     CHECK(isnan(eta_seconds_per_window(&none)) && e.eval_s == 0, "no validation yet: %g", e.eval_s);
 }

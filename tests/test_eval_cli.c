@@ -51,7 +51,7 @@ int main(void) {
     Model *m = model_create(&spec, backend_cpu());
     m->vt->init_weights(m, 21);
     snprintf(ckpt, sizeof ckpt, "%s/ck", root);
-    checkpoint_save(ckpt, m, NULL);
+    checkpoint_save(ckpt, m, NULL, NULL);
     int bytes[TOK_VOCAB_BYTES];
     for (int v = 0; v < V; v++) bytes[v] = tok_token_bytes(tok, v);
     EvalOptions opt = {4, 16, 0};
@@ -132,7 +132,7 @@ int main(void) {
         free(text);
         if (pass == 0) {
             model_param(m, "transformer.h.1.mlp.c_fc.weight")[17] = NAN;
-            CHECK(checkpoint_save(ckpt, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+            CHECK(checkpoint_save(ckpt, m, NULL, NULL) == 0, "save with a NaN: %s", tb_last_error());
         }
     }
     model_destroy(m);

@@ -39,7 +39,7 @@ done
 
 # Tunes from each checkpoint, scored (with the real tunes) against the first
 # 20 validation tunes; make plots and make tables then show them too.
-awk '/^X:/ { n++ } n <= 20' data/corpus/irishman/val.abc >"$tmp/val20.abc"
+awk '/^X:/ { n++ } n <= 20' data/corpus/music21/control/val.abc >"$tmp/val20.abc"
 music="RECORDS=$tmp/results GENERATED_DIR=$tmp/generated MUSIC_DIR=$tmp/music VAL_SPLIT=$tmp/val20.abc"
 check "make generated" bash -c "make --no-print-directory generated $music GEN_N=2 GEN_SAMPLING='--max-tokens 64' >$tmp/generated.log 2>&1"
 for e in $models; do

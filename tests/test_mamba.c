@@ -94,9 +94,9 @@ static void test_init_and_config(void) {
     m->vt->init_weights(m, 1);
     const int L = spec.n_layer, d = 256, di = 512, R = 16, S = 16;
     // embedding N(0, 0.02)
-    TensorStats st = param_stats(m, "backbone.embedding.weight");
+    TensorStats st = param_stats(m, "backbone.embeddings.weight");
     CHECK(fabs(st.mean) < 3e-4 && fabs(st.sd - 0.02) < 0.0006, "embedding mean %g std %g", st.mean, st.sd);
-    CHECK(model_find_tensor(m, "backbone.embedding.weight")->weight_decay, "the embedding decays");
+    CHECK(model_find_tensor(m, "backbone.embeddings.weight")->weight_decay, "the embedding decays");
     // A_log = log(n + 1), exactly, every layer; D = 1; norms = 1
     int a_ok = 1, d_ok = 1;
     for (int l = 0; l < L; l++) {
@@ -144,21 +144,46 @@ static void test_init_and_config(void) {
     for (int i = 0; i < 6; i++) CHECK(!model_find_tensor(m, nd[i])->weight_decay, "%s decays", nd[i]);
     CHECK(model_find_tensor(m, "backbone.layers.0.mixer.x_proj.weight")->weight_decay, "x_proj decays");
 
-    // config.json: MambaConfig fields that read back into the same spec
+    // config.json: transformers' MambaConfig fields that read back into the same spec
     cJSON *cfg = m->vt->config_json(m);
-    const cJSON *ssm = cJSON_GetObjectItem(cfg, "ssm_cfg");
-    CHECK(json_int_is(cfg, "d_model", 256) && json_int_is(cfg, "n_layer", 13) &&
-              json_int_is(cfg, "vocab_size", 1024) && cJSON_IsTrue(cJSON_GetObjectItem(cfg, "rms_norm")) &&
-              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "tie_embeddings")) &&
-              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "residual_in_fp32")) &&
-              json_int_is(cfg, "pad_vocab_size_multiple", 8) && json_int_is(ssm, "d_state", 16) &&
-              json_int_is(ssm, "dt_rank", 16),
+    const cJSON *type = cJSON_GetObjectItem(cfg, "model_type");
+    CHECK(cJSON_IsString(type) && strcmp(type->valuestring, "mamba") == 0 && json_int_is(cfg, "hidden_size", 256) &&
+              json_int_is(cfg, "num_hidden_layers", 13) && json_int_is(cfg, "vocab_size", 1024) &&
+              json_int_is(cfg, "state_size", 16) && json_int_is(cfg, "conv_kernel", 4) &&
+              json_int_is(cfg, "expand", 2) && json_int_is(cfg, "intermediate_size", 512) &&
+              json_int_is(cfg, "time_step_rank", 16) && cJSON_IsFalse(cJSON_GetObjectItem(cfg, "use_bias")) &&
+              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "use_conv_bias")) &&
+              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "tie_word_embeddings")) &&
+              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "residual_in_fp32")) && !cJSON_GetObjectItem(cfg, "d_model"),
           "config.json fields");
     ModelSpec back;
     CHECK(model_spec_from_config_json(&back, cfg, "config.json") == 0 && back.d_model == 256 &&
               back.n_layer == 13 && back.d_state == 16 && back.d_conv == 4 && back.expand == 2 &&
               back.dt_rank == 16 && back.vocab_size == 1024 && strcmp(back.arch, "mamba") == 0,
           "config.json does not read back: %s", tb_last_error());
+    // A contradiction is refused, naming the field.
+    cJSON_ReplaceItemInObject(cfg, "intermediate_size", cJSON_CreateNumber(500));
+    tb_clear_error();
+    CHECK(model_spec_from_config_json(&back, cfg, "config.json") != 0 && strstr(tb_last_error(), "intermediate_size"),
+          "intermediate_size 500 accepted: %s", tb_last_error());
+    cJSON_ReplaceItemInObject(cfg, "intermediate_size", cJSON_CreateNumber(512));
+    cJSON_ReplaceItemInObject(cfg, "use_bias", cJSON_CreateTrue());
+    tb_clear_error();
+    CHECK(model_spec_from_config_json(&back, cfg, "config.json") != 0 && strstr(tb_last_error(), "use_bias"),
+          "use_bias true accepted: %s", tb_last_error());
+    cJSON_Delete(cfg);
+    // mamba_ssm's MambaConfig (the export format, and older checkpoints) reads back too.
+    cfg = m->arch->other_config_json(&m->spec);
+    const cJSON *ssm = cJSON_GetObjectItem(cfg, "ssm_cfg");
+    CHECK(json_int_is(cfg, "d_model", 256) && json_int_is(cfg, "n_layer", 13) &&
+              json_int_is(cfg, "vocab_size", 1024) && cJSON_IsTrue(cJSON_GetObjectItem(cfg, "rms_norm")) &&
+              cJSON_IsTrue(cJSON_GetObjectItem(cfg, "tie_embeddings")) &&
+              json_int_is(cfg, "pad_vocab_size_multiple", 8) && json_int_is(ssm, "d_state", 16) &&
+              json_int_is(ssm, "dt_rank", 16) && !cJSON_GetObjectItem(cfg, "tunebench"),
+          "mamba_ssm config.json fields");
+    CHECK(model_spec_from_config_json(&back, cfg, "config.json") == 0 && back.d_model == 256 &&
+              back.n_layer == 13 && back.d_state == 16 && back.dt_rank == 16 && strcmp(back.arch, "mamba") == 0,
+          "mamba_ssm's config.json does not read back: %s", tb_last_error());
     cJSON_Delete(cfg);
     model_destroy(m);
 

@@ -6,7 +6,8 @@
 // a model that always prefers end-of-tune stops at once. Refusals: a meter,
 // key or bar count that no ABC reader takes, an unknown option, a checkpoint
 // with a flipped byte or a NaN weight. A prompt that is not UTF-8 still gives
-// an index.json that is JSON.
+// an index.json that is JSON. --prompts-from gives each tune a real tune's
+// header, reproducibly; a run folder's best/ is read unless --checkpoint latest.
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -24,9 +25,13 @@ static char *read_text(const char *dir, const char *name) {
     return tb_read_file(path, NULL);
 }
 
+// The tunebench beside this test (<build>/tunebench for
+// <build>/tests/test_music_generate), so that the sanitizer build tests its own.
+static char tunebench[512] = "build/tunebench";
+
 static int run(const char *args) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "build/tunebench generate %s > /dev/null 2>&1", args);
+    snprintf(cmd, sizeof cmd, "%s generate %s > /dev/null 2>&1", tunebench, args);
     return system(cmd);
 }
 
@@ -37,7 +42,7 @@ static int run_argv(char *const args[], const char *err_path) {
     if (pid == 0) {
         int out = open("/dev/null", O_WRONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(out, 1), dup2(err, 2);
-        execv("build/tunebench", args);
+        execv(tunebench, args);
         _exit(127);
     }
     int st = 0;
@@ -83,15 +88,18 @@ static int save_tiny(const char *dir, int eot_always) {
             w[(size_t)TOK_EOT_ID * C + c] = 10;
         }
     }
-    int rc = checkpoint_save(dir, m, NULL);
+    int rc = checkpoint_save(dir, m, NULL, NULL);
     model_destroy(m);
     return rc;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *tests_dir = strstr(argv[0], "/tests/");
+    if (tests_dir) snprintf(tunebench, sizeof tunebench, "%.*s/tunebench", (int)(tests_dir - argv[0]), argv[0]);
     char root[] = "/tmp/tb_test_generate_XXXXXX";
     CHECK(mkdtemp(root) != NULL, "mkdtemp");
-    char ckpt[300], eot_ckpt[300], out1[300], out2[300], out3[300], args[1500];
+    char ckpt[300], eot_ckpt[300], out1[300], out2[300], out3[300], args[1500], cmd_rm[400];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt", root);
     snprintf(eot_ckpt, sizeof eot_ckpt, "%s/ckpt_eot", root);
     snprintf(out1, sizeof out1, "%s/out1", root);
@@ -160,6 +168,82 @@ int main(void) {
           "index.json records the end-of-tune stop");
     free(idx);
 
+    // --prompts-from: each tune starts with a real tune's header (X:1, then
+    // S:/B:/E:/L:/M:/K: as written; T: and the body left out); a tune without
+    // K: gives no prompt. Five tunes over two headers use both, and the same
+    // seed gives the same prompts.
+    char val[320], out5[320], out6[320];
+    snprintf(val, sizeof val, "%s/val.abc", root);
+    snprintf(out5, sizeof out5, "%s/out5", root);
+    snprintf(out6, sizeof out6, "%s/out6", root);
+    const char *val_text = "X:4\nT:First\nS:2\nB:8\nE:5\nB:8\nL:1/8\nM:6/8\nK:D\nABc|def|]\n\n"
+                           "X:5\nT:No key\nM:3/4\nABc|\n\n"
+                           "X:6\nT:Second\nM:3/4\nL:1/16\nK:Ador\nabc|]\n";
+    const char *heads[2] = {"X:1\nS:2\nB:8\nE:5\nB:8\nL:1/8\nM:6/8\nK:D\n", "X:1\nM:3/4\nL:1/16\nK:Ador\n"};
+    tb_write_file_atomic(val, val_text, strlen(val_text));
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 5 --seed 3 --max-tokens 8 --prompts-from %s --out %s",
+                 ckpt, val, k ? out6 : out5);
+        CHECK(run(args) == 0, "generate --prompts-from failed: %s", args);
+    }
+    int used[2] = {0, 0}, same = 1;
+    for (int i = 1; i <= 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "tune_%03d.abc", i);
+        char *a = read_text(out5, name), *b = read_text(out6, name);
+        int which = -1;
+        for (int k = 0; k < 2; k++)
+            if (a && strncmp(a, heads[k], strlen(heads[k])) == 0) which = k;
+        CHECK(which >= 0, "%s starts with no validation header: %s", name, a ? a : "(none)");
+        if (which >= 0) used[which]++;
+        same &= a && b && strcmp(a, b) == 0;
+        free(a), free(b);
+    }
+    CHECK(used[0] && used[1] && used[0] + used[1] == 5, "both headers are used (%d and %d)", used[0], used[1]);
+    CHECK(same, "--prompts-from with one seed gives the same tunes");
+    idx = read_text(out5, "index.json");
+    j = idx ? cJSON_Parse(idx) : NULL;
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tunes"), 0);
+    CHECK(tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "prompts_from")), val) &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(j, "prompt_headers")) == 2 &&
+              cJSON_IsString(cJSON_GetObjectItem(first, "prompt")) &&
+              tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "checkpoint_kind")), "latest"),
+          "index.json records the prompts' source, each tune's prompt and the checkpoint kind");
+    cJSON_Delete(j);
+    free(idx);
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --prompts-from %s --meter 3/4 --out %s", ckpt, val, out6);
+    CHECK(WEXITSTATUS(run(args)) == 2, "--prompts-from with --meter is an error");
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --prompts-from %s/none.abc --out %s", ckpt, root, out6);
+    CHECK(WEXITSTATUS(run(args)) == 1, "a missing --prompts-from file is an error");
+
+    // The best checkpoint: a run folder RUN/ with RUN.best/ beside it (here
+    // the end-of-tune model) is read from RUN.best/ unless --checkpoint latest.
+    char best[330], out7[320];
+    snprintf(best, sizeof best, "%s.best", ckpt);
+    snprintf(out7, sizeof out7, "%s/out7", root);
+    CHECK(save_tiny(best, 1) == 0, "saving RUN.best/: %s", tb_last_error());
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 1 --temperature 0 --prompt 'X:1\\nK:G\\n' --out %s", ckpt,
+             out7);
+    CHECK(run(args) == 0, "generate from a run folder with RUN.best/ beside it");
+    e = read_text(out7, "tune_001.abc");
+    idx = read_text(out7, "index.json");
+    CHECK(e && strcmp(e, "X:1\nK:G\n") == 0 && idx && strstr(idx, "\"checkpoint_kind\":\t\"best\""),
+          "RUN.best/ is the default: %s", e ? e : "(none)");
+    free(e), free(idx);
+    snprintf(args, sizeof args,
+             "--ckpt %s --tokenizer bytes --n 1 --temperature 0 --checkpoint latest --prompt 'X:1\\nK:G\\n' --out %s",
+             ckpt, out7);
+    CHECK(run(args) == 0, "generate --checkpoint latest");
+    e = read_text(out7, "tune_001.abc");
+    idx = read_text(out7, "index.json");
+    CHECK(e && strcmp(e, "X:1\nK:G\n") != 0 && idx && strstr(idx, "\"checkpoint_kind\":\t\"latest\""),
+          "--checkpoint latest reads the folder itself");
+    free(e), free(idx);
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --checkpoint newest --out %s", ckpt, out7);
+    CHECK(WEXITSTATUS(run(args)) == 2, "--checkpoint newest is refused");
+    snprintf(cmd_rm, sizeof cmd_rm, "rm -rf %s", best);
+    CHECK(system(cmd_rm) == 0, "remove RUN.best/");
+
     // Bad input: a missing checkpoint, a vocabulary mismatch, conflicting options.
     snprintf(args, sizeof args, "--ckpt %s/none --tokenizer bytes --out %s", root, out3);
     CHECK(run(args) != 0, "a missing checkpoint is an error");
@@ -179,6 +263,28 @@ int main(void) {
                             (char *)bad[i][0], (char *)bad[i][1], NULL};
         CHECK(run_argv(argv_bad, err) == 2 && file_has(err, bad[i][2]), "%s is accepted", bad[i][2]);
     }
+    // Header fields far longer than any header line, each one the ABC reader
+    // would take (clef words after the key, spaces after the unit and meter):
+    // refused with the option and its limit named, before any prompt is built.
+    char *huge = tb_malloc(5001);
+    static const char *const long_opts[] = {"--key", "--unit", "--meter"};
+    static const char *const long_heads[] = {"D", "1/8", "6/8"};
+    for (int i = 0; i < 3; i++) {
+        memset(huge, ' ', 5000), huge[5000] = '\0';
+        memcpy(huge, long_heads[i], strlen(long_heads[i]));
+        for (int k = 8; i == 0 && k + 7 < 5000; k += 8) memcpy(huge + k, "treble", 6);
+        char *argv_long[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                             (char *)long_opts[i], huge, NULL};
+        char want[64];
+        snprintf(want, sizeof want, "%s is 5000 bytes long", long_opts[i]);
+        CHECK(run_argv(argv_long, err) == 2 && file_has(err, want), "a 5000-byte %s is not refused", long_opts[i]);
+    }
+    // A 5000-byte --prompt is read whole; it is longer than the context.
+    memset(huge, 'A', 5000), huge[0] = 'X', huge[1] = ':';
+    char *argv_prompt[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                           "--prompt", huge, NULL};
+    CHECK(run_argv(argv_prompt, err) == 1 && file_has(err, "too long for"), "a 5000-byte --prompt");
+    free(huge);
     char *bogus[] = {"tunebench", "generate", "--ckpt", ckpt, "--out", out3, "--bogus", NULL};
     CHECK(run_argv(bogus, err) != 0 && file_has(err, "unknown option '--bogus'"), "--bogus is not called unknown");
 
@@ -215,7 +321,7 @@ int main(void) {
     CHECK(m != NULL, "reload: %s", tb_last_error());
     if (m) {
         model_param(m, "transformer.ln_f.bias")[3] = NAN;
-        CHECK(checkpoint_save(ckpt, m, NULL) == 0, "save with a NaN: %s", tb_last_error());
+        CHECK(checkpoint_save(ckpt, m, NULL, NULL) == 0, "save with a NaN: %s", tb_last_error());
         model_destroy(m);
     }
     CHECK(run_argv(from_ckpt, err) != 0 && file_has(err, "non-finite") && file_has(err, "transformer.ln_f.bias"),

@@ -7,6 +7,7 @@
 
 #include "lib/common.h"
 #include "../src/music/music_eval.h"
+#include "../src/music/music_features.h"
 #include "../src/music/music_metrics.h"
 #include "../src/music/music_tools.h"
 #include "../src/music/tune.h"
@@ -224,6 +225,138 @@ static void test_checker(void) {
     tune_free(&t);
 }
 
+// Absurd durations: 62 '>' in a row, and five near-prime denominators in one
+// bar (their sum's denominator passes 2^63). Each is an invalid tune with its
+// error named, never an overflow (the sanitizer build checks there is none).
+static void test_absurd_durations(const char *tunebench) {
+    char text[256];
+    char marks[63];
+    memset(marks, '>', 62), marks[62] = '\0';
+    snprintf(text, sizeof text, "X:1\nM:4/4\nL:1/8\nK:C\ne%sf|\n", marks);
+    MusicTune t = parse(text);
+    CHECK(t.num_errors == 20 && t.num_issues_kept && strstr(t.issues[0].message, "follows another"),
+          "e>...>f (62 marks): %d errors, want 20 (one per extra '>>>'), first: %s", t.num_errors,
+          t.num_issues_kept ? t.issues[0].message : "none");
+    // e>>>f itself: e takes 15/8 of an eighth, f 1/8: one quarter note.
+    CHECK(t.num_bars == 1 && rat_is(t.bars[0].duration, 1, 4), "e>>>f lasts 1/4");
+    tune_free(&t);
+
+    t = parse("X:1\nM:4/4\nL:1/8\nK:C\nC/99991 D/99989 E/99971 F/99961 G/99929|cdef|\n");
+    CHECK(t.num_errors == 1 && strstr(t.issues[0].message, "absurd duration"), "near-prime lengths: %d errors (%s)",
+          t.num_errors, t.num_issues_kept ? t.issues[0].message : "none");
+    CHECK(t.num_bars == 2 && !rat_valid(t.bars[0].duration) && !music_bar_is_consistent(&t.bars[0]) &&
+              rat_is(t.bars[1].duration, 1, 2),
+          "the overflowing bar has no duration and is inconsistent; the next is 1/2");
+    tune_free(&t);
+
+    // Overflow propagates rather than wraps.
+    Rational big = rat_make(INT64_MAX / 2, 1);
+    CHECK(!rat_valid(rat_add(big, rat_add(big, big))) && !rat_valid(rat_mul(big, rat_make(3, 1))) &&
+              rat_valid(rat_add(big, big)) && rat_cmp(rat_mul(big, big), big) > 0,
+          "int64 overflow gives no value, compared above every value");
+    Rational r;
+    CHECK(music_parse_meter("9223372036854775807+9223372036854775807/8", &r) != 0, "a meter beyond int64 is refused");
+
+    // The CLI on such a tune: exit 0, the tune counted invalid.
+    char dir[] = "/tmp/tb_test_music_absurd_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char abc[300], out[300], cmd[1200];
+    snprintf(abc, sizeof abc, "%s/broken.abc", dir);
+    tb_write_file_atomic(abc, text, strlen(text));
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(cmd, sizeof cmd, "%s evaluate-music --file %s --no-abc2midi --out %s >/dev/null 2>&1", tunebench, abc,
+             out);
+    CHECK(system(cmd) == 0, "evaluate-music on e>...>f (62 marks) failed: %s", cmd);
+    char *json = tb_read_file(out, NULL);
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "tunes"), 0);
+    CHECK(first && cJSON_IsFalse(cJSON_GetObjectItem(first, "checker_valid")), "the tune is invalid in the JSON");
+    cJSON_Delete(root);
+    free(json);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+// Structure, note durations, features and the Yang & Lerch comparison.
+static void test_structure_and_features(void) {
+    // |: A A B :| then C A: sections end at :| and at the end: 2. The second
+    // section (CDEF ABcd) shares 1 of its 2 bars (half) with the first
+    // (ABcd ABcd efga), so it is the same part: 1 part. Repeated bars: the
+    // 2nd ABcd and the last ABcd, 2 of the 4 after the first.
+    MusicTune t = parse("X:1\nM:4/4\nL:1/4\nK:C\n|:ABcd|ABcd|efga:|CDEF|ABcd|]\n");
+    TuneMetrics m;
+    music_tune_metrics(&t, 0, NULL, &m);
+    CHECK(m.sections == 2 && m.repeats == 1 && m.parts == 1 && m.bars_repeated == 2,
+          "structure: %d sections (2), %d repeats (1), %d parts (1), %d repeated bars (2)", m.sections, m.repeats,
+          m.parts, m.bars_repeated);
+    tune_free(&t);
+    // AABB written out: |:A:|:B:| with different B: 2 sections, 2 parts, 2 repeats.
+    t = parse("X:1\nM:4/4\nL:1/4\nK:C\n|:ABcd|efga:|\n|:CDEF|GABc:|\n");
+    music_tune_metrics(&t, 0, NULL, &m);
+    CHECK(m.sections == 2 && m.repeats == 2 && m.parts == 2 && m.bars_repeated == 0,
+          "AABB: %d sections, %d repeats, %d parts, %d repeated", m.sections, m.repeats, m.parts, m.bars_repeated);
+    tune_free(&t);
+
+    // Note durations (L:1/8): A2 = 1/4, B = 1/8, c>d = 3/16 and 1/16, [CEG]4 = 1/2 each, (3def = 1/12 each.
+    t = parse("X:1\nM:4/4\nL:1/8\nK:C\nA2 B c>d [CEG]4|(3def z3|]\n");
+    float want[] = {0.25f, 0.125f, 0.1875f, 0.0625f, 0.5f, 0.5f, 0.5f, 1 / 12.f, 1 / 12.f, 1 / 12.f};
+    float got[10] = {0};
+    for (int k = 0; k < t.num_notes && k < 10; k++) got[k] = t.notes[k].duration;
+    CHECK(t.num_notes == 10, "10 notes, got %d", t.num_notes);
+    check_close("note durations", got, want, 10, 1e-7f, 0);
+    // Features: pitch classes A B C D C E G D E F -> C 2, D 2, E 2, F 1, G 1, A 1, B 1 of 10.
+    double f[MUSIC_FEATURE_TOTAL];
+    CHECK(music_tune_features(&t, f) == 1, "a tune with notes has features");
+    const double *pc = f + music_feature_offset[FEATURE_pitch_class];
+    CHECK(pc[0] == 0.2 && pc[2] == 0.2 && pc[4] == 0.2 && pc[5] == 0.1 && pc[9] == 0.1 && pc[1] == 0,
+          "pitch-class histogram");
+    // Intervals: A3 B3 c d C E G d e f = 57 59 60 62 48 52 55 62 64 65: steps
+    // +2 +1 +2 -14 +4 +3 +7 +2 +1: +2 three times of 9, -14 clipped to -12.
+    const double *iv = f + music_feature_offset[FEATURE_interval];
+    CHECK(fabs(iv[12 + 2] - 3.0 / 9) < 1e-12 && fabs(iv[0] - 1.0 / 9) < 1e-12 && fabs(iv[12 + 7] - 1.0 / 9) < 1e-12,
+          "interval histogram");
+    // Lengths: 1/4 once, 1/8 once, 3/16 once, 1/16 once, 1/2 three times;
+    // 1/12 is nearest 3/32 in log2 (three times).
+    const double *ln = f + music_feature_offset[FEATURE_note_length];
+    CHECK(ln[5] == 0.1 && ln[3] == 0.1 && ln[4] == 0.1 && ln[1] == 0.1 && fabs(ln[7] - 0.3) < 1e-12 &&
+              fabs(ln[2] - 0.3) < 1e-12,
+          "note-length histogram");
+    CHECK(f[music_feature_offset[FEATURE_pitch_range]] == 65 - 48, "pitch range 17");
+    // Distinct steps: +2 +1 -14 +4 +3 +7 (+2 and +1 again): 6.
+    music_tune_metrics(&t, 0, NULL, &m);
+    CHECK(m.distinct_intervals == 6, "distinct intervals: %d, want 6", m.distinct_intervals);
+    tune_free(&t);
+
+    // Edit distance over bars: abc vs abd: 1 substitution of 3; vs empty: 1.
+    uint64_t a[3] = {1, 2, 3}, b[3] = {1, 2, 4}, c[2] = {2, 3};
+    CHECK(fabs(music_edit_distance(a, 3, b, 3) - 1.0 / 3) < 1e-12 && music_edit_distance(a, 3, c, 2) == 1.0 / 3 &&
+              music_edit_distance(a, 3, NULL, 0) == 1 && music_edit_distance(NULL, 0, NULL, 0) == 0,
+          "bar edit distances");
+
+    // Densities: a sample against itself overlaps entirely with KL 0; two
+    // samples far apart overlap almost nowhere.
+    double p[6] = {1, 2, 2, 3, 3, 4}, q[6] = {40, 41, 41, 42, 42, 43};
+    double oa, kl;
+    music_density_compare(p, 6, p, 6, &oa, &kl);
+    CHECK(fabs(oa - 1) < 1e-9 && fabs(kl) < 1e-9, "a sample against itself: overlap %g, KL %g", oa, kl);
+    music_density_compare(p, 6, q, 6, &oa, &kl);
+    CHECK(oa < 0.01 && kl > 5, "samples far apart: overlap %g, KL %g", oa, kl);
+    // Yang & Lerch on pitch range: a set like the reference scores near 1,
+    // one with ranges far off near 0.
+    double ref[8 * MUSIC_FEATURE_TOTAL] = {0}, same[8 * MUSIC_FEATURE_TOTAL] = {0}, off[8 * MUSIC_FEATURE_TOTAL] = {0};
+    int at = music_feature_offset[FEATURE_pitch_range];
+    for (int i = 0; i < 8; i++) {
+        ref[i * MUSIC_FEATURE_TOTAL + at] = 10 + i;
+        same[i * MUSIC_FEATURE_TOTAL + at] = 10 + (7 - i);
+        off[i * MUSIC_FEATURE_TOTAL + at] = 60 + i;
+    }
+    double oa_same, kl_same, oa_off, kl_off;
+    music_yang_lerch(ref, 8, same, 8, FEATURE_pitch_range, &oa_same, &kl_same);
+    music_yang_lerch(ref, 8, off, 8, FEATURE_pitch_range, &oa_off, &kl_off);
+    CHECK(oa_same > 0.8 && oa_off < 0.05 && kl_off > kl_same, "Yang & Lerch: same %g (KL %g), off %g (KL %g)", oa_same,
+          kl_same, oa_off, kl_off);
+}
+
 static void count_tune(const char *text, size_t len, void *ctx) {
     (void)text, (void)len;
     (*(int *)ctx)++;
@@ -258,6 +391,29 @@ static void test_split_and_novelty(void) {
     t = parse("X:9\nM:4/4\nL:1/4\nK:C\nABce|efga|cBAG|gfed|]\n");
     music_tune_metrics(&t, 0, &ix, &m);
     CHECK(m.novelty_bars_in_train == 3 && m.novelty_spans_in_train == 0, "one changed bar, reordered span");
+    tune_free(&t);
+
+    // Copying. "A B c d|efga|gfed|cBAG|GGGG": its first four bars are
+    // training tune 1's, in order: a run of 4. Its distinct bars {ABcd efga
+    // gfed cBAG GGGG} share 4 with tune 1's 4: Jaccard 4 / (5 + 4 - 4),
+    // distance 0.2.
+    t = parse("X:9\nM:4/4\nL:1/4\nK:C\nA B c d|efga|gfed|cBAG|GGGG|]\n");
+    music_tune_metrics(&t, 0, &ix, &m);
+    CHECK(m.longest_copied_run == 4 && fabs(m.nn_distance - 0.2) < 1e-12, "copied run %d (want 4), NN %g (want 0.2)",
+          m.longest_copied_run, m.nn_distance);
+    tune_free(&t);
+    // "ABce|efga|cBAG|gfed": no two of its bars follow each other in training
+    // (there gfed comes before cBAG): a run of 1; 3 of 4 + 4 - 3 shared: 0.4.
+    t = parse("X:9\nM:4/4\nL:1/4\nK:C\nABce|efga|cBAG|gfed|]\n");
+    music_tune_metrics(&t, 0, &ix, &m);
+    CHECK(m.longest_copied_run == 1 && fabs(m.nn_distance - 0.4) < 1e-12, "copied run %d (want 1), NN %g (want 0.4)",
+          m.longest_copied_run, m.nn_distance);
+    tune_free(&t);
+    // Nothing in common: run 0, distance 1.
+    t = parse("X:9\nM:4/4\nL:1/4\nK:C\nGGGG|FFFF|]\n");
+    music_tune_metrics(&t, 0, &ix, &m);
+    CHECK(m.longest_copied_run == 0 && m.nn_distance == 1, "no copying: run %d, NN %g", m.longest_copied_run,
+          m.nn_distance);
     tune_free(&t);
     novelty_free(&ix);
 
@@ -444,6 +600,8 @@ int main(int argc, char **argv) {
     test_bar_consistency();
     test_pitch_and_key();
     test_checker();
+    test_absurd_durations(tunebench);
+    test_structure_and_features();
     test_split_and_novelty();
     test_distributions();
     test_control_codes();

@@ -67,10 +67,10 @@ static void test_adamw_against_pytorch(void) {
 // an undecayed tensor exactly unchanged and shrinks a decayed one by 1 - lr*wd.
 static void test_decay_flags(void) {
     float p[4] = {1, -2, 3, -4}, g[4] = {0}, m[4] = {0}, v[4] = {0};
-    adamw_update(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, 1);
+    adamw_update_cpu(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, 1);
     float same[4] = {1, -2, 3, -4};
     check_close("no decay, zero gradient: unchanged", p, same, 4, 0, 0);
-    adamw_update(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 2);
+    adamw_update_cpu(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 2);
     float shrunk[4] = {0.95f, -1.9f, 2.85f, -3.8f};
     check_close("decay 0.1 at lr 0.5: x0.95", p, shrunk, 4, 0, 1e-7f);
 }
@@ -94,7 +94,7 @@ static void test_sum_squares(void) {
         int threads[3] = {1, 2, 3};
         for (int t = 0; t < 3; t++) {
             omp_set_num_threads(threads[t]);
-            got[t] = sum_squares(x, n);
+            got[t] = sum_squares_cpu(x, n);
         }
         omp_set_num_threads(2);
         double err = fabs((double)(got[0] - exact));

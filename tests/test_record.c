@@ -71,7 +71,7 @@ static int check_completed_file(const char *path) {
 static void fill_record(RunRecord *rec) {
     record_set_section(rec, "environment", environment_json("cpu"));
     cJSON *data = cJSON_CreateObject();
-    cJSON_AddStringToObject(data, "dir", "data/corpus/irishman");
+    cJSON_AddStringToObject(data, "dir", "data/corpus/music21/control");
     cJSON_AddItemToObject(data, "manifest_hash", record_hash_string(0x1234abcdULL));
     cJSON_AddItemToObject(data, "tokenizer_hash", record_hash_string(0xfeedULL));
     cJSON_AddNumberToObject(data, "vocab_size", 1024);

@@ -43,6 +43,19 @@ static void test_entries(void) {
                   "%s: config %s does not resolve to a %s spec: %s", arch->name, name, arch->name,
                   tb_last_error());
         }
+        // The optional scan shape (what `tunebench bench` times alone): the
+        // batch and length asked for, a shape the backends accept, one scan
+        // per layer at most.
+        ModelSpec ts;
+        SelectiveScanParams shape = {0};
+        if (arch->scan_shape && t && model_spec_by_name(&ts, t->name, 1024) == 0) {
+            int layers = arch->scan_shape(&ts, 3, 7, &shape);
+            CHECK(layers > 0 && layers <= ts.n_layer && shape.batch == 3 && shape.seqlen == 7 &&
+                      shape.dim > 0 && shape.chunk > 0 && shape.dstate > 0 &&
+                      shape.dstate <= backend_cpu()->selective_scan_max_dstate && !shape.u,
+                  "%s: scan_shape gives %d layers of (%d, %d, %d, %d, chunk %d)", arch->name, layers,
+                  shape.batch, shape.seqlen, shape.dim, shape.dstate, shape.chunk);
+        }
     }
     CHECK(model_arch_find("transformer-xl") == NULL && strstr(tb_last_error(), "transformer-xl") &&
               strstr(tb_last_error(), model_arch_at(0)->name),
@@ -92,6 +105,24 @@ static void test_round_trips(void) {
         CHECK(model_spec_same_shapes(&back, &spec), "%s: config.json read back with other shapes",
               arch->name);
         cJSON_Delete(cfg);
+        // The other format, where there is one: its config.json is claimed by
+        // this architecture and reads back, and its names rename tensors that exist.
+        CHECK(!arch->other_format == !arch->other_config_json && (!arch->other_names || arch->other_format),
+              "%s: other_format, other_config_json and other_names go together", arch->name);
+        if (arch->other_config_json) {
+            cfg = arch->other_config_json(&spec);
+            CHECK(arch->claims_config(cfg) && model_spec_from_config_json(&back, cfg, "test/config.json") == 0 &&
+                      tb_streq(back.arch, arch->name),
+                  "%s: its %s config.json does not read back: %s", arch->name, arch->other_format, tb_last_error());
+            back.max_seq_len = spec.max_seq_len;
+            CHECK(model_spec_same_shapes(&back, &spec), "%s: the %s config.json read back with other shapes",
+                  arch->name, arch->other_format);
+            cJSON_Delete(cfg);
+        }
+        for (const char *const *p = arch->other_names; p && p[0]; p += 2)
+            CHECK(model_find_tensor(m, p[0]) && p[1] && !model_find_tensor(m, p[1]),
+                  "%s: other_names renames '%s', which is not a tensor, to '%s', which is", arch->name, p[0],
+                  p[1] ? p[1] : "(null)");
 
         cJSON *rec = cJSON_CreateObject();
         cJSON_AddStringToObject(rec, "name", spec.name);

@@ -145,7 +145,7 @@ static void test_library_refuses_links(void) {
     Model *m = model_create(&spec, backend_cpu());
     CHECK(m != NULL, "model_create: %s", tb_last_error());
     if (m) {
-        CHECK(checkpoint_save(link_path, m, NULL) != 0 && strstr(tb_last_error(), "checkpoint folder") &&
+        CHECK(checkpoint_save(link_path, m, NULL, NULL) != 0 && strstr(tb_last_error(), "checkpoint folder") &&
                   strstr(tb_last_error(), "is a symbolic link"),
               "checkpoint_save into a linked folder: %s", tb_last_error());
         model_destroy(m);

@@ -256,11 +256,11 @@ static SelectiveScanParams fused_run(const Problem *P, int chunk, Fused *f) {
     f->dD = tb_calloc(P->Dm, sizeof(float));
     f->dbias = tb_calloc(P->Dm, sizeof(float));
     p.dA_log = f->dA_log, p.dD = f->dD, p.ddelta_bias = f->dbias;
-    f->scratch_floats = selective_scan_scratch_floats(&p);
+    f->scratch_floats = selective_scan_scratch_floats_cpu(&p);
     f->scratch = tb_calloc(f->scratch_floats, sizeof(float));
     p.scratch = f->scratch;
-    selective_scan_forward(&p);
-    selective_scan_backward(&p);
+    selective_scan_forward_cpu(&p);
+    selective_scan_backward_cpu(&p);
     return p;
 }
 
@@ -373,7 +373,7 @@ static void check_step_matches_forward(int L, int dim, int dstate) {
     float *state = tb_calloc((size_t)P.Dm * P.N, sizeof(float));
     float *out = tb_malloc(rows * P.Dm * sizeof(float));
     for (int t = 0; t < P.L; t++)
-        selective_scan_step(out + (size_t)t * P.Dm, state, f.u + (size_t)t * P.stride,
+        selective_scan_step_cpu(out + (size_t)t * P.Dm, state, f.u + (size_t)t * P.stride,
                             f.dr + (size_t)t * P.stride, f.z + (size_t)t * P.stride,
                             f.Bm + (size_t)t * P.bc_stride, f.Cm + (size_t)t * P.bc_stride,
                             f.A_log, f.D, f.bias, P.Dm, P.N);
@@ -398,7 +398,7 @@ static void report_memory(void) {
     double tokens = (double)B * L;
     double naive = (double)B * L * Dm * N * 4 / tokens;  // every state, fp32
     double chunked = (double)B * ((L + chunk - 1) / chunk) * Dm * N * 4 / tokens;
-    double scratch = selective_scan_scratch_floats(&p) * 4.0 / tokens;
+    double scratch = selective_scan_scratch_floats_cpu(&p) * 4.0 / tokens;
     printf("scan memory per token per layer (dim %d, N %d, L %d, chunk %d): naive states %.0f B, "
            "chunked states %.0f B (%.0fx less), plus backward scratch %.0f B shared by all layers\n",
            Dm, N, L, chunk, naive, chunked, naive / chunked, scratch);
@@ -408,7 +408,7 @@ static void report_memory(void) {
 // ---------------------------------------------------------------- conv1d, rmsnorm, silu
 static double conv_loss(const float *x, int xs, const float *w, const float *bias, const float *R,
                         int B, int L, int Dm, int K, float *out) {
-    conv1d_forward(out, x, xs, NULL, w, bias, B, L, Dm, K);
+    conv1d_forward_cpu(out, x, xs, NULL, w, bias, B, L, Dm, K);
     double s = 0;
     for (size_t i = 0; i < (size_t)B * L * Dm; i++) s += (double)out[i] * R[i];
     return s;
@@ -441,7 +441,7 @@ static void check_conv1d(void) {
     // Backward vs finite differences on every element (float, loose).
     float *dx = tb_calloc(rows * xs, sizeof(float)), *dw = tb_calloc((size_t)Dm * K, sizeof(float));
     float *db = tb_calloc(Dm, sizeof(float));
-    conv1d_backward(dx, xs, dw, db, R, x, xs, w, B, L, Dm, K);
+    conv1d_backward_cpu(dx, xs, dw, db, R, x, xs, w, B, L, Dm, K);
     struct { const char *name; float *p; size_t n, stride, width; float *g; } ins[] = {
         {"conv1d dx", x, rows * Dm, xs, Dm, dx},
         {"conv1d dweight", w, (size_t)Dm * K, K, K, dw},
@@ -466,11 +466,11 @@ static void check_conv1d(void) {
     // Decode: state from a prefix, then steps, equal the full forward.
     int P0 = 2;  // shorter than K: the state is zero-padded
     float *state = tb_calloc((size_t)Dm * K, sizeof(float)), *o = tb_malloc(Dm * sizeof(float));
-    conv1d_state_from_sequence(state, x, xs, 1, P0, Dm, K);
-    conv1d_forward(out, x, xs, NULL, w, bias, B, L, Dm, K);
+    conv1d_state_from_sequence_cpu(state, x, xs, 1, P0, Dm, K);
+    conv1d_forward_cpu(out, x, xs, NULL, w, bias, B, L, Dm, K);
     float worst = 0;
     for (int t = P0; t < L; t++) {
-        conv1d_silu_step(o, state, x + (size_t)t * xs, w, bias, Dm, K);
+        conv1d_silu_step_cpu(o, state, x + (size_t)t * xs, w, bias, Dm, K);
         for (int d = 0; d < Dm; d++) {
             float c = out[(size_t)t * Dm + d], want = (float)(c / (1.0 + exp(-(double)c)));
             float e = fabsf(o[d] - want);
@@ -485,17 +485,17 @@ static void check_conv1d(void) {
         int P1 = 3, P2 = 2;  // P2 < K: the advance keeps part of the old state
         float *st = tb_calloc((size_t)Dm * K, sizeof(float));
         float *part = tb_malloc((size_t)P2 * Dm * sizeof(float));
-        conv1d_state_from_sequence(st, x, xs, 1, P1, Dm, K);
-        conv1d_forward(part, x + (size_t)P1 * xs, xs, st, w, bias, 1, P2, Dm, K);
+        conv1d_state_from_sequence_cpu(st, x, xs, 1, P1, Dm, K);
+        conv1d_forward_cpu(part, x + (size_t)P1 * xs, xs, st, w, bias, 1, P2, Dm, K);
         float worst2 = 0;
         for (size_t i = 0; i < (size_t)P2 * Dm; i++) {
             float e = fabsf(part[i] - out[(size_t)P1 * Dm + i]);
             if (e > worst2) worst2 = e;
         }
         CHECK(worst2 < 1e-5f, "conv1d_forward from a state: worst error %g", worst2);
-        conv1d_state_from_sequence(st, x + (size_t)P1 * xs, xs, 1, P2, Dm, K);
+        conv1d_state_from_sequence_cpu(st, x + (size_t)P1 * xs, xs, 1, P2, Dm, K);
         float *want = tb_calloc((size_t)Dm * K, sizeof(float));
-        conv1d_state_from_sequence(want, x, xs, 1, P1 + P2, Dm, K);
+        conv1d_state_from_sequence_cpu(want, x, xs, 1, P1 + P2, Dm, K);
         CHECK(memcmp(st, want, (size_t)Dm * K * sizeof(float)) == 0,
               "conv1d_state_from_sequence advanced in two parts differs from one");
         free(st), free(part), free(want);
@@ -506,7 +506,7 @@ static void check_conv1d(void) {
 
 static double rms_loss(const float *x, const float *w, const float *R, int N, int C, float *out,
                        float *rstd) {
-    rmsnorm_forward(out, rstd, x, w, N, C, 1e-5f);
+    rmsnorm_forward_cpu(out, rstd, x, w, N, C, 1e-5f);
     double s = 0;
     for (size_t i = 0; i < (size_t)N * C; i++) s += (double)out[i] * R[i];
     return s;
@@ -535,7 +535,7 @@ static void check_rmsnorm_silu(void) {
     CHECK(worst < 1e-5f, "rmsnorm forward: worst error %g", worst);
     float *dx = tb_malloc(N * C * sizeof(float)), *dw = tb_calloc(C, sizeof(float));
     for (int i = 0; i < N * C; i++) dx[i] = 0.25f;  // dinp accumulates onto this
-    rmsnorm_backward(dx, dw, R, x, w, rstd, N, C);
+    rmsnorm_backward_cpu(dx, dw, R, x, w, rstd, N, C);
     float *fdx = tb_malloc(N * C * sizeof(float)), *fdw = tb_malloc(C * sizeof(float));
     for (int i = 0; i < N * C + C; i++) {
         float *p = i < N * C ? &x[i] : &w[i - N * C], p0 = *p, h = 1e-2f;
@@ -551,14 +551,14 @@ static void check_rmsnorm_silu(void) {
     check_close("rmsnorm dweight", dw, fdw, C, 2e-3f, 2e-3f);
     // SiLU on strided rows, forward against the definition and backward against FD.
     float *s = tb_malloc(N * C * sizeof(float)), *ds = tb_malloc(N * 2 * C * sizeof(float));
-    silu_forward(s, C, x, C, N, C);
+    silu_forward_cpu(s, C, x, C, N, C);
     worst = 0;
     for (int i = 0; i < N * C; i++) {
         float e = fabsf(s[i] - (float)(x[i] / (1 + exp(-(double)x[i]))));
         if (e > worst) worst = e;
     }
     CHECK(worst < 1e-6f, "silu forward: worst error %g", worst);
-    silu_backward(ds, 2 * C, x, C, R, N, C);
+    silu_backward_cpu(ds, 2 * C, x, C, R, N, C);
     for (int i = 0; i < N * C; i++) {
         double xp = x[i] + 1e-3, xm = x[i] - 1e-3;
         fdx[i] = (float)(R[i] * (xp / (1 + exp(-xp)) - xm / (1 + exp(-xm))) / 2e-3);

@@ -6,7 +6,10 @@
 #   model or its registry entry (models/architectures.def lists them).
 # - Every registered architecture has its experiments at both sizes.
 # - Every #include points down: src/ (the CLI) and the tools -> models/, data/
-#   -> kernels/ -> lib/, and lib/ includes nothing of the project.
+#   -> kernels/ -> lib/, and lib/ includes nothing of the project; emu/ (the
+#   SIMT emulation the tests build the CUDA kernels against) includes only
+#   itself.
+# - kernels/ops.def is the only list of the backend's functions.
 set -u
 cd "$(dirname "$0")/.."
 passed=0; failed=0
@@ -54,6 +57,7 @@ allowed() {
     kernels) echo "kernels lib" ;;
     data) echo "data lib" ;;
     models) echo "models kernels lib" ;;
+    emu) echo "emu" ;;
     *) echo "src models data kernels lib plots" ;;
   esac
 }
@@ -69,10 +73,54 @@ upward_includes() {
   done < <(grep -rnE '#include "[^"]+"' "$dir" --include='*.c' --include='*.h' --include='*.cu' --include='*.cuh' --include='*.cpp' | sed -E 's/^([^:]*):[0-9]+:/\1:/')
   printf '%s' "$bad"
 }
-for dir in lib kernels data models; do
+for dir in lib kernels data models emu; do
   bad=$(upward_includes $dir "$(allowed $dir)")
   check "$dir/ includes only from: $(allowed $dir) (found:${bad:- none})" none "$bad"
 done
+
+# kernels/ops.def is the only list of the backend's functions: no other file
+# declares one as a Backend field (`(*linear_forward)(`), fills one into a
+# table (`.linear_forward = `) or declares a backend's version of one in a
+# header (`void linear_forward_cuda(`). tests/host_backend.h, a partial test
+# table of host functions, is the one exception.
+ops=$(sed -nE 's/^OP\([A-Z]+, *[a-z_]+, *([a-z0-9_]+),.*/\1/p' kernels/ops.def | paste -sd'|')
+op_lists() {
+  sources "$@" | grep -v '^tests/host_backend.h$' | xargs grep -nE \
+    "\(\*($ops)\)[[:space:]]*\(|^[[:space:]]*\.($ops)[[:space:]]*=" 2>/dev/null
+  sources "$@" | grep -E '\.(h|cuh)$' | xargs grep -nE \
+    "^(void|double|size_t)[[:space:]*]+($ops)_(cpu|cuda)[[:space:]]*\(" 2>/dev/null
+}
+check "kernels/ops.def lists at least 30 functions" [ "$(printf '%s' "$ops" | tr '|' '\n' | wc -l)" -ge 30 ]
+hits=$(op_lists $code models tests)
+check "kernels/ops.def is the only list of the backend's functions (found: ${hits:-none})" none "$hits"
+
+# No code outside kernels/ names a backend: it asks the backend (on_host,
+# describe, set_threads) and takes the default from BACKEND_DEFAULT_NAME. A
+# string literal "cpu" or "cuda", or a comparison of a backend's name, in
+# code (comments aside), or a make function choosing by BACKEND's value.
+backend_names() {
+  sources "$@" | xargs grep -nE '"(cpu|cuda)"|(strn?cmp|tb_streq)\([^;]*(be|backend)->name' 2>/dev/null |
+    grep -vE '^[^:]*:[0-9]+:[[:space:]]*//' | sed -E 's|//.*||' | grep -E '"(cpu|cuda)"|->name'
+  find "$@" -name '*.mk' 2>/dev/null | grep -v '^mk/cuda.mk$' |
+    xargs -r grep -nE '\$\((filter|filter-out|findstring|if)[^)]*\b(cpu|cuda)\b|if(n)?eq[^#]*\b(cpu|cuda)\b'
+}
+hits=$(backend_names lib src data bench plots paper models mk)
+check "no code outside kernels/ names a backend (found: ${hits:-none})" none "$hits"
+
+# The SIMT emulation (emu/) is apart from the production kernels, and its
+# calls run one way: the stream (simt_stream.cpp) calls nothing else of it.
+emu_in_kernels=$(find kernels -name 'simt*')
+check "the SIMT emulation lives in emu/, not kernels/ (found: ${emu_in_kernels:-none})" \
+  none "$emu_in_kernels"
+# Kernels declare shared memory through SHARED / DYNAMIC_SHARED
+# (kernels/cuda/cuda_common.cuh), which the emulation poisons at every block
+# start; a bare __shared__ would escape that.
+bare_shared=$(grep -nE '^[^/]*__shared__' kernels/cuda/*.cu tests/simt/*.cu 2>/dev/null)
+check "kernels declare shared memory with SHARED or DYNAMIC_SHARED (bare: ${bare_shared:-none})" \
+  none "$bare_shared"
+stream_uses=$(grep -oE '#include "[^"]+"' emu/simt_stream.cpp | grep -vE '"simt_stream.h"|"simt_emu_api.h"')
+check "emu/simt_stream.cpp calls nothing else of the emulation (includes:${stream_uses:- none})" \
+  none "$stream_uses"
 
 # The checks themselves: a planted name check and a planted upward include
 # (in a scratch folder inside kernels/'s view of the tree) are found.
@@ -81,6 +129,12 @@ tmp=$(mktemp -d ./kernels/.tb_seam_XXXXXX)
 printf 'int f(const char *a) { return tb_streq(a, "%s"); }\n' "$first" >"$tmp/x.c"
 printf '#include "../../src/runner/config.h"\n' >"$tmp/y.c"
 check "a planted architecture check is caught" [ -n "$(name_checks "$first" "$tmp")" ]
+printf 'struct X { void (*gelu_forward)(float *o, const float *i, size_t n); };\n' >"$tmp/z.h"
+check "a planted list of ops is caught" [ -n "$(op_lists "$tmp")" ]
+printf 'void gelu_forward_cuda(float *o, const float *i, size_t n);\n' >"$tmp/z.h"
+check "a planted prototype of an op is caught" [ -n "$(op_lists "$tmp")" ]
+printf 'int g(const Backend *be) { return tb_streq(be->name, "cuda"); }\n' >"$tmp/w.c"
+check "a planted backend name check is caught" [ -n "$(backend_names "$tmp")" ]
 check "a planted upward include is caught" [ -n "$(upward_includes "$tmp" "kernels lib")" ]
 rm -rf "$tmp"
 

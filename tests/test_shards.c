@@ -47,8 +47,10 @@ int main(void) {
     CHECK(loader_open(&a, path, B, T, 42) == 0 && loader_open(&b, path, B, T, 42) == 0, "%s", tb_last_error());
     CHECK(loader_num_tokens(&a) == N && loader_tokenizer_hash(&a) == 0x1234abcdULL &&
               loader_vocab_size(&a) == V, "loader accessors");
-    CHECK(loader_check_tokenizer(&a, 0x1234abcdULL) == 0 && loader_check_tokenizer(&a, 99) != 0,
+    CHECK(loader_check_tokenizer(&a, 0x1234abcdULL, V) == 0 && loader_check_tokenizer(&a, 99, V) != 0,
           "tokenizer hash check");
+    CHECK(loader_check_tokenizer(&a, 0x1234abcdULL, V + 1) != 0 && strstr(tb_last_error(), "vocabulary of"),
+          "a shard whose header vocabulary differs from the tokenizer's is accepted");
     int same = 1, windows_ok = 1;
     for (int step = 0; step < 20; step++) {
         loader_next_batch(&a, in1, tg1);

@@ -33,8 +33,8 @@ awk 'BEGIN { srand(7); notes = "CDEFGABcdefgab";
   for (t = 1; t <= 300; t++) { printf "X:%d\nT:Tune %d\nM:6/8\nL:1/8\nK:D\n", t, t;
     for (b = 0; b < 8; b++) { for (i = 0; i < 6; i++) printf "%s", substr(notes, int(rand() * 14) + 1, 1); printf "|" }
     printf "\n\n" } }' >"$tmp/tunes.abc"
-check "prepare a corpus" bash -c "'$bin' prepare --tokenizer bytes --style raw --out '$tmp/corpus' '$tmp/tunes.abc' >'$tmp/prepare.log' 2>&1"
-corpus=$tmp/corpus/raw-bytes
+check "prepare a corpus" bash -c "'$bin' prepare --tokenizer bytes --style plain --out '$tmp/corpus' '$tmp/tunes.abc' >'$tmp/prepare.log' 2>&1"
+corpus=$tmp/corpus/local/plain-bytes
 
 config() {  # config MODEL: a run far longer than the test, validating every 20 steps
   cat >"$tmp/$1.json" <<EOF
@@ -79,6 +79,8 @@ stop_run() {
   check "$name: the record says interrupted" grep -Eq '"status":[[:space:]]*"interrupted"' "$rec"
   check "$name: the record names the checkpoint" grep -Eq '"checkpoint_step":[[:space:]]*[1-9]' "$rec"
   check "$name: the record matches the schema" "$bin" check-record "$rec"
+  check "$name: the record names its corpus and style (from the manifest)" \
+    bash -c "grep -Eq '\"corpus\":[[:space:]]*\"local\"' '$rec' && grep -Eq '\"style\":[[:space:]]*\"plain\"' '$rec'"
   check "$name: the checkpoint loads (checksums hold)" \
     bash -c "'$bin' eval --ckpt '$ckpt' --data '$corpus/val.bin' --backend $backend --batch 4 >'$tmp/$name-eval.log' 2>&1"
 }

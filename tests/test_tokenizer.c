@@ -60,7 +60,7 @@ static int roundtrip_tree(const Tokenizer *tok, const char *dir, int *failures) 
 
 // Decoding a shard gives back the prepared text file exactly.
 static void check_shard_matches_text(const Tokenizer *tok, const char *style, const char *split) {
-    char bin[256], abc[256];
+    char bin[300], abc[300];
     snprintf(bin, sizeof bin, "data/corpus/%s/%s.bin", style, split);
     snprintf(abc, sizeof abc, "data/corpus/%s/%s.abc", style, split);
     ShardHeader h;
@@ -100,7 +100,7 @@ static void check_load_fails(const char *path, const void *data, size_t len, con
 
 int main(void) {
     (void)check_close;
-    const char *styles[] = {"irishman", "raw"};
+    const char *styles[] = {"music21/control", "music21/plain"};
     Tokenizer *tok[2];
     for (int s = 0; s < 2; s++) {
         char path[256];
@@ -118,7 +118,7 @@ int main(void) {
     // The whole default corpus as found, file by file, with both vocabularies.
     for (int s = 0; s < 2; s++) {
         int failures = 0;
-        int files = roundtrip_tree(tok[s], "data/corpus/abc", &failures);
+        int files = roundtrip_tree(tok[s], "data/corpus/music21/abc", &failures);
         CHECK(files > 1000 && failures == 0, "%s vocabulary: %d of %d corpus files failed the round trip",
               styles[s], failures, files);
     }
@@ -187,7 +187,7 @@ int main(void) {
 
     // Training is deterministic and fills the vocabulary exactly.
     size_t vlen;
-    char *val = tb_read_file("data/corpus/irishman/val.abc", &vlen);
+    char *val = tb_read_file("data/corpus/music21/control/val.abc", &vlen);
     CHECK(val != NULL, "%s", tb_last_error());
     if (val) {
         const char *texts[1] = {val};

@@ -97,6 +97,20 @@ int main(int argc, char **argv) {
     snprintf(wa, sizeof wa, "%s/resume/full/train_state.bin", results);
     snprintf(wb, sizeof wb, "%s/resume/killed/train_state.bin", results);
     CHECK(same_train_state(wa, wb), "the final AdamW state differs between the resumed and the uninterrupted run");
+    // Both carry the corpus's tokenizer byte for byte, and the same config.json.
+    char corpus_vocab[512];
+    snprintf(corpus_vocab, sizeof corpus_vocab, "%s/vocab.tok", corpus);
+    snprintf(wa, sizeof wa, "%s/resume/full/vocab.tok", results);
+    snprintf(wb, sizeof wb, "%s/resume/killed/vocab.tok", results);
+    CHECK(same_file(corpus_vocab, wa) && same_file(corpus_vocab, wb), "a checkpoint's vocab.tok is not the corpus's");
+    snprintf(wa, sizeof wa, "%s/resume/full/config.json", results);
+    snprintf(wb, sizeof wb, "%s/resume/killed/config.json", results);
+    CHECK(same_file(wa, wb), "the resumed run's config.json differs from the uninterrupted one's");
+    // So a run's checkpoint generates with no tokenizer given.
+    char gen[2048];
+    snprintf(gen, sizeof gen, "%s generate --ckpt %s/resume/full --n 1 --max-tokens 8 --prompt 'X:1\\n' --out %s/gen "
+             ">%s/gen.log 2>&1", tunebench, results, dir, dir);
+    CHECK(system(gen) == 0, "generate from the run's checkpoint with no --tokenizer failed (%s/gen.log)", dir);
     cJSON_Delete(b);
 
     // The same at a step chosen to fall between validations and checkpoints

@@ -122,6 +122,17 @@ static inline int log_contains(const char *log, const char *needle) {
     return found;
 }
 
+// The same without printing the log when the needle is missing (for checks
+// that something is absent).
+static inline int log_contains_quiet(const char *log, const char *needle) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, log);
+    char *text = tb_read_file(path, NULL);
+    int found = text && strstr(text, needle);
+    free(text);
+    return found;
+}
+
 // The experiment name of the test config: records go to <results>/<experiment>/.
 static char experiment[64] = "resume";
 

@@ -275,7 +275,7 @@ static void attention_forward_blas(float *out, float *att, const float *qkv, int
     }
 }
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+void attention_forward_cpu(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
     if (use_tiles(T, C / NH)) attention_forward_tiles(out, att, qkv, B, T, C, NH);
     else attention_forward_blas(out, att, qkv, B, T, C, NH);
 }
@@ -376,7 +376,7 @@ static void attention_backward_blas(float *dqkv, float *scratch, const float *do
     }
 }
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+void attention_backward_cpu(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH) {
     if (use_tiles(T, C / NH)) attention_backward_tiles(dqkv, scratch, dout, qkv, att, B, T, C, NH);
     else attention_backward_blas(dqkv, scratch, dout, qkv, att, B, T, C, NH);
@@ -387,7 +387,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 // Batch 1, n new tokens at positions *pos..: qkv (n, 3C); caches (max_T, C),
 // heads side by side in a row; out (n, C). The (head, token) pairs run in
 // parallel when there is enough work to pay for it.
-void attention_decode(float *out, float *k_cache, float *v_cache, const float *qkv,
+void attention_decode_cpu(float *out, float *k_cache, float *v_cache, const float *qkv,
                       const int32_t *pos_ptr, int n, int max_T, int C, int NH) {
     const int hs = C / NH, pos0 = *pos_ptr;
     const float scale = 1.0f / sqrtf((float)hs);

@@ -1,5 +1,9 @@
 // backend_cpu.c: the CPU Backend table. Memory is plain host memory; every op
-// is one of the functions declared in cpu_ops.h (one small file per op).
+// is one of the functions declared in cpu_ops.h (one small file per op
+// family), named from kernels/ops.def.
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +22,13 @@ static void *cpu_alloc(size_t bytes) {
 
 static void cpu_free(void *p) { free(p); }
 static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
-static void cpu_memcpy(void *dst, const void *src, size_t bytes) {
+static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
-static void cpu_memcpy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
-                          size_t width, size_t rows) {
+static void cpu_to_device(void *dst, const void *src, size_t bytes) { cpu_copy(dst, src, bytes); }
+static void cpu_to_host(void *dst, const void *src, size_t bytes) { cpu_copy(dst, src, bytes); }
+static void cpu_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                        size_t width, size_t rows) {
     for (size_t r = 0; r < rows; r++)
         memmove((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
 }
@@ -30,62 +36,37 @@ static void cpu_synchronize(void) {}
 // The CPU ops need no workspace of their own.
 static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes; }
 
+static void cpu_describe(BackendInfo *info) {
+    memset(info, 0, sizeof *info);
+    const char *core = openblas_get_corename();
+    snprintf(info->device, sizeof info->device, "host CPU (OpenBLAS %s kernels)", core ? core : "unknown");
+    info->threads = omp_get_max_threads();
+    snprintf(info->precision, sizeof info->precision, "fp32");
+}
+
+// One pool of OpenMP threads: OpenBLAS stays single-threaded (blas.c) and
+// the ops split their products over these.
+static void cpu_set_threads(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+    cpu_blas_single_threaded();
+}
+
+// kernels/ops.def's functions: memory above, no graphs, each op's <name>_cpu.
+#define OP_CPU_FN_MEMORY(name) cpu_##name
+#define OP_CPU_FN_GRAPH(name) NULL
+#define OP_CPU_FN_COMPUTE(name) name##_cpu
+
 static const Backend cpu_backend = {
     .name = "cpu",
+    .on_host = 1,
     .selective_scan_max_dstate = SCAN_MAX_DSTATE,
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CPU,
-
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .zero = cpu_zero,
-    .to_device = cpu_memcpy,
-    .to_host = cpu_memcpy,
-    .copy = cpu_memcpy,
-    .copy_2d = cpu_memcpy_2d,
-    .synchronize = cpu_synchronize,
-    .reserve_workspace = cpu_reserve_workspace,
-
-    .linear_forward = linear_forward,
-    .linear_backward = linear_backward,
-    .embedding_forward = embedding_forward,
-    .embedding_backward = embedding_backward,
-    .layernorm_forward = layernorm_forward,
-    .layernorm_backward = layernorm_backward,
-    .rmsnorm_forward = rmsnorm_forward,
-    .add_rmsnorm_forward = add_rmsnorm_forward,
-    .rmsnorm_backward = rmsnorm_backward,
-
-    .gelu_forward = gelu_forward,
-    .gelu_backward = gelu_backward,
-    .add = add_forward,
-    .accumulate = accumulate,
-    .scale = scale_inplace,
-    .silu_forward = silu_forward,
-    .silu_backward = silu_backward,
-
-    .attention_forward = attention_forward,
-    .attention_backward = attention_backward,
-    .attention_decode = attention_decode,
-
-    .crossentropy_forward_backward = crossentropy_forward_backward,
-
-    .sum_squares = sum_squares,
-    .adamw_update = adamw_update,
-
-    .conv1d_forward = conv1d_forward,
-    .conv1d_backward = conv1d_backward,
-    .conv1d_silu_step = conv1d_silu_step,
-    .conv1d_state_from_sequence = conv1d_state_from_sequence,
-    .selective_scan_forward = selective_scan_forward,
-    .selective_scan_backward = selective_scan_backward,
-    .selective_scan_scratch_floats = selective_scan_scratch_floats,
-    .selective_scan_step = selective_scan_step,
-
-    .lstm_forward = lstm_forward,
-    .lstm_backward = lstm_backward,
-    .lstm_scratch_floats = lstm_scratch_floats,
+    .describe = cpu_describe,
+    .set_threads = cpu_set_threads,
+#define OP(kind, ret, name, params, args) .name = OP_CPU_FN_##kind(name),
+#include "../ops.def"
+#undef OP
 };
-
 const Backend *backend_cpu(void) {
     cpu_blas_single_threaded();  // the ops split their own matmuls (blas.c)
     return &cpu_backend;

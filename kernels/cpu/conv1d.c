@@ -11,7 +11,7 @@
 
 // out (B, L, D) contiguous; x (B, L, D) with row stride x_stride; weight (D, K); bias (D)
 // x_prev (B, D, K) or NULL: the inputs before t = 0 (see backend.h).
-void conv1d_forward(float *out, const float *x, int x_stride, const float *x_prev,
+void conv1d_forward_cpu(float *out, const float *x, int x_stride, const float *x_prev,
                     const float *weight, const float *bias, int B, int L, int D, int K) {
 #pragma omp parallel for schedule(static) if ((size_t)B * L * D >= 16384)
     for (int bt = 0; bt < B * L; bt++) {
@@ -35,7 +35,7 @@ void conv1d_forward(float *out, const float *x, int x_stride, const float *x_pre
 // dx (B, L, D) written with row stride dx_stride; dweight (D, K), dbias (D) accumulate.
 //   dx[b,s,d]      = sum_k weight[d,k] * dout[b, s+K-1-k, d]   (t < L)
 //   dweight[d,k]  += sum_{b,t} dout[b,t,d] * x[b, t-K+1+k, d]
-void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, const float *dout,
+void conv1d_backward_cpu(float *dx, int dx_stride, float *dweight, float *dbias, const float *dout,
                      const float *x, int x_stride, const float *weight, int B, int L, int D,
                      int K) {
 #pragma omp parallel for schedule(static)
@@ -78,7 +78,7 @@ void conv1d_backward(float *dx, int dx_stride, float *dweight, float *dbias, con
 }
 
 // conv_state (D, K), oldest input first; x (D); out (D).
-void conv1d_silu_step(float *out, float *conv_state, const float *x, const float *weight,
+void conv1d_silu_step_cpu(float *out, float *conv_state, const float *x, const float *weight,
                  const float *bias, int D, int K) {
     for (int d = 0; d < D; d++) {
         float *s = conv_state + (size_t)d * K;
@@ -91,7 +91,7 @@ void conv1d_silu_step(float *out, float *conv_state, const float *x, const float
 }
 
 // conv_state (B, D, K) = the last K rows of x (B, L, D), zeros before t = 0.
-void conv1d_state_from_sequence(float *conv_state, const float *x, int x_stride, int B, int L,
+void conv1d_state_from_sequence_cpu(float *conv_state, const float *x, int x_stride, int B, int L,
                                 int D, int K) {
     // In place: entry k takes the input at t = L - K + k; for t < 0 that is
     // the state's own entry K + t = L + k > k, not yet overwritten.

@@ -11,7 +11,7 @@
 #include "vec_math.h"
 
 // logits, dlogits (N, V); losses (N); targets (N)
-void crossentropy_forward_backward(float *losses, float *dlogits, const float *logits,
+void crossentropy_forward_backward_cpu(float *losses, float *dlogits, const float *logits,
                                    const int32_t *targets, int N, int V, float dloss) {
     #pragma omp parallel for schedule(static) if ((size_t)N * V > 32768)
     for (int i = 0; i < N; i++) {

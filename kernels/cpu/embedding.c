@@ -2,7 +2,7 @@
 #include "cpu_ops.h"
 
 // out (B*T, C) = wte[tokens] + wpe[t]; tokens (B*T), wte (V, C), wpe (T, C) or NULL.
-void embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
+void embedding_forward_cpu(float *out, const int32_t *tokens, const float *wte, const float *wpe,
                        int B, int T, int C) {
     #pragma omp parallel for schedule(static) if ((size_t)B * T * C > 65536)
     for (int bt = 0; bt < B * T; bt++) {
@@ -20,7 +20,7 @@ void embedding_forward(float *out, const int32_t *tokens, const float *wte, cons
 // dwte (V, C) += scatter of dout rows by token; dwpe (T, C) += sum over b.
 // Parallel over channels: each channel is summed over positions in order, so
 // the result is the same for any thread count even when tokens repeat.
-void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+void embedding_backward_cpu(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
                         int B, int T, int C) {
     enum { BLOCK = 16 };
     int nblocks = (C + BLOCK - 1) / BLOCK;

@@ -6,7 +6,7 @@
 #define GELU_SCALE 0.7978845608028654f  // sqrt(2/pi)
 
 // out, inp (n)
-void gelu_forward(float *out, const float *inp, size_t n) {
+void gelu_forward_cpu(float *out, const float *inp, size_t n) {
     #pragma omp parallel for simd schedule(static) if (n > 8192)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -17,7 +17,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
 // dinp (n) = dout * gelu'(inp)   (written; dinp may alias dout)
 //   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
 //   t = tanh(sqrt(2/pi) (x + 0.044715 x^3))
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, size_t n) {
     #pragma omp parallel for simd schedule(static) if (n > 8192)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];

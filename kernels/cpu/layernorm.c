@@ -11,7 +11,7 @@
 #include "cpu_ops.h"
 
 // inp, out (N, C); weight, bias (C); mean, rstd (N) saved for the backward.
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+void layernorm_forward_cpu(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C, float eps) {
     #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int i = 0; i < N; i++) {
@@ -37,7 +37,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 // With norm = (x - mean) * rstd and dnorm = dout * weight:
 //   dinp += rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))   (accumulates)
 //   dweight += sum_rows dout * norm,  dbias += sum_rows dout
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const float *mean,
                         const float *rstd, int N, int C) {
     #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)

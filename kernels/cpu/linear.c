@@ -14,7 +14,7 @@
 #include "cpu_ops.h"
 
 // out (N, OC; row stride ld_out) = inp (N, C; row stride ld_inp) @ W + bias
-void linear_forward(float *out, int ld_out, const float *inp, int ld_inp, const float *weight,
+void linear_forward_cpu(float *out, int ld_out, const float *inp, int ld_inp, const float *weight,
                     const float *bias, int N, int C, int OC, int w_in_out) {
     float beta = 0.0f;
     if (bias) {
@@ -39,7 +39,7 @@ void linear_forward(float *out, int ld_out, const float *inp, int ld_inp, const 
 // dinp (N, C; ld_dinp) = dout (N, OC; ld_dout) @ W^T   (written)
 // dW += inp^T @ dout  (w_in_out: (C, OC))  or  dout^T @ inp  ((OC, C))
 // dbias (OC) += sum over rows of dout
-void linear_backward(float *dinp, int ld_dinp, float *dweight, float *dbias, const float *dout,
+void linear_backward_cpu(float *dinp, int ld_dinp, float *dweight, float *dbias, const float *dout,
                      int ld_dout, const float *inp, int ld_inp, const float *weight, int N, int C,
                      int OC, int w_in_out) {
     if (dinp) {

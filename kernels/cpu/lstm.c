@@ -186,7 +186,7 @@ static void cell_forward_row(float *a, const float *b_hh, const float *c_prev, f
     }
 }
 
-void lstm_forward(const LstmParams *p) {
+void lstm_forward_cpu(const LstmParams *p) {
     const int B = p->batch, T = p->seqlen, H = p->hidden;
     const size_t G = 4 * (size_t)H, row_a = (size_t)T * G, row_h = (size_t)T * H;
     float *panels = T >= LSTM_PACK_MIN_STEPS ? p->scratch : NULL;
@@ -293,11 +293,11 @@ static void cell_backward_row(float *da, const float *a, const float *c, const f
 // Scratch: the packed panels of W_hh (4H * H), then for the backward dh_rec
 // (B, H), the gradient reaching h_{t-1} through W_hh, and dc (B, H), the one
 // reaching c_{t-1}.
-size_t lstm_scratch_floats(const LstmParams *p) {
+size_t lstm_scratch_floats_cpu(const LstmParams *p) {
     return 4 * (size_t)p->hidden * p->hidden + 2 * (size_t)p->batch * p->hidden;
 }
 
-void lstm_backward(const LstmParams *p) {
+void lstm_backward_cpu(const LstmParams *p) {
     const int B = p->batch, T = p->seqlen, H = p->hidden;
     const size_t G = 4 * (size_t)H, row_a = (size_t)T * G, row_h = (size_t)T * H;
     float *panels = p->scratch, *dh_rec = panels + G * H, *dc = dh_rec + (size_t)B * H;
@@ -336,6 +336,6 @@ void lstm_backward(const LstmParams *p) {
         }
     }
     // dW_hh (4H, H) += da^T @ h_prev and db_hh += column sums of da, over all B*T rows.
-    linear_backward(NULL, 0, p->dw_hh, p->db_hh, p->dgates, (int)G, p->h_prev, H, p->w_hh, B * T, H,
+    linear_backward_cpu(NULL, 0, p->dw_hh, p->db_hh, p->dgates, (int)G, p->h_prev, H, p->w_hh, B * T, H,
                     (int)G, 0);
 }

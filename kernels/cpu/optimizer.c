@@ -1,5 +1,5 @@
 // optimizer.c: AdamW and the gradient norm's sum of squares on the CPU.
-#include "optimizer.h"
+#include "cpu_ops.h"
 
 #include <math.h>
 
@@ -20,7 +20,9 @@ static double sum_squares_block(const float *g, size_t n) {
     return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-double sum_squares(const float *g, size_t n) {
+// sum(g[i]^2) over n floats, accumulated in double in a fixed order that does
+// not depend on the thread count: the same bits on 1 thread or 16.
+double sum_squares_cpu(const float *g, size_t n) {
     size_t block = (n + SUMSQ_MAX_BLOCKS - 1) / SUMSQ_MAX_BLOCKS;
     if (block < SUMSQ_MIN_BLOCK) block = SUMSQ_MIN_BLOCK;
     int nblocks = (int)((n + block - 1) / block);
@@ -36,11 +38,17 @@ double sum_squares(const float *g, size_t n) {
     return total;
 }
 
+// One PyTorch AdamW step (torch.optim.AdamW, amsgrad off) on n floats at step t >= 1:
+//   g      = grad * grad_scale
+//   param *= 1 - lr * weight_decay                     (decoupled decay)
+//   m      = beta1 * m + (1 - beta1) * g
+//   v      = beta2 * v + (1 - beta2) * g * g
+//   param -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // The arithmetic follows torch.optim.AdamW's single-tensor path (torch 1.13):
 // the bias corrections and the step size are computed in double as Python
 // floats are, then used as fp32 scalars, and the update is applied in the
 // same order (decay, moments, denominator, addcdiv).
-void adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr,
+void adamw_update_cpu(float *param, const float *grad, float *m, float *v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                   int t) {
     double bias_correction1 = 1.0 - pow((double)beta1, (double)t);

@@ -14,7 +14,7 @@
 #define RMSNORM_PARALLEL_MIN 16384
 
 // inp, out (N, C); weight (C); rstd (N)
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N,
+void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const float *weight, int N,
                      int C, float eps) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
@@ -29,8 +29,8 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
 }
 
 // sum = a + b (may alias a), then out = rmsnorm(sum): the same arithmetic as
-// add_forward then rmsnorm_forward, row by row.
-void add_rmsnorm_forward(float *sum, float *out, float *rstd, const float *a, const float *b,
+// add_cpu then rmsnorm_forward_cpu, row by row.
+void add_rmsnorm_forward_cpu(float *sum, float *out, float *rstd, const float *a, const float *b,
                          const float *weight, int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {
@@ -47,7 +47,7 @@ void add_rmsnorm_forward(float *sum, float *out, float *rstd, const float *a, co
 }
 
 // dinp (N, C) accumulates; dweight (C) accumulates.
-void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, int N, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= RMSNORM_PARALLEL_MIN)
     for (int i = 0; i < N; i++) {

@@ -87,7 +87,7 @@ static ScanScratch scan_scratch_layout(const SelectiveScanParams *p) {
     return s;
 }
 
-size_t selective_scan_scratch_floats(const SelectiveScanParams *p) {
+size_t selective_scan_scratch_floats_cpu(const SelectiveScanParams *p) {
     return scan_scratch_layout(p).total;
 }
 
@@ -204,7 +204,7 @@ static void scan_forward_block(const SelectiveScanParams *p, int b, int d0) {
     if (p->final_state) save_state(p->final_state + ((size_t)b * p->dim + d0) * N, h, w, N);
 }
 
-void selective_scan_forward(const SelectiveScanParams *p) {
+void selective_scan_forward_cpu(const SelectiveScanParams *p) {
     const int nblocks = (p->dim + SCAN_CB - 1) / SCAN_CB;
 #pragma omp parallel for schedule(static)
     for (int task = 0; task < p->batch * nblocks; task++)
@@ -322,7 +322,7 @@ static void scan_backward_block(const SelectiveScanParams *p, int b, int d0, flo
     for (int j = 0; j < w; j++) dbias_out[j] = x[j];
 }
 
-void selective_scan_backward(const SelectiveScanParams *p) {
+void selective_scan_backward_cpu(const SelectiveScanParams *p) {
     const ScanScratch s = scan_scratch_layout(p);
     const int G = scan_ngroups(p), nblocks = (p->dim + SCAN_CB - 1) / SCAN_CB;
     const int L = p->seqlen, N = p->dstate, Dm = p->dim;
@@ -389,7 +389,7 @@ static void scan_step_channel(float *out, float *h, float u, float delta, float 
     *out = y * z * vec_sigmoidf(z);
 }
 
-void selective_scan_step(float *out, float *ssm_state, const float *u, const float *delta_raw,
+void selective_scan_step_cpu(float *out, float *ssm_state, const float *u, const float *delta_raw,
                          const float *z, const float *Bt, const float *Ct, const float *A_log,
                          const float *D, const float *delta_bias, int dim, int dstate) {
     const int nblocks = (dim + SCAN_CB - 1) / SCAN_CB;

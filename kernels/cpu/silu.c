@@ -12,7 +12,7 @@
 // costs more than it saves.
 #define SILU_PARALLEL_MIN 16384
 
-void silu_forward(float *out, int out_stride, const float *inp, int inp_stride, int n_rows,
+void silu_forward_cpu(float *out, int out_stride, const float *inp, int inp_stride, int n_rows,
                   int cols) {
 #pragma omp parallel for schedule(static) if ((size_t)n_rows * cols >= SILU_PARALLEL_MIN)
     for (int i = 0; i < n_rows; i++) {
@@ -28,7 +28,7 @@ void silu_forward(float *out, int out_stride, const float *inp, int inp_stride, 
 }
 
 // dinp written (it may alias dout: each element is read before it is written).
-void silu_backward(float *dinp, int dinp_stride, const float *inp, int inp_stride,
+void silu_backward_cpu(float *dinp, int dinp_stride, const float *inp, int inp_stride,
                    const float *dout, int n_rows, int cols) {
 #pragma omp parallel for schedule(static) if ((size_t)n_rows * cols >= SILU_PARALLEL_MIN)
     for (int i = 0; i < n_rows; i++) {

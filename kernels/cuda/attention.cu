@@ -174,7 +174,7 @@ __global__ void attention_decode_kernel(float *out, const float *k_cache, const 
                                         const float *qkv, const int32_t *pos_ptr, int n,
                                         int max_T, int C, int NH) {
     DYNAMIC_SHARED(float, scores);  // max_T
-    __shared__ float reduce_buf[32];
+    SHARED(float, reduce_buf, [32]);
     int h = blockIdx.x, i = blockIdx.y, hs = C / NH, pos0 = *pos_ptr, pos = pos0 + i;
     if (pos0 < 0 || pos0 + n > max_T) return;  // the model checks the positions first
     const float *q = qkv + (size_t)i * 3 * C + h * hs;
@@ -205,10 +205,22 @@ __global__ void attention_decode_kernel(float *out, const float *k_cache, const 
 void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv,
                            const int32_t *pos, int n, int max_T, int C, int NH) {
     if (n < 1 || n > max_T) tb_die("attention_decode: %d tokens for a cache of %d", n, max_T);
+    // The scores of a whole context in dynamic shared memory: above 48 KB
+    // (max_T 12,288) the kernel must opt in, once per size, before any
+    // capture (the first decode step runs outside one).
+    static size_t smem_allowed = 48 * 1024;
+    size_t smem = (size_t)max_T * sizeof(float);
+    if (smem > smem_allowed) {
+        if (cudaFuncSetAttribute(attention_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)smem) != cudaSuccess)
+            tb_die("attention_decode: a context of %d tokens needs %zu bytes of shared memory, more "
+                   "than this GPU gives a block; use a shorter context", max_T, smem);
+        smem_allowed = smem;
+    }
     LAUNCH(attention_cache_store_kernel, ceil_div((long)n * C, 256), 256, 0)(k_cache, v_cache,
                                                                            qkv, pos, n, max_T, C);
     LAUNCH_CHECK();
-    LAUNCH(attention_decode_kernel, dim3(NH, n), 64, (size_t)max_T * sizeof(float))(
+    LAUNCH(attention_decode_kernel, dim3(NH, n), 64, smem)(
         out, k_cache, v_cache, qkv, pos, n, max_T, C, NH);
     LAUNCH_CHECK();
 }

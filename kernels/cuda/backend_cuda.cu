@@ -4,6 +4,8 @@
 
 #include "ops_cuda.cuh"
 
+#include <omp.h>
+
 static cublasHandle_t cublas_handle;
 static cudaStream_t stream;
 static void *cublas_workspace;
@@ -73,21 +75,26 @@ static void *cuda_alloc(size_t bytes) {
     if (err != cudaSuccess)
         tb_die("cannot allocate %zu bytes on the GPU: %s (use a smaller --batch or model)", bytes,
                cudaGetErrorString(err));
-    CUDA_CHECK(cudaMemset(p, 0, bytes));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream));
     return p;
 }
 static void cuda_free(void *p) {
     if (p) CUDA_CHECK(cudaFree(p));
 }
-// Copies and fills within the device go on the stream, in order with the
-// kernels and without a host round trip; host copies are synchronous, and
-// (the stream being a blocking one) ordered after the work already issued.
+// Every copy and fill goes on the backend's stream, in order with the kernels;
+// nothing relies on the legacy default stream's implicit ordering (the build
+// uses --default-stream per-thread, and the stream is non-blocking). A copy
+// from the host is staged before the call returns (pageable memory), so the
+// caller may reuse its buffer; a copy to the host waits for the stream, as
+// the host reads it next.
 static void cuda_zero(void *p, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream)); }
 static void cuda_to_device(void *dst, const void *src, size_t bytes) {
-    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
 }
 static void cuda_to_host(void *dst, const void *src, size_t bytes) {
-    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    if (!bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 static void cuda_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
@@ -98,84 +105,98 @@ static void cuda_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t sr
         CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows,
                                      cudaMemcpyDeviceToDevice, stream));
 }
-static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
+static void cuda_synchronize(void) { CUDA_CHECK(cudaStreamSynchronize(stream)); }
 
 // ---------------------------------------------------------------- graphs
-// A failed capture is not fatal: the caller runs the ops directly.
-static void cuda_graph_capture_begin(void) {
-    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+// While a capture is open an error invalidates the capture, not the run:
+// CUDA_CHECK, LAUNCH_CHECK and CUBLAS_CHECK hand it to cuda_capture_absorbs,
+// which keeps the first one for graph_capture_end's one line. A graph keeps
+// the epoch of the settings it was captured under (TF32 bumps it).
+static int capture_open;
+static char capture_error[256];
+static unsigned long graph_epoch;
+
+typedef struct {
+    cudaGraphExec_t exec;
+    unsigned long epoch;
+} CudaGraph;
+
+int cuda_capture_absorbs(const char *what, const char *file, int line) {
+    if (!capture_open) return 0;
+    if (!capture_error[0])
+        snprintf(capture_error, sizeof capture_error, "%s at %s:%d", what, file, line);
+    return 1;
+}
+
+static int cuda_graph_capture_begin(void) {
+    cudaError_t err = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (err != cudaSuccess) {
+        cudaGetLastError();  // clear it
+        fprintf(stderr, "tunebench: a CUDA graph capture could not start (%s); decoding without graphs\n",
+                cudaGetErrorString(err));
+        return -1;
+    }
+    capture_open = 1;
+    capture_error[0] = '\0';
+    return 0;
 }
 static void *cuda_graph_capture_end(void) {
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
     cudaError_t err = cudaStreamEndCapture(stream, &graph);
-    if (err == cudaSuccess) err = cudaGraphInstantiate(&exec, graph, 0);
+    capture_open = 0;
+    if (err == cudaSuccess && !capture_error[0]) err = cudaGraphInstantiate(&exec, graph, 0);
     if (graph) cudaGraphDestroy(graph);
-    if (err != cudaSuccess) {
+    if (err != cudaSuccess || capture_error[0]) {
         cudaGetLastError();  // clear it
         fprintf(stderr, "tunebench: CUDA graph capture failed (%s); decoding without graphs\n",
-                cudaGetErrorString(err));
+                capture_error[0] ? capture_error : cudaGetErrorString(err));
+        if (exec) cudaGraphExecDestroy(exec);
         return NULL;
     }
-    return (void *)exec;
+    CudaGraph *g = (CudaGraph *)tb_malloc(sizeof *g);
+    g->exec = exec, g->epoch = graph_epoch;
+    return g;
 }
-static void cuda_graph_launch(void *graph) {
-    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, stream));
+static int cuda_graph_launch(void *graph) {
+    CudaGraph *g = (CudaGraph *)graph;
+    if (g->epoch != graph_epoch) return -1;
+    CUDA_CHECK(cudaGraphLaunch(g->exec, stream));
+    return 0;
 }
 static void cuda_graph_destroy(void *graph) {
-    if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+    if (!graph) return;
+    CUDA_CHECK(cudaGraphExecDestroy(((CudaGraph *)graph)->exec));
+    free(graph);
 }
+
+static void cuda_describe(BackendInfo *info) {
+    memset(info, 0, sizeof *info);
+    snprintf(info->device, sizeof info->device, "%s", device_name);
+    info->threads = tb_num_threads();
+    snprintf(info->precision, sizeof info->precision, "%s", tf32_enabled ? "tf32" : "fp32");
+}
+
+// The host threads only prepare work (the embedding backward's sort).
+static void cuda_set_threads(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+// kernels/ops.def's functions: memory and graphs above, each op's <name>_cuda.
+#define OP_CUDA_FN_MEMORY(name) cuda_##name
+#define OP_CUDA_FN_GRAPH(name) cuda_##name
+#define OP_CUDA_FN_COMPUTE(name) name##_cuda
 
 static const Backend cuda_backend = {
     .name = "cuda",
+    .on_host = 0,
     .selective_scan_max_dstate = SELECTIVE_SCAN_MAX_DSTATE_CUDA,
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CUDA,
-    .alloc = cuda_alloc,
-    .free = cuda_free,
-    .zero = cuda_zero,
-    .to_device = cuda_to_device,
-    .to_host = cuda_to_host,
-    .copy = cuda_copy,
-    .copy_2d = cuda_copy_2d,
-    .synchronize = cuda_synchronize,
-    .reserve_workspace = cuda_reserve_workspace,
-    .graph_capture_begin = cuda_graph_capture_begin,
-    .graph_capture_end = cuda_graph_capture_end,
-    .graph_launch = cuda_graph_launch,
-    .graph_destroy = cuda_graph_destroy,
-    .linear_forward = linear_forward_cuda,
-    .linear_backward = linear_backward_cuda,
-    .embedding_forward = embedding_forward_cuda,
-    .embedding_backward = embedding_backward_cuda,
-    .layernorm_forward = layernorm_forward_cuda,
-    .layernorm_backward = layernorm_backward_cuda,
-    .rmsnorm_forward = rmsnorm_forward_cuda,
-    .add_rmsnorm_forward = add_rmsnorm_forward_cuda,
-    .rmsnorm_backward = rmsnorm_backward_cuda,
-    .gelu_forward = gelu_forward_cuda,
-    .gelu_backward = gelu_backward_cuda,
-    .silu_forward = silu_forward_cuda,
-    .silu_backward = silu_backward_cuda,
-    .add = add_cuda,
-    .accumulate = accumulate_cuda,
-    .scale = scale_cuda,
-    .attention_forward = attention_forward_cuda,
-    .attention_backward = attention_backward_cuda,
-    .attention_decode = attention_decode_cuda,
-    .crossentropy_forward_backward = crossentropy_forward_backward_cuda,
-    .sum_squares = sum_squares_cuda,
-    .adamw_update = adamw_update_cuda,
-    .conv1d_forward = conv1d_forward_cuda,
-    .conv1d_backward = conv1d_backward_cuda,
-    .conv1d_silu_step = conv1d_silu_step_cuda,
-    .conv1d_state_from_sequence = conv1d_state_from_sequence_cuda,
-    .selective_scan_forward = selective_scan_forward_cuda,
-    .selective_scan_backward = selective_scan_backward_cuda,
-    .selective_scan_scratch_floats = selective_scan_scratch_floats_cuda,
-    .selective_scan_step = selective_scan_step_cuda,
-    .lstm_forward = lstm_forward_cuda,
-    .lstm_backward = lstm_backward_cuda,
-    .lstm_scratch_floats = lstm_scratch_floats_cuda,
+    .describe = cuda_describe,
+    .set_threads = cuda_set_threads,
+#define OP(kind, ret, name, params, args) .name = OP_CUDA_FN_##kind(name),
+#include "../ops.def"
+#undef OP
 };
 
 static void apply_math_mode(void) {
@@ -206,7 +227,7 @@ extern "C" const Backend *backend_cuda_get(void) {
         tb_error("cuBLAS could not be initialised on %s; check the CUDA installation", device_name);
         return NULL;
     }
-    CUDA_CHECK(cudaStreamCreate(&stream));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaMalloc(&cublas_workspace, CUBLAS_WORKSPACE_BYTES));
     CUBLAS_CHECK(cublasSetStream(cublas_handle, stream));  // resets the workspace: set it after
     CUBLAS_CHECK(cublasSetWorkspace(cublas_handle, cublas_workspace, CUBLAS_WORKSPACE_BYTES));
@@ -214,7 +235,10 @@ extern "C" const Backend *backend_cuda_get(void) {
     return &cuda_backend;
 }
 
+// A captured graph keeps the math mode of its capture: a change makes every
+// graph stale (graph_launch refuses it and the model captures again).
 extern "C" void backend_cuda_set_tf32(int enabled) {
+    if ((enabled != 0) != tf32_enabled) graph_epoch++;
     tf32_enabled = enabled != 0;
     apply_math_mode();
 }

@@ -41,7 +41,8 @@ __global__ void conv1d_backward_input_kernel(float *dx, int dx_stride, const flo
 // partials (slices, D, K + 1): K weight sums then the bias sum.
 __global__ void conv1d_param_partial_kernel(float *partials, const float *dout, const float *x,
                                             int x_stride, int B, int L, int D, int K) {
-    __shared__ float lanes[8][32][CONV_MAX_K + 1];
+    SHARED(float, lanes, [8][32][CONV_MAX_K + 1]);
+    SHARED_BYTES_CHECK("conv1d_param_partial", sizeof lanes);
     int d = blockIdx.x * 32 + threadIdx.x;
     int rows = B * L;
     int row0 = blockIdx.y * COLSUM_ROWS_PER_SLICE;

@@ -20,7 +20,8 @@ static __device__ __forceinline__ void online_merge(float *m, float *s, float m2
 
 __global__ void crossentropy_kernel(float *losses, float *dlogits, const float *logits,
                                     const int32_t *targets, int V, float dloss) {
-    __shared__ float shared_m[CE_THREADS / 32], shared_s[CE_THREADS / 32];
+    SHARED(float, shared_m, [CE_THREADS / 32]);
+    SHARED(float, shared_s, [CE_THREADS / 32]);
     int row = blockIdx.x;
     const float *x = logits + (size_t)row * V;
     int target = targets[row];

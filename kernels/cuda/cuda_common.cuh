@@ -1,10 +1,12 @@
 // cuda_common.cuh: what every CUDA kernel file includes.
 //
 // The same source compiles two ways: with nvcc for a GPU, and with g++ against
-// the SIMT emulation (simt_emu.h) for `make test`. The two differences the
+// the SIMT emulation (emu/simt_emu.h) for `make test`. The two differences the
 // kernels see are spelled as macros:
 //   LAUNCH(kernel, grid, block, smem)(args...)   kernel<<<grid, block, smem, stream>>>(args...)
+//   SHARED(float, buf, [8][32]);                  __shared__ float buf[8][32];
 //   DYNAMIC_SHARED(float, buf);                   extern __shared__ float buf[];
+// (The emulation poisons shared memory at every block start through them.)
 // Everything else is plain CUDA C. LAUNCH also counts the launch, and the
 // runtime and cuBLAS calls that issue work are counted too (see "counters").
 #ifndef TB_CUDA_COMMON_CUH
@@ -15,14 +17,25 @@
 #include <cuda_runtime.h>
 #define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
     kernel<<<(grid), (block), (smem), cuda_stream()>>>
+#define SHARED(type, name, dims) __shared__ type name dims
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
-#include "simt_emu.h"
-#include "simt_emu_events.h"
+// The SIMT emulation (emu/, on the emulated build's include path) in place
+// of the CUDA runtime and cuBLAS.
+#include <simt_emu.h>
+#include <simt_events.h>
 #undef LAUNCH  // simt_emu.h's, uncounted
 #define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
     simt_launch(kernel, dim3(grid), dim3(block), (smem))
 #endif
+
+// The static shared memory a block may declare on every GPU the build
+// targets. A kernel with more than a few KB of it checks its total at
+// compile time, once per template configuration:
+//   SHARED_BYTES_CHECK("scan_bwd", sizeof s_a + sizeof s_b);
+enum { STATIC_SHARED_LIMIT = 48 * 1024 };
+#define SHARED_BYTES_CHECK(kernel, bytes) \
+    static_assert((bytes) <= STATIC_SHARED_LIMIT, kernel ": over 48 KB of static shared memory")
 
 #include <stddef.h>
 #include <stdint.h>
@@ -122,17 +135,23 @@ static inline cublasStatus_t counted_cublasSgemmStridedBatched(
 // ---------------------------------------------------------------- checks
 // A failed CUDA call leaves the device in an unknown state; nothing in a
 // training run can recover from it, so it is fatal, with the place named.
+// Inside a graph capture (backend_cuda.cu) it only invalidates the capture:
+// cuda_capture_absorbs keeps it and returns 1, and the decode step runs
+// without the graph.
+int cuda_capture_absorbs(const char *what, const char *file, int line);
 #define CUDA_CHECK(call)                                                                 \
     do {                                                                                 \
         cudaError_t err_ = (call);                                                       \
-        if (err_ != cudaSuccess)                                                         \
+        if (err_ != cudaSuccess &&                                                       \
+            !cuda_capture_absorbs(cudaGetErrorString(err_), __FILE__, __LINE__))         \
             tb_die("CUDA error at %s:%d: %s (%s)", __FILE__, __LINE__,                   \
                    cudaGetErrorString(err_), #call);                                     \
     } while (0)
 #define CUBLAS_CHECK(call)                                                               \
     do {                                                                                 \
         cublasStatus_t st_ = (call);                                                     \
-        if (st_ != CUBLAS_STATUS_SUCCESS)                                                \
+        if (st_ != CUBLAS_STATUS_SUCCESS &&                                              \
+            !cuda_capture_absorbs("a cuBLAS call failed", __FILE__, __LINE__))          \
             tb_die("cuBLAS error %d at %s:%d (%s)", (int)st_, __FILE__, __LINE__, #call); \
     } while (0)
 // After a launch: a bad configuration shows up here, not at the next sync.

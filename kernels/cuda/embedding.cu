@@ -5,7 +5,8 @@
 // order (and the bits) vary, so the tokens are grouped on the host: a
 // counting sort by token id gives, for each distinct token, its positions in
 // increasing order; then one block column per distinct token adds its rows in
-// that order. The sort costs one small copy of the (B*T) token ids per step.
+// that order. The sort costs one small copy of the (B*T) token ids per step,
+// and a wait for the stream to reach it.
 #include "ops_cuda.cuh"
 
 #include <stdlib.h>
@@ -60,7 +61,9 @@ void embedding_backward_cuda(float *dwte, float *dwpe, const float *dout, const 
     // [tokens (n) | sorted (3n + 1)].
     int32_t *host_tokens = cuda_host_scratch(4 * (size_t)n + 1, "embedding_backward");
     int32_t *host_sorted = host_tokens + n;
-    CUDA_CHECK(cudaMemcpy(host_tokens, tokens, sizeof(int32_t) * n, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpyAsync(host_tokens, tokens, sizeof(int32_t) * n, cudaMemcpyDeviceToHost,
+                               cuda_stream()));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));  // the host reads them next
     // host_sorted = [positions (n) | group_token (ngroups) | group_start (ngroups + 1)]
     int32_t *positions = host_sorted;
     for (int i = 0; i < n; i++) positions[i] = i;
@@ -91,7 +94,10 @@ void embedding_backward_cuda(float *dwte, float *dwpe, const float *dout, const 
     size_t ints = (size_t)n + 2 * (size_t)ngroups + 1;
     int32_t *dev = (int32_t *)cuda_scratch(SCRATCH_EMBEDDING, sizeof(int32_t) * ints,
                                            "embedding_backward");
-    CUDA_CHECK(cudaMemcpy(dev, host_sorted, sizeof(int32_t) * ints, cudaMemcpyHostToDevice));
+    // From pageable memory: staged before the call returns, so the host
+    // arrays may be reused at once.
+    CUDA_CHECK(cudaMemcpyAsync(dev, host_sorted, sizeof(int32_t) * ints, cudaMemcpyHostToDevice,
+                               cuda_stream()));
     LAUNCH(embedding_backward_wte_kernel, dim3(ngroups, ceil_div(C, 128)), 128, 0)(
         dwte, dout, dev + n, dev + n + ngroups, dev, C);
     LAUNCH_CHECK();

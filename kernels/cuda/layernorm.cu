@@ -64,7 +64,8 @@ __global__ void layernorm_backward_param_partial_kernel(float *dw_partials, floa
                                                         const float *dout, const float *inp,
                                                         const float *mean, const float *rstd,
                                                         int N, int C) {
-    __shared__ float dw_lanes[8][32], db_lanes[8][32];
+    SHARED(float, dw_lanes, [8][32]);
+    SHARED(float, db_lanes, [8][32]);
     int c = blockIdx.x * 32 + threadIdx.x;
     int row0 = blockIdx.y * COLSUM_ROWS_PER_SLICE;
     int row_end = min(row0 + COLSUM_ROWS_PER_SLICE, N);

@@ -38,7 +38,7 @@ void linear_forward_cuda(float *out, int ld_out, const float *inp, int ld_inp,
 // its rows in order, then lane 0 adds the 8 lanes in order.
 __global__ void bias_grad_partial_kernel(float *partials, const float *dout, int ld_dout, int N,
                                          int OC) {
-    __shared__ float lane_sums[8][32];
+    SHARED(float, lane_sums, [8][32]);
     int c = blockIdx.x * 32 + threadIdx.x;
     int row0 = blockIdx.y * COLSUM_ROWS_PER_SLICE;
     int row_end = min(row0 + COLSUM_ROWS_PER_SLICE, N);

@@ -8,7 +8,7 @@
 enum { SUMSQ_BLOCKS = SUMSQ_PARTIAL_BLOCKS, SUMSQ_THREADS = 256 };
 
 __global__ void sum_squares_partial_kernel(double *partials, const float *g, size_t n) {
-    __shared__ double warp_sums[SUMSQ_THREADS / 32];
+    SHARED(double, warp_sums, [SUMSQ_THREADS / 32]);
     double acc = 0.0;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
@@ -41,7 +41,9 @@ double sum_squares_cuda(const float *g, size_t n) {
     LAUNCH(sum_squares_final_kernel, 1, 32, 0)(partials, partials + 1, blocks);
     LAUNCH_CHECK();
     double result = 0.0;
-    CUDA_CHECK(cudaMemcpy(&result, partials, sizeof(double), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpyAsync(&result, partials, sizeof(double), cudaMemcpyDeviceToHost,
+                               cuda_stream()));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     return result;
 }
 

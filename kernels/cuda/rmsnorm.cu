@@ -74,7 +74,7 @@ __global__ void rmsnorm_backward_input_kernel(float *dinp, const float *dout, co
 __global__ void rmsnorm_backward_weight_partial_kernel(float *partials, const float *dout,
                                                        const float *inp, const float *rstd, int N,
                                                        int C) {
-    __shared__ float lanes[8][32];
+    SHARED(float, lanes, [8][32]);
     int c = blockIdx.x * 32 + threadIdx.x;
     int row0 = blockIdx.y * COLSUM_ROWS_PER_SLICE;
     int row_end = min(row0 + COLSUM_ROWS_PER_SLICE, N);

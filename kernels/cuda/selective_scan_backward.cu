@@ -77,12 +77,22 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;           // per-step sums over n
     typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;        // dB, dC over a warp's channels
-    __shared__ float s_delta[SCAN_TT][L::CH], s_u[SCAN_TT][L::CH], s_dy[SCAN_TT][L::CH];
-    __shared__ float s_B[SCAN_TT][L::NPAD], s_C[SCAN_TT][L::NPAD];
+    SHARED(float, s_delta, [SCAN_TT][L::CH]);
+    SHARED(float, s_u, [SCAN_TT][L::CH]);
+    SHARED(float, s_dy, [SCAN_TT][L::CH]);
+    SHARED(float, s_B, [SCAN_TT][L::NPAD]);
+    SHARED(float, s_C, [SCAN_TT][L::NPAD]);
     // sum_n g B, sum_n g h_{t-1} a A, sum_n C h; + 1: a channel's lanes write rows TT/LPC apart
-    __shared__ float s_gB[SCAN_TT][L::CH + 1], s_ghaA[SCAN_TT][L::CH + 1], s_y[SCAN_TT][L::CH + 1];
-    __shared__ float s_dBC[L::WARPS][SCAN_TT][2 * L::NPAD];  // per-warp dB | dC
-    __shared__ float s_dD[L::THREADS], s_dbias[L::THREADS];
+    SHARED(float, s_gB, [SCAN_TT][L::CH + 1]);
+    SHARED(float, s_ghaA, [SCAN_TT][L::CH + 1]);
+    SHARED(float, s_y, [SCAN_TT][L::CH + 1]);
+    SHARED(float, s_dBC, [L::WARPS][SCAN_TT][2 * L::NPAD]);  // per-warp dB | dC
+    SHARED(float, s_dD, [L::THREADS]);
+    SHARED(float, s_dbias, [L::THREADS]);
+    SHARED_BYTES_CHECK("selective_scan_backward",
+                       sizeof s_delta + sizeof s_u + sizeof s_dy + sizeof s_B + sizeof s_C +
+                           sizeof s_gB + sizeof s_ghaA + sizeof s_y + sizeof s_dBC + sizeof s_dD +
+                           sizeof s_dbias);
     const ScanThread<LPC> k(p);
     const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
     float A[SCAN_NS], A2[SCAN_NS], q[SCAN_NS], dA[SCAN_NS], h[SCAN_NS];

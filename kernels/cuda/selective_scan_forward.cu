@@ -18,9 +18,13 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
     selective_scan_forward_kernel(SelectiveScanParams p) {
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;  // y over the lanes of a channel
-    __shared__ float s_delta[SCAN_TT][L::CH], s_u[SCAN_TT][L::CH];
-    __shared__ float s_B[SCAN_TT][L::NPAD], s_C[SCAN_TT][L::NPAD];
-    __shared__ float s_y[SCAN_TT][L::CH + 1];  // + 1: lanes of a channel write rows TT/LPC apart
+    SHARED(float, s_delta, [SCAN_TT][L::CH]);
+    SHARED(float, s_u, [SCAN_TT][L::CH]);
+    SHARED(float, s_B, [SCAN_TT][L::NPAD]);
+    SHARED(float, s_C, [SCAN_TT][L::NPAD]);
+    SHARED(float, s_y, [SCAN_TT][L::CH + 1]);  // + 1: lanes of a channel write rows TT/LPC apart
+    SHARED_BYTES_CHECK("selective_scan_forward",
+                       sizeof s_delta + sizeof s_u + sizeof s_B + sizeof s_C + sizeof s_y);
     const ScanThread<LPC> k(p);
     const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk);
     float A[SCAN_NS], A2[SCAN_NS], h[SCAN_NS];

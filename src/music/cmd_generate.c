@@ -1,7 +1,7 @@
 // cmd_generate.c: `tunebench generate`, tunes from a checkpoint.
 //
 // A prompt is an ABC header, in the style the model was trained on. For the
-// irishman style that is X:1, the TunesFormer control codes (S: sections, B:
+// control style that is X:1, the TunesFormer control codes (S: sections, B:
 // bars per section, E: similarity of each later section to each earlier
 // one), then L:, M:, K:; --meter/--key/--sections/--bars build one. The
 // model reads the end-of-tune token (what precedes every tune but the first
@@ -9,6 +9,20 @@
 // end-of-tune or reaches the length cap. Each tune's text is the prompt plus
 // what the model wrote, so its header carries the codes that
 // evaluate-music checks it against.
+//
+// --prompts-from VAL.abc takes each tune's prompt from the header of a real
+// tune instead (X:1, then its S:/B:/E:, L:, M:, K: lines in their order):
+// the headers are put in an order drawn from the seed, and tune i takes the
+// (i mod N)-th, so the prompts spread over the meters, keys and forms of the
+// real tunes.
+//
+// The checkpoint: a run's best (RUN.best/ beside its latest RUN/, the one with
+// the lowest validation loss, when the run keeps one; src/runner/best.h)
+// unless --checkpoint latest; any other folder as it is. The output and
+// index.json say which.
+//
+// The models decode one sequence at a time (Model's decode_step takes one
+// token), so the tunes are generated one after another.
 //
 // Determinism: tune i is drawn with seed + i, so one tune can be
 // regenerated alone, and a CPU run is bit-for-bit reproducible.
@@ -19,11 +33,13 @@
 #include "../../data/tokenizer.h"
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
+#include "../checkpoint_tokenizer.h"
 #include "lib/common.h"
+#include "../runner/best.h"
 #include "tune.h"
 
 typedef struct {
-    const char *ckpt, *tokenizer, *out, *prompt, *backend;
+    const char *ckpt, *tokenizer, *out, *prompt, *backend, *prompts_from, *which;
     const char *meter, *key, *unit;
     int n, sections, bars, similarity, max_tokens;
     uint64_t seed;
@@ -33,12 +49,18 @@ typedef struct {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: tunebench generate --ckpt DIR --out DIR [options]\n"
-            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json)\n"
-            "  --tokenizer FILE    vocabulary (vocab.tok), or 'bytes' (default: DIR/vocab.tok)\n"
+            "  --ckpt DIR          checkpoint folder (model.safetensors + config.json), or a run's\n"
+            "                      record RUN.json: its best checkpoint (RUN.best/, else RUN/)\n"
+            "  --tokenizer FILE    vocabulary (vocab.tok) or 'bytes' (default: the checkpoint's\n"
+            "                      own; one given must be it, or the checkpoint must carry none)\n"
             "  --n N               number of tunes (default 8)\n"
             "  --seed S            tune i uses seed S+i (default 1)\n"
+            "  --checkpoint best|latest   a run's best checkpoint RUN.best/ when it has one\n"
+            "                      (default best), else its latest RUN/\n"
             "  --prompt TEXT       ABC header to start from ('\\n' in TEXT is a newline)\n"
-            "  or build one (irishman style):\n"
+            "  --prompts-from ABC  each tune's prompt is a real tune's header (X:1, its S:/B:/E:,\n"
+            "                      L:, M:, K:), in an order drawn from the seed\n"
+            "  or build one (control style):\n"
             "  --meter M --key K   e.g. --meter 6/8 --key D (defaults 4/4, C)\n"
             "  --unit L            unit note length (default 1/8)\n"
             "  --sections S --bars B   control codes S: and B: for every section (default none)\n"
@@ -52,10 +74,14 @@ static void usage(FILE *out) {
 
 // The prompt: --prompt with "\n" escapes made real, or a header built from
 // the musical options. Always ends with a newline (the body starts there).
+// The buffer is sized from the inputs: the header lines are at most
+// HEADER_LINE bytes each (parse_args bounds S:, B: and E:) and the three
+// fields add their own lengths.
+#define HEADER_LINE 16
 static char *build_prompt(const GenerateArgs *a) {
-    char *p = tb_malloc(4096 + (a->prompt ? strlen(a->prompt) : 0));
-    size_t n = 0;
     if (a->prompt) {
+        char *p = tb_malloc(strlen(a->prompt) + 2);
+        size_t n = 0;
         for (const char *s = a->prompt; *s; s++) {
             if (s[0] == '\\' && s[1] == 'n') p[n++] = '\n', s++;
             else p[n++] = *s;
@@ -64,15 +90,18 @@ static char *build_prompt(const GenerateArgs *a) {
         p[n] = '\0';
         return p;
     }
-    n += (size_t)sprintf(p + n, "X:1\n");
+    size_t lines = 1 + (size_t)a->sections * (size_t)(a->sections + 3) / 2;  // X:, S:, each B: and E:
+    size_t cap = lines * HEADER_LINE + strlen(a->unit) + strlen(a->meter) + strlen(a->key) + HEADER_LINE;
+    char *p = tb_malloc(cap);
+    size_t n = (size_t)snprintf(p, cap, "X:1\n");
     if (a->sections > 0) {
-        n += (size_t)sprintf(p + n, "S:%d\n", a->sections);
+        n += (size_t)snprintf(p + n, cap - n, "S:%d\n", a->sections);
         for (int i = 0; i < a->sections; i++) {
-            for (int j = 0; j < i; j++) n += (size_t)sprintf(p + n, "E:%d\n", a->similarity);
-            n += (size_t)sprintf(p + n, "B:%d\n", a->bars);
+            for (int j = 0; j < i; j++) n += (size_t)snprintf(p + n, cap - n, "E:%d\n", a->similarity);
+            n += (size_t)snprintf(p + n, cap - n, "B:%d\n", a->bars);
         }
     }
-    sprintf(p + n, "L:%s\nM:%s\nK:%s\n", a->unit, a->meter, a->key);
+    snprintf(p + n, cap - n, "L:%s\nM:%s\nK:%s\n", a->unit, a->meter, a->key);
     return p;
 }
 
@@ -110,10 +139,11 @@ static int check_header_fields(const GenerateArgs *a) {
 static int parse_args(int argc, char **argv, GenerateArgs *a) {
     memset(a, 0, sizeof *a);
     a->n = 8, a->seed = 1, a->max_tokens = 1024, a->similarity = 4, a->bars = 8;
-    a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = "cpu";
+    a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = BACKEND_DEFAULT_NAME;
     sampler_config_default(&a->sampler);
     int musical = 0;
-    static const char *const known[] = {"--ckpt", "--tokenizer", "--out", "--prompt", "--backend", "--meter",
+    static const char *const known[] = {"--ckpt", "--tokenizer", "--out", "--prompt", "--prompts-from", "--checkpoint",
+                                        "--backend", "--meter",
                                         "--key", "--unit", "--n", "--seed", "--sections", "--bars",
                                         "--similarity", "--max-tokens", "--temperature", "--top-k", "--top-p"};
     for (int i = 1; i < argc; i++) {
@@ -131,6 +161,8 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
         else if (tb_streq(o, "--tokenizer")) a->tokenizer = v;
         else if (tb_streq(o, "--out")) a->out = v;
         else if (tb_streq(o, "--prompt")) a->prompt = v;
+        else if (tb_streq(o, "--prompts-from")) a->prompts_from = v;
+        else if (tb_streq(o, "--checkpoint")) a->which = v;
         else if (tb_streq(o, "--backend")) a->backend = v;
         else if (tb_streq(o, "--meter")) a->meter = v, musical = 1;
         else if (tb_streq(o, "--key")) a->key = v, musical = 1;
@@ -148,8 +180,11 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
         if (end && *end) return tb_error("generate: %s %s: not a number", o, v);
     }
     if (!a->ckpt || !a->out) return tb_error("generate: --ckpt and --out are required");
-    if (a->prompt && musical)
-        return tb_error("generate: give either --prompt or --meter/--key/--unit/--sections/--bars/--similarity");
+    if ((a->prompt != NULL) + (a->prompts_from != NULL) + musical > 1)
+        return tb_error("generate: give one of --prompt, --prompts-from or --meter/--key/--unit/--sections/--bars/"
+                        "--similarity");
+    if (a->which && !tb_streq(a->which, "best") && !tb_streq(a->which, "latest"))
+        return tb_error("generate: --checkpoint %s: use best or latest", a->which);
     if (a->n <= 0 || a->n > 100000) return tb_error("generate: --n %d: must be 1 to 100000", a->n);
     if (a->max_tokens <= 0) return tb_error("generate: --max-tokens must be positive");
     if (a->sections < 0 || a->sections > 8) return tb_error("generate: --sections must be 1 to 8 (TunesFormer's limit)");
@@ -157,9 +192,85 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
     if (a->similarity < 0 || a->similarity > 10) return tb_error("generate: --similarity must be 0 to 10");
     if (strchr(a->meter, '\n') || strchr(a->key, '\n') || strchr(a->unit, '\n'))
         return tb_error("generate: --meter, --key and --unit are one line each");
+    // The header fields the ABC reader keeps (MusicTune's meter, unit, key).
+    const struct {
+        const char *option, *value;
+        size_t max;
+    } fields[] = {{"--meter", a->meter, sizeof((MusicTune *)0)->meter - 1},
+                  {"--unit", a->unit, sizeof((MusicTune *)0)->unit - 1},
+                  {"--key", a->key, sizeof((MusicTune *)0)->key - 1}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strlen(fields[i].value) > fields[i].max)
+            return tb_error("generate: %s is %zu bytes long; an ABC header field takes at most %zu (e.g. %s)",
+                            fields[i].option, strlen(fields[i].value), fields[i].max,
+                            i == 0 ? "6/8" : i == 1 ? "1/8" : "Ador");
     return check_header_fields(a);
 }
 
+// ---------------------------------------------------------------- prompts
+typedef struct {
+    char **headers;
+    int count, cap;
+} Headers;
+
+// A real tune's header as a prompt: X:1, then its S:, B:, E:, L:, M: and K:
+// lines in their order, up to K:. Tunes without K: give none.
+static void collect_header(const char *text, size_t len, void *ctx) {
+    Headers *h = ctx;
+    char *p = tb_malloc(len + 8);
+    size_t n = (size_t)snprintf(p, len + 8, "X:1\n");
+    int has_key = 0;
+    for (size_t i = 0; i < len && !has_key;) {
+        size_t end = i;
+        while (end < len && text[end] != '\n') end++;
+        size_t l = end - i;
+        while (l > 0 && (text[i + l - 1] == '\r' || text[i + l - 1] == ' ')) l--;
+        if (l >= 2 && text[i + 1] == ':' && strchr("SBELMK", text[i])) {
+            memcpy(p + n, text + i, l);
+            n += l;
+            p[n++] = '\n';
+            has_key = text[i] == 'K';
+        }
+        i = end + 1;
+    }
+    p[n] = '\0';
+    if (!has_key) {
+        free(p);
+        return;
+    }
+    if (h->count == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->headers = realloc(h->headers, (size_t)h->cap * sizeof *h->headers);
+        if (!h->headers) tb_die("out of memory reading prompts");
+    }
+    h->headers[h->count++] = p;
+}
+
+// The headers of the tunes of path, in an order drawn from seed.
+static int read_prompts(const char *path, uint64_t seed, Headers *h) {
+    memset(h, 0, sizeof *h);
+    size_t len;
+    char *text = tb_read_file(path, &len);
+    if (!text) return -1;
+    music_split_tunes(text, len, collect_header, h);
+    free(text);
+    if (h->count == 0) return tb_error("generate: --prompts-from %s: no tune there has a K: line", path);
+    Rng rng;
+    rng_seed(&rng, seed ^ 0x70726f6d707473ULL);
+    for (int i = h->count - 1; i > 0; i--) {
+        int j = (int)rng_below(&rng, (uint32_t)(i + 1));
+        char *t = h->headers[i];
+        h->headers[i] = h->headers[j], h->headers[j] = t;
+    }
+    return 0;
+}
+
+static void headers_free(Headers *h) {
+    for (int i = 0; i < h->count; i++) free(h->headers[i]);
+    free(h->headers);
+}
+
+// ---------------------------------------------------------------- command
 int cmd_generate(int argc, char **argv) {
     GenerateArgs a;
     int rc = parse_args(argc, argv, &a);
@@ -171,83 +282,99 @@ int cmd_generate(int argc, char **argv) {
         tb_report();
         return 2;
     }
+    // The checkpoint: the run's best (RUN.best/ beside RUN/) unless --checkpoint latest.
+    char ckpt[4200];
+    const char *kind = "latest";
+    run_checkpoint_choose(a.ckpt, !(a.which && tb_streq(a.which, "latest")), ckpt, sizeof ckpt, &kind);
     const Backend *be = backend_by_name(a.backend);
     if (!be) {
         tb_report();
         return 1;
     }
-    char tok_path[4096];
-    if (a.tokenizer) snprintf(tok_path, sizeof tok_path, "%s", a.tokenizer);
-    else snprintf(tok_path, sizeof tok_path, "%s/vocab.tok", a.ckpt);
-    Tokenizer *tok = tb_streq(tok_path, "bytes") ? tok_new_bytes() : tok_load(tok_path);
-    if (!tok) {
+    Headers heads = {0};
+    if (a.prompts_from && read_prompts(a.prompts_from, a.seed, &heads)) {
         tb_report();
-        if (!a.tokenizer) fprintf(stderr, "tunebench: hint: pass --tokenizer data/corpus/<style>/vocab.tok (or 'bytes')\n");
         return 1;
     }
-    Model *m = checkpoint_load(a.ckpt, be, NULL);
+    char tok_path[4200];
+    Tokenizer *tok = tokenizer_for_checkpoint(ckpt, a.tokenizer, "--tokenizer", tok_path, sizeof tok_path);
+    if (!tok) {
+        tb_report();
+        headers_free(&heads);
+        return 1;
+    }
+    Model *m = checkpoint_load(ckpt, be, NULL);
     if (!m) {
         tb_report();
         tok_free(tok);
+        headers_free(&heads);
         return 1;
     }
     int status = 1;
-    char *prompt = build_prompt(&a);
+    char *single = heads.count ? NULL : build_prompt(&a);
     int V = m->spec.vocab_size;
     int32_t *ids = NULL;
+    uint16_t *ptok = NULL;
     float *logits = tb_malloc((size_t)V * sizeof *logits);
     char *text = NULL;
+    size_t text_cap = 0;
     Sampler sampler = {0};
     cJSON *index = NULL;
     if (V != tok_vocab_size(tok)) {
         tb_error("generate: the checkpoint %s has a vocabulary of %d but the tokenizer %s has %d; "
                  "pass the tokenizer it was trained with (--tokenizer)",
-                 a.ckpt, V, tok_path, tok_vocab_size(tok));
+                 ckpt, V, tok_path, tok_vocab_size(tok));
         goto done;
     }
     if (m->vt->alloc_decode(m)) goto done;
     if (sampler_init(&sampler, &a.sampler, V, a.seed)) goto done;
     if (tb_mkdirs(a.out)) goto done;
 
-    // The prompt's tokens, after end-of-tune.
-    size_t plen = strlen(prompt);
-    uint16_t *ptok = tb_malloc((plen + 1) * sizeof *ptok);
-    size_t np = tok_encode(tok, prompt, plen, ptok, plen + 1);
-    // A model with a bounded context (learned positions) stops at its end;
-    // a recurrent one runs on.
-    int cap = a.max_tokens;
-    if (m->arch->context_bounded && (int)np + 1 + cap > m->spec.max_seq_len)
-        cap = m->spec.max_seq_len - (int)np - 1;
-    if (cap <= 0) {
-        free(ptok);
-        tb_error("generate: the prompt is %zu tokens, too long for %s's context of %d", np, m->spec.name,
-                 m->spec.max_seq_len);
-        goto done;
-    }
-    ids = tb_malloc((np + 1 + (size_t)cap) * sizeof *ids);
-    ids[0] = tok_eot_id(tok);
-    for (size_t i = 0; i < np; i++) ids[1 + i] = ptok[i];
-    free(ptok);
-    int nprompt = (int)np + 1;
-
     index = cJSON_CreateObject();
     cJSON_AddStringToObject(index, "schema", "tunebench.generate.v1");
-    cJSON_AddStringToObject(index, "checkpoint", a.ckpt);
+    cJSON_AddStringToObject(index, "checkpoint", ckpt);
+    cJSON_AddStringToObject(index, "checkpoint_kind", tb_streq(kind, "best") ? "best" : "latest");
     cJSON_AddStringToObject(index, "model", m->spec.name);
     cJSON_AddStringToObject(index, "tokenizer", tok_path);
-    cJSON_AddStringToObject(index, "prompt", prompt);
-    cJSON_AddNumberToObject(index, "prompt_tokens", (double)np);
+    if (single) cJSON_AddStringToObject(index, "prompt", single);
+    else {
+        cJSON_AddStringToObject(index, "prompts_from", a.prompts_from);
+        cJSON_AddNumberToObject(index, "prompt_headers", heads.count);
+    }
     cJSON_AddNumberToObject(index, "seed", (double)a.seed);
     cJSON_AddNumberToObject(index, "temperature", a.sampler.temperature);
     cJSON_AddNumberToObject(index, "top_k", a.sampler.top_k);
     cJSON_AddNumberToObject(index, "top_p", a.sampler.top_p);
-    cJSON_AddNumberToObject(index, "max_tokens", cap);
+    cJSON_AddNumberToObject(index, "max_tokens", a.max_tokens);
     cJSON_AddStringToObject(index, "backend", a.backend);
     cJSON *tunes = cJSON_AddArrayToObject(index, "tunes");
-    size_t text_cap = plen + 64 + (size_t)cap * 64;
-    text = tb_malloc(text_cap);
     double t_all = tb_now_seconds();
     for (int t = 0; t < a.n; t++) {
+        const char *prompt = single ? single : heads.headers[t % heads.count];
+        // The prompt's tokens, after end-of-tune. A model with a bounded
+        // context (learned positions) stops at its end; a recurrent one runs on.
+        size_t plen = strlen(prompt);
+        free(ptok), free(ids);
+        ptok = tb_malloc((plen + 1) * sizeof *ptok);
+        size_t np = tok_encode(tok, prompt, plen, ptok, plen + 1);
+        int cap = a.max_tokens;
+        if (m->arch->context_bounded && (int)np + 1 + cap > m->spec.max_seq_len)
+            cap = m->spec.max_seq_len - (int)np - 1;
+        if (cap <= 0) {
+            tb_error("generate: the prompt is %zu tokens, too long for %s's context of %d", np, m->spec.name,
+                     m->spec.max_seq_len);
+            goto done;
+        }
+        ids = tb_malloc((np + 1 + (size_t)cap) * sizeof *ids);
+        ids[0] = tok_eot_id(tok);
+        for (size_t i = 0; i < np; i++) ids[1 + i] = ptok[i];
+        int nprompt = (int)np + 1;
+        if (text_cap < plen + 64 + (size_t)cap * 64) {
+            text_cap = plen + 64 + (size_t)cap * 64;
+            free(text);
+            text = tb_malloc(text_cap);
+        }
+
         rng_seed(&sampler.rng, a.seed + (uint64_t)t);
         double t0 = tb_now_seconds();
         m->vt->decode_reset(m);
@@ -279,6 +406,9 @@ int cmd_generate(int argc, char **argv) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "file", name);
         cJSON_AddNumberToObject(o, "seed", (double)(a.seed + (uint64_t)t));
+        if (!single) cJSON_AddStringToObject(o, "prompt", prompt);
+        cJSON_AddNumberToObject(o, "prompt_tokens", (double)np);
+        cJSON_AddNumberToObject(o, "max_tokens", cap);
         cJSON_AddNumberToObject(o, "generated_tokens", n);
         cJSON_AddNumberToObject(o, "bytes", (double)len);
         cJSON_AddStringToObject(o, "stop", stop);
@@ -290,7 +420,7 @@ int cmd_generate(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/index.json", a.out);
     rc = tb_json_write(path, index);
     if (rc) goto done;
-    printf("generate: %d tunes from %s -> %s\n", a.n, a.ckpt, a.out);
+    printf("generate: %d tunes from %s (%s checkpoint) -> %s\n", a.n, ckpt, kind, a.out);
     status = 0;
 done:
     if (status) tb_report();
@@ -298,8 +428,10 @@ done:
     sampler_free(&sampler);
     free(text);
     free(ids);
+    free(ptok);
     free(logits);
-    free(prompt);
+    free(single);
+    headers_free(&heads);
     model_destroy(m);
     tok_free(tok);
     return status;

@@ -11,7 +11,9 @@
 
 #include "lib/common.h"
 #include "music_eval.h"
+#include "music_features.h"
 #include "music_metrics.h"
+#include "music_stats.h"
 
 // ---------------------------------------------------------------- inputs
 typedef struct {
@@ -84,9 +86,35 @@ typedef struct {
     char tmp_dir[64];
     cJSON *tunes;
     TuneMetrics *m;
+    double *features;     // MUSIC_FEATURE_TOTAL per tune with notes
+    int num_featured;
+    uint64_t **bar_hashes;  // per tune, for the diversity measures
     int n, cap;
     int failed;  // abc2midi could not run
 } EvalCtx;
+
+// Room for one more tune's metrics, features and bar hashes.
+static void eval_grow(EvalCtx *c) {
+    if (c->n < c->cap) return;
+    c->cap = c->cap ? 2 * c->cap : 256;
+    c->m = realloc(c->m, (size_t)c->cap * sizeof *c->m);
+    c->features = realloc(c->features, (size_t)c->cap * MUSIC_FEATURE_TOTAL * sizeof *c->features);
+    c->bar_hashes = realloc(c->bar_hashes, (size_t)c->cap * sizeof *c->bar_hashes);
+    if (!c->m || !c->features || !c->bar_hashes) tb_die("out of memory scoring tunes");
+}
+
+// Keeps the tune's features and bar hashes (c->n is the tune's index).
+static void eval_keep(EvalCtx *c, const MusicTune *t) {
+    if (music_tune_features(t, c->features + (size_t)c->num_featured * MUSIC_FEATURE_TOTAL)) c->num_featured++;
+    uint64_t *h = tb_malloc((size_t)(t->num_bars ? t->num_bars : 1) * sizeof *h);
+    for (int b = 0; b < t->num_bars; b++) h[b] = music_bar_hash(t, b);
+    c->bar_hashes[c->n] = h;
+}
+
+static void eval_free(EvalCtx *c) {
+    for (int i = 0; i < c->n; i++) free(c->bar_hashes[i]);
+    free(c->bar_hashes), free(c->features), free(c->m);
+}
 
 static cJSON *issues_json(const MusicTune *t) {
     cJSON *a = cJSON_CreateArray();
@@ -120,11 +148,8 @@ static void score_one(const char *text, size_t len, const char *source, int inde
         tune_free(&t);
         return;
     }
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 256;
-        c->m = realloc(c->m, (size_t)c->cap * sizeof *c->m);
-        if (!c->m) tb_die("out of memory scoring tunes");
-    }
+    eval_grow(c);
+    eval_keep(c, &t);
     c->m[c->n++] = m;
 
     cJSON *o = cJSON_CreateObject();
@@ -162,7 +187,13 @@ static void score_one(const char *text, size_t len, const char *source, int inde
     if (c->train) {
         add_number(o, "bars_in_train", ratio(m.novelty_bars_in_train, m.novelty_bars));
         add_number(o, "spans4_in_train", ratio(m.novelty_spans_in_train, m.novelty_spans));
+        cJSON_AddNumberToObject(o, "longest_copied_run", m.longest_copied_run);
+        add_number(o, "nn_distance", m.nn_distance);
     }
+    cJSON_AddNumberToObject(o, "sections", m.sections);
+    cJSON_AddNumberToObject(o, "repeats", m.repeats);
+    cJSON_AddNumberToObject(o, "parts", m.parts);
+    cJSON_AddNumberToObject(o, "bars_repeated", m.bars_repeated);
     cJSON_AddItemToArray(c->tunes, o);
     tune_free(&t);
 }
@@ -260,23 +291,104 @@ static cJSON *summary_json(const TuneMetrics *m, int n, int with_abc2midi, int w
     return s;
 }
 
+// Diversity: each tune's mean edit distance to the others (into its
+// metrics and its JSON object), and the set's distinct bars and 4-bar spans.
+static void add_diversity(EvalCtx *c, cJSON *summary, cJSON *tunes) {
+    double *sum = tb_calloc((size_t)(c->n ? c->n : 1), sizeof *sum);
+    for (int i = 0; i < c->n; i++)
+        for (int j = i + 1; j < c->n; j++) {
+            double d = music_edit_distance(c->bar_hashes[i], c->m[i].bars, c->bar_hashes[j], c->m[j].bars);
+            sum[i] += d, sum[j] += d;
+        }
+    cJSON *t = tunes ? tunes->child : NULL;
+    for (int i = 0; i < c->n; i++, t = t ? t->next : NULL) {
+        c->m[i].set_size = c->n;
+        c->m[i].edit_distance_in_set = c->n > 1 ? sum[i] / (c->n - 1) : NAN;
+        if (t) add_number(t, "edit_distance_in_set", c->m[i].edit_distance_in_set);
+    }
+    free(sum);
+    HashSet64 bars, spans;
+    hashset_init(&bars), hashset_init(&spans);
+    long total_bars = 0, total_spans = 0;
+    for (int i = 0; i < c->n; i++) {
+        int nb = c->m[i].bars;
+        for (int b = 0; b < nb; b++) hashset_add(&bars, c->bar_hashes[i][b]), total_bars++;
+        for (int b = 0; b + MUSIC_SPAN <= nb; b++) {
+            hashset_add(&spans, tb_hash64(c->bar_hashes[i] + b, MUSIC_SPAN * sizeof(uint64_t), TB_HASH64_SEED)),
+                total_spans++;
+        }
+    }
+    cJSON *d = cJSON_AddObjectToObject(summary, "diversity");
+    add_number(d, "distinct_bars", total_bars ? (double)bars.count / total_bars : NAN);
+    add_number(d, "distinct_spans4", total_spans ? (double)spans.count / total_spans : NAN);
+    cJSON_AddNumberToObject(d, "bars", (double)total_bars);
+    cJSON_AddNumberToObject(d, "spans4", (double)total_spans);
+    hashset_free(&bars), hashset_free(&spans);
+}
+
+// Each metric of music_metrics.def with its 95% interval ("intervals") and
+// its per-tune numerator and denominator ("per_tune", for the tables'
+// permutation tests).
+static void add_intervals(cJSON *json, const TuneMetrics *m, int n) {
+    double *num = tb_malloc((size_t)MUSIC_NUM_METRICS * (n ? n : 1) * sizeof *num);
+    double *den = tb_malloc((size_t)MUSIC_NUM_METRICS * (n ? n : 1) * sizeof *den);
+    for (int i = 0; i < n; i++) {
+        double a[MUSIC_NUM_METRICS], b[MUSIC_NUM_METRICS];
+        music_metric_values(&m[i], a, b);
+        for (int k = 0; k < MUSIC_NUM_METRICS; k++) num[(size_t)k * n + i] = a[k], den[(size_t)k * n + i] = b[k];
+    }
+    cJSON *iv = cJSON_AddObjectToObject(json, "intervals");
+    cJSON_AddNumberToObject(iv, "bootstrap_resamples", STATS_BOOTSTRAP_RESAMPLES);
+    cJSON_AddNumberToObject(iv, "bootstrap_seed", STATS_SEED);
+    cJSON *per = cJSON_CreateObject();
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
+        const MusicMetricInfo *info = &music_metric_info[k];
+        const double *x = num + (size_t)k * n, *w = den + (size_t)k * n;
+        Interval v;
+        int units = 0;
+        double hits = 0;
+        for (int i = 0; i < n; i++)
+            if (w[i] > 0) units++, hits += x[i];
+        if (info->kind == MK_RATE) v = stats_wilson((int)hits, units);
+        else v = stats_bootstrap_ratio(x, w, n, STATS_BOOTSTRAP_RESAMPLES, STATS_SEED + (uint64_t)k);
+        cJSON *o = cJSON_AddObjectToObject(iv, info->id);
+        add_number(o, "value", v.estimate);
+        add_number(o, "lo", v.lo);
+        add_number(o, "hi", v.hi);
+        cJSON_AddStringToObject(o, "method", info->kind == MK_RATE ? "wilson" : "bootstrap");
+        cJSON_AddNumberToObject(o, "tunes", units);
+        cJSON *p = cJSON_AddObjectToObject(per, info->id);
+        cJSON_AddItemToObject(p, "num", cJSON_CreateDoubleArray(x, n));
+        cJSON_AddItemToObject(p, "den", cJSON_CreateDoubleArray(w, n));
+    }
+    cJSON_AddItemToObject(json, "per_tune", per);
+    free(num), free(den);
+}
+
 static void collect_ref(const char *text, size_t len, const char *source, int index, void *vctx) {
     (void)source, (void)index;
     EvalCtx *c = vctx;
     MusicTune t;
     tune_parse(&t, text, len);
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 256;
-        c->m = realloc(c->m, (size_t)c->cap * sizeof *c->m);
-        if (!c->m) tb_die("out of memory reading the reference tunes");
-    }
+    eval_grow(c);
+    eval_keep(c, &t);
     music_tune_metrics(&t, len, NULL, &c->m[c->n++]);
     tune_free(&t);
 }
 
-static cJSON *vs_reference_json(const TuneMetrics *m, int n, const TuneMetrics *r, int nr) {
+static cJSON *vs_reference_json(const EvalCtx *c, const EvalCtx *ref) {
+    const TuneMetrics *m = c->m, *r = ref->m;
+    int n = c->n, nr = ref->n;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "reference_tunes", nr);
+    cJSON *yl = cJSON_AddObjectToObject(o, "yang_lerch");
+    for (int f = 0; f < FEATURE_COUNT; f++) {
+        double oa, kl;
+        music_yang_lerch(ref->features, ref->num_featured, c->features, c->num_featured, (MusicFeature)f, &oa, &kl);
+        cJSON *fo = cJSON_AddObjectToObject(yl, music_feature_names[f]);
+        add_number(fo, "overlap", oa);
+        add_number(fo, "kl", kl);
+    }
     for (int q = 0; q < Q_COUNT; q++) {
         int k, kr;
         double *x = quantity_values(m, n, (Quantity)q, &k);
@@ -285,6 +397,21 @@ static cJSON *vs_reference_json(const TuneMetrics *m, int n, const TuneMetrics *
         add_stats(d, "reference", y, kr);
         add_number(d, "wasserstein1", music_wasserstein1(x, k, y, kr));
         add_number(d, "overlap", music_overlap(x, k, y, kr));
+        // The overlap's bootstrap interval: the set's tunes resampled, the
+        // reference fixed.
+        double *draw = tb_malloc((size_t)(k ? k : 1) * sizeof *draw);
+        double *ov = tb_malloc((size_t)STATS_BOOTSTRAP_RESAMPLES * sizeof *ov);
+        Rng rng;
+        rng_seed(&rng, STATS_SEED + 100 + (uint64_t)q);
+        for (int b = 0; b < STATS_BOOTSTRAP_RESAMPLES && k && kr; b++) {
+            for (int i = 0; i < k; i++) draw[i] = x[rng_below(&rng, (uint32_t)k)];
+            ov[b] = music_overlap(draw, k, y, kr);
+        }
+        if (k && kr) {
+            add_number(d, "overlap_lo", stats_quantile(ov, STATS_BOOTSTRAP_RESAMPLES, 0.025));
+            add_number(d, "overlap_hi", stats_quantile(ov, STATS_BOOTSTRAP_RESAMPLES, 0.975));
+        }
+        free(draw), free(ov);
         free(x), free(y);
     }
     return o;
@@ -332,25 +459,28 @@ cJSON *music_evaluate(const MusicEvalOptions *opt) {
         cJSON_AddNumberToObject(json, "train_distinct_bars", (double)train.bars.count);
         cJSON_AddNumberToObject(json, "train_distinct_spans4", (double)train.spans4.count);
     }
-    cJSON_AddItemToObject(json, "summary", summary_json(c.m, c.n, opt->use_abc2midi, have_train));
+    cJSON *summary = summary_json(c.m, c.n, opt->use_abc2midi, have_train);
+    cJSON_AddItemToObject(json, "summary", summary);
+    add_diversity(&c, summary, c.tunes);
+    add_intervals(json, c.m, c.n);
     if (opt->ref) {
         EvalCtx r = {.opt = opt};
         if (music_for_each_tune(opt->ref, collect_ref, &r) < 0) {
-            free(r.m);
+            eval_free(&r);
             cJSON_Delete(json);
             goto fail;
         }
         cJSON_AddStringToObject(json, "reference", opt->ref);
-        cJSON_AddItemToObject(json, "vs_reference", vs_reference_json(c.m, c.n, r.m, r.n));
-        free(r.m);
+        cJSON_AddItemToObject(json, "vs_reference", vs_reference_json(&c, &r));
+        eval_free(&r);
     }
     cJSON_AddItemToObject(json, "tunes", c.tunes);
-    free(c.m);
+    eval_free(&c);
     if (have_train) novelty_free(&train);
     return json;
 fail:
     cJSON_Delete(c.tunes);
-    free(c.m);
+    eval_free(&c);
     if (have_train) novelty_free(&train);
     return NULL;
 }

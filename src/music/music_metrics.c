@@ -64,13 +64,54 @@ void novelty_init(NoveltyIndex *ix) {
     memset(ix, 0, sizeof *ix);
     hashset_init(&ix->bars);
     hashset_init(&ix->spans4);
+    hashset_init(&ix->spans_any);
+}
+
+static uint64_t span_key(uint64_t span_hash, int nbars) { return span_hash ^ (0x9e3779b97f4a7c15ULL * (uint64_t)nbars); }
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+// The tune's distinct bar hashes, sorted (malloc'ed; *n of them).
+static uint64_t *distinct_bars(const MusicTune *t, int *n) {
+    uint64_t *h = tb_malloc((size_t)(t->num_bars ? t->num_bars : 1) * sizeof *h);
+    for (int b = 0; b < t->num_bars; b++) h[b] = music_bar_hash(t, b);
+    qsort(h, (size_t)t->num_bars, sizeof *h, cmp_u64);
+    int m = 0;
+    for (int b = 0; b < t->num_bars; b++)
+        if (m == 0 || h[m - 1] != h[b]) h[m++] = h[b];
+    *n = m;
+    return h;
 }
 
 void novelty_add_tune(NoveltyIndex *ix, const MusicTune *t) {
     for (int b = 0; b < t->num_bars; b++) hashset_add(&ix->bars, music_bar_hash(t, b));
     for (int b = 0; b + MUSIC_SPAN <= t->num_bars; b++)
         hashset_add(&ix->spans4, music_span_hash(t, b, MUSIC_SPAN));
+    for (int b = 0; b < t->num_bars; b++)
+        for (int k = 1; k <= MUSIC_COPY_MAX && b + k <= t->num_bars; k++)
+            hashset_add(&ix->spans_any, span_key(music_span_hash(t, b, k), k));
+    int nd;
+    uint64_t *d = distinct_bars(t, &nd);
+    if (ix->tunes == ix->cap_tunes) {
+        ix->cap_tunes = ix->cap_tunes ? 2 * ix->cap_tunes : 1024;
+        ix->tune_distinct = realloc(ix->tune_distinct, (size_t)ix->cap_tunes * sizeof *ix->tune_distinct);
+        if (!ix->tune_distinct) tb_die("out of memory indexing the training tunes");
+    }
+    ix->tune_distinct[ix->tunes] = nd;
+    for (int k = 0; k < nd; k++) {
+        if (ix->num_postings == ix->cap_postings) {
+            ix->cap_postings = ix->cap_postings ? 2 * ix->cap_postings : 4096;
+            ix->postings = realloc(ix->postings, ix->cap_postings * sizeof *ix->postings);
+            if (!ix->postings) tb_die("out of memory indexing the training tunes");
+        }
+        ix->postings[ix->num_postings++] = (NoveltyPosting){d[k], ix->tunes};
+    }
+    free(d);
     ix->tunes++;
+    ix->finished = 0;
 }
 
 static void novelty_add_one(const char *text, size_t len, void *ctx) {
@@ -82,11 +123,128 @@ static void novelty_add_one(const char *text, size_t len, void *ctx) {
 
 void novelty_add_text(NoveltyIndex *ix, const char *text, size_t len) {
     music_split_tunes(text, len, novelty_add_one, ix);
+    novelty_finish(ix);
+}
+
+static int cmp_posting(const void *a, const void *b) {
+    const NoveltyPosting *x = a, *y = b;
+    if (x->bar != y->bar) return x->bar < y->bar ? -1 : 1;
+    return (x->tune > y->tune) - (x->tune < y->tune);
+}
+
+void novelty_finish(NoveltyIndex *ix) {
+    if (ix->num_postings > 1) qsort(ix->postings, ix->num_postings, sizeof *ix->postings, cmp_posting);
+    ix->finished = 1;
 }
 
 void novelty_free(NoveltyIndex *ix) {
     hashset_free(&ix->bars);
     hashset_free(&ix->spans4);
+    hashset_free(&ix->spans_any);
+    free(ix->postings);
+    free(ix->tune_distinct);
+    memset(ix, 0, sizeof *ix);
+}
+
+// The first posting of bar h (or num_postings).
+static size_t postings_lower_bound(const NoveltyIndex *ix, uint64_t h) {
+    size_t lo = 0, hi = ix->num_postings;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->postings[mid].bar < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+// Jaccard distance of the tune's distinct bars to the nearest training tune's.
+static double nearest_neighbour(const NoveltyIndex *ix, const MusicTune *t) {
+    int nd;
+    uint64_t *d = distinct_bars(t, &nd);
+    int *shared = tb_calloc((size_t)(ix->tunes ? ix->tunes : 1), sizeof *shared);
+    int *touched = tb_malloc((size_t)(ix->tunes ? ix->tunes : 1) * sizeof *touched);
+    int nt = 0;
+    for (int k = 0; k < nd; k++)
+        for (size_t p = postings_lower_bound(ix, d[k]); p < ix->num_postings && ix->postings[p].bar == d[k]; p++) {
+            int u = ix->postings[p].tune;
+            if (shared[u]++ == 0) touched[nt++] = u;
+        }
+    double best = 1;
+    for (int i = 0; i < nt; i++) {
+        int u = touched[i];
+        double dist = 1 - (double)shared[u] / (nd + ix->tune_distinct[u] - shared[u]);
+        if (dist < best) best = dist;
+    }
+    free(d), free(shared), free(touched);
+    return best;
+}
+
+static int longest_copied_run(const NoveltyIndex *ix, const MusicTune *t) {
+    int best = 0;
+    for (int b = 0; b < t->num_bars; b++)
+        for (int k = best + 1; k <= MUSIC_COPY_MAX && b + k <= t->num_bars; k++) {
+            if (!hashset_has(&ix->spans_any, span_key(music_span_hash(t, b, k), k))) break;
+            best = k;
+        }
+    return best;
+}
+
+// ---------------------------------------------------------------- structure
+double music_edit_distance(const uint64_t *a, int na, const uint64_t *b, int nb) {
+    if (na == 0 && nb == 0) return 0;
+    int *row = tb_malloc((size_t)(nb + 1) * sizeof *row);
+    for (int j = 0; j <= nb; j++) row[j] = j;
+    for (int i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= nb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best, diag = up;
+        }
+    }
+    double d = (double)row[nb] / (na > nb ? na : nb);
+    free(row);
+    return d;
+}
+
+void music_tune_structure(const MusicTune *t, TuneMetrics *m) {
+    m->repeats = t->num_repeats;
+    m->sections = m->parts = m->bars_repeated = 0;
+    uint64_t *h = tb_malloc((size_t)(t->num_bars ? t->num_bars : 1) * sizeof *h);
+    for (int b = 0; b < t->num_bars; b++) {
+        h[b] = music_bar_hash(t, b);
+        for (int e = 0; e < b; e++)
+            if (h[e] == h[b]) {
+                m->bars_repeated++;
+                break;
+            }
+    }
+    // Sections: runs of bars up to a section line (or the end).
+    int starts[256], ends[256], ns = 0, start = 0;
+    for (int b = 0; b < t->num_bars && ns < 256; b++)
+        if ((t->bars[b].flags & BAR_BEFORE_SECTION) || b == t->num_bars - 1) starts[ns] = start, ends[ns] = b + 1, ns++, start = b + 1;
+    m->sections = ns;
+    // Parts: a section is a new part unless half its bars occur in one earlier part's first section.
+    int part_of[256];
+    for (int s = 0; s < ns; s++) {
+        part_of[s] = -1;
+        for (int r = 0; r < s && part_of[s] < 0; r++) {
+            if (part_of[r] != r) continue;  // compare with each part's first section
+            int same = 0, len = ends[s] - starts[s];
+            for (int b = starts[s]; b < ends[s]; b++)
+                for (int e = starts[r]; e < ends[r]; e++)
+                    if (h[b] == h[e]) {
+                        same++;
+                        break;
+                    }
+            if (2 * same >= len) part_of[s] = r;
+        }
+        if (part_of[s] < 0) part_of[s] = s, m->parts++;
+    }
+    free(h);
 }
 
 // ---------------------------------------------------------------- one tune
@@ -142,6 +300,12 @@ void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex
         if (n->pitch > m->pitch_max) m->pitch_max = n->pitch;
     }
     if (t->num_notes) m->pitch_range = m->pitch_max - m->pitch_min;
+    unsigned char seen[255] = {0};
+    for (int k = 1; k < t->num_notes; k++) {
+        int d = t->notes[k].pitch - t->notes[k - 1].pitch + 127;
+        m->distinct_intervals += !seen[d];
+        seen[d] = 1;
+    }
     m->pitch_class_entropy = music_entropy_bits(m->pitch_class_count, 12);
 
     if (train) {
@@ -154,6 +318,28 @@ void music_tune_metrics(const MusicTune *t, size_t abc_bytes, const NoveltyIndex
         }
     }
     m->abc_bytes = abc_bytes;
+    music_tune_structure(t, m);
+    m->nn_distance = NAN;
+    if (train && train->tunes) {
+        if (!train->finished) tb_die("novelty index queried before novelty_finish");
+        m->longest_copied_run = longest_copied_run(train, t);
+        m->nn_distance = nearest_neighbour(train, t);
+    }
+}
+
+// ---------------------------------------------------------------- the metric list
+const MusicMetricInfo music_metric_info[MUSIC_NUM_METRICS] = {
+#define METRIC(id, label, percent, kind, num, den) {#id, label, percent, kind},
+#include "music_metrics.def"
+#undef METRIC
+};
+
+void music_metric_values(const TuneMetrics *t, double num[MUSIC_NUM_METRICS], double den[MUSIC_NUM_METRICS]) {
+#define METRIC(id, label, percent, kind, n, d)      \
+    den[MUSIC_METRIC_##id] = (double)(d);            \
+    num[MUSIC_METRIC_##id] = den[MUSIC_METRIC_##id] > 0 ? (double)(n) : 0;
+#include "music_metrics.def"
+#undef METRIC
 }
 
 // ---------------------------------------------------------------- distributions

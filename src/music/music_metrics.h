@@ -33,16 +33,27 @@ void hashset_free(HashSet64 *s);
 void hashset_add(HashSet64 *s, uint64_t h);
 int hashset_has(const HashSet64 *s, uint64_t h);
 
-// The bars and 4-bar spans of a training split.
+// The bars and 4-bar spans of a training split; every span of 1 to
+// MUSIC_COPY_MAX bars (for the longest copied run); and which tunes hold each
+// bar (for the nearest neighbour). novelty_finish before the first query.
+#define MUSIC_COPY_MAX 16
 typedef struct {
-    HashSet64 bars, spans4;
-    int tunes;
+    uint64_t bar;
+    int32_t tune;
+} NoveltyPosting;
+typedef struct {
+    HashSet64 bars, spans4, spans_any;  // spans_any: a span's hash mixed with its length
+    NoveltyPosting *postings;           // (bar hash, tune) pairs, sorted by novelty_finish
+    int *tune_distinct;                 // distinct bars of each training tune
+    size_t num_postings, cap_postings;
+    int tunes, cap_tunes, finished;
 } NoveltyIndex;
 
 void novelty_init(NoveltyIndex *ix);
 void novelty_add_tune(NoveltyIndex *ix, const MusicTune *t);
 // Adds every tune of an ABC text (many tunes).
 void novelty_add_text(NoveltyIndex *ix, const char *text, size_t len);
+void novelty_finish(NoveltyIndex *ix);
 void novelty_free(NoveltyIndex *ix);
 
 uint64_t music_bar_hash(const MusicTune *t, int bar);
@@ -75,7 +86,40 @@ typedef struct {
     // length and range
     size_t abc_bytes;
     int pitch_min, pitch_max, pitch_range;  // -1 with no notes
+    int distinct_intervals;                  // distinct steps (semitones) between consecutive notes
+    // structure: sections end at || |] :| :: or the tune's end; parts are
+    // sections told apart by content (a section sharing half its bars with
+    // an earlier one is the same part); repeated bars equal an earlier bar
+    // of the tune (bars after the first)
+    int sections, repeats, parts, bars_repeated;
+    // copying (with a training split): the longest run of consecutive bars
+    // found verbatim as consecutive bars there (capped at MUSIC_COPY_MAX),
+    // and the Jaccard distance of the tune's set of bars to the nearest
+    // training tune's (1 when none shares a bar)
+    int longest_copied_run;
+    double nn_distance;
+    // diversity (set by music_set_diversity): the mean bar-level edit
+    // distance to the set's other tunes, normalised by the longer tune
+    double edit_distance_in_set;
+    int set_size;
 } TuneMetrics;
+
+// The metrics of music_metrics.def, by index: what each is, and its
+// per-tune numerator and denominator.
+enum { MK_RATE, MK_POOLED, MK_MEAN };
+enum {
+#define METRIC(id, label, percent, kind, num, den) MUSIC_METRIC_##id,
+#include "music_metrics.def"
+#undef METRIC
+    MUSIC_NUM_METRICS
+};
+typedef struct {
+    const char *id, *label;
+    int percent;  // shown as a percentage
+    int kind;     // MK_*
+} MusicMetricInfo;
+extern const MusicMetricInfo music_metric_info[MUSIC_NUM_METRICS];
+void music_metric_values(const TuneMetrics *t, double num[MUSIC_NUM_METRICS], double den[MUSIC_NUM_METRICS]);
 
 // A bar with a known meter and not a bar rest is checked; it is consistent
 // when its duration equals the meter's bar, or when it is shorter and sits
@@ -98,6 +142,13 @@ void music_control_adherence(const char *text, size_t len, TuneMetrics *m);
 // and fills the abc2midi fields. Returns 0, or -1 with the error set when
 // abc2midi cannot be run at all (it names the Debian package).
 int music_run_abc2midi(const char *text, size_t len, const char *tmp_dir, TuneMetrics *m);
+
+// The structure of a tune (sections, repeats, parts, repeated bars).
+void music_tune_structure(const MusicTune *t, TuneMetrics *m);
+
+// The bar-level edit distance of two sequences of bar hashes, divided by
+// the longer length (0 identical, 1 nothing in common); 0 for two empty ones.
+double music_edit_distance(const uint64_t *a, int na, const uint64_t *b, int nb);
 
 // Shannon entropy in bits of a histogram.
 double music_entropy_bits(const int *counts, int n);

@@ -39,6 +39,9 @@ typedef struct {
     Rational broken_factor;
     int tuplet_left;
     Rational tuplet_factor;
+    // The notes of the element being read, then of the last one: they take
+    // its duration (and a broken rhythm's correction).
+    int elem_first_note, last_first_note, last_end_note;
 } Parser;
 
 // ---------------------------------------------------------------- issues
@@ -68,7 +71,7 @@ static void push_note(Parser *p, int pitch) {
         if (!grown) tb_die("out of memory reading a tune");
         t->notes = grown;
     }
-    t->notes[t->num_notes++] = (TuneNote){(int16_t)pitch, p->key.scale_mask, t->num_bars};
+    t->notes[t->num_notes++] = (TuneNote){(int16_t)pitch, p->key.scale_mask, t->num_bars, 0};
     p->bar_notes++;
 }
 
@@ -115,6 +118,8 @@ static void close_bar(Parser *p, int end_flags, int next_flags, int column) {
         int first = t->num_bars == 0 ? BAR_FIRST : 0;
         Rational d = rat_cmp(p->overlay_longest, p->bar_duration) > 0 ? p->overlay_longest
                                                                        : p->bar_duration;
+        if (!rat_valid(d))
+            ERR(p, column, "the bar's note lengths add up to an absurd duration; check lengths and broken rhythms");
         t->bars[t->num_bars++] = (TuneBar){
             .duration = d,
             .expected = p->bar_expected,
@@ -152,6 +157,9 @@ static void add_element(Parser *p, Rational written) {
     p->bar_has_content = 1;
     p->has_last = 1;
     p->last_duration = d;
+    for (int k = p->elem_first_note; k < p->t->num_notes; k++) p->t->notes[k].duration = (float)rat_to_double(d);
+    p->last_first_note = p->elem_first_note, p->last_end_note = p->t->num_notes;
+    p->elem_first_note = p->t->num_notes;
 }
 
 // Reads a length suffix: "", "2", "3/2", "/", "//", "/4", "3/". 0 or -1.
@@ -210,6 +218,7 @@ static int read_pitch(Parser *p, const char *s, int n, int *i) {
 }
 
 static void read_note(Parser *p, const char *s, int n, int *i) {
+    p->elem_first_note = p->t->num_notes;
     int pitch = read_pitch(p, s, n, i);
     Rational len;
     read_length(p, s, n, i, &len);
@@ -221,6 +230,7 @@ static void read_note(Parser *p, const char *s, int n, int *i) {
 
 // [CEG]2: every note sounds; the chord lasts as long as its first note.
 static void read_chord(Parser *p, const char *s, int n, int *i) {
+    p->elem_first_note = p->t->num_notes;
     int start = (*i)++;
     Rational first = {0, 1};
     int notes = 0;
@@ -257,6 +267,7 @@ static void read_chord(Parser *p, const char *s, int n, int *i) {
 }
 
 static void read_rest(Parser *p, const char *s, int n, int *i) {
+    p->elem_first_note = p->t->num_notes;
     char c = s[(*i)++];
     if (c == 'Z' || c == 'X') {
         // A bar rest lasts whole bars of the meter, whatever it is.
@@ -311,6 +322,11 @@ static void read_broken(Parser *p, const char *s, int n, int *i) {
         ERR(p, start, "broken rhythm '%c' has no note before it in its bar", c);
         return;
     }
+    if (p->broken_pending) {
+        // e>>>>f: at most three marks, and a note on each side of them.
+        ERR(p, start, "broken rhythm '%c' follows another with no note between (at most %c%c%c)", c, c, c, c);
+        return;
+    }
     Rational small = rat_make(1, (int64_t)1 << k);             // 1/2, 1/4, 1/8
     Rational big = rat_sub(rat_make(2, 1), small);             // 3/2, 7/4, 15/8
     Rational before = c == '>' ? big : small, after = c == '>' ? small : big;
@@ -318,6 +334,8 @@ static void read_broken(Parser *p, const char *s, int n, int *i) {
     Rational extra = rat_mul(p->last_duration, rat_sub(before, rat_make(1, 1)));
     p->bar_duration = rat_add(p->bar_duration, extra);
     p->last_duration = rat_mul(p->last_duration, before);
+    for (int k = p->last_first_note; k < p->last_end_note; k++)
+        p->t->notes[k].duration = (float)rat_to_double(p->last_duration);
     p->broken_pending = 1;
     p->broken_factor = after;
 }
@@ -367,6 +385,7 @@ static void read_bar_line(Parser *p, const char *s, int n, int *i) {
     while (volta && j < n && (isdigit((unsigned char)s[j]) || s[j] == ',' || s[j] == '-')) j++;
     *i = j;  // a tuplet may go on across a bar line: its state is kept
     int section = plain ? 0 : 1;
+    if (s[start] == ':') p->t->num_repeats++;  // :| :: :||
     close_bar(p, section ? BAR_BEFORE_SECTION : 0,
               (section ? BAR_AFTER_SECTION : 0) | (volta ? BAR_VOLTA : 0), start);
 }

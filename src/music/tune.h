@@ -27,8 +27,12 @@
 
 // ---------------------------------------------------------------- fractions
 typedef struct {
-    int64_t num, den;  // den > 0, reduced
+    int64_t num, den;  // den > 0, reduced; {0, 0} when a result left int64
 } Rational;
+
+// 0 for {0, 0}: a result that overflowed (or a zero denominator). Every
+// operation passes it on; rat_to_double gives NaN for it.
+int rat_valid(Rational a);
 
 Rational rat_make(int64_t num, int64_t den);
 Rational rat_add(Rational a, Rational b);
@@ -81,6 +85,7 @@ typedef struct {
     int16_t pitch;       // MIDI number, middle C (ABC "C") = 60
     uint16_t key_mask;   // scale of the key in force (MusicKey.scale_mask)
     int32_t bar;         // index into bars
+    float duration;      // whole notes (each note of a chord: the chord's); ties not joined
 } TuneNote;
 
 typedef struct {
@@ -93,6 +98,7 @@ typedef struct {
     char x[16], title[128], meter[32], unit[32], key[64];
     char control_s[16], control_b[16], control_e[16];  // TunesFormer S:, B:, E:
     int header_lines;     // lines up to and including K:
+    int num_repeats;      // repeat ends in the body (:| :: :|])
 
     TuneBar *bars;
     int num_bars, cap_bars;

@@ -1,6 +1,7 @@
 // tune_fields.c: exact fractions and the three fields that give notes their
 // meaning: K: (key signature and scale), M: (bar length) and L: (unit note).
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,29 +19,53 @@ static int64_t gcd64(int64_t a, int64_t b) {
     return a ? a : 1;
 }
 
+// A fraction whose numerator or denominator leaves int64 is {0, 0}, "no
+// value": every operation passes it on, so that a tune with an absurd
+// duration (e>>>>>>...f, lengths like C99999/99991 summed in one bar) ends
+// with an invalid bar instead of an overflow. rat_valid tells.
+static const Rational rat_none = {0, 0};
+
+int rat_valid(Rational a) { return a.den > 0; }
+
 Rational rat_make(int64_t num, int64_t den) {
+    if (den == 0 || num == INT64_MIN || den == INT64_MIN) return rat_none;
     if (den < 0) num = -num, den = -den;
-    if (den == 0) return (Rational){0, 1};  // callers never divide by zero; keep it finite
     int64_t g = gcd64(num, den);
     return (Rational){num / g, den / g};
 }
 
-// Denominators stay small (products of 2, 3 and tuplet sizes), so int64 does
-// not overflow for any real bar; reducing after each step keeps them small.
+// Denominators stay small for real music (products of 2, 3 and tuplet
+// sizes); reducing after each step keeps them so.
 Rational rat_add(Rational a, Rational b) {
-    int64_t g = gcd64(a.den, b.den);
-    return rat_make(a.num * (b.den / g) + b.num * (a.den / g), a.den / g * b.den);
+    if (!rat_valid(a) || !rat_valid(b)) return rat_none;
+    int64_t g = gcd64(a.den, b.den), x, y, sum, den;
+    if (__builtin_mul_overflow(a.num, b.den / g, &x) || __builtin_mul_overflow(b.num, a.den / g, &y) ||
+        __builtin_add_overflow(x, y, &sum) || __builtin_mul_overflow(a.den / g, b.den, &den))
+        return rat_none;
+    return rat_make(sum, den);
 }
-Rational rat_sub(Rational a, Rational b) { return rat_add(a, (Rational){-b.num, b.den}); }
+Rational rat_sub(Rational a, Rational b) {
+    if (!rat_valid(b) || b.num == INT64_MIN) return rat_none;
+    return rat_add(a, (Rational){-b.num, b.den});
+}
 Rational rat_mul(Rational a, Rational b) {
+    if (!rat_valid(a) || !rat_valid(b)) return rat_none;
     Rational x = rat_make(a.num, b.den), y = rat_make(b.num, a.den);
-    return rat_make(x.num * y.num, x.den * y.den);
+    int64_t num, den;
+    if (__builtin_mul_overflow(x.num, y.num, &num) || __builtin_mul_overflow(x.den, y.den, &den))
+        return rat_none;
+    return rat_make(num, den);
 }
+double rat_to_double(Rational a) { return rat_valid(a) ? (double)a.num / (double)a.den : NAN; }
+
+// An invalid fraction compares equal to another and above every valid one.
 int rat_cmp(Rational a, Rational b) {
+    if (!rat_valid(a) || !rat_valid(b)) return rat_valid(b) - rat_valid(a);
     Rational d = rat_sub(a, b);
-    return d.num < 0 ? -1 : d.num > 0;
+    if (rat_valid(d)) return d.num < 0 ? -1 : d.num > 0;
+    double x = rat_to_double(a), y = rat_to_double(b);
+    return x < y ? -1 : x > y;
 }
-double rat_to_double(Rational a) { return (double)a.num / (double)a.den; }
 
 // ---------------------------------------------------------------- keys
 static const int natural_pc[7] = {0, 2, 4, 5, 7, 9, 11};  // C D E F G A B
@@ -192,7 +217,9 @@ static int parse_sum(const char **sp, int64_t *out) {
     for (;;) {
         while (*s == ' ') s++;
         if (!isdigit((unsigned char)*s)) break;
-        sum += strtol(s, (char **)&s, 10);
+        long term = strtol(s, (char **)&s, 10);
+        if (term > 100000 || sum > 100000) return -1;  // no meter has such numbers
+        sum += term;
         terms++;
         while (*s == ' ') s++;
         if (*s != '+') break;

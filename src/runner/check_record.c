@@ -33,7 +33,16 @@ static int check_curve_rows(const char *path, const cJSON *r) {
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "training"), "config");
     long long interval = (long long)number_at(cfg, "log_interval"), steps = (long long)number_at(cfg, "steps");
     if (interval < 1 || steps < 1) return tb_error("%s: training.config lacks log_interval or steps", path);
-    const cJSON *segments = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "identity"), "segments");
+    const cJSON *identity = cJSON_GetObjectItemCaseSensitive(r, "identity");
+    const cJSON *segments = cJSON_GetObjectItemCaseSensitive(identity, "segments");
+    // A run that eval.patience stopped ends at its last checkpoint.
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(identity, "stop_reason");
+    if (cJSON_IsString(reason) && strcmp(reason->valuestring, "patience") == 0) {
+        long long at = (long long)number_at(identity, "checkpoint_step");
+        if (at < 1 || at > steps)
+            return tb_error("%s: stopped by patience, but its checkpoint_step is not within the run", path);
+        steps = at;
+    }
     long long want = next_logged_step(0, interval, steps, segments), prev = 0;
     for (const cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "curve")->child; row; row = row->next) {
         long long step = (long long)number_at(row, "step");

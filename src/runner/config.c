@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "lib/common.h"
 #include "lib/json_in.h"
 
@@ -38,6 +39,7 @@ static const ConfigKey config_keys[] = {
     {"results", STR(results_dir), 0, 0, 0, NULL, "folder for run records and checkpoints"},
     {"backend", STR(backend), 0, 0, 0, "cpu|cuda", "compute backend"},
     {"threads", NUM(KEY_INT, threads), 0, 4096, 0, NULL, "CPU threads (OpenMP and OpenBLAS); 0 = all cores"},
+    {"ranks", NUM(KEY_INT, ranks), 1, 4096, 0, NULL, "data-parallel MPI ranks, each training batch_size / ranks rows (mpirun -np N build/tunebench-mpi)"},
     {"seed", NUM(KEY_INT64, seed), 0, MAX_EXACT_INT, 0, NULL, "seed of the initialisation, the data order and the samples"},
     {"steps", NUM(KEY_INT, steps), 1, 1e9, 0, NULL, "optimizer steps (the protocol is 100000)"},
     {"batch_size", NUM(KEY_INT, batch_size), 1, 65536, 0, NULL, "sequences per step"},
@@ -54,6 +56,7 @@ static const ConfigKey config_keys[] = {
     {"eval.interval", NUM(KEY_INT, eval_interval), 1, 1e9, 0, NULL, "steps between validations (and one at the end)"},
     {"eval.batches", NUM(KEY_INT, eval_batches), 0, 1e9, 0, NULL, "validation batches; 0 = the whole validation split"},
     {"eval.max_share", NUM(KEY_FLOAT, eval_max_share), 0, 1, 1, NULL, "most of a run's compute validation may take (fewer validations or windows on short runs); 1 = no limit"},
+    {"eval.patience", NUM(KEY_INT, eval_patience), 0, 1e9, 0, NULL, "stop after N validations without a new best validation loss; 0 = off"},
     {"checkpoint.interval", NUM(KEY_INT, checkpoint_interval), 1, 1e9, 0, NULL, "steps between checkpoints (and one at the end)"},
     {"inference.repeats", NUM(KEY_INT, inference_repeats), 0, 1000, 0, NULL, "repeats per prefill length and decode position; 0 = skip"},
     {"samples.count", NUM(KEY_INT, sample_count), 0, 1000, 0, NULL, "tunes generated into the record at the end"},
@@ -71,9 +74,10 @@ _Static_assert(NUM_CONFIG_KEYS <= (int)(sizeof(((ExperimentConfig *)0)->key_orig
 void config_defaults(ExperimentConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->source, sizeof cfg->source, "(defaults)");
-    snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/irishman");
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/music21/control");
     snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
-    snprintf(cfg->backend, sizeof cfg->backend, "cpu");
+    snprintf(cfg->backend, sizeof cfg->backend, BACKEND_DEFAULT_NAME);
+    cfg->ranks = 1;
     cfg->seed = 1337;
     cfg->steps = PROTOCOL_STEPS;
     cfg->batch_size = 8;
@@ -160,6 +164,23 @@ static const char *json_type_name(const cJSON *v) {
     return "something else";
 }
 
+// An unknown key: the error suggests the keys whose last part it is
+// ("lr" -> "optimizer.lr"), else points to the list.
+static int unknown_key(const char *origin, const char *key) {
+    char found[256] = "";
+    size_t used = 0, n = strlen(key);
+    for (int i = 0; i < NUM_CONFIG_KEYS; i++) {
+        const char *k = config_keys[i].key, *dot = strrchr(k, '.');
+        size_t len = strlen(k);
+        int tail = len > n && k[len - n - 1] == '.' && strcmp(k + len - n, key) == 0;
+        int head = dot && (size_t)(dot - k) == n && strncmp(k, key, n) == 0;  // "eval" -> its keys
+        if ((tail || head) && used < sizeof found)
+            used += (size_t)snprintf(found + used, sizeof found - used, "%s'%s'", used ? ", " : "", k);
+    }
+    if (used) return tb_error("%s: unknown key '%s'; did you mean %s?", origin, key, found);
+    return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+}
+
 // Walks one JSON object; nested objects extend the dotted prefix.
 static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *prefix, const char *origin) {
     for (const cJSON *item = obj->child; item; item = item->next) {
@@ -185,7 +206,7 @@ static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *pref
             continue;
         }
         const ConfigKey *k = find_key(key);
-        if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+        if (!k) return unknown_key(origin, key);
         if (k->type == KEY_STRING) {
             if (!cJSON_IsString(item))
                 return tb_error("%s: key '%s': expected a string, got %s", origin, key, json_type_name(item));
@@ -228,7 +249,7 @@ int config_load(ExperimentConfig *cfg, const char *path) {
 
 int config_set(ExperimentConfig *cfg, const char *key, const char *value, const char *origin) {
     const ConfigKey *k = find_key(key);
-    if (!k) return tb_error("%s: unknown key '%s' (run 'tunebench train --help' for the keys)", origin, key);
+    if (!k) return unknown_key(origin, key);
     int rc;
     if (k->type == KEY_STRING) {
         rc = set_string(cfg, k, value, origin);
@@ -318,6 +339,38 @@ cJSON *config_to_json(const ExperimentConfig *cfg) {
         }
     }
     return root;
+}
+
+// A value as text; floats with `digits` significant digits.
+static void format_value(const ConfigKey *k, const ExperimentConfig *cfg, int digits, char *out, size_t cap) {
+    const void *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING: snprintf(out, cap, "'%s'", (const char *)field); break;
+    case KEY_INT: snprintf(out, cap, "%d", *(const int *)field); break;
+    case KEY_INT64: snprintf(out, cap, "%lld", (long long)*(const int64_t *)field); break;
+    case KEY_FLOAT: snprintf(out, cap, "%.*g", digits, *(const double *)field); break;
+    }
+}
+
+int config_diff(const ExperimentConfig *from, const ExperimentConfig *to, cJSON *changes) {
+    int n = 0;
+    for (int i = 0; i < NUM_CONFIG_KEYS; i++) {
+        const ConfigKey *k = &config_keys[i];
+        if (strcmp(k->key, "threads") == 0) continue;
+        char a[300], b[300], line[700];
+        // 17 digits tell every two doubles apart; 15 read better where they suffice.
+        format_value(k, from, 17, a, sizeof a);
+        format_value(k, to, 17, b, sizeof b);
+        if (strcmp(a, b) == 0) continue;
+        char a15[300], b15[300];
+        format_value(k, from, 15, a15, sizeof a15);
+        format_value(k, to, 15, b15, sizeof b15);
+        if (strcmp(a15, b15) != 0) memcpy(a, a15, sizeof a), memcpy(b, b15, sizeof b);
+        snprintf(line, sizeof line, "%s: %s -> %s", k->key, a, b);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+        n++;
+    }
+    return n;
 }
 
 void config_print_keys(FILE *out) {

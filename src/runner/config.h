@@ -26,6 +26,7 @@ typedef struct {
     char results_dir[512];   // records go to <results_dir>/<experiment>/
     char backend[8];         // "cpu" or "cuda"
     int threads;             // OpenMP / OpenBLAS threads; 0 = all cores
+    int ranks;               // data-parallel MPI processes (dist.h); 1 = this process alone
     int64_t seed;
 
     int steps;               // optimizer steps of this run
@@ -41,6 +42,7 @@ typedef struct {
     int eval_interval;       // validation every N steps (and at the end)
     int eval_batches;        // validation batches of batch_size x seq_len; 0 = the whole split
     double eval_max_share;   // most of a run's compute validation may take (eval_budget.h); 1 = no limit
+    int eval_patience;       // stop after N validations without a new best; 0 = off
     int checkpoint_interval; // a checkpoint every N steps (and at the end)
 
     int inference_repeats;   // repeats per measured prefill / decode position
@@ -82,6 +84,10 @@ void config_resolve(ExperimentConfig *cfg, cJSON *notes);
 cJSON *config_to_json(const ExperimentConfig *cfg);
 // Reads a config back from config_to_json() output (for --resume).
 int config_from_json(ExperimentConfig *cfg, const cJSON *json, const char *origin);
+// The keys whose values differ between two configs, as JSON strings
+// "key: A -> B" appended to `changes` (skipping `threads`, which may change on
+// resume). Returns how many.
+int config_diff(const ExperimentConfig *from, const ExperimentConfig *to, cJSON *changes);
 // One line per key: name, type, range and meaning (for `tunebench train --help`).
 void config_print_keys(FILE *out);
 

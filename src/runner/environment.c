@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "kernels/backend.h"
 #include "lib/common.h"
 
 // mk/runner.mk passes the flags this file was compiled with.
@@ -81,9 +82,9 @@ cJSON *environment_json(const char *backend_name) {
     const char *wait = getenv("OMP_WAIT_POLICY");
     cJSON_AddStringToObject(env, "omp_wait_policy", wait ? wait : "default");
     cJSON_AddStringToObject(env, "backend", backend_name);
-    if (strcmp(backend_name, "cuda") == 0 &&
-        command_line("nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null", buf, sizeof buf) == 0)
-        cJSON_AddStringToObject(env, "gpu", buf);
+    const Backend *be = backend_by_name(backend_name);
+    BackendInfo info;
+    if (be && !be->on_host) be->describe(&info), cJSON_AddStringToObject(env, "gpu", info.device);
     else
         cJSON_AddNullToObject(env, "gpu");
     struct utsname u;

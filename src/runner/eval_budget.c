@@ -174,13 +174,32 @@ static void eta_fill(Eta *e, double step_s, int steps_left, int evals, double wi
     e->train_s = step_s * steps_left;
     e->eval_s = isfinite(per_window) ? evals * windows * per_window : 0;
     e->ckpt_s = ckpts * seconds_per_checkpoint(k);
+    e->final_s = 0;
     e->total_s = e->train_s + e->eval_s + e->ckpt_s;
+}
+
+double eta_final_seconds(const ExperimentConfig *c, const RunCosts *k) {
+    double per_token = eta_seconds_per_window(k) / c->seq_len;
+    if (!isfinite(per_token) || k->context <= 0) return 0;
+    double tokens = 0;
+    if (c->inference_repeats > 0) {
+        static const int prefill[3] = {16, 64, 256};
+        double prefill_tokens = 0;
+        for (int i = 0; i < 3; i++) prefill_tokens += prefill[i] <= k->context ? prefill[i] : 0;
+        tokens += (c->inference_repeats + 1) *
+                  (ETA_PREFILL_TOKEN_COST * prefill_tokens + ETA_DECODE_TOKEN_COST * k->context);
+    }
+    int per_tune = c->sample_max_tokens < k->context ? c->sample_max_tokens : k->context;
+    tokens += ETA_DECODE_TOKEN_COST * (double)c->sample_count * per_tune;
+    return tokens * per_token;
 }
 
 void eta_remaining(Eta *e, const ExperimentConfig *c, const EvalPlan *p, const RunCosts *k, int step, double step_s) {
     // step - 1: the validation and checkpoint of `step` itself are still to come.
     eta_fill(e, step_s, c->steps - step, evals_after(c->steps, c->eval_interval, step - 1), (double)p->windows,
              checkpoints_after(c->steps, c->checkpoint_interval, step - 1), k);
+    e->final_s = eta_final_seconds(c, k);
+    e->total_s += e->final_s;
 }
 
 void eta_protocol(Eta *e, const ExperimentConfig *c, const EvalPlan *p, const RunCosts *k, double step_s) {
@@ -198,7 +217,8 @@ void eta_describe(char *out, size_t cap, const ExperimentConfig *c, const EvalPl
     Eta left, proto;
     eta_remaining(&left, c, p, k, step, step_s);
     eta_protocol(&proto, c, p, k, step_s);
-    char total[32], train[32], eval[32], ckpt[32], ptotal[32], ptrain[32], prest[32];
+    char total[32], train[32], eval[32], ckpt[32], final[32], ptotal[32], ptrain[32], prest[32];
+    progress_format_duration(left.final_s, final, sizeof final);
     progress_format_duration(left.total_s, total, sizeof total);
     progress_format_duration(left.train_s, train, sizeof train);
     progress_format_duration(left.eval_s, eval, sizeof eval);
@@ -208,10 +228,11 @@ void eta_describe(char *out, size_t cap, const ExperimentConfig *c, const EvalPl
     progress_format_duration(proto.eval_s + proto.ckpt_s, prest, sizeof prest);
     snprintf(out, cap,
              "%.0f ms/step: the rest of this run takes about %s (%s training, %s for %d validation%s of %llu "
-             "windows, %s for %d checkpoint%s); the protocol's %d steps would take %s here (%s training, %s for "
-             "%d validations of %llu windows and %d checkpoints)%s",
+             "windows, %s for %d checkpoint%s, %s for the inference timings and samples); the protocol's %d "
+             "steps would take %s here (%s training, %s for %d validations of %llu windows and %d checkpoints)%s",
              step_s * 1e3, total, train, eval, left.evals_left, left.evals_left == 1 ? "" : "s",
-             (unsigned long long)p->windows, ckpt, left.ckpts_left, left.ckpts_left == 1 ? "" : "s", PROTOCOL_STEPS,
+             (unsigned long long)p->windows, ckpt, left.ckpts_left, left.ckpts_left == 1 ? "" : "s", final,
+             PROTOCOL_STEPS,
              ptotal, ptrain, prest, proto.evals_left, (unsigned long long)p->configured_windows, proto.ckpts_left,
              c->steps > 2000 ? ". STEPS=N shortens a run." : ".");
 }

@@ -24,11 +24,12 @@
 // default corpus's 214 windows against 100,000 steps of 8 sequences, about 1%
 // of the compute; their validations stay as configured (the whole split).
 //
-// The ETA: the training steps left at the mean step time so far, plus the
-// validations left at the seconds per window measured so far (from the first
-// validation, before step 1, refined by each later one), plus the checkpoints
-// left at the mean measured time (an estimate from the checkpoint's bytes
-// until the first one is written).
+// The ETA: the training steps left at the median time of the recent steps
+// (train.c), plus the validations left at the seconds per window measured so
+// far (from the first validation, before step 1, refined by each later one),
+// plus the checkpoints left at the mean measured time (an estimate from the
+// checkpoint's bytes until the first one is written), plus the final phase
+// (eta_final_seconds).
 #ifndef TB_RUNNER_EVAL_BUDGET_H
 #define TB_RUNNER_EVAL_BUDGET_H
 
@@ -87,12 +88,24 @@ typedef struct {
     double ckpt_s;           // seconds checkpointing (this segment)
     int ckpts;               // checkpoints written (this segment)
     double ckpt_bytes;       // bytes of one checkpoint (parameters and AdamW moments)
+    int context;             // the model's context, for the final phase (0: leave it out)
 } RunCosts;
 
 typedef struct {
-    double train_s, eval_s, ckpt_s, total_s;
+    double train_s, eval_s, ckpt_s, final_s, total_s;
     int evals_left, ckpts_left;
 } Eta;
+
+// The final phase, the inference timings (inference.repeats + 1 passes of
+// prefills of 16, 64 and 256 tokens and a decode of the whole context) and
+// the samples (samples.count tunes of up to samples.max_tokens), estimated
+// from the validation's seconds per token: a batch-1 decode step costs about
+// ETA_DECODE_TOKEN_COST validation tokens (9.2 to 17.3 in the reference set's
+// records: decode_ms_median against eval_seconds per validated token), a
+// prefill token about ETA_PREFILL_TOKEN_COST.
+#define ETA_DECODE_TOKEN_COST 12.0
+#define ETA_PREFILL_TOKEN_COST 2.0
+double eta_final_seconds(const ExperimentConfig *cfg, const RunCosts *costs);
 
 // What is left after training step `step` (its validation and checkpoint
 // included) at `step_s` seconds per training step.

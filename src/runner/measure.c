@@ -12,11 +12,23 @@ static int is_reported_position(int pos, int max_t) {
     return pos % 32 == 0;
 }
 
-cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats) {
+static const int prefill_lengths[3] = {16, 64, 256};
+
+int measure_passes(const Model *m, int repeats) {
+    if (repeats < 1) repeats = 1;
+    int lengths = 0;
+    for (int i = 0; i < 3; i++) lengths += prefill_lengths[i] <= m->spec.max_seq_len;
+    return (lengths + 1) * (repeats + 1);
+}
+
+cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats, const PhaseTick *tick, int *stopped) {
     const ModelVtbl *vt = m->vt;
     const Backend *be = m->be;
     int max_t = m->spec.max_seq_len, V = m->spec.vocab_size;
     if (repeats < 1) repeats = 1;
+    *stopped = 0;
+    const int total = measure_passes(m, repeats);
+    int done = 0;
     if (vt->alloc_decode(m) != 0) return NULL;
     float *logits = tb_malloc((size_t)V * sizeof(float));
     cJSON *inf = cJSON_CreateObject();
@@ -24,19 +36,21 @@ cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats) {
 
     // Prefill: median over repeats, after one untimed pass.
     cJSON *prefill = cJSON_AddArrayToObject(inf, "prefill");
-    const int lengths[3] = {16, 64, 256};
     double *times = tb_malloc(sizeof(double) * (size_t)repeats);
-    for (int i = 0; i < 3; i++) {
-        int n = lengths[i];
+    double *step_ms = tb_malloc(sizeof(double) * (size_t)repeats * (size_t)max_t);
+    for (int i = 0; i < 3 && !*stopped; i++) {
+        int n = prefill_lengths[i];
         if (n > max_t) continue;
-        for (int r = -1; r < repeats; r++) {
+        for (int r = -1; r < repeats && !*stopped; r++) {
             vt->decode_reset(m);
             be->synchronize();
             double t0 = tb_now_seconds();
             vt->prefill(m, tokens, n, logits);
             be->synchronize();
             if (r >= 0) times[r] = 1e3 * (tb_now_seconds() - t0);
+            *stopped = tick && tick->tick(tick->ctx, ++done, total);
         }
+        if (*stopped) break;
         cJSON *row = cJSON_CreateObject();
         cJSON_AddNumberToObject(row, "tokens", n);
         cJSON_AddNumberToObject(row, "ms", tb_median(times, repeats));
@@ -45,8 +59,7 @@ cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats) {
 
     // Decode: step through the whole context, timing each position.
     // step_ms is (repeats, max_t); the first pass is untimed.
-    double *step_ms = tb_malloc(sizeof(double) * (size_t)repeats * (size_t)max_t);
-    for (int r = -1; r < repeats; r++) {
+    for (int r = -1; r < repeats && !*stopped; r++) {
         vt->decode_reset(m);
         for (int pos = 0; pos < max_t; pos++) {
             be->synchronize();
@@ -55,6 +68,13 @@ cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats) {
             be->synchronize();
             if (r >= 0) step_ms[(size_t)r * max_t + pos] = 1e3 * (tb_now_seconds() - t0);
         }
+        *stopped = tick && tick->tick(tick->ctx, ++done, total);
+    }
+    if (*stopped) {
+        free(step_ms), free(times), free(logits);
+        cJSON_Delete(inf);
+        vt->decode_reset(m);
+        return NULL;
     }
     cJSON *decode = cJSON_AddArrayToObject(inf, "decode");
     double *medians = tb_malloc(sizeof(double) * (size_t)max_t);

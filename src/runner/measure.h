@@ -15,11 +15,17 @@
 #include <stdint.h>
 
 #include "../../models/model.h"
+#include "progress.h"
 
 typedef struct cJSON cJSON;
 
+// The passes measure_inference makes (each repeat of each prefill length and
+// of the decode sweep, untimed ones included): the total it gives tick.
+int measure_passes(const Model *m, int repeats);
 // tokens: at least m->spec.max_seq_len real tokens (e.g. from the validation
 // split). Returns the record's "inference" object, or NULL with the error set.
-cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats);
+// tick (may be NULL) runs after every pass; when it asks to stop, the result
+// is NULL, *stopped is 1 and no error is set.
+cJSON *measure_inference(Model *m, const int32_t *tokens, int repeats, const PhaseTick *tick, int *stopped);
 
 #endif

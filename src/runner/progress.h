@@ -21,6 +21,14 @@ typedef struct {
     double last_draw;    // seconds (monotonic) of the last TTY redraw or log line
 } Progress;
 
+// A long phase that is not training steps (the inference timings, the
+// samples) calls this between its parts: it shows how far the phase is and
+// returns nonzero when the phase should stop (a signal arrived).
+typedef struct {
+    int (*tick)(void *ctx, int done, int total);
+    void *ctx;
+} PhaseTick;
+
 void progress_init(Progress *p, FILE *out, int total_steps, int every);
 // After each step. elapsed_s: wall time of this segment; eta_s < 0 if unknown.
 void progress_step(Progress *p, int step, float loss, double tokens_per_s, double elapsed_s, double eta_s);

@@ -42,6 +42,7 @@ void record_init(RunRecord *rec, const char *path, const char *experiment, const
     cJSON_AddStringToObject(id, "updated_at", now);
     cJSON_AddStringToObject(id, "command", command);
     cJSON_AddNullToObject(id, "checkpoint_step");
+    cJSON_AddNullToObject(id, "stop_reason");
     cJSON_AddArrayToObject(id, "segments");
     // The sections filled later start out present, so that the record is
     // schema-valid from its first write.
@@ -108,6 +109,22 @@ void record_set_status(RunRecord *rec, const char *status, const char *message) 
     }
     if (message) set_field(id, "message", cJSON_CreateString(message));
     else cJSON_DeleteItemFromObjectCaseSensitive(id, "message");
+}
+
+void record_set_stop_reason(RunRecord *rec, const char *reason) {
+    set_field(record_section(rec, "identity"), "stop_reason", reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
+}
+
+const char *record_stop_reason(const RunRecord *rec) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(record_section(rec, "identity"), "stop_reason");
+    return cJSON_IsString(r) ? r->valuestring : NULL;
+}
+
+void record_segment_set(RunRecord *rec, const char *key, cJSON *value) {
+    cJSON *segments = cJSON_GetObjectItemCaseSensitive(record_section(rec, "identity"), "segments");
+    cJSON *last = cJSON_GetArrayItem(segments, cJSON_GetArraySize(segments) - 1);
+    if (last) set_field(last, key, value);
+    else cJSON_Delete(value);
 }
 
 void record_add_segment(RunRecord *rec, int start_step, const char *command) {

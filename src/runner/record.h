@@ -34,8 +34,15 @@ cJSON *record_section(const RunRecord *rec, const char *name);
 
 // identity.status and, when the run ends, identity.ended_at. message may be NULL.
 void record_set_status(RunRecord *rec, const char *status, const char *message);
+// identity.stop_reason: why the training loop ended ("steps_done",
+// "patience", "signal", "diverged", "error"); NULL sets null (running).
+void record_set_stop_reason(RunRecord *rec, const char *reason);
+// identity.stop_reason, or NULL when null or absent.
+const char *record_stop_reason(const RunRecord *rec);
 // A resumed run adds a segment {started_at, start_step, command}.
 void record_add_segment(RunRecord *rec, int start_step, const char *command);
+// Adds key = value to the latest segment (e.g. the config keys a resume changed).
+void record_segment_set(RunRecord *rec, const char *key, cJSON *value);
 // identity.checkpoint_step (and checkpoint_dir); step -1 sets null (none yet).
 void record_set_checkpoint(RunRecord *rec, const char *dir, int step);
 // identity.checkpoint_step, or -1 when null.

@@ -116,10 +116,16 @@ int run_lock(const char *run_dir) {
     if (fd < 0) return tb_error("cannot create the run's lock file %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
+        char holder[32] = "";
+        ssize_t got = pread(fd, holder, sizeof holder - 1, 0);  // the PID its holder wrote
+        long pid = got > 0 ? strtol(holder, NULL, 10) : 0;
         close(fd);
+        if (e == EWOULDBLOCK && pid > 0)
+            return tb_error("run %s is in use by tunebench process %ld (it holds %s): wait for it to end, or stop "
+                            "it (Ctrl-C in its terminal, or kill %ld)", run_dir, pid, path, pid);
         if (e == EWOULDBLOCK)
             return tb_error("run %s is in use by another tunebench process (it holds %s): wait for it to end, "
-                            "or stop it (Ctrl-C or kill PID) before resuming", run_dir, path);
+                            "or stop it", run_dir, path);
         return tb_error("cannot lock %s: %s", path, strerror(e));
     }
     char pid[32];

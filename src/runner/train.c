@@ -20,16 +20,13 @@
 // step and the data loader's generator, and nothing else in the loop is
 // random, so on the CPU a resumed run computes the same bits as one that was
 // never interrupted (tests/test_train_resume.c kills a real run to check).
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../../data/shards.h"
 #include "../../data/tokenizer.h"
@@ -38,6 +35,7 @@
 #include "lib/common.h"
 #include "../evaluate.h"
 #include "config.h"
+#include "dist.h"
 #include "environment.h"
 #include "eval_budget.h"
 #include "intro.h"
@@ -57,6 +55,8 @@
 // Steps at the start of each run segment left out of the timing median:
 // the first steps pay for page faults and cold caches.
 #define TIMING_WARMUP_STEPS 3
+// The ETA and the tokens/s shown take the median of this many recent steps.
+#define ETA_RECENT_STEPS 50
 
 // Exit statuses besides 0 (completed) and 1 (error).
 #define EXIT_DIVERGED 3
@@ -75,22 +75,41 @@ typedef struct {
     int32_t *inputs, *targets;  // (B, T)
     int *token_bytes;           // (V) decoded byte length of each token
 
+    char best_dir[1100];     // the best checkpoint: <run_dir>.best
+    int best_step;           // its step, -1 before the first validation after step 0
+    double best_loss, best_bpb;
+    int evals_since_best;    // validations since the best one (eval.patience)
+
     RunRecord rec;
     Progress progress;
     EvalPlan plan;           // the run's validations (eval_budget.h)
     RunCosts costs;          // measured validation and checkpoint time, for the ETA
     int start_step;          // steps already done when this segment began
     double *step_ms;         // (steps - start_step) times of this segment
+    double eta_scratch[ETA_RECENT_STEPS];  // the recent step times, sorted for their median
     int timed;               // entries in step_ms
     double train_s_before;   // training seconds of earlier segments
     double wall_s_before;    // wall seconds of earlier segments
+    double eval_s_before, ckpt_s_before;  // validation and checkpoint seconds of earlier segments
+    double median_before;    // the recorded median step time (NAN if none), for a segment without steps
+    int skip_before, timed_before;
     double t_start;          // this segment's start (monotonic)
     double train_s, eval_s, ckpt_s;
     uint64_t fault_nan_step; // test hooks, see cmd_train
     uint64_t fault_stop_step;
     uint64_t fault_kill_step;
+    int fault_kill_final;    // test hook: SIGKILL at the first tick of the final phase
+    uint64_t fault_kill_best; // test hook: SIGKILL right after the best checkpoint of this step
+    int fault_stop_final;    // test hook: SIGTERM at this tick of the final phase
+    int final_ticks;
+    int training_done;       // a resumed run whose training ended: only the final phase is left
+    double final_s;          // seconds of the inference timings and samples
     int record_started;      // this process has written the record
     int threads_given;       // --threads was on the command line
+    int verify_corpus;       // check the corpus files against its manifest (not --no-verify-corpus)
+    int allow_config_change; // --allow-config-change: a resume may continue with an edited config
+    char verification[64];   // what that check did, for data.verification
+    double verify_s;         // its seconds
     int stop_signal;         // the signal that interrupted the run
 } Run;
 
@@ -108,10 +127,15 @@ static void usage(FILE *out) {
             "  --backend cpu|cuda\n"
             "  --seed N\n"
             "  --threads N        CPU threads (0 = all cores)\n"
+            "  --ranks N          data-parallel over N MPI ranks: mpirun -np N build/tunebench-mpi train ...\n"
             "  --data DIR         corpus folder (train.bin, val.bin, vocab.tok)\n"
             "  --results DIR      where records go (default results)\n"
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
-            "  --run-id ID        name the run (default: UTC time and seed)\n\n"
+            "  --run-id ID        name the run (default: UTC time and seed)\n"
+            "  --no-verify-corpus use the corpus files without checking them against its\n"
+            "                     manifest.json (the record says so)\n"
+            "  --allow-config-change  with --resume: continue although the record's config\n"
+            "                     differs from the checkpoint's (the record lists the change)\n\n"
             "SIGINT/SIGTERM finish the step, checkpoint, record status 'interrupted' and exit\n"
             "non-zero; --resume continues bit-identically on the CPU.\n\n"
             "config keys:\n",
@@ -148,7 +172,7 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
 
     static const struct { const char *flag, *key; } flags[] = {
         {"--steps", "steps"}, {"--batch", "batch_size"}, {"--backend", "backend"}, {"--seed", "seed"},
-        {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"},
+        {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"}, {"--ranks", "ranks"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -158,6 +182,15 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
         }
         size_t f = 0;
         while (f < sizeof flags / sizeof flags[0] && !tb_streq(a, flags[f].flag)) f++;
+        if (tb_streq(a, "--no-verify-corpus")) {
+            run->verify_corpus = 0;
+            continue;
+        }
+        if (tb_streq(a, "--allow-config-change")) {
+            if (!*resume_dir) return tb_error("train: --allow-config-change goes with --resume");
+            run->allow_config_change = 1;
+            continue;
+        }
         if (f == sizeof flags / sizeof flags[0] && !tb_streq(a, "--set") && !tb_streq(a, "--run-id"))
             return tb_error("train: unknown option '%s' (see tunebench train --help)", a);
         if (i + 1 >= argc) return tb_error("train: option %s needs a value (see tunebench train --help)", a);
@@ -189,6 +222,29 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
 
 // ---------------------------------------------------------------- data
 
+// Every file of the corpus against its manifest (corpus_verify_file), unless
+// --no-verify-corpus. run->verification says what was done, for the record.
+static int verify_corpus(Run *run) {
+    if (!run->verify_corpus) {
+        snprintf(run->verification, sizeof run->verification, "skipped (--no-verify-corpus)");
+        return 0;
+    }
+    static const char *files[] = {CORPUS_TRAIN, CORPUS_VAL, CORPUS_VOCAB};
+    int verified = 0;
+    double t0 = tb_now_seconds();
+    for (int i = 0; i < 3; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", run->cfg.data_dir, files[i]);
+        int rc = corpus_verify_file(path);
+        if (rc < 0) return -1;
+        verified += rc == CORPUS_VERIFIED;
+    }
+    run->verify_s = tb_now_seconds() - t0;
+    snprintf(run->verification, sizeof run->verification, "%s",
+             verified == 3 ? "manifest" : verified ? "partial (the manifest lists only some files)" : "no manifest");
+    return 0;
+}
+
 static int open_data(Run *run) {
     const ExperimentConfig *c = &run->cfg;
     char path[1100];
@@ -196,16 +252,17 @@ static int open_data(Run *run) {
     if (!tb_file_exists(path))
         return tb_error("corpus %s is missing %s: run 'make data' (or pass --data DIR of a prepared corpus)",
                         c->data_dir, CORPUS_TRAIN);
+    if (verify_corpus(run)) return -1;
     snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VOCAB);
     run->tok = tok_load(path);
     if (!run->tok) return -1;
     uint64_t hash = tok_hash(run->tok);
     snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_TRAIN);
     if (loader_open(&run->train, path, c->batch_size, c->seq_len, (uint64_t)c->seed)) return -1;
-    if (loader_check_tokenizer(&run->train, hash)) return -1;
+    if (loader_check_tokenizer(&run->train, hash, tok_vocab_size(run->tok))) return -1;
     snprintf(path, sizeof path, "%s/%s", c->data_dir, CORPUS_VAL);
     if (loader_open(&run->val, path, c->batch_size, c->seq_len, (uint64_t)c->seed)) return -1;
-    if (loader_check_tokenizer(&run->val, hash)) return -1;
+    if (loader_check_tokenizer(&run->val, hash, tok_vocab_size(run->tok))) return -1;
     int V = tok_vocab_size(run->tok);
     run->token_bytes = tb_malloc(sizeof(int) * (size_t)V);
     for (int i = 0; i < V; i++) run->token_bytes[i] = tok_token_bytes(run->tok, i);
@@ -221,7 +278,22 @@ static cJSON *data_json(Run *run) {
     char *manifest = tb_file_exists(path) ? tb_read_file(path, &len) : NULL;
     cJSON_AddItemToObject(d, "manifest_hash",
                           manifest ? record_hash_string(tb_hash64(manifest, len, TB_HASH64_SEED)) : cJSON_CreateNull());
+    // The corpus by name, as its manifest states it (null when it has none).
+    cJSON *m = manifest ? cJSON_ParseWithLength(manifest, len) : NULL;
+    static const char *named[] = {"corpus", "style", "revision"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, named[i]);
+        cJSON_AddItemToObject(d, named[i], cJSON_IsString(v) ? cJSON_CreateString(v->valuestring) : cJSON_CreateNull());
+    }
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "augment"), "kind");
+    cJSON_AddItemToObject(d, "augment", cJSON_IsString(aug) ? cJSON_CreateString(aug->valuestring) : cJSON_CreateNull());
+    cJSON_Delete(m);
     free(manifest);
+    // A check skipped in any segment stays stated.
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "data"), "verification");
+    int keep = cJSON_IsString(before) && !tb_streq(before->valuestring, "manifest") &&
+               tb_streq(run->verification, "manifest");
+    cJSON_AddStringToObject(d, "verification", keep ? before->valuestring : run->verification);
     cJSON_AddItemToObject(d, "tokenizer_hash", record_hash_string(tok_hash(run->tok)));
     cJSON_AddNumberToObject(d, "vocab_size", tok_vocab_size(run->tok));
     cJSON_AddNumberToObject(d, "train_tokens", (double)loader_num_tokens(&run->train));
@@ -250,20 +322,27 @@ static cJSON *model_json(const Model *m) {
     return j;
 }
 
-static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
-    const ExperimentConfig *c = &run->cfg;
-    const Backend *be = backend_by_name(c->backend);
-    if (!be) return -1;
+// The model's name and the context it allows, before the corpus is read (the
+// vocabulary's size does not change either).
+static int check_model(const ExperimentConfig *c) {
     ModelSpec spec;
-    if (model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) {
+    if (model_spec_by_name(&spec, c->model, 1)) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tb_last_error());
         return tb_error("%s: key 'model': %s", config_origin(c, "model"), msg);
     }
     if (c->seq_len > spec.max_seq_len)
         return tb_error("%s: key 'seq_len': %d is longer than %s's context of %d tokens", config_origin(c, "seq_len"),
-                        c->seq_len,
-                        spec.name, spec.max_seq_len);
+                        c->seq_len, spec.name, spec.max_seq_len);
+    return 0;
+}
+
+static int build_model(Run *run, const char *resume_dir, TrainState *ts) {
+    const ExperimentConfig *c = &run->cfg;
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) return -1;
+    ModelSpec spec;
+    if (check_model(c) || model_spec_by_name(&spec, c->model, tok_vocab_size(run->tok))) return -1;
     run->model = model_create(&spec, be);
     if (!run->model) return -1;
     if (resume_dir) {
@@ -321,8 +400,9 @@ static void update_timing(Run *run, int steps_done) {
     double train_s = run->train_s_before + run->train_s;
     cJSON_AddNumberToObject(t, "train_seconds", train_s);
     cJSON_AddNumberToObject(t, "wall_seconds", wall_seconds(run));
-    cJSON_AddNumberToObject(t, "eval_seconds", run->eval_s);
-    cJSON_AddNumberToObject(t, "checkpoint_seconds", run->ckpt_s);
+    cJSON_AddNumberToObject(t, "eval_seconds", run->eval_s_before + run->eval_s);
+    cJSON_AddNumberToObject(t, "checkpoint_seconds", run->ckpt_s_before + run->ckpt_s);
+    cJSON_AddNumberToObject(t, "final_seconds", run->final_s);
     int skip = run->timed > 2 * TIMING_WARMUP_STEPS ? TIMING_WARMUP_STEPS : 0;
     int n = run->timed - skip;
     double median = NAN;
@@ -331,6 +411,12 @@ static void update_timing(Run *run, int steps_done) {
         memcpy(copy, run->step_ms + skip, sizeof(double) * (size_t)n);
         median = tb_median(copy, n);
         free(copy);
+    } else if (isfinite(run->median_before)) {
+        // A segment without steps (a resume that only does the final phase)
+        // keeps the step times of the segment before it.
+        median = run->median_before;
+        skip = run->skip_before;
+        n = run->timed_before;
     }
     double tokens_per_step = (double)run->cfg.batch_size * run->cfg.seq_len;
     cJSON_AddItemToObject(t, "median_step_ms", isfinite(median) ? cJSON_CreateNumber(median) : cJSON_CreateNull());
@@ -367,15 +453,8 @@ static int write_record(Run *run, int steps_done) {
     return 0;
 }
 
-// The record first (with every curve row so far, naming this checkpoint),
-// then the checkpoint: a crash between the two leaves a record that reaches
-// past the checkpoint on disk, whose extra rows a resume redoes, never a
-// checkpoint past its record (rows that a resume would lose).
-static int save_checkpoint(Run *run, int step) {
-    double t0 = tb_now_seconds();
-    int previous = record_checkpoint_step(&run->rec);
-    record_set_checkpoint(&run->rec, run->run_dir, step);
-    if (write_record(run, step)) return -1;
+// The model and everything a resume needs, as of `step`, into dir.
+static int save_state(Run *run, const char *dir, int step) {
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     snprintf(ts.run_id, sizeof ts.run_id, "%s", run->run_id);
@@ -383,7 +462,101 @@ static int save_checkpoint(Run *run, int step) {
     rng_seed(&ts.rng, (uint64_t)run->cfg.seed);
     loader_get_state(&run->train, ts.data_state);
     ts.optim = run->optim;
-    int rc = checkpoint_save(run->run_dir, run->model, &ts);
+    cJSON *cfg = config_to_json(&run->cfg);
+    char *cfg_text = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    ts.run_config = cfg_text;
+    char vocab[1100];  // the checkpoint carries the tokenizer the run trained with
+    snprintf(vocab, sizeof vocab, "%s/%s", run->cfg.data_dir, CORPUS_VOCAB);
+    int rc = checkpoint_save(dir, run->model, &ts, vocab);
+    free(cfg_text);
+    return rc;
+}
+
+// identity.best: the best checkpoint's folder, step, loss and bpb, or null.
+static void record_best(Run *run) {
+    cJSON *best = cJSON_CreateNull();
+    if (run->best_step >= 0) {
+        cJSON_Delete(best);
+        best = cJSON_CreateObject();
+        cJSON_AddStringToObject(best, "dir", run->best_dir);
+        cJSON_AddNumberToObject(best, "step", run->best_step);
+        cJSON_AddNumberToObject(best, "loss", run->best_loss);
+        cJSON_AddNumberToObject(best, "bpb", run->best_bpb);
+    }
+    cJSON *id = record_section(&run->rec, "identity");
+    if (cJSON_GetObjectItemCaseSensitive(id, "best")) cJSON_ReplaceItemInObjectCaseSensitive(id, "best", best);
+    else cJSON_AddItemToObject(id, "best", best);
+}
+
+// After the validation of a step: a new lowest loss saves the best checkpoint
+// (before the record names it: a crash between the two leaves a best folder
+// that a resume finds newer than its record, and removes); otherwise one more
+// validation without improvement.
+static int note_validation(Run *run, int step, double loss, double bpb) {
+    if (step == 0) return 0;  // the initial weights are no candidate
+    if (!(loss < run->best_loss)) {
+        run->evals_since_best++;
+        return 0;
+    }
+    progress_status(&run->progress, 0, "saving the best checkpoint (step %d)", step);
+    double t0 = tb_now_seconds();
+    int rc = save_state(run, run->best_dir, step);
+    run->ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpt_s += tb_now_seconds() - t0;
+    run->costs.ckpts++;
+    if (rc) return -1;
+    if (run->fault_kill_best == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 before the record names it
+    run->best_step = step, run->best_loss = loss, run->best_bpb = bpb;
+    run->evals_since_best = 0;
+    record_best(run);
+    return 0;
+}
+
+// A resumed run's best from its record's validation rows (up to the
+// checkpoint it resumes from). A best folder of another step (saved after
+// that checkpoint) is removed: the resumed run saves it again when it gets
+// there, and until then the record and the folder agree.
+static int resume_best(Run *run) {
+    run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+    for (const cJSON *row = record_section(&run->rec, "validation")->child; row; row = row->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(row, "loss");
+        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(row, "bpb");
+        if (!cJSON_IsNumber(st) || st->valueint == 0 || st->valueint > run->start_step) continue;
+        if (cJSON_IsNumber(lo) && lo->valuedouble < run->best_loss) {
+            run->best_step = st->valueint, run->best_loss = lo->valuedouble;
+            run->best_bpb = cJSON_IsNumber(bp) ? bp->valuedouble : NAN;
+            run->evals_since_best = 0;
+        } else {
+            run->evals_since_best++;
+        }
+    }
+    if (tb_dir_exists(run->best_dir)) {
+        int64_t on_disk = -1;
+        if (checkpoint_read_step(run->best_dir, &on_disk) || on_disk != run->best_step) {
+            tb_clear_error();
+            if (tb_remove_flat_dir(run->best_dir)) return -1;
+            if (run->best_step >= 0) run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
+        }
+    } else {
+        run->best_step = -1, run->best_loss = INFINITY;
+    }
+    record_best(run);
+    return 0;
+}
+
+// The record first (with every curve row so far, naming this checkpoint),
+// then the checkpoint: a crash between the two leaves a record that reaches
+// past the checkpoint on disk, whose extra rows a resume redoes, never a
+// checkpoint past its record (rows that a resume would lose).
+static int save_checkpoint(Run *run, int step) {
+    progress_status(&run->progress, 0, "writing the checkpoint of step %d", step);
+    double t0 = tb_now_seconds();
+    int previous = record_checkpoint_step(&run->rec);
+    record_set_checkpoint(&run->rec, run->run_dir, step);
+    if (write_record(run, step)) return -1;
+    int rc = save_state(run, run->run_dir, step);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
@@ -404,6 +577,12 @@ static void resolve_paths(Run *run) {
     }
     snprintf(run->run_dir, sizeof run->run_dir, "%s/%s/%s", c->results_dir, c->experiment, run->run_id);
     snprintf(run->record_path, sizeof run->record_path, "%s.json", run->run_dir);
+}
+
+// obj[key] as an integer, 0 when absent.
+static long long section_int(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
 // --resume accepts the checkpoint directory or the record beside it.
@@ -444,15 +623,109 @@ static int locate_resume(Run *run, const char *arg) {
     if (cJSON_IsNumber(done) && cJSON_IsNumber(ckpt) && done->valuedouble > ckpt->valuedouble && done->valuedouble > 0)
         run->train_s_before *= ckpt->valuedouble / done->valuedouble;
     run->wall_s_before = cJSON_IsNumber(wa) ? wa->valuedouble : 0;
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(timing, "eval_seconds");
+    const cJSON *ck = cJSON_GetObjectItemCaseSensitive(timing, "checkpoint_seconds");
+    const cJSON *med = cJSON_GetObjectItemCaseSensitive(timing, "median_step_ms");
+    run->eval_s_before = cJSON_IsNumber(ev) ? ev->valuedouble : 0;
+    run->ckpt_s_before = cJSON_IsNumber(ck) ? ck->valuedouble : 0;
+    run->median_before = cJSON_IsNumber(med) ? med->valuedouble : NAN;
+    run->skip_before = (int)section_int(timing, "warmup_steps_excluded");
+    run->timed_before = (int)section_int(timing, "timed_steps");
     return 0;
 }
 
-static void set_threads(int threads) {
-    if (threads <= 0) return;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    openblas_set_num_threads(threads);
+// A resumed run continues with its record's config. It must be the config
+// the checkpoint was trained with (run_config.json beside it) and the
+// optimizer settings of its train_state.bin, or the resumed run would be
+// another run under the same name. Differences are refused, naming each key,
+// unless --allow-config-change, and then the new segment lists them.
+static const struct {
+    const char *key;
+    size_t offset;
+} optim_keys[] = {
+    {"optimizer.lr", offsetof(OptimConfig, lr)},
+    {"optimizer.beta1", offsetof(OptimConfig, beta1)},
+    {"optimizer.beta2", offsetof(OptimConfig, beta2)},
+    {"optimizer.eps", offsetof(OptimConfig, eps)},
+    {"optimizer.weight_decay", offsetof(OptimConfig, weight_decay)},
+    {"optimizer.grad_clip", offsetof(OptimConfig, grad_clip)},
+};
+
+static int listed(const cJSON *changes, const char *key) {
+    size_t n = strlen(key);
+    for (const cJSON *c = changes->child; c; c = c->next)
+        if (strncmp(c->valuestring, key, n) == 0 && c->valuestring[n] == ':') return 1;
+    return 0;
+}
+
+static int check_resume_config(Run *run, const TrainState *ts, int allow_change) {
+    cJSON *changes = cJSON_CreateArray();
+    char *text = checkpoint_read_run_config(run->run_dir);
+    if (text) {
+        char origin[1100];
+        snprintf(origin, sizeof origin, "%s/run_config.json", run->run_dir);
+        cJSON *json = cJSON_Parse(text);
+        free(text);
+        ExperimentConfig *trained = tb_malloc(sizeof *trained);
+        config_defaults(trained);
+        int bad = !json ? tb_error("%s: invalid JSON", origin) : config_from_json(trained, json, origin);
+        cJSON_Delete(json);
+        if (!bad) config_diff(trained, &run->cfg, changes);
+        free(trained);
+        if (bad) {
+            cJSON_Delete(changes);
+            return -1;
+        }
+    }
+    // The optimizer as train_state.bin holds it (the 32-bit values the steps used).
+    const OptimConfig *was = &ts->optim, *now = &run->optim;
+    char line[300];
+    for (size_t i = 0; i < sizeof optim_keys / sizeof optim_keys[0]; i++) {
+        float a, b;
+        memcpy(&a, (const char *)was + optim_keys[i].offset, sizeof a);
+        memcpy(&b, (const char *)now + optim_keys[i].offset, sizeof b);
+        if (a == b || listed(changes, optim_keys[i].key)) continue;
+        snprintf(line, sizeof line, "%s: %.9g -> %.9g", optim_keys[i].key, (double)a, (double)b);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->min_lr != now->min_lr && !listed(changes, "optimizer.min_lr_ratio") && !listed(changes, "optimizer.lr")) {
+        snprintf(line, sizeof line, "optimizer.min_lr_ratio: floor %.9g -> %.9g", (double)was->min_lr, (double)now->min_lr);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->warmup_steps != now->warmup_steps && !listed(changes, "optimizer.warmup_steps")) {
+        snprintf(line, sizeof line, "optimizer.warmup_steps: %d -> %d", was->warmup_steps, now->warmup_steps);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    if (was->total_steps != now->total_steps && !listed(changes, "steps")) {
+        snprintf(line, sizeof line, "steps: %d -> %d", was->total_steps, now->total_steps);
+        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
+    }
+    int n = cJSON_GetArraySize(changes);
+    if (n == 0) {
+        cJSON_Delete(changes);
+        return 0;
+    }
+    char list[1500] = "";
+    size_t used = 0;
+    for (const cJSON *c = changes->child; c && used < sizeof list; c = c->next)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", c == changes->child ? "" : "; ", c->valuestring);
+    if (!allow_change) {
+        cJSON_Delete(changes);
+        return tb_error("--resume %s: the record's training.config differs from the config its checkpoint was trained "
+                        "with (%s); restore the record's values, or pass --allow-config-change to continue with "
+                        "them (the record then lists the change)", run->run_dir, list);
+    }
+    progress_note(&run->progress, "resuming with a changed config (--allow-config-change): %s", list);
+    record_segment_set(&run->rec, "config_changes", changes);
+    // What the record derives from the config follows it.
+    cJSON *training = record_section(&run->rec, "training");
+    double tokens_per_step = (double)run->cfg.batch_size * run->cfg.seq_len;
+    cJSON_ReplaceItemInObjectCaseSensitive(training, "tokens_per_step", cJSON_CreateNumber(tokens_per_step));
+    if (cJSON_GetObjectItemCaseSensitive(training, "epochs"))
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            training, "epochs",
+            cJSON_CreateNumber(intro_epochs(run->cfg.steps, tokens_per_step, loader_num_tokens(&run->train))));
+    return 0;
 }
 
 // ---------------------------------------------------------------- the loop
@@ -471,7 +744,8 @@ static RunEnd train_loop(Run *run, int *last_step) {
     for (int step = run->start_step + 1; step <= c->steps; step++) {
         double t0 = tb_now_seconds();
         loader_next_batch(&run->train, run->inputs, run->targets);
-        m->vt->forward(m, run->inputs, run->targets, B, T);
+        dist_scatter_batch(m, run->inputs, run->targets);  // each MPI rank gets its rows (dist.h)
+        m->vt->forward(m, run->inputs, run->targets, dist_local_rows(B), T);
         float loss = m->loss;
         if (run->fault_nan_step == (uint64_t)step) loss = NAN;
         if (!isfinite(loss)) {
@@ -479,10 +753,12 @@ static RunEnd train_loop(Run *run, int *last_step) {
             progress_note(&run->progress, "%s", line);
             record_add_curve_row(&run->rec, step, loss, optim_lr_at(&run->optim, step), NAN, 0, 0);
             record_set_status(&run->rec, "diverged", line);
+            record_set_stop_reason(&run->rec, "diverged");
             return END_DIVERGED;
         }
         model_zero_grad(m);
         m->vt->backward(m);
+        dist_reduce_grads(m, &loss);  // the global batch's mean over the MPI ranks
         // A non-finite gradient would poison every parameter: check before the update.
         float norm = model_grad_norm(m);
         float lr = optim_lr_at(&run->optim, step);
@@ -491,6 +767,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
             progress_note(&run->progress, "%s", line);
             record_add_curve_row(&run->rec, step, loss, lr, norm, 0, 0);
             record_set_status(&run->rec, "diverged", line);
+            record_set_stop_reason(&run->rec, "diverged");
             return END_DIVERGED;
         }
         model_adamw_step(m, &run->optim, step, lr);
@@ -503,13 +780,16 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->log_interval == 0 || step == c->steps || step == run->start_step + 1)
             record_add_curve_row(&run->rec, step, loss, lr, norm, ms, tokens_per_step / (ms * 1e-3));
 
-        // The ETA from the mean step so far (after the warm-up steps), with
-        // the validations and checkpoints still to come.
-        double eta = -1;
+        // The ETA from the median of the recent steps (after the warm-up
+        // steps: robust to a slow step and following a change of load), with
+        // the validations, checkpoints and final phase still to come.
+        double eta = -1, tokens_per_s = tokens_per_step / (ms * 1e-3);
         if (run->timed > TIMING_WARMUP_STEPS) {
-            double sum = 0;
-            for (int i = TIMING_WARMUP_STEPS; i < run->timed; i++) sum += run->step_ms[i];
-            double per_step_s = 1e-3 * sum / (run->timed - TIMING_WARMUP_STEPS);
+            int n = run->timed - TIMING_WARMUP_STEPS < ETA_RECENT_STEPS ? run->timed - TIMING_WARMUP_STEPS
+                                                                        : ETA_RECENT_STEPS;
+            memcpy(run->eta_scratch, run->step_ms + run->timed - n, sizeof(double) * (size_t)n);
+            double per_step_s = 1e-3 * tb_median(run->eta_scratch, n);
+            tokens_per_s = tokens_per_step / per_step_s;
             Eta left;
             eta_remaining(&left, c, &run->plan, &run->costs, step, per_step_s);
             eta = left.total_s;
@@ -519,9 +799,9 @@ static RunEnd train_loop(Run *run, int *last_step) {
                 progress_note(&run->progress, "%s", line);
             }
         }
-        progress_step(&run->progress, step, loss, tokens_per_step / (ms * 1e-3), wall_seconds(run), eta);
+        progress_step(&run->progress, step, loss, tokens_per_s, wall_seconds(run), eta);
 
-        int stop = signals_stop_requested();
+        int stop = signals_stop_requested(), patience = 0;
         if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
         int last = step == c->steps;
         if (step % c->eval_interval == 0 || last) {
@@ -530,13 +810,26 @@ static RunEnd train_loop(Run *run, int *last_step) {
             if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
             record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
-            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte", step, vloss, vbpb);
+            int before = run->best_step;
+            if (note_validation(run, step, vloss, vbpb)) return END_ERROR;
+            progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte%s", step, vloss, vbpb,
+                          run->best_step != before ? " (best so far, saved)" : "");
+            patience = c->eval_patience > 0 && run->evals_since_best >= c->eval_patience;
             if (!stop) stop = signals_stop_requested();  // a signal during the validation stops here
         }
-        if (step % c->checkpoint_interval == 0 || last || stop) {
+        if (last) record_set_stop_reason(&run->rec, "steps_done");
+        else if (patience) record_set_stop_reason(&run->rec, "patience");
+        else if (stop) record_set_stop_reason(&run->rec, "signal");
+        if (step % c->checkpoint_interval == 0 || last || stop || patience) {
             if (save_checkpoint(run, step)) return END_ERROR;  // writes the record too
         } else if (step % c->eval_interval == 0) {
             if (write_record(run, step)) return END_ERROR;
+        }
+        if (patience && !last) {
+            progress_note(&run->progress, "stopping after step %d: %d validations without a new best (eval.patience "
+                          "%d); the best is step %d, validation loss %.4f", step, run->evals_since_best,
+                          c->eval_patience, run->best_step, run->best_loss);
+            return END_COMPLETED;
         }
         if (stop) {
             run->stop_signal = stop;
@@ -548,6 +841,104 @@ static RunEnd train_loop(Run *run, int *last_step) {
         }
     }
     return END_COMPLETED;
+}
+
+// ---------------------------------------------------------------- the end
+
+typedef struct {
+    Run *run;
+    const char *what;
+} FinalTick;
+
+// Between the passes of the inference timings and between sample tunes: the
+// phase's progress, and whether a signal asks it to stop.
+static int final_tick(void *ctx, int done, int total) {
+    FinalTick *f = ctx;
+    progress_status(&f->run->progress, 0, "%s: %d/%d", f->what, done, total);
+    Run *run = f->run;
+    if (run->fault_kill_final) raise(SIGKILL);  // tests: kill -9 in the final phase
+    if (run->fault_stop_final && ++run->final_ticks == run->fault_stop_final) {
+        // tests: a real SIGTERM at this tick, waited for until the signal thread has taken it
+        kill(getpid(), SIGTERM);
+        for (int i = 0; i < 1000 && !signals_stop_requested(); i++) usleep(1000);
+    }
+    return signals_stop_requested();
+}
+
+// A signal in the final phase: the training is done and checkpointed; the
+// run is "interrupted" and a resume does the final phase again.
+static RunEnd final_interrupted(Run *run, const char *what) {
+    char line[1400];
+    run->stop_signal = signals_stop_requested();
+    snprintf(line, sizeof line, "stopped by signal %d during %s, after all training; finish it with: "
+             "tunebench train --resume %s", run->stop_signal, what, run->run_dir);
+    progress_note(&run->progress, "%s", line);
+    record_set_status(&run->rec, "interrupted", line);
+    return END_INTERRUPTED;
+}
+
+// Measurements of the trained model: inference timings and sample tunes.
+// Each shows its progress and stops at a signal between its parts.
+static RunEnd final_phase(Run *run) {
+    const ExperimentConfig *c = &run->cfg;
+    if (signals_stop_requested()) return final_interrupted(run, "the final phase");
+    double t0 = tb_now_seconds();
+    int stopped = 0;
+    if (c->inference_repeats > 0) {
+        int32_t *prompt = tb_malloc(sizeof(int32_t) * (size_t)run->model->spec.max_seq_len);
+        uint64_t have = loader_num_tokens(&run->val);
+        for (int i = 0; i < run->model->spec.max_seq_len; i++) prompt[i] = run->val.tokens[i % have];
+        progress_note(&run->progress, "measuring inference (prefill and per-token decode, %d repeats)",
+                      c->inference_repeats);
+        FinalTick ft = {run, "measuring inference, passes"};
+        PhaseTick tick = {final_tick, &ft};
+        cJSON *inf = measure_inference(run->model, prompt, c->inference_repeats, &tick, &stopped);
+        free(prompt);
+        run->final_s += tb_now_seconds() - t0;
+        if (stopped) return final_interrupted(run, "the inference timings");
+        if (!inf) return END_ERROR;
+        record_set_section(&run->rec, "inference", inf);
+    }
+    if (c->sample_count > 0) {
+        t0 = tb_now_seconds();
+        progress_note(&run->progress, "sampling %d tunes of up to %d tokens", c->sample_count, c->sample_max_tokens);
+        FinalTick ft = {run, "sampling, tunes"};
+        PhaseTick tick = {final_tick, &ft};
+        cJSON *samples = samples_generate(run->model, run->tok, c, &tick, &stopped);
+        run->final_s += tb_now_seconds() - t0;
+        if (stopped) return final_interrupted(run, "the samples");
+        if (!samples) return END_ERROR;
+        record_set_section(&run->rec, "samples", samples);
+    }
+    return END_COMPLETED;
+}
+
+// What a completed run ends with: its losses, its time and what to do next.
+static void closing_lines(Run *run, int last_step) {
+    const cJSON *curve = record_section(&run->rec, "curve"), *val = record_section(&run->rec, "validation");
+    const cJSON *last_row = cJSON_GetArrayItem(curve, cJSON_GetArraySize(curve) - 1);
+    const cJSON *last_val = cJSON_GetArrayItem(val, cJSON_GetArraySize(val) - 1);
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(last_row, "train_loss");
+    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(last_val, "loss");
+    const cJSON *vb = cJSON_GetObjectItemCaseSensitive(last_val, "bpb");
+    char wall[32], best[1300] = "";
+    progress_format_duration(wall_seconds(run), wall, sizeof wall);
+    if (run->best_step >= 0)
+        snprintf(best, sizeof best, "; best validation loss %.4f at step %d (%s)", run->best_loss, run->best_step,
+                 run->best_dir);
+    const char *reason = record_stop_reason(&run->rec);
+    progress_note(&run->progress,
+                  "completed %d steps%s in %s: training loss %.4f (step %d's batch), validation loss %.4f (%.4f bits "
+                  "per byte)%s",
+                  last_step, reason && tb_streq(reason, "patience") ? " (stopped by eval.patience)" : "", wall,
+                  cJSON_IsNumber(tl) ? tl->valuedouble : NAN, last_step, cJSON_IsNumber(vl) ? vl->valuedouble : NAN,
+                  cJSON_IsNumber(vb) ? vb->valuedouble : NAN, best);
+    char results[1100];
+    snprintf(results, sizeof results, "%s/%s", run->cfg.results_dir, run->cfg.experiment);
+    progress_note(&run->progress, "record %s, checkpoint %s; next: tunebench check-record %s, "
+                  "make plots RECORDS=%s PLOTS_OUT=plots/mine, tunebench generate --ckpt %s --tokenizer %s/%s "
+                  "--out generated/%s", run->record_path, run->run_dir, run->record_path, results, run->record_path,
+                  run->cfg.data_dir, CORPUS_VOCAB, run->run_id);
 }
 
 // ---------------------------------------------------------------- the command
@@ -566,10 +957,13 @@ static void run_free(Run *run) {
 
 int cmd_train(int argc, char **argv) {
     signals_install();  // first: before any thread, backend or file (signals.h)
+    if (dist_start()) return dist_follow();  // MPI ranks 1..N-1 only compute gradients (dist.h)
     Run *run = tb_calloc(1, sizeof *run);
+    run->median_before = NAN;
     cJSON *overrides = cJSON_CreateArray();
     const char *resume_dir = NULL;
     int status = 1;
+    run->verify_corpus = 1;
     join_command(run, argc, argv);
     int parsed = parse_args(run, argc, argv, &resume_dir, overrides);
     if (parsed != 0) {
@@ -584,35 +978,49 @@ int cmd_train(int argc, char **argv) {
     run->fault_stop_step = fault ? strtoull(fault, NULL, 10) : 0;
     fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
     run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
+    run->fault_kill_final = getenv("TUNEBENCH_FAULT_KILL_FINAL") != NULL;  // tests only: kill -9 in the final phase
+    fault = getenv("TUNEBENCH_FAULT_KILL_BEST");  // tests only: kill -9 after this step's best checkpoint
+    run->fault_kill_best = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_STOP_FINAL");  // tests only: SIGTERM at this tick of the final phase
+    run->fault_stop_final = fault ? atoi(fault) : 0;
     ExperimentConfig *c = &run->cfg;
     cJSON *notes = cJSON_CreateArray();
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     int protocol_eval_interval = c->eval_interval;  // the 100k projection validates at the file's interval
     if (resume_dir) {
-        if (locate_resume(run, resume_dir) || run_lock(run->run_dir)) goto fail;
+        if (locate_resume(run, resume_dir) || run_lock(run->run_dir) || check_model(c)) goto fail;
     } else {
         config_resolve(c, notes);
-        if (config_check(c)) goto fail;
+        if (config_check(c) || check_model(c)) goto fail;
         resolve_paths(run);
-        if (tb_file_exists(run->record_path))
-            tb_die("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
-        char parent[1100];
-        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
-        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+            goto fail;
+        }
+        // The run's lock is taken once the corpus and the model are ready,
+        // just before its first file: a start that fails leaves nothing behind.
     }
+    snprintf(run->best_dir, sizeof run->best_dir, "%s.best", run->run_dir);
+    run->best_step = -1, run->best_loss = INFINITY;
     run_set_oom_hint(c->batch_size);
-    set_threads(c->threads);
+    const Backend *be = backend_by_name(c->backend);
+    if (!be) goto fail;
+    be->set_threads(c->threads);
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
     progress_status(&run->progress, 1, "loading the corpus %s and building %s", c->data_dir, c->model);
     if (open_data(run)) goto fail;
     if (resume_dir) eval_plan_load(&run->plan, record_section(&run->rec, "training"), c, loader_num_tokens(&run->val));
     else eval_budget_apply(&run->plan, c, loader_num_tokens(&run->val), protocol_eval_interval, notes);
     if (build_model(run, resume_dir ? run->run_dir : NULL, &ts)) goto fail;
+    // The settings used only at the end are checked before the first step.
+    if (samples_check(run->model, run->tok, c)) goto fail;
     if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
     run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->num_params;  // weights and two AdamW moments
+    run->costs.context = run->model->spec.max_seq_len;
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
+    if (dist_setup(run->model, c->model, c->backend, c->batch_size, c->seq_len, c->threads, c->ranks)) goto fail;
 
     run->optim.lr = (float)c->lr;
     run->optim.min_lr = (float)(c->lr * c->min_lr_ratio);
@@ -625,17 +1033,35 @@ int cmd_train(int argc, char **argv) {
     if (resume_dir) {
         if (run_check_resume(&run->rec, &ts, run->run_dir)) goto fail;
         run->start_step = (int)ts.step;
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "status");
+        if (cJSON_IsString(st) && tb_streq(st->valuestring, "completed")) {
+            tb_error("run %s is complete (%d of %d steps, status completed); nothing to resume", run->run_dir,
+                     run->start_step, c->steps);
+            goto fail;
+        }
+        // Training that ended (all steps, or patience at this checkpoint)
+        // leaves only the final phase: the inference timings and the samples.
+        const char *reason = record_stop_reason(&run->rec);
+        run->training_done = run->start_step >= c->steps ||
+                             (reason && tb_streq(reason, "patience") && run->start_step == record_checkpoint_step(&run->rec));
         loader_set_state(&run->train, ts.data_state);
         record_truncate_after(&run->rec, run->start_step);
         record_add_segment(&run->rec, run->start_step, run->command);
+        if (check_resume_config(run, &ts, run->allow_config_change)) goto fail;
+        if (resume_best(run)) goto fail;
         record_set_status(&run->rec, "running", NULL);
-        if (run->start_step >= c->steps) {
-            tb_error("run %s is complete (%d of %d steps); nothing to resume", run->run_dir, run->start_step, c->steps);
+        if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
+    } else {
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
+        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
+        if (tb_file_exists(run->record_path)) {  // started by another process meanwhile
+            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
             goto fail;
         }
-    } else {
-        if (tb_mkdirs(run->run_dir)) goto fail;  // fails early on a read-only or missing results folder
+        if (tb_mkdirs(run->run_dir)) goto fail;
         record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
+        record_best(run);
         record_set_section(&run->rec, "model", model_json(run->model));
         cJSON *training = cJSON_CreateObject();
         cJSON_AddItemToObject(training, "config", config_to_json(c));
@@ -675,19 +1101,30 @@ int cmd_train(int argc, char **argv) {
 
     char summary[64];
     model_spec_summary(&run->model->spec, summary, sizeof summary);
+    // The model's name only where the experiment's does not already say it.
+    char model_name[40] = "";
+    if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
     progress_note(&run->progress,
-                  "tunebench train: %s (%s: %s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
-                  c->experiment, c->model, run->model->arch->title, run->model->spec.n_layer, summary,
+                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
     progress_note(&run->progress, "record: %s", run->record_path);
+    if (tb_streq(run->verification, "manifest"))
+        progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
+                      "--no-verify-corpus skips the check)", 1e3 * run->verify_s);
+    else
+        progress_note(&run->progress, "corpus: not checked against a manifest: %s", run->verification);
     intro_print(&run->progress, c, &run->plan,
                 cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
                 loader_num_tokens(&run->train));
-    if (tb_streq(c->backend, "cpu") && c->steps > 2000)
+    if (run->model->be->on_host && c->steps > 2000)
         progress_note(&run->progress, "on the CPU this takes hours to days; the ETA follows after the first steps "
                                       "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
 
+    if (run->training_done)
+        progress_note(&run->progress, "the training ended at step %d (%s); only the final phase is left", run->start_step,
+                      record_stop_reason(&run->rec) ? record_stop_reason(&run->rec) : "all steps done");
     // The validation before the first step anchors the curve at the initial loss.
     if (!resume_dir) {
         double te = tb_now_seconds(), vloss, vbpb;
@@ -700,36 +1137,14 @@ int cmd_train(int argc, char **argv) {
     if (write_record(run, run->start_step)) goto fail;
 
     int last_step = run->start_step;
-    RunEnd end = train_loop(run, &last_step);
+    RunEnd end = run->training_done ? END_COMPLETED : train_loop(run, &last_step);
     if (end == END_ERROR) goto fail;
-    if (end == END_COMPLETED) {
-        // Measurements of the trained model: inference timings and sample tunes.
-        // A signal now skips them: the training itself is complete.
-        if (c->inference_repeats > 0 && !signals_stop_requested()) {
-            int32_t *prompt = tb_malloc(sizeof(int32_t) * (size_t)run->model->spec.max_seq_len);
-            uint64_t have = loader_num_tokens(&run->val);
-            for (int i = 0; i < run->model->spec.max_seq_len; i++) prompt[i] = run->val.tokens[i % have];
-            progress_note(&run->progress, "measuring inference (prefill and per-token decode, %d repeats)",
-                          c->inference_repeats);
-            cJSON *inf = measure_inference(run->model, prompt, c->inference_repeats);
-            free(prompt);
-            if (!inf) goto fail;
-            record_set_section(&run->rec, "inference", inf);
-        }
-        if (c->sample_count > 0 && !signals_stop_requested()) {
-            cJSON *samples = samples_generate(run->model, run->tok, c);
-            if (!samples) goto fail;
-            record_set_section(&run->rec, "samples", samples);
-        }
-        record_set_status(&run->rec, "completed",
-                          signals_stop_requested() ? "all steps done; a signal skipped the inference timings or samples"
-                                                   : NULL);
-    }
+    if (end == END_COMPLETED) end = final_phase(run);
+    if (end == END_ERROR) goto fail;
+    if (end == END_COMPLETED) record_set_status(&run->rec, "completed", NULL);
     if (write_record(run, last_step)) goto fail;
     status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
-    if (end == END_COMPLETED)
-        progress_note(&run->progress, "completed %d steps; record %s, checkpoint %s", c->steps, run->record_path,
-                      run->run_dir);
+    if (end == END_COMPLETED) closing_lines(run, last_step);
     cJSON_Delete(overrides);  // NULL when the record took them (a new run)
     cJSON_Delete(notes);
     run_free(run);
@@ -744,6 +1159,7 @@ fail:
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", tb_last_error());
         record_set_status(&run->rec, "interrupted", msg);
+        if (!record_stop_reason(&run->rec)) record_set_stop_reason(&run->rec, "error");
         record_write(&run->rec);
     }
     cJSON_Delete(overrides);

@@ -1,12 +1,13 @@
 // emu_kernels.cu: small kernels that test the SIMT emulation itself
 // (tests/test_cuda_emu.c). Compiled only against the emulation, where device
-// memory is host memory, so the runners take host pointers.
+// memory is host memory, so the runners take host pointers; each waits for
+// its work (cudaDeviceSynchronize) before the host reads, as on a GPU.
 #include "../../kernels/cuda/cuda_common.cuh"
 
 // Each thread publishes a value in shared memory and reads its right
 // neighbour's. Correct only if the barrier separates the write and the read.
 __global__ void neighbour_kernel(int *out, int seed, int with_barrier) {
-    __shared__ int values[1024];
+    SHARED(int, values, [1024]);
     int n = blockDim.x, tid = threadIdx.x;
     values[tid] = seed + 1000 * (int)blockIdx.x + tid;
     if (with_barrier) __syncthreads();
@@ -15,6 +16,7 @@ __global__ void neighbour_kernel(int *out, int seed, int with_barrier) {
 
 extern "C" void emu_neighbour(int *out, int blocks, int threads, int seed, int with_barrier) {
     LAUNCH(neighbour_kernel, blocks, threads, 0)(out, seed, with_barrier);
+    cudaDeviceSynchronize();
 }
 
 // Lane-level exchanges; out holds 5 arrays of blockDim.x ints.
@@ -27,7 +29,10 @@ __global__ void shuffle_kernel(int *out) {
     out[4 * n + tid] = (int)warp_sum((float)v);
 }
 
-extern "C" void emu_shuffles(int *out, int threads) { LAUNCH(shuffle_kernel, 1, threads, 0)(out); }
+extern "C" void emu_shuffles(int *out, int threads) {
+    LAUNCH(shuffle_kernel, 1, threads, 0)(out);
+    cudaDeviceSynchronize();
+}
 
 __global__ void atomic_kernel(int *counter, int *maximum) {
     atomicAdd(counter, 1);
@@ -36,6 +41,7 @@ __global__ void atomic_kernel(int *counter, int *maximum) {
 
 extern "C" void emu_atomics(int *counter, int *maximum, int blocks, int threads) {
     LAUNCH(atomic_kernel, blocks, threads, 0)(counter, maximum);
+    cudaDeviceSynchronize();
 }
 
 // Dynamic shared memory: reverse a block's slice through it.
@@ -49,17 +55,19 @@ __global__ void reverse_kernel(float *data) {
 
 extern "C" void emu_reverse(float *data, int blocks, int threads) {
     LAUNCH(reverse_kernel, blocks, threads, threads * sizeof(float))(data);
+    cudaDeviceSynchronize();
 }
 
 // block_sum must see every thread of the block exactly once.
 __global__ void block_sum_kernel(float *out) {
-    __shared__ float buf[32];
+    SHARED(float, buf, [32]);
     float total = block_sum((float)(threadIdx.x + 1), buf);
     out[blockIdx.x * blockDim.x + threadIdx.x] = total;
 }
 
 extern "C" void emu_block_sum(float *out, int blocks, int threads) {
     LAUNCH(block_sum_kernel, blocks, threads, 0)(out);
+    cudaDeviceSynchronize();
 }
 
 // The cuBLAS subset, with the column-major convention: C (m, n) = op(A) op(B).
@@ -71,6 +79,50 @@ extern "C" int emu_sgemm(int transa, int transb, int m, int n, int k, const floa
     cublasStatus_t st = cublasSgemm(h, transa ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     transb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, A, lda, B,
                                     ldb, &beta, C, ldc);
+    cudaDeviceSynchronize();
     cublasDestroy(h);
     return st == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+// Shared memory as a block finds it: out holds, per thread, what the thread
+// read before anyone wrote (before[]), and what it read after block 0 alone
+// wrote (after[]): NaN everywhere but block 0's after[].
+__global__ void shared_poison_kernel(float *before, float *after) {
+    SHARED(float, buf, [64]);
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    before[i] = buf[threadIdx.x];
+    __syncthreads();
+    if (blockIdx.x == 0) buf[threadIdx.x] = 1.0f;
+    __syncthreads();
+    after[i] = buf[threadIdx.x];
+}
+
+extern "C" void emu_shared_poison(float *before, float *after, int blocks, int threads) {
+    LAUNCH(shared_poison_kernel, blocks, threads, 0)(before, after);
+    cudaDeviceSynchronize();
+}
+
+__global__ void fill_kernel(float *x, float value) { x[blockIdx.x * blockDim.x + threadIdx.x] = value; }
+
+// Fills x (blocks x threads) with value, then waits for it only if sync.
+extern "C" void emu_fill(float *x, float value, int blocks, int threads, int sync) {
+    LAUNCH(fill_kernel, blocks, threads, 0)(x, value);
+    if (sync) cudaDeviceSynchronize();
+}
+extern "C" void emu_synchronize(void) { cudaDeviceSynchronize(); }
+
+// A capture the emulation invalidates: returns what the launch reported, and
+// sets *graph_made when cudaStreamEndCapture gave a graph anyway.
+extern "C" int emu_invalidated_capture(float *x, int n, int *graph_made) {
+    cudaStream_t s;
+    cudaStreamCreate(&s);
+    simt_invalidate_next_capture();
+    cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+    LAUNCH(fill_kernel, 1, n, 0)(x, 5.0f);
+    int launch_failed = cudaGetLastError() == cudaErrorStreamCaptureInvalidated;
+    cudaGraph_t graph = NULL;
+    cudaError_t end = cudaStreamEndCapture(s, &graph);
+    *graph_made = graph != NULL || end == cudaSuccess;
+    cudaStreamDestroy(s);
+    return launch_failed;
 }

@@ -1,0 +1,164 @@
+// bench_scan.c: what `tunebench bench` adds for an architecture with a
+// selective scan (one whose registry entry has scan_shape, as Mamba's): the
+// scan alone at a layer's shapes, and memory per token.
+//
+// The benchmark reports the scan's share of a Mamba training step and the
+// bandwidth it achieves. Both come from timing the backend's
+// selective_scan_forward and selective_scan_backward on random inputs of one
+// layer's shapes (batch, seqlen, d_inner, d_state, chunk), in the same
+// process and thread count as the step they are compared with.
+//
+// Bytes moved, the minimum a fused scan must touch once (fp32):
+//   forward   reads u, delta_raw, z (3 per channel) and B, C (2 dstate per
+//             step); writes out (1 per channel) and the chunk states
+//             (dim * dstate per chunk).
+//   backward  reads u, delta_raw, z, dout, B, C and the chunk states; writes
+//             du, ddelta_raw, dz (3 per channel) and dB, dC.
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "bench_scan.h"
+#include "lib/common.h"
+
+static void fill_uniform(float *x, size_t n, float lo, float hi, Rng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(rng);
+}
+
+static double time_now(int cpu_time) {
+    if (!cpu_time) return tb_now_seconds();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen, int dim,
+                       int dstate, int chunk, int reps, int cpu_time) {
+    if (batch <= 0 || seqlen <= 0 || dim <= 0 || dstate <= 0 || chunk <= 0 || reps <= 0)
+        return tb_error("bench_scan: shapes and repeats must be positive");
+    const size_t rows = (size_t)batch * seqlen, nch = (size_t)(seqlen + chunk - 1) / chunk;
+    SelectiveScanParams p = {0};
+    p.batch = batch, p.seqlen = seqlen, p.dim = dim, p.dstate = dstate, p.chunk = chunk;
+    size_t host_n = rows * dim * 4 + rows * dstate * 2 + (size_t)dim * (dstate + 2);
+    float *host = tb_malloc(host_n * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, 11);
+    fill_uniform(host, host_n, -1.0f, 1.0f, &rng);
+    for (int d = 0; d < dim; d++)  // A_log as at initialisation: log(n + 1)
+        for (int n = 0; n < dstate; n++)
+            host[host_n - (size_t)dim * (dstate + 2) + (size_t)d * dstate + n] =
+                (float)__builtin_logf((float)(n + 1));
+    float *dev = be->alloc(host_n * sizeof(float));
+    be->to_device(dev, host, host_n * sizeof(float));
+    float *q = dev;
+    p.u = q, p.u_stride = dim, q += rows * dim;
+    p.delta_raw = q, p.delta_stride = dim, q += rows * dim;
+    p.z = q, p.z_stride = dim, q += rows * dim;
+    p.dout = q, p.dout_stride = dim, q += rows * dim;
+    p.Bmat = q, p.B_stride = dstate, q += rows * dstate;
+    p.Cmat = q, p.C_stride = dstate, q += rows * dstate;
+    p.A_log = q, q += (size_t)dim * dstate;
+    p.D = q, q += dim;
+    p.delta_bias = q;
+    size_t out_n = rows * dim * 4 + rows * dstate * 2 + (size_t)batch * nch * dim * dstate +
+                   (size_t)dim * (dstate + 2);
+    float *outs = be->alloc(out_n * sizeof(float));
+    q = outs;
+    p.out = q, p.out_stride = dim, q += rows * dim;
+    p.du = q, p.du_stride = dim, q += rows * dim;
+    p.ddelta_raw = q, p.ddelta_stride = dim, q += rows * dim;
+    p.dz = q, p.dz_stride = dim, q += rows * dim;
+    p.dB = q, p.dB_stride = dstate, q += rows * dstate;
+    p.dC = q, p.dC_stride = dstate, q += rows * dstate;
+    p.chunk_states = q, q += (size_t)batch * nch * dim * dstate;
+    p.dA_log = q, q += (size_t)dim * dstate;
+    p.dD = q, q += dim;
+    p.ddelta_bias = q;
+    float *scratch = be->alloc(be->selective_scan_scratch_floats(&p) * sizeof(float));
+    p.scratch = scratch;
+
+    double *fw = tb_malloc((size_t)reps * sizeof(double)), *bw = tb_malloc((size_t)reps * sizeof(double));
+    for (int r = -1; r < reps; r++) {  // r = -1: untimed warm-up
+        be->synchronize();
+        double t0 = time_now(cpu_time);
+        be->selective_scan_forward(&p);
+        be->synchronize();
+        double t1 = time_now(cpu_time);
+        be->selective_scan_backward(&p);
+        be->synchronize();
+        double t2 = time_now(cpu_time);
+        if (r >= 0) fw[r] = t1 - t0, bw[r] = t2 - t1;
+    }
+    st->forward_s = tb_median(fw, reps);
+    st->backward_s = tb_median(bw, reps);
+    const double f = sizeof(float), states = (double)batch * nch * dim * dstate;
+    st->forward_bytes = f * (rows * dim * 4.0 + rows * dstate * 2.0 + states);
+    st->backward_bytes = f * (rows * dim * 7.0 + rows * dstate * 4.0 + states);
+    be->to_host(host, outs, sizeof(float));  // keep the work observable
+    st->checksum = host[0];
+    free(fw), free(bw), free(host);
+    be->free(dev), be->free(outs), be->free(scratch);
+    return 0;
+}
+
+cJSON *bench_scan_json(const ScanTiming *st, int n_layer, double step_s) {
+    cJSON *o = cJSON_CreateObject();
+    double per_layer = st->forward_s + st->backward_s;
+    cJSON_AddStringToObject(o, "method",
+                            "selective_scan_forward + backward timed alone at one layer's shapes "
+                            "(random inputs, median of repeats), times n_layer, over the "
+                            "training step's median");
+    cJSON_AddNumberToObject(o, "forward_ms_per_layer", st->forward_s * 1e3);
+    cJSON_AddNumberToObject(o, "backward_ms_per_layer", st->backward_s * 1e3);
+    cJSON_AddNumberToObject(o, "ms_per_step", per_layer * n_layer * 1e3);
+    if (step_s > 0) cJSON_AddNumberToObject(o, "share_of_step", per_layer * n_layer / step_s);
+    cJSON_AddNumberToObject(o, "forward_gb_per_s", st->forward_bytes / st->forward_s * 1e-9);
+    cJSON_AddNumberToObject(o, "backward_gb_per_s", st->backward_bytes / st->backward_s * 1e-9);
+    cJSON_AddStringToObject(o, "bytes_counted",
+                            "the minimum a fused scan must move once: its fp32 inputs and "
+                            "outputs, B and C, and the chunk-boundary states");
+    return o;
+}
+
+// ---------------------------------------------------------------- the record
+
+static double num_at(const cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    if (b) x = cJSON_GetObjectItem(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : -1.0;
+}
+
+int bench_scan_record(cJSON *o, const char *name, const SelectiveScanParams *shape, int n_layers,
+                      const Backend *be) {
+    const int batch = shape->batch, seq = shape->seqlen, di = shape->dim, S = shape->dstate,
+              chunk = shape->chunk, L = n_layers;
+    const double tokens = (double)batch * seq;
+
+    // The scan alone, wall-clock, on the benchmark's threads.
+    ScanTiming st;
+    fprintf(stderr, "bench: timing %s's selective scan alone\n", name);
+    if (bench_scan_measure(&st, be, batch, seq, di, S, chunk, 5, 0)) return -1;
+    double step_ms = num_at(o, "train", "step_ms_median");
+    cJSON_AddItemToObject(o, "scan", bench_scan_json(&st, L, step_ms > 0 ? step_ms * 1e-3 : 0));
+
+    // Memory per token: the scan keeps one state per chunk, not one per step.
+    cJSON *mem = cJSON_GetObjectItem(o, "memory");
+    double act = num_at(o, "memory", "activation_bytes");
+    double nch = (seq + chunk - 1) / chunk;
+    double chunked = L * batch * nch * di * S * 4.0, naive = L * tokens * di * S * 4.0;
+    if (mem && act > 0) {
+        cJSON_AddNumberToObject(mem, "activation_bytes_per_token", act / tokens);
+        cJSON_AddNumberToObject(mem, "scan_state_bytes_per_token_chunked", chunked / tokens);
+        cJSON_AddNumberToObject(mem, "scan_state_bytes_per_token_naive", naive / tokens);
+        cJSON_AddNumberToObject(mem, "activation_bytes_per_token_if_naive",
+                                (act - chunked + naive) / tokens);
+        cJSON_AddStringToObject(mem, "per_token_note",
+                                "activations (all layers) for the training batch over B*T; "
+                                "'naive' keeps every (d_inner, d_state) state for the "
+                                "backward instead of one per chunk of scan_chunk steps");
+        cJSON_AddNumberToObject(mem, "scan_chunk", chunk);
+    }
+    return 0;
+}
