@@ -92,6 +92,10 @@ $(SWEEP_TARGETS): sweep-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN) $(BUILD)/p
 	$(TRAIN_BIN) sweep --config experiments/$*.json --results $(SWEEP_DIR) $(strip $(SWEEP_OVERRIDES))
 	@$(MAKE) --no-print-directory sweep-figure
 
+# A name without experiments/NAME.json: one line that gives the list.
+sweep-%:
+	$(error make sweep-$*: no experiments/$*.json; the experiments are: $(EXPERIMENTS))
+
 sweep-figure: deps-build $(BUILD)/plot_data
 	$(BUILD)/plot_data --sweeps $(SWEEP_DIR) $(SWEEP_DIR)/data
 	@for f in png svg; do gnuplot -e "sweeps='$(SWEEP_DIR)/data'; out='$(SWEEP_DIR)/lr_sweep'; fmt='$$f'" plots/lr_sweep.gp || exit 1; done

@@ -484,6 +484,7 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
 }
 
 static int load_train_state(Model *m, const char *path, TrainState *ts, uint64_t weights_checksum) {
+    memset(ts, 0, sizeof *ts);  // run_config (a saving-only field) among them: a loaded state saves as it is
     if (!tb_file_exists(path))
         return tb_error("%s is missing: this checkpoint holds weights only and cannot resume "
                         "training", path);

@@ -63,6 +63,7 @@ refused "an unknown experiment" "experiments/nope-6m.json" '{"experiments": ["no
 refused "a precision the backends lack" "'bf16' is not implemented" '{"experiments": ["gpt2-6m"], "precision": ["bf16"]}'
 refused "a seed twice" "appears twice" '{"experiments": ["gpt2-6m"], "seeds": [1, 1]}'
 refused "a config value out of range" "optimizer.weight_decay" '{"experiments": ["gpt2-6m"], "set": {"optimizer.weight_decay": 99}}'
+refused "a backend that does not exist" "'gpu' is not one of cpu|cuda" '{"experiments": ["gpt2-6m"], "backend": "gpu"}'
 refused "a key the grid sets itself" "set.seed" '{"experiments": ["gpt2-6m"], "set": {"seed": 3}}'
 refused "resources for no experiment" "slurm.resources.gpt2-60m" '{"experiments": ["gpt2-6m"], "slurm": {"resources": {"gpt2-60m": {"cpus": 2}}}}'
 refused "a Slurm value with a space" "slurm.resources.default.mem" '{"experiments": ["gpt2-6m"], "slurm": {"resources": {"default": {"mem": "1 G"}}}}'

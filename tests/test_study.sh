@@ -66,6 +66,8 @@ check "a diverged run is never chosen (was $chosen, now $chosen2)" [ -n "$chosen
 check "its verdict says diverged" grep -Eq '"verdict":[[:space:]]*"diverged: not eligible"' "$json"
 check "make sweep-gpt2-6m without STEPS says how to give it" \
   bash -c "! make --no-print-directory sweep-gpt2-6m SWEEP_DIR=$tmp/nosteps >$tmp/nosteps.log 2>&1 && grep -q 'give STEPS=N' $tmp/nosteps.log"
+check "make sweep-NAME with an unknown NAME says which exist and fails" \
+  bash -c "! MAKEFLAGS= make --no-print-directory sweep-no-such-run >$tmp/unknown.log 2>&1 && [ \$(wc -l <$tmp/unknown.log) = 1 ] && grep -q 'no experiments/no-such-run.json; the experiments are: .*-6m' $tmp/unknown.log"
 check "tunebench sweep refuses --set optimizer.lr" \
   bash -c "! $build/tunebench sweep --config experiments/gpt2-6m.json --steps 5 --set optimizer.lr=1e-3 2>$tmp/lr.err && grep -q 'give the rates with --lrs' $tmp/lr.err"
 check "tunebench sweep refuses an out-of-range rate before training" \

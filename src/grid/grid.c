@@ -133,8 +133,9 @@ static int load_config(const Grid *g, ExperimentConfig *c, const char *config_pa
         if (config_set(c, key, eq + 1, origin)) return -1;
     }
     char text[32];
-    if (g->steps) snprintf(text, sizeof text, "%d", g->steps), config_set(c, "steps", text, origin);
-    if (g->backend[0]) config_set(c, "backend", g->backend, origin);
+    snprintf(text, sizeof text, "%d", g->steps);
+    if (g->steps && config_set(c, "steps", text, origin)) return -1;
+    if (g->backend[0] && config_set(c, "backend", g->backend, origin)) return -1;
     return 0;
 }
 

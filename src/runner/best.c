@@ -20,5 +20,10 @@ const char *run_checkpoint_choose(const char *arg, int want_best, char *out, siz
 }
 
 const char *run_checkpoint_for(const char *arg, char *out, size_t cap) {
+    size_t n = strlen(arg);
+    if (n <= 5 || strcmp(arg + n - 5, ".json") != 0) {
+        snprintf(out, cap, "%s", arg);
+        return out;
+    }
     return run_checkpoint_choose(arg, 1, out, cap, NULL);
 }

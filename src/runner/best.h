@@ -17,7 +17,8 @@
 // *kind (if given) becomes "best", "latest" or "latest (no best)". Returns out.
 const char *run_checkpoint_choose(const char *arg, int want_best, char *out, size_t cap, const char **kind);
 
-// run_checkpoint_choose(arg, 1, out, cap, NULL).
+// For a record RUN.json, run_checkpoint_choose(arg, 1, ...); any folder is
+// returned as it is.
 const char *run_checkpoint_for(const char *arg, char *out, size_t cap);
 
 #endif

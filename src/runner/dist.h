@@ -24,7 +24,8 @@
 // sends the parameters each step instead of the gradients so that only rank 0
 // holds optimizer state. Validation and the end's measurements run on rank 0
 // alone. Transfers go through host memory (the backend's to_host/to_device),
-// so the CUDA backend works too; NCCL would keep them on the GPU.
+// so nothing here depends on the backend; only the CPU build links MPI so far,
+// and NCCL would keep the transfers on the GPU.
 //
 // Built without MPI (the default build) every call is a no-op, and a run that
 // asks for more than one rank is refused with the command that would run it.
