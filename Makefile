@@ -26,7 +26,7 @@
 ## test-sanitize     the same tests under ASan and UBSan (build-sanitize/)
 ## deps              install every missing Debian package the project uses (apt-get)
 ## deps-build        install only what compiling and `make test` need (every compile waits for it)
-## clean             remove build/ and build-sanitize/
+## clean             remove build/, build-sanitize/ and build-fuzz/
 ## help              this list; `make V=1 ...` shows the full compiler commands
 
 CC       ?= cc
@@ -140,6 +140,6 @@ test-sanitize:
 	$(MAKE) BUILD=build-sanitize OPT="$(SANITIZE)" LDLIBS="$(LDLIBS) -fsanitize=address,undefined" test
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_BIN:%=%.d) $(BUILD)/src/tunebench.d

@@ -22,10 +22,23 @@
 static _Thread_local char error_line[1024];
 
 int tb_error(const char *fmt, ...) {
+    char raw[sizeof error_line];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_line, sizeof error_line, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    // An error is one line, also when it quotes input (a key, a tensor
+    // name, a value) that holds a newline or another control character:
+    // those are written as C escapes (\n, \x01).
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)raw; *c && o + 5 < sizeof error_line; c++) {
+        if (*c >= 0x20 && *c != 0x7f) error_line[o++] = (char)*c;
+        else if (*c == '\n') error_line[o++] = '\\', error_line[o++] = 'n';
+        else if (*c == '\r') error_line[o++] = '\\', error_line[o++] = 'r';
+        else if (*c == '\t') error_line[o++] = '\\', error_line[o++] = 't';
+        else o += (size_t)snprintf(error_line + o, sizeof error_line - o, "\\x%02x", *c);
+    }
+    error_line[o] = '\0';
     return -1;
 }
 

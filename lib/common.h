@@ -25,8 +25,9 @@
 #define TB_PRINTF(a, b)
 #endif
 
-// Records one error line (replacing the previous one). Always returns -1 so
-// that `return tb_error(...)` reads naturally.
+// Records one error line (replacing the previous one); control characters
+// in it (from quoted input) become C escapes, so it stays one line. Always
+// returns -1 so that `return tb_error(...)` reads naturally.
 int tb_error(const char *fmt, ...) TB_PRINTF(1, 2);
 const char *tb_last_error(void);
 void tb_clear_error(void);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tunebench needs that are missing, and nothing
 # else. `deps.sh build` covers compiling and `make test`; `deps.sh all` adds
-# what experiments, plots and the paper use; `deps.sh NAME...` installs a group.
+# what experiments, plots and the paper use; `deps.sh NAME...` installs a group
+# (fuzz: clang and libFuzzer for `make fuzz`, kept apart as they are large).
 # OpenMPI is in `build` (35 small packages, about 6 s: make test runs a
 # 2-rank training); Slurm is a group of its own, `slurm` (about 6 s too, but
 # it installs daemons a workstation does not want): .ci/run installs it so
@@ -13,6 +14,7 @@ group_test="abcmidi gnuplot-nox"
 group_paper="texlive-latex-base texlive-latex-recommended"  # paper.tex needs nothing from -extra
 group_samples="abcmidi abcm2ps fluidsynth fluid-soundfont-gm lame chromium"
 group_torch="python3-torch"
+group_fuzz="clang libclang-rt-dev libomp-dev"  # make fuzz: libFuzzer and the sanitizers' runtimes
 group_mpi="openmpi-bin libopenmpi-dev"
 group_slurm="slurm-wlm munge"
 group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
@@ -27,7 +29,8 @@ for g in "${@:-build}"; do
     torch)   packages+=" $group_torch" ;;
     slurm)   packages+=" $group_slurm" ;;
     ecosystem) packages+=" $group_ecosystem" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm or ecosystem)" >&2; exit 2 ;;
+    fuzz)    packages+=" $group_build $group_fuzz" ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem or fuzz)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,6 +1,7 @@
 // test.h: the few checks every tunebench test uses. Include once per test
 // program. Every check counts; test_summary() prints "<name>: N passed,
-// N failed" and returns the exit status, non-zero on any failure.
+// N failed" (and ", N skipped" when a SKIP was counted) and returns the exit
+// status, non-zero on any failure.
 #ifndef TB_TEST_H
 #define TB_TEST_H
 
@@ -9,7 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int test_passed, test_failed;
+static int test_passed, test_failed, test_skipped;
+
+// A check that cannot run here (a tool is missing): counted as skipped,
+// with a line saying why ("SKIP <file>:<line>: <reason>"), which
+// tests/run_all.sh repeats.
+#define SKIP(...)                                                     \
+    do {                                                              \
+        test_skipped++;                                               \
+        fprintf(stderr, "SKIP %s:%d: ", __FILE__, __LINE__);         \
+        fprintf(stderr, __VA_ARGS__);                                 \
+        fputc('\n', stderr);                                          \
+    } while (0)
 
 #define CHECK(cond, ...)                                              \
     do {                                                              \
@@ -49,7 +61,8 @@ static inline int check_close(const char *what, const float *got, const float *r
 }
 
 static inline int test_summary(const char *name) {
-    printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
+    if (test_skipped) printf("%s: %d passed, %d failed, %d skipped\n", name, test_passed, test_failed, test_skipped);
+    else printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
     return test_failed ? 1 : 0;
 }
 

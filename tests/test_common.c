@@ -59,7 +59,21 @@ static void test_replace_dir(void) {
     rmdir(dir);
 }
 
+// An error quoting input stays one line: control characters are escaped.
+static void test_error_line(void) {
+    tb_error("%s: unknown key '%s'", "cfg.json", "a\nb\r\x01\tc");
+    CHECK(strcmp(tb_last_error(), "cfg.json: unknown key 'a\\nb\\r\\x01\\tc'") == 0, "escaped error: %s",
+          tb_last_error());
+    char longer[3000];
+    memset(longer, '\n', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    tb_error("%s", longer);
+    CHECK(!strchr(tb_last_error(), '\n') && strlen(tb_last_error()) > 1000, "a long error of newlines: %zu bytes",
+          strlen(tb_last_error()));
+}
+
 int main(void) {
+    test_error_line();
     // The RNG is deterministic from its seed and rng_below stays in range.
     Rng a, b, c;
     rng_seed(&a, 42);

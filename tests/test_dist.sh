@@ -15,8 +15,8 @@ build=${build:-build}
 tb=$build/tunebench
 passed=0; failed=0
 if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; then
-  echo "test_dist: skipped: OpenMPI is not installed (scripts/deps.sh build installs openmpi-bin and libopenmpi-dev)"
-  echo "test_dist: 0 passed, 0 failed"; exit 0
+  echo "SKIP test_dist: OpenMPI is not installed (scripts/deps.sh build installs openmpi-bin and libopenmpi-dev)"
+  echo "test_dist: 0 passed, 0 failed, 1 skipped"; exit 0
 fi
 tmp=$(mktemp -d /tmp/tb_test_dist_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -134,9 +134,8 @@ int main(void) {
 
     // Headless Chromium: the page loads with no resource errors; screenshot.
     if (!music_tool_available("chromium")) {
-        fprintf(stderr,
-                "\n*** test_music_samples: SKIPPED THE BROWSER CHECK: chromium is not installed and "
-                "'bash scripts/deps.sh samples' could not install it. ***\n\n");
+        SKIP("the browser check: chromium is not installed and 'bash scripts/deps.sh samples' could not "
+             "install it");
     } else {
         snprintf(cmd, sizeof cmd,
                  "timeout 120 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=8000 "

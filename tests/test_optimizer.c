@@ -59,7 +59,7 @@ static void test_adamw_against_pytorch(void) {
     }
     CHECK(clipped == 5, "expected 5 clipped steps in the fixture, saw %d", clipped);
     m.vt = NULL;
-    free(m.params), free(m.grads), free(m.adam_m), free(m.adam_v), free(m.tensors);
+    free(m.params), free(m.grads), free(m.adam_m), free(m.adam_v), free(m.tensors), free(m.tensor_slots);
     st_close(st);
 }
 
@@ -129,7 +129,7 @@ static void test_grad_norm(void) {
           "grad norm not bit-identical across runs and thread counts: %.9g %.9g %.9g", n1, n2, n3);
     model_zero_grad(&m);
     CHECK(model_grad_norm(&m) == 0.0f, "grad norm after zero_grad is not 0");
-    free(g), free(m.params), free(m.grads), free(m.tensors);
+    free(g), free(m.params), free(m.grads), free(m.tensors), free(m.tensor_slots);
 }
 
 static void test_lr_schedule(void) {

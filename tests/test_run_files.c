@@ -9,7 +9,8 @@
 //     processes left beside the run (<run>.tmp.PID of a dead process, or of
 //     a live one that is not tunebench), and only the run's own: another
 //     run's, a live tunebench's, and a link's target are kept;
-//   - a run id that names a temporary folder (".tmp.", ".old.") is refused.
+//   - a run id that names a temporary or best checkpoint folder (".tmp.",
+//     ".old.", a ".best" ending) is refused.
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
@@ -127,6 +128,17 @@ static void test_linked_record_and_lock(void) {
               log_contains("linked-lock.log", "is a symbolic link") && log_contains("linked-lock.log", link_path),
           "a lock file that is a link: exit %d", rc);
     CHECK(file_is(target, "precious\n"), "the file behind the linked record or lock was changed");
+
+    char victim[600];
+    snprintf(victim, sizeof victim, "%s/victim-best", dir);
+    make_victim(victim, 1);
+    snprintf(link_path, sizeof link_path, "%s.best", run_dir_of("linked-best"));
+    CHECK(symlink(victim, link_path) == 0, "symlink %s", link_path);
+    rc = train("linked-best.log", "linked-best");
+    CHECK(rc != 0 && log_contains("linked-best.log", "best checkpoint folder") &&
+              log_contains("linked-best.log", link_path),
+          "a best checkpoint folder that is a link: exit %d", rc);
+    CHECK(victim_intact(victim, 1), "the folder behind the linked best checkpoint lost its files");
     CHECK(is_link(link_path), "the linked lock file was replaced");
 }
 
@@ -186,18 +198,20 @@ static void test_stale_temps(void) {
     // live tunebench's, and a link (removed as a link, its target kept).
     char run[600];
     snprintf(run, sizeof run, "%s", run_dir_of("stale"));
-    char stale1[700], stale2[700], stale_rec[700], reused[700], other[700], live[700], linked[700], victim[600];
+    char stale1[700], stale2[700], stale_rec[700], stale_best[700], reused[700], other[700], live[700], linked[700],
+        victim[600];
     long dead = dead_pid();
     snprintf(stale1, sizeof stale1, "%s.tmp.%ld", run, dead);
     snprintf(stale2, sizeof stale2, "%s.tmp.%ld", run, dead_pid());
     snprintf(stale_rec, sizeof stale_rec, "%s.json.tmp.%ld", run, dead);
+    snprintf(stale_best, sizeof stale_best, "%s.best.tmp.%ld", run, dead);
     snprintf(reused, sizeof reused, "%s.tmp.%ld", run, (long)getpid());
     snprintf(other, sizeof other, "%s.tmp.%ld", run_dir_of("stale-other"), dead);
     snprintf(linked, sizeof linked, "%s.tmp.%ld", run, dead_pid());
     snprintf(victim, sizeof victim, "%s/victim-stale", dir);
-    char cmd[6000];
-    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s'", run,
-             stale1, run, stale2, run, reused, run, other);
+    char cmd[8000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s'",
+             run, stale1, run, stale2, run, reused, run, other, run, stale_best);
     CHECK(system(cmd) == 0, "copy the checkpoint: %s", cmd);
     write_text(stale_rec, "{\"half\": ");
     make_victim(victim, 1);
@@ -226,6 +240,7 @@ static void test_stale_temps(void) {
     rc = resume("stale-resume.log", "stale");
     CHECK(rc == 0, "the resume after the kill exited %d", rc);
     CHECK(!exists(stale1) && !exists(stale2), "the temporary folders of dead processes are still there");
+    CHECK(!exists(stale_best), "the best checkpoint's temporary folder of a dead process is still there");
     CHECK(!exists(stale_rec), "the record's temporary file of a dead process is still there");
     CHECK(!exists(reused), "the temporary folder of an id now held by another program is still there");
     CHECK(exists(live), "the temporary folder of a live tunebench process %s was removed", live);
@@ -237,10 +252,10 @@ static void test_stale_temps(void) {
 }
 
 static void test_reserved_ids(void) {
-    static const char *ids[] = {"x.tmp.5", "x.old.7"};
-    for (int i = 0; i < 2; i++) {
+    static const char *ids[] = {"x.tmp.5", "x.old.7", "x.best"};
+    for (int i = 0; i < 3; i++) {
         int rc = train("reserved.log", ids[i]);
-        CHECK(rc != 0 && log_contains("reserved.log", "may not contain '.tmp.' or '.old.'"),
+        CHECK(rc != 0 && log_contains("reserved.log", "may not contain '.tmp.' or '.old.' nor end in '.best'"),
               "--run-id %s: exit %d", ids[i], rc);
     }
 }

@@ -6,7 +6,7 @@
 # it with `make grid-status SCHEDULER=slurm`, waits for it (bounded), checks
 # every record with `tunebench check-record`, and stops the daemons it
 # started. Slurm and munge come from scripts/deps.sh's slurm group (.ci/run
-# installs it); without them the test says why and counts no checks.
+# installs it); without them the test says why and counts itself skipped.
 set -u
 cd "$(dirname "$0")/.."
 build=$(printf '%s' "${MAKEFLAGS:-}" | grep -o 'BUILD=[^ ]*' | head -n 1 | cut -d= -f2)
@@ -18,13 +18,13 @@ passed=0; failed=0
 
 for p in /usr/sbin/munged /usr/sbin/slurmctld /usr/sbin/slurmd sbatch squeue sinfo; do
   if ! command -v "$p" >/dev/null 2>&1; then
-    echo "test_slurm: skipped: $p is not installed (bash scripts/deps.sh slurm installs slurm-wlm and munge)"
-    echo "test_slurm: 0 passed, 0 failed"; exit 0
+    echo "SKIP test_slurm: $p is not installed (bash scripts/deps.sh slurm installs slurm-wlm and munge)"
+    echo "test_slurm: 0 passed, 0 failed, 1 skipped"; exit 0
   fi
 done
 if [ "$(id -u)" != 0 ]; then
-  echo "test_slurm: skipped: slurmd runs jobs as their user only when it runs as root, and this is uid $(id -u)"
-  echo "test_slurm: 0 passed, 0 failed"; exit 0
+  echo "SKIP test_slurm: slurmd runs jobs as their user only when it runs as root, and this is uid $(id -u)"
+  echo "test_slurm: 0 passed, 0 failed, 1 skipped"; exit 0
 fi
 
 tmp=$(mktemp -d /tmp/tb_test_slurm_XXXXXX)

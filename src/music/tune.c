@@ -242,7 +242,7 @@ static void read_chord(Parser *p, const char *s, int n, int *i) {
             const char *end = memchr(s + *i + 1, c, (size_t)(n - *i - 1));
             if (!end) break;
             *i = (int)(end - s) + 1;
-        } else if (strchr("^_=ABCDEFGabcdefg", c)) {
+        } else if (c && strchr("^_=ABCDEFGabcdefg", c)) {  // strchr finds a NUL too
             int pitch = read_pitch(p, s, n, i);
             Rational len;
             read_length(p, s, n, i, &len);
@@ -392,7 +392,7 @@ static void read_bar_line(Parser *p, const char *s, int n, int *i) {
 
 // ---------------------------------------------------------------- the body
 static int is_decoration_letter(const Parser *p, char c) {
-    return strchr("HLMOPSTuv", c) != NULL || (c && strchr(p->user_symbols, c) != NULL);
+    return c && (strchr("HLMOPSTuv", c) != NULL || strchr(p->user_symbols, c) != NULL);
 }
 
 // Skips to the closing delimiter c on this line; error if there is none.
@@ -460,7 +460,7 @@ static void read_music_line(Parser *p, const char *s, int n) {
             p->bar_duration = (Rational){0, 1};
             p->has_last = 0;
             i++;
-        } else if (strchr("^_=ABCDEFGabcdefg", c)) {
+        } else if (c && strchr("^_=ABCDEFGabcdefg", c)) {  // strchr finds a NUL too
             read_note(p, s, n, &i);
         } else if (c == 'z' || c == 'x' || c == 'Z' || c == 'X') {
             read_rest(p, s, n, &i);

@@ -26,9 +26,9 @@ int run_id_check(const char *id, const char *origin) {
               *c == '_' || *c == '-'))
             return tb_error("%s '%s': a run id may hold only A-Z, a-z, 0-9, '.', '_' and '-' (it names a file "
                             "and a folder under the results folder)", origin, id);
-    if (strstr(id, ".tmp.") || strstr(id, ".old."))
-        return tb_error("%s '%s': a run id may not contain '.tmp.' or '.old.' (those name another run's "
-                        "temporary folders)", origin, id);
+    if (strstr(id, ".tmp.") || strstr(id, ".old.") || (n > 5 && strcmp(id + n - 5, ".best") == 0))
+        return tb_error("%s '%s': a run id may not contain '.tmp.' or '.old.' nor end in '.best' (those name "
+                        "another run's temporary or best checkpoint folders)", origin, id);
     return 0;
 }
 
@@ -66,14 +66,15 @@ static int temp_owner_alive(long pid) {
     return strcmp(comm, "tunebench") == 0;
 }
 
-// Removes what killed processes left beside the run: <run>.tmp.PID
-// (a checkpoint being written), <run>.json.tmp.PID (a record being written)
-// and, when the checkpoint folder itself is in place, <run>.old.PID (the
-// previous checkpoint moved aside where the filesystem has no atomic
-// exchange; without the folder it is the only checkpoint and is kept).
-// Links of those names are removed as links, never followed.
+// Removes what killed processes left beside the run: <run>.tmp.PID and
+// <run>.best.tmp.PID (a checkpoint being written), <run>.json.tmp.PID (a
+// record being written) and, when the checkpoint folder itself is in place,
+// <run>.old.PID and <run>.best.old.PID (the previous checkpoint moved aside
+// where the filesystem has no atomic exchange; without the folder it is the
+// only copy and is kept). Links of those names are removed as links, never
+// followed.
 static void remove_stale_temps(const char *run_dir) {
-    char parent[1024], base[1024], record[1100];
+    char parent[1024], base[1024], names[3][1100];
     snprintf(parent, sizeof parent, "%s", run_dir);
     char *slash = strrchr(parent, '/');
     if (slash) {
@@ -84,19 +85,30 @@ static void remove_stale_temps(const char *run_dir) {
         snprintf(base, sizeof base, "%s", parent);
         snprintf(parent, sizeof parent, ".");
     }
-    snprintf(record, sizeof record, "%s.json", base);
-    struct stat st;
-    int have_checkpoint = lstat(run_dir, &st) == 0 && S_ISDIR(st.st_mode);
+    // The run's folders (the checkpoint and the best one) and its record.
+    snprintf(names[0], sizeof names[0], "%s", base);
+    snprintf(names[1], sizeof names[1], "%s.best", base);
+    snprintf(names[2], sizeof names[2], "%s.json", base);
+    int in_place[3];
+    for (int k = 0; k < 3; k++) {
+        char path[2400];
+        struct stat st;
+        snprintf(path, sizeof path, "%.1023s/%.1099s", parent, names[k]);
+        in_place[k] = k < 2 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    }
     DIR *d = opendir(parent);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        long pid = temp_owner(e->d_name, base, ".tmp.");
-        if (!pid) pid = temp_owner(e->d_name, record, ".tmp.");
-        if (!pid && have_checkpoint) pid = temp_owner(e->d_name, base, ".old.");
+        long pid = 0;
+        for (int k = 0; k < 3 && !pid; k++) {
+            pid = temp_owner(e->d_name, names[k], ".tmp.");
+            if (!pid && in_place[k]) pid = temp_owner(e->d_name, names[k], ".old.");
+        }
         if (!pid || temp_owner_alive(pid)) continue;
         char path[2400];
-        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        struct stat st;
+        snprintf(path, sizeof path, "%.1023s/%.255s", parent, e->d_name);
         if (lstat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) tb_remove_flat_dir(path);
         else unlink(path);
@@ -105,10 +117,13 @@ static void remove_stale_temps(const char *run_dir) {
 }
 
 int run_lock(const char *run_dir) {
-    char path[1100], record[1100];
+    char path[1100], record[1100], best[1100];
     snprintf(path, sizeof path, "%s.lock", run_dir);
     snprintf(record, sizeof record, "%s.json", run_dir);
-    if (tb_refuse_symlink(run_dir, "the run folder") || tb_refuse_symlink(record, "the run record")) return -1;
+    snprintf(best, sizeof best, "%s.best", run_dir);
+    if (tb_refuse_symlink(run_dir, "the run folder") || tb_refuse_symlink(record, "the run record") ||
+        tb_refuse_symlink(best, "the run's best checkpoint folder"))
+        return -1;
     // Never deleted: removing a lock file lets two processes lock two files.
     // O_NOFOLLOW: a link here would have the PID written into its target.
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);

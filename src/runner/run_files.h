@@ -17,14 +17,15 @@
 #include "record.h"
 
 // 0 if id may name a run: [A-Za-z0-9._-], 1 to 95 characters, no leading
-// dot, no ".tmp." or ".old." (the names of temporary folders). Otherwise -1
+// dot, no ".tmp." or ".old." and no ".best" at the end (the names of
+// temporary and best checkpoint folders). Otherwise -1
 // with the error set (origin names the option).
 int run_id_check(const char *id, const char *origin);
 
 // Takes the run's lock (creating <run_dir>.lock), held until the process
 // exits. -1 with a clear error if another process holds it, or if the run
-// folder, its record or its lock file is a symbolic link (refused, never
-// followed). Holding the lock, it removes the temporary folders and files
+// folder, its best checkpoint folder, its record or its lock file is a
+// symbolic link (refused, never followed). Holding the lock, it removes the temporary folders and files
 // that killed processes left beside the run (<run>.tmp.PID and the like).
 int run_lock(const char *run_dir);
 
