@@ -1101,6 +1101,9 @@ int cmd_train(int argc, char **argv) {
                   c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
+    char policy[300];
+    environment_thread_policy(policy, sizeof policy);
+    progress_note(&run->progress, "%s", policy);
     progress_note(&run->progress, "record: %s", run->record_path);
     if (tb_streq(run->verification, "manifest"))
         progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
