@@ -16,4 +16,14 @@
 // into out. Returns out.
 const char *run_checkpoint_for(const char *arg, char *out, size_t cap);
 
+// For train (run.h's Run):
+typedef struct Run Run;
+// identity.best: the best checkpoint's folder, step, loss and bpb, or null
+// while none is on disk.
+void best_record(Run *run);
+// After the validation of `step`: a new lowest loss saves the best checkpoint.
+int best_note_validation(Run *run, int step, double loss, double bpb);
+// A resumed run's best, from its record and its best folder.
+int best_resume(Run *run);
+
 #endif
