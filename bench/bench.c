@@ -405,9 +405,9 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
 // Runs SCRIPT on the model's config.json; returns its parsed JSON or NULL.
 #define PEER_MALLOC_ENV "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736"
 
-// This process's OpenMP wait policy (cpu_runtime_reexec makes it ACTIVE
-// unless the user chose); anything but the two documented values reads as
-// the runtime's default.
+// This process's OpenMP wait policy (cpu_runtime_reexec leaves it unset and
+// bounds the spin with GOMP_SPINCOUNT unless the user chose); anything but
+// the two documented values reads as the runtime's default.
 static const char *bench_wait_policy(void) {
     const char *p = getenv("OMP_WAIT_POLICY");
     if (p && strcasecmp(p, "PASSIVE") == 0) return "PASSIVE";
@@ -431,7 +431,7 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
     // OPENBLAS_CORETYPE: the same OpenBLAS kernels as ours (torch here calls
     //   the system OpenBLAS, which picks its generic kernels on this CPU
     //   unless told; cpu_runtime_reexec set it for this process).
-    // OMP_WAIT_POLICY: unset. The peer picks its own per phase, in child
+    // OMP_WAIT_POLICY (and GOMP_SPINCOUNT): unset. The peer picks its own per phase, in child
     //   processes (scripts/torch_peer_common.py): training under PASSIVE
     //   (torch's OpenMP threads share the cores with OpenBLAS's pthreads, and
     //   ACTIVE ones spin through every matmul: gpt2-6m's peer took 2.5-3.1 s
@@ -449,7 +449,7 @@ static cJSON *run_peer(const BenchArgs *a, const char *name) {
                     strlen(core) && strlen(core) < 64)
         snprintf(core_env, sizeof core_env, "OPENBLAS_CORETYPE=%s ", core);
     snprintf(cmd, sizeof cmd,
-             "env -u OMP_WAIT_POLICY %s%s OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
+             "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT %s%s OMP_NUM_THREADS=%d /usr/bin/python3 '%s' --config '%s' "
              "--batch %d --seq %d --steps %d --warmup %d --threads %d --decode-steps %d",
              core_env, PEER_MALLOC_ENV, a->threads, a->peer, cfg_path,
              a->batch, a->seq, a->steps, a->warmup, a->threads, a->decode_steps);

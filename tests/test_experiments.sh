@@ -32,8 +32,9 @@ for e in $models; do
   check "$e: the record is valid and complete" "$build/tunebench" check-record --completed "${rec:-/nonexistent}"
   check "$e: a checkpoint next to the record" nonempty "${rec%.json}/model.safetensors"
   check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
-  if [ -z "${OMP_WAIT_POLICY:-}" ]; then  # the CLI chose spinning threads and says so
-    check "$e: the record states the OpenMP wait policy (ACTIVE)" grep -Eq '"omp_wait_policy":[[:space:]]*"ACTIVE"' "${rec:-/nonexistent}"
+  if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then  # the CLI bounded the spin and says so
+    check "$e: the record states the bounded spin (GOMP_SPINCOUNT 10000)" grep -Eq '"gomp_spincount":[[:space:]]*"10000"' "${rec:-/nonexistent}"
+    check "$e: the run's first lines state the thread policy" grep -q "^threads: idle OpenMP threads spin for GOMP_SPINCOUNT=10000" "$tmp/$e.log"
   fi
 done
 

@@ -343,8 +343,23 @@ static void test_best_checkpoint(const cJSON *full) {
     // folder and record are those of the run never interrupted.
     int rc = train("killbest.log", "killbest", "TUNEBENCH_FAULT_KILL_BEST", "28", NULL, NULL);
     CHECK(rc == 128 + SIGKILL, "the run killed after a best checkpoint exited %d", rc);
-    rc = resume("killbest-resumed.log", "killbest");
+    // Resumed from step 20 and stopped at step 21, before step 28 again: the
+    // record names no best folder that holds another step.
+    setenv("TUNEBENCH_FAULT_STOP_STEP", "21", 1);
+    rc = resume("killbest-stopped.log", "killbest");
+    unsetenv("TUNEBENCH_FAULT_STOP_STEP");
     cJSON *r = load_record("killbest");
+    char killbest_dir[700];
+    snprintf(killbest_dir, sizeof killbest_dir, "%s.best", run_dir_of("killbest"));
+    on_disk = -1;
+    const cJSON *named = r ? best_of(r) : NULL;
+    CHECK(rc == 128 + SIGTERM && named &&
+              (cJSON_IsNull(named) || (checkpoint_read_step(killbest_dir, &on_disk) == 0 && on_disk == num(named, "step"))),
+          "after kill -9 past the record: exit %d, the record's best (step %.0f) and the folder (step %lld) disagree",
+          rc, named && !cJSON_IsNull(named) ? num(named, "step") : -1, (long long)on_disk);
+    cJSON_Delete(r);
+    rc = resume("killbest-resumed.log", "killbest");
+    r = load_record("killbest");
     CHECK(rc == 0 && r && num(best_of(r), "step") == want && num(best_of(r), "loss") == num(best, "loss"),
           "resumed after kill -9: exit %d, best step %.0f (want %d)", rc, r ? num(best_of(r), "step") : -1, want);
     char a[800], b[800];

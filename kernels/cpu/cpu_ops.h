@@ -32,8 +32,10 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
 void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, const float *x,
                float beta, float *y);
 // Re-executes the program with OPENBLAS_CORETYPE set when OpenBLAS fell back
-// to its generic kernels on a CPU it did not recognise, and with
-// OMP_WAIT_POLICY=ACTIVE unless the variable is set. Call first in main().
+// to its generic kernels on a CPU it did not recognise, and with a bounded
+// spin of idle OpenMP threads (GOMP_SPINCOUNT=CPU_DEFAULT_SPINCOUNT) unless
+// GOMP_SPINCOUNT or OMP_WAIT_POLICY is set. Call first in main().
+#define CPU_DEFAULT_SPINCOUNT "10000"
 void cpu_runtime_reexec(char **argv);
 
 // The limits the Backend states (selective_scan_max_dstate, conv1d_max_kernel).

@@ -21,4 +21,14 @@ const char *run_checkpoint_choose(const char *arg, int want_best, char *out, siz
 // returned as it is.
 const char *run_checkpoint_for(const char *arg, char *out, size_t cap);
 
+// For train (run.h's Run):
+typedef struct Run Run;
+// identity.best: the best checkpoint's folder, step, loss and bpb, or null
+// while none is on disk.
+void best_record(Run *run);
+// After the validation of `step`: a new lowest loss saves the best checkpoint.
+int best_note_validation(Run *run, int step, double loss, double bpb);
+// A resumed run's best, from its record and its best folder.
+int best_resume(Run *run);
+
 #endif

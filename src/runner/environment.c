@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -79,8 +80,9 @@ cJSON *environment_json(const char *backend_name) {
     const char *blas = openblas_get_config();
     snprintf(buf, sizeof buf, "%s (threads %d)", blas ? blas : "OpenBLAS", openblas_get_num_threads());
     cJSON_AddStringToObject(env, "blas", buf);
-    const char *wait = getenv("OMP_WAIT_POLICY");
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     cJSON_AddStringToObject(env, "omp_wait_policy", wait ? wait : "default");
+    cJSON_AddItemToObject(env, "gomp_spincount", spin ? cJSON_CreateString(spin) : cJSON_CreateNull());
     cJSON_AddStringToObject(env, "backend", backend_name);
     const Backend *be = backend_by_name(backend_name);
     BackendInfo info;
@@ -93,6 +95,22 @@ cJSON *environment_json(const char *backend_name) {
     cJSON_AddStringToObject(env, "os", buf);
     cJSON_AddStringToObject(env, "tunebench_version", TB_VERSION);
     return env;
+}
+
+void environment_thread_policy(char *out, size_t cap) {
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (spin)
+        snprintf(out, cap, "threads: idle OpenMP threads spin for GOMP_SPINCOUNT=%s%s%s, then sleep; "
+                 "OMP_WAIT_POLICY=ACTIVE spins always (only on cores of its own), PASSIVE never", spin,
+                 wait ? " under OMP_WAIT_POLICY=" : "", wait ? wait : "");
+    else if (wait && strcasecmp(wait, "ACTIVE") == 0)
+        snprintf(out, cap, "threads: idle OpenMP threads spin (OMP_WAIT_POLICY=ACTIVE): fastest on cores of its "
+                 "own, many times slower beside other work; unset it for a bounded spin");
+    else if (wait && strcasecmp(wait, "PASSIVE") == 0)
+        snprintf(out, cap, "threads: idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE); unset it for a bounded "
+                 "spin, a little faster on cores of its own");
+    else
+        snprintf(out, cap, "threads: the OpenMP runtime's own wait policy (OMP_WAIT_POLICY=%s)", wait ? wait : "unset");
 }
 
 size_t environment_peak_rss_bytes(void) {

@@ -12,9 +12,13 @@
 //      validation, so a killed run always leaves a valid record;
 //   5. the end: inference timings, memory, sample tunes, status "completed".
 //
-// Output: <results>/<experiment>/<run-id>.json (the record) and
+// Output: <results>/<experiment>/<run-id>.json (the record),
 // <results>/<experiment>/<run-id>/ (the latest checkpoint, a directory that
-// `tunebench eval --ckpt` and Hugging Face / mamba_ssm loaders read).
+// `tunebench eval --ckpt` and Hugging Face / mamba_ssm loaders read) and
+// <results>/<experiment>/<run-id>.best/ (the best so far, best.c).
+//
+// The run's state (Run) is in run.h; resume.c reads a resumed run's record
+// and checks its config, finish.c does the final phase and closing lines.
 //
 // Exact resume: the checkpoint holds the parameters, the AdamW moments, the
 // step and the data loader's generator, and nothing else in the loop is
@@ -34,6 +38,7 @@
 #include "../../models/model.h"
 #include "lib/common.h"
 #include "../evaluate.h"
+#include "best.h"
 #include "config.h"
 #include "dist.h"
 #include "environment.h"
@@ -43,75 +48,9 @@
 #include "progress.h"
 #include "record.h"
 #include "run_files.h"
+#include "run.h"
 #include "samples.h"
 #include "signals.h"
-
-// Files of a prepared corpus (`make data`).
-#define CORPUS_TRAIN "train.bin"
-#define CORPUS_VAL "val.bin"
-#define CORPUS_VOCAB "vocab.tok"
-#define CORPUS_MANIFEST "manifest.json"
-
-// Steps at the start of each run segment left out of the timing median:
-// the first steps pay for page faults and cold caches.
-#define TIMING_WARMUP_STEPS 3
-// The ETA and the tokens/s shown take the median of this many recent steps.
-#define ETA_RECENT_STEPS 50
-
-// Exit statuses besides 0 (completed) and 1 (error).
-#define EXIT_DIVERGED 3
-
-typedef struct {
-    ExperimentConfig cfg;
-    char run_id[96];
-    char run_dir[1024];      // the checkpoint directory
-    char record_path[1100];
-    char command[2048];
-
-    Tokenizer *tok;
-    DataLoader train, val;
-    Model *model;
-    OptimConfig optim;
-    int32_t *inputs, *targets;  // (B, T)
-    int *token_bytes;           // (V) decoded byte length of each token
-
-    char best_dir[1100];     // the best checkpoint: <run_dir>.best
-    int best_step;           // its step, -1 before the first validation after step 0
-    double best_loss, best_bpb;
-    int evals_since_best;    // validations since the best one (eval.patience)
-
-    RunRecord rec;
-    Progress progress;
-    EvalPlan plan;           // the run's validations (eval_budget.h)
-    RunCosts costs;          // measured validation and checkpoint time, for the ETA
-    int start_step;          // steps already done when this segment began
-    double *step_ms;         // (steps - start_step) times of this segment
-    double eta_scratch[ETA_RECENT_STEPS];  // the recent step times, sorted for their median
-    int timed;               // entries in step_ms
-    double train_s_before;   // training seconds of earlier segments
-    double wall_s_before;    // wall seconds of earlier segments
-    double eval_s_before, ckpt_s_before;  // validation and checkpoint seconds of earlier segments
-    double median_before;    // the recorded median step time (NAN if none), for a segment without steps
-    int skip_before, timed_before;
-    double t_start;          // this segment's start (monotonic)
-    double train_s, eval_s, ckpt_s;
-    uint64_t fault_nan_step; // test hooks, see cmd_train
-    uint64_t fault_stop_step;
-    uint64_t fault_kill_step;
-    int fault_kill_final;    // test hook: SIGKILL at the first tick of the final phase
-    uint64_t fault_kill_best; // test hook: SIGKILL right after the best checkpoint of this step
-    int fault_stop_final;    // test hook: SIGTERM at this tick of the final phase
-    int final_ticks;
-    int training_done;       // a resumed run whose training ended: only the final phase is left
-    double final_s;          // seconds of the inference timings and samples
-    int record_started;      // this process has written the record
-    int threads_given;       // --threads was on the command line
-    int verify_corpus;       // check the corpus files against its manifest (not --no-verify-corpus)
-    int allow_config_change; // --allow-config-change: a resume may continue with an edited config
-    char verification[64];   // what that check did, for data.verification
-    double verify_s;         // its seconds
-    int stop_signal;         // the signal that interrupted the run
-} Run;
 
 // ---------------------------------------------------------------- arguments
 
@@ -391,7 +330,7 @@ static int evaluate_val(Run *run, int step, double *loss, double *bpb, long long
 
 // ---------------------------------------------------------------- record
 
-static double wall_seconds(const Run *run) { return run->wall_s_before + (tb_now_seconds() - run->t_start); }
+double run_wall_seconds(const Run *run) { return run->wall_s_before + (tb_now_seconds() - run->t_start); }
 
 static void update_timing(Run *run, int steps_done) {
     const Model *m = run->model;
@@ -399,7 +338,7 @@ static void update_timing(Run *run, int steps_done) {
     cJSON_AddNumberToObject(t, "steps_done", steps_done);
     double train_s = run->train_s_before + run->train_s;
     cJSON_AddNumberToObject(t, "train_seconds", train_s);
-    cJSON_AddNumberToObject(t, "wall_seconds", wall_seconds(run));
+    cJSON_AddNumberToObject(t, "wall_seconds", run_wall_seconds(run));
     cJSON_AddNumberToObject(t, "eval_seconds", run->eval_s_before + run->eval_s);
     cJSON_AddNumberToObject(t, "checkpoint_seconds", run->ckpt_s_before + run->ckpt_s);
     cJSON_AddNumberToObject(t, "final_seconds", run->final_s);
@@ -446,7 +385,7 @@ static void update_timing(Run *run, int steps_done) {
     record_set_section(&run->rec, "memory", mem);
 }
 
-static int write_record(Run *run, int steps_done) {
+int run_write_record(Run *run, int steps_done) {
     update_timing(run, steps_done);
     if (record_write(&run->rec)) return -1;
     run->record_started = 1;
@@ -454,7 +393,7 @@ static int write_record(Run *run, int steps_done) {
 }
 
 // The model and everything a resume needs, as of `step`, into dir.
-static int save_state(Run *run, const char *dir, int step) {
+int run_save_state(Run *run, const char *dir, int step) {
     TrainState ts;
     memset(&ts, 0, sizeof ts);
     snprintf(ts.run_id, sizeof ts.run_id, "%s", run->run_id);
@@ -473,79 +412,6 @@ static int save_state(Run *run, const char *dir, int step) {
     return rc;
 }
 
-// identity.best: the best checkpoint's folder, step, loss and bpb, or null.
-static void record_best(Run *run) {
-    cJSON *best = cJSON_CreateNull();
-    if (run->best_step >= 0) {
-        cJSON_Delete(best);
-        best = cJSON_CreateObject();
-        cJSON_AddStringToObject(best, "dir", run->best_dir);
-        cJSON_AddNumberToObject(best, "step", run->best_step);
-        cJSON_AddNumberToObject(best, "loss", run->best_loss);
-        cJSON_AddNumberToObject(best, "bpb", run->best_bpb);
-    }
-    cJSON *id = record_section(&run->rec, "identity");
-    if (cJSON_GetObjectItemCaseSensitive(id, "best")) cJSON_ReplaceItemInObjectCaseSensitive(id, "best", best);
-    else cJSON_AddItemToObject(id, "best", best);
-}
-
-// After the validation of a step: a new lowest loss saves the best checkpoint
-// (before the record names it: a crash between the two leaves a best folder
-// that a resume finds newer than its record, and removes); otherwise one more
-// validation without improvement.
-static int note_validation(Run *run, int step, double loss, double bpb) {
-    if (step == 0) return 0;  // the initial weights are no candidate
-    if (!(loss < run->best_loss)) {
-        run->evals_since_best++;
-        return 0;
-    }
-    progress_status(&run->progress, 0, "saving the best checkpoint (step %d)", step);
-    double t0 = tb_now_seconds();
-    int rc = save_state(run, run->best_dir, step);
-    run->ckpt_s += tb_now_seconds() - t0;
-    run->costs.ckpt_s += tb_now_seconds() - t0;
-    run->costs.ckpts++;
-    if (rc) return -1;
-    if (run->fault_kill_best == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 before the record names it
-    run->best_step = step, run->best_loss = loss, run->best_bpb = bpb;
-    run->evals_since_best = 0;
-    record_best(run);
-    return 0;
-}
-
-// A resumed run's best from its record's validation rows (up to the
-// checkpoint it resumes from). A best folder of another step (saved after
-// that checkpoint) is removed: the resumed run saves it again when it gets
-// there, and until then the record and the folder agree.
-static int resume_best(Run *run) {
-    run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
-    for (const cJSON *row = record_section(&run->rec, "validation")->child; row; row = row->next) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
-        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(row, "loss");
-        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(row, "bpb");
-        if (!cJSON_IsNumber(st) || st->valueint == 0 || st->valueint > run->start_step) continue;
-        if (cJSON_IsNumber(lo) && lo->valuedouble < run->best_loss) {
-            run->best_step = st->valueint, run->best_loss = lo->valuedouble;
-            run->best_bpb = cJSON_IsNumber(bp) ? bp->valuedouble : NAN;
-            run->evals_since_best = 0;
-        } else {
-            run->evals_since_best++;
-        }
-    }
-    if (tb_dir_exists(run->best_dir)) {
-        int64_t on_disk = -1;
-        if (checkpoint_read_step(run->best_dir, &on_disk) || on_disk != run->best_step) {
-            tb_clear_error();
-            if (tb_remove_flat_dir(run->best_dir)) return -1;
-            if (run->best_step >= 0) run->best_step = -1, run->best_loss = INFINITY, run->evals_since_best = 0;
-        }
-    } else {
-        run->best_step = -1, run->best_loss = INFINITY;
-    }
-    record_best(run);
-    return 0;
-}
-
 // The record first (with every curve row so far, naming this checkpoint),
 // then the checkpoint: a crash between the two leaves a record that reaches
 // past the checkpoint on disk, whose extra rows a resume redoes, never a
@@ -555,8 +421,8 @@ static int save_checkpoint(Run *run, int step) {
     double t0 = tb_now_seconds();
     int previous = record_checkpoint_step(&run->rec);
     record_set_checkpoint(&run->rec, run->run_dir, step);
-    if (write_record(run, step)) return -1;
-    int rc = save_state(run, run->run_dir, step);
+    if (run_write_record(run, step)) return -1;
+    int rc = run_save_state(run, run->run_dir, step);
     run->ckpt_s += tb_now_seconds() - t0;
     if (rc != 0) record_set_checkpoint(&run->rec, run->run_dir, previous);  // the one still on disk
     if (rc == 0 && run->fault_kill_step == (uint64_t)step) raise(SIGKILL);  // tests: kill -9 right after it
@@ -579,159 +445,7 @@ static void resolve_paths(Run *run) {
     snprintf(run->record_path, sizeof run->record_path, "%s.json", run->run_dir);
 }
 
-// obj[key] as an integer, 0 when absent.
-static long long section_int(const cJSON *obj, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
-}
-
-// --resume accepts the checkpoint directory or the record beside it.
-static int locate_resume(Run *run, const char *arg) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", arg);
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
-    if (n > 5 && strcmp(dir + n - 5, ".json") == 0) dir[n - 5] = '\0';
-    snprintf(run->run_dir, sizeof run->run_dir, "%s", dir);
-    snprintf(run->record_path, sizeof run->record_path, "%s.json", dir);
-    if (!tb_dir_exists(run->run_dir))
-        return tb_error("--resume %s: no checkpoint directory %s (a run writes its first checkpoint after "
-                        "checkpoint.interval steps or when interrupted)", arg, run->run_dir);
-    if (record_load(&run->rec, run->record_path)) return -1;
-    cJSON *training = record_section(&run->rec, "training");
-    cJSON *cfg_json = cJSON_GetObjectItemCaseSensitive(training, "config");
-    int threads_override = run->cfg.threads;
-    config_defaults(&run->cfg);
-    if (config_from_json(&run->cfg, cfg_json, run->record_path)) return -1;
-    // The run continues with its recorded thread count unless --threads says
-    // otherwise; the bits match an uninterrupted run only with the same count.
-    if (run->threads_given && threads_override != run->cfg.threads) {
-        fprintf(stderr, "tunebench: note: resuming with %d threads instead of the run's %d; the losses will not "
-                        "be bit-identical to an uninterrupted run\n", threads_override, run->cfg.threads);
-        run->cfg.threads = threads_override;
-    }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "run_id");
-    snprintf(run->run_id, sizeof run->run_id, "%s", cJSON_IsString(id) ? id->valuestring : "resumed");
-    const cJSON *timing = record_section(&run->rec, "timing");
-    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(timing, "train_seconds");
-    const cJSON *wa = cJSON_GetObjectItemCaseSensitive(timing, "wall_seconds");
-    run->train_s_before = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
-    // A run killed outright (no checkpoint on the way out) recorded steps that
-    // the resume will redo: count only the time of the steps it keeps.
-    const cJSON *done = cJSON_GetObjectItemCaseSensitive(timing, "steps_done");
-    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "checkpoint_step");
-    if (cJSON_IsNumber(done) && cJSON_IsNumber(ckpt) && done->valuedouble > ckpt->valuedouble && done->valuedouble > 0)
-        run->train_s_before *= ckpt->valuedouble / done->valuedouble;
-    run->wall_s_before = cJSON_IsNumber(wa) ? wa->valuedouble : 0;
-    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(timing, "eval_seconds");
-    const cJSON *ck = cJSON_GetObjectItemCaseSensitive(timing, "checkpoint_seconds");
-    const cJSON *med = cJSON_GetObjectItemCaseSensitive(timing, "median_step_ms");
-    run->eval_s_before = cJSON_IsNumber(ev) ? ev->valuedouble : 0;
-    run->ckpt_s_before = cJSON_IsNumber(ck) ? ck->valuedouble : 0;
-    run->median_before = cJSON_IsNumber(med) ? med->valuedouble : NAN;
-    run->skip_before = (int)section_int(timing, "warmup_steps_excluded");
-    run->timed_before = (int)section_int(timing, "timed_steps");
-    return 0;
-}
-
-// A resumed run continues with its record's config. It must be the config
-// the checkpoint was trained with (run_config.json beside it) and the
-// optimizer settings of its train_state.bin, or the resumed run would be
-// another run under the same name. Differences are refused, naming each key,
-// unless --allow-config-change, and then the new segment lists them.
-static const struct {
-    const char *key;
-    size_t offset;
-} optim_keys[] = {
-    {"optimizer.lr", offsetof(OptimConfig, lr)},
-    {"optimizer.beta1", offsetof(OptimConfig, beta1)},
-    {"optimizer.beta2", offsetof(OptimConfig, beta2)},
-    {"optimizer.eps", offsetof(OptimConfig, eps)},
-    {"optimizer.weight_decay", offsetof(OptimConfig, weight_decay)},
-    {"optimizer.grad_clip", offsetof(OptimConfig, grad_clip)},
-};
-
-static int listed(const cJSON *changes, const char *key) {
-    size_t n = strlen(key);
-    for (const cJSON *c = changes->child; c; c = c->next)
-        if (strncmp(c->valuestring, key, n) == 0 && c->valuestring[n] == ':') return 1;
-    return 0;
-}
-
-static int check_resume_config(Run *run, const TrainState *ts, int allow_change) {
-    cJSON *changes = cJSON_CreateArray();
-    char *text = checkpoint_read_run_config(run->run_dir);
-    if (text) {
-        char origin[1100];
-        snprintf(origin, sizeof origin, "%s/run_config.json", run->run_dir);
-        cJSON *json = cJSON_Parse(text);
-        free(text);
-        ExperimentConfig *trained = tb_malloc(sizeof *trained);
-        config_defaults(trained);
-        int bad = !json ? tb_error("%s: invalid JSON", origin) : config_from_json(trained, json, origin);
-        cJSON_Delete(json);
-        if (!bad) config_diff(trained, &run->cfg, changes);
-        free(trained);
-        if (bad) {
-            cJSON_Delete(changes);
-            return -1;
-        }
-    }
-    // The optimizer as train_state.bin holds it (the 32-bit values the steps used).
-    const OptimConfig *was = &ts->optim, *now = &run->optim;
-    char line[300];
-    for (size_t i = 0; i < sizeof optim_keys / sizeof optim_keys[0]; i++) {
-        float a, b;
-        memcpy(&a, (const char *)was + optim_keys[i].offset, sizeof a);
-        memcpy(&b, (const char *)now + optim_keys[i].offset, sizeof b);
-        if (a == b || listed(changes, optim_keys[i].key)) continue;
-        snprintf(line, sizeof line, "%s: %.9g -> %.9g", optim_keys[i].key, (double)a, (double)b);
-        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
-    }
-    if (was->min_lr != now->min_lr && !listed(changes, "optimizer.min_lr_ratio") && !listed(changes, "optimizer.lr")) {
-        snprintf(line, sizeof line, "optimizer.min_lr_ratio: floor %.9g -> %.9g", (double)was->min_lr, (double)now->min_lr);
-        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
-    }
-    if (was->warmup_steps != now->warmup_steps && !listed(changes, "optimizer.warmup_steps")) {
-        snprintf(line, sizeof line, "optimizer.warmup_steps: %d -> %d", was->warmup_steps, now->warmup_steps);
-        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
-    }
-    if (was->total_steps != now->total_steps && !listed(changes, "steps")) {
-        snprintf(line, sizeof line, "steps: %d -> %d", was->total_steps, now->total_steps);
-        cJSON_AddItemToArray(changes, cJSON_CreateString(line));
-    }
-    int n = cJSON_GetArraySize(changes);
-    if (n == 0) {
-        cJSON_Delete(changes);
-        return 0;
-    }
-    char list[1500] = "";
-    size_t used = 0;
-    for (const cJSON *c = changes->child; c && used < sizeof list; c = c->next)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", c == changes->child ? "" : "; ", c->valuestring);
-    if (!allow_change) {
-        cJSON_Delete(changes);
-        return tb_error("--resume %s: the record's training.config differs from the config its checkpoint was trained "
-                        "with (%s); restore the record's values, or pass --allow-config-change to continue with "
-                        "them (the record then lists the change)", run->run_dir, list);
-    }
-    progress_note(&run->progress, "resuming with a changed config (--allow-config-change): %s", list);
-    record_segment_set(&run->rec, "config_changes", changes);
-    // What the record derives from the config follows it.
-    cJSON *training = record_section(&run->rec, "training");
-    double tokens_per_step = (double)run->cfg.batch_size * run->cfg.seq_len;
-    cJSON_ReplaceItemInObjectCaseSensitive(training, "tokens_per_step", cJSON_CreateNumber(tokens_per_step));
-    if (cJSON_GetObjectItemCaseSensitive(training, "epochs"))
-        cJSON_ReplaceItemInObjectCaseSensitive(
-            training, "epochs",
-            cJSON_CreateNumber(intro_epochs(run->cfg.steps, tokens_per_step, loader_num_tokens(&run->train))));
-    return 0;
-}
-
 // ---------------------------------------------------------------- the loop
-
-// What ended the loop.
-typedef enum { END_COMPLETED, END_INTERRUPTED, END_DIVERGED, END_ERROR } RunEnd;
 
 static RunEnd train_loop(Run *run, int *last_step) {
     const ExperimentConfig *c = &run->cfg;
@@ -799,7 +513,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
                 progress_note(&run->progress, "%s", line);
             }
         }
-        progress_step(&run->progress, step, loss, tokens_per_s, wall_seconds(run), eta);
+        progress_step(&run->progress, step, loss, tokens_per_s, run_wall_seconds(run), eta);
 
         int stop = signals_stop_requested(), patience = 0;
         if (run->fault_stop_step == (uint64_t)step) stop = SIGTERM;
@@ -809,9 +523,9 @@ static RunEnd train_loop(Run *run, int *last_step) {
             long long vtokens;
             if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
-            record_add_validation_row(&run->rec, step, vloss, vbpb, wall_seconds(run), vtokens);
+            record_add_validation_row(&run->rec, step, vloss, vbpb, run_wall_seconds(run), vtokens);
             int before = run->best_step;
-            if (note_validation(run, step, vloss, vbpb)) return END_ERROR;
+            if (best_note_validation(run, step, vloss, vbpb)) return END_ERROR;
             progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte%s", step, vloss, vbpb,
                           run->best_step != before ? " (best so far, saved)" : "");
             patience = c->eval_patience > 0 && run->evals_since_best >= c->eval_patience;
@@ -823,7 +537,7 @@ static RunEnd train_loop(Run *run, int *last_step) {
         if (step % c->checkpoint_interval == 0 || last || stop || patience) {
             if (save_checkpoint(run, step)) return END_ERROR;  // writes the record too
         } else if (step % c->eval_interval == 0) {
-            if (write_record(run, step)) return END_ERROR;
+            if (run_write_record(run, step)) return END_ERROR;
         }
         if (patience && !last) {
             progress_note(&run->progress, "stopping after step %d: %d validations without a new best (eval.patience "
@@ -841,104 +555,6 @@ static RunEnd train_loop(Run *run, int *last_step) {
         }
     }
     return END_COMPLETED;
-}
-
-// ---------------------------------------------------------------- the end
-
-typedef struct {
-    Run *run;
-    const char *what;
-} FinalTick;
-
-// Between the passes of the inference timings and between sample tunes: the
-// phase's progress, and whether a signal asks it to stop.
-static int final_tick(void *ctx, int done, int total) {
-    FinalTick *f = ctx;
-    progress_status(&f->run->progress, 0, "%s: %d/%d", f->what, done, total);
-    Run *run = f->run;
-    if (run->fault_kill_final) raise(SIGKILL);  // tests: kill -9 in the final phase
-    if (run->fault_stop_final && ++run->final_ticks == run->fault_stop_final) {
-        // tests: a real SIGTERM at this tick, waited for until the signal thread has taken it
-        kill(getpid(), SIGTERM);
-        for (int i = 0; i < 1000 && !signals_stop_requested(); i++) usleep(1000);
-    }
-    return signals_stop_requested();
-}
-
-// A signal in the final phase: the training is done and checkpointed; the
-// run is "interrupted" and a resume does the final phase again.
-static RunEnd final_interrupted(Run *run, const char *what) {
-    char line[1400];
-    run->stop_signal = signals_stop_requested();
-    snprintf(line, sizeof line, "stopped by signal %d during %s, after all training; finish it with: "
-             "tunebench train --resume %s", run->stop_signal, what, run->run_dir);
-    progress_note(&run->progress, "%s", line);
-    record_set_status(&run->rec, "interrupted", line);
-    return END_INTERRUPTED;
-}
-
-// Measurements of the trained model: inference timings and sample tunes.
-// Each shows its progress and stops at a signal between its parts.
-static RunEnd final_phase(Run *run) {
-    const ExperimentConfig *c = &run->cfg;
-    if (signals_stop_requested()) return final_interrupted(run, "the final phase");
-    double t0 = tb_now_seconds();
-    int stopped = 0;
-    if (c->inference_repeats > 0) {
-        int32_t *prompt = tb_malloc(sizeof(int32_t) * (size_t)run->model->spec.max_seq_len);
-        uint64_t have = loader_num_tokens(&run->val);
-        for (int i = 0; i < run->model->spec.max_seq_len; i++) prompt[i] = run->val.tokens[i % have];
-        progress_note(&run->progress, "measuring inference (prefill and per-token decode, %d repeats)",
-                      c->inference_repeats);
-        FinalTick ft = {run, "measuring inference, passes"};
-        PhaseTick tick = {final_tick, &ft};
-        cJSON *inf = measure_inference(run->model, prompt, c->inference_repeats, &tick, &stopped);
-        free(prompt);
-        run->final_s += tb_now_seconds() - t0;
-        if (stopped) return final_interrupted(run, "the inference timings");
-        if (!inf) return END_ERROR;
-        record_set_section(&run->rec, "inference", inf);
-    }
-    if (c->sample_count > 0) {
-        t0 = tb_now_seconds();
-        progress_note(&run->progress, "sampling %d tunes of up to %d tokens", c->sample_count, c->sample_max_tokens);
-        FinalTick ft = {run, "sampling, tunes"};
-        PhaseTick tick = {final_tick, &ft};
-        cJSON *samples = samples_generate(run->model, run->tok, c, &tick, &stopped);
-        run->final_s += tb_now_seconds() - t0;
-        if (stopped) return final_interrupted(run, "the samples");
-        if (!samples) return END_ERROR;
-        record_set_section(&run->rec, "samples", samples);
-    }
-    return END_COMPLETED;
-}
-
-// What a completed run ends with: its losses, its time and what to do next.
-static void closing_lines(Run *run, int last_step) {
-    const cJSON *curve = record_section(&run->rec, "curve"), *val = record_section(&run->rec, "validation");
-    const cJSON *last_row = cJSON_GetArrayItem(curve, cJSON_GetArraySize(curve) - 1);
-    const cJSON *last_val = cJSON_GetArrayItem(val, cJSON_GetArraySize(val) - 1);
-    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(last_row, "train_loss");
-    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(last_val, "loss");
-    const cJSON *vb = cJSON_GetObjectItemCaseSensitive(last_val, "bpb");
-    char wall[32], best[1300] = "";
-    progress_format_duration(wall_seconds(run), wall, sizeof wall);
-    if (run->best_step >= 0)
-        snprintf(best, sizeof best, "; best validation loss %.4f at step %d (%s)", run->best_loss, run->best_step,
-                 run->best_dir);
-    const char *reason = record_stop_reason(&run->rec);
-    progress_note(&run->progress,
-                  "completed %d steps%s in %s: training loss %.4f (step %d's batch), validation loss %.4f (%.4f bits "
-                  "per byte)%s",
-                  last_step, reason && tb_streq(reason, "patience") ? " (stopped by eval.patience)" : "", wall,
-                  cJSON_IsNumber(tl) ? tl->valuedouble : NAN, last_step, cJSON_IsNumber(vl) ? vl->valuedouble : NAN,
-                  cJSON_IsNumber(vb) ? vb->valuedouble : NAN, best);
-    char results[1100];
-    snprintf(results, sizeof results, "%s/%s", run->cfg.results_dir, run->cfg.experiment);
-    progress_note(&run->progress, "record %s, checkpoint %s; next: tunebench check-record %s, "
-                  "make plots RECORDS=%s PLOTS_OUT=plots/mine, tunebench generate --ckpt %s --tokenizer %s/%s "
-                  "--out generated/%s", run->record_path, run->run_dir, run->record_path, results, run->record_path,
-                  run->cfg.data_dir, CORPUS_VOCAB, run->run_id);
 }
 
 // ---------------------------------------------------------------- the command
@@ -989,7 +605,7 @@ int cmd_train(int argc, char **argv) {
     memset(&ts, 0, sizeof ts);
     int protocol_eval_interval = c->eval_interval;  // the 100k projection validates at the file's interval
     if (resume_dir) {
-        if (locate_resume(run, resume_dir) || run_lock(run->run_dir) || check_model(c)) goto fail;
+        if (run_locate_resume(run, resume_dir) || run_lock(run->run_dir) || check_model(c)) goto fail;
     } else {
         config_resolve(c, notes);
         if (config_check(c) || check_model(c)) goto fail;
@@ -1047,8 +663,8 @@ int cmd_train(int argc, char **argv) {
         loader_set_state(&run->train, ts.data_state);
         record_truncate_after(&run->rec, run->start_step);
         record_add_segment(&run->rec, run->start_step, run->command);
-        if (check_resume_config(run, &ts, run->allow_config_change)) goto fail;
-        if (resume_best(run)) goto fail;
+        if (run_check_resume_config(run, &ts, run->allow_config_change)) goto fail;
+        if (best_resume(run)) goto fail;
         record_set_status(&run->rec, "running", NULL);
         if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
     } else {
@@ -1061,7 +677,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (tb_mkdirs(run->run_dir)) goto fail;
         record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
-        record_best(run);
+        best_record(run);
         record_set_section(&run->rec, "model", model_json(run->model));
         cJSON *training = cJSON_CreateObject();
         cJSON_AddItemToObject(training, "config", config_to_json(c));
@@ -1109,6 +725,9 @@ int cmd_train(int argc, char **argv) {
                   c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
                   run->model->num_params, c->backend, tb_num_threads(),
                   resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
+    char policy[300];
+    environment_thread_policy(policy, sizeof policy);
+    progress_note(&run->progress, "%s", policy);
     progress_note(&run->progress, "record: %s", run->record_path);
     if (tb_streq(run->verification, "manifest"))
         progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
@@ -1131,20 +750,20 @@ int cmd_train(int argc, char **argv) {
         long long vtokens;
         if (evaluate_val(run, 0, &vloss, &vbpb, &vtokens)) goto fail;
         run->eval_s += tb_now_seconds() - te;
-        record_add_validation_row(&run->rec, 0, vloss, vbpb, wall_seconds(run), vtokens);
+        record_add_validation_row(&run->rec, 0, vloss, vbpb, run_wall_seconds(run), vtokens);
         progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
     }
-    if (write_record(run, run->start_step)) goto fail;
+    if (run_write_record(run, run->start_step)) goto fail;
 
     int last_step = run->start_step;
     RunEnd end = run->training_done ? END_COMPLETED : train_loop(run, &last_step);
     if (end == END_ERROR) goto fail;
-    if (end == END_COMPLETED) end = final_phase(run);
+    if (end == END_COMPLETED) end = run_final_phase(run);
     if (end == END_ERROR) goto fail;
     if (end == END_COMPLETED) record_set_status(&run->rec, "completed", NULL);
-    if (write_record(run, last_step)) goto fail;
+    if (run_write_record(run, last_step)) goto fail;
     status = end == END_COMPLETED ? 0 : end == END_DIVERGED ? EXIT_DIVERGED : 128 + run->stop_signal;
-    if (end == END_COMPLETED) closing_lines(run, last_step);
+    if (end == END_COMPLETED) run_closing_lines(run, last_step);
     cJSON_Delete(overrides);  // NULL when the record took them (a new run)
     cJSON_Delete(notes);
     run_free(run);
