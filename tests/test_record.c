@@ -156,11 +156,15 @@ int main(void) {
     for (int s = 1; s <= 30; s++)
         record_add_curve_row(&rec, s, 5.0 - 0.1 * s, 1e-3, 0.5, 12.0, 2048 / 0.012);
     record_add_curve_row(&rec, 31, NAN, 1e-3, INFINITY, 12.0, 1000);
-    record_add_validation_row(&rec, 10, 4.0, 2.5, 1.5, 65536);
-    record_add_validation_row(&rec, 20, 3.5, 2.2, 3.0, 65536);
-    record_add_validation_row(&rec, 30, 3.2, 2.0, 4.5, 65536);
+    record_add_validation_row(&rec, 10, 4.0, 2.5, 1.5, 1.0, 65536);
+    record_add_validation_row(&rec, 20, 3.5, 2.2, 3.0, 2.0, 65536);
+    record_add_validation_row(&rec, 30, 3.2, 2.0, 4.5, 3.0, 65536);
     record_set_checkpoint(&rec, "results/gpt2-6m/x", 20);
     CHECK(valid(rec.root), "with rows: %s", tb_last_error());
+    cJSON *row20 = cJSON_GetArrayItem(record_section(&rec, "validation"), 1);
+    CHECK(cJSON_IsNumber(obj(row20, "train_s")) && obj(row20, "train_s")->valuedouble == 2.0 &&
+              obj(row20, "elapsed_s")->valuedouble == 3.0,
+          "a validation row keeps its training seconds apart from its wall clock");
 
     // A resumed run drops the rows after its checkpoint and adds a segment.
     record_truncate_after(&rec, 20);

@@ -167,12 +167,13 @@ void record_add_curve_row(RunRecord *rec, int step, double train_loss, double lr
 }
 
 void record_add_validation_row(RunRecord *rec, int step, double loss, double bpb, double elapsed_s,
-                               long long tokens) {
+                               double train_s, long long tokens) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddNumberToObject(row, "step", step);
     cJSON_AddItemToObject(row, "loss", number_or_null(loss));
     cJSON_AddItemToObject(row, "bpb", number_or_null(bpb));
     cJSON_AddNumberToObject(row, "elapsed_s", elapsed_s);
+    cJSON_AddNumberToObject(row, "train_s", train_s);
     cJSON_AddNumberToObject(row, "tokens", (double)tokens);
     cJSON_AddItemToArray(record_section(rec, "validation"), row);
 }

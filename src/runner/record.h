@@ -50,8 +50,11 @@ int record_checkpoint_step(const RunRecord *rec);
 
 void record_add_curve_row(RunRecord *rec, int step, double train_loss, double lr, double grad_norm,
                           double step_ms, double tokens_per_s);
+// elapsed_s is the run's wall clock so far; train_s its training steps'
+// seconds so far (validations and checkpoints excluded), the time axis that
+// puts runs on an equal footing.
 void record_add_validation_row(RunRecord *rec, int step, double loss, double bpb, double elapsed_s,
-                               long long tokens);
+                               double train_s, long long tokens);
 // Drops curve and validation rows after `step` (a resumed run redoes them).
 void record_truncate_after(RunRecord *rec, int step);
 

@@ -523,7 +523,8 @@ static RunEnd train_loop(Run *run, int *last_step) {
             long long vtokens;
             if (evaluate_val(run, step, &vloss, &vbpb, &vtokens)) return END_ERROR;
             run->eval_s += tb_now_seconds() - te;
-            record_add_validation_row(&run->rec, step, vloss, vbpb, run_wall_seconds(run), vtokens);
+            record_add_validation_row(&run->rec, step, vloss, vbpb, run_wall_seconds(run), run->train_s_before + run->train_s,
+                                      vtokens);
             int before = run->best_step;
             if (best_note_validation(run, step, vloss, vbpb)) return END_ERROR;
             progress_note(&run->progress, "step %d: validation loss %.4f, %.4f bits per byte%s", step, vloss, vbpb,
@@ -750,7 +751,7 @@ int cmd_train(int argc, char **argv) {
         long long vtokens;
         if (evaluate_val(run, 0, &vloss, &vbpb, &vtokens)) goto fail;
         run->eval_s += tb_now_seconds() - te;
-        record_add_validation_row(&run->rec, 0, vloss, vbpb, run_wall_seconds(run), vtokens);
+        record_add_validation_row(&run->rec, 0, vloss, vbpb, run_wall_seconds(run), 0, vtokens);
         progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
     }
     if (run_write_record(run, run->start_step)) goto fail;
