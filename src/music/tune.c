@@ -73,6 +73,7 @@ static void push_note(Parser *p, int pitch) {
     }
     t->notes[t->num_notes++] = (TuneNote){(int16_t)pitch, p->key.scale_mask, t->num_bars, 0};
     p->bar_notes++;
+    p->bar_has_content = 1;  // the bar its note names is closed, even where no length follows (a cut chord)
 }
 
 static void append_bar_text(Parser *p, const char *s, int n) {
