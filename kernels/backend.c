@@ -36,6 +36,18 @@ const Backend *backend_cuda(void) {
 #endif
 }
 
+static const BackendKind backend_kinds[] = {
+    {"cpu", 0, "tunebench"},
+    {"cuda", 1, "tunebench-cuda"},
+};
+
+const BackendKind *backend_kind(const char *name) {
+    for (size_t i = 0; i < sizeof backend_kinds / sizeof backend_kinds[0]; i++)
+        if (name && tb_streq(name, backend_kinds[i].name)) return &backend_kinds[i];
+    tb_error("unknown backend '%s': use cpu or cuda", name ? name : "(none)");
+    return NULL;
+}
+
 const Backend *backend_by_name(const char *name) {
     if (!name) {
         tb_error("no backend named: use --backend cpu or --backend cuda");

@@ -161,4 +161,14 @@ const Backend *backend_by_name(const char *name);
 // What --backend is when no one says.
 #define BACKEND_DEFAULT_NAME "cpu"
 
+// What a backend name means without building the backend (a build may not
+// have it): whether it runs on a device (a GPU, which a scheduler must
+// request) and the binary that has it. NULL with an error for an unknown name.
+typedef struct {
+    const char *name;
+    int on_device;
+    const char *binary;  // under build/: "tunebench" or "tunebench-cuda"
+} BackendKind;
+const BackendKind *backend_kind(const char *name);
+
 #endif
