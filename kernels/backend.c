@@ -27,6 +27,18 @@ const size_t backend_op_offsets[BACKEND_OP_COUNT] = {
 #undef OP
 };
 
+const unsigned char backend_op_kinds[BACKEND_OP_COUNT] = {
+#define OP(kind, ret, name, params, args) BACKEND_KIND_##kind,
+#include "ops.def"
+#undef OP
+};
+
+int backend_op_index(const char *name) {
+    for (int i = 0; i < BACKEND_OP_COUNT; i++)
+        if (tb_streq(backend_op_names[i], name)) return i;
+    return -1;
+}
+
 const Backend *backend_cuda(void) {
 #ifdef TB_HAVE_CUDA
     return backend_cuda_get();

@@ -150,6 +150,10 @@ enum {
 };
 extern const char *const backend_op_names[BACKEND_OP_COUNT];
 extern const size_t backend_op_offsets[BACKEND_OP_COUNT];
+// Each one's kind in ops.def, and the index of a name (-1 if none).
+enum { BACKEND_KIND_MEMORY, BACKEND_KIND_GRAPH, BACKEND_KIND_COMPUTE, BACKEND_KIND_QUERY };
+extern const unsigned char backend_op_kinds[BACKEND_OP_COUNT];
+int backend_op_index(const char *name);
 
 // The CPU backend (always present).
 const Backend *backend_cpu(void);
