@@ -27,6 +27,18 @@ const size_t backend_op_offsets[BACKEND_OP_COUNT] = {
 #undef OP
 };
 
+const unsigned char backend_op_kinds[BACKEND_OP_COUNT] = {
+#define OP(kind, ret, name, params, args) BACKEND_KIND_##kind,
+#include "ops.def"
+#undef OP
+};
+
+int backend_op_index(const char *name) {
+    for (int i = 0; i < BACKEND_OP_COUNT; i++)
+        if (tb_streq(backend_op_names[i], name)) return i;
+    return -1;
+}
+
 const Backend *backend_cuda(void) {
 #ifdef TB_HAVE_CUDA
     return backend_cuda_get();
@@ -34,6 +46,18 @@ const Backend *backend_cuda(void) {
     tb_error("this build has no CUDA backend: build with `make cuda`");
     return NULL;
 #endif
+}
+
+static const BackendKind backend_kinds[] = {
+    {"cpu", 0, "tunebench"},
+    {"cuda", 1, "tunebench-cuda"},
+};
+
+const BackendKind *backend_kind(const char *name) {
+    for (size_t i = 0; i < sizeof backend_kinds / sizeof backend_kinds[0]; i++)
+        if (name && tb_streq(name, backend_kinds[i].name)) return &backend_kinds[i];
+    tb_error("unknown backend '%s': use cpu or cuda", name ? name : "(none)");
+    return NULL;
 }
 
 const Backend *backend_by_name(const char *name) {

@@ -150,6 +150,10 @@ enum {
 };
 extern const char *const backend_op_names[BACKEND_OP_COUNT];
 extern const size_t backend_op_offsets[BACKEND_OP_COUNT];
+// Each one's kind in ops.def, and the index of a name (-1 if none).
+enum { BACKEND_KIND_MEMORY, BACKEND_KIND_GRAPH, BACKEND_KIND_COMPUTE, BACKEND_KIND_QUERY };
+extern const unsigned char backend_op_kinds[BACKEND_OP_COUNT];
+int backend_op_index(const char *name);
 
 // The CPU backend (always present).
 const Backend *backend_cpu(void);
@@ -160,5 +164,15 @@ const Backend *backend_cuda(void);
 const Backend *backend_by_name(const char *name);
 // What --backend is when no one says.
 #define BACKEND_DEFAULT_NAME "cpu"
+
+// What a backend name means without building the backend (a build may not
+// have it): whether it runs on a device (a GPU, which a scheduler must
+// request) and the binary that has it. NULL with an error for an unknown name.
+typedef struct {
+    const char *name;
+    int on_device;
+    const char *binary;  // under build/: "tunebench" or "tunebench-cuda"
+} BackendKind;
+const BackendKind *backend_kind(const char *name);
 
 #endif

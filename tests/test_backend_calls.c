@@ -102,6 +102,16 @@ static void check_every_op_hooked(void) {
                   "%s does not follow %s in Backend", backend_op_names[i], backend_op_names[i - 1]);
     }
     CHECK(distinct, "two functions of ops.def share one trampoline");
+    // On the CPU exactly the GRAPH functions are missing.
+    int kinds_ok = 1;
+    for (int i = 0; i < BACKEND_OP_COUNT; i++)
+        kinds_ok &= backend_op_index(backend_op_names[i]) == i &&
+                    backend_op_kinds[i] <= BACKEND_KIND_QUERY &&
+                    (backend_op_kinds[i] == BACKEND_KIND_GRAPH) == (op_at(real, i) == NULL);
+    CHECK(kinds_ok && backend_op_index("no_such_op") == -1 &&
+              backend_op_kinds[BACKEND_OP_linear_forward] == BACKEND_KIND_COMPUTE &&
+              backend_op_kinds[BACKEND_OP_alloc] == BACKEND_KIND_MEMORY,
+          "the op names, indices and kinds disagree");
     CHECK(sizeof(Backend) == backend_op_offsets[BACKEND_OP_COUNT - 1] + sizeof(AnyFn),
           "Backend has fields after ops.def's last function %s",
           backend_op_names[BACKEND_OP_COUNT - 1]);

@@ -59,15 +59,11 @@ static int op_calls(const CudaOpProfile *p, const char *op) {
     return 0;
 }
 
-// Ops that issue no kernel: memory management, copies, queries, graphs.
+// Ops that issue kernels (kernels/ops.def's COMPUTE kind), not memory
+// management, copies, queries or graphs.
 static int is_compute_op(const char *op) {
-    static const char *not_compute[] = {"alloc", "free", "zero", "to_device", "to_host", "copy",
-                                        "copy_2d", "synchronize", "reserve_workspace",
-                                        "selective_scan_scratch_floats", "graph_capture_begin",
-                                        "graph_capture_end", "graph_launch", "graph_destroy"};
-    for (size_t i = 0; i < sizeof not_compute / sizeof *not_compute; i++)
-        if (tb_streq(op, not_compute[i])) return 0;
-    return 1;
+    int i = backend_op_index(op);
+    return i >= 0 && backend_op_kinds[i] == BACKEND_KIND_COMPUTE;
 }
 
 static void test_training_step(const char *name, Model *m) {

@@ -55,6 +55,7 @@ static void cpu_set_threads(int threads) {
 #define OP_CPU_FN_MEMORY(name) cpu_##name
 #define OP_CPU_FN_GRAPH(name) NULL
 #define OP_CPU_FN_COMPUTE(name) name##_cpu
+#define OP_CPU_FN_QUERY(name) name##_cpu
 
 static const Backend cpu_backend = {
     .name = "cpu",

@@ -19,6 +19,7 @@
 #define OP_CPU_MEMORY(ret, name, params)
 #define OP_CPU_GRAPH(ret, name, params)
 #define OP_CPU_COMPUTE(ret, name, params) BACKEND_RET_##ret name##_cpu params;
+#define OP_CPU_QUERY OP_CPU_COMPUTE
 #include "../ops.def"
 #undef OP
 

@@ -186,6 +186,7 @@ static void cuda_set_threads(int threads) {
 #define OP_CUDA_FN_MEMORY(name) cuda_##name
 #define OP_CUDA_FN_GRAPH(name) cuda_##name
 #define OP_CUDA_FN_COMPUTE(name) name##_cuda
+#define OP_CUDA_FN_QUERY(name) name##_cuda
 
 static const Backend cuda_backend = {
     .name = "cuda",

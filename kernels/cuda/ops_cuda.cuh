@@ -11,6 +11,7 @@
 #define OP_CUDA_MEMORY(ret, name, params)
 #define OP_CUDA_GRAPH(ret, name, params)
 #define OP_CUDA_COMPUTE(ret, name, params) BACKEND_RET_##ret name##_cuda params;
+#define OP_CUDA_QUERY OP_CUDA_COMPUTE
 #include "../ops.def"
 #undef OP
 

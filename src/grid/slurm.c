@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/backend.h"
 #include "lib/common.h"
 
 // An absolute form of path (which must exist), into out.
@@ -36,9 +37,10 @@ static int array_indices(const Grid *g, const char *experiment, char *out, size_
 
 static int write_script(const Grid *g, const GridRun *first, const char *indices, const char *path,
                         const char *repo, const char *grid_abs, const char *results_abs, const char *binary_dir) {
-    int cuda = tb_streq(first->backend, "cuda");
+    const BackendKind *kind = backend_kind(first->backend);
+    if (!kind) return -1;
     char binary[PATH_MAX + 32];
-    snprintf(binary, sizeof binary, "%s/%s", binary_dir, cuda ? "tunebench-cuda" : "tunebench");
+    snprintf(binary, sizeof binary, "%s/%s", binary_dir, kind->binary);
     AtomicFile af;
     FILE *f = atomic_open(&af, path);
     if (!f) return -1;
@@ -51,7 +53,7 @@ static int write_script(const Grid *g, const GridRun *first, const char *indices
     fprintf(f, "#SBATCH --cpus-per-task=%d\n", first->res.cpus);
     fprintf(f, "#SBATCH --mem=%s\n", first->res.mem);
     fprintf(f, "#SBATCH --time=%s\n", first->res.time);
-    if (cuda) fprintf(f, "#SBATCH --gres=gpu:1\n");
+    if (kind->on_device) fprintf(f, "#SBATCH --gres=gpu:1\n");
     if (g->partition[0]) fprintf(f, "#SBATCH --partition=%s\n", g->partition);
     if (g->account[0]) fprintf(f, "#SBATCH --account=%s\n", g->account);
     fprintf(f, "#SBATCH --output=%s/logs/slurm-%%A_%%a.out\n", results_abs);
