@@ -59,6 +59,21 @@ check "make exp-NAME with an unknown NAME says which exist and fails" \
   bash -c "! MAKEFLAGS= make --no-print-directory exp-no-such-run >/tmp/tb_make_help_$$.out 2>&1 && [ \$(wc -l </tmp/tb_make_help_$$.out) = 1 ] && grep -q 'no experiments/no-such-run.json; the experiments are: .*-6m' /tmp/tb_make_help_$$.out"
 rm -f /tmp/tb_make_help_$$.out
 
+# BACKEND=cuda where the GPU probe finds none (made to fail here) stops before
+# anything is built, in one line that says BACKEND=cpu and GPU_CHECK=0;
+# GPU_CHECK=0 goes on to the CUDA binary (make -n: nothing is compiled).
+exp=$(printf '%s\n' $experiments | head -n 1)
+nogpu=$(MAKEFLAGS= make --no-print-directory -n "exp-$exp" BACKEND=cuda BACKEND_DEVICE_PROBE_cuda=false 2>&1); rc=$?
+check "make exp-$exp BACKEND=cuda without a GPU fails (rc $rc)" [ "$rc" != 0 ]
+check "... in one line, before any command (it said: $(printf '%s' "$nogpu" | head -n 3))" \
+  [ "$(printf '%s\n' "$nogpu" | wc -l)" = 1 ]
+check "... that names BACKEND=cpu and GPU_CHECK=0 (it said: $nogpu)" \
+  bash -c 'grep -q "exp-$1 BACKEND=cuda: this machine has no GPU.*BACKEND=cpu.*GPU_CHECK=0" <<<"$0"' "$nogpu" "$exp"
+check "... and not --backend, a flag of tunebench, not of make" bash -c '! grep -q -- "--backend" <<<"$0"' "$nogpu"
+forced=$(MAKEFLAGS= make --no-print-directory -n "exp-$exp" BACKEND=cuda BACKEND_DEVICE_PROBE_cuda=false GPU_CHECK=0 2>&1); rc=$?
+check "GPU_CHECK=0 skips the check and trains with the CUDA binary (rc $rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "tunebench-cuda train --config experiments/$2.json --backend cuda" <<<"$0"' "$forced" "$rc" "$exp"
+
 # The convention is checked, not assumed: a ## line outside a group is an
 # error, a pattern line needs its list, and a pattern documents its names and
 # nothing else.
