@@ -13,22 +13,8 @@ check() {  # check DESCRIPTION CONDITION...
   local what=$1; shift
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL test_make_help: $what"; fi
 }
-# documented < HELP: the targets a help text names, one a line: each plain
-# `  make target` line, and for a pattern line (a capitalised WORD in its
-# target) the target with WORD replaced by each name of the list line below
-# it. A pattern line without its list stays as it is (so it matches nothing).
-documented() {
-  awk '
-    function flush() { if (pending != "") print pending; pending = "" }
-    /^  make / { flush(); if ($2 ~ /[A-Z]/) pending = $2; else print $2; next }
-    /^ +[A-Z][A-Z0-9_]*: / && pending != "" {
-      word = $1; sub(/:$/, "", word)
-      if (index(pending, word) == 0) next
-      for (i = 2; i <= NF; i++) { t = pending; sub(word, $i, t); print t }
-      pending = ""; next
-    }
-    END { flush() }'
-}
+# documented < HELP: the targets a help text names (tests/help_targets.awk).
+documented() { awk -f tests/help_targets.awk; }
 
 help=$(make --no-print-directory -s help 2>&1); rc=$?
 check "make help exits 0 (it said: $(printf '%s' "$help" | head -n 3))" [ "$rc" = 0 ]
