@@ -189,7 +189,7 @@ static void field_value(const char *line, size_t len, Buf *out) {
 
 // Field lines TunesFormer's filter removes from the body (its list, with
 // "G:" for its "G", which would also have removed music lines starting
-// with the note G), plus E:, which the control codes now use.
+// with the note G), plus E:, which the control codes use.
 static int dropped_field(char c) { return strchr("ABCDEFGHNORrSTVWwXZ", c) != NULL && c != 0; }
 
 char *corpus_plain_style(const char *tune, size_t len, size_t *out_len, SkipReason *why,

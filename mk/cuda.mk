@@ -81,8 +81,11 @@ $(CUDA_BUILD)/tests/%: $(CUDA_BUILD)/tests/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 BENCH_GPU_BIN := $(CUDA_BUILD)/bench/bench_cuda
-# The binary that offers --backend cuda (mk/runner.mk's exp-NAME BACKEND=cuda).
+# The binary that offers --backend cuda (mk/runner.mk's exp-NAME BACKEND=cuda),
+# the device it needs, and the shell test that finds one (run before the build).
 BACKEND_BIN_cuda := $(BUILD)/tunebench-cuda
+BACKEND_DEVICE_cuda := GPU (nvidia-smi -L lists none and there is no /dev/nvidia0)
+BACKEND_DEVICE_PROBE_cuda = nvidia-smi -L >/dev/null 2>&1 || [ -e /dev/nvidia0 ]
 
 .PHONY: cuda test-gpu bench-gpu
 cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)

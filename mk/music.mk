@@ -1,4 +1,4 @@
-# music.mk: generated music, its metrics, scores and audio (issue 7).
+# music.mk: generated music, its metrics, scores and audio.
 ##@ Generated music
 ## generated        GEN_N tunes (128) from each experiment's best checkpoint (else latest) under RECORDS, prompted with validation headers: results/generated/<experiment>/ (GEN_EXPERIMENTS= only those)
 ## music-eval       results/music/<set>.json: the music metrics of each experiment's tunes and of the real validation tunes

@@ -59,6 +59,19 @@ TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)
 # the plain build otherwise. The corpus is prepared by the plain build either way.
 TRAIN_BIN = $(or $(BACKEND_BIN_$(BACKEND)),$(BUILD)/tunebench)
 
+# A backend whose mk file (included before this one) names a device probe is
+# checked before its binary is built, so that a machine without the device
+# fails at once, not after the build. GPU_CHECK=0 skips the check (on a login
+# node that builds for the compute nodes; `make cuda` only builds).
+TRAIN_GOALS := $(filter exp-% sweep-%,$(MAKECMDGOALS))
+ifneq ($(and $(TRAIN_GOALS),$(BACKEND_DEVICE_PROBE_$(BACKEND))),)
+ifneq ($(GPU_CHECK),0)
+ifneq ($(shell $(BACKEND_DEVICE_PROBE_$(BACKEND)) && echo found),found)
+$(error make $(firstword $(TRAIN_GOALS)) BACKEND=$(BACKEND): this machine has no $(BACKEND_DEVICE_$(BACKEND)); train on the CPU with BACKEND=cpu, or build $(TRAIN_BIN) anyway with GPU_CHECK=0)
+endif
+endif
+endif
+
 # SEEDS="1 2 3": one run per seed, one after another (each run id ends in
 # -s<seed>); the plots and tables average an experiment's seeds.
 SEEDS_BAD = $(if $(and $(SEED),$(SEEDS)),give SEED= or SEEDS= but not both)

@@ -152,15 +152,15 @@ float *model_grad(Model *m, const char *name) {
 
 void optim_config_default(OptimConfig *oc) {
     memset(oc, 0, sizeof *oc);
-    oc->lr = 1e-3f;
-    oc->min_lr = 1e-4f;
-    oc->warmup_steps = 100;
-    oc->total_steps = 5000;
-    oc->beta1 = 0.9f;
-    oc->beta2 = 0.95f;
-    oc->eps = 1e-8f;
-    oc->weight_decay = 0.1f;
-    oc->grad_clip = 1.0f;
+    oc->lr = (float)OPTIM_DEFAULT_LR;
+    oc->min_lr = (float)(OPTIM_DEFAULT_LR * OPTIM_DEFAULT_MIN_LR_RATIO);
+    oc->warmup_steps = OPTIM_DEFAULT_WARMUP_STEPS;
+    oc->total_steps = OPTIM_DEFAULT_TOTAL_STEPS;
+    oc->beta1 = (float)OPTIM_DEFAULT_BETA1;
+    oc->beta2 = (float)OPTIM_DEFAULT_BETA2;
+    oc->eps = (float)OPTIM_DEFAULT_EPS;
+    oc->weight_decay = (float)OPTIM_DEFAULT_WEIGHT_DECAY;
+    oc->grad_clip = (float)OPTIM_DEFAULT_GRAD_CLIP;
 }
 
 // step counts from 1, as in model_adamw_step. Warmup rises linearly to lr at

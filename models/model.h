@@ -229,6 +229,18 @@ float *model_param(Model *m, const char *name);  // backend pointer into params
 float *model_grad(Model *m, const char *name);   // backend pointer into grads
 
 // ---------------------------------------------------------------- training
+// The optimizer's defaults, held once: optim_config_default() and the
+// experiment config's defaults (src/runner/config.c) both take them from here.
+#define OPTIM_DEFAULT_LR 1e-3
+#define OPTIM_DEFAULT_MIN_LR_RATIO 0.1  // the cosine's floor as a fraction of lr
+#define OPTIM_DEFAULT_WARMUP_STEPS 1000
+#define OPTIM_DEFAULT_TOTAL_STEPS 100000  // the protocol's run length (PROTOCOL_STEPS)
+#define OPTIM_DEFAULT_BETA1 0.9
+#define OPTIM_DEFAULT_BETA2 0.95
+#define OPTIM_DEFAULT_EPS 1e-8
+#define OPTIM_DEFAULT_WEIGHT_DECAY 0.1
+#define OPTIM_DEFAULT_GRAD_CLIP 1.0
+
 typedef struct {
     float lr;            // peak learning rate
     float min_lr;        // floor of the cosine decay
@@ -239,6 +251,7 @@ typedef struct {
     float grad_clip;     // max global norm; <= 0 disables clipping
 } OptimConfig;
 
+// The OPTIM_DEFAULT_* values, min_lr = lr * min_lr_ratio rounded as a run does.
 void optim_config_default(OptimConfig *oc);
 // Linear warmup, then cosine decay from lr to min_lr at total_steps.
 float optim_lr_at(const OptimConfig *oc, int step);

@@ -108,7 +108,23 @@ int main(void) {
     ExperimentConfig cfg;
     CHECK(load_text("minimal.json", "{\"experiment\": \"x\", \"model\": \"tiny-gpt2\"}", &cfg) == 0,
           "minimal: %s", tb_last_error());
-    CHECK(cfg.steps == PROTOCOL_STEPS && cfg.batch_size == 8 && cfg.lr > 0, "minimal: defaults not applied");
+    ExperimentConfig d;
+    config_defaults(&d);
+    CHECK(cfg.steps == PROTOCOL_STEPS && cfg.batch_size == d.batch_size && cfg.lr == d.lr &&
+              cfg.warmup_steps == d.warmup_steps && cfg.seed == d.seed,
+          "minimal: defaults not applied");
+
+    // The run's optimizer defaults are the optimizer's own (models/model.h):
+    // a run of the default config trains with optim_config_default().
+    OptimConfig from_run, own;
+    config_optim(&d, &from_run);
+    optim_config_default(&own);
+    CHECK(from_run.lr == own.lr && from_run.min_lr == own.min_lr && from_run.warmup_steps == own.warmup_steps &&
+              from_run.total_steps == own.total_steps && from_run.beta1 == own.beta1 &&
+              from_run.beta2 == own.beta2 && from_run.eps == own.eps && from_run.weight_decay == own.weight_decay &&
+              from_run.grad_clip == own.grad_clip,
+          "the default config's optimizer (lr %g warmup %d of %d) differs from optim_config_default (lr %g warmup %d of %d)",
+          from_run.lr, from_run.warmup_steps, from_run.total_steps, own.lr, own.warmup_steps, own.total_steps);
 
     // Mistakes, each named.
     expect_error("unknown.json", "{\"experiment\": \"x\", \"model\": \"m\", \"stpes\": 5}", "stpes", "unknown");

@@ -163,7 +163,7 @@ static size_t params_of(const char *name) {
 
 static void test_sizes_init_and_config(void) {
     // The exact counts of the README's table, each within 5% of the GPT-2 of
-    // its size as the registry builds it now.
+    // its size as the registry builds it.
     const char *names[2] = {"lstm-6m", "lstm-60m"}, *gpt2_names[2] = {"gpt2-6m", "gpt2-60m"};
     const size_t want[2] = {6032640, 58232832};
     for (int k = 0; k < 2; k++) {

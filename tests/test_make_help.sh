@@ -13,22 +13,8 @@ check() {  # check DESCRIPTION CONDITION...
   local what=$1; shift
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL test_make_help: $what"; fi
 }
-# documented < HELP: the targets a help text names, one a line: each plain
-# `  make target` line, and for a pattern line (a capitalised WORD in its
-# target) the target with WORD replaced by each name of the list line below
-# it. A pattern line without its list stays as it is (so it matches nothing).
-documented() {
-  awk '
-    function flush() { if (pending != "") print pending; pending = "" }
-    /^  make / { flush(); if ($2 ~ /[A-Z]/) pending = $2; else print $2; next }
-    /^ +[A-Z][A-Z0-9_]*: / && pending != "" {
-      word = $1; sub(/:$/, "", word)
-      if (index(pending, word) == 0) next
-      for (i = 2; i <= NF; i++) { t = pending; sub(word, $i, t); print t }
-      pending = ""; next
-    }
-    END { flush() }'
-}
+# documented < HELP: the targets a help text names (tests/help_targets.awk).
+documented() { awk -f tests/help_targets.awk; }
 
 help=$(make --no-print-directory -s help 2>&1); rc=$?
 check "make help exits 0 (it said: $(printf '%s' "$help" | head -n 3))" [ "$rc" = 0 ]
@@ -58,6 +44,21 @@ check "the 6M experiments come before the 60M ones (NAME: $names)" \
 check "make exp-NAME with an unknown NAME says which exist and fails" \
   bash -c "! MAKEFLAGS= make --no-print-directory exp-no-such-run >/tmp/tb_make_help_$$.out 2>&1 && [ \$(wc -l </tmp/tb_make_help_$$.out) = 1 ] && grep -q 'no experiments/no-such-run.json; the experiments are: .*-6m' /tmp/tb_make_help_$$.out"
 rm -f /tmp/tb_make_help_$$.out
+
+# BACKEND=cuda where the GPU probe finds none (made to fail here) stops before
+# anything is built, in one line that says BACKEND=cpu and GPU_CHECK=0;
+# GPU_CHECK=0 goes on to the CUDA binary (make -n: nothing is compiled).
+exp=$(printf '%s\n' $experiments | head -n 1)
+nogpu=$(MAKEFLAGS= make --no-print-directory -n "exp-$exp" BACKEND=cuda BACKEND_DEVICE_PROBE_cuda=false 2>&1); rc=$?
+check "make exp-$exp BACKEND=cuda without a GPU fails (rc $rc)" [ "$rc" != 0 ]
+check "... in one line, before any command (it said: $(printf '%s' "$nogpu" | head -n 3))" \
+  [ "$(printf '%s\n' "$nogpu" | wc -l)" = 1 ]
+check "... that names BACKEND=cpu and GPU_CHECK=0 (it said: $nogpu)" \
+  bash -c 'grep -q "exp-$1 BACKEND=cuda: this machine has no GPU.*BACKEND=cpu.*GPU_CHECK=0" <<<"$0"' "$nogpu" "$exp"
+check "... and not --backend, a flag of tunebench, not of make" bash -c '! grep -q -- "--backend" <<<"$0"' "$nogpu"
+forced=$(MAKEFLAGS= make --no-print-directory -n "exp-$exp" BACKEND=cuda BACKEND_DEVICE_PROBE_cuda=false GPU_CHECK=0 2>&1); rc=$?
+check "GPU_CHECK=0 skips the check and trains with the CUDA binary (rc $rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "tunebench-cuda train --config experiments/$2.json --backend cuda" <<<"$0"' "$forced" "$rc" "$exp"
 
 # The convention is checked, not assumed: a ## line outside a group is an
 # error, a pattern line needs its list, and a pattern documents its names and

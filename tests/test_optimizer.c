@@ -135,9 +135,11 @@ static void test_grad_norm(void) {
 static void test_lr_schedule(void) {
     OptimConfig oc;
     optim_config_default(&oc);
-    CHECK(oc.beta1 == 0.9f && oc.beta2 == 0.95f && oc.eps == 1e-8f && oc.weight_decay == 0.1f &&
-              oc.grad_clip == 1.0f,
-          "optim_config_default: betas, eps, decay or clip differ from the spec");
+    CHECK(oc.lr == (float)OPTIM_DEFAULT_LR && oc.warmup_steps == OPTIM_DEFAULT_WARMUP_STEPS &&
+              oc.total_steps == OPTIM_DEFAULT_TOTAL_STEPS && oc.beta1 == (float)OPTIM_DEFAULT_BETA1 &&
+              oc.beta2 == (float)OPTIM_DEFAULT_BETA2 && oc.eps == (float)OPTIM_DEFAULT_EPS &&
+              oc.weight_decay == (float)OPTIM_DEFAULT_WEIGHT_DECAY && oc.grad_clip == (float)OPTIM_DEFAULT_GRAD_CLIP,
+          "optim_config_default differs from the OPTIM_DEFAULT_* values of models/model.h");
     oc.lr = 1e-3f, oc.min_lr = 1e-4f, oc.warmup_steps = 10, oc.total_steps = 110;
     float got[4] = {optim_lr_at(&oc, 1), optim_lr_at(&oc, 5), optim_lr_at(&oc, 10),
                     optim_lr_at(&oc, 60)};

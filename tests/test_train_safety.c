@@ -1,5 +1,5 @@
 // test_train_safety.c: `tunebench train` never loses work or trusts a
-// corrupt file (issue 13), end to end on a tiny model and a synthetic corpus,
+// corrupt file, end to end on a tiny model and a synthetic corpus,
 // with checkpoints every 50 steps and validations every 100 (1000 steps: the
 // intervals stay as set):
 //   - kill -9 right after the checkpoint of step 150: the record was written

@@ -211,7 +211,7 @@ extern "C" const Backend *backend_cuda_get(void) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess || count == 0) {
-        tb_error("the CUDA backend needs a GPU, but none is usable here (%s); use --backend cpu",
+        tb_error("the CUDA backend needs a GPU, but none is usable here (%s); use --backend cpu (make: BACKEND=cpu)",
                  err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
         return NULL;
     }

@@ -82,14 +82,14 @@ void config_defaults(ExperimentConfig *cfg) {
     cfg->steps = PROTOCOL_STEPS;
     cfg->batch_size = 8;
     cfg->seq_len = 256;
-    cfg->lr = 1e-3;
-    cfg->min_lr_ratio = 0.1;
-    cfg->warmup_steps = 1000;
-    cfg->beta1 = 0.9;
-    cfg->beta2 = 0.95;
-    cfg->eps = 1e-8;
-    cfg->weight_decay = 0.1;
-    cfg->grad_clip = 1.0;
+    cfg->lr = OPTIM_DEFAULT_LR;
+    cfg->min_lr_ratio = OPTIM_DEFAULT_MIN_LR_RATIO;
+    cfg->warmup_steps = OPTIM_DEFAULT_WARMUP_STEPS;
+    cfg->beta1 = OPTIM_DEFAULT_BETA1;
+    cfg->beta2 = OPTIM_DEFAULT_BETA2;
+    cfg->eps = OPTIM_DEFAULT_EPS;
+    cfg->weight_decay = OPTIM_DEFAULT_WEIGHT_DECAY;
+    cfg->grad_clip = OPTIM_DEFAULT_GRAD_CLIP;
     cfg->log_interval = 10;
     cfg->eval_interval = 1000;
     cfg->eval_batches = 64;
@@ -102,6 +102,17 @@ void config_defaults(ExperimentConfig *cfg) {
     cfg->sample_top_k = 0;
     cfg->sample_top_p = 0.95;
     snprintf(cfg->sample_prompt, sizeof cfg->sample_prompt, "X:1\n");
+}
+
+void config_optim(const ExperimentConfig *cfg, OptimConfig *oc) {
+    memset(oc, 0, sizeof *oc);
+    oc->lr = (float)cfg->lr;
+    oc->min_lr = (float)(cfg->lr * cfg->min_lr_ratio);
+    oc->warmup_steps = cfg->warmup_steps;
+    oc->total_steps = cfg->steps;
+    oc->beta1 = (float)cfg->beta1, oc->beta2 = (float)cfg->beta2, oc->eps = (float)cfg->eps;
+    oc->weight_decay = (float)cfg->weight_decay;
+    oc->grad_clip = (float)cfg->grad_clip;
 }
 
 static const ConfigKey *find_key(const char *key) {

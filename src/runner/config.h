@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "models/model.h"
+
 typedef struct cJSON cJSON;
 
-// The protocol of the reproduced study: every experiment trains this long.
-#define PROTOCOL_STEPS 100000
+// The protocol of the reproduced study: every experiment trains this long,
+// and the optimizer's schedule spans it by default.
+#define PROTOCOL_STEPS OPTIM_DEFAULT_TOTAL_STEPS
 
 typedef struct {
     char source[512];        // the file the config came from
@@ -58,8 +61,11 @@ typedef struct {
     char key_origin[40][16];
 } ExperimentConfig;
 
-// Built-in defaults (the protocol's); a config file overrides any of them.
+// Built-in defaults (the protocol's; the optimizer's are models/model.h's
+// OPTIM_DEFAULT_*); a config file overrides any of them.
 void config_defaults(ExperimentConfig *cfg);
+// The optimizer settings of a run of cfg: its schedule spans cfg->steps.
+void config_optim(const ExperimentConfig *cfg, OptimConfig *oc);
 // Reads a config file over the defaults. Returns 0, or -1 with the error set
 // ("experiments/x.json: key 'optimizer.lr': expected a number, got a string").
 // The file must be one JSON object of UTF-8 text with nothing after it and

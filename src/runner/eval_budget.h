@@ -3,8 +3,8 @@
 // A validation runs the model forward over the same sequential windows of the
 // validation split each time (src/evaluate.h). On a protocol-length run it is
 // cheap; on a short run (make exp-* STEPS=50), where config_resolve asks for
-// about ten validations, it used to take most of the run. So a run's
-// validations are planned from token counts before it starts:
+// about ten validations, whole validations would take most of the run. So a
+// run's validations are planned from token counts before it starts:
 //
 //   cost of the run's validations   V x W forward windows
 //   cost of its training            R x B x steps forward windows

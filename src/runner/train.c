@@ -639,13 +639,7 @@ int cmd_train(int argc, char **argv) {
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     if (dist_setup(run->model, c->model, c->backend, c->batch_size, c->seq_len, c->threads, c->ranks)) goto fail;
 
-    run->optim.lr = (float)c->lr;
-    run->optim.min_lr = (float)(c->lr * c->min_lr_ratio);
-    run->optim.warmup_steps = c->warmup_steps;
-    run->optim.total_steps = c->steps;
-    run->optim.beta1 = (float)c->beta1, run->optim.beta2 = (float)c->beta2, run->optim.eps = (float)c->eps;
-    run->optim.weight_decay = (float)c->weight_decay;
-    run->optim.grad_clip = (float)c->grad_clip;
+    config_optim(c, &run->optim);
 
     if (resume_dir) {
         if (run_check_resume(&run->rec, &ts, run->run_dir)) goto fail;
