@@ -369,10 +369,15 @@ static void test_best_checkpoint(const cJSON *full) {
     cJSON_Delete(r);
 }
 
-// eval.patience 1 at a learning rate whose validation loss rises at least once in 200 steps.
+// eval.patience 1 at a learning rate too small to move an fp32 weight
+// (1e-12 against weights of about 1e-2, whose spacing is about 1e-9): the
+// validation loss stays where it was, so the second validation after step 0
+// is the first without a new best, whatever the build's rounding. (A rate
+// whose loss merely wobbles stopped in one build and not in another.)
 static void test_patience(void) {
     char *args[] = {"tunebench", "train", "--config", config_path, "--run-id", "patience", "--steps", "200",
-                    "--set", "eval.interval=10", "--set", "eval.patience=1", "--set", "optimizer.lr=0.03", NULL};
+                    "--set", "eval.interval=10", "--set", "eval.patience=1", "--set", "optimizer.lr=1e-12",
+                    "--set", "optimizer.weight_decay=0", NULL};
     int rc = run_train("patience.log", NULL, args);
     cJSON *r = load_record("patience");
     // The first validation (after step 0) that is not a new best.
