@@ -57,31 +57,41 @@ typedef float vf16_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define VFMA(a, b, acc) ((acc) + (a) * (b))
 #endif
 
-// S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
-// R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
-INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
-                     int j0, int hs, const int R, const int NV) {
-    vf16 acc[TILE_ROWS][4];
+// The one register tile: C[r][16c + l] = sum_{k = k0}^{k1-1} A[r, k] * B[k][16c + l]
+// for r < R, c < NV, with A[r, k] at A[r * a_rs + k * a_ks] (a row-major A has
+// a_ks = 1; a transposed one, a_rs = 1) and B row-major (row stride ldb).
+// R and NV are constants at every call, and so are the strides passed as 1:
+// inlined, the loops unroll fully and acc lives in registers.
+INLINE void tile_gemm(float *C, int ldc, const float *A, int a_rs, int a_ks, const float *B,
+                      int ldb, int k0, int k1, const int R, const int NV) {
+    vf16 acc[TILE_ROWS][8];
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 4
+        #pragma GCC unroll 8
         for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int d = 0; d < hs; d++) {
-        const float *bt = BT + (size_t)d * ldb + j0;
-        vf16 b[4];
-        #pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) b[c] = VLOAD(bt + 16 * c);
+    for (int k = k0; k < k1; k++) {
+        const float *b = B + (size_t)k * ldb, *a = A + (size_t)k * a_ks;
+        vf16 bv[8];
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) bv[c] = VLOAD(b + 16 * c);
         #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            float a = A[(size_t)r * lda + d];
-            #pragma GCC unroll 4
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(b[c], VSET1(a), acc[r][c]);
+            float ar = a[(size_t)r * a_rs];
+            #pragma GCC unroll 8
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(bv[c], VSET1(ar), acc[r][c]);
         }
     }
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) VSTORE(S + (size_t)r * lds + j0 + 16 * c, acc[r][c]);
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) VSTORE(C + (size_t)r * ldc + 16 * c, acc[r][c]);
+}
+
+// S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
+// R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
+INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
+                     int j0, int hs, const int R, const int NV) {
+    tile_gemm(S + j0, lds, A, lda, 1, BT + j0, ldb, 0, hs, R, NV);
 }
 
 // S (R, ncols rounded up to 16) = A (R, hs) @ BT[:, 0:ncols]: whole 64-column
@@ -97,52 +107,14 @@ INLINE void rows_abt(float *S, int lds, const float *A, int lda, const float *BT
 // @ X (n, hs) with hs = 16 NV.
 INLINE void tile_px(float *Y, int ldy, const float *P, int ldp, const float *X, int ldx, int n,
                     const int R, const int NV) {
-    vf16 acc[TILE_ROWS][8];
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int j = 0; j < n; j++) {
-        const float *x = X + (size_t)j * ldx;
-        vf16 xv[8];
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float p = P[(size_t)r * ldp + j];
-            #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p), acc[r][c]);
-        }
-    }
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) VSTORE(Y + (size_t)r * ldy + 16 * c, acc[r][c]);
+    tile_gemm(Y, ldy, P, ldp, 1, X, ldx, 0, n, R, NV);
 }
 
 // Z[r][:] = sum_{i = i0}^{n-1} P[i][r] * X[i][:] for r < R: a tile of columns of
 // P, transposed, @ X. P points at the tile's first column.
 INLINE void tile_ptx(float *Z, int ldz, const float *P, int ldp, const float *X, int ldx, int i0,
                      int n, const int R, const int NV) {
-    vf16 acc[TILE_ROWS][8];
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int i = i0; i < n; i++) {
-        const float *x = X + (size_t)i * ldx, *p = P + (size_t)i * ldp;
-        vf16 xv[8];
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p[r]), acc[r][c]);
-    }
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) VSTORE(Z + (size_t)r * ldz + 16 * c, acc[r][c]);
+    tile_gemm(Z, ldz, P, 1, ldp, X, ldx, i0, n, R, NV);
 }
 
 // The tile functions for the head size hs = 16 nv, with R = TILE_ROWS or 1
