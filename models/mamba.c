@@ -624,33 +624,14 @@ static cJSON *mamba_ssm_config_json(const ModelSpec *s) {
 static void mamba_destroy(Model *m) {
     Mamba *mb = mamba_of(m);
     if (!mb) return;
-    if (mb->arena) m->be->free(mb->arena);
-    model_decode_graph_release(m, &mb->dec_graph);
-    if (mb->dec_arena) m->be->free(mb->dec_arena);
-    free(m->losses_host);
-    m->losses_host = NULL;
-    m->logits = NULL;
+    model_release_arenas(m, mb->arena, mb->dec_arena, &mb->dec_graph);
     free(mb->w.layers);
     free(mb->g.layers);
     free(mb->acts);
     free(mb);
-    m->impl = NULL;
 }
 
-const ModelVtbl mamba_vtbl = {
-    .create = mamba_create,
-    .init_weights = mamba_init_weights,
-    .alloc_activations = mamba_alloc_activations,
-    .forward = mamba_forward,
-    .backward = mamba_backward,
-    .alloc_decode = mamba_alloc_decode,
-    .decode_reset = mamba_decode_reset,
-    .prefill = mamba_prefill,
-    .decode_step = mamba_decode_step,
-    .config_json = mamba_config_json,
-    .activation_bytes = mamba_activation_bytes,
-    .destroy = mamba_destroy,
-};
+const ModelVtbl mamba_vtbl = MODEL_VTBL(mamba);
 
 // ================================================================ the registry entry
 
