@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../plots/records.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "models/model.h"
 #include "src/sweep.h"
@@ -657,28 +658,13 @@ int main(int argc, char **argv) {
     if (argc > 1 && tb_streq(argv[1], "--allow-mixed")) allow_mixed = 1, argv++, argc--;
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: make_tables [--allow-mixed] RECORDS_DIR OUT_DIR [SWEEP_DIR]\n");
-        return 2;
+        return TB_EXIT_USAGE;
     }
     static RecordSet set;
-    if (records_load(&set, argv[1]) || tb_mkdirs(argv[2])) {
-        tb_report();
-        return 1;
-    }
-    if (set.count == 0) {
-        fprintf(stderr, "make_tables: error: no run records under %s (run 'make exp-gpt2-6m STEPS=200' first, "
-                        "or RECORDS=results/reference)\n", argv[1]);
-        return 1;
-    }
-    int hosts, commits;
-    char host_list[512], commit_list[256];
-    records_provenance(&set, &hosts, host_list, sizeof host_list, &commits, commit_list, sizeof commit_list);
-    if ((hosts > 1 || commits > 1) && !allow_mixed) {
-        fprintf(stderr, "make_tables: error: the records under %s come from %d CPU models (%s) and %d commits (%s): "
-                        "their times are not comparable; tabulate one host's and one commit's runs, or give "
-                        "ALLOW_MIXED=1 to tabulate them with the tables saying so\n",
-                argv[1], hosts, host_list, commits, commit_list);
-        return 1;
-    }
+    Provenance prov;
+    int rc = records_load_checked(&set, argv[1], allow_mixed, "make_tables", "tabulate", "the tables", &prov);
+    if (rc) return rc;
+    if (tb_mkdirs(argv[2])) return tb_exit_runtime();
     models_table(&set, argv[2]);
     runs_table(&set, argv[2]);
     training_time_table(&set, argv[2]);
@@ -686,7 +672,7 @@ int main(int argc, char **argv) {
     inference_table(&set, argv[2]);
     memory_table(&set, argv[2]);
     if (argc == 4) sweep_table(argv[3], argv[2]);
-    write_facts(&set, argv[2], hosts, host_list, commits, commit_list);
+    write_facts(&set, argv[2], prov.hosts, prov.host_list, prov.commits, prov.commit_list);
     write_comparisons(&set, argv[2]);
     write_sets(&set, argv[2]);
     records_free(&set);

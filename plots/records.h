@@ -87,4 +87,16 @@ int seed_stat_separated(const SeedStat *a, const SeedStat *b);
 void records_provenance(const RecordSet *set, int *hosts, char *host_list, int host_cap, int *commits,
                         char *commit_list, int commit_cap);
 
+// What a plot or table tool checks before it draws anything: the records under
+// dir load, there is at least one, and they come from one CPU model and one
+// commit (or allow_mixed). prog names the tool in its messages, verb what it
+// does with the records ("plot"), shown what says so ("every figure"). 0, or
+// TB_EXIT_RUNTIME after one line on stderr.
+typedef struct {
+    int hosts, commits;
+    char host_list[512], commit_list[256];
+} Provenance;
+int records_load_checked(RecordSet *set, const char *dir, int allow_mixed, const char *prog,
+                         const char *verb, const char *shown, Provenance *p);
+
 #endif

@@ -34,6 +34,7 @@
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
 #include "../checkpoint_tokenizer.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "../runner/best.h"
 #include "tune.h"
@@ -273,29 +274,16 @@ static void headers_free(Headers *h) {
 // ---------------------------------------------------------------- command
 int cmd_generate(int argc, char **argv) {
     GenerateArgs a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        tb_report();
-        return 2;
-    }
+    int rc = tb_command_start(parse_args(argc, argv, &a), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     // The checkpoint: the run's best (RUN.best/ beside RUN/) unless --checkpoint latest.
     char ckpt[4200];
     const char *kind = "latest";
     run_checkpoint_choose(a.ckpt, !(a.which && tb_streq(a.which, "latest")), ckpt, sizeof ckpt, &kind);
     const Backend *be = backend_by_name(a.backend);
-    if (!be) {
-        tb_report();
-        return 1;
-    }
+    if (!be) return tb_exit_runtime();
     Headers heads = {0};
-    if (a.prompts_from && read_prompts(a.prompts_from, a.seed, &heads)) {
-        tb_report();
-        return 1;
-    }
+    if (a.prompts_from && read_prompts(a.prompts_from, a.seed, &heads)) return tb_exit_runtime();
     char tok_path[4200];
     Tokenizer *tok = tokenizer_for_checkpoint(ckpt, a.tokenizer, "--tokenizer", tok_path, sizeof tok_path);
     if (!tok) {
