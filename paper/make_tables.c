@@ -347,31 +347,15 @@ static void runs_table(const RecordSet *set, const char *dir) {
 // Each sweep's rates and final validation bits per byte, and its choice.
 static void sweep_table(const char *sweep_dir, const char *dir) {
     static const char *header[] = {"model", "steps", "learning rates (final val bits/byte)", "chosen"};
-    DIR *d = opendir(sweep_dir);
-    char names[MAX_EXPERIMENTS][256];
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    static SweepSet sweeps;
+    records_load_sweeps(&sweeps, sweep_dir);
     Table t;
     table_open(&t, dir, "sweep", "Learning-rate sweeps (make sweep-NAME): final validation bits per byte of each short run; -- is a diverged or unfinished run",
                "lrll", header);
     int rows = 0;
-    for (int i = 0; i < n; i++) {
-        char path[8600];
-        snprintf(path, sizeof path, "%s/%s", sweep_dir, names[i]);
-        char *text = tb_read_file(path, NULL);
-        cJSON *root = text ? cJSON_Parse(text) : NULL;
-        free(text);
+    for (int i = 0; i < sweeps.count; i++) {
+        const cJSON *root = sweeps.roots[i];
         const char *exp = records_str(root, "experiment", NULL);
-        if (!exp || !cJSON_IsArray(records_get(root, "runs")) || !records_get(root, "rule")) {
-            cJSON_Delete(root);
-            continue;
-        }
         char label[64], grid[256] = "";
         Cell steps, chosen;
         records_label_name(exp, records_str(root, "arch", ""), label, sizeof label);
@@ -389,8 +373,8 @@ static void sweep_table(const char *sweep_dir, const char *dir) {
         const char *cells[] = {label, steps, grid, chosen};
         table_row(&t, cells);
         rows++;
-        cJSON_Delete(root);
     }
+    records_free_sweeps(&sweeps);
     table_close(&t, rows ? "Rule: " SWEEP_RULE "." : "No sweep yet: make sweep-NAME STEPS=N.");
 }
 

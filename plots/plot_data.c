@@ -189,28 +189,12 @@ static int sweeps(const char *dir, const char *out) {
     if (tb_mkdirs(out)) return -1;
     Out *gp = out_open(out, "sweeps.gp", NULL);
     fprintf(gp->fp, "# the learning-rate sweeps plotted (from %s)\n", dir);
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char names[MAX_EXPERIMENTS][256];
-    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    static SweepSet set;
+    records_load_sweeps(&set, dir);
     int drawn = 0;
-    for (int i = 0; i < n; i++) {
-        char path[8600];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *text = tb_read_file(path, NULL);
-        cJSON *root = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        const char *exp = records_str(root, "experiment", NULL);
-        if (!exp || !cJSON_IsArray(records_get(root, "runs")) || !records_get(root, "rule")) {
-            cJSON_Delete(root);  // not a sweep's JSON
-            continue;
-        }
+    for (int i = 0; i < set.count; i++) {
+        const cJSON *root = set.roots[i];
+        const char *exp = records_str(root, "experiment", NULL), *path = set.paths[i];
         char label[96];
         const char *arch = records_str(root, "arch", "");
         records_label_name(exp, arch, label, sizeof label);
@@ -233,8 +217,8 @@ static int sweeps(const char *dir, const char *out) {
             fprintf(o->fp, "%.6g %.6f %.6f %d\n", lr, fin, best, lr == chosen);
         }
         out_close(o);
-        cJSON_Delete(root);
     }
+    records_free_sweeps(&set);
     fprintf(gp->fp, "n_sweeps = %d\n", drawn);
     out_close(gp);
     return 0;

@@ -389,3 +389,38 @@ int records_load_checked(RecordSet *set, const char *dir, int allow_mixed, const
     }
     return 0;
 }
+
+static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+void records_load_sweeps(SweepSet *set, const char *dir) {
+    char names[MAX_EXPERIMENTS][256];
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    set->count = 0;
+    for (int i = 0; i < n; i++) {
+        char path[8600];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *text = tb_read_file(path, NULL);
+        cJSON *root = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        if (!records_str(root, "experiment", NULL) || !cJSON_IsArray(records_get(root, "runs")) ||
+            !records_get(root, "rule")) {
+            cJSON_Delete(root);  // not a sweep's JSON
+            continue;
+        }
+        set->roots[set->count] = root;
+        set->paths[set->count++] = tb_strdup(path);
+    }
+}
+
+void records_free_sweeps(SweepSet *set) {
+    for (int i = 0; i < set->count; i++) cJSON_Delete(set->roots[i]), free(set->paths[i]);
+    set->count = 0;
+}

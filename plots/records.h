@@ -87,6 +87,17 @@ int seed_stat_separated(const SeedStat *a, const SeedStat *b);
 void records_provenance(const RecordSet *set, int *hosts, char *host_list, int host_cap, int *commits,
                         char *commit_list, int commit_cap);
 
+// The learning-rate sweeps of a sweep folder (src/sweep.c's <experiment>.json
+// files: an experiment, its runs and its rule), by file name; other JSON
+// files are left out, and a missing folder has none.
+typedef struct {
+    int count;
+    cJSON *roots[MAX_EXPERIMENTS];
+    char *paths[MAX_EXPERIMENTS];
+} SweepSet;
+void records_load_sweeps(SweepSet *set, const char *dir);
+void records_free_sweeps(SweepSet *set);
+
 // What a plot or table tool checks before it draws anything: the records under
 // dir load, there is at least one, and they come from one CPU model and one
 // commit (or allow_mixed). prog names the tool in its messages, verb what it
