@@ -646,9 +646,8 @@ int main(int argc, char **argv) {
     }
     static RecordSet set;
     Provenance prov;
-    int rc = records_load_checked(&set, argv[1], allow_mixed, "make_tables", "tabulate", "the tables", &prov);
+    int rc = records_load_checked(&set, argv[1], argv[2], allow_mixed, "make_tables", "tabulate", "the tables", &prov);
     if (rc) return rc;
-    if (tb_mkdirs(argv[2])) return tb_exit_runtime();
     models_table(&set, argv[2]);
     runs_table(&set, argv[2]);
     training_time_table(&set, argv[2]);

@@ -236,9 +236,8 @@ int main(int argc, char **argv) {
     }
     static RecordSet set;
     Provenance prov;
-    int rc = records_load_checked(&set, argv[1], allow_mixed, "plot_data", "plot", "every figure", &prov);
+    int rc = records_load_checked(&set, argv[1], argv[2], allow_mixed, "plot_data", "plot", "every figure", &prov);
     if (rc) return rc;
-    if (tb_mkdirs(argv[2])) return tb_exit_runtime();
     use_train_s = all_rows_have_train_s(&set);
     Out *runs = out_open(argv[2], "runs.gp", NULL);
     Out *timing = out_open(argv[2], "timing.dat", NULL);

@@ -370,8 +370,8 @@ void records_provenance(const RecordSet *set, int *hosts, char *host_list, int h
         }
 }
 
-int records_load_checked(RecordSet *set, const char *dir, int allow_mixed, const char *prog,
-                         const char *verb, const char *shown, Provenance *p) {
+int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
+                         const char *prog, const char *verb, const char *shown, Provenance *p) {
     if (records_load(set, dir)) return tb_exit_runtime();
     if (set->count == 0) {
         fprintf(stderr, "%s: error: no run records under %s (run 'make exp-NAME STEPS=200' first, "
@@ -387,7 +387,7 @@ int records_load_checked(RecordSet *set, const char *dir, int allow_mixed, const
                 prog, dir, p->hosts, p->host_list, p->commits, p->commit_list, verb, verb, shown);
         return TB_EXIT_RUNTIME;
     }
-    return 0;
+    return tb_mkdirs(out_dir) ? tb_exit_runtime() : 0;
 }
 
 static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }

@@ -100,14 +100,14 @@ void records_free_sweeps(SweepSet *set);
 
 // What a plot or table tool checks before it draws anything: the records under
 // dir load, there is at least one, and they come from one CPU model and one
-// commit (or allow_mixed). prog names the tool in its messages, verb what it
-// does with the records ("plot"), shown what says so ("every figure"). 0, or
-// TB_EXIT_RUNTIME after one line on stderr.
+// commit (or allow_mixed); then it makes the folder out_dir. prog names the
+// tool in its messages, verb what it does with the records ("plot"), shown
+// what says so ("every figure"). 0, or TB_EXIT_RUNTIME after one line on stderr.
 typedef struct {
     int hosts, commits;
     char host_list[512], commit_list[256];
 } Provenance;
-int records_load_checked(RecordSet *set, const char *dir, int allow_mixed, const char *prog,
-                         const char *verb, const char *shown, Provenance *p);
+int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
+                         const char *prog, const char *verb, const char *shown, Provenance *p);
 
 #endif

@@ -166,6 +166,28 @@ static void transpose_head(float *xT, int Tp, const float *x, int ldx, int T, in
     }
 }
 
+// One (b, head)'s views: q, k, v in qkv (row stride 3C), its P in att and
+// its dS in scratch ((T, T) each), dy in dout and y in out (row stride C),
+// and dq, dk, dv in dqkv (row stride 3C). Forward callers pass NULL for the
+// gradients' buffers and use the views they need.
+typedef struct {
+    const float *q, *k, *v, *dy;
+    float *a, *ds, *y, *dq, *dk, *dv;
+} HeadViews;
+
+static HeadViews head_views(int bh, int NH, int T, int C, const float *qkv, float *att, float *out,
+                            const float *dout, float *scratch, float *dqkv) {
+    const int b = bh / NH, h = bh % NH, hs = C / NH, C3 = 3 * C;
+    const size_t qkv_off = (size_t)b * T * C3 + h * hs, out_off = (size_t)b * T * C + h * hs;
+    HeadViews v = {.q = qkv + qkv_off, .a = att + (size_t)bh * T * T};
+    v.k = v.q + C, v.v = v.q + 2 * C;
+    if (out) v.y = out + out_off;
+    if (dout) v.dy = dout + out_off;
+    if (scratch) v.ds = scratch + (size_t)bh * T * T;
+    if (dqkv) v.dq = dqkv + qkv_off, v.dk = v.dq + C, v.dv = v.dq + 2 * C;
+    return v;
+}
+
 static int use_tiles(int T, int hs) { return hs % 16 == 0 && hs <= 128 && (size_t)hs * T <= TILE_MAX_HS_T; }
 
 // ================================================================ forward
@@ -202,10 +224,9 @@ static void attention_forward_tiles(float *out, float *att, const float *qkv, in
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *a = att + (size_t)bh * T * T;
-        float *y = out + (size_t)b * T * C + h * hs;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, att, out, NULL, NULL, NULL);
+        const float *q = hv.q, *k = hv.k, *v = hv.v;
+        float *a = hv.a, *y = hv.y;
         float kT[hs * Tp], s[TILE_ROWS * Tp];
         transpose_head(kT, Tp, k, C3, T, hs);
         for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
@@ -227,10 +248,9 @@ static void attention_forward_blas(float *out, float *att, const float *qkv, int
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *a = att + (size_t)bh * T * T;
-        float *y = out + (size_t)b * T * C + h * hs;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, att, out, NULL, NULL, NULL);
+        const float *q = hv.q, *k = hv.k, *v = hv.v;
+        float *a = hv.a, *y = hv.y;
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
             // S[r0:r1, 0:r1] = q[r0:r1] k[0:r1]^T
@@ -278,12 +298,9 @@ static void attention_backward_tiles(float *dqkv, float *scratch, const float *d
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        const float *a = att + (size_t)bh * T * T;
-        const float *dy = dout + (size_t)b * T * C + h * hs;
-        float *ds = scratch + (size_t)bh * T * T;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, (float *)att, NULL, dout, scratch, dqkv);
+        const float *q = hv.q, *k = hv.k, *v = hv.v, *a = hv.a, *dy = hv.dy;
+        float *ds = hv.ds, *dq = hv.dq, *dk = hv.dk, *dv = hv.dv;
         float vT[hs * Tp], dp[TILE_ROWS * Tp];
         transpose_head(vT, Tp, v, C3, T, hs);
         for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
@@ -315,12 +332,9 @@ static void attention_backward_blas(float *dqkv, float *scratch, const float *do
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        const float *a = att + (size_t)bh * T * T;
-        const float *dy = dout + (size_t)b * T * C + h * hs;
-        float *ds = scratch + (size_t)bh * T * T;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, (float *)att, NULL, dout, scratch, dqkv);
+        const float *q = hv.q, *k = hv.k, *v = hv.v, *a = hv.a, *dy = hv.dy;
+        float *ds = hv.ds, *dq = hv.dq, *dk = hv.dk, *dv = hv.dv;
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
             // dP[r0:r1, 0:r1] = dy[r0:r1] v[0:r1]^T
