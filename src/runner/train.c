@@ -322,6 +322,130 @@ static void run_free(Run *run) {
     record_free(&run->rec);
 }
 
+// Test-only fault injection, from the environment: a fake NaN loss, a stop
+// or a kill at a given step or tick (tests/test_train_*.c, test_stop_signal.sh).
+static void read_test_faults(Run *run) {
+    const char *fault = getenv("TUNEBENCH_FAULT_NAN_STEP");  // tests only: fake a NaN loss at this step
+    run->fault_nan_step = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_STOP_STEP");  // tests only: act as if SIGTERM came during this step
+    run->fault_stop_step = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
+    run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
+    run->fault_kill_final = getenv("TUNEBENCH_FAULT_KILL_FINAL") != NULL;  // tests only: kill -9 in the final phase
+    fault = getenv("TUNEBENCH_FAULT_KILL_BEST");  // tests only: kill -9 after this step's best checkpoint
+    run->fault_kill_best = fault ? strtoull(fault, NULL, 10) : 0;
+    fault = getenv("TUNEBENCH_FAULT_STOP_FINAL");  // tests only: SIGTERM at this tick of the final phase
+    run->fault_stop_final = fault ? atoi(fault) : 0;
+}
+
+// A resumed run: its state from the checkpoint (ts), its record cut back to
+// the checkpoint's step, and its config checked against the record's.
+static int resume_run(Run *run, TrainState *ts) {
+    const ExperimentConfig *c = &run->cfg;
+    if (run_check_resume(&run->rec, ts, run->run_dir)) return -1;
+    run->start_step = (int)ts->step;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "status");
+    if (cJSON_IsString(st) && tb_streq(st->valuestring, "completed")) {
+        tb_error("run %s is complete (%d of %d steps, status completed); nothing to resume", run->run_dir,
+                 run->start_step, c->steps);
+        return -1;
+    }
+    // Training that ended (all steps, or patience at this checkpoint)
+    // leaves only the final phase: the inference timings and the samples.
+    const char *reason = record_stop_reason(&run->rec);
+    run->training_done = run->start_step >= c->steps ||
+                         (reason && tb_streq(reason, "patience") && run->start_step == record_checkpoint_step(&run->rec));
+    loader_set_state(&run->train, ts->data_state);
+    record_truncate_after(&run->rec, run->start_step);
+    record_add_segment(&run->rec, run->start_step, run->command);
+    if (run_check_resume_config(run, ts, run->allow_config_change)) return -1;
+    if (best_resume(run)) return -1;
+    record_set_status(&run->rec, "running", NULL);
+    if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
+    return 0;
+}
+
+// A new run: its folder, lock and record, whose training section takes the
+// config, the overrides and the resolution notes (the record owns them after).
+static int start_record(Run *run, cJSON *overrides, cJSON *notes) {
+    const ExperimentConfig *c = &run->cfg;
+    char parent[1100];
+    snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
+    if (tb_mkdirs(parent) || run_lock(run->run_dir)) return -1;
+    if (tb_file_exists(run->record_path)) {  // started by another process meanwhile
+        tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
+        return -1;
+    }
+    if (tb_mkdirs(run->run_dir)) return -1;
+    record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
+    best_record(run);
+    record_set_section(&run->rec, "model", model_json(run->model));
+    cJSON *training = cJSON_CreateObject();
+    cJSON_AddItemToObject(training, "config", config_to_json(c));
+    cJSON_AddStringToObject(training, "config_file", c->source);
+    cJSON_AddItemToObject(training, "overrides", overrides);
+    cJSON_AddItemToObject(training, "resolution_notes", notes);
+    cJSON_AddNumberToObject(training, "tokens_per_step", (double)c->batch_size * c->seq_len);
+    cJSON_AddNumberToObject(training, "protocol_steps", PROTOCOL_STEPS);
+    uint64_t train_tokens = loader_num_tokens(&run->train);
+    cJSON_AddNumberToObject(training, "epochs", intro_epochs(c->steps, (double)c->batch_size * c->seq_len, train_tokens));
+    cJSON_AddNumberToObject(training, "protocol_epochs",
+                            intro_epochs(PROTOCOL_STEPS, (double)c->batch_size * c->seq_len, train_tokens));
+    cJSON_AddItemToObject(training, "validation_plan", eval_plan_json(&run->plan));
+    record_set_section(&run->rec, "training", training);
+    return 0;
+}
+
+// A resumed run must see the data it started on, or it is another run.
+static int check_same_data(Run *run, const cJSON *data) {
+    const ExperimentConfig *c = &run->cfg;
+    const cJSON *old = record_section(&run->rec, "data");
+    static const char *same[] = {"tokenizer_hash", "train_tokens", "val_tokens"};
+    for (int i = 0; i < 3; i++) {
+        if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, same[i]),
+                           cJSON_GetObjectItemCaseSensitive(data, same[i]), 1)) {
+            tb_error("--resume %s: the corpus %s changed since the run started (%s differs); resume with the "
+                     "original corpus or start a new run", run->run_dir, c->data_dir, same[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// The run's opening lines: model, backend, threads, record, corpus check, plan.
+static void print_intro(Run *run, int resumed) {
+    const ExperimentConfig *c = &run->cfg;
+    char summary[64];
+    model_spec_summary(&run->model->spec, summary, sizeof summary);
+    // The model's name only where the experiment's does not already say it.
+    char model_name[40] = "";
+    if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
+    progress_note(&run->progress,
+                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
+                  run->model->num_params, c->backend, tb_num_threads(),
+                  resumed ? "resuming after step" : "starting at step", run->start_step, c->steps);
+    char policy[300];
+    environment_thread_policy(policy, sizeof policy);
+    progress_note(&run->progress, "%s", policy);
+    progress_note(&run->progress, "record: %s", run->record_path);
+    if (tb_streq(run->verification, "manifest"))
+        progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
+                      "--no-verify-corpus skips the check)", 1e3 * run->verify_s);
+    else
+        progress_note(&run->progress, "corpus: not checked against a manifest: %s", run->verification);
+    intro_print(&run->progress, c, &run->plan,
+                cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
+                loader_num_tokens(&run->train));
+    if (run->model->be->on_host && c->steps > 2000)
+        progress_note(&run->progress, "on the CPU this takes hours to days; the ETA follows after the first steps "
+                                      "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
+
+    if (run->training_done)
+        progress_note(&run->progress, "the training ended at step %d (%s); only the final phase is left", run->start_step,
+                      record_stop_reason(&run->rec) ? record_stop_reason(&run->rec) : "all steps done");
+}
+
 int cmd_train(int argc, char **argv) {
     signals_install();  // first: before any thread, backend or file (signals.h)
     if (dist_start()) return dist_follow();  // MPI ranks 1..N-1 only compute gradients (dist.h)
@@ -339,17 +463,7 @@ int cmd_train(int argc, char **argv) {
         if (parsed < 0) tb_report();
         return parsed < 0 ? 2 : 0;
     }
-    const char *fault = getenv("TUNEBENCH_FAULT_NAN_STEP");  // tests only: fake a NaN loss at this step
-    run->fault_nan_step = fault ? strtoull(fault, NULL, 10) : 0;
-    fault = getenv("TUNEBENCH_FAULT_STOP_STEP");  // tests only: act as if SIGTERM came during this step
-    run->fault_stop_step = fault ? strtoull(fault, NULL, 10) : 0;
-    fault = getenv("TUNEBENCH_FAULT_KILL_STEP");  // tests only: SIGKILL right after this step's checkpoint
-    run->fault_kill_step = fault ? strtoull(fault, NULL, 10) : 0;
-    run->fault_kill_final = getenv("TUNEBENCH_FAULT_KILL_FINAL") != NULL;  // tests only: kill -9 in the final phase
-    fault = getenv("TUNEBENCH_FAULT_KILL_BEST");  // tests only: kill -9 after this step's best checkpoint
-    run->fault_kill_best = fault ? strtoull(fault, NULL, 10) : 0;
-    fault = getenv("TUNEBENCH_FAULT_STOP_FINAL");  // tests only: SIGTERM at this tick of the final phase
-    run->fault_stop_final = fault ? atoi(fault) : 0;
+    read_test_faults(run);
     ExperimentConfig *c = &run->cfg;
     cJSON *notes = cJSON_CreateArray();
     TrainState ts;
@@ -392,103 +506,22 @@ int cmd_train(int argc, char **argv) {
     config_optim(c, &run->optim);
 
     if (resume_dir) {
-        if (run_check_resume(&run->rec, &ts, run->run_dir)) goto fail;
-        run->start_step = (int)ts.step;
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "identity"), "status");
-        if (cJSON_IsString(st) && tb_streq(st->valuestring, "completed")) {
-            tb_error("run %s is complete (%d of %d steps, status completed); nothing to resume", run->run_dir,
-                     run->start_step, c->steps);
-            goto fail;
-        }
-        // Training that ended (all steps, or patience at this checkpoint)
-        // leaves only the final phase: the inference timings and the samples.
-        const char *reason = record_stop_reason(&run->rec);
-        run->training_done = run->start_step >= c->steps ||
-                             (reason && tb_streq(reason, "patience") && run->start_step == record_checkpoint_step(&run->rec));
-        loader_set_state(&run->train, ts.data_state);
-        record_truncate_after(&run->rec, run->start_step);
-        record_add_segment(&run->rec, run->start_step, run->command);
-        if (run_check_resume_config(run, &ts, run->allow_config_change)) goto fail;
-        if (best_resume(run)) goto fail;
-        record_set_status(&run->rec, "running", NULL);
-        if (!run->training_done) record_set_stop_reason(&run->rec, NULL);
+        if (resume_run(run, &ts)) goto fail;
     } else {
-        char parent[1100];
-        snprintf(parent, sizeof parent, "%s/%s", c->results_dir, c->experiment);
-        if (tb_mkdirs(parent) || run_lock(run->run_dir)) goto fail;
-        if (tb_file_exists(run->record_path)) {  // started by another process meanwhile
-            tb_error("run %s exists already: pick another --run-id, or --resume %s", run->record_path, run->run_dir);
-            goto fail;
-        }
-        if (tb_mkdirs(run->run_dir)) goto fail;
-        record_init(&run->rec, run->record_path, c->experiment, run->run_id, run->command);
-        best_record(run);
-        record_set_section(&run->rec, "model", model_json(run->model));
-        cJSON *training = cJSON_CreateObject();
-        cJSON_AddItemToObject(training, "config", config_to_json(c));
-        cJSON_AddStringToObject(training, "config_file", c->source);
-        cJSON_AddItemToObject(training, "overrides", overrides);
-        overrides = NULL;
-        cJSON_AddItemToObject(training, "resolution_notes", notes);
-        notes = NULL;
-        cJSON_AddNumberToObject(training, "tokens_per_step", (double)c->batch_size * c->seq_len);
-        cJSON_AddNumberToObject(training, "protocol_steps", PROTOCOL_STEPS);
-        uint64_t train_tokens = loader_num_tokens(&run->train);
-        cJSON_AddNumberToObject(training, "epochs", intro_epochs(c->steps, (double)c->batch_size * c->seq_len, train_tokens));
-        cJSON_AddNumberToObject(training, "protocol_epochs",
-                                intro_epochs(PROTOCOL_STEPS, (double)c->batch_size * c->seq_len, train_tokens));
-        cJSON_AddItemToObject(training, "validation_plan", eval_plan_json(&run->plan));
-        record_set_section(&run->rec, "training", training);
+        if (start_record(run, overrides, notes)) goto fail;
+        overrides = notes = NULL;  // the record holds them
     }
     record_set_section(&run->rec, "environment", environment_json(c->backend));
     cJSON *data = data_json(run);
-    if (resume_dir) {
-        // A resumed run must see the data it started on, or it is another run.
-        const cJSON *old = record_section(&run->rec, "data");
-        static const char *same[] = {"tokenizer_hash", "train_tokens", "val_tokens"};
-        for (int i = 0; i < 3; i++) {
-            if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, same[i]),
-                               cJSON_GetObjectItemCaseSensitive(data, same[i]), 1)) {
-                cJSON_Delete(data);
-                tb_error("--resume %s: the corpus %s changed since the run started (%s differs); resume with the "
-                         "original corpus or start a new run", run->run_dir, c->data_dir, same[i]);
-                goto fail;
-            }
-        }
+    if (resume_dir && check_same_data(run, data)) {
+        cJSON_Delete(data);
+        goto fail;
     }
     record_set_section(&run->rec, "data", data);
     run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
     run->t_start = tb_now_seconds();
 
-    char summary[64];
-    model_spec_summary(&run->model->spec, summary, sizeof summary);
-    // The model's name only where the experiment's does not already say it.
-    char model_name[40] = "";
-    if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
-    progress_note(&run->progress,
-                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
-                  c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
-                  run->model->num_params, c->backend, tb_num_threads(),
-                  resume_dir ? "resuming after step" : "starting at step", run->start_step, c->steps);
-    char policy[300];
-    environment_thread_policy(policy, sizeof policy);
-    progress_note(&run->progress, "%s", policy);
-    progress_note(&run->progress, "record: %s", run->record_path);
-    if (tb_streq(run->verification, "manifest"))
-        progress_note(&run->progress, "corpus: every file matches its manifest (checked in %.0f ms; "
-                      "--no-verify-corpus skips the check)", 1e3 * run->verify_s);
-    else
-        progress_note(&run->progress, "corpus: not checked against a manifest: %s", run->verification);
-    intro_print(&run->progress, c, &run->plan,
-                cJSON_GetObjectItemCaseSensitive(record_section(&run->rec, "training"), "resolution_notes"),
-                loader_num_tokens(&run->train));
-    if (run->model->be->on_host && c->steps > 2000)
-        progress_note(&run->progress, "on the CPU this takes hours to days; the ETA follows after the first steps "
-                                      "(STEPS=N shortens a run, e.g. make exp-%s STEPS=200)", c->experiment);
-
-    if (run->training_done)
-        progress_note(&run->progress, "the training ended at step %d (%s); only the final phase is left", run->start_step,
-                      record_stop_reason(&run->rec) ? record_stop_reason(&run->rec) : "all steps done");
+    print_intro(run, resume_dir != NULL);
     // The validation before the first step anchors the curve at the initial loss.
     if (!resume_dir) {
         double te = tb_now_seconds(), vloss, vbpb;
