@@ -396,11 +396,30 @@ typedef struct {
     const double *pair_p, *pair_raw;
 } Comparison;
 
+// Set r's value of column c, marked where it differs from the reference.
+static const char *main_cell(const Comparison *cmp, int r, int c, int tex, char *buf, size_t cap) {
+    int sig = c < MUSIC_NUM_METRICS && cmp->vs_ref[r][c] < STATS_ALPHA;
+    cell_text(buf, cap, cmp->sets[r].cells[c], column_percent(c), tex, sig ? "*" : "");
+    return buf;
+}
+
+// Pair i's difference in metric k (percentage points for a share), marked
+// where significant; "--" where either side has no value.
+static const char *pair_cell(const Comparison *cmp, int i, int k, int tex, char *buf, size_t cap) {
+    double d = cmp->sets[cmp->pa[i]].cells[k].value - cmp->sets[cmp->pb[i]].cells[k].value;
+    const char *mark = cmp->pair_p[(size_t)k * cmp->np + i] < STATS_ALPHA ? "*" : "";
+    int pct = music_metric_info[k].percent;
+    if (isnan(d)) snprintf(buf, cap, "--");
+    else if (tex) snprintf(buf, cap, pct ? "$%+.1f^{%s}$" : "$%+.2f^{%s}$", pct ? 100 * d : d, mark);
+    else snprintf(buf, cap, pct ? "%+.1f%s" : "%+.2f%s", pct ? 100 * d : d, mark);
+    return buf;
+}
+
 // The main table: a row per set in Markdown, a column per set in LaTeX.
 static void main_tables(const Comparison *cmp, Text *md, Text *tex) {
     Set *sets = cmp->sets;
     int n = cmp->n;
-    const char *reference = cmp->reference, *mark_md = "*", *mark_tex = "*";
+    const char *reference = cmp->reference, *mark_md = "*";
     char c1[128];
     put(md, "| set | tunes |");
     for (int c = 0; c < NCOL; c++) put(md, " %s%s |", column_label(c), column_percent(c) ? " (%)" : "");
@@ -409,11 +428,7 @@ static void main_tables(const Comparison *cmp, Text *md, Text *tex) {
     put(md, "\n");
     for (int r = 0; r < n; r++) {
         put(md, "| %s | %d |", sets[r].name, sets[r].tunes);
-        for (int c = 0; c < NCOL; c++) {
-            int sig = c < MUSIC_NUM_METRICS && cmp->vs_ref[r][c] < STATS_ALPHA;
-            cell_text(c1, sizeof c1, sets[r].cells[c], column_percent(c), 0, sig ? mark_md : "");
-            put(md, " %s |", c1);
-        }
+        for (int c = 0; c < NCOL; c++) put(md, " %s |", main_cell(cmp, r, c, 0, c1, sizeof c1));
         put(md, "\n");
     }
     put(md,
@@ -434,11 +449,7 @@ static void main_tables(const Comparison *cmp, Text *md, Text *tex) {
     put(tex, "\\\\\n");
     for (int c = 0; c < NCOL; c++) {
         put(tex, "%s%s", column_label(c), column_percent(c) ? " (\\%)" : "");
-        for (int r = 0; r < n; r++) {
-            int sig = c < MUSIC_NUM_METRICS && cmp->vs_ref[r][c] < STATS_ALPHA;
-            cell_text(c1, sizeof c1, sets[r].cells[c], column_percent(c), 1, sig ? mark_tex : "");
-            put(tex, " & %s", c1);
-        }
+        for (int r = 0; r < n; r++) put(tex, " & %s", main_cell(cmp, r, c, 1, c1, sizeof c1));
         put(tex, "\\\\\n");
     }
     put(tex,
@@ -487,8 +498,8 @@ static void pair_tables(const Comparison *cmp, Text *pmd, Text *ptex) {
     Set *sets = cmp->sets;
     int np = cmp->np;
     const int *pa = cmp->pa, *pb = cmp->pb;
-    const double *pair_p = cmp->pair_p;
-    const char *mark_md = "*", *mark_tex = "*";
+    const char *mark_md = "*";
+    char c1[128];
     put(pmd, "| pair |");
     for (int k = 0; k < MUSIC_NUM_METRICS; k++)
         put(pmd, " %s%s |", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
@@ -503,24 +514,12 @@ static void pair_tables(const Comparison *cmp, Text *pmd, Text *ptex) {
     put(ptex, "\\\\\\hline\n");
     for (int i = 0; i < np; i++) {
         put(pmd, "| %s - %s |", sets[pa[i]].name, sets[pb[i]].name);
-        for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
-            double d = sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value;
-            int sig = pair_p[(size_t)k * np + i] < STATS_ALPHA;
-            if (isnan(d)) put(pmd, " -- |");
-            else put(pmd, music_metric_info[k].percent ? " %+.1f%s |" : " %+.2f%s |",
-                     music_metric_info[k].percent ? 100 * d : d, sig ? mark_md : "");
-        }
+        for (int k = 0; k < MUSIC_NUM_METRICS; k++) put(pmd, " %s |", pair_cell(cmp, i, k, 0, c1, sizeof c1));
         put(pmd, "\n");
     }
     for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
         put(ptex, "%s%s", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
-        for (int i = 0; i < np; i++) {
-            double d = sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value;
-            int sig = pair_p[(size_t)k * np + i] < STATS_ALPHA;
-            if (isnan(d)) put(ptex, " & --");
-            else put(ptex, music_metric_info[k].percent ? " & $%+.1f^{%s}$" : " & $%+.2f^{%s}$",
-                     music_metric_info[k].percent ? 100 * d : d, sig ? mark_tex : "");
-        }
+        for (int i = 0; i < np; i++) put(ptex, " & %s", pair_cell(cmp, i, k, 1, c1, sizeof c1));
         put(ptex, "\\\\\n");
     }
     put(pmd, "\nDifferences (first minus second; pp: percentage points). %s: significant (two-sided permutation "
