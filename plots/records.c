@@ -390,21 +390,11 @@ int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, i
     return tb_mkdirs(out_dir) ? tb_exit_runtime() : 0;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }
-
 void records_load_sweeps(SweepSet *set, const char *dir) {
-    char names[MAX_EXPERIMENTS][256];
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    size_t n;
+    char **names = tb_list_dir(dir, ".json", &n);
     set->count = 0;
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && set->count < MAX_EXPERIMENTS; i++) {
         char path[8600];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         char *text = tb_read_file(path, NULL);
@@ -418,6 +408,7 @@ void records_load_sweeps(SweepSet *set, const char *dir) {
         set->roots[set->count] = root;
         set->paths[set->count++] = tb_strdup(path);
     }
+    tb_free_names(names, n);
 }
 
 void records_free_sweeps(SweepSet *set) {
