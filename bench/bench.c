@@ -28,6 +28,7 @@
 #include "../models/model.h"
 #include "bench_machine.h"
 #include "bench_scan.h"
+#include "lib/command.h"
 #include "lib/common.h"
 
 typedef struct {
@@ -503,20 +504,10 @@ static void add_peer_variants(cJSON *r, const cJSON *o, const cJSON *peer) {
 
 int cmd_bench(int argc, char **argv) {
     BenchArgs a;
-    int rc = parse_bench_args(&a, argc, argv);
-    if (rc == 1) {
-        bench_usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        tb_report();
-        return 2;
-    }
+    int rc = tb_command_start(parse_bench_args(&a, argc, argv), bench_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     const Backend *be = backend_by_name(a.backend);
-    if (!be) {
-        tb_report();
-        return 2;
-    }
+    if (!be) return tb_exit_runtime();
     be->set_threads(a.threads);
     // Check every name and length first: a typo should not cost a machine measurement.
     char list[512];
@@ -524,14 +515,10 @@ int cmd_bench(int argc, char **argv) {
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
          name = strtok_r(NULL, ",", &save)) {
         ModelSpec spec;
-        if (model_spec_by_name(&spec, name, a.vocab)) {
-            tb_report();
-            return 2;
-        }
+        if (model_spec_by_name(&spec, name, a.vocab)) return tb_exit_runtime();
         if (a.seq > spec.max_seq_len) {
             tb_error("bench: --seq %d exceeds %s's context of %d", a.seq, name, spec.max_seq_len);
-            tb_report();
-            return 2;
+            return tb_exit_runtime();
         }
     }
 

@@ -36,30 +36,13 @@ static void add_input(InputList *in, const char *path, const char *collection, i
     in->count++;
 }
 
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 // Adds the .abc files under dir (sorted, recursive). The collection is the
 // first folder below the root, or the root's own name.
 static int walk(InputList *in, const char *dir, const char *collection, int depth) {
     if (depth > 16) return tb_error("folders nested too deeply under %s", dir);
-    DIR *d = opendir(dir);
-    if (!d) return tb_error("cannot open folder %s", dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = realloc(names, cap * sizeof *names);
-            if (!names) tb_die("out of memory");
-        }
-        names[n++] = tb_strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, compare_strings);
+    size_t n;
+    char **names = tb_list_dir(dir, "", &n);
+    if (!names) return tb_error("cannot open folder %s", dir);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
@@ -68,9 +51,8 @@ static int walk(InputList *in, const char *dir, const char *collection, int dept
             if (tb_dir_exists(path)) rc = walk(in, path, depth == 0 ? names[i] : collection, depth + 1);
             else if (is_abc_file(names[i])) add_input(in, path, collection, CORPUS_UNSPLIT);
         }
-        free(names[i]);
     }
-    free(names);
+    tb_free_names(names, n);
     return rc;
 }
 

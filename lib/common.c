@@ -455,3 +455,33 @@ int tb_num_threads(void) {
 }
 
 int tb_streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+char **tb_list_dir(const char *dir, const char *suffix, size_t *count) {
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char **names = NULL;
+    size_t n = 0, cap = 0, slen = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= slen || strcmp(e->d_name + len - slen, suffix) != 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            names = realloc(names, cap * sizeof *names);
+            if (!names) tb_die("out of memory listing %s", dir);
+        }
+        names[n++] = tb_strdup(e->d_name);
+    }
+    closedir(d);
+    if (n > 1) qsort(names, n, sizeof *names, compare_names);
+    *count = n;
+    return names ? names : tb_calloc(1, sizeof *names);
+}
+
+void tb_free_names(char **names, size_t count) {
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+}

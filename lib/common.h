@@ -88,6 +88,12 @@ int tb_remove_flat_dir(const char *dir);
 int tb_replace_dir(const char *tmp, const char *dir);
 int tb_file_exists(const char *path);
 int tb_dir_exists(const char *path);
+// The names in the folder dir that end in suffix ("" for every name) and are
+// longer than it, hidden names (a leading '.') left out, sorted by strcmp;
+// *count of them. NULL (and *count 0) only when the folder cannot be opened.
+// Free with tb_free_names.
+char **tb_list_dir(const char *dir, const char *suffix, size_t *count);
+void tb_free_names(char **names, size_t count);
 
 // ---------------------------------------------------------------- JSON out
 // JSON text must be UTF-8 (RFC 8259), and strings from files, prompts or

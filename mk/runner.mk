@@ -125,6 +125,8 @@ $(BUILD)/plot_data: $(BUILD)/plots/plot_data.o $(BUILD)/plots/records.o $(BUILD)
 $(BUILD)/make_tables: $(BUILD)/paper/make_tables.o $(BUILD)/plots/records.o $(BUILD)/libtunebench.a
 	$(say) LD $@
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# tests/test_exit_codes.sh runs both tools.
+TEST_PREREQS += $(BUILD)/plot_data $(BUILD)/make_tables
 
 # The reference set's plots and tables also show the sweeps of SWEEP_DIR
 # (lr_sweep and the sweep table, for the paper) when it has any; music-figure and music-table get the music metrics of the same

@@ -520,33 +520,14 @@ static cJSON *gpt2_config_json(const Model *m) {
 static void gpt2_destroy(Model *m) {
     GPT2 *g = gpt2_of(m);
     if (!g) return;
-    if (g->arena) m->be->free(g->arena);
-    model_decode_graph_release(m, &g->dec_graph);
-    if (g->dec_arena) m->be->free(g->dec_arena);
-    free(m->losses_host);
-    m->losses_host = NULL;
-    m->logits = NULL;
+    model_release_arenas(m, g->arena, g->dec_arena, &g->dec_graph);
     free(g->w.layers);
     free(g->g.layers);
     free(g->acts);
     free(g);
-    m->impl = NULL;
 }
 
-const ModelVtbl gpt2_vtbl = {
-    .create = gpt2_create,
-    .init_weights = gpt2_init_weights,
-    .alloc_activations = gpt2_alloc_activations,
-    .forward = gpt2_forward,
-    .backward = gpt2_backward,
-    .alloc_decode = gpt2_alloc_decode,
-    .decode_reset = gpt2_decode_reset,
-    .prefill = gpt2_prefill,
-    .decode_step = gpt2_decode_step,
-    .config_json = gpt2_config_json,
-    .activation_bytes = gpt2_activation_bytes,
-    .destroy = gpt2_destroy,
-};
+const ModelVtbl gpt2_vtbl = MODEL_VTBL(gpt2);
 
 // ================================================================ the registry entry
 

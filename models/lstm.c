@@ -456,33 +456,14 @@ static cJSON *lstm_config_json(const Model *m) {
 static void lstm_destroy(Model *m) {
     Lstm *ls = lstm_of(m);
     if (!ls) return;
-    if (ls->arena) m->be->free(ls->arena);
-    if (ls->dec_arena) m->be->free(ls->dec_arena);
-    model_decode_graph_release(m, &ls->dec_graph);
-    free(m->losses_host);
-    m->losses_host = NULL;
-    m->logits = NULL;
+    model_release_arenas(m, ls->arena, ls->dec_arena, &ls->dec_graph);
     free(ls->w.layers);
     free(ls->g.layers);
     free(ls->acts);
     free(ls);
-    m->impl = NULL;
 }
 
-const ModelVtbl lstm_vtbl = {
-    .create = lstm_create,
-    .init_weights = lstm_init_weights,
-    .alloc_activations = lstm_alloc_activations,
-    .forward = lstm_forward,
-    .backward = lstm_backward,
-    .alloc_decode = lstm_alloc_decode,
-    .decode_reset = lstm_decode_reset,
-    .prefill = lstm_prefill,
-    .decode_step = lstm_decode_step,
-    .config_json = lstm_config_json,
-    .activation_bytes = lstm_activation_bytes,
-    .destroy = lstm_destroy,
-};
+const ModelVtbl lstm_vtbl = MODEL_VTBL(lstm);
 
 // ================================================================ the registry entry
 

@@ -307,6 +307,16 @@ void model_decode_graph_release(Model *m, DecodeGraph *dg) {
     dg->graph = NULL;
 }
 
+void model_release_arenas(Model *m, void *arena, void *dec_arena, DecodeGraph *dec_graph) {
+    if (arena) m->be->free(arena);
+    model_decode_graph_release(m, dec_graph);
+    if (dec_arena) m->be->free(dec_arena);
+    free(m->losses_host);
+    m->losses_host = NULL;
+    m->logits = NULL;
+    m->impl = NULL;
+}
+
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention) {
     WorkspaceShapes s = {rows, widest, conv_kernel, attention};

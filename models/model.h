@@ -86,6 +86,18 @@ typedef struct {
     void (*destroy)(Model *m);
 } ModelVtbl;
 
+// The vtable of an architecture whose functions are named PREFIX_create,
+// PREFIX_init_weights, ... PREFIX_destroy, in ModelVtbl's order.
+#define MODEL_VTBL(PREFIX)                                                         \
+    {                                                                              \
+        .create = PREFIX##_create, .init_weights = PREFIX##_init_weights,          \
+        .alloc_activations = PREFIX##_alloc_activations, .forward = PREFIX##_forward, \
+        .backward = PREFIX##_backward, .alloc_decode = PREFIX##_alloc_decode,      \
+        .decode_reset = PREFIX##_decode_reset, .prefill = PREFIX##_prefill,        \
+        .decode_step = PREFIX##_decode_step, .config_json = PREFIX##_config_json,  \
+        .activation_bytes = PREFIX##_activation_bytes, .destroy = PREFIX##_destroy, \
+    }
+
 struct Model {
     ModelSpec spec;
     const ModelArch *arch;   // the registry's entry for spec.arch
@@ -303,6 +315,11 @@ typedef struct {
 } DecodeGraph;
 void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m));
 void model_decode_graph_release(Model *m, DecodeGraph *dg);
+// The part of an architecture's destroy that every architecture shares: frees
+// its training and decode arenas (either may be NULL) and decode graph, and
+// the host losses; clears logits and impl. The caller then frees its own
+// host-side tables and the impl struct.
+void model_release_arenas(Model *m, void *arena, void *dec_arena, DecodeGraph *dec_graph);
 // Sizes the backend's workspace for this model's largest shapes.
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention);

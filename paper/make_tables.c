@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../plots/records.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "models/model.h"
 #include "src/sweep.h"
@@ -346,31 +347,15 @@ static void runs_table(const RecordSet *set, const char *dir) {
 // Each sweep's rates and final validation bits per byte, and its choice.
 static void sweep_table(const char *sweep_dir, const char *dir) {
     static const char *header[] = {"model", "steps", "learning rates (final val bits/byte)", "chosen"};
-    DIR *d = opendir(sweep_dir);
-    char names[MAX_EXPERIMENTS][256];
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    static SweepSet sweeps;
+    records_load_sweeps(&sweeps, sweep_dir);
     Table t;
     table_open(&t, dir, "sweep", "Learning-rate sweeps (make sweep-NAME): final validation bits per byte of each short run; -- is a diverged or unfinished run",
                "lrll", header);
     int rows = 0;
-    for (int i = 0; i < n; i++) {
-        char path[8600];
-        snprintf(path, sizeof path, "%s/%s", sweep_dir, names[i]);
-        char *text = tb_read_file(path, NULL);
-        cJSON *root = text ? cJSON_Parse(text) : NULL;
-        free(text);
+    for (int i = 0; i < sweeps.count; i++) {
+        const cJSON *root = sweeps.roots[i];
         const char *exp = records_str(root, "experiment", NULL);
-        if (!exp || !cJSON_IsArray(records_get(root, "runs")) || !records_get(root, "rule")) {
-            cJSON_Delete(root);
-            continue;
-        }
         char label[64], grid[256] = "";
         Cell steps, chosen;
         records_label_name(exp, records_str(root, "arch", ""), label, sizeof label);
@@ -388,8 +373,8 @@ static void sweep_table(const char *sweep_dir, const char *dir) {
         const char *cells[] = {label, steps, grid, chosen};
         table_row(&t, cells);
         rows++;
-        cJSON_Delete(root);
     }
+    records_free_sweeps(&sweeps);
     table_close(&t, rows ? "Rule: " SWEEP_RULE "." : "No sweep yet: make sweep-NAME STEPS=N.");
 }
 
@@ -657,28 +642,12 @@ int main(int argc, char **argv) {
     if (argc > 1 && tb_streq(argv[1], "--allow-mixed")) allow_mixed = 1, argv++, argc--;
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: make_tables [--allow-mixed] RECORDS_DIR OUT_DIR [SWEEP_DIR]\n");
-        return 2;
+        return TB_EXIT_USAGE;
     }
     static RecordSet set;
-    if (records_load(&set, argv[1]) || tb_mkdirs(argv[2])) {
-        tb_report();
-        return 1;
-    }
-    if (set.count == 0) {
-        fprintf(stderr, "make_tables: error: no run records under %s (run 'make exp-gpt2-6m STEPS=200' first, "
-                        "or RECORDS=results/reference)\n", argv[1]);
-        return 1;
-    }
-    int hosts, commits;
-    char host_list[512], commit_list[256];
-    records_provenance(&set, &hosts, host_list, sizeof host_list, &commits, commit_list, sizeof commit_list);
-    if ((hosts > 1 || commits > 1) && !allow_mixed) {
-        fprintf(stderr, "make_tables: error: the records under %s come from %d CPU models (%s) and %d commits (%s): "
-                        "their times are not comparable; tabulate one host's and one commit's runs, or give "
-                        "ALLOW_MIXED=1 to tabulate them with the tables saying so\n",
-                argv[1], hosts, host_list, commits, commit_list);
-        return 1;
-    }
+    Provenance prov;
+    int rc = records_load_checked(&set, argv[1], argv[2], allow_mixed, "make_tables", "tabulate", "the tables", &prov);
+    if (rc) return rc;
     models_table(&set, argv[2]);
     runs_table(&set, argv[2]);
     training_time_table(&set, argv[2]);
@@ -686,7 +655,7 @@ int main(int argc, char **argv) {
     inference_table(&set, argv[2]);
     memory_table(&set, argv[2]);
     if (argc == 4) sweep_table(argv[3], argv[2]);
-    write_facts(&set, argv[2], hosts, host_list, commits, commit_list);
+    write_facts(&set, argv[2], prov.hosts, prov.host_list, prov.commits, prov.commit_list);
     write_comparisons(&set, argv[2]);
     write_sets(&set, argv[2]);
     records_free(&set);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "records.h"
 
@@ -188,28 +189,12 @@ static int sweeps(const char *dir, const char *out) {
     if (tb_mkdirs(out)) return -1;
     Out *gp = out_open(out, "sweeps.gp", NULL);
     fprintf(gp->fp, "# the learning-rate sweeps plotted (from %s)\n", dir);
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char names[MAX_EXPERIMENTS][256];
-    while (d && (e = readdir(d)) && n < MAX_EXPERIMENTS) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    static SweepSet set;
+    records_load_sweeps(&set, dir);
     int drawn = 0;
-    for (int i = 0; i < n; i++) {
-        char path[8600];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *text = tb_read_file(path, NULL);
-        cJSON *root = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        const char *exp = records_str(root, "experiment", NULL);
-        if (!exp || !cJSON_IsArray(records_get(root, "runs")) || !records_get(root, "rule")) {
-            cJSON_Delete(root);  // not a sweep's JSON
-            continue;
-        }
+    for (int i = 0; i < set.count; i++) {
+        const cJSON *root = set.roots[i];
+        const char *exp = records_str(root, "experiment", NULL), *path = set.paths[i];
         char label[96];
         const char *arch = records_str(root, "arch", "");
         records_label_name(exp, arch, label, sizeof label);
@@ -232,8 +217,8 @@ static int sweeps(const char *dir, const char *out) {
             fprintf(o->fp, "%.6g %.6f %.6f %d\n", lr, fin, best, lr == chosen);
         }
         out_close(o);
-        cJSON_Delete(root);
     }
+    records_free_sweeps(&set);
     fprintf(gp->fp, "n_sweeps = %d\n", drawn);
     out_close(gp);
     return 0;
@@ -242,37 +227,17 @@ static int sweeps(const char *dir, const char *out) {
 int main(int argc, char **argv) {
     int allow_mixed = 0;
     if (argc == 4 && tb_streq(argv[1], "--sweeps")) {
-        if (sweeps(argv[2], argv[3])) {
-            tb_report();
-            return 1;
-        }
-        return 0;
+        return sweeps(argv[2], argv[3]) ? tb_exit_runtime() : TB_EXIT_OK;
     }
     if (argc == 4 && tb_streq(argv[1], "--allow-mixed")) allow_mixed = 1, argv++, argc--;
     if (argc != 3) {
         fprintf(stderr, "usage: plot_data [--allow-mixed] RECORDS_DIR OUT_DIR\n       plot_data --sweeps SWEEP_DIR OUT_DIR\n");
-        return 2;
+        return TB_EXIT_USAGE;
     }
     static RecordSet set;
-    if (records_load(&set, argv[1]) || tb_mkdirs(argv[2])) {
-        tb_report();
-        return 1;
-    }
-    if (set.count == 0) {
-        fprintf(stderr, "plot_data: error: no run records under %s (run 'make exp-NAME STEPS=200' first, "
-                        "or RECORDS=results/reference)\n", argv[1]);
-        return 1;
-    }
-    int hosts, commits;
-    char host_list[512], commit_list[256];
-    records_provenance(&set, &hosts, host_list, sizeof host_list, &commits, commit_list, sizeof commit_list);
-    if ((hosts > 1 || commits > 1) && !allow_mixed) {
-        fprintf(stderr, "plot_data: error: the records under %s come from %d CPU models (%s) and %d commits (%s): "
-                        "their times are not comparable; plot one host's and one commit's runs, or give "
-                        "ALLOW_MIXED=1 to plot them with every figure saying so\n",
-                argv[1], hosts, host_list, commits, commit_list);
-        return 1;
-    }
+    Provenance prov;
+    int rc = records_load_checked(&set, argv[1], argv[2], allow_mixed, "plot_data", "plot", "every figure", &prov);
+    if (rc) return rc;
     use_train_s = all_rows_have_train_s(&set);
     Out *runs = out_open(argv[2], "runs.gp", NULL);
     Out *timing = out_open(argv[2], "timing.dat", NULL);
@@ -320,9 +285,9 @@ int main(int argc, char **argv) {
                         : "wall-clock time (minutes; validation included: these records have no training seconds per validation)");
     fprintf(runs->fp, "provenance = ");
     char note[900] = "";
-    if (hosts > 1 || commits > 1)
-        snprintf(note, sizeof note, "mixed records, times not comparable: %d CPUs (%s), %d commits (%s)", hosts,
-                 host_list, commits, commit_list);
+    if (prov.hosts > 1 || prov.commits > 1)
+        snprintf(note, sizeof note, "mixed records, times not comparable: %d CPUs (%s), %d commits (%s)",
+                 prov.hosts, prov.host_list, prov.commits, prov.commit_list);
     put_gp_string(runs->fp, note);
     fprintf(runs->fp, "\n");
     out_close(runs);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "models/model.h"
 
@@ -367,4 +368,50 @@ void records_provenance(const RecordSet *set, int *hosts, char *host_list, int h
             add_distinct(host_list, host_cap, hosts, records_str(root, "environment.cpu_model", "unknown"));
             add_distinct(commit_list, commit_cap, commits, commit);
         }
+}
+
+int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
+                         const char *prog, const char *verb, const char *shown, Provenance *p) {
+    if (records_load(set, dir)) return tb_exit_runtime();
+    if (set->count == 0) {
+        fprintf(stderr, "%s: error: no run records under %s (run 'make exp-NAME STEPS=200' first, "
+                        "or RECORDS=results/reference)\n", prog, dir);
+        return TB_EXIT_RUNTIME;
+    }
+    records_provenance(set, &p->hosts, p->host_list, sizeof p->host_list, &p->commits, p->commit_list,
+                       sizeof p->commit_list);
+    if ((p->hosts > 1 || p->commits > 1) && !allow_mixed) {
+        fprintf(stderr, "%s: error: the records under %s come from %d CPU models (%s) and %d commits (%s): "
+                        "their times are not comparable; %s one host's and one commit's runs, or give "
+                        "ALLOW_MIXED=1 to %s them with %s saying so\n",
+                prog, dir, p->hosts, p->host_list, p->commits, p->commit_list, verb, verb, shown);
+        return TB_EXIT_RUNTIME;
+    }
+    return tb_mkdirs(out_dir) ? tb_exit_runtime() : 0;
+}
+
+void records_load_sweeps(SweepSet *set, const char *dir) {
+    size_t n;
+    char **names = tb_list_dir(dir, ".json", &n);
+    set->count = 0;
+    for (size_t i = 0; i < n && set->count < MAX_EXPERIMENTS; i++) {
+        char path[8600];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *text = tb_read_file(path, NULL);
+        cJSON *root = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        if (!records_str(root, "experiment", NULL) || !cJSON_IsArray(records_get(root, "runs")) ||
+            !records_get(root, "rule")) {
+            cJSON_Delete(root);  // not a sweep's JSON
+            continue;
+        }
+        set->roots[set->count] = root;
+        set->paths[set->count++] = tb_strdup(path);
+    }
+    tb_free_names(names, n);
+}
+
+void records_free_sweeps(SweepSet *set) {
+    for (int i = 0; i < set->count; i++) cJSON_Delete(set->roots[i]), free(set->paths[i]);
+    set->count = 0;
 }

@@ -87,4 +87,27 @@ int seed_stat_separated(const SeedStat *a, const SeedStat *b);
 void records_provenance(const RecordSet *set, int *hosts, char *host_list, int host_cap, int *commits,
                         char *commit_list, int commit_cap);
 
+// The learning-rate sweeps of a sweep folder (src/sweep.c's <experiment>.json
+// files: an experiment, its runs and its rule), by file name; other JSON
+// files are left out, and a missing folder has none.
+typedef struct {
+    int count;
+    cJSON *roots[MAX_EXPERIMENTS];
+    char *paths[MAX_EXPERIMENTS];
+} SweepSet;
+void records_load_sweeps(SweepSet *set, const char *dir);
+void records_free_sweeps(SweepSet *set);
+
+// What a plot or table tool checks before it draws anything: the records under
+// dir load, there is at least one, and they come from one CPU model and one
+// commit (or allow_mixed); then it makes the folder out_dir. prog names the
+// tool in its messages, verb what it does with the records ("plot"), shown
+// what says so ("every figure"). 0, or TB_EXIT_RUNTIME after one line on stderr.
+typedef struct {
+    int hosts, commits;
+    char host_list[512], commit_list[256];
+} Provenance;
+int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
+                         const char *prog, const char *verb, const char *shown, Provenance *p);
+
 #endif

@@ -72,6 +72,37 @@ static void test_error_line(void) {
           strlen(tb_last_error()));
 }
 
+// tb_list_dir: the names with the suffix, sorted, hidden ones and the bare
+// suffix left out; an empty folder is an empty list, a missing one NULL.
+static void test_list_dir(void) {
+    char dir[] = "/tmp/tb_test_list_dir_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    const char *files[] = {"b.abc", "a.abc", ".hidden.abc", ".abc", "c.txt", "sub.abc"};
+    char path[256];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        CHECK(tb_write_file_atomic(path, "x", 1) == 0, "write %s", path);
+    }
+    size_t n;
+    char **names = tb_list_dir(dir, ".abc", &n);
+    CHECK(names && n == 3 && !strcmp(names[0], "a.abc") && !strcmp(names[1], "b.abc") &&
+              !strcmp(names[2], "sub.abc"),
+          "tb_list_dir .abc: %zu names", n);
+    tb_free_names(names, n);
+    names = tb_list_dir(dir, "", &n);
+    CHECK(names && n == 4 && !strcmp(names[3], "sub.abc"), "tb_list_dir all: %zu names", n);
+    tb_free_names(names, n);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    names = tb_list_dir(dir, ".abc", &n);
+    CHECK(names && n == 0, "an empty folder is an empty list");
+    tb_free_names(names, n);
+    rmdir(dir);
+    CHECK(tb_list_dir(dir, "", &n) == NULL && n == 0, "a missing folder is NULL");
+}
+
 int main(void) {
     test_error_line();
     // The RNG is deterministic from its seed and rng_below stays in range.
@@ -121,5 +152,6 @@ int main(void) {
     CHECK(tb_median(xs, 5) == 3.0, "median");
     test_utf8();
     test_replace_dir();
+    test_list_dir();
     return test_summary("test_common");
 }

@@ -129,6 +129,14 @@ int main(void) {
         check_links(html, out, &svgs, &audios);
         CHECK(svgs == 2 && audios == 2, "index.html shows %d scores and %d players, want 2 and 2", svgs, audios);
         CHECK(strstr(html, "Good one") && strstr(html, "c_bad"), "titles and the bad tune are listed");
+        // The summary table (3 tunes, a share as a percentage) and one table per tune.
+        CHECK(strstr(html, "<table class=summary>\n<tr><th>tunes</th><td>3</td></tr>") &&
+                  strstr(html, "<tr><th>valid (our checker)</th><td>") && strstr(html, "%</td></tr>"),
+              "index.html's summary table");
+        int tables = 0;
+        for (const char *p = strstr(html, "<table class=metrics>"); p; p = strstr(p + 1, "<table class=metrics>"))
+            tables++;
+        CHECK(tables == 3, "index.html has %d per-tune metric tables, want 3", tables);
         free(html);
     }
 

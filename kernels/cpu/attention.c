@@ -57,31 +57,41 @@ typedef float vf16_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define VFMA(a, b, acc) ((acc) + (a) * (b))
 #endif
 
-// S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
-// R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
-INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
-                     int j0, int hs, const int R, const int NV) {
-    vf16 acc[TILE_ROWS][4];
+// The one register tile: C[r][16c + l] = sum_{k = k0}^{k1-1} A[r, k] * B[k][16c + l]
+// for r < R, c < NV, with A[r, k] at A[r * a_rs + k * a_ks] (a row-major A has
+// a_ks = 1; a transposed one, a_rs = 1) and B row-major (row stride ldb).
+// R and NV are constants at every call, and so are the strides passed as 1:
+// inlined, the loops unroll fully and acc lives in registers.
+INLINE void tile_gemm(float *C, int ldc, const float *A, int a_rs, int a_ks, const float *B,
+                      int ldb, int k0, int k1, const int R, const int NV) {
+    vf16 acc[TILE_ROWS][8];
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 4
+        #pragma GCC unroll 8
         for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int d = 0; d < hs; d++) {
-        const float *bt = BT + (size_t)d * ldb + j0;
-        vf16 b[4];
-        #pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) b[c] = VLOAD(bt + 16 * c);
+    for (int k = k0; k < k1; k++) {
+        const float *b = B + (size_t)k * ldb, *a = A + (size_t)k * a_ks;
+        vf16 bv[8];
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) bv[c] = VLOAD(b + 16 * c);
         #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            float a = A[(size_t)r * lda + d];
-            #pragma GCC unroll 4
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(b[c], VSET1(a), acc[r][c]);
+            float ar = a[(size_t)r * a_rs];
+            #pragma GCC unroll 8
+            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(bv[c], VSET1(ar), acc[r][c]);
         }
     }
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) VSTORE(S + (size_t)r * lds + j0 + 16 * c, acc[r][c]);
+        #pragma GCC unroll 8
+        for (int c = 0; c < NV; c++) VSTORE(C + (size_t)r * ldc + 16 * c, acc[r][c]);
+}
+
+// S[r][j0 + 16c + l] = sum_d A[r][d] * BT[d][j0 + 16c + l] for r < R, c < NV:
+// R rows of A (row stride lda) against NV vectors of columns of BT (hs, ldb).
+INLINE void tile_abt(float *S, int lds, const float *A, int lda, const float *BT, int ldb,
+                     int j0, int hs, const int R, const int NV) {
+    tile_gemm(S + j0, lds, A, lda, 1, BT + j0, ldb, 0, hs, R, NV);
 }
 
 // S (R, ncols rounded up to 16) = A (R, hs) @ BT[:, 0:ncols]: whole 64-column
@@ -97,52 +107,14 @@ INLINE void rows_abt(float *S, int lds, const float *A, int lda, const float *BT
 // @ X (n, hs) with hs = 16 NV.
 INLINE void tile_px(float *Y, int ldy, const float *P, int ldp, const float *X, int ldx, int n,
                     const int R, const int NV) {
-    vf16 acc[TILE_ROWS][8];
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int j = 0; j < n; j++) {
-        const float *x = X + (size_t)j * ldx;
-        vf16 xv[8];
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float p = P[(size_t)r * ldp + j];
-            #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p), acc[r][c]);
-        }
-    }
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) VSTORE(Y + (size_t)r * ldy + 16 * c, acc[r][c]);
+    tile_gemm(Y, ldy, P, ldp, 1, X, ldx, 0, n, R, NV);
 }
 
 // Z[r][:] = sum_{i = i0}^{n-1} P[i][r] * X[i][:] for r < R: a tile of columns of
 // P, transposed, @ X. P points at the tile's first column.
 INLINE void tile_ptx(float *Z, int ldz, const float *P, int ldp, const float *X, int ldx, int i0,
                      int n, const int R, const int NV) {
-    vf16 acc[TILE_ROWS][8];
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) acc[r][c] = (vf16){0};
-    for (int i = i0; i < n; i++) {
-        const float *x = X + (size_t)i * ldx, *p = P + (size_t)i * ldp;
-        vf16 xv[8];
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) xv[c] = VLOAD(x + 16 * c);
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            #pragma GCC unroll 8
-            for (int c = 0; c < NV; c++) acc[r][c] = VFMA(xv[c], VSET1(p[r]), acc[r][c]);
-    }
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NV; c++) VSTORE(Z + (size_t)r * ldz + 16 * c, acc[r][c]);
+    tile_gemm(Z, ldz, P, 1, ldp, X, ldx, i0, n, R, NV);
 }
 
 // The tile functions for the head size hs = 16 nv, with R = TILE_ROWS or 1
@@ -194,6 +166,28 @@ static void transpose_head(float *xT, int Tp, const float *x, int ldx, int T, in
     }
 }
 
+// One (b, head)'s views: q, k, v in qkv (row stride 3C), its P in att and
+// its dS in scratch ((T, T) each), dy in dout and y in out (row stride C),
+// and dq, dk, dv in dqkv (row stride 3C). Forward callers pass NULL for the
+// gradients' buffers and use the views they need.
+typedef struct {
+    const float *q, *k, *v, *dy;
+    float *a, *ds, *y, *dq, *dk, *dv;
+} HeadViews;
+
+static HeadViews head_views(int bh, int NH, int T, int C, const float *qkv, float *att, float *out,
+                            const float *dout, float *scratch, float *dqkv) {
+    const int b = bh / NH, h = bh % NH, hs = C / NH, C3 = 3 * C;
+    const size_t qkv_off = (size_t)b * T * C3 + h * hs, out_off = (size_t)b * T * C + h * hs;
+    HeadViews v = {.q = qkv + qkv_off, .a = att + (size_t)bh * T * T};
+    v.k = v.q + C, v.v = v.q + 2 * C;
+    if (out) v.y = out + out_off;
+    if (dout) v.dy = dout + out_off;
+    if (scratch) v.ds = scratch + (size_t)bh * T * T;
+    if (dqkv) v.dq = dqkv + qkv_off, v.dk = v.dq + C, v.dv = v.dq + 2 * C;
+    return v;
+}
+
 static int use_tiles(int T, int hs) { return hs % 16 == 0 && hs <= 128 && (size_t)hs * T <= TILE_MAX_HS_T; }
 
 // ================================================================ forward
@@ -230,10 +224,9 @@ static void attention_forward_tiles(float *out, float *att, const float *qkv, in
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *a = att + (size_t)bh * T * T;
-        float *y = out + (size_t)b * T * C + h * hs;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, att, out, NULL, NULL, NULL);
+        const float *q = hv.q, *k = hv.k, *v = hv.v;
+        float *a = hv.a, *y = hv.y;
         float kT[hs * Tp], s[TILE_ROWS * Tp];
         transpose_head(kT, Tp, k, C3, T, hs);
         for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
@@ -255,10 +248,9 @@ static void attention_forward_blas(float *out, float *att, const float *qkv, int
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *a = att + (size_t)bh * T * T;
-        float *y = out + (size_t)b * T * C + h * hs;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, att, out, NULL, NULL, NULL);
+        const float *q = hv.q, *k = hv.k, *v = hv.v;
+        float *a = hv.a, *y = hv.y;
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
             // S[r0:r1, 0:r1] = q[r0:r1] k[0:r1]^T
@@ -306,12 +298,9 @@ static void attention_backward_tiles(float *dqkv, float *scratch, const float *d
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        const float *a = att + (size_t)bh * T * T;
-        const float *dy = dout + (size_t)b * T * C + h * hs;
-        float *ds = scratch + (size_t)bh * T * T;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, (float *)att, NULL, dout, scratch, dqkv);
+        const float *q = hv.q, *k = hv.k, *v = hv.v, *a = hv.a, *dy = hv.dy;
+        float *ds = hv.ds, *dq = hv.dq, *dk = hv.dk, *dv = hv.dv;
         float vT[hs * Tp], dp[TILE_ROWS * Tp];
         transpose_head(vT, Tp, v, C3, T, hs);
         for (int i0 = 0; i0 < T; i0 += TILE_ROWS) {
@@ -343,12 +332,9 @@ static void attention_backward_blas(float *dqkv, float *scratch, const float *do
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        const float *a = att + (size_t)bh * T * T;
-        const float *dy = dout + (size_t)b * T * C + h * hs;
-        float *ds = scratch + (size_t)bh * T * T;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        HeadViews hv = head_views(bh, NH, T, C, qkv, (float *)att, NULL, dout, scratch, dqkv);
+        const float *q = hv.q, *k = hv.k, *v = hv.v, *a = hv.a, *dy = hv.dy;
+        float *ds = hv.ds, *dq = hv.dq, *dk = hv.dk, *dv = hv.dv;
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
             // dP[r0:r1, 0:r1] = dy[r0:r1] v[0:r1]^T

@@ -34,6 +34,7 @@
 #include "../../models/checkpoint.h"
 #include "../../models/sampler.h"
 #include "../checkpoint_tokenizer.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "../runner/best.h"
 #include "tune.h"
@@ -270,45 +271,70 @@ static void headers_free(Headers *h) {
     free(h->headers);
 }
 
+// index.json's header: what was generated from what, with which settings.
+static cJSON *index_json(const GenerateArgs *a, const char *ckpt, const char *kind, const Model *m,
+                         const char *tok_path, const char *single, int prompt_headers) {
+    cJSON *index = cJSON_CreateObject();
+    cJSON_AddStringToObject(index, "schema", "tunebench.generate.v1");
+    cJSON_AddStringToObject(index, "checkpoint", ckpt);
+    cJSON_AddStringToObject(index, "checkpoint_kind", tb_streq(kind, "best") ? "best" : "latest");
+    cJSON_AddStringToObject(index, "model", m->spec.name);
+    cJSON_AddStringToObject(index, "tokenizer", tok_path);
+    if (single) cJSON_AddStringToObject(index, "prompt", single);
+    else {
+        cJSON_AddStringToObject(index, "prompts_from", a->prompts_from);
+        cJSON_AddNumberToObject(index, "prompt_headers", prompt_headers);
+    }
+    cJSON_AddNumberToObject(index, "seed", (double)a->seed);
+    cJSON_AddNumberToObject(index, "temperature", a->sampler.temperature);
+    cJSON_AddNumberToObject(index, "top_k", a->sampler.top_k);
+    cJSON_AddNumberToObject(index, "top_p", a->sampler.top_p);
+    cJSON_AddNumberToObject(index, "max_tokens", a->max_tokens);
+    cJSON_AddStringToObject(index, "backend", a->backend);
+    return index;
+}
+
+// Prefills ids[0, nprompt) and samples up to cap tokens after them into ids,
+// stopping at end-of-tune; returns how many, and *stop says why it stopped.
+static int sample_tune(Model *m, Sampler *sampler, const Tokenizer *tok, int32_t *ids, int nprompt, int cap,
+                       float *logits, const char **stop) {
+    m->vt->decode_reset(m);
+    m->vt->prefill(m, ids, nprompt, logits);
+    int n = 0;
+    *stop = "length";
+    for (;;) {
+        int32_t next = sampler_sample(sampler, logits);
+        if (next == tok_eot_id(tok)) {
+            *stop = "end_of_tune";
+            break;
+        }
+        ids[nprompt + n++] = next;
+        if (n >= cap) break;
+        m->vt->decode_step(m, next, logits);
+    }
+    return n;
+}
+
 // ---------------------------------------------------------------- command
 int cmd_generate(int argc, char **argv) {
     GenerateArgs a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        tb_report();
-        return 2;
-    }
+    int rc = tb_command_start(parse_args(argc, argv, &a), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     // The checkpoint: the run's best (RUN.best/ beside RUN/) unless --checkpoint latest.
     char ckpt[4200];
     const char *kind = "latest";
     run_checkpoint_choose(a.ckpt, !(a.which && tb_streq(a.which, "latest")), ckpt, sizeof ckpt, &kind);
     const Backend *be = backend_by_name(a.backend);
-    if (!be) {
-        tb_report();
-        return 1;
-    }
+    if (!be) return tb_exit_runtime();
     Headers heads = {0};
-    if (a.prompts_from && read_prompts(a.prompts_from, a.seed, &heads)) {
-        tb_report();
-        return 1;
-    }
+    if (a.prompts_from && read_prompts(a.prompts_from, a.seed, &heads)) return tb_exit_runtime();
     char tok_path[4200];
     Tokenizer *tok = tokenizer_for_checkpoint(ckpt, a.tokenizer, "--tokenizer", tok_path, sizeof tok_path);
-    if (!tok) {
-        tb_report();
-        headers_free(&heads);
-        return 1;
-    }
-    Model *m = checkpoint_load(ckpt, be, NULL);
+    Model *m = tok ? checkpoint_load(ckpt, be, NULL) : NULL;
     if (!m) {
-        tb_report();
         tok_free(tok);
         headers_free(&heads);
-        return 1;
+        return tb_exit_runtime();
     }
     int status = 1;
     char *single = heads.count ? NULL : build_prompt(&a);
@@ -330,23 +356,7 @@ int cmd_generate(int argc, char **argv) {
     if (sampler_init(&sampler, &a.sampler, V, a.seed)) goto done;
     if (tb_mkdirs(a.out)) goto done;
 
-    index = cJSON_CreateObject();
-    cJSON_AddStringToObject(index, "schema", "tunebench.generate.v1");
-    cJSON_AddStringToObject(index, "checkpoint", ckpt);
-    cJSON_AddStringToObject(index, "checkpoint_kind", tb_streq(kind, "best") ? "best" : "latest");
-    cJSON_AddStringToObject(index, "model", m->spec.name);
-    cJSON_AddStringToObject(index, "tokenizer", tok_path);
-    if (single) cJSON_AddStringToObject(index, "prompt", single);
-    else {
-        cJSON_AddStringToObject(index, "prompts_from", a.prompts_from);
-        cJSON_AddNumberToObject(index, "prompt_headers", heads.count);
-    }
-    cJSON_AddNumberToObject(index, "seed", (double)a.seed);
-    cJSON_AddNumberToObject(index, "temperature", a.sampler.temperature);
-    cJSON_AddNumberToObject(index, "top_k", a.sampler.top_k);
-    cJSON_AddNumberToObject(index, "top_p", a.sampler.top_p);
-    cJSON_AddNumberToObject(index, "max_tokens", a.max_tokens);
-    cJSON_AddStringToObject(index, "backend", a.backend);
+    index = index_json(&a, ckpt, kind, m, tok_path, single, heads.count);
     cJSON *tunes = cJSON_AddArrayToObject(index, "tunes");
     double t_all = tb_now_seconds();
     for (int t = 0; t < a.n; t++) {
@@ -377,20 +387,8 @@ int cmd_generate(int argc, char **argv) {
 
         rng_seed(&sampler.rng, a.seed + (uint64_t)t);
         double t0 = tb_now_seconds();
-        m->vt->decode_reset(m);
-        m->vt->prefill(m, ids, nprompt, logits);
-        int n = 0;
-        const char *stop = "length";
-        for (;;) {
-            int32_t next = sampler_sample(&sampler, logits);
-            if (next == tok_eot_id(tok)) {
-                stop = "end_of_tune";
-                break;
-            }
-            ids[nprompt + n++] = next;
-            if (n >= cap) break;
-            m->vt->decode_step(m, next, logits);
-        }
+        const char *stop;
+        int n = sample_tune(m, &sampler, tok, ids, nprompt, cap, logits, &stop);
         double secs = tb_now_seconds() - t0;
         // The tune: the prompt, then what the model wrote, ending in a newline.
         size_t len = tok_decode(tok, ids + 1, (size_t)(nprompt - 1 + n), text, text_cap - 2);

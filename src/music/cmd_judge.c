@@ -9,6 +9,7 @@
 
 #include "judge.h"
 #include "judge_corrupt.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "music_eval.h"
 #include "music_stats.h"
@@ -438,15 +439,8 @@ static int run_validate(const JudgeArgs *a, const Judge *judges, int num_judges,
 
 int cmd_judge(int argc, char **argv) {
     JudgeArgs a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        tb_report();
-        return 2;
-    }
+    int rc = tb_command_start(parse_args(argc, argv, &a), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     const char *key = getenv(a.key_env);
     Judge judges[2];
     int num_judges = a.model2 ? 2 : 1;

@@ -383,6 +383,196 @@ static void usage(FILE *f) {
             STATS_PERMUTATIONS, STATS_SEED, STATS_ALPHA);
 }
 
+// The comparisons behind every table: the sets, the reference (ref, or -1),
+// each set's Holm-adjusted p-values against it, and the np pairs (pa[i],
+// pb[i]) of the other sets with their raw and Holm-adjusted p-values
+// (metric-major: [k * np + i]).
+typedef struct {
+    Set *sets;
+    int n, ref, np;
+    const char *reference;
+    double (*vs_ref)[MUSIC_NUM_METRICS];
+    const int *pa, *pb;
+    const double *pair_p, *pair_raw;
+} Comparison;
+
+// Set r's value of column c, marked where it differs from the reference.
+static const char *main_cell(const Comparison *cmp, int r, int c, int tex, char *buf, size_t cap) {
+    int sig = c < MUSIC_NUM_METRICS && cmp->vs_ref[r][c] < STATS_ALPHA;
+    cell_text(buf, cap, cmp->sets[r].cells[c], column_percent(c), tex, sig ? "*" : "");
+    return buf;
+}
+
+// Pair i's difference in metric k (percentage points for a share), marked
+// where significant; "--" where either side has no value.
+static const char *pair_cell(const Comparison *cmp, int i, int k, int tex, char *buf, size_t cap) {
+    double d = cmp->sets[cmp->pa[i]].cells[k].value - cmp->sets[cmp->pb[i]].cells[k].value;
+    const char *mark = cmp->pair_p[(size_t)k * cmp->np + i] < STATS_ALPHA ? "*" : "";
+    int pct = music_metric_info[k].percent;
+    if (isnan(d)) snprintf(buf, cap, "--");
+    else if (tex) snprintf(buf, cap, pct ? "$%+.1f^{%s}$" : "$%+.2f^{%s}$", pct ? 100 * d : d, mark);
+    else snprintf(buf, cap, pct ? "%+.1f%s" : "%+.2f%s", pct ? 100 * d : d, mark);
+    return buf;
+}
+
+// The main table: a row per set in Markdown, a column per set in LaTeX.
+static void main_tables(const Comparison *cmp, Text *md, Text *tex) {
+    Set *sets = cmp->sets;
+    int n = cmp->n;
+    const char *reference = cmp->reference, *mark_md = "*";
+    char c1[128];
+    put(md, "| set | tunes |");
+    for (int c = 0; c < NCOL; c++) put(md, " %s%s |", column_label(c), column_percent(c) ? " (%)" : "");
+    put(md, "\n|---|---:|");
+    for (int c = 0; c < NCOL; c++) put(md, "---:|");
+    put(md, "\n");
+    for (int r = 0; r < n; r++) {
+        put(md, "| %s | %d |", sets[r].name, sets[r].tunes);
+        for (int c = 0; c < NCOL; c++) put(md, " %s |", main_cell(cmp, r, c, 0, c1, sizeof c1));
+        put(md, "\n");
+    }
+    put(md,
+        "\nValues with their 95%% intervals: Wilson for shares of tunes, otherwise a bootstrap over tunes (%d "
+        "resamples, seed %u). %s: differs from %s (two-sided permutation test, %d relabellings of whole tunes, "
+        "Holm-adjusted over the sets, p < %g). Overlaps: bootstrap intervals, not tested. YL: Yang & Lerch (2020), "
+        "overlap and KL (nats) of the densities of distances within the validation tunes and between them and the "
+        "set, per feature; set-level, no interval.\n",
+        STATS_BOOTSTRAP_RESAMPLES, STATS_SEED, mark_md, reference, STATS_PERMUTATIONS, STATS_ALPHA);
+    // The LaTeX table is transposed (metrics as rows) so that it fits a page.
+    put(tex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n\\resizebox{\\linewidth}{!}{%%\n"
+              "\\begin{tabular}{l");
+    for (int r = 0; r < n; r++) put(tex, "r");
+    put(tex, "}\\hline\nmetric");
+    for (int r = 0; r < n; r++) put(tex, " & %s", sets[r].name);
+    put(tex, "\\\\\\hline\ntunes");
+    for (int r = 0; r < n; r++) put(tex, " & %d", sets[r].tunes);
+    put(tex, "\\\\\n");
+    for (int c = 0; c < NCOL; c++) {
+        put(tex, "%s%s", column_label(c), column_percent(c) ? " (\\%)" : "");
+        for (int r = 0; r < n; r++) put(tex, " & %s", main_cell(cmp, r, c, 1, c1, sizeof c1));
+        put(tex, "\\\\\n");
+    }
+    put(tex,
+        "\\hline\\end{tabular}}\n\\caption{Objective music metrics of generated tunes and of the real validation "
+        "tunes, scored by the same code (tunebench evaluate-music), with 95\\%% intervals: Wilson for shares of "
+        "tunes, otherwise a bootstrap over tunes (%d resamples). $^{*}$: differs from %s (two-sided permutation "
+        "test over whole tunes, %d relabellings, Holm-adjusted, $p<%g$). Overlaps compare per-tune histograms "
+        "with the validation set's (1 = identical); YL: Yang and Lerch's overlap and KL of intra- and inter-set "
+        "distance densities (set-level, no interval).}\n\\label{tab:music-metrics}\n\\end{table}\n",
+        STATS_BOOTSTRAP_RESAMPLES, reference, STATS_PERMUTATIONS, STATS_ALPHA);
+}
+
+static void figure_data(const Comparison *cmp, Text *dat) {
+    Set *sets = cmp->sets;
+    int n = cmp->n;
+    // ---- the figure's data: value, lo, hi (percent) of the share metrics
+    // that any set has, under a header line with their titles (a metric no
+    // set has, such as abc2midi's after --no-abc2midi, is left out).
+    static const int fig[] = {MUSIC_METRIC_checker_valid_rate, MUSIC_METRIC_abc2midi_valid_rate,
+                              MUSIC_METRIC_bar_consistency,    MUSIC_METRIC_notes_out_of_key,
+                              MUSIC_METRIC_bars_in_train,      MUSIC_METRIC_spans4_in_train};
+    int fig_used[sizeof fig / sizeof fig[0]];
+    put(dat, "set");
+    for (size_t k = 0; k < sizeof fig / sizeof fig[0]; k++) {
+        fig_used[k] = 0;
+        for (int r = 0; r < n; r++) fig_used[k] |= !isnan(sets[r].cells[fig[k]].value);
+        if (fig_used[k]) put(dat, " \"%s\" lo hi", music_metric_info[fig[k]].label);
+    }
+    put(dat, "\n");
+    for (int r = 0; r < n; r++) {
+        put(dat, "\"%s\"", sets[r].name);
+        for (size_t k = 0; k < sizeof fig / sizeof fig[0]; k++) {
+            if (!fig_used[k]) continue;
+            Cell c = sets[r].cells[fig[k]];
+            double v[3] = {c.value, c.lo, c.hi};
+            for (int i = 0; i < 3; i++)
+                if (isnan(v[i])) put(dat, " NaN");
+                else put(dat, " %.2f", 100 * v[i]);
+        }
+        put(dat, "\n");
+    }
+}
+
+// The differences between the pairs of generated sets, Markdown and LaTeX.
+static void pair_tables(const Comparison *cmp, Text *pmd, Text *ptex) {
+    Set *sets = cmp->sets;
+    int np = cmp->np;
+    const int *pa = cmp->pa, *pb = cmp->pb;
+    const char *mark_md = "*";
+    char c1[128];
+    put(pmd, "| pair |");
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++)
+        put(pmd, " %s%s |", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
+    put(pmd, "\n|---|");
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++) put(pmd, "---:|");
+    put(pmd, "\n");
+    put(ptex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n\\resizebox{\\linewidth}{!}{%%\n"
+               "\\begin{tabular}{l");
+    for (int i = 0; i < np; i++) put(ptex, "r");
+    put(ptex, "}\\hline\nmetric");
+    for (int i = 0; i < np; i++) put(ptex, " & %s$-$%s", sets[pa[i]].name, sets[pb[i]].name);
+    put(ptex, "\\\\\\hline\n");
+    for (int i = 0; i < np; i++) {
+        put(pmd, "| %s - %s |", sets[pa[i]].name, sets[pb[i]].name);
+        for (int k = 0; k < MUSIC_NUM_METRICS; k++) put(pmd, " %s |", pair_cell(cmp, i, k, 0, c1, sizeof c1));
+        put(pmd, "\n");
+    }
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
+        put(ptex, "%s%s", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
+        for (int i = 0; i < np; i++) put(ptex, " & %s", pair_cell(cmp, i, k, 1, c1, sizeof c1));
+        put(ptex, "\\\\\n");
+    }
+    put(pmd, "\nDifferences (first minus second; pp: percentage points). %s: significant (two-sided permutation "
+              "test, %d relabellings of whole tunes, Holm-adjusted over the %d pairs, p < %g).\n",
+        mark_md, STATS_PERMUTATIONS, np, STATS_ALPHA);
+    put(ptex,
+        "\\hline\\end{tabular}}\n\\caption{Differences between the generated sets (first minus second; pp: "
+        "percentage points). $^{*}$: significant by a two-sided permutation test over whole tunes (%d "
+        "relabellings), Holm-adjusted over the %d pairs, $p<%g$.}\n\\label{tab:music-pairs}\n\\end{table}\n",
+        STATS_PERMUTATIONS, np, STATS_ALPHA);
+}
+
+// Every p-value, for the _tests.json file.
+static cJSON *tests_json(const Comparison *cmp) {
+    Set *sets = cmp->sets;
+    int n = cmp->n, ref = cmp->ref, np = cmp->np;
+    const char *reference = cmp->reference;
+    const int *pa = cmp->pa, *pb = cmp->pb;
+    const double *pair_p = cmp->pair_p, *pair_raw = cmp->pair_raw;
+    cJSON *tests = cJSON_CreateObject();
+    cJSON_AddStringToObject(tests, "schema", "tunebench.music_tests.v1");
+    cJSON_AddStringToObject(tests, "reference", reference);
+    cJSON_AddNumberToObject(tests, "permutations", STATS_PERMUTATIONS);
+    cJSON_AddNumberToObject(tests, "seed", STATS_SEED);
+    cJSON_AddNumberToObject(tests, "alpha", STATS_ALPHA);
+    cJSON *list = cJSON_AddArrayToObject(tests, "tests");
+    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
+        for (int r = 0; r < n; r++) {
+            if (r == ref || ref < 0) continue;
+            cJSON *t = cJSON_CreateObject();
+            cJSON_AddStringToObject(t, "metric", music_metric_info[k].id);
+            cJSON_AddStringToObject(t, "a", sets[r].name);
+            cJSON_AddStringToObject(t, "b", reference);
+            cJSON_AddNumberToObject(t, "difference", sets[r].cells[k].value - sets[ref].cells[k].value);
+            cJSON_AddNumberToObject(t, "p_holm", cmp->vs_ref[r][k]);
+            cJSON_AddBoolToObject(t, "significant", cmp->vs_ref[r][k] < STATS_ALPHA);
+            cJSON_AddItemToArray(list, t);
+        }
+        for (int i = 0; i < np; i++) {
+            cJSON *t = cJSON_CreateObject();
+            cJSON_AddStringToObject(t, "metric", music_metric_info[k].id);
+            cJSON_AddStringToObject(t, "a", sets[pa[i]].name);
+            cJSON_AddStringToObject(t, "b", sets[pb[i]].name);
+            cJSON_AddNumberToObject(t, "difference", sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value);
+            cJSON_AddNumberToObject(t, "p", pair_raw[(size_t)k * np + i]);
+            cJSON_AddNumberToObject(t, "p_holm", pair_p[(size_t)k * np + i]);
+            cJSON_AddBoolToObject(t, "significant", pair_p[(size_t)k * np + i] < STATS_ALPHA);
+            cJSON_AddItemToArray(list, t);
+        }
+    }
+    return tests;
+}
+
 int cmd_music_table(int argc, char **argv) {
     const char *out = NULL, *generation = NULL, *reference = "validation", *claim_a = NULL;
     Set sets[MAX_SETS];
@@ -451,158 +641,12 @@ int cmd_music_table(int argc, char **argv) {
         stats_holm(p, np);
     }
 
+    Comparison cmp = {sets, n, ref, np, reference, vs_ref, pa, pb, pair_p, pair_raw};
     Text md = {0}, tex = {0}, dat = {0}, pmd = {0}, ptex = {0};
-    char c1[128];
-    const char *mark_md = "*", *mark_tex = "*";
-    // ---- the main table
-    put(&md, "| set | tunes |");
-    for (int c = 0; c < NCOL; c++) put(&md, " %s%s |", column_label(c), column_percent(c) ? " (%)" : "");
-    put(&md, "\n|---|---:|");
-    for (int c = 0; c < NCOL; c++) put(&md, "---:|");
-    put(&md, "\n");
-    for (int r = 0; r < n; r++) {
-        put(&md, "| %s | %d |", sets[r].name, sets[r].tunes);
-        for (int c = 0; c < NCOL; c++) {
-            int sig = c < MUSIC_NUM_METRICS && vs_ref[r][c] < STATS_ALPHA;
-            cell_text(c1, sizeof c1, sets[r].cells[c], column_percent(c), 0, sig ? mark_md : "");
-            put(&md, " %s |", c1);
-        }
-        put(&md, "\n");
-    }
-    put(&md,
-        "\nValues with their 95%% intervals: Wilson for shares of tunes, otherwise a bootstrap over tunes (%d "
-        "resamples, seed %u). %s: differs from %s (two-sided permutation test, %d relabellings of whole tunes, "
-        "Holm-adjusted over the sets, p < %g). Overlaps: bootstrap intervals, not tested. YL: Yang & Lerch (2020), "
-        "overlap and KL (nats) of the densities of distances within the validation tunes and between them and the "
-        "set, per feature; set-level, no interval.\n",
-        STATS_BOOTSTRAP_RESAMPLES, STATS_SEED, mark_md, reference, STATS_PERMUTATIONS, STATS_ALPHA);
-    // The LaTeX table is transposed (metrics as rows) so that it fits a page.
-    put(&tex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n\\resizebox{\\linewidth}{!}{%%\n"
-              "\\begin{tabular}{l");
-    for (int r = 0; r < n; r++) put(&tex, "r");
-    put(&tex, "}\\hline\nmetric");
-    for (int r = 0; r < n; r++) put(&tex, " & %s", sets[r].name);
-    put(&tex, "\\\\\\hline\ntunes");
-    for (int r = 0; r < n; r++) put(&tex, " & %d", sets[r].tunes);
-    put(&tex, "\\\\\n");
-    for (int c = 0; c < NCOL; c++) {
-        put(&tex, "%s%s", column_label(c), column_percent(c) ? " (\\%)" : "");
-        for (int r = 0; r < n; r++) {
-            int sig = c < MUSIC_NUM_METRICS && vs_ref[r][c] < STATS_ALPHA;
-            cell_text(c1, sizeof c1, sets[r].cells[c], column_percent(c), 1, sig ? mark_tex : "");
-            put(&tex, " & %s", c1);
-        }
-        put(&tex, "\\\\\n");
-    }
-    put(&tex,
-        "\\hline\\end{tabular}}\n\\caption{Objective music metrics of generated tunes and of the real validation "
-        "tunes, scored by the same code (tunebench evaluate-music), with 95\\%% intervals: Wilson for shares of "
-        "tunes, otherwise a bootstrap over tunes (%d resamples). $^{*}$: differs from %s (two-sided permutation "
-        "test over whole tunes, %d relabellings, Holm-adjusted, $p<%g$). Overlaps compare per-tune histograms "
-        "with the validation set's (1 = identical); YL: Yang and Lerch's overlap and KL of intra- and inter-set "
-        "distance densities (set-level, no interval).}\n\\label{tab:music-metrics}\n\\end{table}\n",
-        STATS_BOOTSTRAP_RESAMPLES, reference, STATS_PERMUTATIONS, STATS_ALPHA);
-    // ---- the figure's data: value, lo, hi (percent) of the share metrics
-    // that any set has, under a header line with their titles (a metric no
-    // set has, such as abc2midi's after --no-abc2midi, is left out).
-    static const int fig[] = {MUSIC_METRIC_checker_valid_rate, MUSIC_METRIC_abc2midi_valid_rate,
-                              MUSIC_METRIC_bar_consistency,    MUSIC_METRIC_notes_out_of_key,
-                              MUSIC_METRIC_bars_in_train,      MUSIC_METRIC_spans4_in_train};
-    int fig_used[sizeof fig / sizeof fig[0]];
-    put(&dat, "set");
-    for (size_t k = 0; k < sizeof fig / sizeof fig[0]; k++) {
-        fig_used[k] = 0;
-        for (int r = 0; r < n; r++) fig_used[k] |= !isnan(sets[r].cells[fig[k]].value);
-        if (fig_used[k]) put(&dat, " \"%s\" lo hi", music_metric_info[fig[k]].label);
-    }
-    put(&dat, "\n");
-    for (int r = 0; r < n; r++) {
-        put(&dat, "\"%s\"", sets[r].name);
-        for (size_t k = 0; k < sizeof fig / sizeof fig[0]; k++) {
-            if (!fig_used[k]) continue;
-            Cell c = sets[r].cells[fig[k]];
-            double v[3] = {c.value, c.lo, c.hi};
-            for (int i = 0; i < 3; i++)
-                if (isnan(v[i])) put(&dat, " NaN");
-                else put(&dat, " %.2f", 100 * v[i]);
-        }
-        put(&dat, "\n");
-    }
-    // ---- the pairs
-    put(&pmd, "| pair |");
-    for (int k = 0; k < MUSIC_NUM_METRICS; k++)
-        put(&pmd, " %s%s |", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
-    put(&pmd, "\n|---|");
-    for (int k = 0; k < MUSIC_NUM_METRICS; k++) put(&pmd, "---:|");
-    put(&pmd, "\n");
-    put(&ptex, "%% written by tunebench music-table\n\\begin{table}[t]\\centering\\small\n\\resizebox{\\linewidth}{!}{%%\n"
-               "\\begin{tabular}{l");
-    for (int i = 0; i < np; i++) put(&ptex, "r");
-    put(&ptex, "}\\hline\nmetric");
-    for (int i = 0; i < np; i++) put(&ptex, " & %s$-$%s", sets[pa[i]].name, sets[pb[i]].name);
-    put(&ptex, "\\\\\\hline\n");
-    for (int i = 0; i < np; i++) {
-        put(&pmd, "| %s - %s |", sets[pa[i]].name, sets[pb[i]].name);
-        for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
-            double d = sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value;
-            int sig = pair_p[(size_t)k * np + i] < STATS_ALPHA;
-            if (isnan(d)) put(&pmd, " -- |");
-            else put(&pmd, music_metric_info[k].percent ? " %+.1f%s |" : " %+.2f%s |",
-                     music_metric_info[k].percent ? 100 * d : d, sig ? mark_md : "");
-        }
-        put(&pmd, "\n");
-    }
-    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
-        put(&ptex, "%s%s", music_metric_info[k].label, music_metric_info[k].percent ? " (pp)" : "");
-        for (int i = 0; i < np; i++) {
-            double d = sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value;
-            int sig = pair_p[(size_t)k * np + i] < STATS_ALPHA;
-            if (isnan(d)) put(&ptex, " & --");
-            else put(&ptex, music_metric_info[k].percent ? " & $%+.1f^{%s}$" : " & $%+.2f^{%s}$",
-                     music_metric_info[k].percent ? 100 * d : d, sig ? mark_tex : "");
-        }
-        put(&ptex, "\\\\\n");
-    }
-    put(&pmd, "\nDifferences (first minus second; pp: percentage points). %s: significant (two-sided permutation "
-              "test, %d relabellings of whole tunes, Holm-adjusted over the %d pairs, p < %g).\n",
-        mark_md, STATS_PERMUTATIONS, np, STATS_ALPHA);
-    put(&ptex,
-        "\\hline\\end{tabular}}\n\\caption{Differences between the generated sets (first minus second; pp: "
-        "percentage points). $^{*}$: significant by a two-sided permutation test over whole tunes (%d "
-        "relabellings), Holm-adjusted over the %d pairs, $p<%g$.}\n\\label{tab:music-pairs}\n\\end{table}\n",
-        STATS_PERMUTATIONS, np, STATS_ALPHA);
-    // ---- every p-value
-    cJSON *tests = cJSON_CreateObject();
-    cJSON_AddStringToObject(tests, "schema", "tunebench.music_tests.v1");
-    cJSON_AddStringToObject(tests, "reference", reference);
-    cJSON_AddNumberToObject(tests, "permutations", STATS_PERMUTATIONS);
-    cJSON_AddNumberToObject(tests, "seed", STATS_SEED);
-    cJSON_AddNumberToObject(tests, "alpha", STATS_ALPHA);
-    cJSON *list = cJSON_AddArrayToObject(tests, "tests");
-    for (int k = 0; k < MUSIC_NUM_METRICS; k++) {
-        for (int r = 0; r < n; r++) {
-            if (r == ref || ref < 0) continue;
-            cJSON *t = cJSON_CreateObject();
-            cJSON_AddStringToObject(t, "metric", music_metric_info[k].id);
-            cJSON_AddStringToObject(t, "a", sets[r].name);
-            cJSON_AddStringToObject(t, "b", reference);
-            cJSON_AddNumberToObject(t, "difference", sets[r].cells[k].value - sets[ref].cells[k].value);
-            cJSON_AddNumberToObject(t, "p_holm", vs_ref[r][k]);
-            cJSON_AddBoolToObject(t, "significant", vs_ref[r][k] < STATS_ALPHA);
-            cJSON_AddItemToArray(list, t);
-        }
-        for (int i = 0; i < np; i++) {
-            cJSON *t = cJSON_CreateObject();
-            cJSON_AddStringToObject(t, "metric", music_metric_info[k].id);
-            cJSON_AddStringToObject(t, "a", sets[pa[i]].name);
-            cJSON_AddStringToObject(t, "b", sets[pb[i]].name);
-            cJSON_AddNumberToObject(t, "difference", sets[pa[i]].cells[k].value - sets[pb[i]].cells[k].value);
-            cJSON_AddNumberToObject(t, "p", pair_raw[(size_t)k * np + i]);
-            cJSON_AddNumberToObject(t, "p_holm", pair_p[(size_t)k * np + i]);
-            cJSON_AddBoolToObject(t, "significant", pair_p[(size_t)k * np + i] < STATS_ALPHA);
-            cJSON_AddItemToArray(list, t);
-        }
-    }
+    main_tables(&cmp, &md, &tex);
+    figure_data(&cmp, &dat);
+    pair_tables(&cmp, &pmd, &ptex);
+    cJSON *tests = tests_json(&cmp);
 
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", out);

@@ -38,6 +38,35 @@ static const cJSON *find_tune(const cJSON *tunes, const char *file) {
     return NULL;
 }
 
+// One row of a metrics table: the JSON field, its label, and whether it is a
+// share shown as a percentage.
+typedef struct {
+    const char *name, *label;
+    int percent;
+} MetricRow;
+
+static const MetricRow summary_rows[] = {
+    {"tunes", "tunes", 0},
+    {"checker_valid_rate", "valid (our checker)", 1},
+    {"abc2midi_valid_rate", "valid (abc2midi)", 1},
+    {"bar_consistency", "bars matching the meter", 1},
+    {"key_consistency", "notes in the key", 1},
+    {"pitch_class_entropy", "pitch-class entropy (bits)", 0},
+    {"control_s_match", "S: control code kept", 1},
+    {"bars_in_train", "bars seen in training", 1},
+};
+static const MetricRow tune_rows[] = {
+    {"checker_valid", "valid (our checker)", 0},
+    {"abc2midi_valid", "valid (abc2midi)", 0},
+    {"bar_consistency", "bars matching the meter", 1},
+    {"key_consistency", "notes in the key", 1},
+    {"pitch_class_entropy", "pitch-class entropy", 0},
+    {"bars", "bars", 0},
+    {"pitch_range", "range (semitones)", 0},
+    {"control_s_match", "S: kept", 0},
+    {"bars_in_train", "bars seen in training", 1},
+};
+
 static void metric_cell(FILE *f, const cJSON *o, const char *name, const char *label, int percent) {
     const cJSON *v = cJSON_GetObjectItem(o, name);
     fprintf(f, "<tr><th>%s</th><td>", label);
@@ -49,18 +78,13 @@ static void metric_cell(FILE *f, const cJSON *o, const char *name, const char *l
     fputs("</td></tr>\n", f);
 }
 
-static void summary_table(FILE *f, const cJSON *s) {
-    fputs("<table class=summary>\n", f);
-    metric_cell(f, s, "tunes", "tunes", 0);
-    metric_cell(f, s, "checker_valid_rate", "valid (our checker)", 1);
-    metric_cell(f, s, "abc2midi_valid_rate", "valid (abc2midi)", 1);
-    metric_cell(f, s, "bar_consistency", "bars matching the meter", 1);
-    metric_cell(f, s, "key_consistency", "notes in the key", 1);
-    metric_cell(f, s, "pitch_class_entropy", "pitch-class entropy (bits)", 0);
-    metric_cell(f, s, "control_s_match", "S: control code kept", 1);
-    metric_cell(f, s, "bars_in_train", "bars seen in training", 1);
+// A <table class=CLS> of the rows' values in o.
+static void metric_table(FILE *f, const char *cls, const cJSON *o, const MetricRow *rows, size_t n) {
+    fprintf(f, "<table class=%s>\n", cls);
+    for (size_t i = 0; i < n; i++) metric_cell(f, o, rows[i].name, rows[i].label, rows[i].percent);
     fputs("</table>\n", f);
 }
+
 
 // Writes one set's section; returns the number of links it checked missing.
 static int write_set(FILE *f, const char *root, const char *set) {
@@ -80,7 +104,9 @@ static int write_set(FILE *f, const char *root, const char *set) {
     fputs("\">\n<h2>", f);
     html_text(f, set);
     fputs("</h2>\n", f);
-    if (metrics) summary_table(f, cJSON_GetObjectItem(metrics, "summary"));
+    if (metrics)
+        metric_table(f, "summary", cJSON_GetObjectItem(metrics, "summary"), summary_rows,
+                     sizeof summary_rows / sizeof summary_rows[0]);
     else fputs("<p class=bad>no metrics.json for this set</p>\n", f);
     const cJSON *tunes = metrics ? cJSON_GetObjectItem(metrics, "tunes") : NULL;
 
@@ -137,17 +163,7 @@ static int write_set(FILE *f, const char *root, const char *set) {
             }
             fputs("</p>\n", f);
             if (m) {
-                fputs("<table class=metrics>\n", f);
-                metric_cell(f, m, "checker_valid", "valid (our checker)", 0);
-                metric_cell(f, m, "abc2midi_valid", "valid (abc2midi)", 0);
-                metric_cell(f, m, "bar_consistency", "bars matching the meter", 1);
-                metric_cell(f, m, "key_consistency", "notes in the key", 1);
-                metric_cell(f, m, "pitch_class_entropy", "pitch-class entropy", 0);
-                metric_cell(f, m, "bars", "bars", 0);
-                metric_cell(f, m, "pitch_range", "range (semitones)", 0);
-                metric_cell(f, m, "control_s_match", "S: kept", 0);
-                metric_cell(f, m, "bars_in_train", "bars seen in training", 1);
-                fputs("</table>\n", f);
+                metric_table(f, "metrics", m, tune_rows, sizeof tune_rows / sizeof tune_rows[0]);
                 const cJSON *issues = cJSON_GetObjectItem(m, "checker_issues");
                 if (cJSON_GetArraySize(issues) > 0) {
                     fputs("<details><summary>checker</summary><pre>", f);

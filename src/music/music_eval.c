@@ -28,10 +28,6 @@ static void split_one(const char *text, size_t len, void *vctx) {
     s->fn(text, len, s->source, s->index++, s->ctx);
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int for_each_in_file(const char *path, const char *source, MusicTuneFn fn, void *ctx) {
     size_t len;
     char *text = tb_read_file(path, &len);
@@ -47,33 +43,18 @@ int music_for_each_tune(const char *path, MusicTuneFn fn, void *ctx) {
         if (!tb_file_exists(path)) return tb_error("%s: no such file or folder of ABC tunes", path);
         return for_each_in_file(path, path, fn, ctx);
     }
-    DIR *d = opendir(path);
-    if (!d) return tb_error("%s: cannot open the folder", path);
-    char **names = NULL;
-    int count = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".abc") != 0) continue;
-        if (count == cap) {
-            cap = cap ? 2 * cap : 64;
-            names = realloc(names, (size_t)cap * sizeof *names);
-            if (!names) tb_die("out of memory listing %s", path);
-        }
-        names[count++] = tb_strdup(e->d_name);
-    }
-    closedir(d);
-    if (count > 1) qsort(names, (size_t)count, sizeof *names, cmp_str);  // names is NULL when count is 0
+    size_t count;
+    char **names = tb_list_dir(path, ".abc", &count);
+    if (!names) return tb_error("%s: cannot open the folder", path);
     int tunes = 0, rc = 0;
-    for (int i = 0; i < count; i++) {
+    for (size_t i = 0; i < count; i++) {
         char full[4096];
         snprintf(full, sizeof full, "%s/%s", path, names[i]);
         int n = rc ? 0 : for_each_in_file(full, names[i], fn, ctx);
         if (n < 0) rc = -1;
         else tunes += n;
-        free(names[i]);
     }
-    free(names);
+    tb_free_names(names, count);
     if (rc) return -1;
     if (tunes == 0) return tb_error("%s: no tunes in *.abc files there", path);
     return tunes;

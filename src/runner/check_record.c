@@ -94,11 +94,7 @@ static int check_epochs(const char *path, const cJSON *r) {
 
 // model.arch names an architecture of this build's registry (the schema
 // leaves the list to models/architectures.def).
-static int check_architecture(const char *path) {
-    char *text = tb_read_file(path, NULL);
-    cJSON *r = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!r) return tb_error("%s: cannot read it as JSON", path);
+static int check_architecture(const char *path, const cJSON *r) {
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "model"), "arch");
     int rc = 0;
     if (!cJSON_IsString(arch) || !model_arch_find(arch->valuestring)) {
@@ -106,17 +102,12 @@ static int check_architecture(const char *path) {
         snprintf(why, sizeof why, "%s", cJSON_IsString(arch) ? tb_last_error() : "it is missing");
         rc = tb_error("%s: model.arch: %s", path, why);
     }
-    cJSON_Delete(r);
     return rc;
 }
 
 // A completed run has trained, validated, measured and sampled, its curve is
 // whole, and its epochs follow from its steps.
-static int check_completed(const char *path) {
-    char *text = tb_read_file(path, NULL);
-    cJSON *r = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!r) return tb_error("%s: cannot read it as JSON", path);
+static int check_completed(const char *path, const cJSON *r) {
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "identity"), "status");
     int rc = 0;
     if (!cJSON_IsString(status) || strcmp(status->valuestring, "completed") != 0)
@@ -130,6 +121,17 @@ static int check_completed(const char *path) {
         rc = tb_error("%s: a completed run with no median step time", path);
     else
         rc = check_curve_rows(path, r) ? -1 : check_epochs(path, r);
+    return rc;
+}
+
+// What the schema leaves out: the architecture, and with --completed the
+// completed run's own checks.
+static int check_beyond_schema(const char *path, int completed) {
+    char *text = tb_read_file(path, NULL);
+    cJSON *r = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!r) return tb_error("%s: cannot read it as JSON", path);
+    int rc = check_architecture(path, r) || (completed && check_completed(path, r)) ? -1 : 0;
     cJSON_Delete(r);
     return rc;
 }
@@ -156,8 +158,7 @@ int cmd_check_record(int argc, char **argv) {
             continue;
         }
         files++;
-        if (schema_validate_file(argv[i], schema) || check_architecture(argv[i]) ||
-            (completed && check_completed(argv[i]))) {
+        if (schema_validate_file(argv[i], schema) || check_beyond_schema(argv[i], completed)) {
             tb_report();
             bad++;
         } else {

@@ -87,7 +87,12 @@ typedef struct Run {
 // What ended the loop (or the final phase).
 typedef enum { END_COMPLETED, END_INTERRUPTED, END_DIVERGED, END_ERROR } RunEnd;
 
-// train.c
+// train_loop.c
+// The steps from run->start_step; *last_step is the last one done.
+RunEnd train_loop(Run *run, int *last_step);
+// Mean loss (nats per token) and bits per byte over the validation windows
+// the config asks for, as of `step`.
+int run_evaluate_val(Run *run, int step, double *loss, double *bpb, long long *tokens);
 // Wall seconds of the run so far, earlier segments included.
 double run_wall_seconds(const Run *run);
 // The model and everything a resume needs, as of `step`, into dir.

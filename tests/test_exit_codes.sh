@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test_exit_codes.sh: lib/command.h's convention, held by the commands that
+# share its preamble (bench, generate, judge, plot_data, make_tables):
+# 0 for --help, 2 for a usage error, 1 for a runtime error such as an unknown
+# backend or model; a runtime error is one line on stderr.
+set -u
+cd "$(dirname "$0")/.."
+build=$(printf '%s' "${MAKEFLAGS:-}" | grep -o 'BUILD=[^ ]*' | head -n 1 | cut -d= -f2)
+build=${build:-build}
+bin=$build/tunebench
+tmp=$(mktemp -d /tmp/tb_test_exit_codes_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0
+# exits CODE DESCRIPTION COMMAND...: COMMAND exits CODE; a runtime error
+# printed exactly one line on stderr, a usage error at least one (the usage).
+exits() {
+  local want=$1 what=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" = "$want" ] && case $want in 0) true ;; 1) [ "$lines" = 1 ] ;; *) [ "$lines" -ge 1 ] ;; esac; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL test_exit_codes: $what: exit $rc (want $want), $lines stderr lines"
+    head -n 3 "$tmp/err"; fi
+}
+exits 0 "bench --help" "$bin" bench --help
+exits 2 "bench: an unknown flag" "$bin" bench --bogus
+exits 1 "bench: an unknown backend" "$bin" bench --model tiny-gpt2 --backend nope
+exits 1 "bench: an unknown model" "$bin" bench --model no-such-model
+exits 1 "bench: --seq past the model's context" "$bin" bench --model tiny-gpt2 --seq 100000
+exits 0 "generate --help" "$bin" generate --help
+exits 2 "generate: an unknown flag" "$bin" generate --bogus
+exits 2 "generate: a required flag missing" "$bin" generate --out "$tmp/g"
+exits 1 "generate: an unknown backend" "$bin" generate --ckpt "$tmp/none" --out "$tmp/g" --backend nope
+exits 0 "judge --help" "$bin" judge --help
+exits 2 "judge: an unknown flag" "$bin" judge --bogus
+mkdir -p "$tmp/empty"
+exits 2 "plot_data: wrong arguments" "$build/plot_data" only-one
+exits 1 "plot_data: no records" "$build/plot_data" "$tmp/empty" "$tmp/plots"
+exits 2 "make_tables: wrong arguments" "$build/make_tables" only-one
+exits 1 "make_tables: no records" "$build/make_tables" "$tmp/empty" "$tmp/tables"
+echo "test_exit_codes: $passed passed, $failed failed"
+[ "$failed" = 0 ]
