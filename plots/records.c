@@ -249,7 +249,7 @@ int records_load(RecordSet *set, const char *dir) {
     }
     closedir(top);
     // Group by experiment (sorted by name), then choose within each group.
-    qsort(all, (size_t)n, sizeof *all, compare_candidate_experiment);
+    if (n > 0) qsort(all, (size_t)n, sizeof *all, compare_candidate_experiment);  // all is NULL when none
     for (int i = 0; i < n && !rc;) {
         const char *name = records_str(all[i].root, "identity.experiment", "");
         int j = i + 1;

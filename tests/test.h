@@ -66,4 +66,17 @@ static inline int test_summary(const char *name) {
     return test_failed ? 1 : 0;
 }
 
+// The tunebench binary of the build a test program belongs to:
+// <build>/tunebench for <build>/tests/test_x (build/tunebench otherwise), so
+// that the sanitizer build's tests run the sanitizer build's binary.
+#define TEST_TUNEBENCH_CAP 512
+static inline char *test_tunebench(void) {
+    static char path[TEST_TUNEBENCH_CAP] = "build/tunebench";
+    return path;
+}
+static inline void test_find_tunebench(const char *argv0) {
+    const char *tests_dir = strstr(argv0, "/tests/");
+    if (tests_dir) snprintf(test_tunebench(), TEST_TUNEBENCH_CAP, "%.*s/tunebench", (int)(tests_dir - argv0), argv0);
+}
+
 #endif

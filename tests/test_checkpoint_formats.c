@@ -107,7 +107,7 @@ static void test_old_layout_resumes(void) {
 
 static int run(const char *args) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "build/tunebench %s >%s/out.txt 2>%s/err.txt", args, root, root);
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>%s/err.txt", test_tunebench(), args, root, root);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -202,7 +202,9 @@ static void test_export(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    test_find_tunebench(argv[0]);
     omp_set_num_threads(1);  // the fixture's steps ran on one thread
     snprintf(root, sizeof root, "/tmp/tb_test_ckpt_formats.%d", (int)getpid());
     CHECK(tb_mkdirs(root) == 0, "mkdirs: %s", tb_last_error());

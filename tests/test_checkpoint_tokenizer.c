@@ -26,7 +26,7 @@ static char root[256];
 // Runs `build/tunebench ARGS`, stderr to root/err.txt; returns the exit status.
 static int run(const char *args) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "build/tunebench %s >%s/out.txt 2>%s/err.txt", args, root, root);
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>%s/err.txt", test_tunebench(), args, root, root);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -242,7 +242,9 @@ static void test_commands(void) {
     CHECK(run(args) != 0 && err_has("carries no tokenizer"), "score --text of a checkpoint without a tokenizer");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    test_find_tunebench(argv[0]);
     snprintf(root, sizeof root, "/tmp/tb_test_ckpt_tok.%d", (int)getpid());
     CHECK(tb_mkdirs(root) == 0, "mkdirs: %s", tb_last_error());
     CHECK(tb_file_exists(VOCAB_A) && tb_file_exists(VOCAB_B) && tb_file_exists(SHARD_A),

@@ -29,7 +29,9 @@ static double num(const cJSON *o, const char *k) {
     return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    test_find_tunebench(argv[0]);
     snprintf(root, sizeof root, "/tmp/tb_test_evalcli.%d", (int)getpid());
     tb_mkdirs(root);
     Tokenizer *tok = tok_new_bytes();
@@ -39,7 +41,7 @@ int main(void) {
     rng_seed(&r, 4);
     for (int i = 0; i < N; i++) tokens[i] = (uint16_t)(i % 20 == 19 ? TOK_EOT_ID : 'a' + rng_below(&r, 26));
     ShardHeader h = {SHARD_VERSION, (uint32_t)V, (uint64_t)N, tok_hash(tok), TOK_EOT_ID, 4};
-    char shard[512], other[512], ckpt[512], ids[512], cmd[2048];
+    char shard[512], other[512], ckpt[512], ids[512], cmd[4096];
     snprintf(shard, sizeof shard, "%s/val.bin", root);
     CHECK(shard_write(shard, &h, tokens) == 0, "shard_write: %s", tb_last_error());
     h.tokenizer_hash ^= 1;
@@ -60,7 +62,7 @@ int main(void) {
     evaluate_tokens(m, tokens, N, bytes, &opt, &ref, nats);
 
     int status;
-    snprintf(cmd, sizeof cmd, "build/tunebench eval --ckpt %s --data %s --batch 4", ckpt, shard);
+    snprintf(cmd, sizeof cmd, "%s eval --ckpt %s --data %s --batch 4", test_tunebench(), ckpt, shard);
     cJSON *o = run_json(cmd, &status);
     CHECK(status == 0 && o, "eval failed (status %d)", status);
     float got[3] = {(float)num(o, "loss"), (float)num(o, "bpb"), (float)num(o, "tokens")};
@@ -72,7 +74,7 @@ int main(void) {
     FILE *f = fopen(ids, "w");
     for (int i = 0; i < N; i++) fprintf(f, i % 10 == 9 ? "%d\n" : "%d ", tokens[i]);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "build/tunebench score --ckpt %s --ids %s", ckpt, ids);
+    snprintf(cmd, sizeof cmd, "%s score --ckpt %s --ids %s", test_tunebench(), ckpt, ids);
     o = run_json(cmd, &status);
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "logprobs");
     CHECK(status == 0 && cJSON_GetArraySize(lp) == N - 1, "score: status %d, %d logprobs", status,
@@ -87,14 +89,14 @@ int main(void) {
     cJSON_Delete(o);
 
     // Refusals: a shard made by another tokenizer; an id out of the vocabulary; junk.
-    snprintf(cmd, sizeof cmd, "build/tunebench eval --ckpt %s --data %s --vocab bytes 2>&1", ckpt, other);
+    snprintf(cmd, sizeof cmd, "%s eval --ckpt %s --data %s --vocab bytes 2>&1", test_tunebench(), ckpt, other);
     o = run_json(cmd, &status);
     CHECK(status != 0, "eval of a shard of another tokenizer succeeded");
     cJSON_Delete(o);
     f = fopen(ids, "w");
     fprintf(f, "1 2 3 999\n");
     fclose(f);
-    snprintf(cmd, sizeof cmd, "build/tunebench score --ckpt %s --ids %s 2>/dev/null", ckpt, ids);
+    snprintf(cmd, sizeof cmd, "%s score --ckpt %s --ids %s 2>/dev/null", test_tunebench(), ckpt, ids);
     run_json(cmd, &status);
     CHECK(status != 0, "score accepted an id outside the vocabulary");
     f = fopen(ids, "w");
@@ -118,13 +120,13 @@ int main(void) {
     free(raw);
     for (int pass = 0; pass < 2; pass++) {
         const char *needle = pass == 0 ? "does not match the checksum" : "non-finite";
-        snprintf(cmd, sizeof cmd, "build/tunebench eval --ckpt %s --data %s --batch 4 2>%s", ckpt, shard, err);
+        snprintf(cmd, sizeof cmd, "%s eval --ckpt %s --data %s --batch 4 2>%s", test_tunebench(), ckpt, shard, err);
         run_json(cmd, &status);
         char *text = tb_read_file(err, NULL);
         CHECK(status != 0 && text && strstr(text, needle) && strstr(text, weights), "eval of a checkpoint with %s: %s",
               pass == 0 ? "a flipped byte" : "a NaN weight", text ? text : "(no error)");
         free(text);
-        snprintf(cmd, sizeof cmd, "build/tunebench score --ckpt %s --ids %s 2>%s", ckpt, ids, err);
+        snprintf(cmd, sizeof cmd, "%s score --ckpt %s --ids %s 2>%s", test_tunebench(), ckpt, ids, err);
         run_json(cmd, &status);
         text = tb_read_file(err, NULL);
         CHECK(status != 0 && text && strstr(text, needle) && strstr(text, weights), "score of a checkpoint with %s: %s",
