@@ -100,10 +100,11 @@ void run_closing_lines(Run *run, int last_step) {
                   last_step, reason && tb_streq(reason, "patience") ? " (stopped by eval.patience)" : "", wall,
                   cJSON_IsNumber(tl) ? tl->valuedouble : NAN, last_step, cJSON_IsNumber(vl) ? vl->valuedouble : NAN,
                   cJSON_IsNumber(vb) ? vb->valuedouble : NAN, best);
-    char results[1100];
-    snprintf(results, sizeof results, "%s/%s", run->cfg.results_dir, run->cfg.experiment);
+    // The plots read a results folder (one subfolder per experiment) and
+    // draw into its report/; generate takes the record (its best checkpoint,
+    // which carries its tokenizer).
     progress_note(&run->progress, "record %s, checkpoint %s; next: tunebench check-record %s, "
-                  "make plots RECORDS=%s PLOTS_OUT=plots/mine, tunebench generate --ckpt %s --tokenizer %s/%s "
-                  "--out generated/%s", run->record_path, run->run_dir, run->record_path, results, run->record_path,
-                  run->cfg.data_dir, CORPUS_VOCAB, run->run_id);
+                  "make plots tables RECORDS=%s (into %s/report/), tunebench generate --ckpt %s --out generated/%s",
+                  run->record_path, run->run_dir, run->record_path, run->cfg.results_dir, run->cfg.results_dir,
+                  run->record_path, run->run_id);
 }
