@@ -4,7 +4,7 @@
 ## exp-all          every experiment, one after another, the 6M ones first
 ## sweep-EXP        learning-rate sweep of experiments/EXP.json: STEPS=N runs at LRS="..." (default: its rate x 1/4, 1/2, 1, 2, 4) into SWEEP_DIR (results/sweep), the choice in SWEEP_DIR/EXP.json, the figure SWEEP_DIR/lr_sweep.png
 ## sweep-figure     SWEEP_DIR/lr_sweep.{png,svg} from every sweep in SWEEP_DIR
-## reference        the committed reference set results/reference: every experiment, tunes, figures, tables, paper (about 2.5 hours on a 2-core CPU); REF_EXPERIMENTS="a b" reruns only those; SEEDS="1 2 3" runs each seed
+## reference        the committed reference set results/reference: every experiment (REF_STEPS_6M=400 steps x REF_SEEDS_6M="1 2 3", REF_STEPS_60M=50 x REF_SEEDS_60M=1), tunes, figures, tables, paper (about 100 minutes on a 2-core CPU); REF_EXPERIMENTS="a b" reruns only those
 ##@ Figures, tables and the paper
 ## plots            figures from the records in RECORDS (results/reference) into PLOTS_OUT (plots/out for the reference set, else RECORDS/report/plots); ALLOW_MIXED=1 plots records of several hosts or commits
 ## tables           LaTeX and Markdown tables and paper facts into TABLES_OUT (paper/tables for the reference set, else RECORDS/report/tables)
@@ -166,22 +166,26 @@ paper: plots tables
 # first; then tunes from each checkpoint and their music metrics, the
 # representation table, the figures, tables and paper, and the samples page
 # (scores and audio).
-# SEEDS="1 2 3" trains each experiment once per seed (exp-NAME above).
+# REF_SEEDS_6M (1 2 3) and REF_SEEDS_60M (1) are the seeds each size trains
+# (exp-NAME's SEEDS; SEEDS= given here sets both).
 # REF_EXPERIMENTS="lstm-6m lstm-60m" reruns only those: it removes and retrains
 # their folders under REF_DIR and generates their tunes; the other
 # experiments' committed records and tunes stay as they are (their checkpoints
 # are not committed, and `generated` only touches REF_EXPERIMENTS). Music
 # metrics, figures, tables, paper and samples are then made from the whole set.
-REF_STEPS_6M    ?= 2000
-REF_STEPS_60M   ?= 200
+REF_STEPS_6M    ?= 400
+REF_STEPS_60M   ?= 50
+REF_SEEDS_6M    ?= $(or $(SEEDS),1 2 3)
+REF_SEEDS_60M   ?= $(or $(SEEDS),1)
 REF_EXPERIMENTS ?= $(EXPERIMENTS)
 # The experiments to run, in EXPERIMENTS' order, and any name that is not one.
 REF_RUN     = $(filter $(REF_EXPERIMENTS),$(EXPERIMENTS))
 REF_UNKNOWN = $(filter-out $(EXPERIMENTS),$(REF_EXPERIMENTS))
 ref_steps = $(or $(REF_STEPS_$(1)),$(if $(filter %-6m,$(1)),$(REF_STEPS_6M)),$(if $(filter %-60m,$(1)),$(REF_STEPS_60M)))
 REF_NO_STEPS = $(strip $(foreach e,$(REF_RUN),$(if $(call ref_steps,$(e)),,$(e))))
+ref_seeds = $(if $(filter %-60m,$(1)),$(REF_SEEDS_60M),$(REF_SEEDS_6M))
 define ref_train
-	$(MAKE) --no-print-directory exp-$(1) RESULTS=$(REF_DIR) STEPS=$(call ref_steps,$(1))
+	$(MAKE) --no-print-directory exp-$(1) RESULTS=$(REF_DIR) STEPS=$(call ref_steps,$(1)) SEEDS="$(call ref_seeds,$(1))"
 
 endef
 reference:
