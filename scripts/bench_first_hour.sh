@@ -38,7 +38,6 @@ eta_at() {
   tr '\r' '\n' <"$1" | sed 's/\x1b\[K//g' | awk -v n="$2" '
     function dur(s,   v) {  # progress_format_duration: 12.3s | 4m 05s | 2h 03m | 1.5 days
       if (s ~ /days$/) return s * 86400
-      if (s ~ /h$/ && s !~ /s$/) return 0
       v = 0
       if (match(s, /[0-9.]+h/)) v += substr(s, RSTART, RLENGTH - 1) * 3600
       if (match(s, /[0-9.]+m/)) v += substr(s, RSTART, RLENGTH - 1) * 60
