@@ -116,6 +116,17 @@ int tb_json_write(const char *path, cJSON *root);
 double tb_now_seconds(void);  // monotonic clock
 // Median of n doubles; reorders the array.
 double tb_median(double *x, int n);
+// What the CPUs have done so far, to tell a run that had its cores from one
+// that shared them: this process's CPU seconds (all threads, user + system)
+// and, from /proc/stat (all cores together, in seconds), the time spent busy
+// (user, nice, system, irq, softirq), stolen by the hypervisor, and in all.
+// host_ok is 0 where /proc/stat cannot be read.
+typedef struct {
+    double process_s;
+    double host_busy_s, host_steal_s, host_total_s;
+    int host_ok;
+} TbCpuSample;
+void tb_cpu_sample(TbCpuSample *s);
 
 // ---------------------------------------------------------------- hashing
 // FNV-1a, 64 bits: identity of tokenizers and manifests, not security.

@@ -32,6 +32,14 @@ for e in $models; do
   check "$e: the record is valid and complete" "$build/tunebench" check-record --completed "${rec:-/nonexistent}"
   check "$e: a checkpoint next to the record" nonempty "${rec%.json}/model.safetensors"
   check "$e: the run said how long the protocol would take" grep -q "100000 steps would take" "$tmp/$e.log"
+  check "$e: the record says how much of the machine the run had (timing.contention)" python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))['timing']['contention']
+assert c['scope'] == 'this segment' and c['threads'] >= 1 and c['cpu_seconds'] > 0, c
+assert 0 < c['cpu_utilisation'] <= 1.5, c  # a little over 1: helper threads outside OpenMP's count
+assert 0 <= c['other_processes_share'] <= 1 and 0 <= c['steal_share'] <= 1, c
+assert c['other_processes_share'] + c['steal_share'] <= 1, c
+" "${rec:-/nonexistent}"
   if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then  # the CLI bounded the spin and says so
     check "$e: the record states the bounded spin (GOMP_SPINCOUNT 10000)" grep -Eq '"gomp_spincount":[[:space:]]*"10000"' "${rec:-/nonexistent}"
     check "$e: the run's first lines state the thread policy" grep -q "^threads: idle OpenMP threads spin for GOMP_SPINCOUNT=10000" "$tmp/$e.log"

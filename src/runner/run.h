@@ -65,6 +65,7 @@ typedef struct Run {
     double median_before;    // the recorded median step time (NAN if none), for a segment without steps
     int skip_before, timed_before;
     double t_start;          // this segment's start (monotonic)
+    TbCpuSample cpu_start;   // the CPUs' counters at that moment (timing.contention)
     double train_s, eval_s, ckpt_s;
     uint64_t fault_nan_step; // test hooks, see cmd_train
     uint64_t fault_stop_step;

@@ -520,6 +520,7 @@ int cmd_train(int argc, char **argv) {
     record_set_section(&run->rec, "data", data);
     run->step_ms = tb_malloc(sizeof(double) * (size_t)(c->steps - run->start_step + 1));
     run->t_start = tb_now_seconds();
+    tb_cpu_sample(&run->cpu_start);
 
     print_intro(run, resume_dir != NULL);
     // The validation before the first step anchors the curve at the initial loss.

@@ -69,6 +69,30 @@ int run_evaluate_val(Run *run, int step, double *loss, double *bpb, long long *t
 
 double run_wall_seconds(const Run *run) { return run->wall_s_before + (tb_now_seconds() - run->t_start); }
 
+// How much of the machine this segment had: its threads' share of the wall
+// time they could have run (1 on idle cores), and the shares of all cores'
+// time that other processes used and that the hypervisor took.
+static cJSON *contention_json(const Run *run) {
+    TbCpuSample now;
+    tb_cpu_sample(&now);
+    const TbCpuSample *was = &run->cpu_start;
+    double wall = tb_now_seconds() - run->t_start;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "scope", "this segment");
+    cJSON_AddNumberToObject(c, "threads", tb_num_threads());
+    double used = now.process_s - was->process_s;
+    cJSON_AddNumberToObject(c, "cpu_seconds", used);
+    double util = wall > 0 ? used / (wall * tb_num_threads()) : NAN;
+    cJSON_AddItemToObject(c, "cpu_utilisation", isfinite(util) ? cJSON_CreateNumber(util) : cJSON_CreateNull());
+    double total = now.host_total_s - was->host_total_s;
+    int host = now.host_ok && was->host_ok && total > 0;
+    double other = host ? fmax(0, (now.host_busy_s - was->host_busy_s) - used) / total : NAN;
+    double steal = host ? (now.host_steal_s - was->host_steal_s) / total : NAN;
+    cJSON_AddItemToObject(c, "other_processes_share", host ? cJSON_CreateNumber(other) : cJSON_CreateNull());
+    cJSON_AddItemToObject(c, "steal_share", host ? cJSON_CreateNumber(steal) : cJSON_CreateNull());
+    return c;
+}
+
 static void update_timing(Run *run, int steps_done) {
     const Model *m = run->model;
     cJSON *t = cJSON_CreateObject();
@@ -79,6 +103,7 @@ static void update_timing(Run *run, int steps_done) {
     cJSON_AddNumberToObject(t, "eval_seconds", run->eval_s_before + run->eval_s);
     cJSON_AddNumberToObject(t, "checkpoint_seconds", run->ckpt_s_before + run->ckpt_s);
     cJSON_AddNumberToObject(t, "final_seconds", run->final_s);
+    cJSON_AddItemToObject(t, "contention", contention_json(run));
     int skip = run->timed > 2 * TIMING_WARMUP_STEPS ? TIMING_WARMUP_STEPS : 0;
     int n = run->timed - skip;
     double median = NAN;
