@@ -240,14 +240,14 @@ static void models_table(const RecordSet *set, const char *dir) {
 
 static void training_time_table(const RecordSet *set, const char *dir) {
     static const char *header[] = {"model", "seeds", "steps run", "median ms/step", "tokens/s", "100k steps (h)",
-                                   "100k time is"};
+                                   "100k time is", "CPU share"};
     Table t;
     table_open(&t, dir, "training_time", "Training time: median step (warm-up steps excluded; mean +- sd over seeds) and the time for the protocol's 100,000 steps",
-               "lrrrrrl", header);
+               "lrrrrrlr", header);
     for (int i = 0; i < set->count; i++) {
         const Record *rec = &set->runs[i];
         const cJSON *r = rec->root;
-        Cell label, n, steps, ms, tps, hours;
+        Cell label, n, steps, ms, tps, hours, share;
         records_label(rec, label, sizeof label);
         SeedStat st_ms = records_seed_stat_path(rec, "timing.median_step_ms");
         SeedStat st_tps = records_seed_stat_path(rec, "timing.median_tokens_per_s");
@@ -258,10 +258,14 @@ static void training_time_table(const RecordSet *set, const char *dir) {
         fmt_count(tps, st_tps.mean);
         fmt_num(hours, st_h.mean / 3600, "%.1f");
         const char *kind = cJSON_IsFalse(records_get(r, "timing.projected")) ? "measured" : "projected";
-        const char *cells[] = {label, n, steps, ms, tps, hours, kind};
+        SeedStat st_share = records_seed_stat_path(rec, "timing.contention.cpu_utilisation");
+        fmt_num(share, st_share.mean, "%.2f");
+        const char *cells[] = {label, n, steps, ms, tps, hours, kind, share};
         table_row(&t, cells);
     }
-    table_close(&t, "Projected: the median step time times 100,000 (training steps only; validation and checkpoints excluded).");
+    table_close(&t, "Projected: the median step time times 100,000 (training steps only; validation and checkpoints "
+                    "excluded). CPU share: the run's CPU time over its wall time times its threads (mean over seeds; "
+                    "timing.contention; -- in records made before it), near 1 when its threads had their cores.");
 }
 
 static void losses_table(const RecordSet *set, const char *dir) {
