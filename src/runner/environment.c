@@ -56,8 +56,11 @@ cJSON *environment_json(const char *backend_name) {
     char buf[512];
     if (command_line("git rev-parse HEAD 2>/dev/null", buf, sizeof buf) == 0) {
         cJSON_AddStringToObject(env, "git_commit", buf);
-        // Dirty = tracked files differ from the commit (untracked outputs don't count).
-        FILE *p = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r");
+        // Dirty = tracked files outside results/ differ from the commit: the
+        // source, configs and corpus lists. Untracked files and the run
+        // outputs under results/ don't count (make reference replaces the
+        // committed records of the set it reruns).
+        FILE *p = popen("git status --porcelain --untracked-files=no -- . ':(exclude)results' 2>/dev/null", "r");
         int dirty = p && fgetc(p) != EOF;
         if (p) pclose(p);
         cJSON_AddBoolToObject(env, "git_dirty", dirty);
