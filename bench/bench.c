@@ -71,40 +71,20 @@ static void bench_usage(FILE *f) {
             "  --out FILE         write the JSON there instead of stdout\n");
 }
 
-static int parse_int_arg(const char *flag, const char *value, int lo, int *out) {
-    char *end;
-    long v = strtol(value, &end, 10);
-    if (*value == '\0' || *end != '\0' || v < lo || v > 1000000000L)
-        return tb_error("bench: %s expects an integer >= %d, got '%s'", flag, lo, value);
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
     *a = (BenchArgs){.backend = BACKEND_DEFAULT_NAME, .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
                      .threads = 2, .vocab = 1024, .decode_steps = 20, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (tb_streq(f, "--help") || tb_streq(f, "-h")) return 1;
-        if (i + 1 >= argc) return tb_error("bench: %s needs a value (see tunebench bench --help)", f);
-        const char *v = argv[++i];
-        int rc = 0, seed = 0;
-        if (tb_streq(f, "--model")) a->models = v;
-        else if (tb_streq(f, "--backend")) a->backend = v;
-        else if (tb_streq(f, "--peer")) a->peer = v;
-        else if (tb_streq(f, "--peer-models")) a->peer_models = v;
-        else if (tb_streq(f, "--out")) a->out = v;
-        else if (tb_streq(f, "--batch")) rc = parse_int_arg(f, v, 1, &a->batch);
-        else if (tb_streq(f, "--seq")) rc = parse_int_arg(f, v, 2, &a->seq);
-        else if (tb_streq(f, "--steps")) rc = parse_int_arg(f, v, 1, &a->steps);
-        else if (tb_streq(f, "--warmup")) rc = parse_int_arg(f, v, 0, &a->warmup);
-        else if (tb_streq(f, "--decode-steps")) rc = parse_int_arg(f, v, 1, &a->decode_steps);
-        else if (tb_streq(f, "--threads")) rc = parse_int_arg(f, v, 1, &a->threads);
-        else if (tb_streq(f, "--vocab")) rc = parse_int_arg(f, v, 2, &a->vocab);
-        else if (tb_streq(f, "--seed")) rc = parse_int_arg(f, v, 0, &seed), a->seed = (uint64_t)seed;
-        else return tb_error("bench: unknown option '%s' (see tunebench bench --help)", f);
-        if (rc) return rc;
-    }
+    const TbOption opts[] = {
+        TB_OPT("--model", TB_OPT_STRING, &a->models), TB_OPT("--backend", TB_OPT_STRING, &a->backend),
+        TB_OPT("--peer", TB_OPT_STRING, &a->peer), TB_OPT("--peer-models", TB_OPT_STRING, &a->peer_models),
+        TB_OPT("--out", TB_OPT_STRING, &a->out), TB_OPT_IN("--batch", TB_OPT_INT, &a->batch, 1, 1e9),
+        TB_OPT_IN("--seq", TB_OPT_INT, &a->seq, 2, 1e9), TB_OPT_IN("--steps", TB_OPT_INT, &a->steps, 1, 1e9),
+        TB_OPT_IN("--warmup", TB_OPT_INT, &a->warmup, 0, 1e9),
+        TB_OPT_IN("--decode-steps", TB_OPT_INT, &a->decode_steps, 1, 1e9),
+        TB_OPT_IN("--threads", TB_OPT_INT, &a->threads, 1, 1e9), TB_OPT_IN("--vocab", TB_OPT_INT, &a->vocab, 2, 1e9),
+        TB_OPT_IN("--seed", TB_OPT_U64, &a->seed, 0, 1e9)};
+    int rc = tb_parse_options("bench", argc, argv, opts, TB_OPTIONS(opts));
+    if (rc) return rc;
     if (!a->models) return tb_error("bench: --model is required (e.g. --model gpt2-6m)");
     for (const char *p = a->peer_models; p && *p;) {  // each of them must be measured
         char name[64];

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "../kernels/cpu/cpu_ops.h"
 
@@ -230,25 +231,17 @@ cJSON *machine_limits_json(const MachineLimits *ml) {
 }
 
 // `tunebench machine`: prints the limits as JSON.
+static void machine_usage(FILE *out) {
+    fprintf(out, "usage: tunebench machine [--threads N]\n"
+                 "  Measures the cblas_sgemm peak and the DRAM and L3 read bandwidth on N threads\n"
+                 "  (default: the OpenMP thread count) and prints them as JSON.\n");
+}
+
 int cmd_machine(int argc, char **argv) {
     int threads = 0;
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench machine [--threads N]\n"
-                   "  Measures the cblas_sgemm peak and the DRAM and L3 read bandwidth on N threads\n"
-                   "  (default: the OpenMP thread count) and prints them as JSON.\n");
-            return 0;
-        } else if (tb_streq(argv[i], "--threads") && i + 1 < argc) {
-            threads = atoi(argv[++i]);
-            if (threads < 1) {
-                fprintf(stderr, "tunebench: error: --threads needs a positive integer\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "tunebench: error: machine: unknown option '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    const TbOption opts[] = {TB_OPT_IN("--threads", TB_OPT_INT, &threads, 1, 4096)};
+    int rc = tb_command_start(tb_parse_options("machine", argc, argv, opts, TB_OPTIONS(opts)), machine_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     MachineLimits ml;
     if (machine_limits_measure(&ml, threads) != 0) return tb_report(), 1;
     cJSON *o = machine_limits_json(&ml);

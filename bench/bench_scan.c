@@ -52,26 +52,24 @@ int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen,
                 (float)__builtin_logf((float)(n + 1));
     float *dev = be->alloc(host_n * sizeof(float));
     be->to_device(dev, host, host_n * sizeof(float));
+    // The inputs u, delta_raw, z, dout (rows, dim) and B, C (rows, dstate),
+    // then A_log (dim, dstate), D and delta_bias (dim), one after another.
+    const float **in[] = {&p.u, &p.delta_raw, &p.z, &p.dout, &p.Bmat, &p.Cmat};
+    int *in_stride[] = {&p.u_stride, &p.delta_stride, &p.z_stride, &p.dout_stride, &p.B_stride, &p.C_stride};
     float *q = dev;
-    p.u = q, p.u_stride = dim, q += rows * dim;
-    p.delta_raw = q, p.delta_stride = dim, q += rows * dim;
-    p.z = q, p.z_stride = dim, q += rows * dim;
-    p.dout = q, p.dout_stride = dim, q += rows * dim;
-    p.Bmat = q, p.B_stride = dstate, q += rows * dstate;
-    p.Cmat = q, p.C_stride = dstate, q += rows * dstate;
+    for (int k = 0; k < 6; k++) *in[k] = q, *in_stride[k] = k < 4 ? dim : dstate, q += rows * (size_t)*in_stride[k];
     p.A_log = q, q += (size_t)dim * dstate;
     p.D = q, q += dim;
     p.delta_bias = q;
     size_t out_n = rows * dim * 4 + rows * dstate * 2 + (size_t)batch * nch * dim * dstate +
                    (size_t)dim * (dstate + 2);
     float *outs = be->alloc(out_n * sizeof(float));
+    // Their outputs and gradients in the same shapes, the chunk states, then
+    // the parameter gradients.
+    float **out[] = {&p.out, &p.du, &p.ddelta_raw, &p.dz, &p.dB, &p.dC};
+    int *out_stride[] = {&p.out_stride, &p.du_stride, &p.ddelta_stride, &p.dz_stride, &p.dB_stride, &p.dC_stride};
     q = outs;
-    p.out = q, p.out_stride = dim, q += rows * dim;
-    p.du = q, p.du_stride = dim, q += rows * dim;
-    p.ddelta_raw = q, p.ddelta_stride = dim, q += rows * dim;
-    p.dz = q, p.dz_stride = dim, q += rows * dim;
-    p.dB = q, p.dB_stride = dstate, q += rows * dstate;
-    p.dC = q, p.dC_stride = dstate, q += rows * dstate;
+    for (int k = 0; k < 6; k++) *out[k] = q, *out_stride[k] = k < 4 ? dim : dstate, q += rows * (size_t)*out_stride[k];
     p.chunk_states = q, q += (size_t)batch * nch * dim * dstate;
     p.dA_log = q, q += (size_t)dim * dstate;
     p.dD = q, q += dim;

@@ -57,7 +57,7 @@ static int delimiter_at(const char *p, size_t left) {
 
 // Decodes UTF-8 into code points (invalid bytes count as one code point
 // each, so the function is total). Returns the count.
-static size_t utf8_codepoints(const char *s, size_t len, uint32_t *out) {
+static size_t utf8_codepoints(const char *s, size_t len, uint64_t *out) {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = 0;
     for (size_t i = 0; i < len;) {
@@ -77,33 +77,13 @@ static size_t utf8_codepoints(const char *s, size_t len, uint32_t *out) {
     return n;
 }
 
-static size_t levenshtein(const uint32_t *a, size_t n, const uint32_t *b, size_t m, size_t *row) {
-    // row is (m+1,): the previous row of the DP table, updated in place.
-    for (size_t j = 0; j <= m; j++) row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[m];
-}
-
 int cc_similarity(const char *a, size_t alen, const char *b, size_t blen) {
-    uint32_t *ca = tb_malloc((alen + 1) * sizeof *ca), *cb = tb_malloc((blen + 1) * sizeof *cb);
+    uint64_t *ca = tb_malloc((alen + 1) * sizeof *ca), *cb = tb_malloc((blen + 1) * sizeof *cb);
     size_t n = utf8_codepoints(a, alen, ca), m = utf8_codepoints(b, blen, cb);
     size_t longest = n > m ? n : m;
     int sim = 10;
     if (longest > 0) {
-        size_t *row = tb_malloc((m + 1) * sizeof *row);
-        size_t d = levenshtein(ca, n, cb, m, row);
-        free(row);
+        size_t d = tb_edit_distance(ca, n, cb, m);
         double s = 1.0 - (double)d / (double)longest;
         sim = (int)nearbyint(s * 10.0);  // default rounding: half to even, as Python's round
     }

@@ -63,7 +63,7 @@ const char *base_name(const char *path) {
 
 // The inputs of a source: for a source with a published split, the folder
 // holding its two files; otherwise .abc files and folders of them.
-int gather_inputs(InputList *in, const CorpusSource *source, char **args, int n) {
+int gather_inputs(InputList *in, const CorpusSource *source, const char *const *args, int n) {
     for (int i = 0; i < n; i++) {
         char root[4096];
         snprintf(root, sizeof root, "%s", args[i]);

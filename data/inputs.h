@@ -22,7 +22,7 @@ typedef struct {
 
 // Adds the inputs of source named by args[0..n) to in. Returns 0, or -1 +
 // tb_error naming the argument.
-int gather_inputs(InputList *in, const CorpusSource *source, char **args, int n);
+int gather_inputs(InputList *in, const CorpusSource *source, const char *const *args, int n);
 void input_list_free(InputList *in);
 // The last component of a path.
 const char *base_name(const char *path);

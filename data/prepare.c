@@ -38,10 +38,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "augment.h"
 #include "corpus.h"
 #include "inputs.h"
+#include "prepare_args.h"
 #include "shards.h"
 #include "tokenizer.h"
 
@@ -512,180 +514,118 @@ done:
 
 // ---------------------------------------------------------------- command
 
-static void prepare_usage(FILE *out) {
-    char sources[256], styles[256];
-    corpus_source_names(sources, sizeof sources);
-    corpus_style_names(styles, sizeof styles);
-    fprintf(out,
-            "usage: tunebench prepare [options] INPUT...\n"
-            "  Builds the tokenizer and token shards from ABC files. INPUT: .abc files or\n"
-            "  folders of them (searched recursively); for a source with a published split\n"
-            "  (irishman), the folder holding its files.\n"
-            "  --corpus NAME         the source, which names the corpus: %s (default local)\n"
-            "  --out DIR             output folder (default data/corpus); writes DIR/NAME/STYLE/\n"
-            "  --style S             %s, or all (default all)\n"
-            "  --augment transpose   add key-transposed copies (%+d..%+d semitones, abc2abc) of the\n"
-            "                        training tunes; writes DIR/NAME/STYLE-transpose/\n"
-            "  --tokenizer abc|bytes music-aware 1024 tokens (default) or plain bytes; bytes\n"
-            "                        writes DIR/NAME/STYLE-bytes/\n"
-            "  --seed N              split and shuffle seed (default 1234)\n"
-            "  --val-fraction F      share of tunes for validation (default 0.05), for sources\n"
-            "                        without a published split\n"
-            "  --source FILE         JSON describing where the inputs came from, copied into\n"
-            "                        the manifest (scripts/fetch_corpus.sh writes it)\n"
-            "  --force               rebuild even when the manifest says it is up to date\n",
-            sources, styles, AUGMENT_MIN_SEMITONES, AUGMENT_MAX_SEMITONES);
+// What a prepare reads and finds, before any style is built.
+typedef struct {
+    InputList in;
+    cJSON *source_json;
+    char **contents;                  // per input file
+    size_t *file_bytes, *file_tunes;  // per input file
+    uint64_t hash;                    // of the inputs and the options
+    char tool[128];                   // abc2abc's version, with --augment
+    TuneSet found;
+    unsigned char *found_val;         // per found tune: on the validation side
+    AugSet aug;
+} PrepareInputs;
+
+static void prepare_inputs_free(PrepareInputs *p) {
+    for (size_t f = 0; p->contents && f < p->in.count; f++) free(p->contents[f]);
+    free(p->contents);
+    tuneset_free(&p->found);
+    augset_free(&p->aug);
+    cJSON_Delete(p->source_json);
+    input_list_free(&p->in);
+    free(p->file_bytes), free(p->file_tunes), free(p->found_val);
 }
 
-int cmd_prepare(int argc, char **argv) {
-    const char *out = "data/corpus", *style = "all", *source_path = NULL, *corpus = "local", *augment = "none";
-    int bytes_mode = 0, force = 0;
-    uint64_t seed = 1234;
-    double val_fraction = 0.05;
-    char **inputs = tb_calloc((size_t)argc + 1, sizeof *inputs);
-    int num_inputs = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
-            prepare_usage(stdout);
-            free(inputs);
-            return 0;
-        } else if (tb_streq(a, "--out") && has_value) out = argv[++i];
-        else if (tb_streq(a, "--corpus") && has_value) corpus = argv[++i];
-        else if (tb_streq(a, "--style") && has_value) style = argv[++i];
-        else if (tb_streq(a, "--augment") && has_value) augment = argv[++i];
-        else if (tb_streq(a, "--source") && has_value) source_path = argv[++i];
-        else if (tb_streq(a, "--seed") && has_value) seed = strtoull(argv[++i], NULL, 10);
-        else if (tb_streq(a, "--val-fraction") && has_value) val_fraction = atof(argv[++i]);
-        else if (tb_streq(a, "--tokenizer") && has_value) {
-            const char *t = argv[++i];
-            if (tb_streq(t, "bytes")) bytes_mode = 1;
-            else if (!tb_streq(t, "abc")) {
-                free(inputs);
-                tb_die("prepare: --tokenizer must be abc or bytes, not '%s'", t);
-            }
-        } else if (tb_streq(a, "--force")) force = 1;
-        else if (a[0] == '-' && a[1] == '-') {
-            free(inputs);
-            fprintf(stderr, "tunebench: error: prepare: unknown or incomplete option '%s'\n", a);
-            prepare_usage(stderr);
-            return 2;
-        } else inputs[num_inputs++] = argv[i];
-    }
-    if (num_inputs == 0) {
-        free(inputs);
-        prepare_usage(stderr);
-        return 2;
-    }
-    if (!(val_fraction > 0.0 && val_fraction < 1.0)) {
-        free(inputs);
-        tb_die("prepare: --val-fraction must be between 0 and 1 (exclusive), e.g. 0.05");
-    }
-    char names[256];
-    const CorpusSource *source = corpus_find_source(corpus);
-    if (!source) {
-        free(inputs);
-        corpus_source_names(names, sizeof names);
-        tb_die("prepare: --corpus must be %s, not '%s' (data/sources.def lists them)", names, corpus);
-    }
-    const CorpusStyle *styles[16];
-    int num_styles = 0;
-    for (int s = 0; s < corpus_num_styles && num_styles < 16; s++)
-        if (tb_streq(style, "all") || tb_streq(style, corpus_styles[s].name)) styles[num_styles++] = &corpus_styles[s];
-    if (num_styles == 0) {
-        free(inputs);
-        corpus_style_names(names, sizeof names);
-        tb_die("prepare: --style must be %s or all, not '%s' (data/styles.def lists them)", names, style);
-    }
-    int augmenting = tb_streq(augment, "transpose");
-    if (!augmenting && !tb_streq(augment, "none")) {
-        free(inputs);
-        tb_die("prepare: --augment must be transpose or none, not '%s'", augment);
-    }
-
-    InputList in = {0};
-    int rc = 1;
-    cJSON *source_json = NULL;
-    TuneSet found = {0};
-    AugSet aug = {0};
-    size_t *file_bytes = NULL, *file_tunes = NULL;
-    unsigned char *found_val = NULL;
-    char **contents = NULL;
-    char tool[128] = "";
-    if (gather_inputs(&in, source, inputs, num_inputs) != 0) goto done;
-    if (source_path) {
+// Reads every input once, and --source; the fingerprint covers names,
+// contents and options. 0, or -1 with the error set.
+static int read_inputs(const PrepareArgs *a, PrepareInputs *p) {
+    if (gather_inputs(&p->in, a->source, a->inputs, a->num_inputs) != 0) return -1;
+    if (a->source_path) {
         size_t len;
-        char *text = tb_read_file(source_path, &len);
-        if (!text) goto done;
-        source_json = cJSON_Parse(text);
+        char *text = tb_read_file(a->source_path, &len);
+        if (!text) return -1;
+        p->source_json = cJSON_Parse(text);
         free(text);
-        if (!source_json) {
-            tb_error("--source %s is not valid JSON", source_path);
-            goto done;
-        }
+        if (!p->source_json) return tb_error("--source %s is not valid JSON", a->source_path);
     }
-    if (augmenting && augment_tool_version(tool, sizeof tool) != 0) goto done;
-
-    // Read everything once: the fingerprint covers names, contents and options.
-    file_bytes = tb_calloc(in.count, sizeof *file_bytes);
-    file_tunes = tb_calloc(in.count, sizeof *file_tunes);
-    contents = tb_calloc(in.count, sizeof *contents);
+    if (a->augmenting && augment_tool_version(p->tool, sizeof p->tool) != 0) return -1;
+    const InputList *in = &p->in;
+    p->file_bytes = tb_calloc(in->count, sizeof *p->file_bytes);
+    p->file_tunes = tb_calloc(in->count, sizeof *p->file_tunes);
+    p->contents = tb_calloc(in->count, sizeof *p->contents);
     uint64_t h = TB_HASH64_SEED;
     char opts[512];
     snprintf(opts, sizeof opts, "format=%d corpus=%s seed=%llu val=%.17g bytes=%d augment=%s tool=%s",
-             PREPARE_FORMAT, source->name, (unsigned long long)seed, val_fraction, bytes_mode, augment, tool);
+             PREPARE_FORMAT, a->source->name, (unsigned long long)a->seed, a->val_fraction, a->bytes_mode, a->augment,
+             p->tool);
     h = tb_hash64(opts, strlen(opts), h);
-    for (size_t f = 0; f < in.count; f++) {
-        contents[f] = tb_read_file(in.paths[f], &file_bytes[f]);
-        if (!contents[f]) goto done;
-        h = tb_hash64(base_name(in.paths[f]), strlen(base_name(in.paths[f])) + 1, h);
-        h = tb_hash64(in.collections[in.collection[f]], strlen(in.collections[in.collection[f]]) + 1, h);
-        h = tb_hash64(contents[f], file_bytes[f], h);
+    for (size_t f = 0; f < in->count; f++) {
+        p->contents[f] = tb_read_file(in->paths[f], &p->file_bytes[f]);
+        if (!p->contents[f]) return -1;
+        h = tb_hash64(base_name(in->paths[f]), strlen(base_name(in->paths[f])) + 1, h);
+        h = tb_hash64(in->collections[in->collection[f]], strlen(in->collections[in->collection[f]]) + 1, h);
+        h = tb_hash64(p->contents[f], p->file_bytes[f], h);
     }
+    p->hash = h;
+    return 0;
+}
+
+// The tunes of every input, the side of the split each is on, and with
+// --augment the transposed copies of the training tunes. 0, or -1.
+static int find_tunes(const PrepareArgs *a, PrepareInputs *p) {
+    const InputList *in = &p->in;
+    TuneSet *found = &p->found;
+    for (size_t f = 0; f < in->count; f++) {
+        size_t before = found->count;
+        if (a->source->reader == CORPUS_READ_IRISHMAN_JSON) {
+            if (irishman_load_json(in->paths[f], found, in->collection[f]) < 0) return -1;
+        } else {
+            corpus_split_text(found, p->contents[f], p->file_bytes[f], in->collection[f]);
+        }
+        for (size_t i = before; i < found->count; i++) found->tunes[i].split = in->split[f];
+        p->file_tunes[f] = found->count - before;
+    }
+    p->found_val = tb_calloc(found->count + 1, 1);
+    for (size_t i = 0; i < found->count; i++) {
+        const Tune *t = &found->tunes[i];
+        p->found_val[i] = t->split == CORPUS_UNSPLIT ? corpus_is_val(t->music_key, a->seed, a->val_fraction)
+                                                     : t->split == CORPUS_VAL;
+    }
+    if (a->augmenting && augment_training(found, p->found_val, &p->aug) != 0) return -1;
+    return 0;
+}
+
+int cmd_prepare(int argc, char **argv) {
+    PrepareArgs a;
+    int rc = tb_command_start(prepare_parse_args(argc, argv, &a), prepare_usage);
+    if (rc == TB_COMMAND_GO_ON && prepare_resolve_args(&a)) rc = tb_exit_runtime();
+    if (rc != TB_COMMAND_GO_ON) {
+        free((void *)a.inputs);
+        return rc;
+    }
+    PrepareInputs p = {0};
     int todo[16], any_todo = 0;
     char dirs[16][4200];
-    for (int s = 0; s < num_styles; s++) {
-        snprintf(dirs[s], sizeof dirs[s], "%.3800s/%s/%s%s%s", out, source->name, styles[s]->name,
-                 bytes_mode ? "-bytes" : "", augmenting ? "-transpose" : "");
-        todo[s] = force || !up_to_date(dirs[s], h);
+    rc = read_inputs(&a, &p);
+    for (int s = 0; rc == 0 && s < a.num_styles; s++) {
+        snprintf(dirs[s], sizeof dirs[s], "%.3800s/%s/%s%s%s", a.out, a.source->name, a.styles[s]->name,
+                 a.bytes_mode ? "-bytes" : "", a.augmenting ? "-transpose" : "");
+        todo[s] = a.force || !up_to_date(dirs[s], p.hash);
         any_todo |= todo[s];
     }
-    if (!any_todo) {
-        printf("prepare: %s/%s is up to date (inputs and options match the manifest)\n", out, source->name);
-        rc = 0;
-        goto done;
-    }
-    for (size_t f = 0; f < in.count; f++) {
-        size_t before = found.count;
-        if (source->reader == CORPUS_READ_IRISHMAN_JSON) {
-            if (irishman_load_json(in.paths[f], &found, in.collection[f]) < 0) goto done;
-        } else {
-            corpus_split_text(&found, contents[f], file_bytes[f], in.collection[f]);
-        }
-        for (size_t i = before; i < found.count; i++) found.tunes[i].split = in.split[f];
-        file_tunes[f] = found.count - before;
-    }
-    found_val = tb_calloc(found.count + 1, 1);
-    for (size_t i = 0; i < found.count; i++)
-        found_val[i] = found.tunes[i].split == CORPUS_UNSPLIT ? corpus_is_val(found.tunes[i].music_key, seed, val_fraction)
-                                                              : found.tunes[i].split == CORPUS_VAL;
-    if (augmenting && augment_training(&found, found_val, &aug) != 0) goto done;
-    rc = 0;
-    for (int s = 0; rc == 0 && s < num_styles; s++) {
+    if (rc == 0 && !any_todo)
+        printf("prepare: %s/%s is up to date (inputs and options match the manifest)\n", a.out, a.source->name);
+    else if (rc == 0)
+        rc = find_tunes(&a, &p);
+    for (int s = 0; rc == 0 && any_todo && s < a.num_styles; s++) {
         if (!todo[s]) continue;
-        StyleJob job = {source,     styles[s], bytes_mode, seed,      val_fraction,           dirs[s], h,
-                        source_json, &in,      file_bytes, file_tunes, found_val, augmenting ? &aug : NULL, tool};
-        if (run_style(&job, &found) != 0) rc = 1;
+        StyleJob job = {a.source, a.styles[s], a.bytes_mode, a.seed, a.val_fraction, dirs[s], p.hash, p.source_json,
+                        &p.in, p.file_bytes, p.file_tunes, p.found_val, a.augmenting ? &p.aug : NULL, p.tool};
+        if (run_style(&job, &p.found) != 0) rc = 1;
     }
-done:
     if (rc) tb_report();
-    for (size_t f = 0; contents && f < in.count; f++) free(contents[f]);
-    free(contents);
-    tuneset_free(&found);
-    augset_free(&aug);
-    cJSON_Delete(source_json);
-    input_list_free(&in);
-    free(file_bytes), free(file_tunes), free(found_val), free(inputs);
-    return rc;
+    prepare_inputs_free(&p);
+    free((void *)a.inputs);
+    return rc ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "tokenizer.h"
 
@@ -38,31 +39,26 @@ static char *read_input(const char *path, size_t *len) {
     return buf;
 }
 
+static void tokenize_usage(FILE *out) {
+    fprintf(out,
+            "usage: tunebench tokenize [--vocab FILE|bytes] [--ids] FILE...\n"
+            "  Prints one JSON object per file: {\"file\", \"bytes\", \"tokens\",\n"
+            "  \"bytes_per_token\", \"roundtrip_ok\"}; with --ids, the token ids instead (one\n"
+            "  line per file). FILE '-' reads stdin. Default vocabulary: %s\n",
+            DEFAULT_VOCAB);
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *vocab = DEFAULT_VOCAB;
     int ids = 0, nfiles = 0;
-    char **files = tb_calloc((size_t)argc + 1, sizeof *files);
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench tokenize [--vocab FILE|bytes] [--ids] FILE...\n"
-                   "  Prints one JSON object per file: {\"file\", \"bytes\", \"tokens\",\n"
-                   "  \"bytes_per_token\", \"roundtrip_ok\"}; with --ids, the token ids instead (one\n"
-                   "  line per file). FILE '-' reads stdin. Default vocabulary: %s\n",
-                   DEFAULT_VOCAB);
-            free(files);
-            return 0;
-        } else if (tb_streq(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
-        else if (tb_streq(argv[i], "--ids")) ids = 1;
-        else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(stderr, "tunebench: error: tokenize: unknown or incomplete option '%s'\n", argv[i]);
-            free(files);
-            return 2;
-        } else files[nfiles++] = argv[i];
-    }
-    if (nfiles == 0) {
-        fprintf(stderr, "usage: tunebench tokenize [--vocab FILE|bytes] [--ids] FILE...\n");
+    const char **files = tb_calloc((size_t)argc + 1, sizeof *files);
+    const TbOption opts[] = {TB_OPT("--vocab", TB_OPT_STRING, &vocab), TB_OPT("--ids", TB_OPT_TRUE, &ids),
+                             {.name = NULL, .kind = TB_OPT_LIST, .dest = files, .seen = &nfiles, .max = argc}};
+    int rc = tb_command_start(tb_parse_options("tokenize", argc, argv, opts, TB_OPTIONS(opts)), tokenize_usage);
+    if (rc == TB_COMMAND_GO_ON && nfiles == 0) rc = (tb_error("tokenize needs at least one FILE"), tb_exit_usage());
+    if (rc != TB_COMMAND_GO_ON) {
         free(files);
-        return 2;
+        return rc;
     }
     Tokenizer *tok = load_vocab(vocab);
     if (!tok) {
@@ -70,7 +66,7 @@ int cmd_tokenize(int argc, char **argv) {
         free(files);
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     for (int f = 0; f < nfiles; f++) {
         size_t len;
         char *text = read_input(files[f], &len);
@@ -109,22 +105,22 @@ int cmd_tokenize(int argc, char **argv) {
     return rc;
 }
 
+static void detokenize_usage(FILE *out) {
+    fprintf(out,
+            "usage: tunebench detokenize [--vocab FILE|bytes] [FILE]\n"
+            "  Reads token ids (whitespace-separated integers) from FILE or stdin and\n"
+            "  writes the text they decode to. The end-of-tune token decodes to a\n"
+            "  newline. Default vocabulary: %s\n",
+            DEFAULT_VOCAB);
+}
+
 int cmd_detokenize(int argc, char **argv) {
     const char *vocab = DEFAULT_VOCAB, *file = "-";
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench detokenize [--vocab FILE|bytes] [FILE]\n"
-                   "  Reads token ids (whitespace-separated integers) from FILE or stdin and\n"
-                   "  writes the text they decode to. The end-of-tune token decodes to a\n"
-                   "  newline. Default vocabulary: %s\n",
-                   DEFAULT_VOCAB);
-            return 0;
-        } else if (tb_streq(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(stderr, "tunebench: error: detokenize: unknown or incomplete option '%s'\n", argv[i]);
-            return 2;
-        } else file = argv[i];
-    }
+    int nfiles = 0;
+    const TbOption opts[] = {TB_OPT("--vocab", TB_OPT_STRING, &vocab),
+                             {.name = NULL, .kind = TB_OPT_STRING, .dest = &file, .seen = &nfiles, .max = 1}};
+    int rc = tb_command_start(tb_parse_options("detokenize", argc, argv, opts, TB_OPTIONS(opts)), detokenize_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     Tokenizer *tok = load_vocab(vocab);
     if (!tok) {
         tb_report();
@@ -137,7 +133,7 @@ int cmd_detokenize(int argc, char **argv) {
         tok_free(tok);
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     char *p = text;
     size_t index = 0;
     for (;;) {

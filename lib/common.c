@@ -422,6 +422,28 @@ uint64_t tb_hash64(const void *data, size_t len, uint64_t seed) {
     return h;
 }
 
+// ---------------------------------------------------------------- sequences
+size_t tb_edit_distance(const uint64_t *a, size_t n, const uint64_t *b, size_t m) {
+    // row is (m+1,): the previous row of the DP table, updated in place.
+    size_t *row = tb_malloc((m + 1) * sizeof *row);
+    for (size_t j = 0; j <= m; j++) row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[m];
+    free(row);
+    return d;
+}
+
 // ---------------------------------------------------------------- random
 
 static uint64_t splitmix64(uint64_t *x) {

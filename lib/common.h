@@ -133,6 +133,11 @@ void tb_cpu_sample(TbCpuSample *s);
 uint64_t tb_hash64(const void *data, size_t len, uint64_t seed);
 #define TB_HASH64_SEED 0xcbf29ce484222325ULL
 
+// ---------------------------------------------------------------- sequences
+// Levenshtein distance of a (n) and b (m): the fewest insertions, deletions
+// and substitutions of one element that turn a into b.
+size_t tb_edit_distance(const uint64_t *a, size_t n, const uint64_t *b, size_t m);
+
 // ---------------------------------------------------------------- random
 // splitmix64 seeding + xoshiro256** generator. The whole state is four
 // words, saved in checkpoints so that a resumed run continues bit-for-bit.

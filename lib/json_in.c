@@ -90,3 +90,17 @@ cJSON *tb_json_load(const char *path) {
     free(text);
     return root;
 }
+
+const char *tb_json_type_name(const cJSON *v, int article) {
+    static const char *const names[][2] = {{"string", "a string"}, {"number", "a number"}, {"boolean", "a boolean"},
+                                           {"null", "null"},         {"array", "an array"}, {"object", "an object"},
+                                           {"invalid", "something else"}};
+    int k = cJSON_IsString(v)   ? 0
+            : cJSON_IsNumber(v) ? 1
+            : cJSON_IsBool(v)   ? 2
+            : cJSON_IsNull(v)   ? 3
+            : cJSON_IsArray(v)  ? 4
+            : cJSON_IsObject(v) ? 5
+                                : 6;
+    return names[k][article != 0];
+}

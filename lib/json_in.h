@@ -22,5 +22,9 @@ cJSON *tb_json_load(const char *path);
 // A key that appears twice in the object obj (not its children), or NULL.
 // n log n in the number of keys.
 const char *tb_json_duplicate_key(const cJSON *obj);
+// v's JSON type as JSON Schema names it ("string", "number", "boolean",
+// "null", "array", "object"; "invalid" for none of them), or with article
+// set as a sentence says it ("a string", "an array", "null", "something else").
+const char *tb_json_type_name(const cJSON *v, int article);
 
 #endif

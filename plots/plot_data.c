@@ -225,19 +225,14 @@ static int sweeps(const char *dir, const char *out) {
 }
 
 int main(int argc, char **argv) {
-    int allow_mixed = 0;
-    if (argc == 4 && tb_streq(argv[1], "--sweeps")) {
-        return sweeps(argv[2], argv[3]) ? tb_exit_runtime() : TB_EXIT_OK;
-    }
-    if (argc == 4 && tb_streq(argv[1], "--allow-mixed")) allow_mixed = 1, argv++, argc--;
-    if (argc != 3) {
-        fprintf(stderr, "usage: plot_data [--allow-mixed] RECORDS_DIR OUT_DIR\n       plot_data --sweeps SWEEP_DIR OUT_DIR\n");
-        return TB_EXIT_USAGE;
-    }
+    if (argc == 4 && tb_streq(argv[1], "--sweeps")) return sweeps(argv[2], argv[3]) ? tb_exit_runtime() : TB_EXIT_OK;
+    static const RecordsTool tool = {
+        "plot_data", "usage: plot_data [--allow-mixed] RECORDS_DIR OUT_DIR\n       plot_data --sweeps SWEEP_DIR OUT_DIR\n",
+        0, "plot", "every figure"};
     static RecordSet set;
     Provenance prov;
-    int rc = records_load_checked(&set, argv[1], argv[2], allow_mixed, "plot_data", "plot", "every figure", &prov);
-    if (rc) return rc;
+    int rc = records_command_start(&tool, &argc, &argv, &set, &prov);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     use_train_s = all_rows_have_train_s(&set);
     Out *runs = out_open(argv[2], "runs.gp", NULL);
     Out *timing = out_open(argv[2], "timing.dat", NULL);

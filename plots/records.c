@@ -370,8 +370,14 @@ void records_provenance(const RecordSet *set, int *hosts, char *host_list, int h
         }
 }
 
-int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
-                         const char *prog, const char *verb, const char *shown, Provenance *p) {
+int records_command_start(const RecordsTool *tool, int *argc, char ***argv, RecordSet *set, Provenance *p) {
+    int allow_mixed = *argc > 1 && tb_streq((*argv)[1], "--allow-mixed");
+    if (allow_mixed) (*argv)++, (*argc)--;
+    if (*argc < 3 || *argc > 3 + tool->extra) {
+        fputs(tool->usage, stderr);
+        return TB_EXIT_USAGE;
+    }
+    const char *dir = (*argv)[1], *prog = tool->prog, *verb = tool->verb;
     if (records_load(set, dir)) return tb_exit_runtime();
     if (set->count == 0) {
         fprintf(stderr, "%s: error: no run records under %s (run 'make exp-NAME STEPS=200' first, "
@@ -384,10 +390,10 @@ int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, i
         fprintf(stderr, "%s: error: the records under %s come from %d CPU models (%s) and %d commits (%s): "
                         "their times are not comparable; %s one host's and one commit's runs, or give "
                         "ALLOW_MIXED=1 to %s them with %s saying so\n",
-                prog, dir, p->hosts, p->host_list, p->commits, p->commit_list, verb, verb, shown);
+                prog, dir, p->hosts, p->host_list, p->commits, p->commit_list, verb, verb, tool->shown);
         return TB_EXIT_RUNTIME;
     }
-    return tb_mkdirs(out_dir) ? tb_exit_runtime() : 0;
+    return tb_mkdirs((*argv)[2]) ? tb_exit_runtime() : TB_COMMAND_GO_ON;
 }
 
 void records_load_sweeps(SweepSet *set, const char *dir) {

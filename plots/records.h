@@ -98,16 +98,24 @@ typedef struct {
 void records_load_sweeps(SweepSet *set, const char *dir);
 void records_free_sweeps(SweepSet *set);
 
-// What a plot or table tool checks before it draws anything: the records under
-// dir load, there is at least one, and they come from one CPU model and one
-// commit (or allow_mixed); then it makes the folder out_dir. prog names the
-// tool in its messages, verb what it does with the records ("plot"), shown
-// what says so ("every figure"). 0, or TB_EXIT_RUNTIME after one line on stderr.
 typedef struct {
     int hosts, commits;
     char host_list[512], commit_list[256];
 } Provenance;
-int records_load_checked(RecordSet *set, const char *dir, const char *out_dir, int allow_mixed,
-                         const char *prog, const char *verb, const char *shown, Provenance *p);
+// A plot or table tool, as its messages name it.
+typedef struct {
+    const char *prog;   // "plot_data"
+    const char *usage;  // the usage lines, for wrong arguments
+    int extra;          // how many arguments it takes after OUT_DIR, at most
+    const char *verb;   // what it does with the records ("plot")
+    const char *shown;  // what says so when they are mixed ("every figure")
+} RecordsTool;
+// The preamble of a plot or table tool, whose arguments are [--allow-mixed]
+// RECORDS_DIR OUT_DIR and up to tool->extra more: the records under
+// RECORDS_DIR load, there is at least one, and they come from one CPU model
+// and one commit (or --allow-mixed); then it makes OUT_DIR. *argc and *argv
+// are left past --allow-mixed. TB_COMMAND_GO_ON, or the exit code after the
+// usage or one line on stderr.
+int records_command_start(const RecordsTool *tool, int *argc, char ***argv, RecordSet *set, Provenance *p);
 
 #endif

@@ -5,22 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
 #include "checkpoint_tokenizer.h"
 #include "evaluate.h"
 #include "models/checkpoint.h"
-
-static int parse_int(const char *s, int *out, const char *flag) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 0 || v > 1000000000)
-        return tb_error("%s expects a non-negative integer, got '%s'", flag, s);
-    *out = (int)v;
-    return 0;
-}
 
 static void print_json(cJSON *o) {
     char *text = tb_json_print(o, 0);
@@ -59,46 +50,30 @@ static Tokenizer *tokenizer_for_eval(const char *ckpt, const char *vocab, const 
     return tokenizer_for_checkpoint(ckpt, vocab, "--vocab", used, sizeof used);
 }
 
-static const char *eval_usage =
-    "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
-    "                      [--max-windows N] [--backend cpu|cuda] [--no-verify-corpus]\n"
-    "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
-    "  in sequential windows of T tokens (default: the model's context), B windows per\n"
-    "  forward (default 8). Prints one JSON object. The vocabulary defaults to the\n"
-    "  checkpoint's own (a --vocab given must be it); for a checkpoint without one, to\n"
-    "  vocab.tok beside the shard (bytes for a byte-level shard). A shard listed in the\n"
-    "  manifest.json beside it must match it (size and hash); --no-verify-corpus skips that check.\n";
+static void eval_usage(FILE *out) {
+    fputs(
+        "usage: tunebench eval --ckpt DIR --data SHARD [--vocab FILE|bytes] [--batch B] [--seq T]\n"
+        "                      [--max-windows N] [--backend cpu|cuda] [--no-verify-corpus]\n"
+        "  Mean loss (nats per token) and bits per byte of a checkpoint over a whole token shard,\n"
+        "  in sequential windows of T tokens (default: the model's context), B windows per\n"
+        "  forward (default 8). Prints one JSON object. The vocabulary defaults to the\n"
+        "  checkpoint's own (a --vocab given must be it); for a checkpoint without one, to\n"
+        "  vocab.tok beside the shard (bytes for a byte-level shard). A shard listed in the\n"
+        "  manifest.json beside it must match it (size and hash); --no-verify-corpus skips that check.\n",
+        out);
+}
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *vocab = NULL, *backend = BACKEND_DEFAULT_NAME;
     int B = 8, T = 0, max_windows = 0, verify = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
-            fputs(eval_usage, stdout);
-            return 0;
-        } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (tb_streq(a, "--data") && has) data = argv[++i];
-        else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
-        else if (tb_streq(a, "--no-verify-corpus")) verify = 0;
-        else if (tb_streq(a, "--backend") && has) backend = argv[++i];
-        else if (tb_streq(a, "--batch") && has) {
-            if (parse_int(argv[++i], &B, "--batch")) return tb_report(), 2;
-        } else if (tb_streq(a, "--seq") && has) {
-            if (parse_int(argv[++i], &T, "--seq")) return tb_report(), 2;
-        } else if (tb_streq(a, "--max-windows") && has) {
-            if (parse_int(argv[++i], &max_windows, "--max-windows")) return tb_report(), 2;
-        } else {
-            fprintf(stderr, "tunebench: error: eval: unknown or incomplete option '%s'\n%s", a,
-                    eval_usage);
-            return 2;
-        }
-    }
-    if (!ckpt || !data) {
-        fprintf(stderr, "tunebench: error: eval needs --ckpt and --data\n%s", eval_usage);
-        return 2;
-    }
+    const TbOption opts[] = {
+        TB_OPT("--ckpt", TB_OPT_STRING, &ckpt), TB_OPT("--data", TB_OPT_STRING, &data),
+        TB_OPT("--vocab", TB_OPT_STRING, &vocab), TB_OPT("--backend", TB_OPT_STRING, &backend),
+        TB_OPT("--no-verify-corpus", TB_OPT_FALSE, &verify), TB_OPT_IN("--batch", TB_OPT_INT, &B, 1, 1e9),
+        TB_OPT_IN("--seq", TB_OPT_INT, &T, 0, 1e9), TB_OPT_IN("--max-windows", TB_OPT_INT, &max_windows, 0, 1e9)};
+    int rc = tb_command_start(tb_parse_options("eval", argc, argv, opts, TB_OPTIONS(opts)), eval_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!ckpt || !data) return tb_error("eval needs --ckpt and --data (see tunebench eval --help)"), tb_exit_usage();
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
     if (verify && corpus_verify_file(data) < 0) return tb_report(), 1;
@@ -111,7 +86,7 @@ int cmd_eval(int argc, char **argv) {
     }
     EvalOptions opt = {B, T ? T : m->spec.max_seq_len, (uint64_t)max_windows};
     EvalResult r;
-    int rc = evaluate_shard(m, data, tok, &opt, &r);
+    rc = evaluate_shard(m, data, tok, &opt, &r);
     if (rc == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "ckpt", ckpt);
@@ -218,43 +193,30 @@ static int32_t *ids_of_text(const char *ckpt, const char *vocab, const char *pat
     return ids;
 }
 
-static const char *score_usage =
-    "usage: tunebench score --ckpt DIR (--ids FILE | --text FILE [--vocab FILE|bytes]) [--seq T]\n"
-    "                       [--backend cpu|cuda]\n"
-    "  Reads whitespace-separated token ids, or a text that the checkpoint's tokenizer\n"
-    "  encodes after an end-of-tune token (--vocab given must be that tokenizer; FILE '-'\n"
-    "  reads stdin), and prints {\"loss\": mean nats per predicted token, \"logprobs\": [...],\n"
-    "  \"tokens\": N} (with --text also \"bpb\"): one natural-log probability for each id after\n"
-    "  the first. Sequences longer than T (default: the model's context) are scored in\n"
-    "  sequential windows of T, as `tunebench eval` does.\n";
+static void score_usage(FILE *out) {
+    fputs(
+        "usage: tunebench score --ckpt DIR (--ids FILE | --text FILE [--vocab FILE|bytes]) [--seq T]\n"
+        "                       [--backend cpu|cuda]\n"
+        "  Reads whitespace-separated token ids, or a text that the checkpoint's tokenizer\n"
+        "  encodes after an end-of-tune token (--vocab given must be that tokenizer; FILE '-'\n"
+        "  reads stdin), and prints {\"loss\": mean nats per predicted token, \"logprobs\": [...],\n"
+        "  \"tokens\": N} (with --text also \"bpb\"): one natural-log probability for each id after\n"
+        "  the first. Sequences longer than T (default: the model's context) are scored in\n"
+        "  sequential windows of T, as `tunebench eval` does.\n",
+        out);
+}
 
 int cmd_score(int argc, char **argv) {
     const char *ckpt = NULL, *ids_path = NULL, *text_path = NULL, *vocab = NULL, *backend = BACKEND_DEFAULT_NAME;
     int T = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
-            fputs(score_usage, stdout);
-            return 0;
-        } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (tb_streq(a, "--ids") && has) ids_path = argv[++i];
-        else if (tb_streq(a, "--text") && has) text_path = argv[++i];
-        else if (tb_streq(a, "--vocab") && has) vocab = argv[++i];
-        else if (tb_streq(a, "--backend") && has) backend = argv[++i];
-        else if (tb_streq(a, "--seq") && has) {
-            if (parse_int(argv[++i], &T, "--seq")) return tb_report(), 2;
-        } else {
-            fprintf(stderr, "tunebench: error: score: unknown or incomplete option '%s'\n%s", a,
-                    score_usage);
-            return 2;
-        }
-    }
-    if (!ckpt || !ids_path == !text_path || (vocab && !text_path)) {
-        fprintf(stderr, "tunebench: error: score needs --ckpt and one of --ids and --text (--vocab goes with "
-                "--text)\n%s", score_usage);
-        return 2;
-    }
+    const TbOption opts[] = {
+        TB_OPT("--ckpt", TB_OPT_STRING, &ckpt), TB_OPT("--ids", TB_OPT_STRING, &ids_path),
+        TB_OPT("--text", TB_OPT_STRING, &text_path), TB_OPT("--vocab", TB_OPT_STRING, &vocab),
+        TB_OPT("--backend", TB_OPT_STRING, &backend), TB_OPT_IN("--seq", TB_OPT_INT, &T, 0, 1e9)};
+    int rc = tb_command_start(tb_parse_options("score", argc, argv, opts, TB_OPTIONS(opts)), score_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!ckpt || !ids_path == !text_path || (vocab && !text_path))
+        return tb_error("score needs --ckpt and one of --ids and --text (--vocab goes with --text)"), tb_exit_usage();
     const Backend *be = backend_by_name(backend);
     if (!be) return tb_report(), 1;
     size_t n;
@@ -286,7 +248,7 @@ int cmd_score(int argc, char **argv) {
     EvalOptions opt = {1, T ? T : m->spec.max_seq_len, 0};
     EvalResult r;
     float *nats = tb_malloc((n - 1) * sizeof(float));
-    int rc = evaluate_ids(m, ids, n, token_bytes, &opt, &r, nats);
+    rc = evaluate_ids(m, ids, n, token_bytes, &opt, &r, nats);
     if (rc == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "loss", r.loss);

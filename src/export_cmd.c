@@ -1,39 +1,30 @@
 // export_cmd.c: `tunebench export`, a checkpoint in another ecosystem's layout.
 #include <stdio.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "models/checkpoint.h"
 
-static const char *export_usage =
-    "usage: tunebench export --ckpt DIR --format FORMAT --out DIR\n"
-    "  Writes the checkpoint's weights in another ecosystem's layout: FORMAT mamba_ssm (a Mamba\n"
-    "  checkpoint) writes mamba_ssm's config.json and tensor names, for\n"
-    "  MambaLMHeadModel(MambaConfig(**config)).load_state_dict(load_file(model.safetensors)).\n"
-    "  tunebench eval, score and generate read the result too (with the tokenizer given).\n";
+static void export_usage(FILE *out) {
+    fputs(
+        "usage: tunebench export --ckpt DIR --format FORMAT --out DIR\n"
+        "  Writes the checkpoint's weights in another ecosystem's layout: FORMAT mamba_ssm (a Mamba\n"
+        "  checkpoint) writes mamba_ssm's config.json and tensor names, for\n"
+        "  MambaLMHeadModel(MambaConfig(**config)).load_state_dict(load_file(model.safetensors)).\n"
+        "  tunebench eval, score and generate read the result too (with the tokenizer given).\n",
+        out);
+}
 
 int cmd_export(int argc, char **argv) {
     const char *ckpt = NULL, *format = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
-            fputs(export_usage, stdout);
-            return 0;
-        } else if (tb_streq(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (tb_streq(a, "--format") && has) format = argv[++i];
-        else if (tb_streq(a, "--out") && has) out = argv[++i];
-        else {
-            fprintf(stderr, "tunebench: error: export: unknown or incomplete option '%s'\n%s", a, export_usage);
-            return 2;
-        }
-    }
-    if (!ckpt || !format || !out) {
-        fprintf(stderr, "tunebench: error: export needs --ckpt, --format and --out\n%s", export_usage);
-        return 2;
-    }
+    const TbOption opts[] = {TB_OPT("--ckpt", TB_OPT_STRING, &ckpt), TB_OPT("--format", TB_OPT_STRING, &format),
+                             TB_OPT("--out", TB_OPT_STRING, &out)};
+    int rc = tb_command_start(tb_parse_options("export", argc, argv, opts, TB_OPTIONS(opts)), export_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!ckpt || !format || !out) return tb_error("export needs --ckpt, --format and --out"), tb_exit_usage();
     Model *m = checkpoint_load(ckpt, backend_cpu(), NULL);
     if (!m) return tb_report(), 1;
-    int rc = checkpoint_export(out, m, format);
+    rc = checkpoint_export(out, m, format);
     if (rc == 0) printf("wrote %s (%s, %s)\n", out, m->spec.name, format);
     else tb_report();
     model_destroy(m);

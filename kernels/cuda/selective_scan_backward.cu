@@ -68,6 +68,138 @@ size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p) {
     return total;
 }
 
+// The backward's shared memory: the staged tile, the per-step sums over n,
+// the per-warp dB | dC partials and the per-thread dD, ddelta_bias.
+template <int LPC>
+struct ScanBackwardShared {
+    typedef ScanLayout<LPC> L;
+    float (*delta)[L::CH], (*u)[L::CH], (*dy)[L::CH];  // [SCAN_TT][CH]
+    float (*B)[L::NPAD], (*C)[L::NPAD];                // [SCAN_TT][NPAD]
+    // sum_n g B, sum_n g h_{t-1} a A, sum_n C h ([SCAN_TT][CH + 1]): + 1, a
+    // channel's lanes write rows TT/LPC apart
+    float (*gB)[L::CH + 1], (*ghaA)[L::CH + 1], (*y)[L::CH + 1];
+    float (*dBC)[SCAN_TT][2 * L::NPAD];  // [WARPS][SCAN_TT][2 NPAD]: dB | dC
+    float *dD, *dbias;                   // [THREADS]
+};
+
+// The adjoint back over one staged tile, last step to first, from h_before
+// (the state entering each step): q and dA carry on to the previous tile;
+// the per-step sums over n go to sh.gB, sh.ghaA, sh.y and the step's dB | dC
+// over the warp's channels to sh.dBC[warp]. The caller syncs after.
+template <int LPC>
+static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &k, const ScanBackwardShared<LPC> &sh,
+                                                         const float (&A)[SCAN_NS], const float (&A2)[SCAN_NS],
+                                                         const float (&h_before)[SCAN_TT][SCAN_NS],
+                                                         float (&q)[SCAN_NS], float (&dA)[SCAN_NS], int warp) {
+    typedef ScanLayout<LPC> L;
+    typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;     // per-step sums over n
+    typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;  // dB, dC over a warp's channels
+    float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
+    SCAN_UNROLL
+    for (int s = SCAN_TT - 1; s >= 0; s--) {
+        const float delta = sh.delta[s][k.c], u = sh.u[s][k.c], dy = sh.dy[s][k.c];
+        float dBC[2 * SCAN_NS];
+        gB[s] = ghaA[s] = yC[s] = 0.0f;
+        SCAN_UNROLL
+        for (int j = 0; j < SCAN_NS; j++) {
+            const float Bn = sh.B[s][k.state(j)], Cn = sh.C[s][k.state(j)];
+            const float a = exp2f(delta * A2[j]);
+            const float h_after = a * h_before[s][j] + delta * u * Bn;
+            const float g = dy * Cn + q[j];
+            const float gha = g * h_before[s][j] * a;
+            dBC[j] = g * delta * u;
+            dBC[SCAN_NS + j] = dy * h_after;
+            gB[s] += g * Bn;
+            ghaA[s] += gha * A[j];
+            yC[s] += Cn * h_after;
+            dA[j] += gha * delta;
+            q[j] = a * g;
+        }
+        OverChannels::sum(dBC);
+        if (OverChannels::owner()) {
+            const int first = OverChannels::base();
+            SCAN_UNROLL
+            for (int i = 0; i < OverChannels::KEPT; i++) {
+                int v = first + i;  // (dB | dC) x state j
+                sh.dBC[warp][s][(v / SCAN_NS) * L::NPAD + k.state(v % SCAN_NS)] = dBC[i];
+            }
+        }
+    }
+    OverStates::sum(gB);
+    OverStates::sum(ghaA);
+    OverStates::sum(yC);
+    const int first = OverStates::base();
+    SCAN_UNROLL
+    for (int i = 0; i < OverStates::KEPT; i++) {
+        sh.gB[first + i][k.c] = gB[i];
+        sh.ghaA[first + i][k.c] = ghaA[i];
+        sh.y[first + i][k.c] = yC[i];
+    }
+}
+
+// A tile's outputs from its shared sums (after scan_adjoint_tile and a
+// barrier): du, ddelta_raw and dz of its tlen steps from row row0 (coalesced;
+// dD and dbias add this thread's rows), and the tile's dB | dC over the
+// block's channels, the warps added in order, to sc.dBC_part.
+template <int LPC>
+static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanParams &p, const ScanScratch &sc,
+                                                           const ScanThread<LPC> &k,
+                                                           const ScanBackwardShared<LPC> &sh, size_t row0,
+                                                           int tlen, float bias, float Dskip, float &dD,
+                                                           float &dbias) {
+    typedef ScanLayout<LPC> L;
+    for (int s = k.slot; s < tlen; s += LPC) {
+        if (!k.rvalid) break;
+        const size_t r = row0 + s;
+        const float delta = sh.delta[s][k.cr], u = sh.u[s][k.cr], dy = sh.dy[s][k.cr];
+        const float gBs = sh.gB[s][k.cr], y = sh.y[s][k.cr] + Dskip * u;
+        const float z = p.z[r * p.z_stride + k.dr], sz = sigmoidf_(z);
+        const float x = p.delta_raw[r * p.delta_stride + k.dr] + bias;
+        const float ddelta = u * gBs + sh.ghaA[s][k.cr];
+        const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
+        p.dz[r * p.dz_stride + k.dr] = p.dout[r * p.dout_stride + k.dr] * y * sz * (1.0f + z * (1.0f - sz));
+        p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
+        p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
+        dD += dy * u;
+        dbias += dx;
+    }
+    const int N = p.dstate;
+    for (int i = threadIdx.x; i < tlen * 2 * N; i += L::THREADS) {
+        const int s = i / (2 * N), v = i % (2 * N);
+        float sum = 0.0f;
+        for (int w = 0; w < L::WARPS; w++) sum += sh.dBC[w][s][(v / N) * L::NPAD + v % N];
+        sc.dBC_part[(((size_t)blockIdx.x * p.batch + k.b) * p.seqlen + (row0 - (size_t)k.b * p.seqlen) + s) * 2 * N + v] =
+            sum;
+    }
+}
+
+// Per (b, d): dA over this thread's states; dD and ddelta_bias over the
+// channel's slots in order, to sc.param_part.
+template <int LPC>
+static __device__ __forceinline__ void scan_param_partials(const SelectiveScanParams &p, const ScanScratch &sc,
+                                                           const ScanThread<LPC> &k,
+                                                           const ScanBackwardShared<LPC> &sh,
+                                                           const float (&dA)[SCAN_NS], float dD, float dbias) {
+    typedef ScanLayout<LPC> L;
+    const int N = p.dstate;
+    float *part = sc.param_part + ((size_t)k.b * p.dim + k.d) * (N + 2);
+    for (int j = 0; j < SCAN_NS; j++)
+        if (k.owns(j, N)) part[k.state(j)] = dA[j];
+    sh.dD[threadIdx.x] = dD;
+    sh.dbias[threadIdx.x] = dbias;
+    __syncthreads();
+    if (k.slot == 0 && k.rvalid) {
+        float sum_dD = 0.0f, sum_dbias = 0.0f;
+        for (int slot = 0; slot < LPC; slot++) {
+            sum_dD += sh.dD[slot * L::CH + k.cr];
+            sum_dbias += sh.dbias[slot * L::CH + k.cr];
+        }
+        float *row_part = sc.param_part + ((size_t)k.b * p.dim + k.dr) * (N + 2);
+        row_part[N] = sum_dD;
+        row_part[N + 1] = sum_dbias;
+    }
+}
+
 // 168 registers (3 blocks of 128 threads per SM): the tile's h_{t-1} (64
 // floats) and per-step sums (48) live in registers; at 128 registers nvcc
 // already spills inside the walk.
@@ -75,26 +207,24 @@ template <int LPC>
 __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout<LPC>::THREADS)
     selective_scan_backward_kernel(SelectiveScanParams p, ScanScratch sc) {
     typedef ScanLayout<LPC> L;
-    typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;           // per-step sums over n
-    typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;        // dB, dC over a warp's channels
     SHARED(float, s_delta, [SCAN_TT][L::CH]);
     SHARED(float, s_u, [SCAN_TT][L::CH]);
     SHARED(float, s_dy, [SCAN_TT][L::CH]);
     SHARED(float, s_B, [SCAN_TT][L::NPAD]);
     SHARED(float, s_C, [SCAN_TT][L::NPAD]);
-    // sum_n g B, sum_n g h_{t-1} a A, sum_n C h; + 1: a channel's lanes write rows TT/LPC apart
     SHARED(float, s_gB, [SCAN_TT][L::CH + 1]);
     SHARED(float, s_ghaA, [SCAN_TT][L::CH + 1]);
     SHARED(float, s_y, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_dBC, [L::WARPS][SCAN_TT][2 * L::NPAD]);  // per-warp dB | dC
+    SHARED(float, s_dBC, [L::WARPS][SCAN_TT][2 * L::NPAD]);
     SHARED(float, s_dD, [L::THREADS]);
     SHARED(float, s_dbias, [L::THREADS]);
     SHARED_BYTES_CHECK("selective_scan_backward",
                        sizeof s_delta + sizeof s_u + sizeof s_dy + sizeof s_B + sizeof s_C +
                            sizeof s_gB + sizeof s_ghaA + sizeof s_y + sizeof s_dBC + sizeof s_dD +
                            sizeof s_dbias);
+    const ScanBackwardShared<LPC> sh = {s_delta, s_u, s_dy, s_B, s_C, s_gB, s_ghaA, s_y, s_dBC, s_dD, s_dbias};
     const ScanThread<LPC> k(p);
-    const int N = p.dstate, nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
+    const int nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
     float A[SCAN_NS], A2[SCAN_NS], q[SCAN_NS], dA[SCAN_NS], h[SCAN_NS];
     scan_load_A(p, k, A, A2);
     for (int j = 0; j < SCAN_NS; j++) q[j] = dA[j] = 0.0f;
@@ -130,91 +260,12 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout
             __syncthreads();
             float h_before[SCAN_TT][SCAN_NS];
             scan_walk_tile(k, A2, h, s_delta, s_u, s_B, h_before);
-            float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
-            SCAN_UNROLL
-            for (int s = SCAN_TT - 1; s >= 0; s--) {
-                const float delta = s_delta[s][k.c], u = s_u[s][k.c], dy = s_dy[s][k.c];
-                float dBC[2 * SCAN_NS];
-                gB[s] = ghaA[s] = yC[s] = 0.0f;
-                SCAN_UNROLL
-                for (int j = 0; j < SCAN_NS; j++) {
-                    const float Bn = s_B[s][k.state(j)], Cn = s_C[s][k.state(j)];
-                    const float a = exp2f(delta * A2[j]);
-                    const float h_after = a * h_before[s][j] + delta * u * Bn;
-                    const float g = dy * Cn + q[j];
-                    const float gha = g * h_before[s][j] * a;
-                    dBC[j] = g * delta * u;
-                    dBC[SCAN_NS + j] = dy * h_after;
-                    gB[s] += g * Bn;
-                    ghaA[s] += gha * A[j];
-                    yC[s] += Cn * h_after;
-                    dA[j] += gha * delta;
-                    q[j] = a * g;
-                }
-                OverChannels::sum(dBC);
-                if (OverChannels::owner()) {
-                    const int first = OverChannels::base();
-                    SCAN_UNROLL
-                    for (int i = 0; i < OverChannels::KEPT; i++) {
-                        int v = first + i;  // (dB | dC) x state j
-                        s_dBC[warp][s][(v / SCAN_NS) * L::NPAD + k.state(v % SCAN_NS)] = dBC[i];
-                    }
-                }
-            }
-            OverStates::sum(gB);
-            OverStates::sum(ghaA);
-            OverStates::sum(yC);
-            const int first = OverStates::base();
-            SCAN_UNROLL
-            for (int i = 0; i < OverStates::KEPT; i++) {
-                s_gB[first + i][k.c] = gB[i];
-                s_ghaA[first + i][k.c] = ghaA[i];
-                s_y[first + i][k.c] = yC[i];
-            }
+            scan_adjoint_tile(k, sh, A, A2, h_before, q, dA, warp);
             __syncthreads();
-            // The tile's activation gradients, coalesced.
-            for (int s = k.slot; s < tlen; s += LPC) {
-                if (!k.rvalid) break;
-                const size_t r = row0 + s;
-                const float delta = s_delta[s][k.cr], u = s_u[s][k.cr], dy = s_dy[s][k.cr];
-                const float gBs = s_gB[s][k.cr], y = s_y[s][k.cr] + Dskip * u;
-                const float z = p.z[r * p.z_stride + k.dr], sz = sigmoidf_(z);
-                const float x = p.delta_raw[r * p.delta_stride + k.dr] + bias;
-                const float ddelta = u * gBs + s_ghaA[s][k.cr];
-                const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
-                p.dz[r * p.dz_stride + k.dr] = p.dout[r * p.dout_stride + k.dr] * y * sz * (1.0f + z * (1.0f - sz));
-                p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
-                p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
-                dD += dy * u;
-                dbias += dx;
-            }
-            // The tile's dB | dC over the block's channels: warps in order.
-            for (int i = threadIdx.x; i < tlen * 2 * N; i += L::THREADS) {
-                const int s = i / (2 * N), v = i % (2 * N);
-                float sum = 0.0f;
-                for (int w = 0; w < L::WARPS; w++) sum += s_dBC[w][s][(v / N) * L::NPAD + v % N];
-                sc.dBC_part[(((size_t)blockIdx.x * p.batch + k.b) * p.seqlen + t0 + tile * SCAN_TT + s) * 2 * N + v] = sum;
-            }
+            scan_tile_gradients(p, sc, k, sh, row0, tlen, bias, Dskip, dD, dbias);
         }
     }
-    // Per (b, d): dA over this thread's states; dD and ddelta_bias over the
-    // channel's slots in order.
-    float *part = sc.param_part + ((size_t)k.b * p.dim + k.d) * (N + 2);
-    for (int j = 0; j < SCAN_NS; j++)
-        if (k.owns(j, N)) part[k.state(j)] = dA[j];
-    s_dD[threadIdx.x] = dD;
-    s_dbias[threadIdx.x] = dbias;
-    __syncthreads();
-    if (k.slot == 0 && k.rvalid) {
-        float sum_dD = 0.0f, sum_dbias = 0.0f;
-        for (int slot = 0; slot < LPC; slot++) {
-            sum_dD += s_dD[slot * L::CH + k.cr];
-            sum_dbias += s_dbias[slot * L::CH + k.cr];
-        }
-        float *row_part = sc.param_part + ((size_t)k.b * p.dim + k.dr) * (N + 2);
-        row_part[N] = sum_dD;
-        row_part[N + 1] = sum_dbias;
-    }
+    scan_param_partials(p, sc, k, sh, dA, dD, dbias);
 }
 
 // dB, dC (batch, seqlen, N) (row strides) = sums of the channel tiles' partials in order.

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "grid.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "slurm.h"
 #include "../runner/record.h"
@@ -57,16 +58,6 @@ static void usage(FILE *out) {
 }
 
 // ---------------------------------------------------------------- one run
-
-static int parse_int(const char *text, const char *flag, int min, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || end == text || v < min || v > 1 << 20)
-        return tb_error("grid: %s wants an integer of at least %d, got '%s'", flag, min, text);
-    *out = (int)v;
-    return 0;
-}
 
 // Runs run i in this process (cmd_train), from its state on disk.
 static int run_task(const Grid *g, int i, int threads) {
@@ -372,6 +363,7 @@ int cmd_grid(int argc, char **argv) {
         fprintf(stderr, "tunebench: error: grid: unknown action '%s' (list, status, run or sbatch)\n", verb);
         return 2;
     }
+    if (argc >= 3 && (tb_streq(argv[2], "--help") || tb_streq(argv[2], "-h"))) return tb_command_start(1, usage);
     if (argc < 3 || argv[2][0] == '-') {
         fprintf(stderr, "tunebench: error: grid %s: give the grid file, e.g. tunebench grid %s grids/study.json\n",
                 verb, verb);
@@ -380,27 +372,23 @@ int cmd_grid(int argc, char **argv) {
     const char *path = argv[2];
     int task = -1, workers = 1, threads = 0, progress_s = GRID_PROGRESS_SECONDS, submit = 0, slurm = 0;
     const char *bin = "build";
-    for (int i = 3; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        int bad = 0;
-        if (tb_streq(a, "--task") && has_value && tb_streq(verb, "run")) bad = parse_int(argv[++i], a, 0, &task);
-        else if (tb_streq(a, "--workers") && has_value && tb_streq(verb, "run")) bad = parse_int(argv[++i], a, 1, &workers);
-        else if (tb_streq(a, "--threads") && has_value && tb_streq(verb, "run")) bad = parse_int(argv[++i], a, 0, &threads);
-        else if (tb_streq(a, "--progress") && has_value && tb_streq(verb, "run")) bad = parse_int(argv[++i], a, 0, &progress_s);
-        else if (tb_streq(a, "--bin") && has_value && tb_streq(verb, "sbatch")) bin = argv[++i];
-        else if (tb_streq(a, "--submit") && tb_streq(verb, "sbatch")) submit = 1;
-        else if (tb_streq(a, "--slurm") && tb_streq(verb, "status")) slurm = 1;
-        else {
-            fprintf(stderr, "tunebench: error: grid %s: unknown option '%s' or missing value (see tunebench grid "
-                            "--help)\n", verb, a);
-            return 2;
-        }
-        if (bad) {
-            tb_report();
-            return 2;
-        }
-    }
+    // Each action's options.
+    const TbOption run_opts[] = {
+        TB_OPT_IN("--task", TB_OPT_INT, &task, 0, 1 << 20), TB_OPT_IN("--workers", TB_OPT_INT, &workers, 1, 1 << 20),
+        TB_OPT_IN("--threads", TB_OPT_INT, &threads, 0, 1 << 20),
+        TB_OPT_IN("--progress", TB_OPT_INT, &progress_s, 0, 1 << 20)};
+    const TbOption sbatch_opts[] = {TB_OPT("--bin", TB_OPT_STRING, &bin), TB_OPT("--submit", TB_OPT_TRUE, &submit)};
+    const TbOption status_opts[] = {TB_OPT("--slurm", TB_OPT_TRUE, &slurm)};
+    const TbOption *opts = tb_streq(verb, "run")      ? run_opts
+                           : tb_streq(verb, "sbatch") ? sbatch_opts
+                           : tb_streq(verb, "status") ? status_opts
+                                                      : NULL;
+    int nopts = opts == run_opts ? TB_OPTIONS(run_opts) : opts == sbatch_opts ? TB_OPTIONS(sbatch_opts)
+                : opts ? TB_OPTIONS(status_opts) : 0;
+    char command[32];
+    snprintf(command, sizeof command, "grid %s", verb);
+    int parsed = tb_command_start(tb_parse_options(command, argc - 2, argv + 2, opts, nopts), usage);
+    if (parsed != TB_COMMAND_GO_ON) return parsed;
     Grid g;
     if (grid_load(&g, path)) {
         tb_report();

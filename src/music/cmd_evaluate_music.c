@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "music_eval.h"
 #include "music_metrics.h"
@@ -30,32 +31,15 @@ static void usage(FILE *out) {
 int cmd_evaluate_music(int argc, char **argv) {
     const char *dir = NULL, *file = NULL, *train = NULL, *ref = NULL, *out = NULL, *label = NULL;
     int use_abc2midi = 1, max_tunes = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (tb_streq(a, "--help") || tb_streq(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (tb_streq(a, "--no-abc2midi")) {
-            use_abc2midi = 0;
-        } else if (has_value && tb_streq(a, "--dir")) dir = argv[++i];
-        else if (has_value && tb_streq(a, "--file")) file = argv[++i];
-        else if (has_value && tb_streq(a, "--train")) train = argv[++i];
-        else if (has_value && tb_streq(a, "--ref")) ref = argv[++i];
-        else if (has_value && tb_streq(a, "--out")) out = argv[++i];
-        else if (has_value && tb_streq(a, "--label")) label = argv[++i];
-        else if (has_value && tb_streq(a, "--max-tunes")) max_tunes = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "tunebench: error: evaluate-music: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if ((!dir) == (!file) || !out) {
-        fprintf(stderr, "tunebench: error: evaluate-music needs one of --dir or --file, and --out\n");
-        usage(stderr);
-        return 2;
-    }
+    const TbOption opts[] = {
+        TB_OPT("--dir", TB_OPT_STRING, &dir), TB_OPT("--file", TB_OPT_STRING, &file),
+        TB_OPT("--train", TB_OPT_STRING, &train), TB_OPT("--ref", TB_OPT_STRING, &ref),
+        TB_OPT("--out", TB_OPT_STRING, &out), TB_OPT("--label", TB_OPT_STRING, &label),
+        TB_OPT_IN("--max-tunes", TB_OPT_INT, &max_tunes, 0, 1e9), TB_OPT("--no-abc2midi", TB_OPT_FALSE, &use_abc2midi)};
+    int rc = tb_command_start(tb_parse_options("evaluate-music", argc, argv, opts, TB_OPTIONS(opts)), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if ((!dir) == (!file) || !out)
+        return tb_error("evaluate-music needs one of --dir or --file, and --out"), tb_exit_usage();
     MusicEvalOptions opt = {
         .input = dir ? dir : file,
         .train = train,
@@ -69,7 +53,7 @@ int cmd_evaluate_music(int argc, char **argv) {
         tb_report();
         return 1;
     }
-    int rc = tb_json_write(out, json);
+    rc = tb_json_write(out, json);
     if (!rc) {
         const cJSON *s = cJSON_GetObjectItem(json, "summary");
         const cJSON *a2m = cJSON_GetObjectItem(s, "abc2midi_valid_rate");

@@ -142,52 +142,29 @@ static int parse_args(int argc, char **argv, GenerateArgs *a) {
     a->n = 8, a->seed = 1, a->max_tokens = 1024, a->similarity = 4, a->bars = 8;
     a->meter = "4/4", a->key = "C", a->unit = "1/8", a->backend = BACKEND_DEFAULT_NAME;
     sampler_config_default(&a->sampler);
-    int musical = 0;
-    static const char *const known[] = {"--ckpt", "--tokenizer", "--out", "--prompt", "--prompts-from", "--checkpoint",
-                                        "--backend", "--meter",
-                                        "--key", "--unit", "--n", "--seed", "--sections", "--bars",
-                                        "--similarity", "--max-tokens", "--temperature", "--top-k", "--top-p"};
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (tb_streq(o, "--help") || tb_streq(o, "-h")) return 1;
-        size_t k = 0;
-        while (k < sizeof known / sizeof known[0] && !tb_streq(o, known[k])) k++;
-        if (k == sizeof known / sizeof known[0])
-            return tb_error("generate: unknown option '%s' (see tunebench generate --help)", o);
-        if (!v) return tb_error("generate: option %s needs a value (see tunebench generate --help)", o);
-        i++;
-        char *end = NULL;
-        if (tb_streq(o, "--ckpt")) a->ckpt = v;
-        else if (tb_streq(o, "--tokenizer")) a->tokenizer = v;
-        else if (tb_streq(o, "--out")) a->out = v;
-        else if (tb_streq(o, "--prompt")) a->prompt = v;
-        else if (tb_streq(o, "--prompts-from")) a->prompts_from = v;
-        else if (tb_streq(o, "--checkpoint")) a->which = v;
-        else if (tb_streq(o, "--backend")) a->backend = v;
-        else if (tb_streq(o, "--meter")) a->meter = v, musical = 1;
-        else if (tb_streq(o, "--key")) a->key = v, musical = 1;
-        else if (tb_streq(o, "--unit")) a->unit = v, musical = 1;
-        else if (tb_streq(o, "--n")) a->n = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--seed")) a->seed = strtoull(v, &end, 10);
-        else if (tb_streq(o, "--sections")) a->sections = (int)strtol(v, &end, 10), musical = 1;
-        else if (tb_streq(o, "--bars")) a->bars = (int)strtol(v, &end, 10), musical = 1;
-        else if (tb_streq(o, "--similarity")) a->similarity = (int)strtol(v, &end, 10), musical = 1;
-        else if (tb_streq(o, "--max-tokens")) a->max_tokens = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--temperature")) a->sampler.temperature = strtof(v, &end);
-        else if (tb_streq(o, "--top-k")) a->sampler.top_k = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--top-p")) a->sampler.top_p = strtof(v, &end);
-        else return tb_error("generate: unknown option '%s' (see tunebench generate --help)", o);
-        if (end && *end) return tb_error("generate: %s %s: not a number", o, v);
-    }
+    int musical = 0;  // options that build the prompt
+    const TbOption opts[] = {
+        TB_OPT("--ckpt", TB_OPT_STRING, &a->ckpt), TB_OPT("--tokenizer", TB_OPT_STRING, &a->tokenizer),
+        TB_OPT("--out", TB_OPT_STRING, &a->out), TB_OPT("--prompt", TB_OPT_STRING, &a->prompt),
+        TB_OPT("--prompts-from", TB_OPT_STRING, &a->prompts_from), TB_OPT("--checkpoint", TB_OPT_STRING, &a->which),
+        TB_OPT("--backend", TB_OPT_STRING, &a->backend), TB_OPT_IN("--n", TB_OPT_INT, &a->n, 1, 100000),
+        TB_OPT("--seed", TB_OPT_U64, &a->seed), TB_OPT_IN("--max-tokens", TB_OPT_INT, &a->max_tokens, 1, 1e9),
+        TB_OPT("--temperature", TB_OPT_FLOAT, &a->sampler.temperature),
+        TB_OPT("--top-k", TB_OPT_INT, &a->sampler.top_k), TB_OPT("--top-p", TB_OPT_FLOAT, &a->sampler.top_p),
+        {.name = "--meter", .kind = TB_OPT_STRING, .dest = &a->meter, .seen = &musical},
+        {.name = "--key", .kind = TB_OPT_STRING, .dest = &a->key, .seen = &musical},
+        {.name = "--unit", .kind = TB_OPT_STRING, .dest = &a->unit, .seen = &musical},
+        {.name = "--sections", .kind = TB_OPT_INT, .dest = &a->sections, .seen = &musical},
+        {.name = "--bars", .kind = TB_OPT_INT, .dest = &a->bars, .seen = &musical},
+        {.name = "--similarity", .kind = TB_OPT_INT, .dest = &a->similarity, .seen = &musical}};
+    int rc = tb_parse_options("generate", argc, argv, opts, TB_OPTIONS(opts));
+    if (rc) return rc;
     if (!a->ckpt || !a->out) return tb_error("generate: --ckpt and --out are required");
-    if ((a->prompt != NULL) + (a->prompts_from != NULL) + musical > 1)
+    if ((a->prompt != NULL) + (a->prompts_from != NULL) + (musical > 0) > 1)
         return tb_error("generate: give one of --prompt, --prompts-from or --meter/--key/--unit/--sections/--bars/"
                         "--similarity");
     if (a->which && !tb_streq(a->which, "best") && !tb_streq(a->which, "latest"))
         return tb_error("generate: --checkpoint %s: use best or latest", a->which);
-    if (a->n <= 0 || a->n > 100000) return tb_error("generate: --n %d: must be 1 to 100000", a->n);
-    if (a->max_tokens <= 0) return tb_error("generate: --max-tokens must be positive");
     if (a->sections < 0 || a->sections > 8) return tb_error("generate: --sections must be 1 to 8 (TunesFormer's limit)");
     if (a->bars <= 0 || a->bars > 32) return tb_error("generate: --bars %d: must be 1 to 32 (bars per section)", a->bars);
     if (a->similarity < 0 || a->similarity > 10) return tb_error("generate: --similarity must be 0 to 10");

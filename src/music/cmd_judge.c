@@ -65,41 +65,23 @@ static int parse_args(int argc, char **argv, JudgeArgs *a) {
     memset(a, 0, sizeof *a);
     a->key_env = "TUNEBENCH_JUDGE_KEY", a->cache = "results/judge/cache";
     a->timeout_s = 120, a->retries = 4, a->backoff_s = 2, a->max_wait_s = 60, a->n = 32, a->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (tb_streq(o, "--help") || tb_streq(o, "-h")) return 1;
-        if (tb_streq(o, "--validate")) {
-            a->validate = 1;
-            continue;
-        }
-        if (i + 1 >= argc) return tb_error("judge: option %s needs a value (see tunebench judge --help)", o);
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (tb_streq(o, "--endpoint")) a->endpoint = v;
-        else if (tb_streq(o, "--model")) a->model = v;
-        else if (tb_streq(o, "--endpoint2")) a->endpoint2 = v;
-        else if (tb_streq(o, "--model2")) a->model2 = v;
-        else if (tb_streq(o, "--key-env")) a->key_env = v;
-        else if (tb_streq(o, "--dir")) a->dir = v;
-        else if (tb_streq(o, "--file")) a->file = v;
-        else if (tb_streq(o, "--out")) a->out = v;
-        else if (tb_streq(o, "--cache")) a->cache = v;
-        else if (tb_streq(o, "--real")) a->real = v;
-        else if (tb_streq(o, "--generated")) {
-            if (a->num_generated == JUDGE_MAX_SETS) return tb_error("judge: at most %d --generated sets", JUDGE_MAX_SETS);
-            a->generated[a->num_generated++] = v;
-        } else if (tb_streq(o, "--max-tunes")) a->max_tunes = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--n")) a->n = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--seed")) a->seed = strtoull(v, &end, 10);
-        else if (tb_streq(o, "--timeout")) a->timeout_s = strtod(v, &end);
-        else if (tb_streq(o, "--retries")) a->retries = (int)strtol(v, &end, 10);
-        else if (tb_streq(o, "--backoff")) a->backoff_s = strtod(v, &end);
-        else if (tb_streq(o, "--max-wait")) a->max_wait_s = strtod(v, &end);
-        else if (tb_streq(o, "--temperature")) a->temperature = strtod(v, &end);
-        else if (tb_streq(o, "--max-tokens")) a->max_tokens = (int)strtol(v, &end, 10);
-        else return tb_error("judge: unknown option '%s' (see tunebench judge --help)", o);
-        if (end && (*end || end == v)) return tb_error("judge: %s %s: not a number", o, v);
-    }
+    const TbOption opts[] = {
+        TB_OPT("--endpoint", TB_OPT_STRING, &a->endpoint), TB_OPT("--model", TB_OPT_STRING, &a->model),
+        TB_OPT("--endpoint2", TB_OPT_STRING, &a->endpoint2), TB_OPT("--model2", TB_OPT_STRING, &a->model2),
+        TB_OPT("--key-env", TB_OPT_STRING, &a->key_env), TB_OPT("--dir", TB_OPT_STRING, &a->dir),
+        TB_OPT("--file", TB_OPT_STRING, &a->file), TB_OPT("--out", TB_OPT_STRING, &a->out),
+        TB_OPT("--cache", TB_OPT_STRING, &a->cache), TB_OPT("--real", TB_OPT_STRING, &a->real),
+        TB_OPT("--validate", TB_OPT_TRUE, &a->validate), TB_OPT("--seed", TB_OPT_U64, &a->seed),
+        TB_OPT_IN("--max-tunes", TB_OPT_INT, &a->max_tunes, 0, 1e9), TB_OPT_IN("--n", TB_OPT_INT, &a->n, 1, 100000),
+        TB_OPT("--timeout", TB_OPT_DOUBLE, &a->timeout_s), TB_OPT_IN("--retries", TB_OPT_INT, &a->retries, 0, 20),
+        TB_OPT_IN("--backoff", TB_OPT_DOUBLE, &a->backoff_s, 0, 600),
+        TB_OPT_IN("--max-wait", TB_OPT_DOUBLE, &a->max_wait_s, 0, 3600),
+        TB_OPT_IN("--temperature", TB_OPT_DOUBLE, &a->temperature, 0, 2),
+        TB_OPT_IN("--max-tokens", TB_OPT_INT, &a->max_tokens, 0, 1e9),
+        {.name = "--generated", .kind = TB_OPT_LIST, .dest = a->generated, .seen = &a->num_generated,
+         .max = JUDGE_MAX_SETS}};
+    int rc = tb_parse_options("judge", argc, argv, opts, TB_OPTIONS(opts));
+    if (rc) return rc;
     if (!a->endpoint || !a->model || !a->out)
         return tb_error("judge: --endpoint, --model and --out are required (see tunebench judge --help)");
     if (a->validate) {
@@ -111,13 +93,8 @@ static int parse_args(int argc, char **argv, JudgeArgs *a) {
             return tb_error("judge: --real, --generated, --model2 and --endpoint2 go with --validate");
     }
     if (a->endpoint2 && !a->model2) return tb_error("judge: --endpoint2 needs --model2");
-    if (!(a->timeout_s > 0 && a->timeout_s <= 3600)) return tb_error("judge: --timeout must be 0 to 3600 seconds");
-    if (a->retries < 0 || a->retries > 20) return tb_error("judge: --retries must be 0 to 20");
-    if (!(a->backoff_s >= 0 && a->backoff_s <= 600) || !(a->max_wait_s >= 0 && a->max_wait_s <= 3600))
-        return tb_error("judge: --backoff must be 0 to 600 and --max-wait 0 to 3600 seconds");
-    if (!(a->temperature >= 0 && a->temperature <= 2)) return tb_error("judge: --temperature must be 0 to 2");
-    if (a->max_tokens < 0 || a->max_tunes < 0) return tb_error("judge: --max-tokens and --max-tunes must be >= 0");
-    if (a->n < 1 || a->n > 100000) return tb_error("judge: --n must be 1 to 100000");
+    if (!(a->timeout_s > 0 && a->timeout_s <= 3600))
+        return tb_error("judge: --timeout must be above 0, at most 3600 seconds");
     return 0;
 }
 
@@ -203,12 +180,13 @@ static cJSON *judge_settings(const JudgeArgs *a, const Judge *j) {
     cJSON_AddStringToObject(o, "model", j->client.model);
     cJSON_AddStringToObject(o, "key_env", a->key_env);
     cJSON_AddBoolToObject(o, "key_set", j->client.api_key != NULL);
-    cJSON_AddNumberToObject(o, "temperature", a->temperature);
-    cJSON_AddNumberToObject(o, "max_tokens", a->max_tokens);
-    cJSON_AddNumberToObject(o, "timeout_s", a->timeout_s);
-    cJSON_AddNumberToObject(o, "retries", a->retries);
-    cJSON_AddNumberToObject(o, "backoff_s", a->backoff_s);
-    cJSON_AddNumberToObject(o, "max_wait_s", a->max_wait_s);
+    const struct {
+        const char *key;
+        double value;
+    } numbers[] = {{"temperature", a->temperature}, {"max_tokens", a->max_tokens}, {"timeout_s", a->timeout_s},
+                   {"retries", a->retries},         {"backoff_s", a->backoff_s},   {"max_wait_s", a->max_wait_s}};
+    for (size_t k = 0; k < sizeof numbers / sizeof numbers[0]; k++)
+        cJSON_AddNumberToObject(o, numbers[k].key, numbers[k].value);
     cJSON_AddStringToObject(o, "cache", j->cache_dir ? j->cache_dir : "none");
     return o;
 }

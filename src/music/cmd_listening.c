@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "music_stats.h"
 
@@ -148,41 +149,26 @@ static void listening_usage(FILE *f) {
 }
 
 int cmd_listening_page(int argc, char **argv) {
-    const char *samples = NULL;
-    int pairs = 40;
+    const char *samples = NULL, *names[LISTEN_MAX_SETS];
+    int pairs = 40, ns = 0;
     uint64_t seed = 1;
+    const TbOption opts[] = {
+        TB_OPT("--samples", TB_OPT_STRING, &samples), TB_OPT_IN("--pairs", TB_OPT_INT, &pairs, 1, 10000),
+        TB_OPT("--seed", TB_OPT_U64, &seed),
+        {.name = NULL, .kind = TB_OPT_LIST, .dest = names, .seen = &ns, .max = LISTEN_MAX_SETS}};
+    int rc = tb_command_start(tb_parse_options("listening-page", argc, argv, opts, TB_OPTIONS(opts)), listening_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!samples || ns < 2)
+        return tb_error("listening-page needs --samples DIR and at least two set names"), tb_exit_usage();
     ClipSet sets[LISTEN_MAX_SETS];
-    int ns = 0;
     memset(sets, 0, sizeof sets);
-    for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            listening_usage(stdout);
-            return 0;
-        } else if (i + 1 < argc && tb_streq(argv[i], "--samples")) samples = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--pairs")) pairs = (int)strtol(argv[++i], &end, 10);
-        else if (i + 1 < argc && tb_streq(argv[i], "--seed")) seed = strtoull(argv[++i], &end, 10);
-        else if (argv[i][0] != '-' && ns < LISTEN_MAX_SETS) {
-            if (strlen(argv[i]) >= sizeof sets[0].name || strchr(argv[i], '/')) {
-                fprintf(stderr, "tunebench: error: listening-page: set name '%s' must be a folder name under --samples\n", argv[i]);
-                return 2;
-            }
-            snprintf(sets[ns++].name, sizeof sets[0].name, "%s", argv[i]);
-        } else {
-            fprintf(stderr, "tunebench: error: listening-page: unknown or extra argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-        if (end && *end) {
-            fprintf(stderr, "tunebench: error: listening-page: %s %s: not a number\n", argv[i - 1], argv[i]);
-            return 2;
-        }
+    for (int s = 0; s < ns; s++) {
+        if (strlen(names[s]) >= sizeof sets[0].name || strchr(names[s], '/'))
+            return tb_error("listening-page: set name '%s' must be a folder name under --samples", names[s]),
+                   tb_exit_usage();
+        snprintf(sets[s].name, sizeof sets[0].name, "%s", names[s]);
     }
-    if (!samples || ns < 2 || pairs < 1 || pairs > 10000) {
-        fprintf(stderr, "tunebench: error: listening-page needs --samples DIR, --pairs 1 to 10000 and at least two "
-                        "set names\n");
-        return 2;
-    }
-    int rc = 0;
+    rc = 0;
     for (int s = 0; s < ns && !rc; s++) rc = list_clips(samples, &sets[s]);
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/listening", samples);
@@ -275,89 +261,62 @@ static int tally_index(Tally *t, int *n, const char *name) {
     return (*n)++;
 }
 
-int cmd_listening_results(int argc, char **argv) {
-    const char *key_path = NULL, *out = NULL;
-    const char *files[256];
-    int nf = 0;
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench listening-results --key KEY.json [--out JSON] CHOICES.json...\n"
-                   "  joins the listeners' downloaded choices with the page's key and prints each set's win\n"
-                   "  rate (share of its pairs in which it was preferred) and each pair of sets' head-to-head\n"
-                   "  rate, with Wilson 95%% intervals; --out also writes them as JSON\n");
-            return 0;
-        } else if (i + 1 < argc && tb_streq(argv[i], "--key")) key_path = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--out")) out = argv[++i];
-        else if (argv[i][0] != '-' && nf < 256) files[nf++] = argv[i];
-        else {
-            fprintf(stderr, "tunebench: error: listening-results: unknown argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!key_path || nf == 0) {
-        fprintf(stderr, "tunebench: error: listening-results needs --key KEY.json and at least one choices file\n");
-        return 2;
-    }
-    char *text = tb_read_file(key_path, NULL);
-    cJSON *key = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    const cJSON *kpairs = cJSON_GetObjectItem(key, "pairs");
-    const char *test_id = cJSON_GetStringValue(cJSON_GetObjectItem(key, "test_id"));
-    if (!cJSON_IsArray(kpairs) || !test_id) {
-        fprintf(stderr, "tunebench: error: listening-results: %s is not a listening_key.json (from listening-page)\n",
-                key_path);
-        cJSON_Delete(key);
-        return 1;
-    }
+typedef struct {
     Tally t[LISTEN_MAX_SETS];
-    int nt = 0, used = 0, rc = 0;
-    for (int f = 0; f < nf && !rc; f++) {
-        text = tb_read_file(files[f], NULL);
-        cJSON *c = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        const char *schema = cJSON_GetStringValue(cJSON_GetObjectItem(c, "schema"));
-        const char *tid = cJSON_GetStringValue(cJSON_GetObjectItem(c, "test_id"));
-        const cJSON *choices = cJSON_GetObjectItem(c, "choices");
-        if (!schema || !tb_streq(schema, "tunebench.listening.v1") || !cJSON_IsArray(choices)) {
-            fprintf(stderr, "tunebench: error: listening-results: %s is not a choices file from the listening page\n",
-                    files[f]);
-            rc = 1;
-        } else if (!tid || !tb_streq(tid, test_id)) {
-            fprintf(stderr, "tunebench: error: listening-results: %s answers test %s, but the key is for test %s\n",
-                    files[f], tid ? tid : "(none)", test_id);
-            rc = 1;
+    int n, used;  // sets, choices counted
+} Tallies;
+
+// Adds one listener's choices (a file the page downloaded) to the tallies:
+// each choice names a pair of the key (kpairs, of test test_id) and A or B.
+// 0, or -1 with the error set.
+static int tally_file(const char *path, const cJSON *kpairs, const char *test_id, Tallies *ts) {
+    char *text = tb_read_file(path, NULL);
+    cJSON *c = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const char *schema = cJSON_GetStringValue(cJSON_GetObjectItem(c, "schema"));
+    const char *tid = cJSON_GetStringValue(cJSON_GetObjectItem(c, "test_id"));
+    const cJSON *choices = cJSON_GetObjectItem(c, "choices");
+    int rc = 0;
+    if (!schema || !tb_streq(schema, "tunebench.listening.v1") || !cJSON_IsArray(choices))
+        rc = tb_error("listening-results: %s is not a choices file from the listening page", path);
+    else if (!tid || !tb_streq(tid, test_id))
+        rc = tb_error("listening-results: %s answers test %s, but the key is for test %s", path, tid ? tid : "(none)",
+                      test_id);
+    const cJSON *ch, *list = rc ? NULL : choices;
+    cJSON_ArrayForEach(ch, list) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "pair"));
+        const char *side = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "choice"));
+        const cJSON *kp = NULL, *k;
+        cJSON_ArrayForEach(k, kpairs) if (id && tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(k, "id")), id)) kp = k;
+        if (!kp || !side || !(tb_streq(side, "A") || tb_streq(side, "B"))) {
+            rc = tb_error("listening-results: %s: choice for pair '%s' is not in the key or not A/B", path,
+                          id ? id : "(none)");
+            break;
         }
-        const cJSON *ch, *list = rc ? NULL : choices;
-        cJSON_ArrayForEach(ch, list) {
-            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "pair"));
-            const char *side = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "choice"));
-            const cJSON *kp = NULL, *k;
-            cJSON_ArrayForEach(k, kpairs) if (id && tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(k, "id")), id)) kp = k;
-            if (!kp || !side || !(tb_streq(side, "A") || tb_streq(side, "B"))) {
-                fprintf(stderr, "tunebench: error: listening-results: %s: choice for pair '%s' is not in the key or not A/B\n",
-                        files[f], id ? id : "(none)");
-                rc = 1;
-                break;
-            }
-            int a = tally_index(t, &nt, cJSON_GetStringValue(cJSON_GetObjectItem(kp, "a_set")));
-            int b = tally_index(t, &nt, cJSON_GetStringValue(cJSON_GetObjectItem(kp, "b_set")));
-            if (a < 0 || b < 0) {
-                fprintf(stderr, "tunebench: error: listening-results: more than %d sets\n", LISTEN_MAX_SETS);
-                rc = 1;
-                break;
-            }
-            int win = tb_streq(side, "A") ? a : b, lose = win == a ? b : a;
-            t[win].wins++, t[win].games++, t[lose].games++;
-            t[win].head_wins[lose]++, t[win].head_games[lose]++, t[lose].head_games[win]++;
-            used++;
+        Tally *t = ts->t;
+        int a = tally_index(t, &ts->n, cJSON_GetStringValue(cJSON_GetObjectItem(kp, "a_set")));
+        int b = tally_index(t, &ts->n, cJSON_GetStringValue(cJSON_GetObjectItem(kp, "b_set")));
+        if (a < 0 || b < 0) {
+            rc = tb_error("listening-results: more than %d sets", LISTEN_MAX_SETS);
+            break;
         }
-        cJSON_Delete(c);
+        int win = tb_streq(side, "A") ? a : b, lose = win == a ? b : a;
+        t[win].wins++, t[win].games++, t[lose].games++;
+        t[win].head_wins[lose]++, t[win].head_games[lose]++, t[lose].head_games[win]++;
+        ts->used++;
     }
-    cJSON_Delete(key);
-    if (rc) return rc;
+    cJSON_Delete(c);
+    return rc;
+}
+
+// Prints each set's win rate and each pair's head-to-head rate as markdown
+// tables, and returns them as JSON.
+static cJSON *results_json(const Tallies *ts) {
+    const Tally *t = ts->t;
+    int nt = ts->n;
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "schema", "tunebench.listening_results.v1");
-    cJSON_AddNumberToObject(res, "choices", used);
+    cJSON_AddNumberToObject(res, "choices", ts->used);
     cJSON *sets = cJSON_AddArrayToObject(res, "sets");
     printf("| set | preferred | pairs | win rate (%%) [95%% Wilson] |\n|---|---:|---:|---:|\n");
     for (int i = 0; i < nt; i++) {
@@ -391,8 +350,43 @@ int cmd_listening_results(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "hi", w.hi);
             cJSON_AddItemToArray(heads, o);
         }
+    return res;
+}
+
+static void results_usage(FILE *out) {
+    fprintf(out, "usage: tunebench listening-results --key KEY.json [--out JSON] CHOICES.json...\n"
+                 "  joins the listeners' downloaded choices with the page's key and prints each set's win\n"
+                 "  rate (share of its pairs in which it was preferred) and each pair of sets' head-to-head\n"
+                 "  rate, with Wilson 95%% intervals; --out also writes them as JSON\n");
+}
+
+int cmd_listening_results(int argc, char **argv) {
+    const char *key_path = NULL, *out = NULL, *files[256];
+    int nf = 0;
+    const TbOption opts[] = {TB_OPT("--key", TB_OPT_STRING, &key_path), TB_OPT("--out", TB_OPT_STRING, &out),
+                             {.name = NULL, .kind = TB_OPT_LIST, .dest = files, .seen = &nf, .max = 256}};
+    int rc = tb_command_start(tb_parse_options("listening-results", argc, argv, opts, TB_OPTIONS(opts)), results_usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!key_path || nf == 0)
+        return tb_error("listening-results needs --key KEY.json and at least one choices file"), tb_exit_usage();
+    char *text = tb_read_file(key_path, NULL);
+    cJSON *key = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *kpairs = cJSON_GetObjectItem(key, "pairs");
+    const char *test_id = cJSON_GetStringValue(cJSON_GetObjectItem(key, "test_id"));
+    if (!cJSON_IsArray(kpairs) || !test_id) {
+        tb_error("listening-results: %s is not a listening_key.json (from listening-page)", key_path);
+        cJSON_Delete(key);
+        return tb_exit_runtime();
+    }
+    static Tallies ts;
+    memset(&ts, 0, sizeof ts);
+    rc = 0;
+    for (int f = 0; f < nf && !rc; f++) rc = tally_file(files[f], kpairs, test_id, &ts);
+    cJSON_Delete(key);
+    if (rc) return tb_exit_runtime();
+    cJSON *res = results_json(&ts);
     if (out) rc = tb_json_write(out, res);
-    if (rc) tb_report();
     cJSON_Delete(res);
-    return rc ? 1 : 0;
+    return rc ? tb_exit_runtime() : 0;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "music_metrics.h"
 #include "music_stats.h"
@@ -575,39 +576,26 @@ static cJSON *tests_json(const Comparison *cmp) {
 
 int cmd_music_table(int argc, char **argv) {
     const char *out = NULL, *generation = NULL, *reference = "validation", *claim_a = NULL;
-    Set sets[MAX_SETS];
+    const char *specs[MAX_SETS];
     int n = 0;
+    const TbOption opts[] = {
+        TB_OPT("--out", TB_OPT_STRING, &out), TB_OPT("--generation", TB_OPT_STRING, &generation),
+        TB_OPT("--reference", TB_OPT_STRING, &reference), TB_OPT("--claim-a", TB_OPT_STRING, &claim_a),
+        {.name = NULL, .kind = TB_OPT_LIST, .dest = specs, .seen = &n, .max = MAX_SETS}};
+    int rc = tb_command_start(tb_parse_options("music-table", argc, argv, opts, TB_OPTIONS(opts)), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!out || n == 0)
+        return tb_error("music-table needs --out PREFIX and at least one NAME=METRICS.json"), tb_exit_usage();
+    Set sets[MAX_SETS];
     memset(sets, 0, sizeof sets);
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (i + 1 < argc && tb_streq(argv[i], "--out")) {
-            out = argv[++i];
-        } else if (i + 1 < argc && tb_streq(argv[i], "--generation")) {
-            generation = argv[++i];
-        } else if (i + 1 < argc && tb_streq(argv[i], "--reference")) {
-            reference = argv[++i];
-        } else if (i + 1 < argc && tb_streq(argv[i], "--claim-a")) {
-            claim_a = argv[++i];
-        } else if (strchr(argv[i], '=')) {
-            if (n == MAX_SETS) {
-                fprintf(stderr, "tunebench: error: music-table: at most %d sets\n", MAX_SETS);
-                return 2;
-            }
-            char *eq = strchr(argv[i], '=');
-            *eq = '\0';
-            sets[n].name = argv[i], sets[n].path = eq + 1, n++;
-        } else {
-            fprintf(stderr, "tunebench: error: music-table: unknown argument '%s' (NAME=JSON or --out)\n", argv[i]);
-            return 2;
-        }
+    for (int r = 0; r < n; r++) {
+        const char *eq = strchr(specs[r], '=');
+        if (!eq) return tb_error("music-table: '%s' is not NAME=METRICS.json", specs[r]), tb_exit_usage();
+        sets[r].name = specs[r], sets[r].path = eq + 1;
+        ((char *)eq)[0] = '\0';  // argv's own text: the name ends there
     }
-    if (!out || n == 0) {
-        fprintf(stderr, "tunebench: error: music-table needs --out PREFIX and at least one NAME=METRICS.json\n");
-        return 2;
-    }
-    int rc = 0, ref = -1;
+    int ref = -1;
+    rc = 0;
     for (int r = 0; r < n && !rc; r++) {
         rc = read_set(&sets[r]);
         if (tb_streq(sets[r].name, reference)) ref = r;

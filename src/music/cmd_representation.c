@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../data/tokenizer.h"
+#include "lib/command.h"
 #include "lib/common.h"
 #include "music_eval.h"
 #include "music_tools.h"
@@ -145,6 +146,9 @@ static int mkdirs_parent_of(const char *path) {
     return tb_mkdirs(dir);
 }
 
+// The capacity of the markdown and LaTeX tables (five rows).
+#define REPR_TABLE_BYTES 8192
+
 static void fmt_num(char *out, size_t cap, double v) {
     if (v < 0) snprintf(out, cap, "--");
     else if (v >= 1e6) snprintf(out, cap, "%.2fM", v / 1e6);
@@ -152,65 +156,48 @@ static void fmt_num(char *out, size_t cap, double v) {
     else snprintf(out, cap, "%.0f", v);
 }
 
-int cmd_representation_table(int argc, char **argv) {
-    const char *val = NULL, *vocab = NULL, *out = NULL;
-    int sample = 100;
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench representation-table --val ABC [--tokenizer VOCAB] [--sample N] --out PREFIX\n"
-                   "  writes PREFIX.md, PREFIX.tex and PREFIX.json: size on disk and sequence length of\n"
-                   "  the validation tunes as ABC, MIDI, WAV and MP3 (N tunes rendered, default 100; 0 = all)\n");
-            return 0;
-        } else if (i + 1 < argc && tb_streq(argv[i], "--val")) val = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--tokenizer")) vocab = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--out")) out = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--sample")) sample = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "tunebench: error: representation-table: unknown or incomplete option '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!val || !out || sample < 0) {
-        fprintf(stderr, "tunebench: error: representation-table needs --val ABC and --out PREFIX\n");
-        return 2;
-    }
-    ReprCtx c = {0};
-    Tokenizer *tok = vocab ? tok_load(vocab) : NULL;
-    if (vocab && !tok) {
-        tb_report();
-        return 1;
-    }
-    Tokenizer *bytes = tok_new_bytes();
-    c.tok = tok, c.bytes = bytes;
-    // Count the tunes first, to spread the sample evenly.
-    int total = 0;
-    if (music_for_each_tune(val, count_tune, &total) <= 0) {
-        tb_report();
-        return 1;
-    }
-    c.stride = (sample == 0 || sample >= total) ? 1 : total / sample;
+typedef struct {
+    const char *val, *vocab, *out;
+    int sample;
+} ReprArgs;
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: tunebench representation-table --val ABC [--tokenizer VOCAB] [--sample N] --out PREFIX\n"
+                 "  writes PREFIX.md, PREFIX.tex and PREFIX.json: size on disk and sequence length of\n"
+                 "  the validation tunes as ABC, MIDI, WAV and MP3 (N tunes rendered, default 100; 0 = all)\n");
+}
+
+static int parse_args(int argc, char **argv, ReprArgs *a) {
+    *a = (ReprArgs){.sample = 100};
+    const TbOption opts[] = {TB_OPT("--val", TB_OPT_STRING, &a->val), TB_OPT("--tokenizer", TB_OPT_STRING, &a->vocab),
+                             TB_OPT("--out", TB_OPT_STRING, &a->out),
+                             TB_OPT_IN("--sample", TB_OPT_INT, &a->sample, 0, 1e9)};
+    int rc = tb_parse_options("representation-table", argc, argv, opts, TB_OPTIONS(opts));
+    if (rc == 0 && (!a->val || !a->out)) return tb_error("representation-table needs --val ABC and --out PREFIX");
+    return rc;
+}
+
+// Renders every c->stride-th tune of the split into c->rows, at most
+// `sample` of them (0: all). 0, or -1 with the error set.
+static int measure_split(const char *val, int sample, ReprCtx *c) {
     char tmpl[] = "/tmp/tunebench_repr_XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        fprintf(stderr, "tunebench: error: cannot create a temporary folder in /tmp\n");
-        return 1;
-    }
-    c.tmp = tmpl;
-    music_for_each_tune(val, measure, &c);
+    if (!mkdtemp(tmpl)) return tb_error("cannot create a temporary folder in /tmp");
+    c->tmp = tmpl;
+    music_for_each_tune(val, measure, c);
+    c->tmp = NULL;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
     if (system(cmd) != 0) fprintf(stderr, "representation-table: could not remove %s\n", tmpl);
-    if (c.failed || c.n == 0) {
-        if (c.failed) tb_report();
-        else fprintf(stderr, "tunebench: error: representation-table: no tune could be rendered\n");
-        free(c.rows);
-        return 1;
-    }
-    if (sample && c.n > sample) c.n = sample;
-    double sum[8] = {0};
-    for (int i = 0; i < c.n; i++)
-        for (int k = 0; k < 8; k++) sum[k] += c.rows[i][k];
+    if (c->failed) return -1;
+    if (c->n == 0) return tb_error("representation-table: no tune could be rendered");
+    if (sample && c->n > sample) c->n = sample;
+    return 0;
+}
 
-    // Rows as the study presents them: format, size on disk, sequence length.
+// Rows as the study presents them: format, size on disk, sequence length;
+// sum holds the columns of c->rows summed over the c->n tunes measured.
+static void format_tables(const ReprCtx *c, int total, const double *sum, char *md, size_t *nm_out, char *tex,
+                          size_t *nt_out) {
     struct { const char *name, *unit; int size_col, len_col; } rows[] = {
         {"WAV (44.1 kHz, 16-bit)", "samples per channel", 5, 6},
         {"MP3 (lame -V 4)", "samples per channel", 7, 6},
@@ -218,14 +205,14 @@ int cmd_representation_table(int argc, char **argv) {
         {"ABC, music-aware tokens", "tokens", 0, 1},
         {"ABC, bytes", "bytes", 0, 2},
     };
-    char md[8192], tex[8192], a[32], b[32], cc_[32], d[32];
+    char a[32], b[32], cc_[32], d[32];
     size_t nm = 0, nt = 0;
-    nm += (size_t)snprintf(md + nm, sizeof md - nm,
+    nm += (size_t)snprintf(md + nm, REPR_TABLE_BYTES - nm,
                            "Representations of the validation tunes: %d of %d tunes rendered%s (%d could not be).\n\n"
                            "| representation | size on disk, mean | total | sequence length, mean | total | unit |\n"
                            "|---|---:|---:|---:|---:|---|\n",
-                           c.n, total, c.n < total ? ", evenly spaced" : "", c.rendered_fail);
-    nt += (size_t)snprintf(tex + nt, sizeof tex - nt,
+                           c->n, total, c->n < total ? ", evenly spaced" : "", c->rendered_fail);
+    nt += (size_t)snprintf(tex + nt, REPR_TABLE_BYTES - nt,
                            "%% written by tunebench representation-table\n"
                            "\\begin{table}[t]\\centering\\small\n"
                            "\\begin{tabular}{lrrrrl}\\hline\n"
@@ -233,52 +220,82 @@ int cmd_representation_table(int argc, char **argv) {
                            "\\multicolumn{2}{c}{sequence length} & unit\\\\\n"
                            " & mean & total & mean & total & \\\\\\hline\n");
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-        if (rows[r].len_col == 1 && !tok) continue;
-        fmt_num(a, sizeof a, sum[rows[r].size_col] / c.n);
+        if (rows[r].len_col == 1 && !c->tok) continue;
+        fmt_num(a, sizeof a, sum[rows[r].size_col] / c->n);
         fmt_num(b, sizeof b, sum[rows[r].size_col]);
-        fmt_num(cc_, sizeof cc_, sum[rows[r].len_col] / c.n);
+        fmt_num(cc_, sizeof cc_, sum[rows[r].len_col] / c->n);
         fmt_num(d, sizeof d, sum[rows[r].len_col]);
-        nm += (size_t)snprintf(md + nm, sizeof md - nm, "| %s | %s | %s | %s | %s | %s |\n", rows[r].name, a, b,
+        nm += (size_t)snprintf(md + nm, REPR_TABLE_BYTES - nm, "| %s | %s | %s | %s | %s | %s |\n", rows[r].name, a, b,
                                cc_, d, rows[r].unit);
-        nt += (size_t)snprintf(tex + nt, sizeof tex - nt, "%s & %s & %s & %s & %s & %s\\\\\n", rows[r].name, a, b,
-                               cc_, d, rows[r].unit);
+        nt += (size_t)snprintf(tex + nt, REPR_TABLE_BYTES - nt, "%s & %s & %s & %s & %s & %s\\\\\n", rows[r].name, a,
+                               b, cc_, d, rows[r].unit);
     }
-    nt += (size_t)snprintf(tex + nt, sizeof tex - nt,
+    nt += (size_t)snprintf(tex + nt, REPR_TABLE_BYTES - nt,
                            "\\hline\\end{tabular}\n"
                            "\\caption{The same %d validation tunes (of %d%s) as audio, MIDI and ABC: size on disk "
                            "and sequence length. ABC is the smallest and the shortest by orders of magnitude.}\n"
                            "\\label{tab:representation}\n\\end{table}\n",
-                           c.n, total, c.n < total ? ", evenly spaced" : "");
+                           c->n, total, c->n < total ? ", evenly spaced" : "");
+    *nm_out = nm, *nt_out = nt;
+}
+
+// PREFIX.md, PREFIX.tex and PREFIX.json.
+static int write_outputs(const ReprArgs *args, const ReprCtx *c, int total, const double *sum, const char *md,
+                         size_t nm, const char *tex, size_t nt) {
     char path[4096];
-    snprintf(path, sizeof path, "%s.md", out);
+    snprintf(path, sizeof path, "%s.md", args->out);
     int rc = mkdirs_parent_of(path);
     if (!rc) rc = tb_write_file_atomic(path, md, nm);
-    snprintf(path, sizeof path, "%s.tex", out);
+    snprintf(path, sizeof path, "%s.tex", args->out);
     if (!rc) rc = tb_write_file_atomic(path, tex, nt);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "schema", "tunebench.representation.v1");
-    cJSON_AddStringToObject(j, "val", val);
+    cJSON_AddStringToObject(j, "val", args->val);
     cJSON_AddNumberToObject(j, "tunes_in_split", total);
-    cJSON_AddNumberToObject(j, "tunes_measured", c.n);
-    cJSON_AddNumberToObject(j, "tunes_not_renderable", c.rendered_fail);
+    cJSON_AddNumberToObject(j, "tunes_measured", c->n);
+    cJSON_AddNumberToObject(j, "tunes_not_renderable", c->rendered_fail);
     const char *keys[8] = {"abc_bytes", "abc_tokens", "abc_byte_tokens", "midi_bytes", "midi_events",
                            "wav_bytes", "wav_samples_per_channel", "mp3_bytes"};
     for (int k = 0; k < 8; k++) {
-        if (k == 1 && !tok) continue;
+        if (k == 1 && !c->tok) continue;
         cJSON *o = cJSON_AddObjectToObject(j, keys[k]);
-        cJSON_AddNumberToObject(o, "mean", sum[k] / c.n);
+        cJSON_AddNumberToObject(o, "mean", sum[k] / c->n);
         cJSON_AddNumberToObject(o, "total", sum[k]);
     }
-    snprintf(path, sizeof path, "%s.json", out);
+    snprintf(path, sizeof path, "%s.json", args->out);
     if (!rc) rc = tb_json_write(path, j);
     cJSON_Delete(j);
+    return rc;
+}
+
+int cmd_representation_table(int argc, char **argv) {
+    ReprArgs args;
+    int rc = tb_command_start(parse_args(argc, argv, &args), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    ReprCtx c = {0};
+    Tokenizer *tok = args.vocab ? tok_load(args.vocab) : NULL;
+    if (args.vocab && !tok) return tb_exit_runtime();
+    Tokenizer *bytes = tok_new_bytes();
+    c.tok = tok, c.bytes = bytes;
+    // Count the tunes first, to spread the sample evenly.
+    int total = 0;
+    rc = music_for_each_tune(args.val, count_tune, &total) <= 0 ? -1 : 0;
+    if (!rc) {
+        c.stride = (args.sample == 0 || args.sample >= total) ? 1 : total / args.sample;
+        rc = measure_split(args.val, args.sample, &c);
+    }
+    if (!rc) {
+        double sum[8] = {0};
+        for (int i = 0; i < c.n; i++)
+            for (int k = 0; k < 8; k++) sum[k] += c.rows[i][k];
+        static char md[REPR_TABLE_BYTES], tex[REPR_TABLE_BYTES];
+        size_t nm, nt;
+        format_tables(&c, total, sum, md, &nm, tex, &nt);
+        rc = write_outputs(&args, &c, total, sum, md, nm, tex, nt);
+        if (!rc) fputs(md, stdout);
+    }
     free(c.rows);
     tok_free(tok);
     tok_free(bytes);
-    if (rc) {
-        tb_report();
-        return 1;
-    }
-    fputs(md, stdout);
-    return 0;
+    return rc ? tb_exit_runtime() : 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 
 static void html_text(FILE *f, const char *s) {
@@ -38,33 +39,26 @@ static const cJSON *find_tune(const cJSON *tunes, const char *file) {
     return NULL;
 }
 
-// One row of a metrics table: the JSON field, its label, and whether it is a
-// share shown as a percentage.
+// The rows of the metrics tables, a set's summary (side 0) and each tune's
+// (side 1), in one list: per side the JSON field (NULL: not in that table),
+// the label, and whether it is a share shown as a percentage (a tune's
+// rates are yes or no).
 typedef struct {
-    const char *name, *label;
-    int percent;
+    const char *name[2], *label[2];
+    int percent[2];
 } MetricRow;
 
-static const MetricRow summary_rows[] = {
-    {"tunes", "tunes", 0},
-    {"checker_valid_rate", "valid (our checker)", 1},
-    {"abc2midi_valid_rate", "valid (abc2midi)", 1},
-    {"bar_consistency", "bars matching the meter", 1},
-    {"key_consistency", "notes in the key", 1},
-    {"pitch_class_entropy", "pitch-class entropy (bits)", 0},
-    {"control_s_match", "S: control code kept", 1},
-    {"bars_in_train", "bars seen in training", 1},
-};
-static const MetricRow tune_rows[] = {
-    {"checker_valid", "valid (our checker)", 0},
-    {"abc2midi_valid", "valid (abc2midi)", 0},
-    {"bar_consistency", "bars matching the meter", 1},
-    {"key_consistency", "notes in the key", 1},
-    {"pitch_class_entropy", "pitch-class entropy", 0},
-    {"bars", "bars", 0},
-    {"pitch_range", "range (semitones)", 0},
-    {"control_s_match", "S: kept", 0},
-    {"bars_in_train", "bars seen in training", 1},
+static const MetricRow metric_rows[] = {
+    {{"tunes", NULL}, {"tunes", NULL}, {0, 0}},
+    {{"checker_valid_rate", "checker_valid"}, {"valid (our checker)", "valid (our checker)"}, {1, 0}},
+    {{"abc2midi_valid_rate", "abc2midi_valid"}, {"valid (abc2midi)", "valid (abc2midi)"}, {1, 0}},
+    {{"bar_consistency", "bar_consistency"}, {"bars matching the meter", "bars matching the meter"}, {1, 1}},
+    {{"key_consistency", "key_consistency"}, {"notes in the key", "notes in the key"}, {1, 1}},
+    {{"pitch_class_entropy", "pitch_class_entropy"}, {"pitch-class entropy (bits)", "pitch-class entropy"}, {0, 0}},
+    {{NULL, "bars"}, {NULL, "bars"}, {0, 0}},
+    {{NULL, "pitch_range"}, {NULL, "range (semitones)"}, {0, 0}},
+    {{"control_s_match", "control_s_match"}, {"S: control code kept", "S: kept"}, {1, 0}},
+    {{"bars_in_train", "bars_in_train"}, {"bars seen in training", "bars seen in training"}, {1, 1}},
 };
 
 static void metric_cell(FILE *f, const cJSON *o, const char *name, const char *label, int percent) {
@@ -78,13 +72,35 @@ static void metric_cell(FILE *f, const cJSON *o, const char *name, const char *l
     fputs("</td></tr>\n", f);
 }
 
-// A <table class=CLS> of the rows' values in o.
-static void metric_table(FILE *f, const char *cls, const cJSON *o, const MetricRow *rows, size_t n) {
+// A <table class=CLS> of the values in o of metric_rows' side (0: a set's
+// summary, 1: a tune).
+static void metric_table(FILE *f, const char *cls, const cJSON *o, int side) {
     fprintf(f, "<table class=%s>\n", cls);
-    for (size_t i = 0; i < n; i++) metric_cell(f, o, rows[i].name, rows[i].label, rows[i].percent);
+    for (size_t i = 0; i < sizeof metric_rows / sizeof metric_rows[0]; i++) {
+        const MetricRow *r = &metric_rows[i];
+        if (r->name[side]) metric_cell(f, o, r->name[side], r->label[side], r->percent[side]);
+    }
     fputs("</table>\n", f);
 }
 
+
+// The tune's file set/NAME.EXT (under root), embedded as open, its path
+// from the page, close: only when it exists on disk; else the line why_not.
+// listed (render.tsv's flag) when it is not there, else 0.
+static int embed_file(FILE *f, const char *root, const char *set, const char *name, const char *ext, int listed,
+                      const char *open, const char *close, const char *why_not) {
+    char rel[600], path[4096];
+    snprintf(rel, sizeof rel, "%s/%s.%s", set, name, ext);
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    if (listed && tb_file_exists(path)) {
+        fputs(open, f);
+        html_text(f, rel);
+        fputs(close, f);
+        return 0;
+    }
+    fprintf(f, "<p class=bad>%s</p>\n", why_not);
+    return listed;  // render.tsv said it existed
+}
 
 // Writes one set's section; returns the number of links it checked missing.
 static int write_set(FILE *f, const char *root, const char *set) {
@@ -105,8 +121,7 @@ static int write_set(FILE *f, const char *root, const char *set) {
     html_text(f, set);
     fputs("</h2>\n", f);
     if (metrics)
-        metric_table(f, "summary", cJSON_GetObjectItem(metrics, "summary"), summary_rows,
-                     sizeof summary_rows / sizeof summary_rows[0]);
+        metric_table(f, "summary", cJSON_GetObjectItem(metrics, "summary"), 0);
     else fputs("<p class=bad>no metrics.json for this set</p>\n", f);
     const cJSON *tunes = metrics ? cJSON_GetObjectItem(metrics, "tunes") : NULL;
 
@@ -127,30 +142,10 @@ static int write_set(FILE *f, const char *root, const char *set) {
             fputs(" <small>", f);
             html_text(f, name);
             fputs("</small></h3>\n", f);
-            // Link only what exists on disk.
-            snprintf(rel, sizeof rel, "%s/%s.svg", set, name);
-            snprintf(path, sizeof path, "%s/%s", root, rel);
-            if (svg && tb_file_exists(path)) {
-                fputs("<img class=score alt=\"score\" src=\"", f);
-                html_text(f, rel);
-                fputs("\">\n", f);
-            } else {
-                fputs("<p class=bad>abcm2ps could not draw this tune</p>\n", f);
-                missing += svg;  // render.tsv said it existed
-            }
-            snprintf(rel, sizeof rel, "%s/%s.mp3", set, name);
-            snprintf(path, sizeof path, "%s/%s", root, rel);
-            char wav_rel[600], wav_path[4096];
-            snprintf(wav_rel, sizeof wav_rel, "%s/%s.wav", set, name);
-            snprintf(wav_path, sizeof wav_path, "%s/%s", root, wav_rel);
-            if (mp3 && tb_file_exists(path)) {
-                fputs("<audio controls preload=\"metadata\" src=\"", f);
-                html_text(f, rel);
-                fputs("\"></audio>\n", f);
-            } else {
-                fputs("<p class=bad>no audio: abc2midi or fluidsynth could not render this tune</p>\n", f);
-                missing += mp3;
-            }
+            missing += embed_file(f, root, set, name, "svg", svg, "<img class=score alt=\"score\" src=\"", "\">\n",
+                                  "abcm2ps could not draw this tune");
+            missing += embed_file(f, root, set, name, "mp3", mp3, "<audio controls preload=\"metadata\" src=\"",
+                                  "\"></audio>\n", "no audio: abc2midi or fluidsynth could not render this tune");
             fputs("<p class=files>", f);
             const char *exts[] = {"abc", "mid", "wav"};
             for (int k = 0; k < 3; k++) {
@@ -163,7 +158,7 @@ static int write_set(FILE *f, const char *root, const char *set) {
             }
             fputs("</p>\n", f);
             if (m) {
-                metric_table(f, "metrics", m, tune_rows, sizeof tune_rows / sizeof tune_rows[0]);
+                metric_table(f, "metrics", m, 1);
                 const cJSON *issues = cJSON_GetObjectItem(m, "checker_issues");
                 if (cJSON_GetArraySize(issues) > 0) {
                     fputs("<details><summary>checker</summary><pre>", f);
@@ -192,22 +187,10 @@ static void usage(FILE *out) {
 
 int cmd_samples_index(int argc, char **argv) {
     const char *dir = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (i + 1 < argc && tb_streq(argv[i], "--dir")) dir = argv[++i];
-        else if (i + 1 < argc && tb_streq(argv[i], "--out")) out = argv[++i];
-        else {
-            fprintf(stderr, "tunebench: error: samples-index: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!dir || !out) {
-        usage(stderr);
-        return 2;
-    }
+    const TbOption opts[] = {TB_OPT("--dir", TB_OPT_STRING, &dir), TB_OPT("--out", TB_OPT_STRING, &out)};
+    int rc = tb_command_start(tb_parse_options("samples-index", argc, argv, opts, TB_OPTIONS(opts)), usage);
+    if (rc != TB_COMMAND_GO_ON) return rc;
+    if (!dir || !out) return tb_error("samples-index needs --dir SAMPLES_DIR and --out HTML"), tb_exit_usage();
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "tunebench: error: samples-index: cannot open %s (run scripts/samples.sh first)\n", dir);
@@ -266,7 +249,8 @@ int cmd_samples_index(int argc, char **argv) {
         fputs("</a> ", f);
     }
     fputs("</p>\n", f);
-    int missing = 0, rc = 0;
+    int missing = 0;
+    rc = 0;
     for (int i = 0; i < n; i++) {
         int m = write_set(f, dir, sets[i]);
         if (m < 0) rc = -1;

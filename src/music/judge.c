@@ -77,13 +77,16 @@ static int cache_read(const char *path, const char *model, const char *question,
     if (hit) {
         memset(a, 0, sizeof *a);
         a->status = tb_streq(status, "refused") ? JUDGE_REFUSED : JUDGE_OK;
-        const char *content = cJSON_GetStringValue(cJSON_GetObjectItem(o, "content"));
-        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "model_id"));
-        const char *finish = cJSON_GetStringValue(cJSON_GetObjectItem(o, "finish_reason"));
+        // The strings cache_write keeps, each where it was.
+        const struct {
+            const char *key;
+            char **field;
+        } kept[] = {{"content", &a->content}, {"model_id", &a->model_id}, {"finish_reason", &a->finish_reason}};
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++) {
+            const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, kept[k].key));
+            if (v) *kept[k].field = tb_strdup(v);
+        }
         const char *error = cJSON_GetStringValue(cJSON_GetObjectItem(o, "error"));
-        if (content) a->content = tb_strdup(content);
-        if (id) a->model_id = tb_strdup(id);
-        if (finish) a->finish_reason = tb_strdup(finish);
         if (error) snprintf(a->error, sizeof a->error, "%s", error);
         a->http_status = 200;
     }

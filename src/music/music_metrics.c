@@ -192,22 +192,7 @@ static int longest_copied_run(const NoveltyIndex *ix, const MusicTune *t) {
 // ---------------------------------------------------------------- structure
 double music_edit_distance(const uint64_t *a, int na, const uint64_t *b, int nb) {
     if (na == 0 && nb == 0) return 0;
-    int *row = tb_malloc((size_t)(nb + 1) * sizeof *row);
-    for (int j = 0; j <= nb; j++) row[j] = j;
-    for (int i = 1; i <= na; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= nb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best, diag = up;
-        }
-    }
-    double d = (double)row[nb] / (na > nb ? na : nb);
-    free(row);
-    return d;
+    return (double)tb_edit_distance(a, (size_t)na, b, (size_t)nb) / (na > nb ? na : nb);
 }
 
 void music_tune_structure(const MusicTune *t, TuneMetrics *m) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/command.h"
 #include "lib/common.h"
 #include "schema.h"
 #include "models/model.h"
@@ -136,38 +137,33 @@ static int check_beyond_schema(const char *path, int completed) {
     return rc;
 }
 
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: tunebench check-record [--schema FILE] [--completed] RECORD.json...\n"
+            "  Checks run records against %s (schema version 1).\n"
+            "  --completed  also require status completed, validation rows, timings, a curve row for\n"
+            "               every logged step (no gaps, no duplicates), and training.epochs (where\n"
+            "               recorded) to match the steps and the corpus.\n",
+            RECORD_SCHEMA_PATH);
+}
+
 int cmd_check_record(int argc, char **argv) {
-    const char *schema = RECORD_SCHEMA_PATH;
-    int completed = 0, files = 0, bad = 0;
-    for (int i = 1; i < argc; i++) {
-        if (tb_streq(argv[i], "--help") || tb_streq(argv[i], "-h")) {
-            printf("usage: tunebench check-record [--schema FILE] [--completed] RECORD.json...\n"
-                   "  Checks run records against %s (schema version 1).\n"
-                   "  --completed  also require status completed, validation rows, timings, a curve row for\n"
-                   "               every logged step (no gaps, no duplicates), and training.epochs (where\n"
-                   "               recorded) to match the steps and the corpus.\n",
-                   RECORD_SCHEMA_PATH);
-            return 0;
-        }
-        if (tb_streq(argv[i], "--schema") && i + 1 < argc) {
-            schema = argv[++i];
-            continue;
-        }
-        if (tb_streq(argv[i], "--completed")) {
-            completed = 1;
-            continue;
-        }
-        files++;
-        if (schema_validate_file(argv[i], schema) || check_beyond_schema(argv[i], completed)) {
+    int completed = 0, nfiles = 0, bad = 0;
+    const char *schema = RECORD_SCHEMA_PATH, **files = tb_calloc((size_t)argc + 1, sizeof *files);
+    const TbOption opts[] = {TB_OPT("--schema", TB_OPT_STRING, &schema), TB_OPT("--completed", TB_OPT_TRUE, &completed),
+                             {.name = NULL, .kind = TB_OPT_LIST, .dest = files, .seen = &nfiles, .max = argc}};
+    int rc = tb_command_start(tb_parse_options("check-record", argc, argv, opts, TB_OPTIONS(opts)), usage);
+    if (rc == TB_COMMAND_GO_ON && nfiles == 0)
+        rc = (tb_error("check-record needs at least one record file"), tb_exit_usage());
+    for (int i = 0; rc == TB_COMMAND_GO_ON && i < nfiles; i++) {
+        if (schema_validate_file(files[i], schema) || check_beyond_schema(files[i], completed)) {
             tb_report();
             bad++;
         } else {
-            printf("%s: valid\n", argv[i]);
+            printf("%s: valid\n", files[i]);
         }
     }
-    if (files == 0) {
-        fprintf(stderr, "tunebench: error: check-record needs at least one record file\n");
-        return 2;
-    }
+    free(files);
+    if (rc != TB_COMMAND_GO_ON) return rc;
     return bad ? 1 : 0;
 }

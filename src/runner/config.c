@@ -165,16 +165,6 @@ static int set_number(ExperimentConfig *cfg, const ConfigKey *k, double x, const
     return 0;
 }
 
-static const char *json_type_name(const cJSON *v) {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "something else";
-}
-
 // An unknown key: the error suggests the keys whose last part it is
 // ("lr" -> "optimizer.lr"), else points to the list.
 static int unknown_key(const char *origin, const char *key) {
@@ -220,11 +210,11 @@ static int read_object(ExperimentConfig *cfg, const cJSON *obj, const char *pref
         if (!k) return unknown_key(origin, key);
         if (k->type == KEY_STRING) {
             if (!cJSON_IsString(item))
-                return tb_error("%s: key '%s': expected a string, got %s", origin, key, json_type_name(item));
+                return tb_error("%s: key '%s': expected a string, got %s", origin, key, tb_json_type_name(item, 1));
             if (set_string(cfg, k, item->valuestring, origin)) return -1;
         } else {
             if (!cJSON_IsNumber(item))
-                return tb_error("%s: key '%s': expected a number, got %s", origin, key, json_type_name(item));
+                return tb_error("%s: key '%s': expected a number, got %s", origin, key, tb_json_type_name(item, 1));
             if (set_number(cfg, k, item->valuedouble, origin)) return -1;
         }
     }

@@ -13,25 +13,16 @@
 #include <string.h>
 
 #include "lib/common.h"
+#include "lib/json_in.h"
 
 static const char *known_keywords[] = {"$schema", "$id", "title", "description", "type", "properties",
                                        "required", "additionalProperties", "items", "enum", "minimum",
                                        "maximum", "minItems", "minLength", "$comment"};
 
-static const char *type_of(const cJSON *v) {
-    if (cJSON_IsString(v)) return "string";
-    if (cJSON_IsNumber(v)) return "number";
-    if (cJSON_IsBool(v)) return "boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "array";
-    if (cJSON_IsObject(v)) return "object";
-    return "invalid";
-}
-
 static int type_matches(const char *name, const cJSON *v) {
     if (strcmp(name, "integer") == 0)
         return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
-    return strcmp(name, type_of(v)) == 0;
+    return strcmp(name, tb_json_type_name(v, 0)) == 0;
 }
 
 static int validate(const cJSON *schema, const cJSON *doc, const char *path);
@@ -39,7 +30,7 @@ static int validate(const cJSON *schema, const cJSON *doc, const char *path);
 static int check_type(const cJSON *type, const cJSON *doc, const char *path) {
     if (cJSON_IsString(type)) {
         if (type_matches(type->valuestring, doc)) return 0;
-        return tb_error("%s: expected %s, got %s", path, type->valuestring, type_of(doc));
+        return tb_error("%s: expected %s, got %s", path, type->valuestring, tb_json_type_name(doc, 0));
     }
     if (cJSON_IsArray(type)) {
         char names[128] = "";
@@ -49,7 +40,7 @@ static int check_type(const cJSON *type, const cJSON *doc, const char *path) {
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? " or " : "",
                          t->valuestring);
         }
-        return tb_error("%s: expected %s, got %s", path, names, type_of(doc));
+        return tb_error("%s: expected %s, got %s", path, names, tb_json_type_name(doc, 0));
     }
     return tb_error("schema at %s: 'type' must be a string or an array", path);
 }
