@@ -1,6 +1,7 @@
 # grid.mk: grids of runs (grids/*.json) on this machine (a pool of workers) or
 # on Slurm (job arrays), through `tunebench grid` (src/grid/); and
-# build/tunebench-mpi, data-parallel training over MPI (src/runner/dist.h).
+# build/tunebench-mpi, data-parallel training over MPI (src/runner/dist.h;
+# its GPU build, build/tunebench-nccl, is mk/nccl.mk's).
 ##@ Experiments
 ## grid             every unfinished run of GRID=grids/NAME.json here, WORKERS=N at a time (THREADS= each, default cores/N; GRID_BIN=build/tunebench-cuda for cuda); SCHEDULER=slurm submits Slurm job arrays instead
 ## grid-status      each run of GRID from its record (SCHEDULER=slurm adds the Slurm queue)
@@ -53,9 +54,14 @@ $(BUILD)/tunebench-mpi: $(BUILD)/src/tunebench.o $(BUILD)/mpi/src/runner/dist.o 
 	$(say) LD $@
 	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 mpi: deps-build $(BUILD)/tunebench-mpi
+# The NCCL bootstrap's MPI part on CPU ranks, which tests/test_dist.sh runs
+# under mpirun (not a tests/test_*.c: it needs mpicc).
+$(BUILD)/mpi/tests/mpi_bootstrap: $(BUILD)/mpi/tests/mpi_bootstrap.o $(BUILD)/mpi/src/runner/dist.o $(BUILD)/libtunebench.a
+	$(say) LD $@
+	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 bench-grid: corpus-for-tests $(BUILD)/tunebench $(BUILD)/tunebench-mpi
 	@mkdir -p results/bench
 	bash scripts/bench_grid.sh $(BUILD) results/bench/grid.json
 
--include $(BUILD)/mpi/src/runner/dist.d
+-include $(BUILD)/mpi/src/runner/dist.d $(BUILD)/mpi/tests/mpi_bootstrap.d

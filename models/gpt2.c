@@ -338,6 +338,7 @@ static void gpt2_backward(Model *m) {
         be->linear_backward(g->dln, C, dw->qkv_w, dw->qkv_b, g->dqkv, 3 * C, a->ln1, C, w->qkv_w, N, C, 3 * C, 1);
         be->layernorm_backward(g->dres, dw->ln1_w, dw->ln1_b, g->dln, x_in, w->ln1_w,
                                a->ln1_mean, a->ln1_rstd, N, C);
+        model_grads_final(m, 2 + l * LAYER_TENSORS);  // layer l onwards (after wte and wpe)
     }
     be->embedding_backward(g->g.wte, g->g.wpe, g->dres, g->tokens, B, T, C);
 }

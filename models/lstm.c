@@ -312,6 +312,7 @@ static void lstm_backward(Model *m) {
                             4 * H, 0);
         float *swap = dh;
         dh = dx, dx = swap;
+        model_grads_final(m, 1 + l * LAYER_TENSORS);  // layer l onwards (after the embedding)
     }
     be->embedding_backward(ls->g.embedding, NULL, dh, ls->tokens, B, T, H);
 }

@@ -422,6 +422,7 @@ static void mamba_backward(Model *m) {
         // in_proj, then the norm (accumulating into the residual gradient)
         be->linear_backward(mb->dnorm, d, gw->in_proj, NULL, mb->dxz, 2 * di, x->norm, d, w->in_proj, N, d, 2 * di, 0);
         be->rmsnorm_backward(mb->dres, gw->norm, mb->dnorm, x_in, w->norm, x->rstd, N, d);
+        model_grads_final(m, 1 + l * LAYER_TENSORS);  // layer l onwards (after the embedding)
     }
     be->embedding_backward(mb->g.embedding, NULL, mb->dres, mb->tokens, B, T, d);
 }

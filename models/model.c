@@ -177,6 +177,11 @@ float optim_lr_at(const OptimConfig *oc, int step) {
 
 void model_zero_grad(Model *m) { m->be->zero(m->grads, m->num_params * sizeof(float)); }
 
+void model_grads_final(Model *m, int first_tensor) {
+    if (m->grads_final && first_tensor >= 0 && first_tensor < m->num_tensors)
+        m->grads_final(m, m->tensors[first_tensor].offset);
+}
+
 // One sum over the whole gradient buffer: its order is fixed by the buffer
 // layout and by sum_squares, so the norm is the same bits on every run.
 float model_grad_norm(Model *m) {

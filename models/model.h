@@ -120,6 +120,10 @@ struct Model {
     int decode_pos;          // next position for decode_step
 
     void *impl;              // the architecture's own state
+
+    // Set by data-parallel training (src/runner/dist.c), NULL otherwise:
+    // called through model_grads_final while a backward runs.
+    void (*grads_final)(Model *m, size_t from);
 };
 
 // ---------------------------------------------------------------- architectures
@@ -269,6 +273,16 @@ void optim_config_default(OptimConfig *oc);
 float optim_lr_at(const OptimConfig *oc, int step);
 
 void model_zero_grad(Model *m);
+// A backward's promise, made after each layer: no later op of this backward
+// writes a gradient at or after tensor first_tensor of the table (whose
+// offsets grow in table order). Every architecture lays its tensors out as
+// embedding, layer 0 .. layer L-1, final norm, and its backward runs from
+// the head down to layer 0, then into the (tied) embedding; so after layer l
+// everything from layer l's first tensor to the end is final. Data-parallel
+// training reduces that part while the backward goes on
+// (src/runner/dist_buckets.h); tests/test_dist_buckets.c holds every
+// architecture to the promise.
+void model_grads_final(Model *m, int first_tensor);
 // Global L2 norm of the gradients (deterministic).
 float model_grad_norm(Model *m);
 // Clips by global norm and applies AdamW to every tensor (decay where

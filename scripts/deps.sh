@@ -7,6 +7,9 @@
 # 2-rank training); Slurm is a group of its own, `slurm` (about 6 s too, but
 # it installs daemons a workstation does not want): .ci/run installs it so
 # that tests/test_slurm.sh runs, and without it that test says it is skipped.
+# `nccl` is NCCL for build/tunebench-nccl (make nccl): Debian bookworm main
+# has no libnccl-dev, so scripts/nccl_home.sh installs NVIDIA's PyPI wheel
+# into a venv (python3-venv) when it finds no NCCL installed.
 set -euo pipefail
 
 group_build="build-essential libopenblas-dev libcjson-dev libcurl4-openssl-dev unzip"
@@ -20,6 +23,7 @@ group_slurm="slurm-wlm munge"
 group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
 
 packages=""
+nccl=0
 for g in "${@:-build}"; do
   case "$g" in
     build)   packages+=" $group_build $group_test $group_mpi" ;;
@@ -30,7 +34,8 @@ for g in "${@:-build}"; do
     slurm)   packages+=" $group_slurm" ;;
     ecosystem) packages+=" $group_ecosystem" ;;
     fuzz)    packages+=" $group_build $group_fuzz" ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem or fuzz)" >&2; exit 2 ;;
+    nccl)    if ! bash "$(dirname "$0")/nccl_home.sh" >/dev/null; then packages+=" python3-venv"; nccl=1; fi ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem, fuzz or nccl)" >&2; exit 2 ;;
   esac
 done
 
@@ -39,7 +44,9 @@ for p in $packages; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   case "$status" in *"install ok installed"*) ;; *) missing+=" $p" ;; esac
 done
-[ -z "$missing" ] && exit 0
+# After the Debian packages: NCCL's wheel needs python3-venv.
+install_nccl() { [ "$nccl" = 0 ] || bash "$(dirname "$0")/nccl_home.sh" --install >/dev/null; }
+if [ -z "$missing" ]; then install_nccl; exit 0; fi
 
 echo "tunebench: installing missing Debian packages:$missing"
 if [ "$(id -u)" != 0 ]; then
@@ -57,3 +64,4 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/tmp/tuneben
   fi
 fi
 echo "tunebench: installed$missing"
+install_nccl

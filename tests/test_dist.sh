@@ -3,11 +3,14 @@
 # `mpirun -np 2 build/tunebench-mpi train --ranks 2` against one process at
 # the same global batch (4 sequences, 1 thread each), on the tiny GPT-2 and
 # Mamba: the loss and gradient-norm curves agree within fp32 rounding
-# (relative 1e-5; measured about 1e-7), two 2-rank runs are bit-identical, a
+# (relative 1e-5; measured about 1e-7), so the gradient buckets sent during
+# the backward cover every gradient; two 2-rank runs are bit-identical, a
 # 2-rank run stopped after step 4 resumes under 2 ranks to the bits of one
-# never stopped, and every launch that cannot work is refused in one line:
-# another rank count on a resume, --ranks without MPI, MPI ranks without
-# --ranks, a batch that does not split.
+# never stopped, a loss that diverges on rank 0 ends every rank (rank 0
+# finishes the others' step), and every launch that cannot work is refused
+# in one line: another rank count on a resume, --ranks without MPI, MPI ranks
+# without --ranks, a batch that does not split. The NCCL bootstrap's MPI part
+# runs on 2 CPU ranks (tests/mpi_bootstrap.c).
 set -u
 cd "$(dirname "$0")/.."
 build=$(printf '%s' "${MAKEFLAGS:-}" | grep -o 'BUILD=[^ ]*' | head -n 1 | cut -d= -f2)
@@ -28,29 +31,10 @@ check() {  # check DESCRIPTION COMMAND...
 make --no-print-directory BUILD="$build" "$build/tunebench-mpi" >"$tmp/build.log" 2>&1
 check "make $build/tunebench-mpi (log $tmp/build.log)" test -x "$build/tunebench-mpi"
 
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-# Under the sanitizers (make test-sanitize) LeakSanitizer would report what
-# OpenMPI itself keeps past MPI_Finalize, so the MPI runs check no leaks
-# (test_train_resume and test_train_safety check the same train code for them).
-mpi() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun --bind-to none -np "$@"; }
-light="--steps 10 --set batch_size=4 --set log_interval=1 --set eval.batches=1 --set inference.repeats=1 --set samples.count=1 --set samples.max_tokens=8 --threads 1 --results $tmp/r"
-# values KEY RECORD: the curve's values of KEY, one a line.
-values() { grep -oE "\"$1\":[[:space:]]*[-0-9.e+]+" "$2" | grep -oE '[-0-9.e+]+$'; }
-# same A B: the two records' loss and gradient-norm curves are the same bits (and not empty).
-same() {
-  local x y
-  x=$(values train_loss "$1"; values grad_norm "$1"); y=$(values train_loss "$2"; values grad_norm "$2")
-  [ "$(printf '%s\n' "$x" | wc -l)" = 20 ] && [ "$x" = "$y" ]
-}
-# close KEY A B: the two records' KEY curves have 10 rows and agree within 1e-5 relative.
-close() {
-  paste <(values "$1" "$2") <(values "$1" "$3") |
-    awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { print "max relative difference", m; exit !(NR == 10 && m < 1e-5) }'
-}
+. tests/dist_common.sh
 
 for a in gpt2 mamba; do
-  sed -e "s/\"experiment\": \"$a-6m\"/\"experiment\": \"tiny-$a\"/" -e "s/\"model\": \"$a-6m\"/\"model\": \"tiny-$a\"/" \
-      -e 's/"seq_len": 256/"seq_len": 16/' "experiments/$a-6m.json" >"$tmp/tiny-$a.json"
+  tiny_config "$a"
   cfg="--config $tmp/tiny-$a.json $light"
   d=$tmp/r/tiny-$a
   "$tb" train $cfg --run-id one >"$tmp/$a-one.log" 2>&1
@@ -58,6 +42,9 @@ for a in gpt2 mamba; do
   check "$a: mpirun -np 2 ... --ranks 2 completes (exit $rc; log $tmp/$a-two.log)" [ "$rc" = 0 ]
   check "$a: the 2-rank record is valid and completed" "$tb" check-record --completed "$d/two.json"
   check "$a: the record says ranks 2" grep -Eq '"ranks":[[:space:]]*2' "$d/two.json"
+  check "$a: ... over the MPI transport, without NCCL" \
+    bash -c "grep -Eq '\"transport\":[[:space:]]*\"mpi\"' '$d/two.json' && grep -Eq '\"nccl_version\":[[:space:]]*null' '$d/two.json'"
+  check "$a: the 1-process record has no data_parallel" bash -c "! grep -q data_parallel '$d/one.json'"
   check "$a: one record and checkpoint (rank 0's)" bash -c "[ \$(ls '$d' | grep '^two' | grep -cv '^two[.]best\$') = 3 ]"  # two.json, two/, two.lock (and two.best/)
   check "$a: 2 ranks give the loss curve of 1 process at the same global batch" close train_loss "$d/one.json" "$d/two.json"
   check "$a: ... and its gradient norms" close grad_norm "$d/one.json" "$d/two.json"
@@ -82,6 +69,17 @@ for a in gpt2 mamba; do
 done
 
 cfg="--config $tmp/tiny-gpt2.json $light"
+d=$tmp/r/tiny-gpt2
+mpi 2 -x TUNEBENCH_FAULT_NAN_STEP=3 "$build/tunebench-mpi" train $cfg --ranks 2 --run-id nan >"$tmp/nan.log" 2>&1; rc=$?
+check "a loss that is not finite at step 3 on rank 0 ends both ranks with the diverged status (exit $rc; log $tmp/nan.log)" \
+  bash -c "[ $rc = 3 ] && grep -q 'non-finite training loss at step 3' '$tmp/nan.log' && ! grep -q 'stopped during a step' '$tmp/nan.log'"
+check "... and its record says diverged" grep -Eq '"status":[[:space:]]*"diverged"' "$d/nan.json"
+
+make --no-print-directory BUILD="$build" "$build/mpi/tests/mpi_bootstrap" >"$tmp/bootstrap-build.log" 2>&1
+mpi 2 "$build/mpi/tests/mpi_bootstrap" >"$tmp/bootstrap.log" 2>&1; rc=$?
+check "the NCCL bootstrap's MPI part on 2 ranks: local ranks, GPUs, rank 0's id (exit $rc; $(tail -n 1 "$tmp/bootstrap.log"))" \
+  bash -c "[ $rc = 0 ] && grep -Eq '^mpi_bootstrap: [1-9][0-9]* passed, 0 failed\$' '$tmp/bootstrap.log'"
+
 "$tb" train $cfg --ranks 2 --run-id nompi >"$tmp/nompi.log" 2>&1; rc=$?
 check "--ranks 2 in the build without MPI: refused, naming make mpi (exit $rc)" \
   bash -c "[ $rc != 0 ] && grep -q 'built without MPI; build build/tunebench-mpi with .make mpi' '$tmp/nompi.log'"

@@ -40,7 +40,7 @@ readme_commands() {
               print "make $x\n";
             }
           }
-          if ($w[$i] =~ m{^(\S*/)?tunebench(-cuda|-mpi)?$} && $i < $#w && $w[$i + 1] =~ /^[a-z][a-z-]*$/) {
+          if ($w[$i] =~ m{^(\S*/)?tunebench(-cuda|-mpi|-nccl)?$} && $i < $#w && $w[$i + 1] =~ /^[a-z][a-z-]*$/) {
             my $sub = ($i + 2 <= $#w && $w[$i + 2] =~ /^[a-z]+$/) ? $w[$i + 2] : "-";
             my %seen; my @flags = grep { !$seen{$_}++ } join(" ", @w[$i + 2 .. $#w]) =~ /(?<![\w-])(--[a-z][a-z0-9-]*)/g;
             print join(" ", "tunebench", $w[$i + 1], $sub, @flags), "\n";

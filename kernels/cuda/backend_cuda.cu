@@ -8,6 +8,7 @@
 
 static cublasHandle_t cublas_handle;
 static cudaStream_t stream;
+static int device_ordinal;  // backend_cuda_use_device
 static void *cublas_workspace;
 static int tf32_enabled;
 static char device_name[256] = "unknown";
@@ -23,6 +24,8 @@ enum { CUBLAS_WORKSPACE_BYTES = 32 << 20 };
 
 cublasHandle_t cuda_cublas(void) { return cublas_handle; }
 cudaStream_t cuda_stream(void) { return stream; }
+extern "C" void *backend_cuda_stream(void) { return (void *)stream; }
+extern "C" void backend_cuda_use_device(int device) { device_ordinal = device; }
 
 void *cuda_scratch(int slot, size_t bytes, const char *op) {
     if (bytes > scratch_bytes[slot])
@@ -215,10 +218,15 @@ extern "C" const Backend *backend_cuda_get(void) {
                  err != cudaSuccess ? cudaGetErrorString(err) : "no device found");
         return NULL;
     }
-    CUDA_CHECK(cudaSetDevice(0));
+    if (device_ordinal >= count) {
+        tb_error("the CUDA backend was asked for GPU %d, but this process sees %d (CUDA_VISIBLE_DEVICES?)",
+                 device_ordinal, count);
+        return NULL;
+    }
+    CUDA_CHECK(cudaSetDevice(device_ordinal));
 #ifdef __CUDACC__
     cudaDeviceProp prop;
-    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, device_ordinal));
     snprintf(device_name, sizeof device_name, "%s", prop.name);
 #else
     snprintf(device_name, sizeof device_name, "simt-emulation");
@@ -252,12 +260,12 @@ extern "C" int backend_cuda_device_info(CudaDeviceInfo *info) {
     if (!cublas_handle) return tb_error("the CUDA backend is not initialised (no GPU?)");
 #ifdef __CUDACC__
     int clock_khz = 0, mem_clock_khz = 0, bus_bits = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_major, cudaDevAttrComputeCapabilityMajor, 0));
-    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_minor, cudaDevAttrComputeCapabilityMinor, 0));
-    CUDA_CHECK(cudaDeviceGetAttribute(&info->sm_count, cudaDevAttrMultiProcessorCount, 0));
-    CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
-    CUDA_CHECK(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, 0));
-    CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_major, cudaDevAttrComputeCapabilityMajor, device_ordinal));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->cc_minor, cudaDevAttrComputeCapabilityMinor, device_ordinal));
+    CUDA_CHECK(cudaDeviceGetAttribute(&info->sm_count, cudaDevAttrMultiProcessorCount, device_ordinal));
+    CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device_ordinal));
+    CUDA_CHECK(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, device_ordinal));
+    CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device_ordinal));
     size_t free_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &info->mem_bytes));
     info->clock_ghz = clock_khz * 1e-6;

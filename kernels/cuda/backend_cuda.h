@@ -10,9 +10,16 @@
 extern "C" {
 #endif
 
-// The CUDA backend on the first GPU, or NULL with tb_error() set (no GPU,
-// no driver). The first call picks the device and creates the cuBLAS handle.
+// The CUDA backend on the first GPU (or backend_cuda_use_device's), or NULL
+// with tb_error() set (no GPU, no driver). The first call picks the device and
+// creates the cuBLAS handle.
 const Backend *backend_cuda_get(void);
+// Before the first backend_cuda_get: the GPU to use (data-parallel training
+// gives each rank its own, src/runner/dist.c). 0 by default.
+void backend_cuda_use_device(int device);
+// The backend's one stream (a cudaStream_t), for work that must be ordered
+// with its ops: data-parallel training's NCCL collectives.
+void *backend_cuda_stream(void);
 // TF32 tensor-core matmuls in cuBLAS: off by default (exact fp32), opt-in for
 // speed. The run record stores backend_cuda_tf32() so results say which.
 void backend_cuda_set_tf32(int enabled);

@@ -39,7 +39,7 @@ static const ConfigKey config_keys[] = {
     {"results", STR(results_dir), 0, 0, 0, NULL, "folder for run records and checkpoints"},
     {"backend", STR(backend), 0, 0, 0, "cpu|cuda", "compute backend"},
     {"threads", NUM(KEY_INT, threads), 0, 4096, 0, NULL, "CPU threads (OpenMP and OpenBLAS); 0 = all cores"},
-    {"ranks", NUM(KEY_INT, ranks), 1, 4096, 0, NULL, "data-parallel MPI ranks, each training batch_size / ranks rows (mpirun -np N build/tunebench-mpi)"},
+    {"ranks", NUM(KEY_INT, ranks), 1, 4096, 0, NULL, "data-parallel MPI ranks, each training batch_size / ranks rows (mpirun -np N build/tunebench-mpi, or build/tunebench-nccl on GPUs)"},
     {"seed", NUM(KEY_INT64, seed), 0, MAX_EXACT_INT, 0, NULL, "seed of the initialisation, the data order and the samples"},
     {"steps", NUM(KEY_INT, steps), 1, 1e9, 0, NULL, "optimizer steps (the protocol is 100000)"},
     {"batch_size", NUM(KEY_INT, batch_size), 1, 65536, 0, NULL, "sequences per step"},

@@ -68,6 +68,7 @@ static void usage(FILE *out) {
             "  --seed N\n"
             "  --threads N        CPU threads (0 = all cores)\n"
             "  --ranks N          data-parallel over N MPI ranks: mpirun -np N build/tunebench-mpi train ...\n"
+            "                     (a GPU per rank: build/tunebench-nccl, make nccl)\n"
             "  --data DIR         corpus folder (train.bin, val.bin, vocab.tok)\n"
             "  --results DIR      where records go (default results)\n"
             "  --set KEY=VALUE    any config key, e.g. --set optimizer.lr=3e-4\n"
@@ -311,6 +312,7 @@ static void resolve_paths(Run *run) {
 // ---------------------------------------------------------------- the command
 
 static void run_free(Run *run) {
+    dist_end(run->model);  // the other MPI ranks stop before the model goes (dist.h)
     model_destroy(run->model);
     if (run->tok) tok_free(run->tok);
     loader_close(&run->train);
@@ -511,7 +513,9 @@ int cmd_train(int argc, char **argv) {
         if (start_record(run, overrides, notes)) goto fail;
         overrides = notes = NULL;  // the record holds them
     }
-    record_set_section(&run->rec, "environment", environment_json(c->backend));
+    cJSON *env = environment_json(c->backend);
+    dist_describe(env);  // the data-parallel ranks and transport, if any
+    record_set_section(&run->rec, "environment", env);
     cJSON *data = data_json(run);
     if (resume_dir && check_same_data(run, data)) {
         cJSON_Delete(data);
@@ -536,6 +540,7 @@ int cmd_train(int argc, char **argv) {
 
     int last_step = run->start_step;
     RunEnd end = run->training_done ? END_COMPLETED : train_loop(run, &last_step);
+    dist_end(run->model);  // the other MPI ranks are not needed after the last step
     if (end == END_ERROR) goto fail;
     if (end == END_COMPLETED) end = run_final_phase(run);
     if (end == END_ERROR) goto fail;
