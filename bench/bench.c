@@ -37,6 +37,7 @@ typedef struct {
     const char *peer;
     const char *peer_models;  // NULL: the peer runs for every model
     const char *out;
+    const char *precision;
     int batch, seq, steps, warmup, threads, vocab, decode_steps;
     uint64_t seed;
 } BenchArgs;
@@ -65,6 +66,7 @@ static void bench_usage(FILE *f) {
             "  --threads N        OpenMP and OpenBLAS threads (default 2)\n"
             "  --vocab V          vocabulary size (default 1024, the tokenizer's)\n"
             "  --backend NAME     cpu (default) or cuda\n"
+            "  --precision NAME   the linear layers' GEMMs: fp32 (default), tf32 (cuda), bf16\n"
             "  --peer SCRIPT      also run this PyTorch script on the same config\n"
             "  --peer-models NAMES  run the peer only for these configs (default: all)\n"
             "  --seed S           weights and tokens (default 1)\n"
@@ -72,10 +74,11 @@ static void bench_usage(FILE *f) {
 }
 
 static int parse_bench_args(BenchArgs *a, int argc, char **argv) {
-    *a = (BenchArgs){.backend = BACKEND_DEFAULT_NAME, .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
+    *a = (BenchArgs){.backend = BACKEND_DEFAULT_NAME, .precision = PRECISION_DEFAULT_NAME, .batch = 8, .seq = 256, .steps = 10, .warmup = 2,
                      .threads = 2, .vocab = 1024, .decode_steps = 20, .seed = 1};
     const TbOption opts[] = {
         TB_OPT("--model", TB_OPT_STRING, &a->models), TB_OPT("--backend", TB_OPT_STRING, &a->backend),
+        TB_OPT("--precision", TB_OPT_STRING, &a->precision),
         TB_OPT("--peer", TB_OPT_STRING, &a->peer), TB_OPT("--peer-models", TB_OPT_STRING, &a->peer_models),
         TB_OPT("--out", TB_OPT_STRING, &a->out), TB_OPT_IN("--batch", TB_OPT_INT, &a->batch, 1, 1e9),
         TB_OPT_IN("--seq", TB_OPT_INT, &a->seq, 2, 1e9), TB_OPT_IN("--steps", TB_OPT_INT, &a->steps, 1, 1e9),
@@ -489,6 +492,8 @@ int cmd_bench(int argc, char **argv) {
     const Backend *be = backend_by_name(a.backend);
     if (!be) return tb_exit_runtime();
     be->set_threads(a.threads);
+    int precision = precision_by_name(a.precision);
+    if (precision < 0 || be->set_precision((Precision)precision)) return tb_exit_runtime();
     // Check every name and length first: a typo should not cost a machine measurement.
     char list[512];
     snprintf(list, sizeof list, "%s", a.models);
@@ -506,6 +511,10 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(root, "tunebench_version", TB_VERSION);
     cJSON_AddStringToObject(root, "backend", be->name);
     cJSON_AddNumberToObject(root, "threads", a.threads);
+    BackendInfo info;
+    be->describe(&info);
+    cJSON_AddStringToObject(root, "precision", info.precision);
+    cJSON_AddStringToObject(root, "backend_device", info.device);
     const char *blas_core = openblas_get_corename();
     cJSON_AddStringToObject(root, "openblas_core", blas_core ? blas_core : "unknown");
     cJSON_AddStringToObject(root, "omp_wait_policy", bench_wait_policy());

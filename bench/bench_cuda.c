@@ -4,7 +4,9 @@
 // Per model:
 // - tokens/s of a full training step (forward, backward, AdamW; median over
 //   timed steps after warm-up, host wall clock around synchronisations), and
-//   MFU against the device's fp32 (or TF32, with --tf32) peak;
+//   MFU against the device's peak for the precision (fp32 FMA lanes, TF32 or
+//   bf16 dense tensor cores); every model once per precision of --precision
+//   (default fp32, tf32 and bf16: kernels/precisions.def);
 // - the same steps split into forward (with zero_grad), backward and
 //   optimizer by CUDA events on the backend's stream;
 // - the scan's and the GEMMs' share of a step, from separate profiled steps
@@ -349,8 +351,9 @@ static void add_definitions(cJSON *root) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: bench_cuda OUT.json [--vocab V] [--batch B] [--steps N] [--tf32] "
-                    "[--models gpt2-6m,mamba-6m,...] (default: every study config)\n");
+    fprintf(stderr, "usage: bench_cuda OUT.json [--vocab V] [--batch B] [--steps N] [--precision fp32,tf32,bf16] "
+                    "[--tf32] [--models gpt2-6m,mamba-6m,...] (default: every precision and study config; "
+                    "--tf32 is --precision tf32)\n");
     return 2;
 }
 
@@ -358,12 +361,18 @@ int main(int argc, char **argv) {
     const char *out_path = NULL;
     char models_arg[256];
     model_study_configs(models_arg, sizeof models_arg);
-    int vocab = 1024, batch = 16, steps = 10, tf32 = 0;
+    int vocab = 1024, batch = 16, steps = 10;
+    char precisions_arg[64];
+    snprintf(precisions_arg, sizeof precisions_arg, "%s", precision_choices);
+    for (char *c = precisions_arg; *c; c++)
+        if (*c == '|') *c = ',';
     for (int i = 1; i < argc; i++) {
         if (tb_streq(argv[i], "--vocab") && i + 1 < argc) vocab = atoi(argv[++i]);
         else if (tb_streq(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (tb_streq(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (tb_streq(argv[i], "--tf32")) tf32 = 1;
+        else if (tb_streq(argv[i], "--tf32")) snprintf(precisions_arg, sizeof precisions_arg, "tf32");
+        else if (tb_streq(argv[i], "--precision") && i + 1 < argc)
+            snprintf(precisions_arg, sizeof precisions_arg, "%s", argv[++i]);
         else if (tb_streq(argv[i], "--models") && i + 1 < argc)
             snprintf(models_arg, sizeof models_arg, "%s", argv[++i]);
         else if (argv[i][0] != '-' && !out_path) out_path = argv[i];
@@ -375,13 +384,11 @@ int main(int argc, char **argv) {
         tb_report();
         return 1;
     }
-    backend_cuda_set_tf32(tf32);
     CudaDeviceInfo dev;
     if (backend_cuda_device_info(&dev)) {
         tb_report();
         return 1;
     }
-    double peak = tf32 ? dev.peak_tf32_tflops : dev.peak_fp32_tflops;
     cJSON *root = cJSON_CreateObject();
     cJSON *d = cJSON_AddObjectToObject(root, "device");
     cJSON_AddStringToObject(d, "name", dev.name);
@@ -390,20 +397,39 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(d, "clock_ghz", dev.clock_ghz);
     cJSON_AddNumberToObject(d, "peak_fp32_tflops_est", dev.peak_fp32_tflops);
     cJSON_AddNumberToObject(d, "peak_tf32_tflops_est", dev.peak_tf32_tflops);
+    cJSON_AddNumberToObject(d, "peak_bf16_tflops_est", dev.peak_bf16_tflops);
     cJSON_AddNumberToObject(d, "mem_bandwidth_gbs_est", dev.mem_bandwidth_gbs);
-    cJSON_AddBoolToObject(root, "tf32", backend_cuda_tf32());
     cJSON_AddNumberToObject(root, "batch", batch);
-    cJSON_AddNumberToObject(root, "mfu_peak_tflops", peak);
     cJSON_AddNumberToObject(root, "vocab_size", vocab);
     add_definitions(root);
-    cJSON *models = cJSON_AddArrayToObject(root, "models");
-    for (char *name = strtok(models_arg, ","); name; name = strtok(NULL, ",")) {
-        cJSON *o = bench_model(name, be, vocab, batch, steps, peak);
-        if (!o) {
+    // One entry per precision: its MFU peak and every model measured in it.
+    cJSON *runs = cJSON_AddArrayToObject(root, "precisions");
+    for (char *psave = NULL, *pname = strtok_r(precisions_arg, ",", &psave); pname;
+         pname = strtok_r(NULL, ",", &psave)) {
+        int p = precision_by_name(pname);
+        if (p < 0 || be->set_precision((Precision)p)) {
             tb_report();
             return 1;
         }
-        cJSON_AddItemToArray(models, o);
+        double peak = p == PRECISION_TF32 ? dev.peak_tf32_tflops
+                    : p == PRECISION_BF16 ? dev.peak_bf16_tflops
+                                          : dev.peak_fp32_tflops;
+        cJSON *run = cJSON_CreateObject();
+        cJSON_AddItemToArray(runs, run);
+        cJSON_AddStringToObject(run, "precision", precision_names[p]);
+        cJSON_AddNumberToObject(run, "mfu_peak_tflops", peak);
+        cJSON *models = cJSON_AddArrayToObject(run, "models");
+        char names[256];
+        snprintf(names, sizeof names, "%s", models_arg);
+        for (char *save = NULL, *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            fprintf(stderr, "bench_cuda: %s in %s\n", name, precision_names[p]);
+            cJSON *o = bench_model(name, be, vocab, batch, steps, peak);
+            if (!o) {
+                tb_report();
+                return 1;
+            }
+            cJSON_AddItemToArray(models, o);
+        }
     }
     char *text = cJSON_Print(root);
     int rc = tb_write_file_atomic(out_path, text, strlen(text));

@@ -28,7 +28,9 @@
 // has written shows up (on a GPU it reads whatever was there).
 //
 // Device memory is host memory; a copy is memcpy. The cuBLAS subset is
-// forwarded to cblas_sgemm with the column-major convention kept exactly.
+// forwarded to cblas_sgemm with the column-major convention kept exactly;
+// cublasGemmEx's bf16 operands are widened to fp32 first (exact), and
+// __float2bfloat16 rounds to nearest even as a GPU does (kernels/bf16.h).
 #ifndef TB_SIMT_EMU_H
 #define TB_SIMT_EMU_H
 
@@ -37,6 +39,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/bf16.h"
 #include "simt_emu_api.h"
 #include "simt_stream.h"
 
@@ -162,6 +165,15 @@ static inline int max(int a, int b) { return a > b ? a : b; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 static inline float __fdividef(float a, float b) { return a / b; }
 
+// ---------------------------------------------------------------- bf16 (cuda_bf16.h)
+// A GPU's cvt.rn.bf16.f32 rounds to nearest even, subnormals kept; so does
+// kernels/bf16.h, which the CPU backend's bf16 GEMM uses too.
+struct __nv_bfloat16 {
+    uint16_t bits;
+};
+static inline __nv_bfloat16 __float2bfloat16(float x) { return __nv_bfloat16{bf16_from_float(x)}; }
+static inline float __bfloat162float(__nv_bfloat16 h) { return bf16_to_float(h.bits); }
+
 // ---------------------------------------------------------------- errors
 typedef enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1,
                cudaErrorNoDevice = 100, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
@@ -276,7 +288,7 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 // ---------------------------------------------------------------- cuBLAS subset
 typedef struct SimtCublas *cublasHandle_t;
 typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7,
-               CUBLAS_STATUS_EXECUTION_FAILED = 13 } cublasStatus_t;
+               CUBLAS_STATUS_EXECUTION_FAILED = 13, CUBLAS_STATUS_NOT_SUPPORTED = 15 } cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 } cublasMath_t;
 cublasStatus_t cublasCreate(cublasHandle_t *handle);
@@ -296,5 +308,18 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          long long strideA, const float *B, int ldb,
                                          long long strideB, const float *beta, float *C, int ldc,
                                          long long strideC, int batch_count);
+// The mixed-precision GEMM: A and B fp32 or bf16, C fp32, fp32 sums
+// (CUBLAS_COMPUTE_32F); other types are CUBLAS_STATUS_NOT_SUPPORTED here.
+// Every product of two bf16 values is exact in fp32, so widening them and
+// running sgemm gives what a GPU's tensor cores give, up to the order of the sums.
+typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType_t;
+typedef enum { CUBLAS_COMPUTE_32F = 68 } cublasComputeType_t;
+typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void *alpha,
+                            const void *A, cudaDataType_t Atype, int lda, const void *B,
+                            cudaDataType_t Btype, int ldb, const void *beta, void *C,
+                            cudaDataType_t Ctype, int ldc, cublasComputeType_t computeType,
+                            cublasGemmAlgo_t algo);
 
 #endif

@@ -182,6 +182,74 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// A GemmEx as issued: its operands are widened to fp32 when it runs (a
+// capture or deferred mode keeps it until then), into buffers of their own.
+struct GemmExCall {
+    cublasOperation_t ta, tb;
+    int m, n, k;
+    float alpha, beta;
+    const void *A, *B;
+    cudaDataType_t Atype, Btype;
+    int lda, ldb;
+    float *C;
+    int ldc;
+    // The stored column-major (rows, cols; ld) operand as floats with the same
+    // ld; a float operand is used in place. NULL where malloc failed.
+    static const float *widen(const void *src, cudaDataType_t type, int rows, int cols, int ld,
+                              float **owned) {
+        *owned = NULL;
+        if (type == CUDA_R_32F) return (const float *)src;
+        size_t span = cols > 0 ? (size_t)ld * (cols - 1) + rows : 1;
+        float *w = (float *)calloc(span ? span : 1, sizeof(float));
+        if (!w) return NULL;
+        const uint16_t *h = (const uint16_t *)src;
+        for (int j = 0; j < cols; j++)
+            for (int i = 0; i < rows; i++) w[(size_t)j * ld + i] = bf16_to_float(h[(size_t)j * ld + i]);
+        return *owned = w;
+    }
+    static void run(void *p) {
+        GemmExCall *c = (GemmExCall *)p;
+        float *own_a, *own_b;
+        int a_rows = c->ta == CUBLAS_OP_N ? c->m : c->k, a_cols = c->ta == CUBLAS_OP_N ? c->k : c->m;
+        int b_rows = c->tb == CUBLAS_OP_N ? c->k : c->n, b_cols = c->tb == CUBLAS_OP_N ? c->n : c->k;
+        const float *a = widen(c->A, c->Atype, a_rows, a_cols, c->lda, &own_a);
+        const float *b = widen(c->B, c->Btype, b_rows, b_cols, c->ldb, &own_b);
+        if (!a || !b) {
+            fprintf(stderr, "simt emulation: out of memory widening a cublasGemmEx operand\n");
+            abort();
+        }
+        cblas_sgemm(CblasColMajor, cblas_op(c->ta), cblas_op(c->tb), c->m, c->n, c->k, c->alpha, a,
+                    c->lda, b, c->ldb, c->beta, c->C, c->ldc);
+        free(own_a);
+        free(own_b);
+    }
+    static void destroy(void *p) { delete (GemmExCall *)p; }
+};
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void *alpha,
+                            const void *A, cudaDataType_t Atype, int lda, const void *B,
+                            cudaDataType_t Btype, int ldb, const void *beta, void *C,
+                            cudaDataType_t Ctype, int ldc, cublasComputeType_t computeType,
+                            cublasGemmAlgo_t algo) {
+    (void)algo;
+    if (!handle || !gemm_args_valid(transa, transb, m, n, k, lda, ldb, ldc))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int types_ok = (Atype == CUDA_R_32F || Atype == CUDA_R_16BF) &&
+                   (Btype == CUDA_R_32F || Btype == CUDA_R_16BF) && Ctype == CUDA_R_32F &&
+                   computeType == CUBLAS_COMPUTE_32F;
+    if (!types_ok) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    // alpha and beta are read now (host pointer mode), as floats (compute 32F).
+    GemmExCall call = {transa, transb, m, n, k, *(const float *)alpha, *(const float *)beta,
+                       A, B, Atype, Btype, lda, ldb, (float *)C, ldc};
+    if (!simt_stream_keeps())
+        GemmExCall::run(&call);
+    else if (simt_stream_keep(&GemmExCall::run, &GemmExCall::destroy, new GemmExCall(call)))
+        return CUBLAS_STATUS_EXECUTION_FAILED;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 // ---------------------------------------------------------------- streams
 // One stream: every handle names it.
 struct SimtStream {

@@ -33,6 +33,29 @@ const unsigned char backend_op_kinds[BACKEND_OP_COUNT] = {
 #undef OP
 };
 
+const char *const precision_names[PRECISION_COUNT] = {
+#define PRECISION(id, name, meaning) name,
+#include "precisions.def"
+#undef PRECISION
+};
+const char *const precision_meanings[PRECISION_COUNT] = {
+#define PRECISION(id, name, meaning) meaning,
+#include "precisions.def"
+#undef PRECISION
+};
+// "|fp32|tf32|bf16" without its first bar.
+const char *const precision_choices = (""
+#define PRECISION(id, name, meaning) "|" name
+#include "precisions.def"
+#undef PRECISION
+) + 1;
+
+int precision_by_name(const char *name) {
+    for (int i = 0; i < PRECISION_COUNT; i++)
+        if (name && tb_streq(name, precision_names[i])) return i;
+    return tb_error("unknown precision '%s': use one of %s", name ? name : "(none)", precision_choices);
+}
+
 int backend_op_index(const char *name) {
     for (int i = 0; i < BACKEND_OP_COUNT; i++)
         if (tb_streq(backend_op_names[i], name)) return i;

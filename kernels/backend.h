@@ -8,6 +8,8 @@
 //
 // Conventions, stated once:
 // - All tensors are fp32, row-major, contiguous unless a stride is given.
+//   In bf16 (set_precision) the linear layers round their operands to bf16
+//   on the way into the GEMM; what they read and write stays fp32.
 //   Shapes are in the comments: (N, C) means N rows of C floats.
 // - Pointers are backend memory (host memory on the CPU, device memory on CUDA).
 // - Gradients: a PARAMETER gradient accumulates (+=). An ACTIVATION gradient is
@@ -75,6 +77,9 @@ typedef struct {
     size_t widest;     // the widest row of any op (4C, 2 d_inner, the vocabulary...)
     int conv_kernel;   // the causal conv's kernel width, 0 if none
     size_t attention;  // B*T*C of the attention, 0 if none
+    // The largest weight a linear layer multiplies, in floats (0 if none):
+    // with rows x widest it bounds a bf16 GEMM's operands (set_precision).
+    size_t largest_weight;
 } WorkspaceShapes;
 
 // One nn.LSTM layer's recurrence over a whole sequence, gate order (i, f, g, o)
@@ -112,11 +117,27 @@ typedef struct {
 #define BACKEND_RET_size_t size_t
 #define BACKEND_RET_ptr void *
 
+// The linear layers' arithmetic, from kernels/precisions.def: PRECISION_FP32
+// (the reference and the default), PRECISION_TF32, PRECISION_BF16.
+typedef enum {
+#define PRECISION(id, name, meaning) PRECISION_##id,
+#include "precisions.def"
+#undef PRECISION
+    PRECISION_COUNT
+} Precision;
+extern const char *const precision_names[PRECISION_COUNT];     // "fp32", "tf32", "bf16"
+extern const char *const precision_meanings[PRECISION_COUNT];
+// "fp32|tf32|bf16", for the config key's choices and usage lines.
+extern const char *const precision_choices;
+// The precision named, or -1 with an error listing them.
+int precision_by_name(const char *name);
+#define PRECISION_DEFAULT_NAME "fp32"
+
 // What a backend says of itself, for records, logs and benchmarks.
 typedef struct {
     char device[256];   // what the ops run on: the host CPU, or the GPU by name
     int threads;        // host threads (OpenMP) the backend's own code uses
-    char precision[8];  // the matmuls' arithmetic: "fp32" or "tf32"
+    char precision[8];  // the linear layers' arithmetic: a precision_names entry
 } BackendInfo;
 
 typedef struct Backend {
@@ -132,6 +153,11 @@ typedef struct Backend {
     void (*describe)(BackendInfo *info);
     // Sets the host threads the backend's code uses; threads <= 0 keeps them.
     void (*set_threads)(int threads);
+    // Sets the linear layers' precision for every later op. 0, or -1 with an
+    // error saying why and what to use instead where this backend (or this
+    // machine) cannot compute in it; the precision then stays as it was.
+    // A change makes the captured graphs stale (graph_launch refuses them).
+    int (*set_precision)(Precision precision);
 
     // The functions, one field each, from kernels/ops.def (where each one's
     // contract is written).

@@ -1,6 +1,6 @@
 # runner.mk: experiments, learning-rate sweeps, plots, tables and the paper.
 ##@ Experiments
-## exp-NAME         train experiments/NAME.json: results/NAME/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda SEED= or SEEDS="1 2 3" THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
+## exp-NAME         train experiments/NAME.json: results/NAME/<run>.json and a checkpoint (STEPS= BATCH= BACKEND=cpu|cuda PRECISION=fp32|tf32|bf16 SEED= or SEEDS="1 2 3" THREADS= RESULTS= DATA= TRAIN_FLAGS="--set key=value")
 ## exp-all          every experiment, one after another, the 6M ones first
 ## sweep-EXP        learning-rate sweep of experiments/EXP.json: STEPS=N runs at LRS="..." (default: its rate x 1/4, 1/2, 1, 2, 4) into SWEEP_DIR (results/sweep), the choice in SWEEP_DIR/EXP.json, the figure SWEEP_DIR/lr_sweep.png
 ## sweep-figure     SWEEP_DIR/lr_sweep.{png,svg} from every sweep in SWEEP_DIR
@@ -50,7 +50,8 @@ $(BUILD)/src/runner/environment.o: CFLAGS += -DTB_BUILD_CFLAGS='"$(OPT)"'
 
 # Each override becomes a `tunebench train` flag; the record lists them.
 TRAIN_OVERRIDES = $(if $(STEPS),--steps $(STEPS)) $(if $(BATCH),--batch $(BATCH)) \
-                  $(if $(BACKEND),--backend $(BACKEND)) $(if $(SEED),--seed $(SEED)) \
+                  $(if $(BACKEND),--backend $(BACKEND)) $(if $(PRECISION),--precision $(PRECISION)) \
+                  $(if $(SEED),--seed $(SEED)) \
                   $(if $(THREADS),--threads $(THREADS)) $(if $(RESULTS),--results $(RESULTS)) \
                   $(if $(DATA),--data $(DATA)) $(TRAIN_FLAGS)
 
@@ -97,6 +98,7 @@ exp-%:
 # TRAIN_FLAGS= apply to every run), the choice in SWEEP_DIR/NAME.json; then
 # the figure of every sweep in SWEEP_DIR.
 SWEEP_OVERRIDES = --steps $(STEPS) $(if $(BATCH),--batch $(BATCH)) $(if $(BACKEND),--backend $(BACKEND)) \
+                  $(if $(PRECISION),--precision $(PRECISION)) \
                   $(if $(SEED),--seed $(SEED)) $(if $(THREADS),--threads $(THREADS)) $(if $(DATA),--data $(DATA)) \
                   $(if $(LRS),--lrs "$(LRS)") $(TRAIN_FLAGS)
 $(SWEEP_TARGETS): sweep-%: deps-build $(BUILD)/tunebench $(TRAIN_BIN) $(BUILD)/plot_data

@@ -324,7 +324,9 @@ void model_release_arenas(Model *m, void *arena, void *dec_arena, DecodeGraph *d
 
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention) {
-    WorkspaceShapes s = {rows, widest, conv_kernel, attention};
+    WorkspaceShapes s = {rows, widest, conv_kernel, attention, 0};
     if ((size_t)m->spec.vocab_size > s.widest) s.widest = (size_t)m->spec.vocab_size;
+    for (int i = 0; i < m->num_tensors; i++)
+        if (m->tensors[i].numel > s.largest_weight) s.largest_weight = m->tensors[i].numel;
     m->be->reserve_workspace(&s);
 }

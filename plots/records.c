@@ -63,8 +63,16 @@ void records_label_name(const char *experiment, const char *arch, char *out, int
     out[used] = '\0';
 }
 
+const char *records_precision(const cJSON *root) {
+    return records_str(root, "training.config.precision", PRECISION_DEFAULT_NAME);
+}
+
 void records_label(const Record *r, char *out, int cap) {
     records_label_name(r->experiment, records_str(r->root, "model.arch", ""), out, cap);
+    const char *precision = records_precision(r->root);
+    size_t used = strlen(out);
+    if (!tb_streq(precision, PRECISION_DEFAULT_NAME) && used + 1 < (size_t)cap)
+        snprintf(out + used, (size_t)cap - used, " %s", precision);
 }
 
 // One hue per architecture (in registry order), darker for the larger size
@@ -112,6 +120,8 @@ static const char *config_difference(const cJSON *a, const cJSON *b) {
         if (!x && !y) continue;
         if (!x || !y || !cJSON_Compare(x, y, 1)) return SAME_CONFIG[i];
     }
+    // Records from before the key trained in fp32, its default.
+    if (!tb_streq(records_precision(a), records_precision(b))) return "precision";
     return NULL;
 }
 

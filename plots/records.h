@@ -5,7 +5,7 @@
 // seed (training.config.seed): of a seed's runs, the completed run with the
 // most steps, else the run with the most steps, the latest start breaking
 // ties. The seeds of an experiment must be runs of the same configuration
-// (model, data, steps, batch, context, optimizer): the configuration with
+// (model, data, steps, batch, context, optimizer, precision): the configuration with
 // the most seeds (among equals, the best run's) is kept, a record of another
 // is left out, and a line on stderr says so.
 // The order is the paper's: by size (6M models, then 60M), and within a size
@@ -45,9 +45,13 @@ double records_num(const cJSON *root, const char *dotted);
 // The string at a path, or the fallback.
 const char *records_str(const cJSON *root, const char *dotted, const char *fallback);
 // "GPT-2 6M", "Mamba 60M": the architecture's title and the experiment's
-// size; the experiment's name if it is not <arch>-<size>.
+// size; the experiment's name if it is not <arch>-<size>. A run in a
+// precision other than fp32 says so: "GPT-2 6M bf16".
 void records_label(const Record *r, char *out, int cap);
-// The same from an experiment's name and its architecture's.
+// The precision its linear layers trained in (training.config.precision;
+// fp32 in records from before the key). Seeds of one experiment share it.
+const char *records_precision(const cJSON *root);
+// The same as records_label from an experiment's name and its architecture's.
 void records_label_name(const char *experiment, const char *arch, char *out, int cap);
 // The run's colour in every figure ("#rrggbb"): one hue per architecture, a
 // darker shade for its larger model.

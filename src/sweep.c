@@ -99,7 +99,7 @@ static void usage(FILE *out) {
             "                     times 1/4, 1/2, 1, 2, 4\n"
             "  --results DIR      where the runs and NAME.json go (default results/sweep)\n"
             "  other options      as `tunebench train` (--batch, --seed, --threads, --data,\n"
-            "                     --backend, --set KEY=VALUE), passed to every run\n\n"
+            "                     --backend, --precision, --set KEY=VALUE), passed to every run\n\n"
             "rule: %s.\n",
             SWEEP_RULE);
 }
@@ -186,7 +186,7 @@ static int parse_lrs(Sweep *s, const char *text) {
 static int parse_args(Sweep *s, int argc, char **argv) {
     static const struct { const char *flag, *key; } flags[] = {
         {"--steps", "steps"}, {"--batch", "batch_size"}, {"--backend", "backend"}, {"--seed", "seed"},
-        {"--threads", "threads"}, {"--data", "data"}, {"--set", NULL},
+        {"--threads", "threads"}, {"--data", "data"}, {"--precision", "precision"}, {"--set", NULL},
     };
     const char *lrs = NULL;
     s->results = "results/sweep";

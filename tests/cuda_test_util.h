@@ -88,7 +88,7 @@ static inline int open_gpu(void) {
     }
     // The op tests call ops directly, with no model to reserve the
     // workspace: cover every shape they use.
-    WorkspaceShapes shapes = {4096, 4096, 16, 1 << 20};
+    WorkspaceShapes shapes = {4096, 4096, 16, 1 << 20, 4096 * 4096};
     gpu->reserve_workspace(&shapes);
     return 1;
 }

@@ -56,11 +56,15 @@ ids2=$(ids "$tmp/g.json"); ids3=$(ids "$tmp/g3.json")
 check "a run id is its experiment, rate and seed" grep -qx 'tiny-gpt2-lr0.003-s2' <<<"$ids2"
 check "8 runs; adding a seed keeps the other runs' ids" \
   bash -c "[ \$(wc -l <<<'$ids2') = 8 ] && [ '$(grep -v -- '-s3$' <<<"$ids3")' = '$ids2' ]"
+sed 's/"precision": \["fp32"\]/"precision": ["bf16"]/' "$tmp/g.json" >"$tmp/gbf16.json"
+check "a bf16 grid's run ids name the precision (tiny-gpt2-bf16-lr0.003-s2)" grep -qx 'tiny-gpt2-bf16-lr0.003-s2' \
+  <<<"$(ids "$tmp/gbf16.json")"
 
 refused "an unknown key" "unknown key 'seed'" '{"experiments": ["gpt2-6m"], "seed": [1]}'
 refused "no experiments" "key 'experiments'" '{"seeds": [1]}'
 refused "an unknown experiment" "experiments/nope-6m.json" '{"experiments": ["nope-6m"]}'
-refused "a precision the backends lack" "'bf16' is not implemented" '{"experiments": ["gpt2-6m"], "precision": ["bf16"]}'
+refused "a precision that does not exist" "'fp16' is not one of fp32|tf32|bf16" '{"experiments": ["gpt2-6m"], "precision": ["fp16"]}'
+refused "two precisions" "a list of one precision" '{"experiments": ["gpt2-6m"], "precision": ["fp32", "bf16"]}'
 refused "a seed twice" "appears twice" '{"experiments": ["gpt2-6m"], "seeds": [1, 1]}'
 refused "a config value out of range" "optimizer.weight_decay" '{"experiments": ["gpt2-6m"], "set": {"optimizer.weight_decay": 99}}'
 refused "a backend that does not exist" "'gpu' is not one of cpu|cuda" '{"experiments": ["gpt2-6m"], "backend": "gpu"}'

@@ -100,15 +100,17 @@ static void test_sweep_read_record(void) {
 // ---------------------------------------------------------------- seeds
 
 // Writes a minimal record: experiment, seed, lr, steps, the final validation
-// bpb (NAN: null), the CPU and the commit.
-static void write_record(const char *dir, const char *exp, const char *run_id, int seed, double lr, int steps,
-                         double final_bpb, const char *cpu, const char *commit) {
+// bpb (NAN: null), the CPU and the commit, and the precision (NULL: no key,
+// as in records from before it).
+static void write_record_in(const char *dir, const char *exp, const char *run_id, int seed, double lr, int steps,
+                            double final_bpb, const char *cpu, const char *commit, const char *precision) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, exp);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/%s/%s.json", dir, exp, run_id);
     FILE *fp = fopen(path, "w");
-    char bpb[32];
+    char bpb[32], prec[48] = "";
+    if (precision) snprintf(prec, sizeof prec, ", \"precision\": \"%s\"", precision);
     if (isfinite(final_bpb)) snprintf(bpb, sizeof bpb, "%.6f", final_bpb);
     else snprintf(bpb, sizeof bpb, "null");
     fprintf(fp,
@@ -117,12 +119,49 @@ static void write_record(const char *dir, const char *exp, const char *run_id, i
             " \"environment\": {\"cpu_model\": \"%s\", \"git_commit\": \"%s\"},"
             " \"model\": {\"arch\": \"gpt2\", \"num_params\": 6000000},"
             " \"training\": {\"config\": {\"model\": \"gpt2-6m\", \"seed\": %d, \"steps\": 100, \"batch_size\": 8,"
-            " \"seq_len\": 256, \"optimizer\": {\"lr\": %g}}, \"tokens_per_step\": 2048},"
+            " \"seq_len\": 256, \"optimizer\": {\"lr\": %g}%s}, \"tokens_per_step\": 2048},"
             " \"validation\": [{\"step\": 0, \"loss\": 7.0, \"bpb\": 4.0}, {\"step\": 100, \"loss\": 2.0, \"bpb\": %s}],"
             " \"timing\": {\"steps_done\": %d, \"median_step_ms\": %d}}\n",
-            exp, run_id, isfinite(final_bpb) ? "completed" : "diverged", seed % 60, cpu, commit, seed, lr, bpb,
+            exp, run_id, isfinite(final_bpb) ? "completed" : "diverged", seed % 60, cpu, commit, seed, lr, prec, bpb,
             steps, 500 + seed);
     fclose(fp);
+}
+static void write_record(const char *dir, const char *exp, const char *run_id, int seed, double lr, int steps,
+                         double final_bpb, const char *cpu, const char *commit) {
+    write_record_in(dir, exp, run_id, seed, lr, steps, final_bpb, cpu, commit, NULL);
+}
+
+// Seeds in another precision are another configuration (a record without
+// the key trained in fp32), and a label names any precision but fp32.
+static void test_precision(void) {
+    char dir[] = "/tmp/tb_test_study_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    write_record_in(dir, "gpt2-6m", "a-s1", 1, 1e-3, 100, 1.0, "cpu A", "c1", NULL);
+    write_record_in(dir, "gpt2-6m", "a-s2", 2, 1e-3, 100, 1.1, "cpu A", "c1", "fp32");
+    write_record_in(dir, "gpt2-6m", "b-s3", 3, 1e-3, 100, 1.2, "cpu A", "c1", "bf16");
+    write_record_in(dir, "gpt2-60m", "b-s1", 1, 2e-3, 100, 0.9, "cpu A", "c1", "bf16");
+    static RecordSet set;
+    CHECK(records_load(&set, dir) == 0, "records_load: %s", tb_last_error());
+    const Record *small = NULL, *large = NULL;
+    for (int i = 0; i < set.count; i++) {
+        if (strcmp(set.runs[i].experiment, "gpt2-6m") == 0) small = &set.runs[i];
+        if (strcmp(set.runs[i].experiment, "gpt2-60m") == 0) large = &set.runs[i];
+    }
+    CHECK(set.count == 2 && small && large, "two experiments, got %d", set.count);
+    CHECK(small && small->n_seeds == 2, "gpt2-6m: the two fp32 seeds (one without the key) are kept and the bf16 "
+          "one is left out; got %d seeds", small ? small->n_seeds : 0);
+    char label[64] = "";
+    if (small && large) {
+        records_label(small, label, sizeof label);
+        CHECK(strcmp(label, "GPT-2 6M") == 0 && strcmp(records_precision(small->root), "fp32") == 0,
+              "an fp32 run's label is '%s' (%s)", label, records_precision(small->root));
+        records_label(large, label, sizeof label);
+        CHECK(strcmp(label, "GPT-2 60M bf16") == 0, "a bf16 run's label is '%s'", label);
+    }
+    records_free(&set);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
 }
 
 static void test_seeds(void) {
@@ -191,5 +230,6 @@ int main(void) {
     test_sweep_choice();
     test_sweep_read_record();
     test_seeds();
+    test_precision();
     return test_summary("test_study");
 }

@@ -33,15 +33,21 @@ static void cpu_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t src
         memmove((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
 }
 static void cpu_synchronize(void) {}
-// The CPU ops need no workspace of their own.
-static void cpu_reserve_workspace(const WorkspaceShapes *shapes) { (void)shapes; }
+// The only workspace of the CPU ops: the bf16 GEMM's rounded operands
+// (blas.c), allocated once the precision is bf16.
+static void cpu_reserve_workspace(const WorkspaceShapes *shapes) {
+    size_t activations = shapes->rows * shapes->widest;
+    cpu_gemm_reserve(activations > shapes->largest_weight ? activations : shapes->largest_weight);
+}
 
 static void cpu_describe(BackendInfo *info) {
     memset(info, 0, sizeof *info);
     const char *core = openblas_get_corename();
-    snprintf(info->device, sizeof info->device, "host CPU (OpenBLAS %s kernels)", core ? core : "unknown");
+    Precision p = cpu_gemm_precision();
+    snprintf(info->device, sizeof info->device, "host CPU (OpenBLAS %s kernels%s%s)", core ? core : "unknown",
+             p == PRECISION_BF16 ? "; bf16 GEMMs: " : "", p == PRECISION_BF16 ? cpu_bf16_gemm_path() : "");
     info->threads = omp_get_max_threads();
-    snprintf(info->precision, sizeof info->precision, "fp32");
+    snprintf(info->precision, sizeof info->precision, "%s", precision_names[p]);
 }
 
 // One pool of OpenMP threads: OpenBLAS stays single-threaded (blas.c) and
@@ -64,6 +70,7 @@ static const Backend cpu_backend = {
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CPU,
     .describe = cpu_describe,
     .set_threads = cpu_set_threads,
+    .set_precision = cpu_set_gemm_precision,
 #define OP(kind, ret, name, params, args) .name = OP_CPU_FN_##kind(name),
 #include "../ops.def"
 #undef OP

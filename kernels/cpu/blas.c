@@ -10,26 +10,44 @@
 // changes no result.
 #include <cblas.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../bf16.h"
 #include "cpu_ops.h"
+#include "lib/common.h"
 
 void cpu_blas_single_threaded(void) {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
 
-// Row-major C (M, N) = alpha * op(A) (M, K) @ op(B) (K, N) + beta * C.
-void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc) {
+// One thread's part of a product (cblas_sgemm or cblas_sbgemm, row-major),
+// on operands of either element type.
+typedef void (*GemmSlice)(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                          float alpha, const void *A, int lda, const void *B, int ldb, float beta,
+                          float *C, int ldc);
+
+static void sgemm_slice(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                        float alpha, const void *A, int lda, const void *B, int ldb, float beta,
+                        float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, (const float *)A, lda, (const float *)B, ldb,
+                beta, C, ldc);
+}
+
+// Row-major C (M, N) = alpha * op(A) (M, K) @ op(B) (K, N) + beta * C, split
+// over the OpenMP threads; elem is the operands' element size in bytes.
+static void gemm_split(GemmSlice slice, size_t elem, int transA, int transB, int M, int N, int K,
+                       float alpha, const void *A, int lda, const void *B, int ldb, float beta,
+                       float *C, int ldc) {
     enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
     if (!omp_in_parallel()) cpu_blas_single_threaded();  // in case something changed it
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     double flops = 2.0 * M * N * K;
     if (threads <= 1 || flops < 4e6) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        slice(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     int by_rows = M >= 32 * threads;  // else split the columns
@@ -42,16 +60,148 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
         int lo = t * per, hi = lo + per < total ? lo + per : total;
         if (lo < hi) {
             if (by_rows) {
-                const float *a = transA ? A + lo : A + (size_t)lo * lda;
-                cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
-                            C + (size_t)lo * ldc, ldc);
+                size_t a = transA ? (size_t)lo : (size_t)lo * lda;
+                slice(ta, tb, hi - lo, N, K, alpha, (const char *)A + a * elem, lda, B, ldb, beta,
+                      C + (size_t)lo * ldc, ldc);
             } else {
-                const float *b = transB ? B + (size_t)lo * ldb : B + lo;
-                cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta,
-                            C + lo, ldc);
+                size_t b = transB ? (size_t)lo * ldb : (size_t)lo;
+                slice(ta, tb, M, hi - lo, K, alpha, A, lda, (const char *)B + b * elem, ldb, beta,
+                      C + lo, ldc);
             }
         }
     }
+}
+
+void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc) {
+    gemm_split(sgemm_slice, sizeof(float), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta,
+               C, ldc);
+}
+
+// ---------------------------------------------------------------- precision
+// The linear layers' GEMMs in fp32 or bf16 (kernels/precisions.def; tf32 is
+// a GPU tensor-core mode, refused here). In bf16 both operands are rounded
+// to bf16 (nearest even, kernels/bf16.h) into the two operand buffers and
+// multiplied with fp32 sums, as cublasGemmEx does with CUDA_R_16BF inputs
+// and CUBLAS_COMPUTE_32F, so this is the CUDA path's reference:
+//   - on AMX tiles (gemm_amx.c) where the processor and the kernel allow
+//     them, for products of at least 32 rows, columns and depth (unless
+//     TUNEBENCH_NO_AMX is set, which the tests use to take the paths below);
+//   - with OpenBLAS's cblas_sbgemm (a build with BUILD_BFLOAT16=1), on the
+//     bf16 values themselves: its AVX512-BF16 kernels do twice the fp32
+//     multiply-adds per instruction;
+//   - without it (Debian's 0.3.21 has the declaration but not the function),
+//     cblas_sgemm on the rounded values held as floats. A product of two bf16
+//     values is exact in fp32, so the result is the same up to the order of
+//     the sums; the speed is fp32's plus the rounding.
+// Both operands of a product are converted whole before it is split over the
+// threads, each row by one thread: the same bits for any thread count.
+#pragma weak cblas_sbgemm
+
+static Precision gemm_precision = PRECISION_FP32;
+static int gemm_amx;               // bf16 products go to AMX tiles (set with the precision)
+static float *operand_buf[2];      // the rounded A and B of a bf16 GEMM
+static size_t operand_cap;         // floats in each, as allocated
+static size_t operand_reserved;    // floats each must hold, from reserve_workspace
+
+int cpu_have_sbgemm(void) { return cblas_sbgemm != NULL; }
+
+static void sbgemm_slice(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                         float alpha, const void *A, int lda, const void *B, int ldb, float beta,
+                         float *C, int ldc) {
+    cblas_sbgemm(CblasRowMajor, ta, tb, M, N, K, alpha, (const bfloat16 *)A, lda,
+                 (const bfloat16 *)B, ldb, beta, C, ldc);
+}
+
+static void grow_operands(void) {
+    if (operand_reserved <= operand_cap) return;
+    for (int i = 0; i < 2; i++) {
+        free(operand_buf[i]);
+        operand_buf[i] = aligned_alloc(64, (operand_reserved * sizeof(float) + 63) / 64 * 64);
+        if (!operand_buf[i])
+            tb_die("out of memory allocating the bf16 GEMM operands (%zu floats each)", operand_reserved);
+    }
+    operand_cap = operand_reserved;
+}
+
+void cpu_gemm_reserve(size_t operand_floats) {
+    if (operand_floats > operand_reserved) operand_reserved = operand_floats;
+    if (gemm_precision == PRECISION_BF16) grow_operands();
+}
+
+// AVX512-BF16, unless TUNEBENCH_HIDE_AVX512BF16 is set (the tests' way to
+// take the path of a CPU without it).
+static int cpu_has_avx512bf16(void) {
+    if (getenv("TUNEBENCH_HIDE_AVX512BF16")) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
+int cpu_set_gemm_precision(Precision p) {
+    if (p == PRECISION_TF32)
+        return tb_error("precision tf32 is a GPU tensor-core mode; the CPU backend computes fp32 or bf16 "
+                        "(use --precision fp32, or --backend cuda)");
+    if (p == PRECISION_BF16 && !cpu_has_avx512bf16())
+        return tb_error("precision bf16 on the CPU needs AVX512-BF16, which this processor lacks "
+                        "(grep avx512_bf16 /proc/cpuinfo finds nothing); use --precision fp32, or --backend cuda");
+    if (p != PRECISION_FP32 && p != PRECISION_BF16) return tb_error("unknown precision %d", (int)p);
+    gemm_precision = p;
+    gemm_amx = p == PRECISION_BF16 && !getenv("TUNEBENCH_NO_AMX") && cpu_amx_available();
+    if (p == PRECISION_BF16) grow_operands();
+    return 0;
+}
+
+Precision cpu_gemm_precision(void) { return gemm_precision; }
+
+const char *cpu_bf16_gemm_path(void) {
+    if (gemm_amx)
+        return cpu_have_sbgemm() ? "AMX tiles, cblas_sbgemm below 32 rows, columns or depth"
+                                 : "AMX tiles, cblas_sgemm on bf16-rounded operands below 32 rows, columns or depth";
+    return cpu_have_sbgemm() ? "cblas_sbgemm" : "cblas_sgemm on bf16-rounded operands (no AMX, no cblas_sbgemm)";
+}
+
+// dst (rows, cols) dense = src (rows, cols; row stride ld) rounded to bf16:
+// as bf16 (2 bytes each) when as_bits, else as the floats they equal.
+static void round_operand(void *dst, const float *src, int ld, int rows, int cols, int as_bits) {
+    #pragma omp parallel for schedule(static) if (!omp_in_parallel() && (size_t)rows * cols > 65536)
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        if (as_bits) {
+            uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
+            for (int c = 0; c < cols; c++) d[c] = bf16_from_float(s[c]);
+        } else {
+            float *d = (float *)dst + (size_t)r * cols;
+            for (int c = 0; c < cols; c++) d[c] = bf16_to_float(bf16_from_float(s[c]));
+        }
+    }
+}
+
+void cpu_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (gemm_precision != PRECISION_BF16 || M <= 0 || N <= 0 || K <= 0) {
+        cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    // The stored shapes: A is (M, K), or (K, M) transposed; B (K, N) or (N, K).
+    int a_rows = transA ? K : M, a_cols = transA ? M : K;
+    int b_rows = transB ? N : K, b_cols = transB ? K : N;
+    size_t need = (size_t)a_rows * a_cols > (size_t)b_rows * b_cols ? (size_t)a_rows * a_cols
+                                                                     : (size_t)b_rows * b_cols;
+    if (need > operand_cap)
+        tb_die("a bf16 GEMM of %d x %d x %d needs %zu floats of operand workspace but %zu were reserved "
+               "(the model must reserve its largest shapes with reserve_workspace)", M, N, K, need,
+               operand_cap);
+    if (gemm_amx && M >= 32 && N >= 32 && K >= 32 &&
+        cpu_amx_pack_elems(M, N, K, 0) <= 2 * operand_cap && cpu_amx_pack_elems(M, N, K, 1) <= 2 * operand_cap) {
+        cpu_amx_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, (uint16_t *)operand_buf[0],
+                     (uint16_t *)operand_buf[1]);
+        return;
+    }
+    int bits = cpu_have_sbgemm();
+    round_operand(operand_buf[0], A, lda, a_rows, a_cols, bits);
+    round_operand(operand_buf[1], B, ldb, b_rows, b_cols, bits);
+    gemm_split(bits ? sbgemm_slice : sgemm_slice, bits ? sizeof(uint16_t) : sizeof(float), transA,
+               transB, M, N, K, alpha, operand_buf[0], a_cols, operand_buf[1], b_cols, beta, C, ldc);
 }
 
 // y (M) = alpha * A (M, N) @ x + beta * y, or A^T @ x (N) with transA: the

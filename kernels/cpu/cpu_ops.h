@@ -32,6 +32,30 @@ void cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const f
                const float *B, int ldb, float beta, float *C, int ldc);
 void cpu_sgemv(int transA, int M, int N, float alpha, const float *A, int lda, const float *x,
                float beta, float *y);
+// The linear layers' GEMM (linear.c), same arguments as cpu_sgemm, in the
+// precision cpu_set_gemm_precision set: fp32 is cpu_sgemm; bf16 rounds both
+// operands to bf16 into buffers sized by cpu_gemm_reserve (operand_floats
+// each: the largest operand, rows x widest or a weight) and sums in fp32.
+void cpu_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+void cpu_gemm_reserve(size_t operand_floats);
+// 0, or -1 with the error set: tf32 always (a GPU mode), bf16 on a processor
+// without AVX512-BF16 (or with TUNEBENCH_HIDE_AVX512BF16 set, for tests).
+int cpu_set_gemm_precision(Precision precision);
+Precision cpu_gemm_precision(void);
+// 1 when the OpenBLAS loaded has cblas_sbgemm (bf16 GEMMs run on it), 0 when
+// they run as cblas_sgemm on the rounded values.
+int cpu_have_sbgemm(void);
+// How the bf16 GEMMs run here, in words (for the backend's description).
+const char *cpu_bf16_gemm_path(void);
+// gemm_amx.c: 1 when AMX-BF16 tiles are usable (the CPU has them and Linux
+// granted their state to this process). cpu_amx_gemm is cpu_sgemm's
+// product with operands rounded to bf16 and fp32 sums, packed into a_pack
+// and b_pack of at least cpu_amx_pack_elems(M, N, K, 0) and (.., 1) bf16.
+int cpu_amx_available(void);
+size_t cpu_amx_pack_elems(int M, int N, int K, int which);
+void cpu_amx_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc, uint16_t *a_pack, uint16_t *b_pack);
 // Re-executes the program with OPENBLAS_CORETYPE set when OpenBLAS fell back
 // to its generic kernels on a CPU it did not recognise, and with a bounded
 // spin of idle OpenMP threads (GOMP_SPINCOUNT=CPU_DEFAULT_SPINCOUNT) unless

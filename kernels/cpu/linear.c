@@ -1,4 +1,5 @@
-// linear.c: fully connected layers, every matmul through cblas_sgemm.
+// linear.c: fully connected layers, every matmul through cpu_gemm (blas.c):
+// cblas_sgemm in fp32, operands rounded to bf16 in the bf16 precision.
 //
 // Two weight layouts, because GPT-2's checkpoints store its Conv1D weights as
 // (in, out) while nn.Linear (and the tied LM head) store (out, in):
@@ -8,7 +9,7 @@
 // Rows of inp, out and their gradients may be strided views into wider
 // buffers (Mamba's dt_proj reads the first dt_rank columns of x_proj's
 // output): each has a leading dimension, its row stride in floats, as in CBLAS.
-// cpu_sgemm (blas.c) splits each product over the OpenMP threads.
+// cpu_gemm (blas.c) splits each product over the OpenMP threads.
 #include <string.h>
 
 #include "cpu_ops.h"
@@ -24,7 +25,7 @@ void linear_forward_cpu(float *out, int ld_out, const float *inp, int ld_inp, co
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ld_out, bias, (size_t)OC * sizeof(float));
         beta = 1.0f;
     }
-    if (N == 1) {
+    if (N == 1 && cpu_gemm_precision() == PRECISION_FP32) {
         // Batch-1 decode: a matrix-vector product, bound by streaming W once.
         if (w_in_out)
             cpu_sgemv(1, C, OC, 1.0f, weight, OC, inp, beta, out);
@@ -32,8 +33,8 @@ void linear_forward_cpu(float *out, int ld_out, const float *inp, int ld_inp, co
             cpu_sgemv(0, OC, C, 1.0f, weight, C, inp, beta, out);
         return;
     }
-    cpu_sgemm(0, !w_in_out, N, OC, C, 1.0f, inp, ld_inp, weight, w_in_out ? OC : C, beta, out,
-              ld_out);
+    cpu_gemm(0, !w_in_out, N, OC, C, 1.0f, inp, ld_inp, weight, w_in_out ? OC : C, beta, out,
+             ld_out);
 }
 
 // dinp (N, C; ld_dinp) = dout (N, OC; ld_dout) @ W^T   (written)
@@ -43,14 +44,14 @@ void linear_backward_cpu(float *dinp, int ld_dinp, float *dweight, float *dbias,
                      int ld_dout, const float *inp, int ld_inp, const float *weight, int N, int C,
                      int OC, int w_in_out) {
     if (dinp) {
-        cpu_sgemm(0, w_in_out, N, C, OC, 1.0f, dout, ld_dout, weight, w_in_out ? OC : C, 0.0f,
-                  dinp, ld_dinp);
+        cpu_gemm(0, w_in_out, N, C, OC, 1.0f, dout, ld_dout, weight, w_in_out ? OC : C, 0.0f,
+                 dinp, ld_dinp);
     }
     if (dweight) {
         if (w_in_out)
-            cpu_sgemm(1, 0, C, OC, N, 1.0f, inp, ld_inp, dout, ld_dout, 1.0f, dweight, OC);
+            cpu_gemm(1, 0, C, OC, N, 1.0f, inp, ld_inp, dout, ld_dout, 1.0f, dweight, OC);
         else
-            cpu_sgemm(1, 0, OC, C, N, 1.0f, dout, ld_dout, inp, ld_inp, 1.0f, dweight, C);
+            cpu_gemm(1, 0, OC, C, N, 1.0f, dout, ld_dout, inp, ld_inp, 1.0f, dweight, C);
     }
     if (dbias) {
         // Each block of columns is summed over the rows in row order by one

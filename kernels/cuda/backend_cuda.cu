@@ -10,7 +10,8 @@ static cublasHandle_t cublas_handle;
 static cudaStream_t stream;
 static int device_ordinal;  // backend_cuda_use_device
 static void *cublas_workspace;
-static int tf32_enabled;
+static Precision precision = PRECISION_FP32;
+static size_t bf16_operand_elems;  // what each bf16 operand slot must hold (reserve_workspace)
 static char device_name[256] = "unknown";
 static void *scratch_ptr[SCRATCH_COUNT];
 static size_t scratch_bytes[SCRATCH_COUNT];
@@ -19,7 +20,7 @@ static size_t host_scratch_ints;
 
 // cuBLAS allocates its own workspace on first use unless given one, and an
 // allocation inside a graph capture would invalidate it; 32 MiB covers its
-// fp32 and TF32 GEMMs on sm_80 and sm_90.
+// fp32, TF32 and bf16 GEMMs on sm_80 and sm_90.
 enum { CUBLAS_WORKSPACE_BYTES = 32 << 20 };
 
 cublasHandle_t cuda_cublas(void) { return cublas_handle; }
@@ -53,6 +54,12 @@ static void grow_slot(int slot, size_t bytes) {
     scratch_bytes[slot] = bytes;
 }
 
+// The bf16 operands' slots (linear.cu), 2 bytes an element.
+static void grow_bf16_slots(void) {
+    grow_slot(SCRATCH_BF16_A, bf16_operand_elems * 2);
+    grow_slot(SCRATCH_BF16_B, bf16_operand_elems * 2);
+}
+
 // What each op asks of cuda_scratch, at the largest shapes (see the ops).
 static void cuda_reserve_workspace(const WorkspaceShapes *s) {
     size_t slices = (size_t)colsum_slices((int)s->rows);
@@ -64,6 +71,11 @@ static void cuda_reserve_workspace(const WorkspaceShapes *s) {
     grow_slot(SCRATCH_PARTIALS, partials);
     grow_slot(SCRATCH_ATTENTION, 7 * s->attention * sizeof(float));
     grow_slot(SCRATCH_EMBEDDING, (3 * s->rows + 1) * sizeof(int32_t));
+    // A bf16 GEMM's operand is an activation (at most rows x widest) or a weight.
+    size_t activations = s->rows * s->widest;
+    size_t operand = activations > s->largest_weight ? activations : s->largest_weight;
+    if (operand > bf16_operand_elems) bf16_operand_elems = operand;
+    if (precision == PRECISION_BF16) grow_bf16_slots();
     if (4 * s->rows + 1 > host_scratch_ints) {
         free(host_scratch);
         host_scratch_ints = 4 * s->rows + 1;
@@ -114,7 +126,7 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaStreamSynchronize(stream)); 
 // While a capture is open an error invalidates the capture, not the run:
 // CUDA_CHECK, LAUNCH_CHECK and CUBLAS_CHECK hand it to cuda_capture_absorbs,
 // which keeps the first one for graph_capture_end's one line. A graph keeps
-// the epoch of the settings it was captured under (TF32 bumps it).
+// the epoch of the settings it was captured under (a precision change bumps it).
 static int capture_open;
 static char capture_error[256];
 static unsigned long graph_epoch;
@@ -177,12 +189,43 @@ static void cuda_describe(BackendInfo *info) {
     memset(info, 0, sizeof *info);
     snprintf(info->device, sizeof info->device, "%s", device_name);
     info->threads = tb_num_threads();
-    snprintf(info->precision, sizeof info->precision, "%s", tf32_enabled ? "tf32" : "fp32");
+    snprintf(info->precision, sizeof info->precision, "%s", precision_names[precision]);
 }
 
 // The host threads only prepare work (the embedding backward's sort).
 static void cuda_set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
+}
+
+// TF32 is cuBLAS's math mode for the fp32 GEMMs; bf16 is linear.cu's choice
+// of cublasGemmEx with CUDA_R_16BF operands (the mode stays the default, as
+// the TF32 mode would also change the attention's fp32 GEMMs).
+static void apply_math_mode(void) {
+    if (cublas_handle)
+        CUBLAS_CHECK(cublasSetMathMode(cublas_handle, precision == PRECISION_TF32
+                                                          ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                          : CUBLAS_DEFAULT_MATH));
+}
+
+Precision cuda_precision(void) { return precision; }
+
+// A captured graph keeps the precision of its capture (the math mode, the
+// GEMM calls and conversions recorded): a change makes every graph stale,
+// graph_launch refuses it and the model captures again.
+static int cuda_set_precision(Precision p) {
+    if ((int)p < 0 || (int)p >= PRECISION_COUNT) return tb_error("unknown precision %d", (int)p);
+#ifdef __CUDACC__
+    int major = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    if (p != PRECISION_FP32 && major < 8)
+        return tb_error("precision %s needs a GPU of compute capability 8.0 or later (Ampere); %s is %d.x: "
+                        "use --precision fp32", precision_names[p], device_name, major);
+#endif
+    if (p != precision) graph_epoch++;
+    precision = p;
+    apply_math_mode();
+    if (p == PRECISION_BF16) grow_bf16_slots();
+    return 0;
 }
 
 // kernels/ops.def's functions: memory and graphs above, each op's <name>_cuda.
@@ -198,16 +241,11 @@ static const Backend cuda_backend = {
     .conv1d_max_kernel = CONV1D_MAX_KERNEL_CUDA,
     .describe = cuda_describe,
     .set_threads = cuda_set_threads,
+    .set_precision = cuda_set_precision,
 #define OP(kind, ret, name, params, args) .name = OP_CUDA_FN_##kind(name),
 #include "../ops.def"
 #undef OP
 };
-
-static void apply_math_mode(void) {
-    if (cublas_handle)
-        CUBLAS_CHECK(cublasSetMathMode(cublas_handle,
-                                       tf32_enabled ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-}
 
 extern "C" const Backend *backend_cuda_get(void) {
     if (cublas_handle) return &cuda_backend;
@@ -244,14 +282,10 @@ extern "C" const Backend *backend_cuda_get(void) {
     return &cuda_backend;
 }
 
-// A captured graph keeps the math mode of its capture: a change makes every
-// graph stale (graph_launch refuses it and the model captures again).
 extern "C" void backend_cuda_set_tf32(int enabled) {
-    if ((enabled != 0) != tf32_enabled) graph_epoch++;
-    tf32_enabled = enabled != 0;
-    apply_math_mode();
+    if (cuda_set_precision(enabled ? PRECISION_TF32 : PRECISION_FP32)) tb_die("%s", tb_last_error());
 }
-extern "C" int backend_cuda_tf32(void) { return tf32_enabled; }
+extern "C" int backend_cuda_tf32(void) { return precision == PRECISION_TF32; }
 extern "C" const char *backend_cuda_device_name(void) { return device_name; }
 
 extern "C" int backend_cuda_device_info(CudaDeviceInfo *info) {
@@ -273,6 +307,7 @@ extern "C" int backend_cuda_device_info(CudaDeviceInfo *info) {
     int tf32_per_clock = info->cc_major >= 9 ? 2048 : 1024;
     info->peak_fp32_tflops = info->sm_count * fp32_lanes * 2.0 * info->clock_ghz * 1e-3;
     info->peak_tf32_tflops = info->sm_count * tf32_per_clock * info->clock_ghz * 1e-3;
+    info->peak_bf16_tflops = 2 * info->peak_tf32_tflops;
     info->mem_bandwidth_gbs = 2.0 * mem_clock_khz * 1e3 * (bus_bits / 8.0) * 1e-9;
 #endif
     return 0;

@@ -21,7 +21,8 @@ void backend_cuda_use_device(int device);
 // with its ops: data-parallel training's NCCL collectives.
 void *backend_cuda_stream(void);
 // TF32 tensor-core matmuls in cuBLAS: off by default (exact fp32), opt-in for
-// speed. The run record stores backend_cuda_tf32() so results say which.
+// speed. The same as set_precision(PRECISION_TF32) or (PRECISION_FP32), which
+// is how a run sets it (and bf16); the record states the backend's precision.
 void backend_cuda_set_tf32(int enabled);
 int backend_cuda_tf32(void);
 // The device's name ("NVIDIA H100 80GB HBM3", "simt-emulation"), for records.
@@ -30,12 +31,12 @@ const char *backend_cuda_device_name(void);
 // What the benchmarks need to put a speed in context. Peaks are estimates
 // from the SM count and clock: fp32 FMA lanes per SM (64 on sm_80, 128 on
 // sm_86 and later) x 2 x clock, and dense TF32 tensor-core throughput per SM
-// (1024 FLOP/clock on sm_80, 2048 on sm_90).
+// (1024 FLOP/clock on sm_80, 2048 on sm_90); dense bf16 is twice TF32's.
 typedef struct {
     char name[256];
     int cc_major, cc_minor, sm_count;
     double clock_ghz;
-    double peak_fp32_tflops, peak_tf32_tflops;
+    double peak_fp32_tflops, peak_tf32_tflops, peak_bf16_tflops;
     double mem_bandwidth_gbs;  // 2 x memory clock x bus width (DDR)
     size_t mem_bytes;
 } CudaDeviceInfo;

@@ -14,6 +14,7 @@
 
 #ifdef __CUDACC__
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #define LAUNCH_UNCOUNTED(kernel, grid, block, smem) \
     kernel<<<(grid), (block), (smem), cuda_stream()>>>
@@ -112,6 +113,15 @@ static inline cublasStatus_t counted_cublasSgemmStridedBatched(
     return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB,
                                      beta, C, ldc, strideC, batch);
 }
+static inline cublasStatus_t counted_cublasGemmEx(
+    cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+    const void *alpha, const void *A, cudaDataType_t Atype, int lda, const void *B,
+    cudaDataType_t Btype, int ldb, const void *beta, void *C, cudaDataType_t Ctype, int ldc,
+    cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+    cuda_counters.gemm_calls++;
+    return cublasGemmEx(h, ta, tb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype,
+                        ldc, compute, algo);
+}
 // From here on the kernel files call the counted versions. (cublas_v2.h
 // spells cublasSgemm as a macro for cublasSgemm_v2; the wrapper above was
 // expanded with it.)
@@ -123,6 +133,7 @@ static inline cublasStatus_t counted_cublasSgemmStridedBatched(
 #undef cudaGraphLaunch
 #undef cublasSgemm
 #undef cublasSgemmStridedBatched
+#undef cublasGemmEx
 #define cudaMemcpy counted_cudaMemcpy
 #define cudaMemcpyAsync counted_cudaMemcpyAsync
 #define cudaMemcpy2DAsync counted_cudaMemcpy2DAsync
@@ -131,6 +142,7 @@ static inline cublasStatus_t counted_cublasSgemmStridedBatched(
 #define cudaGraphLaunch counted_cudaGraphLaunch
 #define cublasSgemm counted_cublasSgemm
 #define cublasSgemmStridedBatched counted_cublasSgemmStridedBatched
+#define cublasGemmEx counted_cublasGemmEx
 
 // ---------------------------------------------------------------- checks
 // A failed CUDA call leaves the device in an unknown state; nothing in a
@@ -166,7 +178,12 @@ static __host__ __device__ inline int ceil_div(long a, long b) { return (int)((a
 // more than was reserved is a fatal error that names the op, never an
 // allocation inside the op.
 cublasHandle_t cuda_cublas(void);
-enum { SCRATCH_ATTENTION, SCRATCH_PARTIALS, SCRATCH_EMBEDDING, SCRATCH_COUNT };
+// The linear layers' precision (set_precision): linear.cu's GEMMs read it.
+Precision cuda_precision(void);
+// SCRATCH_BF16_A and _B hold a bf16 GEMM's two operands, rounded from fp32;
+// they exist only once the precision is bf16.
+enum { SCRATCH_ATTENTION, SCRATCH_PARTIALS, SCRATCH_EMBEDDING, SCRATCH_BF16_A, SCRATCH_BF16_B,
+       SCRATCH_COUNT };
 // sum_squares' first pass writes one double per block, at most this many.
 enum { SUMSQ_PARTIAL_BLOCKS = 512 };
 void *cuda_scratch(int slot, size_t bytes, const char *op);

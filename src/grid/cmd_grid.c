@@ -98,7 +98,7 @@ static int run_task(const Grid *g, int i, int threads) {
     snprintf(seed, sizeof seed, "%lld", (long long)r->seed);
     snprintf(lr, sizeof lr, "optimizer.lr=%.17g", r->lr);
     snprintf(results, sizeof results, "%s", g->results);
-    char *argv[16 + 2 * GRID_MAX_SETS];
+    char *argv[24 + 2 * GRID_MAX_SETS];
     int argc = 0;
     argv[argc++] = "train";
     argv[argc++] = "--config", argv[argc++] = (char *)r->config_path;
@@ -107,6 +107,7 @@ static int run_task(const Grid *g, int i, int threads) {
     argv[argc++] = "--seed", argv[argc++] = seed;
     argv[argc++] = "--steps", argv[argc++] = steps;
     argv[argc++] = "--backend", argv[argc++] = (char *)r->backend;
+    argv[argc++] = "--precision", argv[argc++] = (char *)r->precision;
     if (r->lr_swept) argv[argc++] = "--set", argv[argc++] = lr;
     for (int s = 0; s < g->n_sets; s++) argv[argc++] = "--set", argv[argc++] = (char *)g->sets[s];
     if (threads > 0) argv[argc++] = "--threads", argv[argc++] = threads_text;

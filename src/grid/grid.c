@@ -16,10 +16,6 @@
 #include "lib/common.h"
 #include "../runner/run_files.h"
 
-// The precisions the backends train in: both keep weights, activations and
-// gradients in fp32.
-static const char *const precisions[] = {"fp32"};
-
 // Slurm resources of an experiment the grid does not size.
 static const GridResources default_resources = {2, "4G", "24:00:00"};
 
@@ -146,6 +142,7 @@ static int add_run(Grid *g, const ExperimentConfig *base, const char *config_pat
     char text[64];
     snprintf(text, sizeof text, "%lld", (long long)seed);
     if (config_set(&c, "seed", text, origin)) return -1;
+    if (precision && config_set(&c, "precision", precision, origin)) return -1;
     if (lr) {
         snprintf(text, sizeof text, "%.17g", *lr);
         if (config_set(&c, "optimizer.lr", text, origin)) return -1;
@@ -154,8 +151,12 @@ static int add_run(Grid *g, const ExperimentConfig *base, const char *config_pat
     if (config_check(&c)) return -1;
     GridRun *r = &g->runs[g->n_runs++];
     memset(r, 0, sizeof *r);
-    if (lr) snprintf(r->run_id, sizeof r->run_id, "%s-lr%g-s%lld", c.experiment, *lr, (long long)seed);
-    else snprintf(r->run_id, sizeof r->run_id, "%s-s%lld", c.experiment, (long long)seed);
+    // A precision other than the reference is in the name, so that the runs
+    // of an fp32 and a bf16 grid can share a results folder.
+    char prec[16] = "";
+    if (!tb_streq(c.precision, PRECISION_DEFAULT_NAME)) snprintf(prec, sizeof prec, "-%s", c.precision);
+    if (lr) snprintf(r->run_id, sizeof r->run_id, "%s%s-lr%g-s%lld", c.experiment, prec, *lr, (long long)seed);
+    else snprintf(r->run_id, sizeof r->run_id, "%s%s-s%lld", c.experiment, prec, (long long)seed);
     if (run_id_check(r->run_id, g->path)) return -1;
     for (int i = 0; i < g->n_runs - 1; i++)
         if (tb_streq(g->runs[i].run_id, r->run_id))
@@ -164,7 +165,7 @@ static int add_run(Grid *g, const ExperimentConfig *base, const char *config_pat
     snprintf(r->experiment, sizeof r->experiment, "%s", c.experiment);
     snprintf(r->config_path, sizeof r->config_path, "%s", config_path);
     snprintf(r->backend, sizeof r->backend, "%s", c.backend);
-    snprintf(r->precision, sizeof r->precision, "%s", precision);
+    snprintf(r->precision, sizeof r->precision, "%s", c.precision);
     r->seed = seed;
     r->lr = c.lr;
     r->lr_swept = lr != NULL;
@@ -237,22 +238,17 @@ static int grid_parse(Grid *g, const cJSON *root) {
     int n_seeds = 0, n_lrs = 0, rc = -1;
     if (read_numbers(root, "seeds", 1, &seeds, &n_seeds, path) || read_numbers(root, "lrs", 0, &lrs, &n_lrs, path))
         goto done;
-    const char *precision = "fp32";
+    // One precision per grid (a config key of every run; the backend refuses
+    // one this machine lacks when the run starts). NULL: the configs' own.
+    const char *precision = NULL;
     const cJSON *prec = member(root, "precision");
     if (prec) {
         if (!cJSON_IsArray(prec) || cJSON_GetArraySize(prec) != 1 || !cJSON_IsString(prec->child)) {
-            tb_error("%s: key 'precision': expected a list of one precision, [\"fp32\"] (the backends train in "
-                     "fp32 only)", path);
+            tb_error("%s: key 'precision': expected a list of one precision, e.g. [\"fp32\"] (one of %s)", path,
+                     precision_choices);
             goto done;
         }
-        precision = NULL;
-        for (size_t i = 0; i < sizeof precisions / sizeof precisions[0]; i++)
-            if (tb_streq(prec->child->valuestring, precisions[i])) precision = precisions[i];
-        if (!precision) {
-            tb_error("%s: key 'precision': '%s' is not implemented; the backends train in fp32 (use [\"fp32\"])",
-                     path, prec->child->valuestring);
-            goto done;
-        }
+        precision = prec->child->valuestring;
     }
     g->runs = tb_calloc(GRID_MAX_RUNS, sizeof *g->runs);
     char origin[600];
@@ -405,8 +401,15 @@ void grid_run_status(const Grid *g, const GridRun *r, RunStatus *st) {
     st->train_loss = last_row(root, "curve", "train_loss");
     st->val_bpb = last_row(root, "validation", "bpb");
     st->tokens_per_step = number_at(root, "training", "tokens_per_step");
-    const cJSON *seed = member(cfg, "seed"), *nsteps = member(cfg, "steps");
-    if (!cJSON_IsNumber(seed) || (int64_t)seed->valuedouble != r->seed || !cJSON_IsNumber(nsteps) ||
+    const cJSON *seed = member(cfg, "seed"), *nsteps = member(cfg, "steps"), *prec = member(cfg, "precision");
+    // Records from before the precision key trained in fp32.
+    const char *precision = cJSON_IsString(prec) ? prec->valuestring : PRECISION_DEFAULT_NAME;
+    if (!tb_streq(precision, r->precision)) {
+        snprintf(st->detail, sizeof st->detail,
+                 "%s trained in %s; the grid wants %s (remove the record and its folder, or give the grid another "
+                 "results folder)", record, precision, r->precision);
+        if (st->state != RUN_RUNNING) st->state = RUN_MISMATCH;
+    } else if (!cJSON_IsNumber(seed) || (int64_t)seed->valuedouble != r->seed || !cJSON_IsNumber(nsteps) ||
         (int)nsteps->valuedouble != r->steps || (float)lr != (float)r->lr) {
         snprintf(st->detail, sizeof st->detail,
                  "%s has steps %g, seed %g, lr %g; the grid wants %d, %lld, %g (remove the record and its folder, or "

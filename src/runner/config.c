@@ -28,6 +28,13 @@ typedef struct {
 #define STR(field) KEY_STRING, offsetof(ExperimentConfig, field), sizeof(((ExperimentConfig *)0)->field)
 #define NUM(kind, field) kind, offsetof(ExperimentConfig, field), 0
 
+// "|fp32|tf32|bf16" from kernels/precisions.def; the key's choices skip the first bar.
+#define PRECISION(id, name, meaning) "|" name
+static const char precision_bar_list[] = ""
+#include "kernels/precisions.def"
+    ;
+#undef PRECISION
+
 // 2^53: the largest integer a JSON number (a double) carries exactly.
 #define MAX_EXACT_INT 9007199254740992.0
 
@@ -38,6 +45,9 @@ static const ConfigKey config_keys[] = {
     {"data", STR(data_dir), 0, 0, 0, NULL, "corpus folder with train.bin, val.bin and the vocabulary"},
     {"results", STR(results_dir), 0, 0, 0, NULL, "folder for run records and checkpoints"},
     {"backend", STR(backend), 0, 0, 0, "cpu|cuda", "compute backend"},
+    {"precision", STR(precision), 0, 0, 0, precision_bar_list + 1,
+     "the linear layers' GEMMs: fp32 (the reference), tf32 (CUDA only), bf16 (operands rounded to bf16, fp32 sums; "
+     "weights, AdamW moments, norms, softmax, loss and scan state stay fp32)"},
     {"threads", NUM(KEY_INT, threads), 0, 4096, 0, NULL, "CPU threads (OpenMP and OpenBLAS); 0 = all cores"},
     {"ranks", NUM(KEY_INT, ranks), 1, 4096, 0, NULL, "data-parallel MPI ranks, each training batch_size / ranks rows (mpirun -np N build/tunebench-mpi, or build/tunebench-nccl on GPUs)"},
     {"seed", NUM(KEY_INT64, seed), 0, MAX_EXACT_INT, 0, NULL, "seed of the initialisation, the data order and the samples"},
@@ -77,6 +87,7 @@ void config_defaults(ExperimentConfig *cfg) {
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/corpus/music21/control");
     snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
     snprintf(cfg->backend, sizeof cfg->backend, BACKEND_DEFAULT_NAME);
+    snprintf(cfg->precision, sizeof cfg->precision, PRECISION_DEFAULT_NAME);
     cfg->ranks = 1;
     cfg->seed = 1337;
     cfg->steps = PROTOCOL_STEPS;
@@ -279,6 +290,11 @@ int config_check(const ExperimentConfig *cfg) {
         if (!(('a' <= *c && *c <= 'z') || ('0' <= *c && *c <= '9') || *c == '-' || *c == '_'))
             return tb_error("%s: key 'experiment': '%s' may hold only a-z, 0-9, '-' and '_' (it names a folder)",
                             cfg->source, cfg->experiment);
+    if (cfg->ranks > 1 && !tb_streq(cfg->precision, PRECISION_DEFAULT_NAME))
+        return tb_error("%s: key 'precision': %s with %d ranks: data-parallel runs train in %s so far (the other "
+                        "ranks are not told the precision); use precision %s or ranks 1",
+                        config_origin(cfg, "precision"), cfg->precision, cfg->ranks, PRECISION_DEFAULT_NAME,
+                        PRECISION_DEFAULT_NAME);
     if (cfg->warmup_steps > cfg->steps)
         return tb_error("%s: key 'optimizer.warmup_steps': %d is longer than the run (%d steps)",
                         config_origin(cfg, "optimizer.warmup_steps"), cfg->warmup_steps, cfg->steps);

@@ -28,6 +28,7 @@ typedef struct {
     char data_dir[512];      // holds train.bin, val.bin and the vocabulary
     char results_dir[512];   // records go to <results_dir>/<experiment>/
     char backend[8];         // "cpu" or "cuda"
+    char precision[8];       // the linear layers' arithmetic: "fp32", "tf32" or "bf16" (kernels/precisions.def)
     int threads;             // OpenMP / OpenBLAS threads; 0 = all cores
     int ranks;               // data-parallel MPI processes (dist.h); 1 = this process alone
     int64_t seed;

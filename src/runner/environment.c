@@ -89,9 +89,16 @@ cJSON *environment_json(const char *backend_name) {
     cJSON_AddStringToObject(env, "backend", backend_name);
     const Backend *be = backend_by_name(backend_name);
     BackendInfo info;
-    if (be && !be->on_host) be->describe(&info), cJSON_AddStringToObject(env, "gpu", info.device);
+    if (be) be->describe(&info);
+    if (be && !be->on_host) cJSON_AddStringToObject(env, "gpu", info.device);
     else
         cJSON_AddNullToObject(env, "gpu");
+    // What the linear layers computed in, as the backend says (set_precision),
+    // and how: its description names the bf16 GEMM on the CPU.
+    if (be) {
+        cJSON_AddStringToObject(env, "precision", info.precision);
+        cJSON_AddStringToObject(env, "backend_device", info.device);
+    }
     struct utsname u;
     if (uname(&u) == 0) snprintf(buf, sizeof buf, "%s %s %s", u.sysname, u.release, u.machine);
     else snprintf(buf, sizeof buf, "unknown");

@@ -65,6 +65,8 @@ static void usage(FILE *out) {
             "  --steps N          optimizer steps (the protocol is %d)\n"
             "  --batch N          sequences per step\n"
             "  --backend cpu|cuda\n"
+            "  --precision fp32|tf32|bf16  the linear layers' GEMMs (bf16: mixed precision, fp32\n"
+            "                     master weights; tf32 on CUDA only)\n"
             "  --seed N\n"
             "  --threads N        CPU threads (0 = all cores)\n"
             "  --ranks N          data-parallel over N MPI ranks: mpirun -np N build/tunebench-mpi train ...\n"
@@ -114,6 +116,7 @@ static int parse_args(Run *run, int argc, char **argv, const char **resume_dir, 
     static const struct { const char *flag, *key; } flags[] = {
         {"--steps", "steps"}, {"--batch", "batch_size"}, {"--backend", "backend"}, {"--seed", "seed"},
         {"--threads", "threads"}, {"--data", "data"}, {"--results", "results"}, {"--ranks", "ranks"},
+        {"--precision", "precision"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -422,10 +425,13 @@ static void print_intro(Run *run, int resumed) {
     // The model's name only where the experiment's does not already say it.
     char model_name[40] = "";
     if (!tb_streq(c->model, c->experiment)) snprintf(model_name, sizeof model_name, "%s: ", c->model);
+    char precision[48] = "";  // said where it is not the reference
+    if (!tb_streq(c->precision, PRECISION_DEFAULT_NAME))
+        snprintf(precision, sizeof precision, " (%s linear layers)", c->precision);
     progress_note(&run->progress,
-                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s, %d threads; %s %d of %d steps",
+                  "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s%s, %d threads; %s %d of %d steps",
                   c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
-                  run->model->num_params, c->backend, tb_num_threads(),
+                  run->model->num_params, c->backend, precision, tb_num_threads(),
                   resumed ? "resuming after step" : "starting at step", run->start_step, c->steps);
     char policy[300];
     environment_thread_policy(policy, sizeof policy);
@@ -490,6 +496,14 @@ int cmd_train(int argc, char **argv) {
     const Backend *be = backend_by_name(c->backend);
     if (!be) goto fail;
     be->set_threads(c->threads);
+    // Before anything is read or built: a precision this machine lacks is refused at once.
+    int precision = precision_by_name(c->precision);
+    if (precision < 0 || be->set_precision((Precision)precision)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", tb_last_error());
+        tb_error("%s: key 'precision': %s", config_origin(c, "precision"), msg);
+        goto fail;
+    }
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
     progress_status(&run->progress, 1, "loading the corpus %s and building %s", c->data_dir, c->model);
     if (open_data(run)) goto fail;
