@@ -36,7 +36,9 @@ flat() { tr -d '\t ,' <"$1"; }
 pairs() { flat "$1" | awk -F: '/^"choice":/ { c = 1 } /^"lr":/ && !c { lr = $2 } /^"final_val_bpb":/ && !c { print lr, $2 }'; }
 choice() { flat "$1" | awk -F: '/^"choice":/ { c = 1 } /^"lr":/ && c { print $2; exit }'; }
 rates=$(pairs "$json" | cut -d' ' -f1 | paste -sd' ')
-check "five rates, log-spaced around the config's 1e-3 ($rates)" [ "$rates" = "0.00025 0.0005 0.001 0.002 0.004" ]
+lr=$(sed -nE 's/.*"lr": *([0-9.eE+-]+).*/\1/p' experiments/gpt2-6m.json | head -n 1)
+want=$(awk -v lr="$lr" 'BEGIN { printf "%g %g %g %g %g", lr / 4, lr / 2, lr, lr * 2, lr * 4 }')
+check "five rates, log-spaced around the config's $lr ($rates; want $want)" [ "$rates" = "$want" ]
 lowest=$(pairs "$json" | sort -g -k2 | head -n 1 | cut -d' ' -f1)
 chosen=$(choice "$json")
 check "the choice ($chosen) is the rate with the lowest final bpb ($lowest)" [ -n "$lowest" ] && [ "$chosen" = "$lowest" ]
