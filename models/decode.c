@@ -134,8 +134,11 @@ void model_decode_reset(Model *m) {
     m->decode_pos = 0;
 }
 
+// m->decode_pos is the batch-1 decoder's position: a caller may rewind it
+// (a benchmark repeats a step at one position), so each call starts there.
 static DecodeState *batch1_decoder(Model *m) {
     if (!m->decoder) tb_die("%s '%s': decoding before alloc_decode", m->spec.arch, m->spec.name);
+    m->decoder->pos[0] = m->decode_pos;
     return m->decoder;
 }
 
