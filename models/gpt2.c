@@ -85,18 +85,24 @@ typedef struct {
     int cur_B, cur_T;                  // shape of the last forward
     int have_targets;
 
-    // Batch-1 inference state: the KV cache and buffers for up to maxT
-    // positions (a prefill uses them all; a decode step uses one row).
-    void *dec_arena;
-    float *k_cache, *v_cache;          // (L, maxT, C) each: k and v rows as qkv holds them
-    int32_t *dec_tokens;               // (maxT)
-    int32_t *dec_io;                   // (2) a decode step's token and position, on the backend
-    float *dec_x, *dec_ln, *dec_mean, *dec_rstd, *dec_qkv, *dec_atty, *dec_proj;
-    float *dec_fch, *dec_fch_gelu, *dec_logits, *dec_pos_emb;
-    DecodeGraph dec_graph;             // the decode step, captured once
 } GPT2;
 
 static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->impl; }
+
+// ================================================================ decode state
+
+// A DecodeState's views (models/decode.c), for S = capacity sequences and
+// R = S * chunk rows, one call's tokens row-major by sequence.
+typedef struct {
+    float *k_cache, *v_cache;  // (L, S, maxT, C) each: k and v rows as qkv holds them
+    // (3R) the call's tokens (B*n) at 0, their positions (B*n) at R, and
+    // each sequence's first position (B) at 2R, so that the ops read fixed
+    // addresses whatever B and n are.
+    int32_t *io;
+    int32_t *host_io;          // (3R) host staging for io, in the same allocation as this struct
+    float *x, *ln, *mean, *rstd, *qkv, *atty, *proj;  // (R, C), (R), (R), (R, 3C), ...
+    float *fch, *fch_gelu, *pos_emb;                  // (R, 4C), (R, 4C), (R, C)
+} GPT2Decode;
 
 // ================================================================ tensor table
 
@@ -345,145 +351,96 @@ static void gpt2_backward(Model *m) {
 
 // ================================================================ inference
 
-static void gpt2_layout_decode(Model *m, Arena *a) {
-    GPT2 *g = gpt2_of(m);
-    size_t C = m->spec.d_model, V = m->spec.vocab_size;
-    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len;
-    g->k_cache = arena_take(a, L * maxT * C);
-    g->v_cache = arena_take(a, L * maxT * C);
-    g->dec_tokens = (int32_t *)arena_take(a, maxT);
-    g->dec_io = (int32_t *)arena_take(a, 2);
-    g->dec_pos_emb = arena_take(a, C);
-    g->dec_x = arena_take(a, maxT * C);
-    g->dec_ln = arena_take(a, maxT * C);
-    g->dec_mean = arena_take(a, maxT);
-    g->dec_rstd = arena_take(a, maxT);
-    g->dec_qkv = arena_take(a, maxT * 3 * C);
-    g->dec_atty = arena_take(a, maxT * C);
-    g->dec_proj = arena_take(a, maxT * C);
-    g->dec_fch = arena_take(a, maxT * 4 * C);
-    g->dec_fch_gelu = arena_take(a, maxT * 4 * C);
-    g->dec_logits = arena_take(a, V);
+static void gpt2_layout_decode(Model *m, DecodeState *ds, GPT2Decode *d, Arena *a) {
+    size_t C = m->spec.d_model, L = m->spec.n_layer, maxT = m->spec.max_seq_len;
+    size_t S = ds->capacity, R = S * ds->chunk;
+    d->k_cache = arena_take(a, L * S * maxT * C);
+    d->v_cache = arena_take(a, L * S * maxT * C);
+    d->io = (int32_t *)arena_take(a, 3 * R);
+    d->pos_emb = arena_take(a, R * C);
+    d->x = arena_take(a, R * C);
+    d->ln = arena_take(a, R * C);
+    d->mean = arena_take(a, R);
+    d->rstd = arena_take(a, R);
+    d->qkv = arena_take(a, R * 3 * C);
+    d->atty = arena_take(a, R * C);
+    d->proj = arena_take(a, R * C);
+    d->fch = arena_take(a, R * 4 * C);
+    d->fch_gelu = arena_take(a, R * 4 * C);
+    ds->logits = arena_take(a, S * m->spec.vocab_size);
 }
 
-static int gpt2_alloc_decode(Model *m) {
-    GPT2 *g = gpt2_of(m);
-    if (g->dec_arena) return 0;
+static int gpt2_decode_alloc(Model *m, DecodeState *ds) {
+    size_t C = m->spec.d_model, R = (size_t)ds->capacity * ds->chunk;
+    GPT2Decode *d = tb_calloc(1, sizeof *d + 3 * R * sizeof(int32_t));
+    d->host_io = (int32_t *)(d + 1);
+    ds->impl = d;
     Arena a = {0};
-    gpt2_layout_decode(m, &a);
-    g->dec_arena = m->be->alloc(a.used);
-    a = (Arena){.base = g->dec_arena};
-    gpt2_layout_decode(m, &a);
-    size_t C = m->spec.d_model, maxT = m->spec.max_seq_len;
-    model_reserve_workspace(m, maxT, 4 * C, 0, 0);
-    m->decode_pos = 0;
+    gpt2_layout_decode(m, ds, d, &a);  // count
+    ds->arena = m->be->alloc(a.used);
+    a = (Arena){.base = ds->arena};
+    gpt2_layout_decode(m, ds, d, &a);  // assign
+    // The caches hold a sequence's rows up to its position: a reset leaves
+    // them, a move copies the rows in use.
+    for (int k = 0; k < 2; k++)
+        ds->state[k] = (DecodeStateTensor){k ? d->v_cache : d->k_cache,
+                                           (size_t)m->spec.max_seq_len * C, m->spec.n_layer, C};
+    ds->num_state = 2;
+    model_reserve_workspace(m, R, 4 * C, 0, 0);
     return 0;
 }
 
-static void gpt2_decode_reset(Model *m) { m->decode_pos = 0; }
-
-static void check_decode_room(Model *m, int n) {
-    if (!gpt2_of(m)->dec_arena)
-        tb_die("gpt2 '%s': decoding before alloc_decode", m->spec.name);
-    if (m->decode_pos + n > m->spec.max_seq_len)
-        tb_die("gpt2 '%s': the context is full (%d positions, n_positions %d); reset the "
-               "decoder or shorten the prompt", m->spec.name, m->decode_pos + n,
-               m->spec.max_seq_len);
+// Sequence b's n tokens sit at positions pos[b] .. pos[b] + n - 1.
+static void gpt2_decode_load(Model *m, DecodeState *ds, const int32_t *tokens, int B, int n) {
+    GPT2Decode *d = ds->impl;
+    const size_t R = (size_t)ds->capacity * ds->chunk, N = (size_t)B * n;
+    int32_t *h = d->host_io;
+    memcpy(h, tokens, N * sizeof *h);
+    for (int b = 0; b < B; b++) {
+        for (int i = 0; i < n; i++) h[R + (size_t)b * n + i] = ds->pos[b] + i;
+        h[2 * R + b] = ds->pos[b];
+    }
+    // The three parts in one copy (the gaps go along unused).
+    m->be->to_device(d->io, h, (2 * R + (size_t)B) * sizeof *h);
 }
 
-// Layer l's slice of a cache: (maxT, C).
-static float *cache_of(const Model *m, float *cache, int l) {
-    return cache + (size_t)l * m->spec.max_seq_len * m->spec.d_model;
-}
-
-// Final LayerNorm and LM head for the single row x (C) -> dec_logits (V).
-static void gpt2_head_one(Model *m, const float *x) {
+// B sequences of n tokens: every layer's GEMMs over the B*n rows at once;
+// attention_decode puts each sequence's new k and v into its cache and
+// attends over what is there, so a call may start sequences or continue
+// them. The LM head reads each sequence's last row (row stride n*C).
+static void gpt2_decode_ops(Model *m, DecodeState *ds, int B, int n) {
     GPT2 *g = gpt2_of(m);
-    const int C = m->spec.d_model, V = m->spec.vocab_size;
-    m->be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, x, g->w.lnf_w, g->w.lnf_b, 1,
-                             C, GPT2_LN_EPS);
-    m->be->linear_forward(g->dec_logits, V, g->dec_ln, C, g->w.wte, NULL, 1, C, V, 0);
-}
-
-// The ops of one decode step, on fixed buffers: the token and its position
-// are read from dec_io, so that the step can be captured once as a graph.
-static void gpt2_decode_ops(Model *m) {
-    GPT2 *g = gpt2_of(m);
+    GPT2Decode *d = ds->impl;
     const Backend *be = m->be;
     const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
-    // x = wte[token] + wpe[pos]: the position row is looked up like a token.
-    be->embedding_forward(g->dec_x, g->dec_io, g->w.wte, NULL, 1, 1, C);
-    be->embedding_forward(g->dec_pos_emb, g->dec_io + 1, g->w.wpe, NULL, 1, 1, C);
-    be->add(g->dec_x, g->dec_x, g->dec_pos_emb, (size_t)C);
+    const int V = m->spec.vocab_size, N = B * n;
+    const size_t R = (size_t)ds->capacity * ds->chunk;
+    const size_t layer_cache = (size_t)ds->capacity * maxT * C;
+    // x = wte[token] + wpe[position]: the positions are looked up like tokens.
+    be->embedding_forward(d->x, d->io, g->w.wte, NULL, 1, N, C);
+    be->embedding_forward(d->pos_emb, d->io + R, g->w.wpe, NULL, 1, N, C);
+    be->add(d->x, d->x, d->pos_emb, (size_t)N * C);
     for (int l = 0; l < m->spec.n_layer; l++) {
         const GPT2Layer *w = &g->w.layers[l];
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
-                              1, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_qkv, 3 * C, g->dec_ln, C, w->qkv_w, w->qkv_b, 1, C, 3 * C, 1);
-        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
-                             g->dec_qkv, g->dec_io + 1, 1, maxT, C, NH);
-        be->linear_forward(g->dec_proj, C, g->dec_atty, C, w->attproj_w, w->attproj_b, 1, C, C,
+        be->layernorm_forward(d->ln, d->mean, d->rstd, d->x, w->ln1_w, w->ln1_b, N, C,
+                              GPT2_LN_EPS);
+        be->linear_forward(d->qkv, 3 * C, d->ln, C, w->qkv_w, w->qkv_b, N, C, 3 * C, 1);
+        be->attention_decode(d->atty, d->k_cache + l * layer_cache, d->v_cache + l * layer_cache,
+                             d->qkv, d->io + 2 * R, B, n, maxT, C, NH);
+        be->linear_forward(d->proj, C, d->atty, C, w->attproj_w, w->attproj_b, N, C, C, 1);
+        be->add(d->x, d->x, d->proj, (size_t)N * C);
+        be->layernorm_forward(d->ln, d->mean, d->rstd, d->x, w->ln2_w, w->ln2_b, N, C,
+                              GPT2_LN_EPS);
+        be->linear_forward(d->fch, 4 * C, d->ln, C, w->fc_w, w->fc_b, N, C, 4 * C, 1);
+        be->gelu_forward(d->fch_gelu, d->fch, (size_t)N * 4 * C);
+        be->linear_forward(d->proj, C, d->fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, N, 4 * C, C,
                            1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
-                              1, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_fch, 4 * C, g->dec_ln, C, w->fc_w, w->fc_b, 1, C, 4 * C, 1);
-        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)4 * C);
-        be->linear_forward(g->dec_proj, C, g->dec_fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, 1,
-                           4 * C, C, 1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)C);
+        be->add(d->x, d->x, d->proj, (size_t)N * C);
     }
-    gpt2_head_one(m, g->dec_x);
-}
-
-static void gpt2_decode_step(Model *m, int32_t token, float *logits_host) {
-    GPT2 *g = gpt2_of(m);
-    check_decode_room(m, 1);
-    model_check_tokens(m, &token, 1, 0, "token");
-    int32_t io[2] = {token, m->decode_pos};
-    m->be->to_device(g->dec_io, io, sizeof io);
-    model_decode_graph_run(m, &g->dec_graph, gpt2_decode_ops);
-    m->be->to_host(logits_host, g->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos++;
-}
-
-// n prompt tokens at the next positions run as one batch (full matmuls);
-// attention_decode puts their k and v into the cache and attends over all
-// that is there, so a prompt may start a sequence or continue one.
-static void gpt2_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
-    GPT2 *g = gpt2_of(m);
-    const Backend *be = m->be;
-    const int C = m->spec.d_model, NH = m->spec.n_head, maxT = m->spec.max_seq_len;
-    const int pos0 = m->decode_pos;
-    if (n <= 0) tb_die("gpt2 '%s': prefill needs at least one token", m->spec.name);
-    check_decode_room(m, n);
-    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
-    int32_t io[2] = {0, pos0};
-    be->to_device(g->dec_io, io, sizeof io);
-    be->to_device(g->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
-    be->embedding_forward(g->dec_x, g->dec_tokens, g->w.wte, g->w.wpe + (size_t)pos0 * C, 1, n,
-                          C);
-    for (int l = 0; l < m->spec.n_layer; l++) {
-        const GPT2Layer *w = &g->w.layers[l];
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln1_w, w->ln1_b,
-                              n, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_qkv, 3 * C, g->dec_ln, C, w->qkv_w, w->qkv_b, n, C, 3 * C, 1);
-        be->attention_decode(g->dec_atty, cache_of(m, g->k_cache, l), cache_of(m, g->v_cache, l),
-                             g->dec_qkv, g->dec_io + 1, n, maxT, C, NH);
-        be->linear_forward(g->dec_proj, C, g->dec_atty, C, w->attproj_w, w->attproj_b, n, C, C,
-                           1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
-        be->layernorm_forward(g->dec_ln, g->dec_mean, g->dec_rstd, g->dec_x, w->ln2_w, w->ln2_b,
-                              n, C, GPT2_LN_EPS);
-        be->linear_forward(g->dec_fch, 4 * C, g->dec_ln, C, w->fc_w, w->fc_b, n, C, 4 * C, 1);
-        be->gelu_forward(g->dec_fch_gelu, g->dec_fch, (size_t)n * 4 * C);
-        be->linear_forward(g->dec_proj, C, g->dec_fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, n,
-                           4 * C, C, 1);
-        be->add(g->dec_x, g->dec_x, g->dec_proj, (size_t)n * C);
-    }
-    gpt2_head_one(m, g->dec_x + (size_t)(n - 1) * C);
-    be->to_host(logits_host, g->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos = pos0 + n;
+    be->layernorm_forward(d->ln, d->mean, d->rstd, d->x, g->w.lnf_w, g->w.lnf_b, N, C,
+                          GPT2_LN_EPS);
+    be->linear_forward(ds->logits, V, d->ln + (size_t)(n - 1) * C, n * C, g->w.wte, NULL, B, C,
+                       V, 0);  // tied head
 }
 
 // ================================================================ config and lifetime
@@ -521,7 +478,7 @@ static cJSON *gpt2_config_json(const Model *m) {
 static void gpt2_destroy(Model *m) {
     GPT2 *g = gpt2_of(m);
     if (!g) return;
-    model_release_arenas(m, g->arena, g->dec_arena, &g->dec_graph);
+    model_release_arenas(m, g->arena);
     free(g->w.layers);
     free(g->g.layers);
     free(g->acts);

@@ -105,18 +105,18 @@ typedef struct {
     float *scratch;             // lstm_scratch_floats(B, T)
     int cur_B, cur_T, have_targets;
 
-    // Batch-1 inference: the (h, c) state of every layer, and one layer's
-    // buffers for up to max_seq_len tokens at once (a decode step uses one row).
-    void *dec_arena;
-    float *h_state, *c_state;   // (L, H) each
-    int32_t *dec_tokens;        // (maxT)
-    float *dec_x[2];            // (maxT, H) a layer's input and output, alternating
-    LstmLayerActs dec;          // maxT rows (its h is dec_x)
-    float *dec_logits;          // (V)
-    DecodeGraph dec_graph;      // the decode step, captured once
 } Lstm;
 
 static Lstm *lstm_of(const Model *m) { return (Lstm *)m->impl; }
+
+// A DecodeState's views (models/decode.c), for S = capacity sequences and
+// R = S * chunk rows, one call's tokens row-major by sequence.
+typedef struct {
+    float *h_state, *c_state;  // (L, S, H) each
+    int32_t *tokens;           // (R)
+    float *x[2];               // (R, H) a layer's input and output, alternating
+    LstmLayerActs acts;        // one layer's buffers for R rows (its h is x[])
+} LstmDecode;
 
 // ================================================================ tensor table
 
@@ -319,98 +319,60 @@ static void lstm_backward(Model *m) {
 
 // ================================================================ inference
 
-static void layout_decode(Model *m, Arena *a) {
+static void layout_decode(Model *m, DecodeState *ds, LstmDecode *dec, Arena *a) {
     Lstm *ls = lstm_of(m);
-    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len, H = ls->H;
-    ls->h_state = arena_take(a, L * H);
-    ls->c_state = arena_take(a, L * H);
-    ls->dec_tokens = (int32_t *)arena_take(a, maxT);
-    ls->dec_x[0] = arena_take(a, maxT * H);
-    ls->dec_x[1] = arena_take(a, maxT * H);
-    layout_layer(a, &ls->dec, maxT, H, 0);
-    LstmParams p = {.batch = 1, .seqlen = (int)maxT, .hidden = (int)H};
-    ls->dec.scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
-    ls->dec_logits = arena_take(a, m->spec.vocab_size);
+    size_t L = m->spec.n_layer, S = ds->capacity, R = S * ds->chunk, H = ls->H;
+    dec->h_state = arena_take(a, L * S * H);
+    dec->c_state = arena_take(a, L * S * H);
+    dec->tokens = (int32_t *)arena_take(a, R);
+    dec->x[0] = arena_take(a, R * H);
+    dec->x[1] = arena_take(a, R * H);
+    layout_layer(a, &dec->acts, R, H, 0);
+    LstmParams p = {.batch = (int)S, .seqlen = ds->chunk, .hidden = (int)H};
+    dec->acts.scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
+    ds->logits = arena_take(a, S * m->spec.vocab_size);
 }
 
-static int lstm_alloc_decode(Model *m) {
+static int lstm_decode_alloc(Model *m, DecodeState *ds) {
     Lstm *ls = lstm_of(m);
-    if (ls->dec_arena) return 0;
+    LstmDecode *dec = tb_calloc(1, sizeof *dec);
+    ds->impl = dec;
     Arena a = {0};
-    layout_decode(m, &a);
-    ls->dec_arena = m->be->alloc(a.used);
-    a = (Arena){.base = ls->dec_arena};
-    layout_decode(m, &a);
-    model_reserve_workspace(m, (size_t)m->spec.max_seq_len, 4 * (size_t)ls->H, 0, 0);
-    m->decode_pos = 0;
+    layout_decode(m, ds, dec, &a);  // count
+    ds->arena = m->be->alloc(a.used);
+    a = (Arena){.base = ds->arena};
+    layout_decode(m, ds, dec, &a);  // assign
+    ds->state[0] = (DecodeStateTensor){dec->h_state, (size_t)ls->H, m->spec.n_layer, 0};
+    ds->state[1] = (DecodeStateTensor){dec->c_state, (size_t)ls->H, m->spec.n_layer, 0};
+    ds->num_state = 2;
+    model_reserve_workspace(m, (size_t)ds->capacity * ds->chunk, 4 * (size_t)ls->H, 0, 0);
     return 0;
 }
 
-// The state starts from zero, as a training sequence does.
-static void lstm_decode_reset(Model *m) {
-    Lstm *ls = lstm_of(m);
-    if (ls->dec_arena) {
-        size_t bytes = (size_t)m->spec.n_layer * ls->H * sizeof(float);
-        m->be->zero(ls->h_state, bytes);
-        m->be->zero(ls->c_state, bytes);
-    }
-    m->decode_pos = 0;
+static void lstm_decode_load(Model *m, DecodeState *ds, const int32_t *tokens, int B, int n) {
+    LstmDecode *dec = ds->impl;
+    m->be->to_device(dec->tokens, tokens, (size_t)B * n * sizeof(int32_t));
 }
 
-// The ops for n <= max_seq_len tokens (already in dec_tokens) from the
-// current state, batch 1: every layer runs its n steps from its (h, c) and
-// leaves its new state there; then the LM head on the last row, into
-// dec_logits. All on fixed buffers, so that a decode step (n = 1) can be
-// captured once as a graph.
-static void run_tokens(Model *m, int n) {
+// B sequences of n tokens from their (h, c) states: every layer's input GEMM
+// over the B*n rows at once and one lstm_forward for its n steps over the
+// batch, leaving each sequence's new state in place; then the LM head on
+// each sequence's last row (row stride n*H). O(1) per token.
+static void lstm_decode_ops(Model *m, DecodeState *ds, int B, int n) {
     Lstm *ls = lstm_of(m);
+    LstmDecode *dec = ds->impl;
     const Backend *be = m->be;
     const int H = ls->H, L = m->spec.n_layer, V = m->spec.vocab_size;
-    be->embedding_forward(ls->dec_x[0], ls->dec_tokens, ls->w.embedding, NULL, 1, n, H);
+    be->embedding_forward(dec->x[0], dec->tokens, ls->w.embedding, NULL, B, n, H);
     for (int l = 0; l < L; l++) {
-        LstmLayerActs x = ls->dec;
-        x.h = ls->dec_x[(l + 1) % 2];
-        float *h = ls->h_state + (size_t)l * H, *c = ls->c_state + (size_t)l * H;
-        layer_forward(m, &ls->w.layers[l], &x, ls->dec_x[l % 2], 1, n, h, c, h, c);
+        LstmLayerActs x = dec->acts;
+        x.h = dec->x[(l + 1) % 2];
+        float *h = dec->h_state + (size_t)l * ds->capacity * H;
+        float *c = dec->c_state + (size_t)l * ds->capacity * H;
+        layer_forward(m, &ls->w.layers[l], &x, dec->x[l % 2], B, n, h, c, h, c);
     }
-    const float *last = ls->dec_x[L % 2] + (size_t)(n - 1) * H;
-    be->linear_forward(ls->dec_logits, V, last, H, ls->w.embedding, NULL, 1, H, V, 0);
-}
-
-static void decode_ops(Model *m) { run_tokens(m, 1); }
-
-static void check_decoder(const Model *m) {
-    if (!lstm_of(m)->dec_arena) tb_die("lstm '%s': decoding before alloc_decode", m->spec.name);
-}
-
-// O(1) per token: each layer's input GEMM is one row, and its recurrence one
-// step from the (h, c) state.
-static void lstm_decode_step(Model *m, int32_t token, float *logits_host) {
-    Lstm *ls = lstm_of(m);
-    check_decoder(m);
-    model_check_tokens(m, &token, 1, 0, "token");
-    m->be->to_device(ls->dec_tokens, &token, sizeof token);
-    model_decode_graph_run(m, &ls->dec_graph, decode_ops);
-    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos++;
-}
-
-// Continues from the current state (reset or not), max_seq_len tokens at a
-// time: the same result as n decode steps, with whole-sequence GEMMs. An LSTM
-// has no context limit, so a prompt of any length is accepted.
-static void lstm_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
-    Lstm *ls = lstm_of(m);
-    check_decoder(m);
-    if (n <= 0) tb_die("lstm '%s': prefill needs at least one token", m->spec.name);
-    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
-    const int maxT = m->spec.max_seq_len;
-    for (int start = 0; start < n; start += maxT) {
-        int k = n - start < maxT ? n - start : maxT;
-        m->be->to_device(ls->dec_tokens, tokens + start, (size_t)k * sizeof(int32_t));
-        run_tokens(m, k);
-    }
-    m->be->to_host(logits_host, ls->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos += n;
+    const float *last = dec->x[L % 2] + (size_t)(n - 1) * H;
+    be->linear_forward(ds->logits, V, last, n * H, ls->w.embedding, NULL, B, H, V, 0);
 }
 
 // ================================================================ config and lifetime
@@ -457,7 +419,7 @@ static cJSON *lstm_config_json(const Model *m) {
 static void lstm_destroy(Model *m) {
     Lstm *ls = lstm_of(m);
     if (!ls) return;
-    model_release_arenas(m, ls->arena, ls->dec_arena, &ls->dec_graph);
+    model_release_arenas(m, ls->arena);
     free(ls->w.layers);
     free(ls->g.layers);
     free(ls->acts);

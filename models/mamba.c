@@ -103,19 +103,20 @@ typedef struct {
     float *scan_scratch;
     int cur_B, cur_T, have_targets;
 
-    // Batch-1 inference: per-layer states, and one layer's buffers for a
-    // prefill of up to max_seq_len tokens (a decode step uses one row).
-    void *dec_arena;
-    DecodeGraph dec_graph;      // the decode step, captured once
-    float *conv_state;          // (L, di, K)
-    float *ssm_state;           // (L, di, S)
-    int32_t *dec_tokens;        // (maxT)
-    float *dec_x;               // (maxT, d) the residual stream
-    MambaLayerActs dec;         // maxT rows; chunk_states for batch 1
-    float *dec_mix, *dec_logits;
 } Mamba;
 
 static Mamba *mamba_of(const Model *m) { return (Mamba *)m->impl; }
+
+// A DecodeState's views (models/decode.c), for S = capacity sequences and
+// R = S * chunk rows, one call's tokens row-major by sequence.
+typedef struct {
+    float *conv_state;    // (L, S, di, K) each sequence's last d_conv inputs, oldest first
+    float *ssm_state;     // (L, S, di, N)
+    int32_t *tokens;      // (R)
+    float *x;             // (R, d) the residual stream
+    MambaLayerActs acts;  // one layer's buffers for R rows; chunk_states for (S, chunk)
+    float *mix;           // (R, d)
+} MambaDecode;
 
 static int scan_nchunks(const Model *m, int T) {
     return (T + m->spec.scan_chunk - 1) / m->spec.scan_chunk;
@@ -429,124 +430,98 @@ static void mamba_backward(Model *m) {
 
 // ================================================================ inference
 
-static void layout_decode(Model *m, Arena *a) {
-    Mamba *mb = mamba_of(m);
-    size_t L = m->spec.n_layer, maxT = m->spec.max_seq_len, d = mb->d, di = mb->di;
-    mb->conv_state = arena_take(a, L * di * mb->K);
-    mb->ssm_state = arena_take(a, L * di * mb->S);
-    mb->dec_tokens = (int32_t *)arena_take(a, maxT);
-    mb->dec_x = arena_take(a, maxT * d);
-    layout_layer(m, a, &mb->dec, 1, (int)maxT);
-    mb->dec_mix = arena_take(a, maxT * d);
-    mb->dec_logits = arena_take(a, m->spec.vocab_size);
+static void layout_decode(Model *m, DecodeState *ds, MambaDecode *dec, Arena *a) {
+    const Mamba *mb = mamba_of(m);
+    size_t L = m->spec.n_layer, S = ds->capacity, R = S * ds->chunk, di = mb->di;
+    dec->conv_state = arena_take(a, L * S * di * mb->K);
+    dec->ssm_state = arena_take(a, L * S * di * mb->S);
+    dec->tokens = (int32_t *)arena_take(a, R);
+    dec->x = arena_take(a, R * mb->d);
+    layout_layer(m, a, &dec->acts, (int)S, ds->chunk);
+    dec->mix = arena_take(a, R * mb->d);
+    ds->logits = arena_take(a, S * m->spec.vocab_size);
 }
 
-static int mamba_alloc_decode(Model *m) {
-    Mamba *mb = mamba_of(m);
-    if (mb->dec_arena) return 0;
+static int mamba_decode_alloc(Model *m, DecodeState *ds) {
+    const Mamba *mb = mamba_of(m);
+    MambaDecode *dec = tb_calloc(1, sizeof *dec);
+    ds->impl = dec;
     Arena a = {0};
-    layout_decode(m, &a);
-    mb->dec_arena = m->be->alloc(a.used);
-    a = (Arena){.base = mb->dec_arena};
-    layout_decode(m, &a);
-    model_reserve_workspace(m, (size_t)m->spec.max_seq_len, 2 * (size_t)mb->di, mb->K, 0);
-    m->decode_pos = 0;
+    layout_decode(m, ds, dec, &a);  // count
+    ds->arena = m->be->alloc(a.used);
+    a = (Arena){.base = ds->arena};
+    layout_decode(m, ds, dec, &a);  // assign
+    ds->state[0] = (DecodeStateTensor){dec->conv_state, (size_t)mb->di * mb->K, m->spec.n_layer, 0};
+    ds->state[1] = (DecodeStateTensor){dec->ssm_state, (size_t)mb->di * mb->S, m->spec.n_layer, 0};
+    ds->num_state = 2;
+    model_reserve_workspace(m, (size_t)ds->capacity * ds->chunk, 2 * (size_t)mb->di, mb->K, 0);
     return 0;
 }
 
-// The states start from zero, as a sequence does.
-static void mamba_decode_reset(Model *m) {
-    Mamba *mb = mamba_of(m);
-    if (mb->dec_arena) {
-        size_t L = m->spec.n_layer, di = mb->di;
-        m->be->zero(mb->conv_state, L * di * mb->K * sizeof(float));
-        m->be->zero(mb->ssm_state, L * di * mb->S * sizeof(float));
-    }
-    m->decode_pos = 0;
+static void mamba_decode_load(Model *m, DecodeState *ds, const int32_t *tokens, int B, int n) {
+    MambaDecode *dec = ds->impl;
+    m->be->to_device(dec->tokens, tokens, (size_t)B * n * sizeof(int32_t));
 }
 
-static void check_decoder(const Model *m) {
-    if (!mamba_of(m)->dec_arena) tb_die("mamba '%s': decoding before alloc_decode", m->spec.name);
-}
-
-// Final norm and LM head for one row x (d) -> dec_logits (V).
-static void head_one(Model *m, const float *x) {
-    Mamba *mb = mamba_of(m);
-    const int d = mb->d, V = m->spec.vocab_size;
-    m->be->rmsnorm_forward(mb->dec.norm, mb->dec.rstd, x, mb->w.norm_f, 1, d, MAMBA_NORM_EPS);
-    m->be->linear_forward(mb->dec_logits, V, mb->dec.norm, d, mb->w.embedding, NULL, 1, d, V, 0);
-}
-
-// The ops of one decode step on fixed buffers (the token in dec_tokens), so
-// that the step can be captured once as a graph. Each layer updates its conv
+// One token of one sequence, on fixed buffers. Each layer updates its conv
 // state (di, K) and SSM state (di, S) as mamba_simple.Mamba.step does: O(1)
-// per token. A step is launch-bound, so the conv and its SiLU are one op, and
-// each residual add is one op with the norm that reads its sum: 7 ops a layer.
-static void mamba_decode_ops(Model *m) {
+// per token. A batch-1 step is launch-bound, so the conv and its SiLU are
+// one op, and each residual add is one op with the norm that reads its sum:
+// 7 ops a layer.
+static void decode_one_token(Model *m, DecodeState *ds) {
     Mamba *mb = mamba_of(m);
+    MambaDecode *dec = ds->impl;
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
     const int L = m->spec.n_layer, V = m->spec.vocab_size;
-    MambaLayerActs *x = &mb->dec;
-    be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, 1, d);
+    MambaLayerActs *x = &dec->acts;
+    be->embedding_forward(dec->x, dec->tokens, mb->w.embedding, NULL, 1, 1, d);
     const float *first_norm = L > 0 ? mb->w.layers[0].norm : mb->w.norm_f;
-    be->rmsnorm_forward(x->norm, x->rstd, mb->dec_x, first_norm, 1, d, MAMBA_NORM_EPS);
+    be->rmsnorm_forward(x->norm, x->rstd, dec->x, first_norm, 1, d, MAMBA_NORM_EPS);
     for (int l = 0; l < L; l++) {
         const MambaLayer *w = &mb->w.layers[l];
-        float *conv_state = mb->conv_state + (size_t)l * di * K;
-        float *ssm_state = mb->ssm_state + (size_t)l * di * S;
+        float *conv_state = dec->conv_state + (size_t)l * ds->capacity * di * K;
+        float *ssm_state = dec->ssm_state + (size_t)l * ds->capacity * di * S;
         be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, 1, d, 2 * di, 0);
         be->conv1d_silu_step(x->u, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
         be->linear_forward(x->x_dbl, xd, x->u, di, w->x_proj, NULL, 1, di, xd, 0);
         be->linear_forward(x->delta_raw, di, x->x_dbl, xd, w->dt_w, NULL, 1, R, di, 0);
         be->selective_scan_step(x->y, ssm_state, x->u, x->delta_raw, x->xz + di, x->x_dbl + R,
                                 x->x_dbl + R + S, w->A_log, w->D, w->dt_b, di, S);
-        be->linear_forward(mb->dec_mix, d, x->y, di, w->out_proj, NULL, 1, di, d, 0);
+        be->linear_forward(dec->mix, d, x->y, di, w->out_proj, NULL, 1, di, d, 0);
         // x += mixer; then the next layer's norm, or the final one, of x.
         const float *next_norm = l + 1 < L ? mb->w.layers[l + 1].norm : mb->w.norm_f;
-        be->add_rmsnorm_forward(mb->dec_x, x->norm, x->rstd, mb->dec_x, mb->dec_mix, next_norm, 1,
-                                d, MAMBA_NORM_EPS);
+        be->add_rmsnorm_forward(dec->x, x->norm, x->rstd, dec->x, dec->mix, next_norm, 1, d,
+                                MAMBA_NORM_EPS);
     }
-    be->linear_forward(mb->dec_logits, V, x->norm, d, mb->w.embedding, NULL, 1, d, V, 0);
+    be->linear_forward(ds->logits, V, x->norm, d, mb->w.embedding, NULL, 1, d, V, 0);
 }
 
-static void mamba_decode_step(Model *m, int32_t token, float *logits_host) {
+// B sequences of n tokens as one forward of (B, n) (the chunked scan), from
+// each sequence's states, which the call advances: each layer's SSM state
+// becomes the scan's final state, and its conv state the last d_conv inputs
+// of x. One sequence's single token takes the fused step ops instead.
+static void mamba_decode_ops(Model *m, DecodeState *ds, int B, int n) {
+    if (B == 1 && n == 1) {
+        decode_one_token(m, ds);
+        return;
+    }
     Mamba *mb = mamba_of(m);
-    check_decoder(m);
-    model_check_tokens(m, &token, 1, 0, "token");
-    m->be->to_device(mb->dec_tokens, &token, sizeof token);
-    model_decode_graph_run(m, &mb->dec_graph, mamba_decode_ops);
-    m->be->to_host(logits_host, mb->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos++;
-}
-
-// A prompt runs as one batch-1 forward of n positions (the chunked scan),
-// from the decode states: zero after a reset, or those of the sequence it
-// continues. Each layer's SSM state becomes the scan's final state, and its
-// conv state the last d_conv inputs of x.
-static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_host) {
-    Mamba *mb = mamba_of(m);
+    MambaDecode *dec = ds->impl;
     const Backend *be = m->be;
-    const int d = mb->d, di = mb->di;
-    check_decoder(m);
-    if (n <= 0) tb_die("mamba '%s': prefill needs at least one token", m->spec.name);
-    if (n > m->spec.max_seq_len)
-        tb_die("mamba '%s': a prompt of %d tokens is longer than the %d of one prefill; pass it "
-               "in parts (each continues the last)", m->spec.name, n, m->spec.max_seq_len);
-    model_check_tokens(m, tokens, (size_t)n, 0, "prompt");
-    be->to_device(mb->dec_tokens, tokens, (size_t)n * sizeof(int32_t));
-    be->embedding_forward(mb->dec_x, mb->dec_tokens, mb->w.embedding, NULL, 1, n, d);
-    MambaLayerActs *x = &mb->dec;
+    const int d = mb->d, di = mb->di, V = m->spec.vocab_size, N = B * n;
+    be->embedding_forward(dec->x, dec->tokens, mb->w.embedding, NULL, B, n, d);
+    MambaLayerActs x = dec->acts;
+    x.res_out = dec->x;  // each layer adds its mixer to the stream in place
     for (int l = 0; l < m->spec.n_layer; l++) {
-        float *conv_state = mb->conv_state + (size_t)l * di * mb->K;
-        layer_forward(m, &mb->w.layers[l], x, mb->dec_x, mb->dec_mix, 1, n, conv_state,
-                      mb->ssm_state + (size_t)l * di * mb->S);
-        be->conv1d_state_from_sequence(conv_state, x->xz, 2 * di, 1, n, di, mb->K);
-        be->copy(mb->dec_x, x->res_out, (size_t)n * d * sizeof(float));
+        float *conv_state = dec->conv_state + (size_t)l * ds->capacity * di * mb->K;
+        float *ssm_state = dec->ssm_state + (size_t)l * ds->capacity * di * mb->S;
+        layer_forward(m, &mb->w.layers[l], &x, dec->x, dec->mix, B, n, conv_state, ssm_state);
+        be->conv1d_state_from_sequence(conv_state, x.xz, 2 * di, B, n, di, mb->K);
     }
-    head_one(m, mb->dec_x + (size_t)(n - 1) * d);
-    be->to_host(logits_host, mb->dec_logits, (size_t)m->spec.vocab_size * sizeof(float));
-    m->decode_pos += n;
+    be->rmsnorm_forward(x.norm, x.rstd, dec->x, mb->w.norm_f, N, d, MAMBA_NORM_EPS);
+    be->linear_forward(ds->logits, V, x.norm + (size_t)(n - 1) * d, n * d, mb->w.embedding, NULL,
+                       B, d, V, 0);  // tied head
 }
 
 // ================================================================ lifetime
@@ -554,7 +529,7 @@ static void mamba_prefill(Model *m, const int32_t *tokens, int n, float *logits_
 static void mamba_destroy(Model *m) {
     Mamba *mb = mamba_of(m);
     if (!mb) return;
-    model_release_arenas(m, mb->arena, mb->dec_arena, &mb->dec_graph);
+    model_release_arenas(m, mb->arena);
     free(mb->w.layers);
     free(mb->g.layers);
     free(mb->acts);

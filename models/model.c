@@ -50,7 +50,9 @@ Model *model_create(const ModelSpec *spec, const Backend *be) {
 void model_destroy(Model *m) {
     if (!m) return;
     // The architecture frees what it allocated (impl, activations, logits,
-    // losses_host, decode state); the shared buffers are freed here.
+    // losses_host); the batch-1 decoder and the shared buffers are freed here.
+    decode_state_destroy(m, m->decoder);
+    m->decoder = NULL;
     if (m->vt && m->vt->destroy) m->vt->destroy(m);
     const Backend *be = m->be;
     if (be) {
@@ -268,54 +270,8 @@ int tb_ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-// ================================================================ decode graphs
-
-void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m)) {
-    const Backend *be = m->be;
-    if (!dg->checked_env) {
-        const char *env = getenv("TUNEBENCH_DECODE_GRAPHS");
-        dg->disabled = env && tb_streq(env, "0");
-        dg->checked_env = 1;
-    }
-    if (!be->graph_launch || dg->disabled) {
-        run_ops(m);
-        return;
-    }
-    if (dg->graph && be->graph_launch(dg->graph) == 0) return;
-    if (dg->graph) {  // stale: the backend's settings changed since the capture
-        be->graph_destroy(dg->graph);
-        dg->graph = NULL, dg->warm = 0;
-    }
-    // The first step under the current settings runs outside the capture, so
-    // that every kernel and library routine it needs is loaded before one is
-    // captured (loading inside a capture fails on older drivers).
-    if (!dg->warm) {
-        run_ops(m);
-        dg->warm = 1;
-        return;
-    }
-    if (be->graph_capture_begin() != 0) {
-        dg->disabled = 1;
-        run_ops(m);
-        return;
-    }
-    run_ops(m);  // recorded, not run
-    dg->graph = be->graph_capture_end();
-    if (!dg->graph || be->graph_launch(dg->graph) != 0) {
-        dg->disabled = 1;  // the backend said why, once
-        run_ops(m);
-    }
-}
-
-void model_decode_graph_release(Model *m, DecodeGraph *dg) {
-    if (dg->graph) m->be->graph_destroy(dg->graph);
-    dg->graph = NULL;
-}
-
-void model_release_arenas(Model *m, void *arena, void *dec_arena, DecodeGraph *dec_graph) {
+void model_release_arenas(Model *m, void *arena) {
     if (arena) m->be->free(arena);
-    model_decode_graph_release(m, dec_graph);
-    if (dec_arena) m->be->free(dec_arena);
     free(m->losses_host);
     m->losses_host = NULL;
     m->logits = NULL;

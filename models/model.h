@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct Model Model;
 typedef struct ModelArch ModelArch;
+typedef struct DecodeState DecodeState;
 
 typedef struct {
     // Builds the tensor table, allocates parameters on the backend; no activations yet.
@@ -69,7 +70,9 @@ typedef struct {
     void (*forward)(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
     // After a forward with targets: accumulates d(mean loss)/d(params) into grads.
     void (*backward)(Model *m);
-    // Batch-1 inference state (KV cache or conv + SSM states).
+    // The batch-1 decoder: the batched one below on m->decoder, a
+    // DecodeState of one sequence (models/decode.c; the same functions for
+    // every architecture, see MODEL_VTBL).
     int (*alloc_decode)(Model *m);
     void (*decode_reset)(Model *m);
     // Consumes n prompt tokens at the next positions as one batched forward
@@ -79,6 +82,21 @@ typedef struct {
     void (*prefill)(Model *m, const int32_t *tokens, int n, float *logits_host);
     // Consumes one token at the next position; writes logits (V) to host memory.
     void (*decode_step)(Model *m, int32_t token, float *logits_host);
+    // The batched decoder that models/decode.c drives (see DecodeState).
+    // decode_alloc lays out ds->arena for ds->capacity sequences of up to
+    // ds->chunk tokens a call: it allocates the arena and ds->impl, points
+    // ds->logits and ds->state into the arena, and reserves the backend's
+    // workspace for those shapes.
+    int (*decode_alloc)(Model *m, DecodeState *ds);
+    // Copies a call's inputs to the backend: tokens (B, n) host, and the
+    // positions that the ops read (from ds->pos, each sequence's first).
+    void (*decode_load)(Model *m, DecodeState *ds, const int32_t *tokens, int B, int n);
+    // The call's ops: sequences 0..B-1 each consume the n tokens that
+    // decode_load placed, continuing from their states, and the logits after
+    // each one's last token go to ds->logits (B, V). Ops on fixed buffers
+    // only, reading nothing from the host, so that a step can be replayed as
+    // a graph.
+    void (*decode_ops)(Model *m, DecodeState *ds, int B, int n);
     // config.json in the ecosystem's format (GPT2Config / MambaConfig fields).
     cJSON *(*config_json)(const Model *m);
     // Bytes of activations for the current (B, T), for the run record.
@@ -87,14 +105,18 @@ typedef struct {
 } ModelVtbl;
 
 // The vtable of an architecture whose functions are named PREFIX_create,
-// PREFIX_init_weights, ... PREFIX_destroy, in ModelVtbl's order.
+// PREFIX_init_weights, ... PREFIX_destroy, in ModelVtbl's order. The
+// batch-1 decoder is models/decode.c's, on top of the architecture's
+// batched one.
 #define MODEL_VTBL(PREFIX)                                                         \
     {                                                                              \
         .create = PREFIX##_create, .init_weights = PREFIX##_init_weights,          \
         .alloc_activations = PREFIX##_alloc_activations, .forward = PREFIX##_forward, \
-        .backward = PREFIX##_backward, .alloc_decode = PREFIX##_alloc_decode,      \
-        .decode_reset = PREFIX##_decode_reset, .prefill = PREFIX##_prefill,        \
-        .decode_step = PREFIX##_decode_step, .config_json = PREFIX##_config_json,  \
+        .backward = PREFIX##_backward, .alloc_decode = model_alloc_decode,         \
+        .decode_reset = model_decode_reset, .prefill = model_prefill,              \
+        .decode_step = model_decode_step, .decode_alloc = PREFIX##_decode_alloc,   \
+        .decode_load = PREFIX##_decode_load, .decode_ops = PREFIX##_decode_ops,    \
+        .config_json = PREFIX##_config_json,                                       \
         .activation_bytes = PREFIX##_activation_bytes, .destroy = PREFIX##_destroy, \
     }
 
@@ -118,6 +140,7 @@ struct Model {
     float *losses_host;      // (B, T) host copy of the per-position losses
     float loss;              // mean loss of the last forward with targets
     int decode_pos;          // next position for decode_step
+    DecodeState *decoder;    // the batch-1 decoder's state (alloc_decode)
 
     void *impl;              // the architecture's own state
 
@@ -315,27 +338,93 @@ void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
                          float *losses_dev, float *dlogits, int N);
 int tb_ends_with(const char *s, const char *suffix);
 
-// A batch-1 decode step replayed as one backend graph. The first step runs
-// the architecture's ops (run_ops, on buffers that stay put) directly, the
-// second captures them, later steps replay the capture; a change of the
-// backend's settings (precision) starts that over. Where the backend has no
-// graphs, where a capture failed, or with TUNEBENCH_DECODE_GRAPHS=0, run_ops
-// runs directly.
-typedef struct {
-    void *graph;
-    int warm;  // a step has run under the current settings
-    int disabled;
-    int checked_env;
-} DecodeGraph;
-void model_decode_graph_run(Model *m, DecodeGraph *dg, void (*run_ops)(Model *m));
-void model_decode_graph_release(Model *m, DecodeGraph *dg);
 // The part of an architecture's destroy that every architecture shares: frees
-// its training and decode arenas (either may be NULL) and decode graph, and
-// the host losses; clears logits and impl. The caller then frees its own
-// host-side tables and the impl struct.
-void model_release_arenas(Model *m, void *arena, void *dec_arena, DecodeGraph *dec_graph);
+// its training arena (may be NULL) and the host losses; clears logits and
+// impl. The caller then frees its own host-side tables and the impl struct.
+// (model_destroy frees the batch-1 decoder.)
+void model_release_arenas(Model *m, void *arena);
 // Sizes the backend's workspace for this model's largest shapes.
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention);
+
+// ---------------------------------------------------------------- decoding (models/decode.c)
+// A one-token decode call replayed as one backend graph. The first call for
+// a key (the number of sequences it advances) runs the architecture's ops
+// directly, the second captures them, later ones replay the capture; a new
+// key, or a change of the backend's settings (precision), starts that over.
+// Where the backend has no graphs, where a capture failed, or with
+// TUNEBENCH_DECODE_GRAPHS=0, the ops run directly.
+typedef struct {
+    void *graph;
+    int key;   // the sequences of the captured call
+    int warm;  // a call with this key has run under the current settings
+    int disabled;
+    int checked_env;
+} DecodeGraph;
+
+// Inference state for up to `capacity` sequences, kept apart from the
+// weights (which it only reads) and from the training activations. Each
+// sequence has its own position and its own state: the KV cache (GPT-2), the
+// conv and SSM states (Mamba), h and c (LSTM). One call advances sequences
+// 0..B-1 by n tokens each as one forward of B x n rows (GEMMs of B x n rows,
+// one op per layer whatever B is); a finished sequence is dropped by moving
+// the last one into its place (decode_state_move), so the sequences fed are
+// always the first B.
+#define DECODE_MAX_STATES 4
+#define DECODE_MAX_CAPACITY 4096
+typedef struct {
+    float *base;          // (layers, capacity, per_seq) floats
+    size_t per_seq;
+    int layers;
+    // > 0 for a cache by position (per_seq = max_seq_len * per_position):
+    // rows past a sequence's position are never read, so a reset leaves
+    // them and a move copies only the rows in use.
+    size_t per_position;
+} DecodeStateTensor;
+
+struct DecodeState {
+    int capacity;          // sequences
+    int chunk;             // tokens per sequence in one forward; longer calls are split
+    int *pos;              // (capacity) host: each sequence's next position
+    float *logits;         // (capacity, V) backend: each sequence's logits after its last token
+    DecodeStateTensor state[DECODE_MAX_STATES];  // what reset zeroes and move copies
+    int num_state;
+    void *arena;           // backend memory: the states and the buffers of one call
+    void *impl;            // the architecture's views into arena (a flat host struct)
+    int32_t *host_tokens;  // (capacity * chunk) a chunk's tokens, gathered
+    DecodeGraph graph;     // one-token calls, replayed
+};
+
+// A state for up to capacity sequences (1..DECODE_MAX_CAPACITY), all at
+// position 0. Its buffers hold one forward of capacity x chunk rows, chunk =
+// max(1, max_seq_len / capacity), so its activations take about what the
+// batch-1 decoder's do; the caches grow with capacity. NULL with the error set.
+DecodeState *decode_state_create(Model *m, int capacity);
+void decode_state_destroy(Model *m, DecodeState *ds);
+// Every sequence back to position 0 with a zero state.
+void decode_state_reset(Model *m, DecodeState *ds);
+// Sequences 0..B-1 (B <= capacity) each consume n tokens, tokens (B, n)
+// host, at their next positions: one batched forward per chunk of tokens.
+// Writes the logits after each sequence's last token to logits_host (B, V).
+// Dies on a token outside the vocabulary, or past the context of a model
+// whose context bounds it (ModelArch.context_bounded).
+void decode_state_run(Model *m, DecodeState *ds, const int32_t *tokens, int B, int n,
+                      float *logits_host);
+// Sequence src's state and position become sequence dst's (dst's own are
+// dropped); src is left as it was.
+void decode_state_move(Model *m, DecodeState *ds, int dst, int src);
+
+// The batch-1 decoder (ModelVtbl's alloc_decode, decode_reset, prefill and
+// decode_step): m->decoder, a state of capacity 1, with m->decode_pos its
+// position.
+int model_alloc_decode(Model *m);
+void model_decode_reset(Model *m);
+void model_prefill(Model *m, const int32_t *tokens, int n, float *logits_host);
+void model_decode_step(Model *m, int32_t token, float *logits_host);
+
+// Runs run_ops(m, ctx) through dg (see DecodeGraph) for a call of this key.
+void model_decode_graph_run(Model *m, DecodeGraph *dg, int key,
+                            void (*run_ops)(Model *m, void *ctx), void *ctx);
+void model_decode_graph_release(Model *m, DecodeGraph *dg);
 
 #endif

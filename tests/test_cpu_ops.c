@@ -326,7 +326,7 @@ static void test_attention(int B, int T, int C, int NH) {
     float *step = malloc(C * sizeof(float));
     for (int t = 0; t < T; t++) {
         int32_t pos = t;
-        attention_decode_cpu(step, kc, vc, qkv + (size_t)t * 3 * C, &pos, 1, max_T, C, NH);
+        attention_decode_cpu(step, kc, vc, qkv + (size_t)t * 3 * C, &pos, 1, 1, max_T, C, NH);
         for (int c = 0; c < C; c++) {
             float want = out[(size_t)t * C + c];
             if (!(fabsf(step[c] - want) <= 1e-5f + 1e-5f * fabsf(want))) worst_ok = 0;
@@ -344,13 +344,51 @@ static void test_attention(int B, int T, int C, int NH) {
     if (T >= 2) {
         float *rows = malloc((size_t)T * C * sizeof(float));
         int32_t pos = 0, first = T / 2;
-        attention_decode_cpu(rows, kc, vc, qkv, &pos, first, max_T, C, NH);
+        attention_decode_cpu(rows, kc, vc, qkv, &pos, 1, first, max_T, C, NH);
         pos = first;
         attention_decode_cpu(rows + (size_t)first * C, kc, vc, qkv + (size_t)first * 3 * C, &pos,
-                         T - first, max_T, C, NH);
+                         1, T - first, max_T, C, NH);
         snprintf(what, sizeof what, "attention_decode of %d then %d tokens T%d", first, T - first, T);
         check_close(what, rows, out, (size_t)T * C, 1e-5f, 1e-5f);
         free(rows);
+    }
+    // Two sequences in one call, each with its own cache: both start with h
+    // tokens, sequence 0 alone takes one more, then one call gives each its
+    // next token at different positions (h + 1 and h). Every row is the
+    // forward's at its sequence and position.
+    if (B >= 2 && T >= 4) {
+        const int h = T / 2;
+        const size_t C3 = 3 * (size_t)C;
+        float *kc2 = randn(2 * (size_t)max_T * C, 1.0f), *vc2 = randn(2 * (size_t)max_T * C, 1.0f);
+        float *q2 = malloc(2 * (size_t)h * C3 * sizeof(float)), *o2 = malloc(2 * (size_t)h * C * sizeof(float));
+        for (int b = 0; b < 2; b++) memcpy(q2 + (size_t)b * h * C3, qkv + (size_t)b * T * C3, h * C3 * sizeof(float));
+        int32_t pos2[2] = {0, 0};
+        attention_decode_cpu(o2, kc2, vc2, q2, pos2, 2, h, max_T, C, NH);
+        int ok = 1;
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < h; i++)
+                for (int c = 0; c < C; c++) {
+                    float got = o2[((size_t)b * h + i) * C + c], want = out[((size_t)b * T + i) * C + c];
+                    ok &= fabsf(got - want) <= 1e-5f + 1e-5f * fabsf(want);
+                }
+        pos2[0] = h;
+        attention_decode_cpu(o2, kc2, vc2, qkv + (size_t)h * C3, pos2, 1, 1, max_T, C, NH);
+        for (int c = 0; c < C; c++) {
+            float want = out[(size_t)h * C + c];
+            ok &= fabsf(o2[c] - want) <= 1e-5f + 1e-5f * fabsf(want);
+        }
+        pos2[0] = h + 1, pos2[1] = h;
+        memcpy(q2, qkv + (size_t)(h + 1) * C3, C3 * sizeof(float));
+        memcpy(q2 + C3, qkv + ((size_t)T + h) * C3, C3 * sizeof(float));
+        attention_decode_cpu(o2, kc2, vc2, q2, pos2, 2, 1, max_T, C, NH);
+        for (int c = 0; c < C; c++) {
+            float want0 = out[(size_t)(h + 1) * C + c], want1 = out[((size_t)T + h) * C + c];
+            ok &= fabsf(o2[c] - want0) <= 1e-5f + 1e-5f * fabsf(want0);
+            ok &= fabsf(o2[C + c] - want1) <= 1e-5f + 1e-5f * fabsf(want1);
+        }
+        CHECK(ok, "attention_decode of two sequences at their own positions differs from the forward "
+                  "(T %d, C %d, NH %d; |a-b| <= 1e-5 + 1e-5 |ref|)", T, C, NH);
+        free(kc2), free(vc2), free(q2), free(o2);
     }
     free(qkv), free(out), free(att), free(ry), free(rP), free(dy), free(dqkv), free(scratch);
     free(rdqkv), free(kc), free(vc), free(step);

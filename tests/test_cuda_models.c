@@ -2,7 +2,7 @@
 // backend (emulated in `make test`, native in `make test-gpu`) against the
 // same step on the CPU backend: the loss, the per-position losses, every
 // parameter gradient, the parameters after one AdamW step, and the decode
-// path (prefill, then single steps) logits.
+// path (prefill, then single steps) logits, for one sequence and for several.
 #include <unistd.h>
 
 #include "test.h"
@@ -167,6 +167,49 @@ static void test_decode_graph(const char *name) {
     free(logits[0]), free(logits[1]);
 }
 
+// The batched decoder on cuda against the CPU's: 3 sequences prefilled
+// with 5 tokens each, 4 steps of all three, then the middle one dropped (the
+// last moved into its place) and 4 steps of the other two. Replayed from
+// graphs (one per number of sequences: a direct step, a capture, then
+// replays) it gives the bits of the same calls run op by op.
+static void test_batched_decode(const char *name) {
+    enum { SEQ = 3, STEPS = 4, ROWS = SEQ + STEPS * SEQ + STEPS * 2 };
+    float *logits[3];  // cpu, cuda with graphs, cuda without
+    int launches[3] = {0, 0, 0};
+    for (int r = 0; r < 3; r++) {
+        setenv("TUNEBENCH_DECODE_GRAPHS", r == 2 ? "0" : "1", 1);
+        const Backend *be = r == 0 ? backend_cpu() : backend_with_hooks(gpu, count_graph_launches, &launches[r]);
+        Model *m = make_model(name, be);
+        m->vt->init_weights(m, 13);
+        DecodeState *ds = decode_state_create(m, SEQ);
+        if (!ds) tb_die("%s", tb_last_error());
+        int32_t prompt[SEQ * PREFILL], step[SEQ];
+        for (int i = 0; i < SEQ * PREFILL; i++) prompt[i] = (i * 7 + 3) % V;
+        float *out = logits[r] = tb_malloc(sizeof(float) * V * ROWS);
+        decode_state_run(m, ds, prompt, SEQ, PREFILL, out);
+        out += SEQ * V;
+        for (int s = 0; s < 2 * STEPS; s++) {
+            int B = s < STEPS ? SEQ : SEQ - 1;
+            if (s == STEPS) decode_state_move(m, ds, 1, 2);
+            for (int b = 0; b < B; b++) step[b] = (s * 5 + b * 11 + 1) % V;
+            decode_state_run(m, ds, step, B, 1, out);
+            out += B * V;
+        }
+        decode_state_destroy(m, ds);
+        model_destroy(m);
+    }
+    unsetenv("TUNEBENCH_DECODE_GRAPHS");
+    char what[160];
+    snprintf(what, sizeof what, "%s batched decode logits, cuda against cpu", name);
+    check_close(what, logits[1], logits[0], (size_t)V * ROWS, TOL_LOGITS);
+    CHECK(!memcmp(logits[1], logits[2], sizeof(float) * V * ROWS),
+          "%s: batched decode steps replayed from graphs differ from the same steps run directly", name);
+    CHECK(launches[1] == 2 * (STEPS - 1) && launches[2] == 0,
+          "%s: %d batched steps made %d graph launches with graphs on (expected %d) and %d with them off", name,
+          2 * STEPS, launches[1], 2 * (STEPS - 1), launches[2]);
+    free(logits[0]), free(logits[1]), free(logits[2]);
+}
+
 // A d_state above the CUDA scan's limit is refused when the model is made,
 // with the limit in the message, not in the middle of a run.
 static void test_dstate_limit(void) {
@@ -243,6 +286,7 @@ int main(void) {
         }
         test_determinism(tiny);
         test_decode_graph(tiny);
+        test_batched_decode(tiny);
 #ifdef TB_SIMT_EMU
         test_failed_capture(tiny);
 #endif

@@ -208,12 +208,20 @@ static void test_attention(int order) {
     for (int t = 0; t < T; t++) {
         int32_t pos = t;
         gpu->to_device(d_pos, &pos, sizeof pos);
-        gpu->attention_decode(d_step, d_kc, d_vc, d_qkv + (size_t)t * 3 * C, d_pos, 1, MAX_T, C, NH);
+        gpu->attention_decode(d_step, d_kc, d_vc, d_qkv + (size_t)t * 3 * C, d_pos, 1, 1, MAX_T, C, NH);
         gpu->to_host(got + t * C, d_step, sizeof(float) * C);
     }
     char what[64];
     snprintf(what, sizeof what, "attention_decode out (%s order)", order_name(order));
     check_close(what, got, out_ref, T * C, TOL_GEMM);
+    // Both sequences at once, each into its own cache (B, MAX_T, C): every
+    // row of out (B, T, C) is the forward's.
+    float *d_kc2 = gpu->alloc(sizeof(float) * B * MAX_T * C), *d_vc2 = gpu->alloc(sizeof(float) * B * MAX_T * C);
+    int32_t zeros[B] = {0}, *d_pos2 = gpu->alloc(sizeof zeros);
+    gpu->to_device(d_pos2, zeros, sizeof zeros);
+    gpu->attention_decode(d_out, d_kc2, d_vc2, d_qkv, d_pos2, B, T, MAX_T, C, NH);
+    check_dev("attention_decode", "out of both sequences in one call", order, d_out, out_ref, nout, TOL_GEMM);
+    gpu->free(d_kc2), gpu->free(d_vc2), gpu->free(d_pos2);
     void *frees[] = {qkv, dout, out_ref, att_ref, dqkv_ref, got};
     for (size_t i = 0; i < sizeof frees / sizeof *frees; i++) free(frees[i]);
     float *dfrees[] = {d_qkv, d_dout, d_out, d_att, d_dqkv, d_scratch, d_kc, d_vc, d_step};

@@ -159,27 +159,43 @@ static void test_dense_ops(void) {
         for (int t = 0; t < T; t++) {
             int32_t pos = t;
             gpu->to_device(pos_dev, &pos, sizeof pos);
-            cpu->attention_decode(y.c, kc.c, vc.c, qkv.c + (size_t)t * 3 * C, &pos, 1, MAX_T, C, NH);
-            gpu->attention_decode(y.g, kc.g, vc.g, qkv.g + (size_t)t * 3 * C, pos_dev, 1, MAX_T, C, NH);
+            cpu->attention_decode(y.c, kc.c, vc.c, qkv.c + (size_t)t * 3 * C, &pos, 1, 1, MAX_T, C, NH);
+            gpu->attention_decode(y.g, kc.g, vc.g, qkv.g + (size_t)t * 3 * C, pos_dev, 1, 1, MAX_T, C, NH);
         }
         twin_check("attention_decode", "out", &y, TOL_SUM);
         // T tokens in one call (a prefill) on both backends.
         Twin yn = twin_zero(T * C);
         int32_t zero = 0;
         gpu->to_device(pos_dev, &zero, sizeof zero);
-        cpu->attention_decode(yn.c, kc.c, vc.c, qkv.c, &zero, T, MAX_T, C, NH);
-        gpu->attention_decode(yn.g, kc.g, vc.g, qkv.g, pos_dev, T, MAX_T, C, NH);
+        cpu->attention_decode(yn.c, kc.c, vc.c, qkv.c, &zero, 1, T, MAX_T, C, NH);
+        gpu->attention_decode(yn.g, kc.g, vc.g, qkv.g, pos_dev, 1, T, MAX_T, C, NH);
         twin_check("attention_decode", "out of a T-token call", &yn, TOL_SUM);
         twin_free(&yn);
         twin_check("attention_decode", "k_cache", &kc, 0, 0);
         twin_check("attention_decode", "v_cache", &vc, 0, 0);
+        // B sequences of 2 tokens in one call, each at its own position in its
+        // own cache (the sequences of a batched decode step stand apart).
+        {
+            Twin bk = twin(B * MAX_T * C, -1, 1), bv = twin(B * MAX_T * C, -1, 1), by = twin_zero(B * 2 * C);
+            int32_t bpos[B];
+            for (int b = 0; b < B; b++) bpos[b] = (3 * b + 1) % (MAX_T - 2);
+            int32_t *bpos_dev = gpu->alloc(sizeof bpos);
+            gpu->to_device(bpos_dev, bpos, sizeof bpos);
+            cpu->attention_decode(by.c, bk.c, bv.c, qkv.c, bpos, B, 2, MAX_T, C, NH);
+            gpu->attention_decode(by.g, bk.g, bv.g, qkv.g, bpos_dev, B, 2, MAX_T, C, NH);
+            twin_check("attention_decode", "out of B sequences at their own positions", &by, TOL_SUM);
+            twin_check("attention_decode", "B sequences' k_cache", &bk, 0, 0);
+            twin_check("attention_decode", "B sequences' v_cache", &bv, 0, 0);
+            gpu->free(bpos_dev);
+            twin_free(&bk), twin_free(&bv), twin_free(&by);
+        }
         // A context whose scores pass 48 KB of shared memory (max_T above
         // 12,288): the kernel must opt in to more, or the launch fails.
         enum { LONG_T = 16384 };
         Twin lk = twin_zero((size_t)LONG_T * C), lv = twin_zero((size_t)LONG_T * C), ly = twin_zero(3 * C);
         gpu->to_device(pos_dev, &zero, sizeof zero);
-        cpu->attention_decode(ly.c, lk.c, lv.c, qkv.c, &zero, 3, LONG_T, C, NH);
-        gpu->attention_decode(ly.g, lk.g, lv.g, qkv.g, pos_dev, 3, LONG_T, C, NH);
+        cpu->attention_decode(ly.c, lk.c, lv.c, qkv.c, &zero, 1, 3, LONG_T, C, NH);
+        gpu->attention_decode(ly.g, lk.g, lv.g, qkv.g, pos_dev, 1, 3, LONG_T, C, NH);
         twin_check("attention_decode", "out with a 16,384-token cache", &ly, TOL_SUM);
         twin_free(&lk), twin_free(&lv), twin_free(&ly);
         gpu->free(pos_dev);

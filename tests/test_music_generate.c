@@ -8,6 +8,7 @@
 // with a flipped byte or a NaN weight. A prompt that is not UTF-8 still gives
 // an index.json that is JSON. --prompts-from gives each tune a real tune's
 // header, reproducibly; a run folder's best/ is read unless --checkpoint latest.
+// --batch B runs the tunes in groups of B, reproducibly, and is recorded.
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -130,9 +131,49 @@ int main(int argc, char **argv) {
         free(a), free(b);
     }
     // Tune 2 uses seed 6, like the single tune of the seed-6 run; tune 1 (seed 5) differs.
-    char *t1 = read_text(out1, names[0]), *t2 = read_text(out1, names[1]), *s6 = read_text(out3, names[0]);
+    // (Both decoded one tune at a time: in a batch a tune's logits may differ
+    // in the last bits, test_decode_batch bounds by how much.)
+    char out1b[320];
+    snprintf(out1b, sizeof out1b, "%s/out1b", root);
+    snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 3 --seed 5 %s --max-tokens 40 --batch 1 --out %s",
+             ckpt, musical, out1b);
+    CHECK(run(args) == 0, "generate --batch 1 failed: %s", args);
+    char *t1 = read_text(out1b, names[0]), *t2 = read_text(out1b, names[1]), *s6 = read_text(out3, names[0]);
     CHECK(t1 && t2 && s6 && strcmp(t2, s6) == 0 && strcmp(t1, s6) != 0, "tune i is drawn with seed + i");
     free(t1), free(t2), free(s6);
+
+    // --batch 2: three tunes in two groups, the same tunes again with the
+    // same seed and batch; index.json records the batch, each tune's group
+    // and each group's seconds.
+    char outb[2][320];
+    for (int k = 0; k < 2; k++) {
+        snprintf(outb[k], sizeof outb[k], "%s/outb%d", root, k);
+        snprintf(args, sizeof args, "--ckpt %s --tokenizer bytes --n 3 --seed 5 %s --max-tokens 40 --batch 2 --out %s",
+                 ckpt, musical, outb[k]);
+        CHECK(run(args) == 0, "generate --batch 2 failed: %s", args);
+    }
+    int same_b = 1;
+    for (int i = 0; i < 3; i++) {
+        char *a = read_text(outb[0], names[i]), *b = read_text(outb[1], names[i]);
+        same_b &= a && b && strcmp(a, b) == 0 && strncmp(a, prompt, strlen(prompt)) == 0;
+        free(a), free(b);
+    }
+    CHECK(same_b, "--batch 2 with one seed gives different tunes (or tunes without the prompt)");
+    char *bidx = read_text(outb[0], "index.json");
+    cJSON *bj = bidx ? cJSON_Parse(bidx) : NULL;
+    const cJSON *btunes = cJSON_GetObjectItem(bj, "tunes");
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(bj, "batch")) == 2 &&
+              cJSON_GetArraySize(cJSON_GetObjectItem(bj, "group_seconds")) == 2 &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 1), "group")) == 0 &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 2), "group")) == 1,
+          "index.json of --batch 2: %s", bidx ? bidx : "(none)");
+    cJSON_Delete(bj);
+    free(bidx);
+    char errb[400];
+    snprintf(errb, sizeof errb, "%s/errb.txt", root);
+    char *argv_b0[] = {"tunebench", "generate", "--ckpt", ckpt, "--tokenizer", "bytes", "--out", out3,
+                       "--batch", "0", NULL};
+    CHECK(run_argv(argv_b0, errb) == 2 && file_has(errb, "--batch 0: must be 1 to"), "--batch 0 is accepted");
 
     char *idx = read_text(out1, "index.json");
     cJSON *j = idx ? cJSON_Parse(idx) : NULL;

@@ -370,29 +370,36 @@ void attention_backward_cpu(float *dqkv, float *scratch, const float *dout, cons
 
 // ================================================================ decode
 
-// Batch 1, n new tokens at positions *pos..: qkv (n, 3C); caches (max_T, C),
-// heads side by side in a row; out (n, C). The (head, token) pairs run in
-// parallel when there is enough work to pay for it.
+// B sequences, n new tokens each, sequence b's at positions pos[b]..:
+// qkv (B, n, 3C); caches (B, max_T, C), heads side by side in a row; out
+// (B, n, C). The (sequence, token, head) triples run in parallel when there
+// is enough work to pay for it; each one's sums run in a fixed order.
 void attention_decode_cpu(float *out, float *k_cache, float *v_cache, const float *qkv,
-                      const int32_t *pos_ptr, int n, int max_T, int C, int NH) {
-    const int hs = C / NH, pos0 = *pos_ptr;
+                          const int32_t *pos, int B, int n, int max_T, int C, int NH) {
+    const int hs = C / NH;
     const float scale = 1.0f / sqrtf((float)hs);
-    if (pos0 < 0 || n < 1 || pos0 + n > max_T)
-        tb_die("attention_decode: positions %d..%d outside the cache of %d positions", pos0,
-               pos0 + n - 1, max_T);
-    for (int i = 0; i < n; i++) {
-        memcpy(k_cache + (size_t)(pos0 + i) * C, qkv + (size_t)i * 3 * C + C, C * sizeof(float));
-        memcpy(v_cache + (size_t)(pos0 + i) * C, qkv + (size_t)i * 3 * C + 2 * C,
-               C * sizeof(float));
+    size_t work = 0;
+    for (int b = 0; b < B; b++) {
+        if (pos[b] < 0 || n < 1 || pos[b] + n > max_T)
+            tb_die("attention_decode: sequence %d's positions %d..%d are outside the cache of %d "
+                   "positions", b, pos[b], pos[b] + n - 1, max_T);
+        work += (size_t)NH * n * (pos[b] + n) * hs;
+        for (int i = 0; i < n; i++) {
+            const float *row = qkv + ((size_t)b * n + i) * 3 * C;
+            size_t at = ((size_t)b * max_T + pos[b] + i) * C;
+            memcpy(k_cache + at, row + C, C * sizeof(float));
+            memcpy(v_cache + at, row + 2 * C, C * sizeof(float));
+        }
     }
-    #pragma omp parallel for schedule(static) if ((size_t)NH * n * (pos0 + n) * hs > 32768)
-    for (int hi = 0; hi < NH * n; hi++) {
-        const int h = hi % NH, i = hi / NH, pos = pos0 + i;
-        const float *q = qkv + (size_t)i * 3 * C + h * hs;
-        const float *kc = k_cache + h * hs, *vc = v_cache + h * hs;  // row stride C
-        float scores[pos + 1];
+    #pragma omp parallel for schedule(static) if (work > 32768)
+    for (int bih = 0; bih < B * n * NH; bih++) {
+        const int h = bih % NH, bi = bih / NH, b = bi / n, p = pos[b] + bi % n;
+        const float *q = qkv + (size_t)bi * 3 * C + h * hs;
+        const float *kc = k_cache + (size_t)b * max_T * C + h * hs;  // row stride C
+        const float *vc = v_cache + (size_t)b * max_T * C + h * hs;
+        float scores[p + 1];
         float maxv = -INFINITY;
-        for (int j = 0; j <= pos; j++) {
+        for (int j = 0; j <= p; j++) {
             const float *kj = kc + (size_t)j * C;
             float s = 0.0f;
             #pragma omp simd reduction(+ : s)
@@ -402,18 +409,18 @@ void attention_decode_cpu(float *out, float *k_cache, float *v_cache, const floa
         }
         float sum = 0.0f;
         #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j <= pos; j++) {
+        for (int j = 0; j <= p; j++) {
             scores[j] = vec_expf((scores[j] - maxv) * scale);
             sum += scores[j];
         }
         float inv = 1.0f / sum;
-        float *y = out + (size_t)i * C + h * hs;
+        float *y = out + (size_t)bi * C + h * hs;
         for (int d = 0; d < hs; d++) y[d] = 0.0f;
-        for (int j = 0; j <= pos; j++) {
+        for (int j = 0; j <= p; j++) {
             const float *vj = vc + (size_t)j * C;
-            float p = scores[j] * inv;
+            float pj = scores[j] * inv;
             #pragma omp simd
-            for (int d = 0; d < hs; d++) y[d] += p * vj[d];
+            for (int d = 0; d < hs; d++) y[d] += pj * vj[d];
         }
     }
 }

@@ -151,37 +151,38 @@ void attention_backward_cuda(float *dqkv, float *scratch, const float *dout, con
 }
 
 // ---------------------------------------------------------------- decode
-// One block per head. The block first stores this token's k and v at pos,
-// then (after a barrier, since other threads read them) scores the query
-// against positions 0..pos, softmaxes in shared memory and mixes v.
-// Batch-1 attention over the cache for n new tokens. The position is read
-// from device memory, so that a decode step captured once in a CUDA graph
-// serves every position; the scores buffer is sized for the whole cache for
-// the same reason. Two kernels: every new k and v row must be in the cache
-// before any token attends over it.
+// Attention over the caches of B sequences for n new tokens each. The
+// positions are read from device memory, so that a decode step captured
+// once in a CUDA graph serves every position; the scores buffer is sized for
+// the whole cache for the same reason. Two kernels: every new k and v row
+// must be in its cache before any token attends over it.
 __global__ void attention_cache_store_kernel(float *k_cache, float *v_cache, const float *qkv,
-                                             const int32_t *pos_ptr, int n, int max_T, int C) {
+                                             const int32_t *pos, int B, int n, int max_T, int C) {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    int pos0 = *pos_ptr;
-    if (idx >= (size_t)n * C || pos0 < 0 || pos0 + n > max_T) return;
-    size_t i = idx / C, c = idx % C, row = (size_t)(pos0 + i) * C + c;
-    k_cache[row] = qkv[i * 3 * C + C + c];
-    v_cache[row] = qkv[i * 3 * C + 2 * C + c];
+    if (idx >= (size_t)B * n * C) return;
+    size_t bi = idx / C, c = idx % C, b = bi / n, i = bi % n;
+    int p0 = pos[b];
+    if (p0 < 0 || p0 + n > max_T) return;  // the model checks the positions first
+    size_t row = (b * max_T + p0 + i) * C + c;
+    k_cache[row] = qkv[bi * 3 * C + C + c];
+    v_cache[row] = qkv[bi * 3 * C + 2 * C + c];
 }
 
-// One block per (head, new token).
+// One block per (head, new token, sequence).
 __global__ void attention_decode_kernel(float *out, const float *k_cache, const float *v_cache,
-                                        const float *qkv, const int32_t *pos_ptr, int n,
-                                        int max_T, int C, int NH) {
+                                        const float *qkv, const int32_t *pos, int n, int max_T,
+                                        int C, int NH) {
     DYNAMIC_SHARED(float, scores);  // max_T
     SHARED(float, reduce_buf, [32]);
-    int h = blockIdx.x, i = blockIdx.y, hs = C / NH, pos0 = *pos_ptr, pos = pos0 + i;
-    if (pos0 < 0 || pos0 + n > max_T) return;  // the model checks the positions first
-    const float *q = qkv + (size_t)i * 3 * C + h * hs;
-    const float *kc = k_cache + h * hs, *vc = v_cache + h * hs;  // row stride C
+    int h = blockIdx.x, i = blockIdx.y, b = blockIdx.z, hs = C / NH, p0 = pos[b], p = p0 + i;
+    if (p0 < 0 || p0 + n > max_T) return;  // the model checks the positions first
+    size_t bi = (size_t)b * n + i;
+    const float *q = qkv + bi * 3 * C + h * hs;
+    const float *kc = k_cache + (size_t)b * max_T * C + h * hs;  // row stride C
+    const float *vc = v_cache + (size_t)b * max_T * C + h * hs;
     float scale = 1.0f / sqrtf((float)hs);
     float mx = -INFINITY;
-    for (int t = threadIdx.x; t <= pos; t += blockDim.x) {
+    for (int t = threadIdx.x; t <= p; t += blockDim.x) {
         float s = 0.0f;
         for (int d = 0; d < hs; d++) s += q[d] * kc[(size_t)t * C + d];
         scores[t] = s * scale;
@@ -189,7 +190,7 @@ __global__ void attention_decode_kernel(float *out, const float *k_cache, const 
     }
     mx = block_max(mx, reduce_buf);
     float sum = 0.0f;
-    for (int t = threadIdx.x; t <= pos; t += blockDim.x) {
+    for (int t = threadIdx.x; t <= p; t += blockDim.x) {
         float e = expf(scores[t] - mx);
         scores[t] = e;
         sum += e;
@@ -197,14 +198,16 @@ __global__ void attention_decode_kernel(float *out, const float *k_cache, const 
     float inv = 1.0f / block_sum(sum, reduce_buf);  // its barriers also publish scores
     for (int d = threadIdx.x; d < hs; d += blockDim.x) {
         float acc = 0.0f;
-        for (int t = 0; t <= pos; t++) acc += scores[t] * vc[(size_t)t * C + d];
-        out[(size_t)i * C + h * hs + d] = acc * inv;
+        for (int t = 0; t <= p; t++) acc += scores[t] * vc[(size_t)t * C + d];
+        out[bi * C + h * hs + d] = acc * inv;
     }
 }
 
 void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const float *qkv,
-                           const int32_t *pos, int n, int max_T, int C, int NH) {
+                           const int32_t *pos, int B, int n, int max_T, int C, int NH) {
     if (n < 1 || n > max_T) tb_die("attention_decode: %d tokens for a cache of %d", n, max_T);
+    if (B < 1 || B > 65535 || n > 65535)
+        tb_die("attention_decode: %d sequences of %d tokens; a launch takes 1 to 65,535 of each", B, n);
     // The scores of a whole context in dynamic shared memory: above 48 KB
     // (max_T 12,288) the kernel must opt in, once per size, before any
     // capture (the first decode step runs outside one).
@@ -217,10 +220,10 @@ void attention_decode_cuda(float *out, float *k_cache, float *v_cache, const flo
                    "than this GPU gives a block; use a shorter context", max_T, smem);
         smem_allowed = smem;
     }
-    LAUNCH(attention_cache_store_kernel, ceil_div((long)n * C, 256), 256, 0)(k_cache, v_cache,
-                                                                           qkv, pos, n, max_T, C);
+    LAUNCH(attention_cache_store_kernel, ceil_div((long)B * n * C, 256), 256, 0)(
+        k_cache, v_cache, qkv, pos, B, n, max_T, C);
     LAUNCH_CHECK();
-    LAUNCH(attention_decode_kernel, dim3(NH, n), 64, smem)(
+    LAUNCH(attention_decode_kernel, dim3(NH, n, B), 64, smem)(
         out, k_cache, v_cache, qkv, pos, n, max_T, C, NH);
     LAUNCH_CHECK();
 }
