@@ -36,7 +36,7 @@ flat() { tr -d '\t ,' <"$1"; }
 pairs() { flat "$1" | awk -F: '/^"choice":/ { c = 1 } /^"lr":/ && !c { lr = $2 } /^"final_val_bpb":/ && !c { print lr, $2 }'; }
 choice() { flat "$1" | awk -F: '/^"choice":/ { c = 1 } /^"lr":/ && c { print $2; exit }'; }
 rates=$(pairs "$json" | cut -d' ' -f1 | paste -sd' ')
-check "five rates, log-spaced around the config's 1e-3 ($rates)" [ "$rates" = "0.00025 0.0005 0.001 0.002 0.004" ]
+check "five rates, log-spaced around the config's 2e-3 ($rates)" [ "$rates" = "0.0005 0.001 0.002 0.004 0.008" ]
 lowest=$(pairs "$json" | sort -g -k2 | head -n 1 | cut -d' ' -f1)
 chosen=$(choice "$json")
 check "the choice ($chosen) is the rate with the lowest final bpb ($lowest)" [ -n "$lowest" ] && [ "$chosen" = "$lowest" ]
