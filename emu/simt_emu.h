@@ -30,7 +30,7 @@
 // Device memory is host memory; a copy is memcpy. The cuBLAS subset is
 // forwarded to cblas_sgemm with the column-major convention kept exactly;
 // cublasGemmEx's bf16 operands are widened to fp32 first (exact), and
-// __float2bfloat16 rounds to nearest even as a GPU does (kernels/bf16.h).
+// __float2bfloat16 rounds to nearest even as a GPU does.
 #ifndef TB_SIMT_EMU_H
 #define TB_SIMT_EMU_H
 
@@ -39,7 +39,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels/bf16.h"
 #include "simt_emu_api.h"
 #include "simt_stream.h"
 
@@ -166,13 +165,26 @@ static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 static inline float __fdividef(float a, float b) { return a / b; }
 
 // ---------------------------------------------------------------- bf16 (cuda_bf16.h)
-// A GPU's cvt.rn.bf16.f32 rounds to nearest even, subnormals kept; so does
-// kernels/bf16.h, which the CPU backend's bf16 GEMM uses too.
+// As a GPU's cvt.rn.bf16.f32: round to nearest even (add 0x7fff plus the
+// lowest kept bit, truncate), subnormals kept, NaN kept a quiet NaN. The
+// CPU backend rounds with kernels/bf16.h; test_cuda_bf16 checks that the two
+// agree bit for bit.
 struct __nv_bfloat16 {
     uint16_t bits;
 };
-static inline __nv_bfloat16 __float2bfloat16(float x) { return __nv_bfloat16{bf16_from_float(x)}; }
-static inline float __bfloat162float(__nv_bfloat16 h) { return bf16_to_float(h.bits); }
+static inline __nv_bfloat16 __float2bfloat16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16{(uint16_t)((u >> 16) | 0x0040u)};
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return __nv_bfloat16{(uint16_t)(u >> 16)};
+}
+static inline float __bfloat162float(__nv_bfloat16 h) {
+    uint32_t u = (uint32_t)h.bits << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
 
 // ---------------------------------------------------------------- errors
 typedef enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1,

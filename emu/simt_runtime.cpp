@@ -202,9 +202,9 @@ struct GemmExCall {
         size_t span = cols > 0 ? (size_t)ld * (cols - 1) + rows : 1;
         float *w = (float *)calloc(span ? span : 1, sizeof(float));
         if (!w) return NULL;
-        const uint16_t *h = (const uint16_t *)src;
+        const __nv_bfloat16 *h = (const __nv_bfloat16 *)src;
         for (int j = 0; j < cols; j++)
-            for (int i = 0; i < rows; i++) w[(size_t)j * ld + i] = bf16_to_float(h[(size_t)j * ld + i]);
+            for (int i = 0; i < rows; i++) w[(size_t)j * ld + i] = __bfloat162float(h[(size_t)j * ld + i]);
         return *owned = w;
     }
     static void run(void *p) {

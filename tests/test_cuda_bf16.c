@@ -6,6 +6,7 @@
 //     bf16 tolerance (tests/bf16_checks.h);
 //   - against the CPU backend's bf16, where the processor has AVX512-BF16:
 //     the same rounded products, so only the order of the fp32 sums differs;
+//   - the device's rounding against kernels/bf16.h, bit for bit;
 //   - what a bf16 layer issues (two conversions and one GEMM);
 //   - a captured graph is refused after a precision change and a new capture
 //     replays bf16 bit for bit;
@@ -96,6 +97,38 @@ static void test_linear(int order, int N, int C, int OC, int w_in_out, int with_
     for (size_t i = 0; i < sizeof dfrees / sizeof *dfrees; i++) gpu->free(dfrees[i]);
 }
 
+// The device's rounding (the emulation's __float2bfloat16, or a GPU's cvt)
+// against kernels/bf16.h, bit for bit: a layer of width 1 with weight 1
+// returns each input rounded. Normal values (a GPU's tensor cores may flush
+// subnormals), ties to even among them.
+static void test_rounding(void) {
+    enum { N = 4096 };
+    float *x = (float *)tb_malloc(N * sizeof(float)), one = 1.0f;
+    static const uint32_t edges[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0xbf818000u,
+                                     0x00808000u, 0x00818000u, 0x7f7f7fffu, 0x7f7f8000u, 0x7f7fffffu};
+    for (int i = 0; i < N; i++) {
+        uint32_t u = i < (int)(sizeof edges / sizeof *edges) ? edges[i] : (uint32_t)rng_u64(&rng);
+        if (i >= (int)(sizeof edges / sizeof *edges)) {
+            if (i % 2) u = (u & 0x80000000u) | 0x3f800000u | (u & 0x007f8000u) | (i % 4 == 1 ? 0x8000u : (u & 0xffffu));
+            else if ((u & 0x7f800000u) == 0 || (u & 0x7f800000u) >= 0x7f000000u) u = (u & 0x807fffffu) | 0x40000000u;
+        }
+        memcpy(&x[i], &u, sizeof u);
+    }
+    float *d_x = dev_upload(x, N), *d_w = dev_upload(&one, 1), *d_y = (float *)gpu->alloc(N * sizeof(float));
+    gpu->linear_forward(d_y, 1, d_x, 1, d_w, NULL, N, 1, 1, 0);
+    float *y = dev_download(d_y, N);
+    int bad = 0, first = -1;
+    for (int i = 0; i < N; i++) {
+        float want = bf16_to_float(bf16_from_float(x[i]));
+        if (memcmp(&y[i], &want, sizeof want) != 0 && bad++ == 0) first = i;
+    }
+    CHECK(bad == 0, "the device rounds %d of %d inputs otherwise than kernels/bf16.h (first: %.9g -> %.9g, want %.9g)",
+          bad, N, first >= 0 ? x[first] : 0.0, first >= 0 ? y[first] : 0.0,
+          first >= 0 ? bf16_to_float(bf16_from_float(x[first])) : 0.0);
+    free(x), free(y);
+    gpu->free(d_x), gpu->free(d_w), gpu->free(d_y);
+}
+
 // A bf16 layer issues a conversion per operand and one GEMM (plus the bias);
 // fp32 issues the GEMM alone.
 static void test_calls(void) {
@@ -175,6 +208,7 @@ int main(void) {
         test_linear(order, 1, 64, 96, 1, 1, 0);    // a decode step (N = 1)
         test_linear(order, 300, 96, 200, 0, 1, 0); // larger than a conversion block
     }
+    test_rounding();
     test_calls();
     test_graph();
     test_describe();
