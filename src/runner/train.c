@@ -454,6 +454,26 @@ static void print_intro(Run *run, int resumed) {
                       record_stop_reason(&run->rec) ? record_stop_reason(&run->rec) : "all steps done");
 }
 
+// Before anything is read or built: a precision this machine lacks is refused at once.
+static int set_precision(const Backend *be, const ExperimentConfig *c) {
+    int precision = precision_by_name(c->precision);
+    if (precision >= 0 && be->set_precision((Precision)precision) == 0) return 0;
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", tb_last_error());
+    return tb_error("%s: key 'precision': %s", config_origin(c, "precision"), msg);
+}
+
+// The validation before the first step anchors the curve at the initial loss.
+static int validate_step0(Run *run) {
+    double te = tb_now_seconds(), vloss, vbpb;
+    long long vtokens;
+    if (run_evaluate_val(run, 0, &vloss, &vbpb, &vtokens)) return 1;
+    run->eval_s += tb_now_seconds() - te;
+    record_add_validation_row(&run->rec, 0, vloss, vbpb, run_wall_seconds(run), 0, vtokens);
+    progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     signals_install();  // first: before any thread, backend or file (signals.h)
     if (dist_start()) return dist_follow();  // MPI ranks 1..N-1 only compute gradients (dist.h)
@@ -496,14 +516,7 @@ int cmd_train(int argc, char **argv) {
     const Backend *be = backend_by_name(c->backend);
     if (!be) goto fail;
     be->set_threads(c->threads);
-    // Before anything is read or built: a precision this machine lacks is refused at once.
-    int precision = precision_by_name(c->precision);
-    if (precision < 0 || be->set_precision((Precision)precision)) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s", tb_last_error());
-        tb_error("%s: key 'precision': %s", config_origin(c, "precision"), msg);
-        goto fail;
-    }
+    if (set_precision(be, c)) goto fail;
     progress_init(&run->progress, stdout, c->steps, c->log_interval * 10 > 0 ? c->log_interval * 10 : 1);
     progress_status(&run->progress, 1, "loading the corpus %s and building %s", c->data_dir, c->model);
     if (open_data(run)) goto fail;
@@ -541,15 +554,7 @@ int cmd_train(int argc, char **argv) {
     tb_cpu_sample(&run->cpu_start);
 
     print_intro(run, resume_dir != NULL);
-    // The validation before the first step anchors the curve at the initial loss.
-    if (!resume_dir) {
-        double te = tb_now_seconds(), vloss, vbpb;
-        long long vtokens;
-        if (run_evaluate_val(run, 0, &vloss, &vbpb, &vtokens)) goto fail;
-        run->eval_s += tb_now_seconds() - te;
-        record_add_validation_row(&run->rec, 0, vloss, vbpb, run_wall_seconds(run), 0, vtokens);
-        progress_note(&run->progress, "step 0: validation loss %.4f, %.4f bits per byte", vloss, vbpb);
-    }
+    if (!resume_dir && validate_step0(run)) goto fail;
     if (run_write_record(run, run->start_step)) goto fail;
 
     int last_step = run->start_step;
