@@ -11,7 +11,8 @@
 #      light validation under the CLI's default (GOMP_SPINCOUNT=10000),
 #      OMP_WAIT_POLICY=ACTIVE and OMP_WAIT_POLICY=PASSIVE, first on the machine
 #      as it is, then with one busy process per core beside it: the records'
-#      median step time.
+#      median step time, THREAD_REPEATS times in turn (default, ACTIVE,
+#      PASSIVE, default, ...), each policy's median of them.
 # Writes OUT (temporary file, then rename) with the load averages before and after.
 set -euo pipefail
 build=${1:?usage: bench_first_hour.sh BUILD OUT.json}
@@ -20,6 +21,7 @@ ETA_EXPERIMENTS=${ETA_EXPERIMENTS:-gpt2-6m mamba-6m lstm-6m}
 ETA_STEPS=${ETA_STEPS:-50 500}
 THREAD_EXPERIMENTS=${THREAD_EXPERIMENTS:-gpt2-6m mamba-6m}
 THREAD_STEPS=${THREAD_STEPS:-40}
+THREAD_REPEATS=${THREAD_REPEATS:-3}
 tb=$(cd "$(dirname "$build/tunebench")" && pwd)/tunebench
 tmp=$(mktemp -d /tmp/tb_bench_first_hour_XXXXXX)
 busy_pids=()
@@ -31,6 +33,7 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 # num KEY FILE: the first number at "KEY": in a JSON file (the tools print one key a line).
 num() { grep -oE "\"$1\":[[:space:]]*[-0-9.e+]+" "$2" | head -n 1 | grep -oE '[-0-9.e+]+$'; }
 now() { date +%s.%N; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 # eta_at LOG STEPS: "elapsed_s eta_s step" at the first progress line at or
 # past a tenth of the run (the terminal's line: "step K/N ... elapsed E  ETA T").
@@ -76,8 +79,8 @@ done
 
 # ---------------------------------------------------------------- 2. the thread policy
 light="--set eval.batches=1 --set inference.repeats=0 --set samples.count=0"
-policy_run() {  # policy_run EXPERIMENT LABEL POLICY: the median step in ms
-  local e=$1 label=$2 policy=$3 id=threads-$1-$2-$3
+policy_run() {  # policy_run EXPERIMENT LABEL POLICY REPEAT: the median step in ms
+  local e=$1 label=$2 policy=$3 id=threads-$1-$2-$3-$4
   if [ "$policy" = default ]; then
     env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$tb" train --config "experiments/$e.json" --steps "$THREAD_STEPS" $light \
       --results "$tmp/threads" --run-id "$id" >"$tmp/$id.log" 2>&1
@@ -94,7 +97,12 @@ for label in quiet loaded; do
   fi
   for e in $THREAD_EXPERIMENTS; do
     echo "bench-first-hour: $e, $THREAD_STEPS steps, $label: default, ACTIVE, PASSIVE"
-    d=$(policy_run "$e" "$label" default); a=$(policy_run "$e" "$label" ACTIVE); p=$(policy_run "$e" "$label" PASSIVE)
+    ds=""; as=""; ps=""
+    for r in $(seq "$THREAD_REPEATS"); do
+      ds="$ds $(policy_run "$e" "$label" default "$r")"; as="$as $(policy_run "$e" "$label" ACTIVE "$r")"
+      ps="$ps $(policy_run "$e" "$label" PASSIVE "$r")"
+    done
+    d=$(median $ds); a=$(median $as); p=$(median $ps)
     row=$(awk -v e="$e" -v l="$label" -v d="$d" -v a="$a" -v p="$p" 'BEGIN {
       best = d; if (a < best) best = a; if (p < best) best = p
       printf "{\"experiment\": \"%s\", \"machine\": \"%s\", \"median_step_ms\": {\"default\": %.1f, \"ACTIVE\": %.1f, \"PASSIVE\": %.1f}, \"default_over_best\": %.3f, \"default_over_passive\": %.3f}", e, l, d, a, p, d / best, d / p }')
@@ -121,7 +129,8 @@ cat >"$out.tmp" <<EOF
     ]
   },
   "threads": {
-    "note": "median step of $THREAD_STEPS steps (batch 8 x 256, $cores threads, light validation); default = OMP_WAIT_POLICY unset, the CLI's GOMP_SPINCOUNT=10000; loaded = one busy process per core beside the run",
+    "repeats": $THREAD_REPEATS,
+    "note": "the median over repeats of the median step of $THREAD_STEPS steps (batch 8 x 256, $cores threads, light validation); default = OMP_WAIT_POLICY unset, the CLI's GOMP_SPINCOUNT=10000; loaded = one busy process per core beside the run",
     "runs": [
     $thread_rows
     ]
