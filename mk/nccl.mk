@@ -11,7 +11,7 @@
 NCCL_BUILD := $(BUILD)/nccl
 # "INCLUDE_DIR LIBRARY" of the NCCL found (empty if none), asked when a
 # recipe runs: after deps-nccl.
-nccl_found = $(shell CUDA_HOME='$(CUDA_HOME)' bash scripts/nccl_home.sh)
+nccl_found = $(shell CUDA_HOME='$(CUDA_HOME)' NCCL_HOME='$(NCCL_HOME)' bash scripts/nccl_home.sh)
 NCCL_INC = $(word 1,$(nccl_found))
 NCCL_SO = $(word 2,$(nccl_found))
 NCCL_OBJ := $(NCCL_BUILD)/src/runner/dist.o $(NCCL_BUILD)/src/runner/dist_nccl.o
@@ -19,16 +19,16 @@ NCCL_OBJ := $(NCCL_BUILD)/src/runner/dist.o $(NCCL_BUILD)/src/runner/dist_nccl.o
 $(NCCL_BUILD)/%.o: %.c | deps-build deps-nccl
 	@mkdir -p $(dir $@)
 	$(say) MPICC $@
-	$(Q)$(MPICC) $(CFLAGS) -DTB_MPI -DTB_NCCL -I$(CUDA_HOME)/include -I$(NCCL_INC) -c $< -o $@
+	$(Q)$(MPICC) $(CFLAGS) -DTB_MPI -DTB_NCCL -I$(NCCL_INC) -I$(CUDA_HOME)/include -c $< -o $@
 
 # The linker takes dist_* from these objects, not the archive's (no MPI).
 $(BUILD)/tunebench-nccl: $(CUDA_BUILD)/src/tunebench.o $(NCCL_OBJ) $(CUDA_BUILD)/libtunebench-cuda.a
 	$(say) LD $@
-	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS) $(NCCL_SO) -Wl,-rpath,$(dir $(NCCL_SO))
+	$(Q)$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(NCCL_SO) -Wl,-rpath,$(dir $(NCCL_SO)) $(CUDA_LIBS)
 
 .PHONY: nccl deps-nccl
 nccl: deps-build deps-nccl $(BUILD)/tunebench-nccl
 deps-nccl:
-	@CUDA_HOME='$(CUDA_HOME)' bash scripts/deps.sh nccl
+	@CUDA_HOME='$(CUDA_HOME)' NCCL_HOME='$(NCCL_HOME)' bash scripts/deps.sh nccl
 
 -include $(NCCL_OBJ:.o=.d)
