@@ -125,7 +125,7 @@ static long long peak_rss_bytes(void) {
 // Model FLOPs per trained token (forward + backward): the architecture's
 // own accounting (its ModelArch), stated in the JSON with its formula.
 static double model_flops_per_token(const Model *m, int T, char *formula, size_t len) {
-    return m->arch->flops_per_token(&m->spec, m->num_params, T, formula, len);
+    return m->arch->flops_per_token(&m->spec, m->params.num_params, T, formula, len);
 }
 
 // This machine's limits (bench_machine.h), measured in the same run on
@@ -200,7 +200,7 @@ static cJSON *decode_paired_with_bandwidth(const BenchArgs *a, Model *m, int32_t
     ReadProbe probe;
     if (read_probe_open(&probe, probe_bytes, a->threads)) return NULL;
     const int n = a->decode_steps, pos = m->spec.max_seq_len - 1;
-    const double bytes = (double)m->num_params * sizeof(float);
+    const double bytes = (double)m->params.num_params * sizeof(float);
     double *ms = tb_malloc((size_t)n * sizeof(double)), *gbs = tb_malloc((size_t)n * sizeof(double));
     double *ratio = tb_malloc((size_t)n * sizeof(double));
     for (int r = 0; r < n; r++) {
@@ -281,7 +281,7 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
         double dt = tb_now_seconds() - t0;
         if (s >= a->warmup) step_s[s - a->warmup] = dt * 1e3;
         if (s >= a->warmup && pair_mfu) sgemm_rate[s - a->warmup] = sgemm_probe_gflops(&sp, 3);
-        last_loss = m->loss;
+        last_loss = m->acts->loss;
     }
     double *sorted = tb_malloc((size_t)a->steps * sizeof(double));
     memcpy(sorted, step_s, (size_t)a->steps * sizeof(double));
@@ -339,8 +339,8 @@ static cJSON *bench_model(const BenchArgs *a, const char *name, const Backend *b
     cJSON_AddStringToObject(o, "model", name);
     cJSON_AddStringToObject(o, "arch", spec.arch);
     cJSON_AddItemToObject(o, "config", m->vt->config_json(m));
-    cJSON_AddNumberToObject(o, "num_params", (double)m->num_params);
-    cJSON_AddNumberToObject(o, "param_bytes", (double)m->num_params * sizeof(float));
+    cJSON_AddNumberToObject(o, "num_params", (double)m->params.num_params);
+    cJSON_AddNumberToObject(o, "param_bytes", (double)m->params.num_params * sizeof(float));
     cJSON *tr = cJSON_AddObjectToObject(o, "train");
     cJSON_AddNumberToObject(tr, "batch", B);
     cJSON_AddNumberToObject(tr, "seq", T);

@@ -43,7 +43,7 @@ enum {
 
 // The architecture's own accounting (its ModelArch), as `tunebench bench` uses.
 static double flops_per_token(const Model *m, int T, char *formula, size_t cap) {
-    return m->arch->flops_per_token(&m->spec, m->num_params, T, formula, cap);
+    return m->arch->flops_per_token(&m->spec, m->params.num_params, T, formula, cap);
 }
 
 static cJSON *counters_json(const CudaCounters *c) {
@@ -272,7 +272,7 @@ static cJSON *bench_model(const char *name, const Backend *be, int vocab, int B,
 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", name);
-    cJSON_AddNumberToObject(o, "params", (double)m->num_params);
+    cJSON_AddNumberToObject(o, "params", (double)m->params.num_params);
     cJSON_AddNumberToObject(o, "batch", B);
     cJSON_AddNumberToObject(o, "seq_len", T);
     cJSON_AddNumberToObject(o, "timed_steps", steps);

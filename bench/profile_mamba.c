@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
         close_op();
         if (s >= 1) total += now() - t0;
     }
-    printf("%s, %d threads, batch %d x %d, loss %.6f, %s\n", name, threads, B, T, m->loss,
+    printf("%s, %d threads, batch %d x %d, loss %.6f, %s\n", name, threads, B, T, m->acts->loss,
            use_cpu_time ? "CPU time" : "wall-clock time");
     if (steps > 0) report("train", total, steps);
 

@@ -101,8 +101,8 @@ static const char *file_name(const Model *m, const ParamTensor *t, TensorNames n
 
 static uint64_t table_hash(const Model *m, TensorNames names) {
     uint64_t h = TB_HASH64_SEED;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         const char *name = file_name(m, t, names);
         h = tb_hash64(name, strlen(name) + 1, h);
         unsigned char dims[4 + 8 * 4] = {0};
@@ -134,11 +134,11 @@ static int safe_to_replace(const char *dir) {
 // ---------------------------------------------------------------- saving
 
 static int save_weights(const char *path, const Model *m, const float *host_params, TensorNames names) {
-    int n = m->num_tensors;
+    int n = m->params.num_tensors;
     StWriteTensor *ts = tb_calloc((size_t)n + 1, sizeof *ts);
     const ParamTensor *tied = model_find_tensor(m, checkpoint_tied_embedding_name(m));
     for (int i = 0; i < n; i++) {
-        const ParamTensor *t = &m->tensors[i];
+        const ParamTensor *t = &m->params.tensors[i];
         ts[i].name = file_name(m, t, names);
         ts[i].ndim = t->ndim;
         for (int d = 0; d < t->ndim; d++) ts[i].shape[d] = t->shape[d];
@@ -162,7 +162,7 @@ static cJSON *tunebench_extras(const Model *m, uint64_t weights_checksum, cJSON 
     cJSON *tb = cJSON_CreateObject();
     cJSON_AddStringToObject(tb, "name", m->spec.name);
     cJSON_AddNumberToObject(tb, "max_seq_len", m->spec.max_seq_len);
-    cJSON_AddNumberToObject(tb, "num_params", (double)m->num_params);
+    cJSON_AddNumberToObject(tb, "num_params", (double)m->params.num_params);
     if (m->arch->write_extras) m->arch->write_extras(&m->spec, tb);
     cJSON_AddStringToObject(tb, "version", TB_VERSION);
     char sum[32];
@@ -191,7 +191,7 @@ static int write_hashed(FILE *fp, const void *data, size_t len, uint64_t *hash) 
 }
 
 static int save_train_state(const char *path, const Model *m, const TrainState *ts, uint64_t weights_checksum) {
-    int has_moments = m->adam_m != NULL;
+    int has_moments = m->params.adam_m != NULL;
     unsigned char h[STATE_HEADER_BYTES] = {0};
     memcpy(h, STATE_MAGIC, 8);
     put_u32(h + 8, STATE_VERSION);
@@ -209,7 +209,7 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     put_f32(h + 112, oc->eps);
     put_f32(h + 116, oc->weight_decay);
     put_f32(h + 120, oc->grad_clip);
-    put_u64(h + 128, (uint64_t)m->num_params);
+    put_u64(h + 128, (uint64_t)m->params.num_params);
     put_u64(h + 136, table_hash(m, NAMES_OWN));
     put_u64(h + 144, weights_checksum);
     size_t id_len = strnlen(ts->run_id, CHECKPOINT_RUN_ID_BYTES - 1);
@@ -223,11 +223,11 @@ static int save_train_state(const char *path, const Model *m, const TrainState *
     if (ok && has_moments) {
         // The moments are floats in host byte order, which is little-endian on
         // every machine tunebench runs on (x86-64, aarch64).
-        size_t bytes = m->num_params * sizeof(float);
+        size_t bytes = m->params.num_params * sizeof(float);
         float *host = tb_malloc(bytes);
-        m->be->to_host(host, m->adam_m, bytes);
+        m->be->to_host(host, m->params.adam_m, bytes);
         ok = write_hashed(fp, host, bytes, &hash);
-        m->be->to_host(host, m->adam_v, bytes);
+        m->be->to_host(host, m->params.adam_v, bytes);
         ok = ok && write_hashed(fp, host, bytes, &hash);
         free(host);
     }
@@ -293,21 +293,21 @@ static int finish_save(const char *tmp, const char *dir, int rc) {
 
 // The parameters on the host (the caller frees them).
 static float *host_params(const Model *m) {
-    size_t bytes = m->num_params * sizeof(float);
+    size_t bytes = m->params.num_params * sizeof(float);
     float *host = tb_malloc(bytes);
-    m->be->to_host(host, m->params, bytes);
+    m->be->to_host(host, m->params.values, bytes);
     return host;
 }
 
 int checkpoint_save(const char *dir, const Model *m, const TrainState *ts, const char *tokenizer) {
-    if (ts && ts->step > 0 && !m->adam_m)
+    if (ts && ts->step > 0 && !m->params.adam_m)
         return tb_error("checkpoint %s: the training state is at step %lld but the model has no "
                         "AdamW moments", dir, (long long)ts->step);
     char tmp[4096], path[4096 + 32];
     if (begin_save(dir, tmp, sizeof tmp)) return -1;
     float *host = host_params(m);
     join_path(path, sizeof path, tmp, "model.safetensors");
-    uint64_t checksum = params_checksum(host, m->num_params);
+    uint64_t checksum = params_checksum(host, m->params.num_params);
     int rc = save_weights(path, m, host, NAMES_OWN);
     free(host);
     cJSON *tok_desc = NULL;
@@ -417,10 +417,10 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
     SafeTensors *st = st_open(path);  // verifies the data against the header's checksum
     if (!st) return -1;
     int rc = 0;
-    float *host = tb_malloc(m->num_params * sizeof(float));
+    float *host = tb_malloc(m->params.num_params * sizeof(float));
     char *read = tb_calloc((size_t)st->num_tensors + 1, 1);  // which of the file's tensors were read
-    for (int i = 0; i < m->num_tensors && !rc; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors && !rc; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         const StTensor *s = st_find(st, t->name);
         if (!s) s = st_find(st, file_name(m, t, NAMES_OTHER));
         if (!s) {
@@ -464,7 +464,7 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
         rc = tb_error("%s: tensor '%s' is not part of a %s model (a checkpoint of another "
                       "architecture?)", path, s->name, m->spec.arch);
     }
-    if (!rc) *checksum = params_checksum(host, m->num_params);
+    if (!rc) *checksum = params_checksum(host, m->params.num_params);
     if (!rc && expect_checksum[0]) {
         // config.json and model.safetensors were saved together: these must
         // be the parameters config.json describes.
@@ -476,7 +476,7 @@ static int load_weights(Model *m, const char *path, const char *expect_checksum,
                           "checkpoint? (After changing the weights on purpose, delete "
                           "tunebench.weights_checksum from config.json.)", path, got, expect_checksum);
     }
-    if (!rc) m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    if (!rc) m->be->to_device(m->params.values, host, m->params.num_params * sizeof(float));
     free(read);
     free(host);
     st_close(st);
@@ -524,9 +524,9 @@ static int load_train_state(Model *m, const char *path, TrainState *ts, uint64_t
         goto done;
     }
     uint64_t table = get_u64(buf + 136);
-    if (num_params != m->num_params || (table != table_hash(m, NAMES_OWN) && table != table_hash(m, NAMES_OTHER))) {
+    if (num_params != m->params.num_params || (table != table_hash(m, NAMES_OWN) && table != table_hash(m, NAMES_OTHER))) {
         rc = tb_error("%s: the training state belongs to another model (%llu parameters, this "
-                      "model has %zu)", path, (unsigned long long)num_params, m->num_params);
+                      "model has %zu)", path, (unsigned long long)num_params, m->params.num_params);
         goto done;
     }
     ts->weights_checksum = get_u64(buf + 144);
@@ -552,17 +552,17 @@ static int load_train_state(Model *m, const char *path, TrainState *ts, uint64_t
     oc->eps = get_f32(buf + 112);
     oc->weight_decay = get_f32(buf + 116);
     oc->grad_clip = get_f32(buf + 120);
-    size_t bytes = m->num_params * sizeof(float);
+    size_t bytes = m->params.num_params * sizeof(float);
     if (has_moments) {
-        if (!m->adam_m) {
-            m->adam_m = m->be->alloc(bytes);
-            m->adam_v = m->be->alloc(bytes);
+        if (!m->params.adam_m) {
+            m->params.adam_m = m->be->alloc(bytes);
+            m->params.adam_v = m->be->alloc(bytes);
         }
-        m->be->to_device(m->adam_m, buf + STATE_HEADER_BYTES, bytes);
-        m->be->to_device(m->adam_v, buf + STATE_HEADER_BYTES + bytes, bytes);
-    } else if (m->adam_m) {
-        m->be->zero(m->adam_m, bytes);
-        m->be->zero(m->adam_v, bytes);
+        m->be->to_device(m->params.adam_m, buf + STATE_HEADER_BYTES, bytes);
+        m->be->to_device(m->params.adam_v, buf + STATE_HEADER_BYTES + bytes, bytes);
+    } else if (m->params.adam_m) {
+        m->be->zero(m->params.adam_m, bytes);
+        m->be->zero(m->params.adam_v, bytes);
     }
 done:
     free(buf);

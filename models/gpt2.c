@@ -10,8 +10,11 @@
 // layouts: c_attn, c_proj and c_fc are Conv1D, stored (in, out).
 //
 // All math goes through the Backend ops, so this file runs unchanged on the
-// CPU and on CUDA. Activations are allocated once, in alloc_activations, for
-// the largest (B, T); the training step allocates nothing.
+// CPU and on CUDA. The weights are read through GPT2 (named views into
+// m->params, made once by create); activations through GPT2Activations
+// (named views into a ModelActivations arena), allocated once, in
+// alloc_activations, for the largest (B, T): the training step allocates
+// nothing.
 //
 // Parameters: V*C + T*C + L*(12*C^2 + 13*C) + 2*C (the head tied); the named
 // configs use head dim 32 and 64, the sizes GPT-2 itself uses:
@@ -49,6 +52,14 @@ typedef struct {
     float *lnf_w, *lnf_b;  // (C)
 } GPT2Weights;
 
+// GPT-2's parameters by name (m->param_views): the weights and, in the same
+// layout, their gradients.
+typedef struct {
+    GPT2Weights w, g;
+} GPT2;
+
+static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->param_views; }
+
 // ================================================================ activations
 
 typedef struct {
@@ -62,15 +73,11 @@ typedef struct {
     float *res3;                       // (B,T,C)   the layer's output
 } GPT2LayerActs;
 
+// One set of training activations (ModelActivations.views), for its
+// capacity (B, T).
 typedef struct {
-    GPT2Weights w, g;  // parameters and their gradients (same layout)
-
-    // Training activations, for capacity (m->B, m->T).
-    void *arena;
-    size_t arena_bytes;
     int32_t *tokens, *targets;         // (B,T) backend copies
     float *encoded;                    // (B,T,C)
-    GPT2LayerActs *acts;               // (L)
     float *lnf, *lnf_mean, *lnf_rstd;  // (B,T,C), (B,T), (B,T)
     float *dlogits;                    // (B,T,V)
     float *losses;                     // (B,T)
@@ -84,10 +91,8 @@ typedef struct {
     float *att_scratch;                // (B,NH,T,T)
     int cur_B, cur_T;                  // shape of the last forward
     int have_targets;
-
-} GPT2;
-
-static GPT2 *gpt2_of(const Model *m) { return (GPT2 *)m->impl; }
+    GPT2LayerActs layers[];            // (L)
+} GPT2Activations;
 
 // ================================================================ decode state
 
@@ -176,10 +181,9 @@ static int gpt2_create(Model *m) {
     GPT2 *g = tb_calloc(1, sizeof *g);
     g->w.layers = tb_calloc((size_t)s->n_layer, sizeof(GPT2Layer));
     g->g.layers = tb_calloc((size_t)s->n_layer, sizeof(GPT2Layer));
-    g->acts = tb_calloc((size_t)s->n_layer, sizeof(GPT2LayerActs));
-    m->impl = g;
-    gpt2_point_weights(m, &g->w, m->params);
-    gpt2_point_weights(m, &g->g, m->grads);
+    m->param_views = g;
+    gpt2_point_weights(m, &g->w, m->params.values);
+    gpt2_point_weights(m, &g->g, m->params.grads);
     return 0;
 }
 
@@ -190,10 +194,11 @@ static int gpt2_create(Model *m) {
 static void gpt2_init_weights(Model *m, uint64_t seed) {
     Rng rng;
     rng_seed(&rng, seed);
-    float *host = tb_malloc(m->num_params * sizeof(float));
+    const ModelParams *params = &m->params;
+    float *host = tb_malloc(params->num_params * sizeof(float));
     float proj_std = GPT2_INIT_STD / sqrtf(2.0f * (float)m->spec.n_layer);
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < params->num_tensors; i++) {
+        const ParamTensor *t = &params->tensors[i];
         float *p = host + t->offset;
         if (t->ndim == 2) {
             float std = tb_ends_with(t->name, "c_proj.weight") ? proj_std : GPT2_INIT_STD;
@@ -203,21 +208,21 @@ static void gpt2_init_weights(Model *m, uint64_t seed) {
             for (size_t j = 0; j < t->numel; j++) p[j] = value;
         }
     }
-    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    m->be->to_device(params->values, host, params->num_params * sizeof(float));
     free(host);
 }
 
 // ================================================================ training buffers
 
-static void gpt2_layout_activations(Model *m, Arena *a, int B, int T) {
-    GPT2 *g = gpt2_of(m);
+static void gpt2_layout_activations(const Model *m, ModelActivations *set, Arena *a) {
+    GPT2Activations *acts = set->views;
     size_t C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
-    size_t BT = (size_t)B * T, att = (size_t)B * NH * T * T;
-    g->tokens = (int32_t *)arena_take(a, BT);
-    g->targets = (int32_t *)arena_take(a, BT);
-    g->encoded = arena_take(a, BT * C);
+    size_t BT = (size_t)set->B * set->T, att = (size_t)set->B * NH * set->T * set->T;
+    acts->tokens = (int32_t *)arena_take(a, BT);
+    acts->targets = (int32_t *)arena_take(a, BT);
+    acts->encoded = arena_take(a, BT * C);
     for (int l = 0; l < m->spec.n_layer; l++) {
-        GPT2LayerActs *x = &g->acts[l];
+        GPT2LayerActs *x = &acts->layers[l];
         x->ln1 = arena_take(a, BT * C);
         x->ln1_mean = arena_take(a, BT);
         x->ln1_rstd = arena_take(a, BT);
@@ -232,121 +237,117 @@ static void gpt2_layout_activations(Model *m, Arena *a, int B, int T) {
         x->fch_gelu = arena_take(a, BT * 4 * C);
         x->res3 = arena_take(a, BT * C);
     }
-    g->lnf = arena_take(a, BT * C);
-    g->lnf_mean = arena_take(a, BT);
-    g->lnf_rstd = arena_take(a, BT);
-    m->logits = arena_take(a, BT * V);
-    g->dlogits = arena_take(a, BT * V);
-    g->losses = arena_take(a, BT);
-    g->proj_out = arena_take(a, BT * C);
-    g->dres = arena_take(a, BT * C);
-    g->dln = arena_take(a, BT * C);
-    g->dqkv = arena_take(a, BT * 3 * C);
-    g->datty = arena_take(a, BT * C);
-    g->dfch = arena_take(a, BT * 4 * C);
-    g->dfch_gelu = arena_take(a, BT * 4 * C);
-    g->att_scratch = arena_take(a, att);
+    acts->lnf = arena_take(a, BT * C);
+    acts->lnf_mean = arena_take(a, BT);
+    acts->lnf_rstd = arena_take(a, BT);
+    set->logits = arena_take(a, BT * V);
+    acts->dlogits = arena_take(a, BT * V);
+    acts->losses = arena_take(a, BT);
+    acts->proj_out = arena_take(a, BT * C);
+    acts->dres = arena_take(a, BT * C);
+    acts->dln = arena_take(a, BT * C);
+    acts->dqkv = arena_take(a, BT * 3 * C);
+    acts->datty = arena_take(a, BT * C);
+    acts->dfch = arena_take(a, BT * 4 * C);
+    acts->dfch_gelu = arena_take(a, BT * 4 * C);
+    acts->att_scratch = arena_take(a, att);
 }
 
-static int gpt2_alloc_activations(Model *m, int B, int T) {
-    GPT2 *g = gpt2_of(m);
-    if (model_check_batch_shape(m, B, T)) return -1;
-    if (g->arena) m->be->free(g->arena);
-    free(m->losses_host);
+static int gpt2_activations_alloc(Model *m, ModelActivations *set) {
+    size_t layers = (size_t)m->spec.n_layer * sizeof(GPT2LayerActs);
+    set->views = tb_calloc(1, sizeof(GPT2Activations) + layers);
     Arena a = {0};
-    gpt2_layout_activations(m, &a, B, T);  // count
-    g->arena_bytes = a.used;
-    g->arena = m->be->alloc(a.used);
-    a = (Arena){.base = g->arena};
-    gpt2_layout_activations(m, &a, B, T);  // assign
-    const size_t C = m->spec.d_model;
-    model_reserve_workspace(m, (size_t)B * T, 4 * C, 0, (size_t)B * T * C);
-    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
-    m->B = B, m->T = T;
+    gpt2_layout_activations(m, set, &a);  // count
+    set->arena_bytes = a.used;
+    set->arena = m->be->alloc(a.used);
+    a = (Arena){.base = set->arena};
+    gpt2_layout_activations(m, set, &a);  // assign
+    const size_t BT = (size_t)set->B * set->T, C = m->spec.d_model;
+    model_reserve_workspace(m, BT, 4 * C, 0, BT * C);
     return 0;
 }
 
-static size_t gpt2_activation_bytes(const Model *m) { return gpt2_of(m)->arena_bytes; }
-
 // ================================================================ forward
 
-// inputs, targets (B, T) host. Leaves logits (B,T,V) in m->logits; with
+// inputs, targets (B, T) host. Leaves logits (B,T,V) in m->acts->logits; with
 // targets also the per-position losses, their mean, and dlogits for the
 // backward (the fused cross-entropy computes both in one pass).
 static void gpt2_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
-    GPT2 *g = gpt2_of(m);
+    const GPT2 *g = gpt2_of(m);
+    GPT2Activations *acts = model_require_activations(m, B, T);
     const Backend *be = m->be;
     const int C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head;
     const int N = B * T;
-    model_require_activations(m, g->arena, B, T);
     model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
-    be->to_device(g->tokens, inputs, (size_t)N * sizeof(int32_t));
-    g->cur_B = B, g->cur_T = T;
+    be->to_device(acts->tokens, inputs, (size_t)N * sizeof(int32_t));
+    acts->cur_B = B, acts->cur_T = T;
 
-    be->embedding_forward(g->encoded, g->tokens, g->w.wte, g->w.wpe, B, T, C);
-    const float *x = g->encoded;  // (B,T,C) the residual stream entering the layer
+    be->embedding_forward(acts->encoded, acts->tokens, g->w.wte, g->w.wpe, B, T, C);
+    const float *x = acts->encoded;  // (B,T,C) the residual stream entering the layer
     for (int l = 0; l < m->spec.n_layer; l++) {
         const GPT2Layer *w = &g->w.layers[l];
-        GPT2LayerActs *a = &g->acts[l];
+        GPT2LayerActs *a = &acts->layers[l];
         be->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, N, C,
                               GPT2_LN_EPS);
         be->linear_forward(a->qkv, 3 * C, a->ln1, C, w->qkv_w, w->qkv_b, N, C, 3 * C, 1);
         be->attention_forward(a->atty, a->att, a->qkv, B, T, C, NH);
-        be->linear_forward(g->proj_out, C, a->atty, C, w->attproj_w, w->attproj_b, N, C, C, 1);
-        be->add(a->res2, x, g->proj_out, (size_t)N * C);
+        be->linear_forward(acts->proj_out, C, a->atty, C, w->attproj_w, w->attproj_b, N, C, C, 1);
+        be->add(a->res2, x, acts->proj_out, (size_t)N * C);
         be->layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, w->ln2_w, w->ln2_b, N,
                               C, GPT2_LN_EPS);
         be->linear_forward(a->fch, 4 * C, a->ln2, C, w->fc_w, w->fc_b, N, C, 4 * C, 1);
         be->gelu_forward(a->fch_gelu, a->fch, (size_t)N * 4 * C);
-        be->linear_forward(g->proj_out, C, a->fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, N, 4 * C, C, 1);
-        be->add(a->res3, a->res2, g->proj_out, (size_t)N * C);
+        be->linear_forward(acts->proj_out, C, a->fch_gelu, 4 * C, w->fcproj_w, w->fcproj_b, N, 4 * C, C, 1);
+        be->add(a->res3, a->res2, acts->proj_out, (size_t)N * C);
         x = a->res3;
     }
-    be->layernorm_forward(g->lnf, g->lnf_mean, g->lnf_rstd, x, g->w.lnf_w, g->w.lnf_b, N, C,
+    be->layernorm_forward(acts->lnf, acts->lnf_mean, acts->lnf_rstd, x, g->w.lnf_w, g->w.lnf_b, N, C,
                           GPT2_LN_EPS);
-    be->linear_forward(m->logits, V, g->lnf, C, g->w.wte, NULL, N, C, V, 0);  // tied LM head
+    be->linear_forward(m->acts->logits, V, acts->lnf, C, g->w.wte, NULL, N, C, V, 0);  // tied head
 
-    g->have_targets = targets != NULL;
-    if (targets) model_cross_entropy(m, targets, g->targets, g->losses, g->dlogits, N);
+    acts->have_targets = targets != NULL;
+    if (targets) model_cross_entropy(m, targets, acts->targets, acts->losses, acts->dlogits, N);
 }
 
 // ================================================================ backward
 
-// Accumulates d(mean loss)/d(params) into m->grads. Activation gradients are
-// written; dres carries the residual stream's gradient down the layers.
+// Accumulates d(mean loss)/d(params) into m->params.grads. Activation
+// gradients are written; dres carries the residual stream's gradient down
+// the layers.
 static void gpt2_backward(Model *m) {
-    GPT2 *g = gpt2_of(m);
+    const GPT2 *g = gpt2_of(m);
+    const GPT2Activations *acts = model_activation_views(m);
     const Backend *be = m->be;
     const int C = m->spec.d_model, V = m->spec.vocab_size, NH = m->spec.n_head, L = m->spec.n_layer;
-    const int B = g->cur_B, T = g->cur_T, N = B * T;
-    if (!g->have_targets)
+    if (!acts || !acts->have_targets)
         tb_die("gpt2 '%s': backward called without a forward with targets", m->spec.name);
+    const int B = acts->cur_B, T = acts->cur_T, N = B * T;
 
-    be->zero(g->dres, (size_t)N * C * sizeof(float));
-    be->linear_backward(g->dln, C, g->g.wte, NULL, g->dlogits, V, g->lnf, C, g->w.wte, N, C, V, 0);
-    const float *x_last = L > 0 ? g->acts[L - 1].res3 : g->encoded;
-    be->layernorm_backward(g->dres, g->g.lnf_w, g->g.lnf_b, g->dln, x_last, g->w.lnf_w,
-                           g->lnf_mean, g->lnf_rstd, N, C);
+    be->zero(acts->dres, (size_t)N * C * sizeof(float));
+    be->linear_backward(acts->dln, C, g->g.wte, NULL, acts->dlogits, V, acts->lnf, C, g->w.wte, N, C, V, 0);
+    const float *x_last = L > 0 ? acts->layers[L - 1].res3 : acts->encoded;
+    be->layernorm_backward(acts->dres, g->g.lnf_w, g->g.lnf_b, acts->dln, x_last, g->w.lnf_w,
+                           acts->lnf_mean, acts->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
         const GPT2Layer *w = &g->w.layers[l];
         GPT2Layer *dw = &g->g.layers[l];
-        GPT2LayerActs *a = &g->acts[l];
-        const float *x_in = l > 0 ? g->acts[l - 1].res3 : g->encoded;
+        const GPT2LayerActs *a = &acts->layers[l];
+        const float *x_in = l > 0 ? acts->layers[l - 1].res3 : acts->encoded;
         // mlp: res3 = res2 + c_proj(gelu(c_fc(ln_2(res2))))
-        be->linear_backward(g->dfch_gelu, 4 * C, dw->fcproj_w, dw->fcproj_b, g->dres, C, a->fch_gelu, 4 * C, w->fcproj_w, N, 4 * C, C, 1);
-        be->gelu_backward(g->dfch, a->fch, g->dfch_gelu, (size_t)N * 4 * C);
-        be->linear_backward(g->dln, C, dw->fc_w, dw->fc_b, g->dfch, 4 * C, a->ln2, C, w->fc_w, N, C, 4 * C, 1);
-        be->layernorm_backward(g->dres, dw->ln2_w, dw->ln2_b, g->dln, a->res2, w->ln2_w,
+        be->linear_backward(acts->dfch_gelu, 4 * C, dw->fcproj_w, dw->fcproj_b, acts->dres, C, a->fch_gelu, 4 * C, w->fcproj_w, N, 4 * C, C, 1);
+        be->gelu_backward(acts->dfch, a->fch, acts->dfch_gelu, (size_t)N * 4 * C);
+        be->linear_backward(acts->dln, C, dw->fc_w, dw->fc_b, acts->dfch, 4 * C, a->ln2, C, w->fc_w, N, C, 4 * C, 1);
+        be->layernorm_backward(acts->dres, dw->ln2_w, dw->ln2_b, acts->dln, a->res2, w->ln2_w,
                                a->ln2_mean, a->ln2_rstd, N, C);
         // attention: res2 = x_in + c_proj(attn(c_attn(ln_1(x_in))))
-        be->linear_backward(g->datty, C, dw->attproj_w, dw->attproj_b, g->dres, C, a->atty, C, w->attproj_w, N, C, C, 1);
-        be->attention_backward(g->dqkv, g->att_scratch, g->datty, a->qkv, a->att, B, T, C, NH);
-        be->linear_backward(g->dln, C, dw->qkv_w, dw->qkv_b, g->dqkv, 3 * C, a->ln1, C, w->qkv_w, N, C, 3 * C, 1);
-        be->layernorm_backward(g->dres, dw->ln1_w, dw->ln1_b, g->dln, x_in, w->ln1_w,
+        be->linear_backward(acts->datty, C, dw->attproj_w, dw->attproj_b, acts->dres, C, a->atty, C, w->attproj_w, N, C, C, 1);
+        be->attention_backward(acts->dqkv, acts->att_scratch, acts->datty, a->qkv, a->att, B, T, C, NH);
+        be->linear_backward(acts->dln, C, dw->qkv_w, dw->qkv_b, acts->dqkv, 3 * C, a->ln1, C, w->qkv_w, N, C, 3 * C, 1);
+        be->layernorm_backward(acts->dres, dw->ln1_w, dw->ln1_b, acts->dln, x_in, w->ln1_w,
                                a->ln1_mean, a->ln1_rstd, N, C);
         model_grads_final(m, 2 + l * LAYER_TENSORS);  // layer l onwards (after wte and wpe)
     }
-    be->embedding_backward(g->g.wte, g->g.wpe, g->dres, g->tokens, B, T, C);
+    be->embedding_backward(g->g.wte, g->g.wpe, acts->dres, acts->tokens, B, T, C);
 }
 
 // ================================================================ inference
@@ -478,11 +479,10 @@ static cJSON *gpt2_config_json(const Model *m) {
 static void gpt2_destroy(Model *m) {
     GPT2 *g = gpt2_of(m);
     if (!g) return;
-    model_release_arenas(m, g->arena);
     free(g->w.layers);
     free(g->g.layers);
-    free(g->acts);
     free(g);
+    m->param_views = NULL;
 }
 
 const ModelVtbl gpt2_vtbl = MODEL_VTBL(gpt2);

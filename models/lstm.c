@@ -72,6 +72,15 @@ typedef struct {
     LstmLayer *layers; // (L)
 } LstmWeights;
 
+// The LSTM's width and its parameters by name (m->param_views): the weights
+// and, in the same layout, their gradients.
+typedef struct {
+    int H;
+    LstmWeights w, g;
+} Lstm;
+
+static Lstm *lstm_of(const Model *m) { return (Lstm *)m->param_views; }
+
 static const char *layer_tensor_names[] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d",
                                            "bias_hh_l%d"};
 enum { LAYER_TENSORS = 4 };
@@ -89,25 +98,18 @@ typedef struct {
     float *scratch; // the op's (lstm_scratch_floats), shared by the layers
 } LstmLayerActs;
 
+// One set of training activations (ModelActivations.views), for its
+// capacity (B, T).
 typedef struct {
-    int H;
-    LstmWeights w, g;
-
-    // Training activations for capacity (m->B, m->T).
-    void *arena;
-    size_t arena_bytes;
     int32_t *tokens, *targets;  // (B, T)
     float *encoded;             // (N, H)
-    LstmLayerActs *acts;        // (L)
     float *dlogits, *losses;    // (N, V), (N)
     float *dh, *dx;             // (N, H) a layer's output gradient and its input gradient
     float *dgates;              // (N, 4H)
     float *scratch;             // lstm_scratch_floats(B, T)
     int cur_B, cur_T, have_targets;
-
-} Lstm;
-
-static Lstm *lstm_of(const Model *m) { return (Lstm *)m->impl; }
+    LstmLayerActs layers[];     // (L)
+} LstmActivations;
 
 // A DecodeState's views (models/decode.c), for S = capacity sequences and
 // R = S * chunk rows, one call's tokens row-major by sequence.
@@ -163,10 +165,9 @@ static int lstm_create(Model *m) {
     ls->H = (int)H;
     ls->w.layers = tb_calloc((size_t)s->n_layer, sizeof(LstmLayer));
     ls->g.layers = tb_calloc((size_t)s->n_layer, sizeof(LstmLayer));
-    ls->acts = tb_calloc((size_t)s->n_layer, sizeof(LstmLayerActs));
-    m->impl = ls;
-    lstm_point_weights(m, &ls->w, m->params);
-    lstm_point_weights(m, &ls->g, m->grads);
+    m->param_views = ls;
+    lstm_point_weights(m, &ls->w, m->params.values);
+    lstm_point_weights(m, &ls->g, m->params.grads);
     return 0;
 }
 
@@ -175,10 +176,11 @@ static void lstm_init_weights(Model *m, uint64_t seed) {
     const int H = lstm_of(m)->H;
     Rng rng;
     rng_seed(&rng, seed);
-    float *host = tb_malloc(m->num_params * sizeof(float));
+    const ModelParams *params = &m->params;
+    float *host = tb_malloc(params->num_params * sizeof(float));
     const float bound = 1.0f / sqrtf((float)H);
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < params->num_tensors; i++) {
+        const ParamTensor *t = &params->tensors[i];
         float *p = host + t->offset;
         if (tb_streq(t->name, LSTM_EMBEDDING)) {
             for (size_t j = 0; j < t->numel; j++) p[j] = LSTM_EMBED_STD * rng_normal(&rng);
@@ -188,7 +190,7 @@ static void lstm_init_weights(Model *m, uint64_t seed) {
         if (strstr(t->name, ".bias_ih_l"))
             for (int j = H; j < 2 * H; j++) p[j] += LSTM_FORGET_BIAS;  // the f slice
     }
-    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    m->be->to_device(params->values, host, params->num_params * sizeof(float));
     free(host);
 }
 
@@ -201,42 +203,38 @@ static void layout_layer(Arena *a, LstmLayerActs *x, size_t N, size_t H, int wit
     x->c = arena_take(a, N * H);
 }
 
-static void layout_activations(Model *m, Arena *a, int B, int T) {
-    Lstm *ls = lstm_of(m);
-    size_t N = (size_t)B * T, H = ls->H, V = m->spec.vocab_size;
-    ls->tokens = (int32_t *)arena_take(a, N);
-    ls->targets = (int32_t *)arena_take(a, N);
-    ls->encoded = arena_take(a, N * H);
-    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(a, &ls->acts[l], N, H, 1);
-    m->logits = arena_take(a, N * V);
-    ls->dlogits = arena_take(a, N * V);
-    ls->losses = arena_take(a, N);
-    ls->dh = arena_take(a, N * H);
-    ls->dx = arena_take(a, N * H);
-    ls->dgates = arena_take(a, N * 4 * H);
-    LstmParams p = {.batch = B, .seqlen = T, .hidden = (int)H};
-    ls->scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
-    for (int l = 0; l < m->spec.n_layer; l++) ls->acts[l].scratch = ls->scratch;
+static void layout_activations(const Model *m, ModelActivations *set, Arena *a) {
+    const Lstm *ls = lstm_of(m);
+    LstmActivations *acts = set->views;
+    size_t N = (size_t)set->B * set->T, H = ls->H, V = m->spec.vocab_size;
+    acts->tokens = (int32_t *)arena_take(a, N);
+    acts->targets = (int32_t *)arena_take(a, N);
+    acts->encoded = arena_take(a, N * H);
+    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(a, &acts->layers[l], N, H, 1);
+    set->logits = arena_take(a, N * V);
+    acts->dlogits = arena_take(a, N * V);
+    acts->losses = arena_take(a, N);
+    acts->dh = arena_take(a, N * H);
+    acts->dx = arena_take(a, N * H);
+    acts->dgates = arena_take(a, N * 4 * H);
+    LstmParams p = {.batch = set->B, .seqlen = set->T, .hidden = (int)H};
+    acts->scratch = arena_take(a, m->be->lstm_scratch_floats(&p));
+    for (int l = 0; l < m->spec.n_layer; l++) acts->layers[l].scratch = acts->scratch;
 }
 
-static int lstm_alloc_activations(Model *m, int B, int T) {
-    Lstm *ls = lstm_of(m);
-    if (model_check_batch_shape(m, B, T)) return -1;
-    if (ls->arena) m->be->free(ls->arena);
-    free(m->losses_host);
+static int lstm_activations_alloc(Model *m, ModelActivations *set) {
+    const Lstm *ls = lstm_of(m);
+    size_t layers = (size_t)m->spec.n_layer * sizeof(LstmLayerActs);
+    set->views = tb_calloc(1, sizeof(LstmActivations) + layers);
     Arena a = {0};
-    layout_activations(m, &a, B, T);  // count
-    ls->arena_bytes = a.used;
-    ls->arena = m->be->alloc(a.used);
-    a = (Arena){.base = ls->arena};
-    layout_activations(m, &a, B, T);  // assign
-    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
-    m->B = B, m->T = T;
-    model_reserve_workspace(m, (size_t)B * T, 4 * (size_t)ls->H, 0, 0);
+    layout_activations(m, set, &a);  // count
+    set->arena_bytes = a.used;
+    set->arena = m->be->alloc(a.used);
+    a = (Arena){.base = set->arena};
+    layout_activations(m, set, &a);  // assign
+    model_reserve_workspace(m, (size_t)set->B * set->T, 4 * (size_t)ls->H, 0, 0);
     return 0;
 }
-
-static size_t lstm_activation_bytes(const Model *m) { return lstm_of(m)->arena_bytes; }
 
 // ================================================================ forward
 
@@ -265,24 +263,24 @@ static void layer_forward(const Model *m, const LstmLayer *w, const LstmLayerAct
 }
 
 static void lstm_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
-    Lstm *ls = lstm_of(m);
+    const Lstm *ls = lstm_of(m);
+    LstmActivations *acts = model_require_activations(m, B, T);
     const Backend *be = m->be;
     const int H = ls->H, V = m->spec.vocab_size, N = B * T, L = m->spec.n_layer;
-    model_require_activations(m, ls->arena, B, T);
     model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
-    be->to_device(ls->tokens, inputs, (size_t)N * sizeof(int32_t));
-    ls->cur_B = B, ls->cur_T = T;
+    be->to_device(acts->tokens, inputs, (size_t)N * sizeof(int32_t));
+    acts->cur_B = B, acts->cur_T = T;
 
-    be->embedding_forward(ls->encoded, ls->tokens, ls->w.embedding, NULL, B, T, H);
-    const float *x = ls->encoded;
+    be->embedding_forward(acts->encoded, acts->tokens, ls->w.embedding, NULL, B, T, H);
+    const float *x = acts->encoded;
     for (int l = 0; l < L; l++) {
-        layer_forward(m, &ls->w.layers[l], &ls->acts[l], x, B, T, NULL, NULL, NULL, NULL);
-        x = ls->acts[l].h;
+        layer_forward(m, &ls->w.layers[l], &acts->layers[l], x, B, T, NULL, NULL, NULL, NULL);
+        x = acts->layers[l].h;
     }
-    be->linear_forward(m->logits, V, x, H, ls->w.embedding, NULL, N, H, V, 0);  // tied head
+    be->linear_forward(m->acts->logits, V, x, H, ls->w.embedding, NULL, N, H, V, 0);  // tied head
 
-    ls->have_targets = targets != NULL;
-    if (targets) model_cross_entropy(m, targets, ls->targets, ls->losses, ls->dlogits, N);
+    acts->have_targets = targets != NULL;
+    if (targets) model_cross_entropy(m, targets, acts->targets, acts->losses, acts->dlogits, N);
 }
 
 // ================================================================ backward
@@ -290,31 +288,32 @@ static void lstm_forward(Model *m, const int32_t *inputs, const int32_t *targets
 // Accumulates d(mean loss)/d(params). dh holds the gradient of the current
 // layer's output; the layer's input gradient goes to dx, and the two swap.
 static void lstm_backward(Model *m) {
-    Lstm *ls = lstm_of(m);
+    const Lstm *ls = lstm_of(m);
+    const LstmActivations *acts = model_activation_views(m);
     const Backend *be = m->be;
     const int H = ls->H, V = m->spec.vocab_size, L = m->spec.n_layer;
-    const int B = ls->cur_B, T = ls->cur_T, N = B * T;
-    if (!ls->have_targets)
+    if (!acts || !acts->have_targets)
         tb_die("lstm '%s': backward called without a forward with targets", m->spec.name);
+    const int B = acts->cur_B, T = acts->cur_T, N = B * T;
 
-    float *dh = ls->dh, *dx = ls->dx;
-    be->linear_backward(dh, H, ls->g.embedding, NULL, ls->dlogits, V, ls->acts[L - 1].h, H,
+    float *dh = acts->dh, *dx = acts->dx;
+    be->linear_backward(dh, H, ls->g.embedding, NULL, acts->dlogits, V, acts->layers[L - 1].h, H,
                         ls->w.embedding, N, H, V, 0);
     for (int l = L - 1; l >= 0; l--) {
         const LstmLayer *w = &ls->w.layers[l];
         LstmLayer *gw = &ls->g.layers[l];
-        LstmParams p = layer_params(ls, w, &ls->acts[l], B, T);
-        p.dh = dh, p.dgates = ls->dgates, p.dw_hh = gw->w_hh, p.db_hh = gw->b_hh;
+        LstmParams p = layer_params(ls, w, &acts->layers[l], B, T);
+        p.dh = dh, p.dgates = acts->dgates, p.dw_hh = gw->w_hh, p.db_hh = gw->b_hh;
         be->lstm_backward(&p);
         // gates = x_in @ W_ih^T + b_ih
-        const float *x_in = l > 0 ? ls->acts[l - 1].h : ls->encoded;
-        be->linear_backward(dx, H, gw->w_ih, gw->b_ih, ls->dgates, 4 * H, x_in, H, w->w_ih, N, H,
+        const float *x_in = l > 0 ? acts->layers[l - 1].h : acts->encoded;
+        be->linear_backward(dx, H, gw->w_ih, gw->b_ih, acts->dgates, 4 * H, x_in, H, w->w_ih, N, H,
                             4 * H, 0);
         float *swap = dh;
         dh = dx, dx = swap;
         model_grads_final(m, 1 + l * LAYER_TENSORS);  // layer l onwards (after the embedding)
     }
-    be->embedding_backward(ls->g.embedding, NULL, dh, ls->tokens, B, T, H);
+    be->embedding_backward(ls->g.embedding, NULL, dh, acts->tokens, B, T, H);
 }
 
 // ================================================================ inference
@@ -419,11 +418,10 @@ static cJSON *lstm_config_json(const Model *m) {
 static void lstm_destroy(Model *m) {
     Lstm *ls = lstm_of(m);
     if (!ls) return;
-    model_release_arenas(m, ls->arena);
     free(ls->w.layers);
     free(ls->g.layers);
-    free(ls->acts);
     free(ls);
+    m->param_views = NULL;
 }
 
 const ModelVtbl lstm_vtbl = MODEL_VTBL(lstm);

@@ -58,6 +58,15 @@ typedef struct {
     float *norm_f;     // (d)
 } MambaWeights;
 
+// Mamba's dimensions and its parameters by name (m->param_views): the
+// weights and, in the same layout, their gradients.
+typedef struct {
+    int d, di, R, S, K;  // d_model, d_inner, dt_rank, d_state, d_conv
+    MambaWeights w, g;
+} Mamba;
+
+static Mamba *mamba_of(const Model *m) { return (Mamba *)m->param_views; }
+
 
 static const char *layer_tensor_names[] = {
     "mixer.in_proj.weight", "mixer.conv1d.weight", "mixer.conv1d.bias", "mixer.x_proj.weight",
@@ -81,16 +90,11 @@ typedef struct {
     float *res_out;       // (N, d)        x_in + mixer(...): the next layer's input
 } MambaLayerActs;
 
+// One set of training activations (ModelActivations.views), for its
+// capacity (B, T).
 typedef struct {
-    int d, di, R, S, K;  // d_model, d_inner, dt_rank, d_state, d_conv
-    MambaWeights w, g;
-
-    // Training activations for capacity (m->B, m->T).
-    void *arena;
-    size_t arena_bytes;
     int32_t *tokens, *targets;  // (B,T)
     float *encoded;             // (B,T,d)
-    MambaLayerActs *acts;       // (L)
     float *normf, *normf_rstd;  // (N, d), (N)
     float *dlogits, *losses;    // (N, V), (N)
     float *mix_out;             // (N, d)
@@ -102,10 +106,8 @@ typedef struct {
     float *dx_dbl;              // (N, R+2S) [ddt_r | dB | dC], each written in place
     float *scan_scratch;
     int cur_B, cur_T, have_targets;
-
-} Mamba;
-
-static Mamba *mamba_of(const Model *m) { return (Mamba *)m->impl; }
+    MambaLayerActs layers[];    // (L)
+} MambaActivations;
 
 // A DecodeState's views (models/decode.c), for S = capacity sequences and
 // R = S * chunk rows, one call's tokens row-major by sequence.
@@ -184,10 +186,9 @@ static int mamba_create(Model *m) {
     mb->d = (int)d, mb->di = (int)di, mb->R = (int)R, mb->S = (int)S, mb->K = (int)K;
     mb->w.layers = tb_calloc((size_t)s->n_layer, sizeof(MambaLayer));
     mb->g.layers = tb_calloc((size_t)s->n_layer, sizeof(MambaLayer));
-    mb->acts = tb_calloc((size_t)s->n_layer, sizeof(MambaLayerActs));
-    m->impl = mb;
-    mamba_point_weights(m, &mb->w, m->params);
-    mamba_point_weights(m, &mb->g, m->grads);
+    m->param_views = mb;
+    mamba_point_weights(m, &mb->w, m->params.values);
+    mamba_point_weights(m, &mb->g, m->params.grads);
     return 0;
 }
 
@@ -206,10 +207,11 @@ static void mamba_init_weights(Model *m, uint64_t seed) {
     const Mamba *mb = mamba_of(m);
     Rng rng;
     rng_seed(&rng, seed);
-    float *host = tb_malloc(m->num_params * sizeof(float));
+    const ModelParams *params = &m->params;
+    float *host = tb_malloc(params->num_params * sizeof(float));
     const int constant_A = tb_streq(m->spec.a_init, "constant");
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < params->num_tensors; i++) {
+        const ParamTensor *t = &params->tensors[i];
         float *p = host + t->offset;
         size_t n = t->numel;
         if (tb_streq(t->name, MAMBA_EMBEDDING)) {
@@ -236,7 +238,7 @@ static void mamba_init_weights(Model *m, uint64_t seed) {
             for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&rng) - 1.0f);
         }
     }
-    m->be->to_device(m->params, host, m->num_params * sizeof(float));
+    m->be->to_device(params->values, host, params->num_params * sizeof(float));
     free(host);
 }
 
@@ -260,51 +262,48 @@ static void layout_layer(const Model *m, Arena *a, MambaLayerActs *x, int B, int
 static SelectiveScanParams scan_params(const Model *m, const MambaLayer *w, MambaLayerActs *x,
                                        int B, int T);
 
-static void layout_activations(Model *m, Arena *a, int B, int T) {
-    Mamba *mb = mamba_of(m);
+static void layout_activations(const Model *m, ModelActivations *set, Arena *a) {
+    const Mamba *mb = mamba_of(m);
+    MambaActivations *acts = set->views;
+    const int B = set->B, T = set->T;
     size_t N = (size_t)B * T, d = mb->d, di = mb->di, R = mb->R, S = mb->S;
     size_t V = m->spec.vocab_size;
-    mb->tokens = (int32_t *)arena_take(a, N);
-    mb->targets = (int32_t *)arena_take(a, N);
-    mb->encoded = arena_take(a, N * d);
-    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(m, a, &mb->acts[l], B, T);
-    mb->normf = arena_take(a, N * d);
-    mb->normf_rstd = arena_take(a, N);
-    m->logits = arena_take(a, N * V);
-    mb->dlogits = arena_take(a, N * V);
-    mb->losses = arena_take(a, N);
-    mb->mix_out = arena_take(a, N * d);
-    mb->dres = arena_take(a, N * d);
-    mb->dnorm = arena_take(a, N * d);
-    mb->dxz = arena_take(a, N * 2 * di);
-    mb->dy = arena_take(a, N * di);
-    mb->du = arena_take(a, N * di);
-    mb->du2 = arena_take(a, N * di);
-    mb->dconv = arena_take(a, N * di);
-    mb->ddelta = arena_take(a, N * di);
-    mb->dx_dbl = arena_take(a, N * (R + 2 * S));
-    SelectiveScanParams p = scan_params(m, &mb->w.layers[0], &mb->acts[0], B, T);
-    mb->scan_scratch = arena_take(a, m->be->selective_scan_scratch_floats(&p));
+    acts->tokens = (int32_t *)arena_take(a, N);
+    acts->targets = (int32_t *)arena_take(a, N);
+    acts->encoded = arena_take(a, N * d);
+    for (int l = 0; l < m->spec.n_layer; l++) layout_layer(m, a, &acts->layers[l], B, T);
+    acts->normf = arena_take(a, N * d);
+    acts->normf_rstd = arena_take(a, N);
+    set->logits = arena_take(a, N * V);
+    acts->dlogits = arena_take(a, N * V);
+    acts->losses = arena_take(a, N);
+    acts->mix_out = arena_take(a, N * d);
+    acts->dres = arena_take(a, N * d);
+    acts->dnorm = arena_take(a, N * d);
+    acts->dxz = arena_take(a, N * 2 * di);
+    acts->dy = arena_take(a, N * di);
+    acts->du = arena_take(a, N * di);
+    acts->du2 = arena_take(a, N * di);
+    acts->dconv = arena_take(a, N * di);
+    acts->ddelta = arena_take(a, N * di);
+    acts->dx_dbl = arena_take(a, N * (R + 2 * S));
+    SelectiveScanParams p = scan_params(m, &mb->w.layers[0], &acts->layers[0], B, T);
+    acts->scan_scratch = arena_take(a, m->be->selective_scan_scratch_floats(&p));
 }
 
-static int mamba_alloc_activations(Model *m, int B, int T) {
-    Mamba *mb = mamba_of(m);
-    if (model_check_batch_shape(m, B, T)) return -1;
-    if (mb->arena) m->be->free(mb->arena);
-    free(m->losses_host);
+static int mamba_activations_alloc(Model *m, ModelActivations *set) {
+    const Mamba *mb = mamba_of(m);
+    size_t layers = (size_t)m->spec.n_layer * sizeof(MambaLayerActs);
+    set->views = tb_calloc(1, sizeof(MambaActivations) + layers);
     Arena a = {0};
-    layout_activations(m, &a, B, T);  // count
-    mb->arena_bytes = a.used;
-    mb->arena = m->be->alloc(a.used);
-    a = (Arena){.base = mb->arena};
-    layout_activations(m, &a, B, T);  // assign
-    model_reserve_workspace(m, (size_t)B * T, 2 * (size_t)mb->di, mb->K, 0);
-    m->losses_host = tb_calloc((size_t)B * T, sizeof(float));
-    m->B = B, m->T = T;
+    layout_activations(m, set, &a);  // count
+    set->arena_bytes = a.used;
+    set->arena = m->be->alloc(a.used);
+    a = (Arena){.base = set->arena};
+    layout_activations(m, set, &a);  // assign
+    model_reserve_workspace(m, (size_t)set->B * set->T, 2 * (size_t)mb->di, mb->K, 0);
     return 0;
 }
-
-static size_t mamba_activation_bytes(const Model *m) { return mamba_of(m)->arena_bytes; }
 
 // ================================================================ forward
 
@@ -353,25 +352,25 @@ static void layer_forward(const Model *m, const MambaLayer *w, MambaLayerActs *x
 }
 
 static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T) {
-    Mamba *mb = mamba_of(m);
+    const Mamba *mb = mamba_of(m);
+    MambaActivations *acts = model_require_activations(m, B, T);
     const Backend *be = m->be;
     const int d = mb->d, V = m->spec.vocab_size, N = B * T, L = m->spec.n_layer;
-    model_require_activations(m, mb->arena, B, T);
     model_check_tokens(m, inputs, (size_t)N, 0, "inputs");
-    be->to_device(mb->tokens, inputs, (size_t)N * sizeof(int32_t));
-    mb->cur_B = B, mb->cur_T = T;
+    be->to_device(acts->tokens, inputs, (size_t)N * sizeof(int32_t));
+    acts->cur_B = B, acts->cur_T = T;
 
-    be->embedding_forward(mb->encoded, mb->tokens, mb->w.embedding, NULL, B, T, d);
-    const float *x = mb->encoded;
+    be->embedding_forward(acts->encoded, acts->tokens, mb->w.embedding, NULL, B, T, d);
+    const float *x = acts->encoded;
     for (int l = 0; l < L; l++) {
-        layer_forward(m, &mb->w.layers[l], &mb->acts[l], x, mb->mix_out, B, T, NULL, NULL);
-        x = mb->acts[l].res_out;
+        layer_forward(m, &mb->w.layers[l], &acts->layers[l], x, acts->mix_out, B, T, NULL, NULL);
+        x = acts->layers[l].res_out;
     }
-    be->rmsnorm_forward(mb->normf, mb->normf_rstd, x, mb->w.norm_f, N, d, MAMBA_NORM_EPS);
-    be->linear_forward(m->logits, V, mb->normf, d, mb->w.embedding, NULL, N, d, V, 0);  // tied head
+    be->rmsnorm_forward(acts->normf, acts->normf_rstd, x, mb->w.norm_f, N, d, MAMBA_NORM_EPS);
+    be->linear_forward(m->acts->logits, V, acts->normf, d, mb->w.embedding, NULL, N, d, V, 0);  // tied head
 
-    mb->have_targets = targets != NULL;
-    if (targets) model_cross_entropy(m, targets, mb->targets, mb->losses, mb->dlogits, N);
+    acts->have_targets = targets != NULL;
+    if (targets) model_cross_entropy(m, targets, acts->targets, acts->losses, acts->dlogits, N);
 }
 
 // ================================================================ backward
@@ -379,53 +378,54 @@ static void mamba_forward(Model *m, const int32_t *inputs, const int32_t *target
 // Accumulates d(mean loss)/d(params). dres carries the residual stream's
 // gradient; since x_out = x_in + mixer(...), it is also the mixer's output gradient.
 static void mamba_backward(Model *m) {
-    Mamba *mb = mamba_of(m);
+    const Mamba *mb = mamba_of(m);
+    MambaActivations *acts = model_activation_views(m);
     const Backend *be = m->be;
     const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, xd = R + 2 * S;
     const int V = m->spec.vocab_size, L = m->spec.n_layer;
-    const int B = mb->cur_B, T = mb->cur_T, N = B * T;
-    if (!mb->have_targets)
+    if (!acts || !acts->have_targets)
         tb_die("mamba '%s': backward called without a forward with targets", m->spec.name);
+    const int B = acts->cur_B, T = acts->cur_T, N = B * T;
 
-    be->zero(mb->dres, (size_t)N * d * sizeof(float));
-    be->linear_backward(mb->dnorm, d, mb->g.embedding, NULL, mb->dlogits, V, mb->normf, d, mb->w.embedding, N, d, V, 0);
-    const float *x_last = L > 0 ? mb->acts[L - 1].res_out : mb->encoded;
-    be->rmsnorm_backward(mb->dres, mb->g.norm_f, mb->dnorm, x_last, mb->w.norm_f,
-                         mb->normf_rstd, N, d);
+    be->zero(acts->dres, (size_t)N * d * sizeof(float));
+    be->linear_backward(acts->dnorm, d, mb->g.embedding, NULL, acts->dlogits, V, acts->normf, d, mb->w.embedding, N, d, V, 0);
+    const float *x_last = L > 0 ? acts->layers[L - 1].res_out : acts->encoded;
+    be->rmsnorm_backward(acts->dres, mb->g.norm_f, acts->dnorm, x_last, mb->w.norm_f,
+                         acts->normf_rstd, N, d);
     for (int l = L - 1; l >= 0; l--) {
         const MambaLayer *w = &mb->w.layers[l];
         MambaLayer *gw = &mb->g.layers[l];
-        MambaLayerActs *x = &mb->acts[l];
-        const float *x_in = l > 0 ? mb->acts[l - 1].res_out : mb->encoded;
+        MambaLayerActs *x = &acts->layers[l];
+        const float *x_in = l > 0 ? acts->layers[l - 1].res_out : acts->encoded;
         // out_proj: mix = y @ W^T
-        be->linear_backward(mb->dy, di, gw->out_proj, NULL, mb->dres, d, x->y, di, w->out_proj, N, di, d, 0);
+        be->linear_backward(acts->dy, di, gw->out_proj, NULL, acts->dres, d, x->y, di, w->out_proj, N, di, d, 0);
         // the scan: du, ddelta_raw, dz (into xz's second half), dB and dC (into dx_dbl)
         SelectiveScanParams p = scan_params(m, w, x, B, T);
-        p.dout = mb->dy, p.dout_stride = di;
-        p.du = mb->du, p.du_stride = di;
-        p.ddelta_raw = mb->ddelta, p.ddelta_stride = di;
-        p.dz = mb->dxz + di, p.dz_stride = 2 * di;
-        p.dB = mb->dx_dbl + R, p.dB_stride = xd;
-        p.dC = mb->dx_dbl + R + S, p.dC_stride = xd;
+        p.dout = acts->dy, p.dout_stride = di;
+        p.du = acts->du, p.du_stride = di;
+        p.ddelta_raw = acts->ddelta, p.ddelta_stride = di;
+        p.dz = acts->dxz + di, p.dz_stride = 2 * di;
+        p.dB = acts->dx_dbl + R, p.dB_stride = xd;
+        p.dC = acts->dx_dbl + R + S, p.dC_stride = xd;
         p.dA_log = gw->A_log, p.dD = gw->D, p.ddelta_bias = gw->dt_b;
-        p.scratch = mb->scan_scratch;
+        p.scratch = acts->scan_scratch;
         be->selective_scan_backward(&p);
         // dt_proj: delta_raw = dt_r @ W_dt^T; ddt_r goes into dx_dbl's first R columns
-        be->linear_backward(mb->dx_dbl, xd, gw->dt_w, NULL, mb->ddelta, di, x->x_dbl, xd, w->dt_w,
+        be->linear_backward(acts->dx_dbl, xd, gw->dt_w, NULL, acts->ddelta, di, x->x_dbl, xd, w->dt_w,
                             N, R, di, 0);
         // x_proj: x_dbl = u @ W_x^T; u feeds both x_proj and the scan
-        be->linear_backward(mb->du2, di, gw->x_proj, NULL, mb->dx_dbl, xd, x->u, di, w->x_proj, N, di, xd, 0);
-        be->accumulate(mb->du, mb->du2, (size_t)N * di);
+        be->linear_backward(acts->du2, di, gw->x_proj, NULL, acts->dx_dbl, xd, x->u, di, w->x_proj, N, di, xd, 0);
+        be->accumulate(acts->du, acts->du2, (size_t)N * di);
         // SiLU, then the conv into xz's first half
-        be->silu_backward(mb->dconv, di, x->conv, di, mb->du, N, di);
-        be->conv1d_backward(mb->dxz, 2 * di, gw->conv_w, gw->conv_b, mb->dconv, x->xz, 2 * di,
+        be->silu_backward(acts->dconv, di, x->conv, di, acts->du, N, di);
+        be->conv1d_backward(acts->dxz, 2 * di, gw->conv_w, gw->conv_b, acts->dconv, x->xz, 2 * di,
                             w->conv_w, B, T, di, mb->K);
         // in_proj, then the norm (accumulating into the residual gradient)
-        be->linear_backward(mb->dnorm, d, gw->in_proj, NULL, mb->dxz, 2 * di, x->norm, d, w->in_proj, N, d, 2 * di, 0);
-        be->rmsnorm_backward(mb->dres, gw->norm, mb->dnorm, x_in, w->norm, x->rstd, N, d);
+        be->linear_backward(acts->dnorm, d, gw->in_proj, NULL, acts->dxz, 2 * di, x->norm, d, w->in_proj, N, d, 2 * di, 0);
+        be->rmsnorm_backward(acts->dres, gw->norm, acts->dnorm, x_in, w->norm, x->rstd, N, d);
         model_grads_final(m, 1 + l * LAYER_TENSORS);  // layer l onwards (after the embedding)
     }
-    be->embedding_backward(mb->g.embedding, NULL, mb->dres, mb->tokens, B, T, d);
+    be->embedding_backward(mb->g.embedding, NULL, acts->dres, acts->tokens, B, T, d);
 }
 
 // ================================================================ inference
@@ -529,11 +529,10 @@ static void mamba_decode_ops(Model *m, DecodeState *ds, int B, int n) {
 static void mamba_destroy(Model *m) {
     Mamba *mb = mamba_of(m);
     if (!mb) return;
-    model_release_arenas(m, mb->arena);
     free(mb->w.layers);
     free(mb->g.layers);
-    free(mb->acts);
     free(mb);
+    m->param_views = NULL;
 }
 
 const ModelVtbl mamba_vtbl = MODEL_VTBL(mamba);

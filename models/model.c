@@ -1,6 +1,7 @@
 // model.c: the parts of a model that do not depend on its architecture: the
-// parameter table, the parameter and gradient buffers, the gradient norm,
-// clipping, AdamW and the learning-rate schedule (see model.h).
+// parameter table, the parameter and gradient buffers, the sets of
+// activations, the gradient norm, clipping, AdamW and the learning-rate
+// schedule (see model.h).
 //
 // Every parameter of a model lives in one buffer in table order, and the
 // gradients and AdamW moments use the same layout, so these are loops over
@@ -39,7 +40,7 @@ Model *model_create(const ModelSpec *spec, const Backend *be) {
         model_destroy(m);
         return NULL;
     }
-    if (!m->params) {
+    if (!m->params.values) {
         model_destroy(m);
         tb_error("model '%s': the architecture did not allocate its parameters", spec->name);
         return NULL;
@@ -49,20 +50,23 @@ Model *model_create(const ModelSpec *spec, const Backend *be) {
 
 void model_destroy(Model *m) {
     if (!m) return;
-    // The architecture frees what it allocated (impl, activations, logits,
-    // losses_host); the batch-1 decoder and the shared buffers are freed here.
+    // The architecture frees its views into params; the decoder, the
+    // activations and the parameter buffers are freed here.
     decode_state_destroy(m, m->decoder);
     m->decoder = NULL;
+    model_activations_destroy(m, m->acts);
+    m->acts = NULL;
     if (m->vt && m->vt->destroy) m->vt->destroy(m);
+    ModelParams *p = &m->params;
     const Backend *be = m->be;
     if (be) {
-        if (m->params) be->free(m->params);
-        if (m->grads) be->free(m->grads);
-        if (m->adam_m) be->free(m->adam_m);
-        if (m->adam_v) be->free(m->adam_v);
+        if (p->values) be->free(p->values);
+        if (p->grads) be->free(p->grads);
+        if (p->adam_m) be->free(p->adam_m);
+        if (p->adam_v) be->free(p->adam_v);
     }
-    free(m->tensors);
-    free(m->tensor_slots);
+    free(p->tensors);
+    free(p->tensor_slots);
     free(m);
 }
 
@@ -74,32 +78,33 @@ static size_t name_slot(const char *name, int num_slots) {
     return (size_t)(tb_hash64(name, strlen(name), TB_HASH64_SEED) & (uint64_t)(num_slots - 1));
 }
 
-static void index_insert(Model *m, int i) {
-    size_t s = name_slot(m->tensors[i].name, m->num_slots);
-    while (m->tensor_slots[s]) s = (s + 1) & (size_t)(m->num_slots - 1);
-    m->tensor_slots[s] = i + 1;
+static void index_insert(ModelParams *p, int i) {
+    size_t s = name_slot(p->tensors[i].name, p->num_slots);
+    while (p->tensor_slots[s]) s = (s + 1) & (size_t)(p->num_slots - 1);
+    p->tensor_slots[s] = i + 1;
 }
 
-static void index_grow(Model *m) {
-    free(m->tensor_slots);
-    m->num_slots = m->num_slots ? 2 * m->num_slots : 64;
-    m->tensor_slots = tb_calloc((size_t)m->num_slots, sizeof *m->tensor_slots);
-    for (int i = 0; i < m->num_tensors; i++) index_insert(m, i);
+static void index_grow(ModelParams *p) {
+    free(p->tensor_slots);
+    p->num_slots = p->num_slots ? 2 * p->num_slots : 64;
+    p->tensor_slots = tb_calloc((size_t)p->num_slots, sizeof *p->tensor_slots);
+    for (int i = 0; i < p->num_tensors; i++) index_insert(p, i);
 }
 
 void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape,
                       int weight_decay) {
+    ModelParams *p = &m->params;
     // These are programming errors in an architecture's create(), not bad input.
-    if (m->params) tb_die("model_add_tensor(%s) after model_alloc_params", name);
-    if (strlen(name) >= sizeof m->tensors[0].name) tb_die("tensor name too long: %s", name);
+    if (p->values) tb_die("model_add_tensor(%s) after model_alloc_params", name);
+    if (strlen(name) >= sizeof p->tensors[0].name) tb_die("tensor name too long: %s", name);
     if (ndim < 0 || ndim > 4) tb_die("tensor %s: %d dimensions (at most 4)", name, ndim);
     if (model_find_tensor(m, name)) tb_die("tensor %s registered twice", name);
-    if (m->num_tensors == m->tensors_cap) {
-        m->tensors_cap = m->tensors_cap ? 2 * m->tensors_cap : 64;
-        m->tensors = realloc(m->tensors, (size_t)m->tensors_cap * sizeof *m->tensors);
-        if (!m->tensors) tb_die("out of memory in model_add_tensor");
+    if (p->num_tensors == p->tensors_cap) {
+        p->tensors_cap = p->tensors_cap ? 2 * p->tensors_cap : 64;
+        p->tensors = realloc(p->tensors, (size_t)p->tensors_cap * sizeof *p->tensors);
+        if (!p->tensors) tb_die("out of memory in model_add_tensor");
     }
-    ParamTensor *t = &m->tensors[m->num_tensors++];
+    ParamTensor *t = &p->tensors[p->num_tensors++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
@@ -109,30 +114,32 @@ void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape
         t->shape[d] = shape[d];
         t->numel *= (size_t)shape[d];
     }
-    t->offset = m->num_params;
+    t->offset = p->num_params;
     t->weight_decay = weight_decay;
-    m->num_params += t->numel;
-    if (2 * m->num_tensors > m->num_slots) index_grow(m);  // rebuilds, this tensor included
-    else index_insert(m, m->num_tensors - 1);
+    p->num_params += t->numel;
+    if (2 * p->num_tensors > p->num_slots) index_grow(p);  // rebuilds, this tensor included
+    else index_insert(p, p->num_tensors - 1);
 }
 
 int model_alloc_params(Model *m) {
-    if (m->num_tensors == 0) return tb_error("model '%s' registered no tensors", m->spec.name);
+    ModelParams *p = &m->params;
+    if (p->num_tensors == 0) return tb_error("model '%s' registered no tensors", m->spec.name);
     // Within the shape bounds a model can still be absurd (d_model 65536 at
     // 1024 layers): refused by size here, before any allocation is tried.
-    if (m->num_params > MODEL_MAX_PARAMS)
+    if (p->num_params > MODEL_MAX_PARAMS)
         return tb_error("model '%s' has %.3g billion parameters; tunebench builds at most %.3g billion (a corrupt "
-                        "config?)", m->spec.name, (double)m->num_params / 1e9, (double)MODEL_MAX_PARAMS / 1e9);
-    size_t bytes = m->num_params * sizeof(float);
-    m->params = m->be->alloc(bytes);
-    m->grads = m->be->alloc(bytes);
+                        "config?)", m->spec.name, (double)p->num_params / 1e9, (double)MODEL_MAX_PARAMS / 1e9);
+    size_t bytes = p->num_params * sizeof(float);
+    p->values = m->be->alloc(bytes);
+    p->grads = m->be->alloc(bytes);
     return 0;
 }
 
 const ParamTensor *model_find_tensor(const Model *m, const char *name) {
-    if (!m->num_slots) return NULL;
-    for (size_t s = name_slot(name, m->num_slots); m->tensor_slots[s]; s = (s + 1) & (size_t)(m->num_slots - 1)) {
-        const ParamTensor *t = &m->tensors[m->tensor_slots[s] - 1];
+    const ModelParams *p = &m->params;
+    if (!p->num_slots) return NULL;
+    for (size_t s = name_slot(name, p->num_slots); p->tensor_slots[s]; s = (s + 1) & (size_t)(p->num_slots - 1)) {
+        const ParamTensor *t = &p->tensors[p->tensor_slots[s] - 1];
         if (strcmp(t->name, name) == 0) return t;
     }
     return NULL;
@@ -141,14 +148,52 @@ const ParamTensor *model_find_tensor(const Model *m, const char *name) {
 float *model_param(Model *m, const char *name) {
     const ParamTensor *t = model_find_tensor(m, name);
     if (!t) tb_die("model '%s' has no tensor %s", m->spec.name, name);
-    return m->params + t->offset;
+    return m->params.values + t->offset;
 }
 
 float *model_grad(Model *m, const char *name) {
     const ParamTensor *t = model_find_tensor(m, name);
     if (!t) tb_die("model '%s' has no tensor %s", m->spec.name, name);
-    return m->grads + t->offset;
+    return m->params.grads + t->offset;
 }
+
+// ---------------------------------------------------------------- activations
+
+ModelActivations *model_activations_create(Model *m, int B, int T) {
+    if (model_check_batch_shape(m, B, T)) return NULL;
+    ModelActivations *a = tb_calloc(1, sizeof *a);
+    a->B = B, a->T = T;
+    a->losses_host = tb_calloc((size_t)B * T, sizeof(float));
+    if (m->vt->activations_alloc(m, a) != 0) {
+        model_activations_destroy(m, a);
+        return NULL;
+    }
+    return a;
+}
+
+void model_activations_destroy(Model *m, ModelActivations *a) {
+    if (!a) return;
+    if (a->arena) m->be->free(a->arena);
+    free(a->views);
+    free(a->losses_host);
+    free(a);
+}
+
+// The old set goes first, so that the two are never held at once.
+int model_alloc_activations(Model *m, int B, int T) {
+    if (model_check_batch_shape(m, B, T)) return -1;
+    model_activations_destroy(m, m->acts);
+    m->acts = model_activations_create(m, B, T);
+    return m->acts ? 0 : -1;
+}
+
+ModelActivations *model_use_activations(Model *m, ModelActivations *a) {
+    ModelActivations *old = m->acts;
+    m->acts = a;
+    return old;
+}
+
+size_t model_activation_bytes(const Model *m) { return m->acts ? m->acts->arena_bytes : 0; }
 
 // ---------------------------------------------------------------- training
 
@@ -177,25 +222,25 @@ float optim_lr_at(const OptimConfig *oc, int step) {
     return (float)((double)oc->min_lr + coeff * ((double)oc->lr - (double)oc->min_lr));
 }
 
-void model_zero_grad(Model *m) { m->be->zero(m->grads, m->num_params * sizeof(float)); }
+void model_zero_grad(Model *m) { m->be->zero(m->params.grads, m->params.num_params * sizeof(float)); }
 
 void model_grads_final(Model *m, int first_tensor) {
-    if (m->grads_final && first_tensor >= 0 && first_tensor < m->num_tensors)
-        m->grads_final(m, m->tensors[first_tensor].offset);
+    if (m->grads_final && first_tensor >= 0 && first_tensor < m->params.num_tensors)
+        m->grads_final(m, m->params.tensors[first_tensor].offset);
 }
 
 // One sum over the whole gradient buffer: its order is fixed by the buffer
 // layout and by sum_squares, so the norm is the same bits on every run.
 float model_grad_norm(Model *m) {
-    return (float)sqrt(m->be->sum_squares(m->grads, m->num_params));
+    return (float)sqrt(m->be->sum_squares(m->params.grads, m->params.num_params));
 }
 
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
     const Backend *be = m->be;
-    if (!m->adam_m) {
+    if (!m->params.adam_m) {
         // First step: the moments start at zero (as torch.optim.AdamW's state).
-        m->adam_m = be->alloc(m->num_params * sizeof(float));
-        m->adam_v = be->alloc(m->num_params * sizeof(float));
+        m->params.adam_m = be->alloc(m->params.num_params * sizeof(float));
+        m->params.adam_v = be->alloc(m->params.num_params * sizeof(float));
     }
     float norm = model_grad_norm(m);
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
@@ -204,12 +249,12 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         float coef = oc->grad_clip / (norm + 1e-6f);
         if (coef < 1.0f) grad_scale = coef;
     }
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         float wd = t->weight_decay ? oc->weight_decay : 0.0f;
-        be->adamw_update(m->params + t->offset, m->grads + t->offset, m->adam_m + t->offset,
-                         m->adam_v + t->offset, t->numel, lr, oc->beta1, oc->beta2, oc->eps, wd,
-                         grad_scale, step);
+        be->adamw_update(m->params.values + t->offset, m->params.grads + t->offset,
+                         m->params.adam_m + t->offset, m->params.adam_v + t->offset, t->numel, lr,
+                         oc->beta1, oc->beta2, oc->eps, wd, grad_scale, step);
     }
     return norm;
 }
@@ -231,11 +276,16 @@ int model_check_batch_shape(const Model *m, int B, int T) {
     return 0;
 }
 
-void model_require_activations(const Model *m, const void *arena, int B, int T) {
-    if (!arena || B > m->B || T > m->T)
+void *model_require_activations(const Model *m, int B, int T) {
+    const ModelActivations *a = m->acts;
+    if (!a || B > a->B || T > a->T)
         tb_die("%s '%s': forward on batch %d x %d but activations were allocated for %d x %d; "
-               "call alloc_activations first", m->spec.arch, m->spec.name, B, T, m->B, m->T);
+               "call alloc_activations first", m->spec.arch, m->spec.name, B, T, a ? a->B : 0,
+               a ? a->T : 0);
+    return a->views;
 }
+
+void *model_activation_views(const Model *m) { return m->acts ? m->acts->views : NULL; }
 
 void model_check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
                         const char *what) {
@@ -257,12 +307,13 @@ void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
     be->to_device(targets_dev, targets, (size_t)N * sizeof(int32_t));
     // The mean over predicted positions: each one's gradient is 1/count.
     float dloss = count ? 1.0f / (float)count : 0.0f;
-    be->crossentropy_forward_backward(losses_dev, dlogits, m->logits, targets_dev, N,
+    ModelActivations *a = m->acts;
+    be->crossentropy_forward_backward(losses_dev, dlogits, a->logits, targets_dev, N,
                                       m->spec.vocab_size, dloss);
-    be->to_host(m->losses_host, losses_dev, (size_t)N * sizeof(float));
+    be->to_host(a->losses_host, losses_dev, (size_t)N * sizeof(float));
     double sum = 0.0;
-    for (int i = 0; i < N; i++) sum += m->losses_host[i];
-    m->loss = count ? (float)(sum / count) : 0.0f;
+    for (int i = 0; i < N; i++) sum += a->losses_host[i];
+    a->loss = count ? (float)(sum / count) : 0.0f;
 }
 
 int tb_ends_with(const char *s, const char *suffix) {
@@ -270,19 +321,12 @@ int tb_ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-void model_release_arenas(Model *m, void *arena) {
-    if (arena) m->be->free(arena);
-    free(m->losses_host);
-    m->losses_host = NULL;
-    m->logits = NULL;
-    m->impl = NULL;
-}
-
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention) {
     WorkspaceShapes s = {rows, widest, conv_kernel, attention, 0};
     if ((size_t)m->spec.vocab_size > s.widest) s.widest = (size_t)m->spec.vocab_size;
-    for (int i = 0; i < m->num_tensors; i++)
-        if (m->tensors[i].numel > s.largest_weight) s.largest_weight = m->tensors[i].numel;
+    const ModelParams *p = &m->params;
+    for (int i = 0; i < p->num_tensors; i++)
+        if (p->tensors[i].numel > s.largest_weight) s.largest_weight = p->tensors[i].numel;
     m->be->reserve_workspace(&s);
 }

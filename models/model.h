@@ -8,9 +8,24 @@
 // them (the parameter table, AdamW, clipping, checkpoints) lives in
 // models/model.c and models/checkpoint.c and works from the tensor table.
 //
-// Memory: all parameters live in one contiguous buffer (params), in the order
-// of the tensor table, and the gradients and AdamW moments have the same
-// layout. So zeroing, clipping, AdamW and saving are loops over one array.
+// A Model is four parts, as llama2.c keeps Config, TransformerWeights and
+// RunState apart:
+//   spec        the shapes (ModelSpec);
+//   params      the parameters with their gradients and AdamW moments
+//               (ModelParams): all that the optimizer, clipping, checkpoints
+//               and data-parallel reduction touch, and nothing else;
+//   acts        the activations of one batch shape (ModelActivations): what a
+//               forward writes and its backward reads; another set of another
+//               shape may take its place over the same params;
+//   decoder     the batch-1 decode state (DecodeState, models/decode.c).
+// Each architecture keeps the same split: its named views into params
+// (m->param_views: the weights and, in the same layout, their gradients) are
+// made once by create; its named views into an activation arena
+// (ModelActivations.views) with each set of activations.
+//
+// Memory: all parameters live in one contiguous buffer (params.values), in
+// the order of the tensor table, and the gradients and AdamW moments have the
+// same layout. So zeroing, clipping, AdamW and saving are loops over one array.
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
 
@@ -48,27 +63,39 @@ typedef struct {
     char name[96];
     int ndim;
     int64_t shape[4];
-    size_t offset;     // in floats, into params / grads / m / v
+    size_t offset;     // in floats, into ModelParams' values, grads, adam_m and adam_v
     size_t numel;
     int weight_decay;  // 1 if AdamW applies weight decay to it
 } ParamTensor;
 
 typedef struct Model Model;
 typedef struct ModelArch ModelArch;
+typedef struct ModelActivations ModelActivations;
 typedef struct DecodeState DecodeState;
 
 typedef struct {
-    // Builds the tensor table, allocates parameters on the backend; no activations yet.
+    // Builds the tensor table, allocates parameters on the backend and sets
+    // m->param_views; no activations yet.
     int (*create)(Model *m);
     // Draws the architecture's own initialisation from the seed.
     void (*init_weights)(Model *m, uint64_t seed);
-    // Allocates activations for batches up to (B, T), T <= max_seq_len.
+    // Gives the model activations for batches up to (B, T), T <= max_seq_len,
+    // in place of those it had: model_alloc_activations (models/model.c, the
+    // same for every architecture), which asks activations_alloc below.
     int (*alloc_activations)(Model *m, int B, int T);
-    // inputs, targets: (B, T) host int32. targets may be NULL (logits only).
-    // Leaves logits (B, T, V) in m->logits (backend memory) and, with targets,
-    // the per-position losses in m->losses_host and the mean in m->loss.
+    // Lays out a set of activations for batches up to (a->B, a->T): allocates
+    // a->arena on the backend and a->views (one host allocation, which
+    // free() releases), points a->logits into the arena, sets a->arena_bytes
+    // and reserves the backend's workspace for those shapes. Reads no
+    // parameter and writes nothing outside a.
+    int (*activations_alloc)(Model *m, ModelActivations *a);
+    // inputs, targets: (B, T) host int32, within m->acts' (B, T). targets may
+    // be NULL (logits only). Leaves logits (B, T, V) in m->acts->logits
+    // (backend memory) and, with targets, the per-position losses in
+    // m->acts->losses_host and the mean in m->acts->loss.
     void (*forward)(Model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
-    // After a forward with targets: accumulates d(mean loss)/d(params) into grads.
+    // After a forward with targets on m->acts: accumulates d(mean
+    // loss)/d(params) into m->params.grads.
     void (*backward)(Model *m);
     // The batch-1 decoder: the batched one below on m->decoder, a
     // DecodeState of one sequence (models/decode.c; the same functions for
@@ -99,26 +126,56 @@ typedef struct {
     void (*decode_ops)(Model *m, DecodeState *ds, int B, int n);
     // config.json in the ecosystem's format (GPT2Config / MambaConfig fields).
     cJSON *(*config_json)(const Model *m);
-    // Bytes of activations for the current (B, T), for the run record.
+    // Bytes of m->acts' arena, for the run record: model_activation_bytes.
     size_t (*activation_bytes)(const Model *m);
+    // Frees m->param_views (model_destroy frees everything else).
     void (*destroy)(Model *m);
 } ModelVtbl;
 
 // The vtable of an architecture whose functions are named PREFIX_create,
-// PREFIX_init_weights, ... PREFIX_destroy, in ModelVtbl's order. The
-// batch-1 decoder is models/decode.c's, on top of the architecture's
-// batched one.
+// PREFIX_init_weights, ... PREFIX_destroy, in ModelVtbl's order. Allocating
+// activations is models/model.c's and the batch-1 decoder models/decode.c's,
+// on top of the architecture's own layouts.
 #define MODEL_VTBL(PREFIX)                                                         \
     {                                                                              \
         .create = PREFIX##_create, .init_weights = PREFIX##_init_weights,          \
-        .alloc_activations = PREFIX##_alloc_activations, .forward = PREFIX##_forward, \
+        .alloc_activations = model_alloc_activations,                              \
+        .activations_alloc = PREFIX##_activations_alloc, .forward = PREFIX##_forward, \
         .backward = PREFIX##_backward, .alloc_decode = model_alloc_decode,         \
         .decode_reset = model_decode_reset, .prefill = model_prefill,              \
         .decode_step = model_decode_step, .decode_alloc = PREFIX##_decode_alloc,   \
         .decode_load = PREFIX##_decode_load, .decode_ops = PREFIX##_decode_ops,    \
         .config_json = PREFIX##_config_json,                                       \
-        .activation_bytes = PREFIX##_activation_bytes, .destroy = PREFIX##_destroy, \
+        .activation_bytes = model_activation_bytes, .destroy = PREFIX##_destroy,   \
     }
+
+// The parameters and all that has their layout: what the optimizer,
+// clipping, checkpoints and data-parallel reduction touch.
+typedef struct {
+    ParamTensor *tensors;    // the table, in buffer order
+    int num_tensors;
+    int tensors_cap;         // allocated entries of tensors (grows by doubling)
+    int *tensor_slots;       // name hash table: tensor index + 1, 0 = empty
+    int num_slots;           // a power of two, at least twice num_tensors
+    size_t num_params;       // floats in each buffer below
+    float *values;           // (num_params) backend: the weights
+    float *grads;            // (num_params) backend: accumulated by backward
+    float *adam_m, *adam_v;  // (num_params) backend: allocated by the first optimizer step
+} ModelParams;
+
+// One set of activations: everything a forward writes for batches up to
+// (B, T) and its backward reads, in one backend arena. It holds no
+// parameter, so a set can be freed, replaced by one of another shape, or
+// swapped with another (model_use_activations) without touching params.
+struct ModelActivations {
+    int B, T;                // capacity
+    float *logits;           // (B, T, V) backend, in arena
+    float *losses_host;      // (B, T) host copy of the per-position losses
+    float loss;              // mean loss of the last forward with targets
+    void *arena;             // backend memory: logits and the architecture's buffers
+    size_t arena_bytes;
+    void *views;             // the architecture's named views into arena
+};
 
 struct Model {
     ModelSpec spec;
@@ -126,23 +183,12 @@ struct Model {
     const ModelVtbl *vt;     // arch->vtbl
     const Backend *be;
 
-    ParamTensor *tensors;
-    int num_tensors;
-    int tensors_cap;         // allocated entries of tensors (grows by doubling)
-    int *tensor_slots;       // name hash table: tensor index + 1, 0 = empty
-    int num_slots;           // a power of two, at least twice num_tensors
-    size_t num_params;
-    float *params, *grads;   // backend memory, num_params floats each
-    float *adam_m, *adam_v;  // backend memory, allocated by the first optimizer step
+    ModelParams params;
+    void *param_views;       // the architecture's named views into params (create)
+    ModelActivations *acts;  // what forward and backward use; NULL before alloc_activations
 
-    int B, T;                // activation capacity
-    float *logits;           // (B, T, V) backend memory
-    float *losses_host;      // (B, T) host copy of the per-position losses
-    float loss;              // mean loss of the last forward with targets
     int decode_pos;          // next position for decode_step
     DecodeState *decoder;    // the batch-1 decoder's state (alloc_decode)
-
-    void *impl;              // the architecture's own state
 
     // Set by data-parallel training (src/runner/dist.c), NULL otherwise:
     // called through model_grads_final while a backward runs.
@@ -264,8 +310,26 @@ void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape
 #define MODEL_MAX_PARAMS ((size_t)1 << 34)
 int model_alloc_params(Model *m);
 const ParamTensor *model_find_tensor(const Model *m, const char *name);
-float *model_param(Model *m, const char *name);  // backend pointer into params
-float *model_grad(Model *m, const char *name);   // backend pointer into grads
+float *model_param(Model *m, const char *name);  // backend pointer into params.values
+float *model_grad(Model *m, const char *name);   // backend pointer into params.grads
+
+// ---------------------------------------------------------------- activations
+// ModelVtbl's alloc_activations: frees m->acts, then gives the model a set
+// for batches up to (B, T). -1 with the error set, the set in place kept, if
+// (B, T) is not a batch for this model.
+int model_alloc_activations(Model *m, int B, int T);
+// A set of activations for (B, T) over m's parameters, apart from m->acts
+// (an evaluator at another batch shape); NULL with the error set.
+ModelActivations *model_activations_create(Model *m, int B, int T);
+void model_activations_destroy(Model *m, ModelActivations *a);
+// Makes a the set that forward and backward use and returns the one it
+// replaces. The set in use is the model's (alloc_activations and
+// model_destroy free it); one out of use is its caller's to put back or to
+// destroy. Each set keeps its own last forward: a backward runs on the set
+// in use.
+ModelActivations *model_use_activations(Model *m, ModelActivations *a);
+// ModelVtbl's activation_bytes: m->acts' arena, 0 without activations.
+size_t model_activation_bytes(const Model *m);
 
 // ---------------------------------------------------------------- training
 // The optimizer's defaults, held once: optim_config_default() and the
@@ -325,24 +389,23 @@ float *arena_take(Arena *a, size_t floats);
 
 // Returns the error if (B, T) cannot be a batch for this model.
 int model_check_batch_shape(const Model *m, int B, int T);
-// Dies if forward is called on a larger batch than alloc_activations made room for.
-void model_require_activations(const Model *m, const void *arena, int B, int T);
+// For a forward on (B, T): m->acts' views. Dies if the model has no
+// activations or smaller ones than alloc_activations made room for.
+void *model_require_activations(const Model *m, int B, int T);
+// For a backward: m->acts' views, NULL without activations.
+void *model_activation_views(const Model *m);
 // Dies if a token is outside the vocabulary (negative targets mean "ignore").
 void model_check_tokens(const Model *m, const int32_t *tokens, size_t n, int allow_negative,
                         const char *what);
-// The loss of logits (N, V) against host targets (N): per-position losses in
-// m->losses_host, their mean over the non-negative targets in m->loss (summed
-// in position order, in double: the same bits every run), and dlogits =
-// d(mean)/d(logits). targets_dev (N ints) and losses_dev (N) are backend scratch.
+// The loss of m->acts->logits (N, V) against host targets (N): per-position
+// losses in m->acts->losses_host, their mean over the non-negative targets in
+// m->acts->loss (summed in position order, in double: the same bits every
+// run), and dlogits = d(mean)/d(logits). targets_dev (N ints) and losses_dev
+// (N) are backend scratch.
 void model_cross_entropy(Model *m, const int32_t *targets, int32_t *targets_dev,
                          float *losses_dev, float *dlogits, int N);
 int tb_ends_with(const char *s, const char *suffix);
 
-// The part of an architecture's destroy that every architecture shares: frees
-// its training arena (may be NULL) and the host losses; clears logits and
-// impl. The caller then frees its own host-side tables and the impl struct.
-// (model_destroy frees the batch-1 decoder.)
-void model_release_arenas(Model *m, void *arena);
 // Sizes the backend's workspace for this model's largest shapes.
 void model_reserve_workspace(Model *m, size_t rows, size_t widest, int conv_kernel,
                              size_t attention);

@@ -35,7 +35,7 @@ static int evaluate(Model *m, const TokenSource *src, size_t n, const int *token
             return tb_error("evaluate: token %zu is %d, outside the model's vocabulary 0..%d "
                             "(tokenized with another tokenizer?)", i, (int)t, V - 1);
     }
-    if (m->B < B || m->T < T) {
+    if (!m->acts || m->acts->B < B || m->acts->T < T) {
         if (m->vt->alloc_activations(m, B, T) != 0) return -1;
     }
     uint64_t windows = (uint64_t)((n - 1 + (size_t)T - 1) / (size_t)T);
@@ -62,7 +62,7 @@ static int evaluate(Model *m, const TokenSource *src, size_t n, const int *token
             for (int t = 0; t < T; t++) {
                 int32_t target = targets[b * T + t];
                 if (target < 0) continue;
-                float nats = m->losses_host[b * T + t];
+                float nats = m->acts->losses_host[b * T + t];
                 sum_nats += nats;
                 if (token_bytes) sum_bytes += token_bytes[target];
                 if (nats_out) nats_out[start + (size_t)t] = nats;

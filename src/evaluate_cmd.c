@@ -93,7 +93,7 @@ int cmd_eval(int argc, char **argv) {
         cJSON_AddStringToObject(o, "data", data);
         cJSON_AddStringToObject(o, "model", m->spec.name);
         cJSON_AddStringToObject(o, "arch", m->spec.arch);
-        cJSON_AddNumberToObject(o, "params", (double)m->num_params);
+        cJSON_AddNumberToObject(o, "params", (double)m->params.num_params);
         cJSON_AddNumberToObject(o, "loss", r.loss);
         cJSON_AddNumberToObject(o, "bpb", r.bpb);
         cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);

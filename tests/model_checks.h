@@ -112,7 +112,7 @@ static void train_fixture_steps(Model *m, const OptimConfig *oc, int first, int 
         m->vt->backward(m);
         float lr = optim_lr_at(oc, step);
         float norm = model_adamw_step(m, oc, step, lr);
-        if (losses) losses[step - 1] = m->loss;
+        if (losses) losses[step - 1] = m->acts->loss;
         if (norms) norms[step - 1] = norm;
         if (lrs) lrs[step - 1] = lr;
     }
@@ -120,13 +120,13 @@ static void train_fixture_steps(Model *m, const OptimConfig *oc, int first, int 
 
 // Copies the fixture's parameters, by their ecosystem names, into the model.
 static void load_params(Model *m) {
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         const StTensor *s = fixture_param(m, "", t);
         int same = s->ndim == t->ndim && s->numel == t->numel;
         for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
         if (!same) tb_die("%s: tensor %s has the wrong shape", fx_path, t->name);
-        memcpy(m->params + t->offset, s->data, t->numel * sizeof(float));
+        memcpy(m->params.values + t->offset, s->data, t->numel * sizeof(float));
     }
 }
 
@@ -152,7 +152,7 @@ typedef struct {
 static inline TensorStats param_stats(Model *m, const char *name) {
     const ParamTensor *t = model_find_tensor(m, name);
     if (!t) tb_die("%s has no tensor %s", m->spec.name, name);
-    const float *x = m->params + t->offset;
+    const float *x = m->params.values + t->offset;
     TensorStats s = {0, 0, INFINITY, -INFINITY};
     for (size_t i = 0; i < t->numel; i++) {
         s.mean += x[i];
@@ -181,17 +181,17 @@ static inline int json_string_is(const cJSON *obj, const char *key, const char *
 static void check_grads_against_fixture(const Model *m) {
     double worst = 0.0;
     const char *worst_name = "";
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         char what[160];
         const float *ref = fixture_param(m, "grad.", t)->data;
         snprintf(what, sizeof what, "gradient of %s vs torch", t->name);
-        check_close(what, m->grads + t->offset, ref, t->numel, 1e-5f * max_abs(ref, t->numel), 1e-5f);
-        double e = rel_err(m->grads + t->offset, ref, t->numel);
+        check_close(what, m->params.grads + t->offset, ref, t->numel, 1e-5f * max_abs(ref, t->numel), 1e-5f);
+        double e = rel_err(m->params.grads + t->offset, ref, t->numel);
         if (e > worst) worst = e, worst_name = t->name;
     }
     printf("  gradients: worst max|err|/max|ref| %.2e (%s) over %d tensors\n", worst, worst_name,
-           m->num_tensors);
+           m->params.num_tensors);
 }
 
 // The fixture's batch through a model with the fixture's parameters: the
@@ -207,20 +207,20 @@ static void check_forward_backward_against_fixture(Model *m) {
     model_zero_grad(m);
     m->vt->forward(m, inputs, targets, B, T);
     const float *ref_logits = fixture("logits", NL);
-    check_close("logits vs torch", m->logits, ref_logits, NL, 1e-5f * max_abs(ref_logits, NL), 1e-5f);
-    check_close("per-position losses vs torch", m->losses_host, fixture("losses", B * T), B * T,
+    check_close("logits vs torch", m->acts->logits, ref_logits, NL, 1e-5f * max_abs(ref_logits, NL), 1e-5f);
+    check_close("per-position losses vs torch", m->acts->losses_host, fixture("losses", B * T), B * T,
                 1e-6f, 1e-5f);
-    check_close("mean loss vs torch", &m->loss, fixture("loss", 1), 1, 0.0f, 2e-6f);
-    printf("  logits max rel err %.2e, loss %.7f (torch %.7f)\n", rel_err(m->logits, ref_logits, NL),
-           m->loss, fixture("loss", 1)[0]);
+    check_close("mean loss vs torch", &m->acts->loss, fixture("loss", 1), 1, 0.0f, 2e-6f);
+    printf("  logits max rel err %.2e, loss %.7f (torch %.7f)\n", rel_err(m->acts->logits, ref_logits, NL),
+           m->acts->loss, fixture("loss", 1)[0]);
 
     m->vt->backward(m);
     check_grads_against_fixture(m);
-    float *twice = tb_malloc(m->num_params * sizeof(float));
-    for (size_t i = 0; i < m->num_params; i++) twice[i] = 2.0f * m->grads[i];
+    float *twice = tb_malloc(m->params.num_params * sizeof(float));
+    for (size_t i = 0; i < m->params.num_params; i++) twice[i] = 2.0f * m->params.grads[i];
     m->vt->forward(m, inputs, targets, B, T);
     m->vt->backward(m);
-    check_close("gradients accumulate over two backwards", m->grads, twice, m->num_params, 1e-6f,
+    check_close("gradients accumulate over two backwards", m->params.grads, twice, m->params.num_params, 1e-6f,
                 1e-5f);
     free(twice);
 }
@@ -230,11 +230,11 @@ static void check_forward_backward_against_fixture(Model *m) {
 // size, so fp32 rounding in a gradient near 0 can move a weight by up to lr
 // in either direction: 1e-4 absolute is 1% of the tests' peak lr.
 static void check_params_after_adamw(const Model *m, const char *prefix, int steps) {
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         char what[192];
         snprintf(what, sizeof what, "%s after %d AdamW steps vs torch", t->name, steps);
-        check_close(what, m->params + t->offset, fixture_param(m, prefix, t)->data, t->numel, 1e-4f, 1e-4f);
+        check_close(what, m->params.values + t->offset, fixture_param(m, prefix, t)->data, t->numel, 1e-4f, 1e-4f);
     }
 }
 
@@ -264,31 +264,31 @@ static void check_adamw_steps_against_fixture(Model *m) {
 
 // Central differences of the fp32 loss on coords_per_tensor coordinates of
 // every tensor (the first, the last and random ones), against the gradient
-// that a forward + backward on (inputs, targets) has left in m->grads. Step
-// 1e-2: the quotient carries ~5e-5 of rounding noise on a loss of ~6 and
-// ~1e-5 of truncation error; the tolerance 2e-4 + 1% covers both and still
-// catches any wrong or missing term.
+// that a forward + backward on (inputs, targets) has left in
+// m->params.grads. Step 1e-2: the quotient carries ~5e-5 of rounding noise on
+// a loss of ~6 and ~1e-5 of truncation error; the tolerance 2e-4 + 1% covers
+// both and still catches any wrong or missing term.
 static void check_finite_differences(Model *m, const int32_t *inputs, const int32_t *targets,
                                      int B, int T, int coords_per_tensor) {
     Rng rng;
     rng_seed(&rng, 7);
     int checked = 0, bad = 0;
     double worst = 0;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
         for (int k = 0; k < coords_per_tensor; k++) {
             size_t idx = k == 0 ? 0 : k == 1 ? t->numel - 1 : rng_below(&rng, (uint32_t)t->numel);
-            float *p = m->params + t->offset + idx;
+            float *p = m->params.values + t->offset + idx;
             float orig = *p, h = 1e-2f;
             *p = orig + h;
             m->vt->forward(m, inputs, targets, B, T);
-            double up = m->loss, d_up = (double)*p - orig;
+            double up = m->acts->loss, d_up = (double)*p - orig;
             *p = orig - h;
             m->vt->forward(m, inputs, targets, B, T);
-            double down = m->loss, d_down = (double)orig - *p;
+            double down = m->acts->loss, d_down = (double)orig - *p;
             *p = orig;
             double fd = (up - down) / (d_up + d_down);
-            double an = m->grads[t->offset + idx];
+            double an = m->params.grads[t->offset + idx];
             double err = fabs(fd - an), allowed = 2e-4 + 1e-2 * fabs(an);
             checked++;
             worst = fmax(worst, err / (2e-4 + fabs(an)));
@@ -301,7 +301,7 @@ static void check_finite_differences(Model *m, const int32_t *inputs, const int3
     }
     CHECK(bad == 0, "%d of %d finite-difference checks off", bad, checked);
     printf("  finite differences: %d coordinates over %d tensors, worst err/(2e-4+|g|) %.3f\n",
-           checked, m->num_tensors, worst);
+           checked, m->params.num_tensors, worst);
 }
 
 // The same on the fixture's batch and parameters.
@@ -332,7 +332,7 @@ static void check_decode_against_forward(Model *m, const int *prefill_lens, int 
     m->vt->forward(m, inputs, NULL, B, T);
     // A copy: the model's logits buffer is its own to reuse.
     float *full = tb_malloc((size_t)B * T * V * sizeof(float)), *logits = tb_malloc(V * sizeof(float));
-    memcpy(full, m->logits, (size_t)B * T * V * sizeof(float));
+    memcpy(full, m->acts->logits, (size_t)B * T * V * sizeof(float));
     if (m->vt->alloc_decode(m)) tb_die("%s", tb_last_error());
     char what[80];
 
@@ -368,6 +368,106 @@ static void check_decode_against_forward(Model *m, const int *prefill_lens, int 
     free(full), free(logits);
 }
 
+// ---------------------------------------------------------------- activations apart
+
+// Host copies of the parameters, gradients and AdamW moments, one after another.
+static float *params_snapshot(const Model *m) {
+    const ModelParams *p = &m->params;
+    size_t n = p->num_params;
+    float *out = tb_malloc(4 * n * sizeof(float));
+    const float *parts[4] = {p->values, p->grads, p->adam_m, p->adam_v};
+    for (int k = 0; k < 4; k++) {
+        if (!parts[k]) tb_die("params_snapshot: part %d not allocated", k);
+        m->be->to_host(out + k * n, parts[k], n * sizeof(float));
+    }
+    return out;
+}
+
+static int params_unchanged(const Model *m, const float *snapshot) {
+    float *now = params_snapshot(m);
+    int same = memcmp(now, snapshot, 4 * m->params.num_params * sizeof(float)) == 0;
+    free(now);
+    return same;
+}
+
+// A forward with targets and a backward from zeroed gradients on the given
+// rows of the fixture's batch; the loss, and the logits into logits_out.
+static float fixture_forward_backward(Model *m, int B, int T, float *logits_out) {
+    int32_t inputs[FIXTURE_B * FIXTURE_T], targets[FIXTURE_B * FIXTURE_T];
+    fixture_batch(inputs, targets);
+    model_zero_grad(m);
+    m->vt->forward(m, inputs, targets, B, T);
+    m->vt->backward(m);
+    size_t bytes = (size_t)B * T * m->spec.vocab_size * sizeof(float);
+    if (logits_out) m->be->to_host(logits_out, m->acts->logits, bytes);
+    return m->acts->loss;
+}
+
+// The activations hold no parameter: after two AdamW steps and a backward,
+// replacing them by a set of another shape (and back), running forwards and
+// backwards of another shape, and swapping in a second set over the same
+// parameters leave the weights, gradients and moments bit for bit as they
+// were, and a forward and backward in the first set give the same bits as
+// before.
+static void check_activations_apart(Model *m) {
+    enum { B = FIXTURE_B, T = FIXTURE_T, SMALL_T = 8 };
+    const size_t V = (size_t)m->spec.vocab_size;
+    OptimConfig oc;
+    fixture_adam_config(&oc);
+    m->vt->init_weights(m, 7);
+    train_fixture_steps(m, &oc, 1, 2, NULL, NULL, NULL);
+    float *logits = tb_malloc(B * T * V * sizeof(float)), *again = tb_malloc(B * T * V * sizeof(float));
+    float loss = fixture_forward_backward(m, B, T, logits);
+    float *snapshot = params_snapshot(m);
+    size_t bytes = m->vt->activation_bytes(m);
+
+    CHECK(m->vt->alloc_activations(m, 1, m->spec.max_seq_len + 1) != 0 && m->acts &&
+              m->acts->B == B && m->acts->T == T,
+          "a refused batch shape dropped the activations in place");
+    CHECK(m->vt->alloc_activations(m, 1, SMALL_T) == 0, "%s", tb_last_error());
+    CHECK(m->acts->B == 1 && m->acts->T == SMALL_T && m->vt->activation_bytes(m) < bytes,
+          "activations for 1 x %d: %d x %d, %zu bytes (%zu for %d x %d)", SMALL_T, m->acts->B,
+          m->acts->T, m->vt->activation_bytes(m), bytes, B, T);
+    CHECK(params_unchanged(m, snapshot), "new activations changed the parameters or moments");
+    int32_t inputs[B * T], targets[B * T];
+    fixture_batch(inputs, targets);
+    m->vt->forward(m, inputs, targets, 1, SMALL_T);
+    float small_loss = m->acts->loss;
+    CHECK(params_unchanged(m, snapshot), "a forward changed the parameters, gradients or moments");
+
+    CHECK(m->vt->alloc_activations(m, B, T) == 0, "%s", tb_last_error());
+    CHECK(params_unchanged(m, snapshot), "reallocated activations changed the parameters");
+    float loss2 = fixture_forward_backward(m, B, T, again);
+    CHECK(loss2 == loss && memcmp(logits, again, B * T * V * sizeof(float)) == 0 &&
+              params_unchanged(m, snapshot),
+          "after reallocating the activations, forward and backward give other bits "
+          "(loss %.9g, was %.9g)", loss2, loss);
+
+    // A second set over the same parameters, used between this set's forward
+    // and its backward.
+    ModelActivations *eval = model_activations_create(m, 1, SMALL_T);
+    CHECK(eval && eval != m->acts, "a second set of activations: %s", tb_last_error());
+    if (eval) {
+        model_zero_grad(m);
+        m->vt->forward(m, inputs, targets, B, T);
+        ModelActivations *train = model_use_activations(m, eval);
+        m->vt->forward(m, inputs, targets, 1, SMALL_T);
+        float eval_loss = m->acts->loss;
+        CHECK(model_use_activations(m, train) == eval, "model_use_activations returned another set");
+        m->vt->backward(m);
+        m->be->to_host(again, m->acts->logits, B * T * V * sizeof(float));
+        CHECK(eval_loss == small_loss && m->acts->loss == loss &&
+                  memcmp(logits, again, B * T * V * sizeof(float)) == 0 &&
+                  params_unchanged(m, snapshot),
+              "two sets of activations over one set of parameters disturb each other (loss %.9g "
+              "and %.9g, alone %.9g and %.9g)", m->acts->loss, eval_loss, loss, small_loss);
+        model_activations_destroy(m, eval);
+    }
+    printf("  activations apart: %d x %d (%zu bytes) -> 1 x %d -> back, and a second set: "
+           "parameters, gradients and moments bit-identical\n", B, T, bytes, SMALL_T);
+    free(snapshot), free(logits), free(again);
+}
+
 // ---------------------------------------------------------------- determinism, resume
 
 // Where check_determinism_and_resume saves its checkpoint.
@@ -390,12 +490,12 @@ static Model *check_determinism_and_resume(Model *a, Model *b, int save_at) {
     float la[STEPS], lb[STEPS];
     a->vt->init_weights(a, 1234);
     b->vt->init_weights(b, 1234);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) == 0, "init is not reproducible");
+    CHECK(memcmp(a->params.values, b->params.values, a->params.num_params * sizeof(float)) == 0, "init is not reproducible");
     train_fixture_steps(a, &oc, 1, save_at, la, NULL, NULL);
     train_fixture_steps(b, &oc, 1, save_at, lb, NULL, NULL);
     CHECK(memcmp(la, lb, (size_t)save_at * sizeof(float)) == 0,
           "two runs with one seed give different losses");
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) == 0,
+    CHECK(memcmp(a->params.values, b->params.values, a->params.num_params * sizeof(float)) == 0,
           "two runs with one seed give different parameters");
     train_fixture_steps(a, &oc, save_at + 1, STEPS, la, NULL, NULL);
 
@@ -414,11 +514,11 @@ static Model *check_determinism_and_resume(Model *a, Model *b, int save_at) {
         if (c->vt->alloc_activations(c, FIXTURE_B, FIXTURE_T)) tb_die("%s", tb_last_error());
         train_fixture_steps(c, &oc, save_at + 1, STEPS, lb, NULL, NULL);
         CHECK(memcmp(la, lb, sizeof la) == 0, "resumed losses differ from the uninterrupted run");
-        CHECK(memcmp(a->params, c->params, a->num_params * sizeof(float)) == 0,
+        CHECK(memcmp(a->params.values, c->params.values, a->params.num_params * sizeof(float)) == 0,
               "resumed parameters differ from the uninterrupted run");
     }
     b->vt->init_weights(b, 1235);
-    CHECK(memcmp(a->params, b->params, a->num_params * sizeof(float)) != 0, "the seed is ignored");
+    CHECK(memcmp(a->params.values, b->params.values, a->params.num_params * sizeof(float)) != 0, "the seed is ignored");
     return c;
 }
 
@@ -427,7 +527,7 @@ static Model *check_determinism_and_resume(Model *a, Model *b, int save_at) {
 // Every check above, each on fresh models of the named tiny config: against
 // the fixture (forward, backward, AdamW), finite differences on
 // fd_coords_per_tensor coordinates of every tensor, decoding with the given
-// prefill lengths, determinism and resume. Returns the resumed model for the
+// prefill lengths, activations apart from parameters, determinism and resume. Returns the resumed model for the
 // caller's checks of its spec (the caller destroys it), or NULL.
 static Model *run_model_checks(const char *config, int vocab, int fd_coords_per_tensor,
                                const int *prefill_lens, int num_lens) {
@@ -442,6 +542,9 @@ static Model *run_model_checks(const char *config, int vocab, int fd_coords_per_
     model_destroy(m);
     m = fixture_model(config, vocab);
     check_decode_against_forward(m, prefill_lens, num_lens);
+    model_destroy(m);
+    m = fixture_model(config, vocab);
+    check_activations_apart(m);
     model_destroy(m);
     Model *a = fixture_model(config, vocab), *b = fixture_model(config, vocab);
     Model *resumed = check_determinism_and_resume(a, b, 4);

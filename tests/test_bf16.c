@@ -291,7 +291,7 @@ static void train(const char *config, Precision p, float *losses) {
             for (int t = 0; t < TRAIN_T; t++) inp[b * TRAIN_T + t] = stream[at + t], tgt[b * TRAIN_T + t] = stream[at + t + 1];
         }
         m->vt->forward(m, inp, tgt, TRAIN_B, TRAIN_T);
-        losses[step - 1] = m->loss;
+        losses[step - 1] = m->acts->loss;
         model_zero_grad(m);
         m->vt->backward(m);
         model_adamw_step(m, &oc, step, optim_lr_at(&oc, step));

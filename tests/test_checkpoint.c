@@ -49,14 +49,14 @@ static Model *fake_model(void) {
     model_alloc_params(m);
     Rng r;
     rng_seed(&r, 99);
-    for (size_t i = 0; i < m->num_params; i++) m->params[i] = 0.02f * rng_normal(&r);
+    for (size_t i = 0; i < m->params.num_params; i++) m->params.values[i] = 0.02f * rng_normal(&r);
     return m;
 }
 
 // One synthetic training step: gradients drawn from the run's RNG (so the RNG
 // state must be restored exactly for a resume to match), then AdamW.
 static void fake_step(Model *m, TrainState *ts) {
-    for (size_t i = 0; i < m->num_params; i++) m->grads[i] = rng_normal(&ts->rng) + 0.1f * m->params[i];
+    for (size_t i = 0; i < m->params.num_params; i++) m->params.grads[i] = rng_normal(&ts->rng) + 0.1f * m->params.values[i];
     ts->step++;
     model_adamw_step(m, &ts->optim, (int)ts->step, optim_lr_at(&ts->optim, (int)ts->step));
     ts->data_state[0] += 8 * 16;  // a data loader would advance its position
@@ -94,16 +94,16 @@ static void test_save_load_resume(void) {
     TrainState bs;
     memset(&bs, 0, sizeof bs);
     CHECK(checkpoint_load_into(b, ck, &bs) == 0, "load: %s", tb_last_error());
-    check_close("params after load (bit-exact)", b->params, a->params, a->num_params, 0, 0);
-    CHECK(b->adam_m && same_floats(a->adam_m, b->adam_m, a->num_params) &&
-              same_floats(a->adam_v, b->adam_v, a->num_params),
+    check_close("params after load (bit-exact)", b->params.values, a->params.values, a->params.num_params, 0, 0);
+    CHECK(b->params.adam_m && same_floats(a->params.adam_m, b->params.adam_m, a->params.num_params) &&
+              same_floats(a->params.adam_v, b->params.adam_v, a->params.num_params),
           "AdamW moments differ after load");
     CHECK(bs.step == 3 && memcmp(&bs.rng, &as.rng, sizeof bs.rng) == 0 &&
               memcmp(bs.data_state, as.data_state, sizeof bs.data_state) == 0 &&
               memcmp(&bs.optim, &as.optim, sizeof bs.optim) == 0,
           "train state differs after load (step %lld)", (long long)bs.step);
     for (int i = 0; i < 5; i++) fake_step(b, &bs);
-    CHECK(same_floats(full->params, b->params, full->num_params),
+    CHECK(same_floats(full->params.values, b->params.values, full->params.num_params),
           "resumed run is not bit-identical to the uninterrupted one");
 
     // The files are those promised, and lm_head.weight equals the embedding.
@@ -117,7 +117,7 @@ static void test_save_load_resume(void) {
         const StTensor *head = st_find(st, "lm_head.weight"), *wte = st_find(st, "transformer.wte.weight");
         CHECK(head && wte && head->numel == wte->numel && same_floats(head->data, wte->data, wte->numel),
               "lm_head.weight is not a copy of the embedding");
-        CHECK(st->num_tensors == a->num_tensors + 1, "%d tensors in the file", st->num_tensors);
+        CHECK(st->num_tensors == a->params.num_tensors + 1, "%d tensors in the file", st->num_tensors);
         st_close(st);
     }
     snprintf(path, sizeof path, "%s/config.json", ck);
@@ -134,7 +134,7 @@ static void test_save_load_resume(void) {
     fake_step(a, &as);
     CHECK(checkpoint_save(ck, a, &as, NULL) == 0, "second save: %s", tb_last_error());
     CHECK(checkpoint_load_into(b, ck, &bs) == 0 && bs.step == 4 &&
-              same_floats(a->params, b->params, a->num_params),
+              same_floats(a->params.values, b->params.values, a->params.num_params),
           "second save did not replace the first");
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", ck, (long)getpid());
@@ -236,7 +236,7 @@ static void test_refusals(void) {
     copy_checkpoint(good, bad);
     rewrite_weights(bad, "lm_head.weight", NULL, 0);
     Model *b = fake_model();
-    CHECK(checkpoint_load_into(b, bad, &out) == 0 && same_floats(b->params, m->params, m->num_params),
+    CHECK(checkpoint_load_into(b, bad, &out) == 0 && same_floats(b->params.values, m->params.values, m->params.num_params),
           "a checkpoint without lm_head.weight must load: %s", tb_last_error());
     model_destroy(b);
 
@@ -367,11 +367,11 @@ static void test_integrity(void) {
     expect_load_error("a model.safetensors of another checkpoint", bad, NULL, path, "config.json beside it");
 
     // A NaN in one weight, saved with consistent checksums: refused all the same.
-    m->params[7] = NAN;
+    m->params.values[7] = NAN;
     dir_path(bad, sizeof bad, "sum-nan");
     CHECK(checkpoint_save(bad, m, NULL, NULL) == 0, "save with a NaN: %s", tb_last_error());
     expect_load_error("a NaN weight", bad, NULL, "transformer.wte.weight", "non-finite");
-    m->params[7] = INFINITY;
+    m->params.values[7] = INFINITY;
     CHECK(checkpoint_save(bad, m, NULL, NULL) == 0, "save with an infinity: %s", tb_last_error());
     expect_load_error("an infinite weight", bad, NULL, "model.safetensors", "non-finite");
 

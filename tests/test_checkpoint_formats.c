@@ -24,8 +24,8 @@
 static char root[256];
 
 static float *params_of(const Model *m) {
-    float *p = tb_malloc(m->num_params * sizeof(float));
-    m->be->to_host(p, m->params, m->num_params * sizeof(float));
+    float *p = tb_malloc(m->params.num_params * sizeof(float));
+    m->be->to_host(p, m->params.values, m->params.num_params * sizeof(float));
     return p;
 }
 
@@ -95,8 +95,8 @@ static void test_old_layout_resumes(void) {
     if (from_old && from_new && last) {
         float *want = params_of(last);
         check_close("resumed from the mamba_ssm-named checkpoint vs the old build's steps", from_old, want,
-                    last->num_params, 1e-4f, 1e-4f);
-        CHECK(memcmp(from_old, from_new, last->num_params * sizeof(float)) == 0,
+                    last->params.num_params, 1e-4f, 1e-4f);
+        CHECK(memcmp(from_old, from_new, last->params.num_params * sizeof(float)) == 0,
               "resuming the same state from the two layouts differs");
         free(want);
     }
@@ -147,10 +147,10 @@ static void test_export(void) {
     CHECK(cfg && known && n == (int)(sizeof fields / sizeof *fields), "the export's config.json: %d fields", n);
     cJSON_Delete(cfg);
     Model *a = checkpoint_load(now, backend_cpu(), NULL), *b = checkpoint_load(out, backend_cpu(), NULL);
-    CHECK(a && b && a->num_params == b->num_params, "the export does not load back: %s", tb_last_error());
+    CHECK(a && b && a->params.num_params == b->params.num_params, "the export does not load back: %s", tb_last_error());
     if (a && b) {
         float *pa = params_of(a), *pb = params_of(b);
-        CHECK(memcmp(pa, pb, a->num_params * sizeof(float)) == 0, "the export holds other weights");
+        CHECK(memcmp(pa, pb, a->params.num_params * sizeof(float)) == 0, "the export holds other weights");
         free(pa);
         free(pb);
     }

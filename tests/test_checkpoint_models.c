@@ -31,7 +31,7 @@ static void test_hf_fixture(void) {
     m->vt->alloc_activations(m, 1, T);
     m->vt->forward(m, tokens, NULL, 1, T);
     float *logits = tb_malloc((size_t)T * V * sizeof(float));
-    be->to_host(logits, m->logits, (size_t)T * V * sizeof(float));
+    be->to_host(logits, m->acts->logits, (size_t)T * V * sizeof(float));
     check_close("logits of the loaded HF checkpoint vs GPT2LMHeadModel", logits, ref->data,
                 (size_t)T * V, 1e-5f, 1e-5f);
     free(logits);
@@ -108,7 +108,7 @@ static float train_step(Model *m, TrainState *ts, int B, int T) {
     m->vt->backward(m);
     ts->step++;
     model_adamw_step(m, &ts->optim, (int)ts->step, optim_lr_at(&ts->optim, (int)ts->step));
-    return m->loss;
+    return m->acts->loss;
 }
 
 static void test_exact_resume(void) {

@@ -20,8 +20,8 @@ static void check_count(const char *name, size_t documented) {
         CHECK(0, "%s: cannot create: %s", name, tb_last_error());
         return;
     }
-    CHECK(m->num_params == documented, "%s has %zu parameters, documented %zu", name,
-          m->num_params, documented);
+    CHECK(m->params.num_params == documented, "%s has %zu parameters, documented %zu", name,
+          m->params.num_params, documented);
     model_destroy(m);
 }
 
@@ -172,9 +172,9 @@ static void test_shape_bounds(void) {
     CHECK(m != NULL, "tiny-gpt2 with 1024 layers: %s", tb_last_error());
     if (m) {
         int found = 0;
-        for (int i = 0; i < m->num_tensors; i++) found += model_find_tensor(m, m->tensors[i].name) == &m->tensors[i];
-        CHECK(found == m->num_tensors && m->num_tensors > 1024 * 10, "%d of %d tensors found by name", found,
-              m->num_tensors);
+        for (int i = 0; i < m->params.num_tensors; i++) found += model_find_tensor(m, m->params.tensors[i].name) == &m->params.tensors[i];
+        CHECK(found == m->params.num_tensors && m->params.num_tensors > 1024 * 10, "%d of %d tensors found by name", found,
+              m->params.num_tensors);
         CHECK(model_find_tensor(m, "transformer.h.1024.ln_1.weight") == NULL, "a tensor past the last layer found");
         model_destroy(m);
     }

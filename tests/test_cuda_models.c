@@ -28,13 +28,13 @@ static Model *make_model(const char *name, const Backend *be) {
 }
 
 static float *grads_to_host(Model *m) {
-    float *h = tb_malloc(m->num_params * sizeof(float));
-    m->be->to_host(h, m->grads, m->num_params * sizeof(float));
+    float *h = tb_malloc(m->params.num_params * sizeof(float));
+    m->be->to_host(h, m->params.grads, m->params.num_params * sizeof(float));
     return h;
 }
 static float *params_to_host(Model *m) {
-    float *h = tb_malloc(m->num_params * sizeof(float));
-    m->be->to_host(h, m->params, m->num_params * sizeof(float));
+    float *h = tb_malloc(m->params.num_params * sizeof(float));
+    m->be->to_host(h, m->params.values, m->params.num_params * sizeof(float));
     return h;
 }
 
@@ -46,7 +46,7 @@ static void test_model(const char *name, int order) {
     float *pc = params_to_host(mc), *pg = params_to_host(mg);
     char what[160];
     snprintf(what, sizeof what, "%s init_weights on cuda (%s order)", name, order_name(order));
-    check_close(what, pg, pc, mc->num_params, 0, 0);
+    check_close(what, pg, pc, mc->params.num_params, 0, 0);
 
     Rng rng;
     rng_seed(&rng, 7);
@@ -60,12 +60,12 @@ static void test_model(const char *name, int order) {
         ms[k]->vt->backward(ms[k]);
     }
     snprintf(what, sizeof what, "%s loss (%s order)", name, order_name(order));
-    check_close(what, &mg->loss, &mc->loss, 1, TOL_LOSS);
+    check_close(what, &mg->acts->loss, &mc->acts->loss, 1, TOL_LOSS);
     snprintf(what, sizeof what, "%s per-position losses (%s order)", name, order_name(order));
-    check_close(what, mg->losses_host, mc->losses_host, B * T, TOL_LOSS);
+    check_close(what, mg->acts->losses_host, mc->acts->losses_host, B * T, TOL_LOSS);
     float *gc = grads_to_host(mc), *gg = grads_to_host(mg);
-    for (int i = 0; i < mc->num_tensors; i++) {
-        const ParamTensor *t = &mc->tensors[i];
+    for (int i = 0; i < mc->params.num_tensors; i++) {
+        const ParamTensor *t = &mc->params.tensors[i];
         snprintf(what, sizeof what, "%s grad %s (%s order)", name, t->name, order_name(order));
         check_close(what, gg + t->offset, gc + t->offset, t->numel, TOL_GRAD);
     }
@@ -73,7 +73,7 @@ static void test_model(const char *name, int order) {
     // AdamW from identical gradients (the CPU's): Adam's step direction
     // m / sqrt(v) amplifies float noise in gradients near zero, which would
     // say nothing about the optimizer kernels.
-    gpu->to_device(mg->grads, gc, mc->num_params * sizeof(float));
+    gpu->to_device(mg->params.grads, gc, mc->params.num_params * sizeof(float));
     OptimConfig oc;
     optim_config_default(&oc);
     float norm_c = model_adamw_step(mc, &oc, 1, 1e-3f), norm_g = model_adamw_step(mg, &oc, 1, 1e-3f);
@@ -82,7 +82,7 @@ static void test_model(const char *name, int order) {
     free(pc), free(pg);
     pc = params_to_host(mc), pg = params_to_host(mg);
     snprintf(what, sizeof what, "%s params after AdamW (%s order)", name, order_name(order));
-    check_close(what, pg, pc, mc->num_params, TOL_PARAM);
+    check_close(what, pg, pc, mc->params.num_params, TOL_PARAM);
 
     // Decode with the updated weights: prefill, then single tokens.
     float logits_c[V], logits_g[V];
@@ -121,10 +121,10 @@ static void test_determinism(const char *name) {
             m->vt->backward(m);
             model_adamw_step(m, &oc, step, 1e-3f);
         }
-        loss[r] = m->loss;
+        loss[r] = m->acts->loss;
         grads[r] = grads_to_host(m);
         if (r == 1)
-            CHECK(loss[0] == loss[1] && !memcmp(grads[0], grads[1], m->num_params * sizeof(float)),
+            CHECK(loss[0] == loss[1] && !memcmp(grads[0], grads[1], m->params.num_params * sizeof(float)),
                   "%s: two identical training runs on cuda differ", name);
         model_destroy(m);
     }

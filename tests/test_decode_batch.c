@@ -49,7 +49,7 @@ static Model *make_model(const char *config, const Backend *be) {
     Model *m = model_create(&spec, be);
     if (!m) tb_die("%s: %s", config, tb_last_error());
     m->vt->init_weights(m, 11);
-    be->scale(m->params, 2.0f, m->num_params);  // logits well away from zero
+    be->scale(m->params.values, 2.0f, m->params.num_params);  // logits well away from zero
     return m;
 }
 

@@ -89,9 +89,9 @@ static Promises promises;
 
 static void record_promise(Model *m, size_t from) {
     if (promises.n >= 64) return;
-    size_t n = m->num_params - from;
+    size_t n = m->params.num_params - from;
     float *copy = tb_malloc(sizeof(float) * (n ? n : 1));
-    m->be->to_host(copy, m->grads + from, sizeof(float) * n);
+    m->be->to_host(copy, m->params.grads + from, sizeof(float) * n);
     promises.from[promises.n] = from;
     promises.copy[promises.n++] = copy;
 }
@@ -120,9 +120,9 @@ static void test_promises(const ModelArch *arch) {
     m->vt->backward(m);
     m->grads_final = NULL;
 
-    size_t P = m->num_params;
+    size_t P = m->params.num_params;
     float *grads = tb_malloc(sizeof(float) * P);
-    m->be->to_host(grads, m->grads, sizeof(float) * P);
+    m->be->to_host(grads, m->params.grads, sizeof(float) * P);
     int descending = 1, kept = 1;
     for (int k = 0; k < promises.n; k++) {
         if (k > 0 && promises.from[k] >= promises.from[k - 1]) descending = 0;

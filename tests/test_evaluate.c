@@ -31,7 +31,7 @@ static void test_against_direct(void) {
         int32_t in[16];
         for (int t = 0; t < len; t++) in[t] = tokens[start + t];
         m->vt->forward(m, in, NULL, 1, len);
-        be->to_host(logits, m->logits, (size_t)len * V * sizeof(float));
+        be->to_host(logits, m->acts->logits, (size_t)len * V * sizeof(float));
         for (int t = 0; t < len; t++) {
             const float *row = logits + (size_t)t * V;
             double mx = row[0], z = 0;

@@ -47,7 +47,7 @@ static void test_init_and_config(void) {
     if (!m) return;
     // V*C + T*C + L*(12 C^2 + 13 C) + 2C, the formula models/configs.c documents.
     size_t C = 256, L = 7, expect = 1024 * C + 256 * C + L * (12 * C * C + 13 * C) + 2 * C;
-    CHECK(m->num_params == expect, "gpt2-6m has %zu parameters, expected %zu", m->num_params, expect);
+    CHECK(m->params.num_params == expect, "gpt2-6m has %zu parameters, expected %zu", m->params.num_params, expect);
     m->vt->init_weights(m, 1);
     const char *names[] = {"transformer.wte.weight", "transformer.h.3.attn.c_attn.weight",
                            "transformer.h.3.attn.c_proj.weight", "transformer.h.6.mlp.c_proj.weight",

@@ -156,7 +156,7 @@ static size_t params_of(const char *name) {
     ModelSpec spec;
     Model *m = model_spec_by_name(&spec, name, 1024) ? NULL : model_create(&spec, backend_cpu());
     CHECK(m != NULL, "%s: %s", name, tb_last_error());
-    size_t n = m ? m->num_params : 0;
+    size_t n = m ? m->params.num_params : 0;
     model_destroy(m);
     return n;
 }

@@ -66,8 +66,8 @@ static void test_chunk_sizes(void) {
         model_zero_grad(m);
         m->vt->forward(m, inputs, targets, B, T);
         m->vt->backward(m);
-        CHECK(m->loss == ref->loss &&
-                  memcmp(m->grads, ref->grads, m->num_params * sizeof(float)) == 0,
+        CHECK(m->acts->loss == ref->acts->loss &&
+                  memcmp(m->params.grads, ref->params.grads, m->params.num_params * sizeof(float)) == 0,
               "scan chunk %d: loss or gradients differ from the unchunked scan", chunks[i]);
         model_destroy(m);
     }
@@ -83,9 +83,9 @@ static void test_init_and_config(void) {
     for (int k = 0; k < 2; k++) {
         model_spec_by_name(&spec, names[k], 1024);
         Model *m = model_create(&spec, backend_cpu());
-        CHECK(m && m->num_params == want_params[k], "%s has %zu parameters, expected %zu",
-              names[k], m ? m->num_params : 0, want_params[k]);
-        if (m) printf("  %s: %zu parameters\n", names[k], m->num_params);
+        CHECK(m && m->params.num_params == want_params[k], "%s has %zu parameters, expected %zu",
+              names[k], m ? m->params.num_params : 0, want_params[k]);
+        if (m) printf("  %s: %zu parameters\n", names[k], m->params.num_params);
         model_destroy(m);
     }
     if (model_spec_by_name(&spec, "mamba-6m", 1024)) tb_die("%s", tb_last_error());

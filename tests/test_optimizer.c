@@ -59,7 +59,8 @@ static void test_adamw_against_pytorch(void) {
     }
     CHECK(clipped == 5, "expected 5 clipped steps in the fixture, saw %d", clipped);
     m.vt = NULL;
-    free(m.params), free(m.grads), free(m.adam_m), free(m.adam_v), free(m.tensors), free(m.tensor_slots);
+    free(m.params.values), free(m.params.grads), free(m.params.adam_m), free(m.params.adam_v);
+    free(m.params.tensors), free(m.params.tensor_slots);
     st_close(st);
 }
 
@@ -114,10 +115,10 @@ static void test_grad_norm(void) {
     model_add_tensor(&m, "a", 2, (int64_t[]){1000, 700}, 1);
     model_add_tensor(&m, "b", 1, (int64_t[]){333}, 0);
     model_alloc_params(&m);
-    float *g = random_floats(m.num_params, 7);
-    memcpy(m.grads, g, m.num_params * sizeof(float));
+    float *g = random_floats(m.params.num_params, 7);
+    memcpy(m.params.grads, g, m.params.num_params * sizeof(float));
     long double exact = 0;
-    for (size_t i = 0; i < m.num_params; i++) exact += (long double)g[i] * g[i];
+    for (size_t i = 0; i < m.params.num_params; i++) exact += (long double)g[i] * g[i];
     float ref = (float)sqrtl(exact);
     float n1 = model_grad_norm(&m);
     omp_set_num_threads(1);
@@ -129,7 +130,7 @@ static void test_grad_norm(void) {
           "grad norm not bit-identical across runs and thread counts: %.9g %.9g %.9g", n1, n2, n3);
     model_zero_grad(&m);
     CHECK(model_grad_norm(&m) == 0.0f, "grad norm after zero_grad is not 0");
-    free(g), free(m.params), free(m.grads), free(m.tensors), free(m.tensor_slots);
+    free(g), free(m.params.values), free(m.params.grads), free(m.params.tensors), free(m.params.tensor_slots);
 }
 
 static void test_lr_schedule(void) {

@@ -135,11 +135,11 @@ static void test_round_trips(void) {
         cJSON_Delete(rec);
 
         char formula[256] = "", summary[64] = "", described[256];
-        double flops = arch->flops_per_token(&spec, m->num_params, spec.max_seq_len, formula,
+        double flops = arch->flops_per_token(&spec, m->params.num_params, spec.max_seq_len, formula,
                                              sizeof formula);
-        CHECK(flops >= 6.0 * (double)m->num_params && flops < 100.0 * (double)m->num_params &&
+        CHECK(flops >= 6.0 * (double)m->params.num_params && flops < 100.0 * (double)m->params.num_params &&
                   formula[0],
-              "%s: %g FLOPs per token for %zu parameters ('%s')", arch->name, flops, m->num_params,
+              "%s: %g FLOPs per token for %zu parameters ('%s')", arch->name, flops, m->params.num_params,
               formula);
         model_spec_summary(&spec, summary, sizeof summary);
         model_spec_describe(&spec, described, sizeof described);

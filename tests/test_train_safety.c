@@ -162,7 +162,7 @@ static void test_refused_pairs(const cJSON *full) {
     CHECK(m != NULL, "load the checkpoint to poison it: %s", tb_last_error());
     if (m) {
         float nan = NAN;
-        m->be->to_device((char *)m->params + 4 * 40, &nan, sizeof nan);
+        m->be->to_device((char *)m->params.values + 4 * 40, &nan, sizeof nan);
         CHECK(checkpoint_save(ck, m, &ts, NULL) == 0, "save the poisoned checkpoint: %s", tb_last_error());
         model_destroy(m);
     }

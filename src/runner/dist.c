@@ -175,7 +175,7 @@ static void set_threads(int threads) {
 // them to rank 0. On rank 0 the MPI transport's gather lands in host.
 static void launch_bucket(Model *m, size_t lo, size_t hi) {
     size_t n = hi - lo;
-    m->be->scale(m->grads + lo, weight, n);
+    m->be->scale(m->params.grads + lo, weight, n);
 #ifdef TB_NCCL
     if (use_nccl) {
         dist_nccl_reduce(m, lo, hi);
@@ -183,7 +183,7 @@ static void launch_bucket(Model *m, size_t lo, size_t hi) {
     }
 #endif
     int k = buckets.launched - 1;
-    m->be->to_host(host + lo, m->grads + lo, sizeof(float) * n);
+    m->be->to_host(host + lo, m->params.grads + lo, sizeof(float) * n);
     if (world_rank == 0) {
         int *counts = gather_counts + (size_t)k * ranks, *displs = gather_displs + (size_t)k * ranks;
         for (int r = 0; r < ranks; r++) counts[r] = (int)n, displs[r] = (int)((size_t)r * num_params + lo);
@@ -216,7 +216,7 @@ static void finish_buckets(Model *m) {
 // What both sides allocate once the model exists. 0 or -1 with the error set.
 static int prepare(Model *m) {
     model = m;
-    num_params = m->num_params;
+    num_params = m->params.num_params;
 #ifdef TB_NCCL
     use_nccl = !m->be->on_host;
 #endif
@@ -247,9 +247,9 @@ static void share_params(Model *m) {
         return;
     }
 #endif
-    if (world_rank == 0) m->be->to_host(host, m->params, sizeof(float) * num_params);
+    if (world_rank == 0) m->be->to_host(host, m->params.values, sizeof(float) * num_params);
     MPI_Bcast(host, (int)num_params, MPI_FLOAT, 0, MPI_COMM_WORLD);
-    if (world_rank != 0) m->be->to_device(m->params, host, sizeof(float) * num_params);
+    if (world_rank != 0) m->be->to_device(m->params.values, host, sizeof(float) * num_params);
 }
 
 // ---------------------------------------------------------------- ranks 1..N-1
@@ -277,9 +277,9 @@ int dist_follow(void) {
     if (!be || model_spec_by_name(&spec, s.model, s.vocab_size) || !(m = model_create(&spec, be)) ||
         m->vt->alloc_activations(m, s.rows, s.seq_len))
         follower_fail(tb_last_error());
-    if ((long long)m->num_params != s.num_params) {
+    if ((long long)m->params.num_params != s.num_params) {
         char msg[256];
-        snprintf(msg, sizeof msg, "%s has %zu parameters here and %lld on rank 0", s.model, m->num_params,
+        snprintf(msg, sizeof msg, "%s has %zu parameters here and %lld on rank 0", s.model, m->params.num_params,
                  s.num_params);
         follower_fail(msg);
     }
@@ -304,7 +304,7 @@ int dist_follow(void) {
         m->vt->backward(m);
         finish_buckets(m);
         step_open = 0;
-        float loss = m->loss;
+        float loss = m->acts->loss;
         MPI_Gather(&loss, 1, MPI_FLOAT, NULL, 1, MPI_FLOAT, 0, MPI_COMM_WORLD);
     }
 #ifdef TB_NCCL
@@ -351,7 +351,7 @@ int dist_setup(Model *m, const char *model_name, const char *backend, int batch_
     s.rows = batch_size / world_size;
     s.seq_len = seq_len_;
     s.threads = threads;
-    s.num_params = (long long)m->num_params;
+    s.num_params = (long long)m->params.num_params;
     send_command(CMD_SETUP);
     MPI_Bcast(&s, sizeof s, MPI_BYTE, 0, MPI_COMM_WORLD);
 #ifdef TB_NCCL
@@ -400,7 +400,7 @@ void dist_reduce_grads(Model *m, float *loss) {
     double mean = 0;
     for (int r = 0; r < ranks; r++) mean += (double)weights[r] * losses[r];
     *loss = (float)mean;
-    if (use_nccl) return;  // the reduce summed into m->grads
+    if (use_nccl) return;  // the reduce summed into m->params.grads
     // The scaled rows, added in rank order (each element on its own, so any
     // thread count gives the same bits).
     const size_t P = num_params;
@@ -412,7 +412,7 @@ void dist_reduce_grads(Model *m, float *loss) {
         for (int r = 1; r < R; r++) acc += g[(size_t)r * P + i];
         g[i] = acc;
     }
-    m->be->to_device(m->grads, host, sizeof(float) * P);
+    m->be->to_device(m->params.grads, host, sizeof(float) * P);
 }
 
 void dist_describe(cJSON *env) {

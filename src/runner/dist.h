@@ -82,8 +82,8 @@ int dist_local_rows(int batch_size);
 // rank's rows and its share of the positions. No-op with one rank.
 void dist_scatter_batch(Model *m, const int32_t *inputs, const int32_t *targets);
 
-// Rank 0, after the backward of its rows: m->grads becomes the global batch's
-// mean gradient and *loss its mean loss. No-op with one rank.
+// Rank 0, after the backward of its rows: m->params.grads becomes the global
+// batch's mean gradient and *loss its mean loss. No-op with one rank.
 void dist_reduce_grads(Model *m, float *loss);
 
 // Rank 0, after dist_setup: with more than one rank, adds the record's

@@ -79,13 +79,15 @@ static void compute_after_comm(void) {
 
 void dist_nccl_broadcast_params(Model *m) {
     comm_after_compute();
-    NCCL_OK(ncclBroadcast(m->params, m->params, m->num_params, ncclFloat, 0, comm, comm_stream));
+    const ModelParams *p = &m->params;
+    NCCL_OK(ncclBroadcast(p->values, p->values, p->num_params, ncclFloat, 0, comm, comm_stream));
     compute_after_comm();
 }
 
 void dist_nccl_reduce(Model *m, size_t lo, size_t hi) {
     comm_after_compute();
-    NCCL_OK(ncclReduce(m->grads + lo, m->grads + lo, hi - lo, ncclFloat, ncclSum, 0, comm, comm_stream));
+    float *grads = m->params.grads;
+    NCCL_OK(ncclReduce(grads + lo, grads + lo, hi - lo, ncclFloat, ncclSum, 0, comm, comm_stream));
 }
 
 void dist_nccl_wait(void) { compute_after_comm(); }

@@ -257,7 +257,7 @@ static cJSON *model_json(const Model *m) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "name", m->spec.name);
     cJSON_AddStringToObject(j, "arch", m->spec.arch);
-    cJSON_AddNumberToObject(j, "num_params", (double)m->num_params);
+    cJSON_AddNumberToObject(j, "num_params", (double)m->params.num_params);
     cJSON_AddItemToObject(j, "config", m->vt->config_json(m));
     char summary[64];
     model_spec_summary(&m->spec, summary, sizeof summary);
@@ -431,7 +431,7 @@ static void print_intro(Run *run, int resumed) {
     progress_note(&run->progress,
                   "tunebench train: %s (%s%s %d layers, %s, %zu parameters) on %s%s, %d threads; %s %d of %d steps",
                   c->experiment, model_name, run->model->arch->title, run->model->spec.n_layer, summary,
-                  run->model->num_params, c->backend, precision, tb_num_threads(),
+                  run->model->params.num_params, c->backend, precision, tb_num_threads(),
                   resumed ? "resuming after step" : "starting at step", run->start_step, c->steps);
     char policy[300];
     environment_thread_policy(policy, sizeof policy);
@@ -526,7 +526,7 @@ int cmd_train(int argc, char **argv) {
     // The settings used only at the end are checked before the first step.
     if (samples_check(run->model, run->tok, c)) goto fail;
     if (getenv("TUNEBENCH_FAULT_SIGNAL_SETUP")) kill(getpid(), SIGTERM);  // tests: a signal during the setup
-    run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->num_params;  // weights and two AdamW moments
+    run->costs.ckpt_bytes = 3.0 * sizeof(float) * (double)run->model->params.num_params;  // weights and two AdamW moments
     run->costs.context = run->model->spec.max_seq_len;
     run->inputs = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);
     run->targets = tb_malloc(sizeof(int32_t) * (size_t)c->batch_size * c->seq_len);

@@ -138,11 +138,11 @@ static void update_timing(Run *run, int steps_done) {
     record_set_section(&run->rec, "timing", t);
 
     cJSON *mem = cJSON_CreateObject();
-    double pbytes = (double)m->num_params * sizeof(float);
+    double pbytes = (double)m->params.num_params * sizeof(float);
     cJSON_AddNumberToObject(mem, "peak_rss_bytes", (double)environment_peak_rss_bytes());
     cJSON_AddNumberToObject(mem, "param_bytes", pbytes);
     cJSON_AddNumberToObject(mem, "grad_bytes", pbytes);
-    cJSON_AddNumberToObject(mem, "optimizer_bytes", m->adam_m ? 2 * pbytes : 0);
+    cJSON_AddNumberToObject(mem, "optimizer_bytes", m->params.adam_m ? 2 * pbytes : 0);
     cJSON_AddNumberToObject(mem, "activation_bytes", (double)m->vt->activation_bytes(m));
     record_set_section(&run->rec, "memory", mem);
 }
@@ -208,7 +208,7 @@ RunEnd train_loop(Run *run, int *last_step) {
         loader_next_batch(&run->train, run->inputs, run->targets);
         dist_scatter_batch(m, run->inputs, run->targets);  // each MPI rank gets its rows (dist.h)
         m->vt->forward(m, run->inputs, run->targets, dist_local_rows(B), T);
-        float loss = m->loss;
+        float loss = m->acts->loss;
         if (run->fault_nan_step == (uint64_t)step) loss = NAN;
         if (!isfinite(loss)) {
             snprintf(line, sizeof line, "non-finite training loss at step %d; the last good checkpoint is kept", step);

@@ -18,13 +18,13 @@ int main(int argc, char **argv) {
     m->vt->init_weights(m, seed);
     float noise = argc == 6 ? strtof(argv[5], NULL) : 0.0f;
     if (noise > 0) {
-        size_t bytes = m->num_params * sizeof(float);
+        size_t bytes = m->params.num_params * sizeof(float);
         float *p = tb_malloc(bytes);
-        m->be->to_host(p, m->params, bytes);
+        m->be->to_host(p, m->params.values, bytes);
         Rng r;
         rng_seed(&r, seed + 1);
-        for (size_t i = 0; i < m->num_params; i++) p[i] += noise * (2.0f * rng_uniform(&r) - 1.0f);
-        m->be->to_device(m->params, p, bytes);
+        for (size_t i = 0; i < m->params.num_params; i++) p[i] += noise * (2.0f * rng_uniform(&r) - 1.0f);
+        m->be->to_device(m->params.values, p, bytes);
         free(p);
     }
     if (checkpoint_save(argv[4], m, NULL, NULL) != 0) tb_die("%s", tb_last_error());
