@@ -1,11 +1,15 @@
 // profile_mamba.c: where a Mamba training step and a decode step spend their time.
 //
 //   build/bench/profile_mamba [config] [steps] [threads]   (make profile-mamba)
+//   build/bench/profile_mamba decode-batch [config] [B] [threads]
 //
 // Wraps the CPU backend so that a hook sees every op (kernels/backend_hooks.h)
 // and adds its elapsed time to a per-op total, then runs training
 // steps at batch 8 x 256 and batch-1 decode steps through the ordinary model
-// code. A development tool: the benchmark of record is `tunebench bench`.
+// code. decode-batch times decode steps of B sequences at once (a
+// DecodeState, as `tunebench generate --batch B` runs them), after a prefill
+// of 32 tokens each. A development tool: the benchmark of record is
+// `tunebench bench`.
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +76,45 @@ static void report(const char *what, double total, int reps) {
     memset(op_calls, 0, sizeof op_calls);
 }
 
+// B sequences' decode steps through a DecodeState, per op.
+static int profile_decode_batch(const char *name, int B, int threads) {
+    omp_set_num_threads(threads);
+    use_cpu_time = threads == 1;
+    const Backend *timed = backend_with_hooks(backend_cpu(), time_op, NULL);
+    ModelSpec spec;
+    if (model_spec_by_name(&spec, name, 1024)) return tb_report(), 2;
+    Model *m = model_create(&spec, timed);
+    if (!m) return tb_report(), 1;
+    m->vt->init_weights(m, 1);
+    DecodeState *ds = decode_state_create(m, B);
+    if (!ds) return tb_report(), 1;
+    enum { PREFILL = 32, STEPS = 50 };
+    int32_t *tokens = malloc(sizeof(int32_t) * B * PREFILL);
+    float *logits = malloc(sizeof(float) * B * 1024);
+    Rng rng;
+    rng_seed(&rng, 7);
+    for (int i = 0; i < B * PREFILL; i++) tokens[i] = (int32_t)rng_below(&rng, 1024);
+    decode_state_run(m, ds, tokens, B, PREFILL, logits);
+    decode_state_run(m, ds, tokens, B, 1, logits);  // warm
+    memset(op_seconds, 0, sizeof op_seconds), memset(op_calls, 0, sizeof op_calls);
+    double t0 = now();
+    for (int s = 0; s < STEPS; s++) decode_state_run(m, ds, tokens + (s % PREFILL) * B, B, 1, logits);
+    close_op();
+    double total = now() - t0;
+    printf("%s, %d threads, %d sequences, %s: %.3f ms per token per sequence\n", name, threads, B,
+           use_cpu_time ? "CPU time" : "wall-clock time", total / STEPS / B * 1e3);
+    report("decode step", total, STEPS);
+    free(tokens), free(logits);
+    decode_state_destroy(m, ds);
+    model_destroy(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     cpu_runtime_reexec(argv);
+    if (argc > 1 && strcmp(argv[1], "decode-batch") == 0)
+        return profile_decode_batch(argc > 2 ? argv[2] : "mamba-6m", argc > 3 ? atoi(argv[3]) : 32,
+                                    argc > 4 ? atoi(argv[4]) : 2);
     if (argc > 1 && strcmp(argv[1], "scan") == 0) {
         // The scan alone, one thread, CPU time: mamba-6m's and mamba-60m's layer shapes.
         int reps = argc > 2 ? atoi(argv[2]) : 5;

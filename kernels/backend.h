@@ -69,6 +69,35 @@ typedef struct {
     float *scratch;
 } SelectiveScanParams;
 
+// One decode step of the middle of a Mamba mixer, for `batch` sequences of
+// one token each (mamba_simple.Mamba.step from in_proj's output to the gated
+// y that out_proj reads), in one op because a decode step is launch-bound:
+//   conv_state <- shifted, x appended;  u = silu(conv_b + sum_k conv_w[:,k] conv_state[:,k])
+//   x_dbl      = u @ x_proj^T                        [dt_r | B | C], (R + 2S)
+//   delta_raw  = dt_r @ dt_w^T;  delta = softplus(delta_raw + delta_bias)
+//   h          = exp(delta A) h + delta B u,  A = -exp(A_log)     (dim, S) per sequence
+//   out        = (C . h + D u) silu(z)
+// The same values as conv1d_silu_step, linear_forward (x_proj, then dt_proj)
+// and selective_scan_step one after the other; u, x_dbl and delta_raw are
+// written as those ops leave them.
+typedef struct {
+    int batch, dim, dstate, dt_rank, d_conv;  // B, D (d_inner), S, R, K
+    const float *x;          int x_stride;    // (B, D) the conv's input (in_proj's x half)
+    const float *z;          int z_stride;    // (B, D) the gate (in_proj's z half)
+    const float *conv_w, *conv_b;             // (D, K), (D)
+    const float *x_proj;                      // (R + 2S, D)
+    const float *dt_w;                        // (D, R)
+    const float *delta_bias;                  // (D)
+    const float *A_log;                       // (D, S)
+    const float *D;                           // (D)
+    float *conv_state;                        // (B, D, K) in place, oldest input first
+    float *ssm_state;                         // (B, D, S) in place
+    float *u;                                 // (B, D) out
+    float *x_dbl;                             // (B, R + 2S) out
+    float *delta_raw;                         // (B, D) out
+    float *out;              int out_stride;  // (B, D) out
+} MambaMixerStepParams;
+
 // The largest shapes a model will pass to the ops, so that a backend whose
 // ops need workspace of their own (reduction partials, permuted attention
 // operands) sizes it once, when the model allocates its buffers.

@@ -8,7 +8,8 @@
 // lives here: splitting a long call into chunks, the context check, replaying
 // one-token calls as a graph, resetting and moving sequences (the state
 // tensors are described by the architecture as (layers, capacity, per_seq)
-// floats, so that reset is one zero and move one strided copy per tensor).
+// floats, so that reset is one zero, and move, or one sequence's reset (from
+// a block of zeros), one strided copy per tensor).
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,13 @@ DecodeState *decode_state_create(Model *m, int capacity) {
         decode_state_destroy(m, ds);
         return NULL;
     }
+    size_t zeros = 0;  // floats: the largest (layers, per_seq) that a sequence's reset zeroes
+    for (int k = 0; k < ds->num_state; k++) {
+        const DecodeStateTensor *t = &ds->state[k];
+        size_t n = (size_t)t->layers * t->per_seq;
+        if (!t->per_position && n > zeros) zeros = n;
+    }
+    if (zeros) ds->zeros = m->be->alloc(zeros * sizeof(float));  // zero-filled
     decode_state_reset(m, ds);
     return ds;
 }
@@ -40,6 +48,7 @@ void decode_state_destroy(Model *m, DecodeState *ds) {
     if (!ds) return;
     model_decode_graph_release(m, &ds->graph);
     if (ds->arena) m->be->free(ds->arena);
+    if (ds->zeros) m->be->free(ds->zeros);
     free(ds->impl);
     free(ds->pos);
     free(ds->host_tokens);
@@ -70,6 +79,20 @@ void decode_state_move(Model *m, DecodeState *ds, int dst, int src) {
                            (size_t)t->layers);
     }
     ds->pos[dst] = ds->pos[src];
+}
+
+void decode_state_reset_sequence(Model *m, DecodeState *ds, int seq) {
+    if (seq < 0 || seq >= ds->capacity)
+        tb_die("%s '%s': decode_state_reset_sequence %d in a decoder of %d sequences", m->spec.arch,
+               m->spec.name, seq, ds->capacity);
+    for (int k = 0; k < ds->num_state; k++) {
+        const DecodeStateTensor *t = &ds->state[k];
+        if (t->per_position) continue;  // rows past a position are never read
+        size_t width = t->per_seq * sizeof(float);
+        m->be->copy_2d(t->base + (size_t)seq * t->per_seq, (size_t)ds->capacity * width, ds->zeros,
+                       width, width, (size_t)t->layers);
+    }
+    ds->pos[seq] = 0;
 }
 
 // ================================================================ calls

@@ -463,47 +463,50 @@ static void mamba_decode_load(Model *m, DecodeState *ds, const int32_t *tokens, 
     m->be->to_device(dec->tokens, tokens, (size_t)B * n * sizeof(int32_t));
 }
 
-// One token of one sequence, on fixed buffers. Each layer updates its conv
-// state (di, K) and SSM state (di, S) as mamba_simple.Mamba.step does: O(1)
-// per token. A batch-1 step is launch-bound, so the conv and its SiLU are
-// one op, and each residual add is one op with the norm that reads its sum:
-// 7 ops a layer.
-static void decode_one_token(Model *m, DecodeState *ds) {
+// One token of each of B sequences, on fixed buffers. Each layer updates its
+// conv state (di, K) and SSM state (di, S) per sequence as
+// mamba_simple.Mamba.step does: O(1) per token. A decode step is
+// launch-bound, so the conv, x_proj, dt_proj and the scan step are one op
+// (mamba_mixer_step), and each residual add is one op with the norm that
+// reads its sum: 4 ops a layer, whatever B is.
+static void decode_one_token(Model *m, DecodeState *ds, int B) {
     Mamba *mb = mamba_of(m);
     MambaDecode *dec = ds->impl;
     const Backend *be = m->be;
-    const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K, xd = R + 2 * S;
+    const int d = mb->d, di = mb->di, R = mb->R, S = mb->S, K = mb->K;
     const int L = m->spec.n_layer, V = m->spec.vocab_size;
     MambaLayerActs *x = &dec->acts;
-    be->embedding_forward(dec->x, dec->tokens, mb->w.embedding, NULL, 1, 1, d);
+    be->embedding_forward(dec->x, dec->tokens, mb->w.embedding, NULL, B, 1, d);
     const float *first_norm = L > 0 ? mb->w.layers[0].norm : mb->w.norm_f;
-    be->rmsnorm_forward(x->norm, x->rstd, dec->x, first_norm, 1, d, MAMBA_NORM_EPS);
+    be->rmsnorm_forward(x->norm, x->rstd, dec->x, first_norm, B, d, MAMBA_NORM_EPS);
     for (int l = 0; l < L; l++) {
         const MambaLayer *w = &mb->w.layers[l];
-        float *conv_state = dec->conv_state + (size_t)l * ds->capacity * di * K;
-        float *ssm_state = dec->ssm_state + (size_t)l * ds->capacity * di * S;
-        be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, 1, d, 2 * di, 0);
-        be->conv1d_silu_step(x->u, conv_state, x->xz, w->conv_w, w->conv_b, di, K);
-        be->linear_forward(x->x_dbl, xd, x->u, di, w->x_proj, NULL, 1, di, xd, 0);
-        be->linear_forward(x->delta_raw, di, x->x_dbl, xd, w->dt_w, NULL, 1, R, di, 0);
-        be->selective_scan_step(x->y, ssm_state, x->u, x->delta_raw, x->xz + di, x->x_dbl + R,
-                                x->x_dbl + R + S, w->A_log, w->D, w->dt_b, di, S);
-        be->linear_forward(dec->mix, d, x->y, di, w->out_proj, NULL, 1, di, d, 0);
+        be->linear_forward(x->xz, 2 * di, x->norm, d, w->in_proj, NULL, B, d, 2 * di, 0);
+        MambaMixerStepParams p = {
+            .batch = B, .dim = di, .dstate = S, .dt_rank = R, .d_conv = K,
+            .x = x->xz, .x_stride = 2 * di, .z = x->xz + di, .z_stride = 2 * di,
+            .conv_w = w->conv_w, .conv_b = w->conv_b, .x_proj = w->x_proj, .dt_w = w->dt_w,
+            .delta_bias = w->dt_b, .A_log = w->A_log, .D = w->D,
+            .conv_state = dec->conv_state + (size_t)l * ds->capacity * di * K,
+            .ssm_state = dec->ssm_state + (size_t)l * ds->capacity * di * S,
+            .u = x->u, .x_dbl = x->x_dbl, .delta_raw = x->delta_raw, .out = x->y, .out_stride = di};
+        be->mamba_mixer_step(&p);
+        be->linear_forward(dec->mix, d, x->y, di, w->out_proj, NULL, B, di, d, 0);
         // x += mixer; then the next layer's norm, or the final one, of x.
         const float *next_norm = l + 1 < L ? mb->w.layers[l + 1].norm : mb->w.norm_f;
-        be->add_rmsnorm_forward(dec->x, x->norm, x->rstd, dec->x, dec->mix, next_norm, 1, d,
+        be->add_rmsnorm_forward(dec->x, x->norm, x->rstd, dec->x, dec->mix, next_norm, B, d,
                                 MAMBA_NORM_EPS);
     }
-    be->linear_forward(ds->logits, V, x->norm, d, mb->w.embedding, NULL, 1, d, V, 0);
+    be->linear_forward(ds->logits, V, x->norm, d, mb->w.embedding, NULL, B, d, V, 0);
 }
 
 // B sequences of n tokens as one forward of (B, n) (the chunked scan), from
 // each sequence's states, which the call advances: each layer's SSM state
 // becomes the scan's final state, and its conv state the last d_conv inputs
-// of x. One sequence's single token takes the fused step ops instead.
+// of x. A single token per sequence takes the step ops instead.
 static void mamba_decode_ops(Model *m, DecodeState *ds, int B, int n) {
-    if (B == 1 && n == 1) {
-        decode_one_token(m, ds);
+    if (n == 1) {
+        decode_one_token(m, ds, B);
         return;
     }
     Mamba *mb = mamba_of(m);

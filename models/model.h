@@ -456,6 +456,7 @@ struct DecodeState {
     void *impl;            // the architecture's views into arena (a flat host struct)
     int32_t *host_tokens;  // (capacity * chunk) a chunk's tokens, gathered
     DecodeGraph graph;     // one-token calls, replayed
+    float *zeros;          // backend: zeros, the largest state tensor's (layers, per_seq), or NULL
 };
 
 // A state for up to capacity sequences (1..DECODE_MAX_CAPACITY), all at
@@ -476,6 +477,10 @@ void decode_state_run(Model *m, DecodeState *ds, const int32_t *tokens, int B, i
 // Sequence src's state and position become sequence dst's (dst's own are
 // dropped); src is left as it was.
 void decode_state_move(Model *m, DecodeState *ds, int dst, int src);
+// Sequence seq back to position 0 with a zero state, the others left as they
+// are (a new sequence takes a finished one's place): one strided copy per
+// state tensor from ds->zeros.
+void decode_state_reset_sequence(Model *m, DecodeState *ds, int seq);
 
 // The batch-1 decoder (ModelVtbl's alloc_decode, decode_reset, prefill and
 // decode_step): m->decoder, a state of capacity 1, with m->decode_pos its

@@ -142,9 +142,10 @@ int main(int argc, char **argv) {
     CHECK(t1 && t2 && s6 && strcmp(t2, s6) == 0 && strcmp(t1, s6) != 0, "tune i is drawn with seed + i");
     free(t1), free(t2), free(s6);
 
-    // --batch 2: three tunes in two groups, the same tunes again with the
-    // same seed and batch; index.json records the batch, each tune's group
-    // and each group's seconds.
+    // --batch 2: three tunes in two slots (the third takes the slot of the
+    // first one done), the same tunes again with the same seed and batch;
+    // index.json records the batch, each tune's slot (group) and each slot's
+    // seconds.
     char outb[2][320];
     for (int k = 0; k < 2; k++) {
         snprintf(outb[k], sizeof outb[k], "%s/outb%d", root, k);
@@ -162,10 +163,22 @@ int main(int argc, char **argv) {
     char *bidx = read_text(outb[0], "index.json");
     cJSON *bj = bidx ? cJSON_Parse(bidx) : NULL;
     const cJSON *btunes = cJSON_GetObjectItem(bj, "tunes");
-    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(bj, "batch")) == 2 &&
-              cJSON_GetArraySize(cJSON_GetObjectItem(bj, "group_seconds")) == 2 &&
-              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 1), "group")) == 0 &&
-              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 2), "group")) == 1,
+    // A tune is done at the draw of its last token, or of end-of-tune (one
+    // more draw); the third takes the slot done first (slot 0 on a tie).
+    double done_at[2];
+    for (int k = 0; k < 2; k++) {
+        const cJSON *bt = cJSON_GetArrayItem(btunes, k);
+        done_at[k] = cJSON_GetNumberValue(cJSON_GetObjectItem(bt, "generated_tokens")) +
+                     tb_streq(cJSON_GetStringValue(cJSON_GetObjectItem(bt, "stop")), "end_of_tune");
+    }
+    double third = cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 2), "group"));
+    const cJSON *slot_seconds = cJSON_GetObjectItem(bj, "group_seconds");
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(bj, "batch")) == 2 && cJSON_GetArraySize(slot_seconds) == 2 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(slot_seconds, 0)) > 0 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(slot_seconds, 1)) > 0 &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 0), "group")) == 0 &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(btunes, 1), "group")) == 1 &&
+              third == (done_at[1] < done_at[0] ? 1 : 0),
           "index.json of --batch 2: %s", bidx ? bidx : "(none)");
     cJSON_Delete(bj);
     free(bidx);

@@ -21,15 +21,19 @@
 // unless --checkpoint latest; any other folder as it is. The output and
 // index.json say which.
 //
-// The tunes run in groups of --batch B through the model's batched decoder
-// (models/generate.h): every decode call advances the group's unfinished
-// tunes by one token each, as GEMMs of one row per tune, and a finished tune
-// is no longer fed.
+// The tunes run --batch B at a time through the model's batched decoder
+// (models/generate.h): every decode call advances each running tune by one
+// token, as GEMMs of one row per tune, and when a tune is done the next one
+// takes its slot (its prompt fed token by token while the others go on), so
+// the batch stays full until no tune waits. A tune's file is written when it
+// is done; index.json's `group` is the slot a tune ran in, and
+// `group_seconds` holds, per slot, the seconds until its last tune was done.
 //
 // Determinism: tune i is drawn with seed + i from its own random stream, so
-// its text depends on its own logits alone (on B only through float rounding
-// in the batched GEMMs); one tune can be regenerated alone, and a CPU run
-// with the same seed, B and threads is bit-for-bit reproducible.
+// its text depends on its own logits alone (on B and on its slot only
+// through float rounding in the batched GEMMs); one tune can be regenerated
+// alone, and a CPU run with the same seed, B and threads is bit-for-bit
+// reproducible.
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +83,9 @@ static void usage(FILE *out) {
             "  --temperature T --top-k K --top-p P   sampling (defaults 1, 0 = all, 1)\n"
             "  --max-tokens N      length cap in generated tokens (default 1024; GPT-2 also\n"
             "                      stops at its context length)\n"
-            "  --batch B           tunes decoded together, one row each per forward (default %d;\n"
-            "                      1 decodes one tune at a time)\n"
+            "  --batch B           tunes decoded together, one row each per forward, a finished\n"
+            "                      tune's place taken by the next (default %d; 1 decodes one\n"
+            "                      tune at a time)\n"
             "  --backend cpu|cuda  (default cpu)\n"
             "  --out DIR           writes tune_001.abc ... and index.json\n",
             GENERATE_DEFAULT_BATCH);
@@ -287,19 +292,19 @@ static cJSON *index_json(const GenerateArgs *a, const char *ckpt, const char *ki
     return index;
 }
 
-// One tune of a group: its tokens (end-of-tune, the prompt, then what the
+// One running tune: its tokens (end-of-tune, the prompt, then what the
 // model writes) and its prompt.
 typedef struct {
     const char *prompt;
     int32_t *ids;
     size_t np;  // the prompt's tokens (end-of-tune not counted)
-} GroupTune;
+} RunningTune;
 
 // Tune t's prompt as tokens after end-of-tune, with room for its cap in
 // *g: the --max-tokens, or what is left of a bounded context. -1 with the
 // error set when the prompt leaves no room.
 static int prepare_tune(const Model *m, const Tokenizer *tok, const GenerateArgs *a, const char *prompt, int t,
-                        GroupTune *gt, GenerateSequence *g) {
+                        RunningTune *rt, GenerateSequence *g) {
     size_t plen = strlen(prompt);
     uint16_t *ptok = tb_malloc((plen + 1) * sizeof *ptok);
     size_t np = tok_encode(tok, prompt, plen, ptok, plen + 1);
@@ -310,14 +315,70 @@ static int prepare_tune(const Model *m, const Tokenizer *tok, const GenerateArgs
         return tb_error("generate: the prompt is %zu tokens, too long for %s's context of %d", np, m->spec.name,
                         m->spec.max_seq_len);
     }
-    free(gt->ids);
-    gt->ids = tb_malloc((np + 1 + (size_t)cap) * sizeof *gt->ids);
-    gt->ids[0] = tok_eot_id(tok);
-    for (size_t i = 0; i < np; i++) gt->ids[1 + i] = ptok[i];
+    free(rt->ids);
+    rt->ids = tb_malloc((np + 1 + (size_t)cap) * sizeof *rt->ids);
+    rt->ids[0] = tok_eot_id(tok);
+    for (size_t i = 0; i < np; i++) rt->ids[1 + i] = ptok[i];
     free(ptok);
-    gt->prompt = prompt, gt->np = np;
-    *g = (GenerateSequence){.prompt = gt->ids, .prompt_len = (int)np + 1, .cap = cap,
-                            .seed = a->seed + (uint64_t)t, .out = gt->ids + np + 1};
+    rt->prompt = prompt, rt->np = np;
+    *g = (GenerateSequence){.prompt = rt->ids, .prompt_len = (int)np + 1, .cap = cap,
+                            .seed = a->seed + (uint64_t)t, .out = rt->ids + np + 1};
+    return 0;
+}
+
+// The tunes as generate_run's queue: each is prepared when it takes a slot
+// and written when it is done, so only the running ones hold tokens.
+typedef struct {
+    const GenerateArgs *a;
+    const Model *m;
+    const Tokenizer *tok;
+    const char *single;     // the one prompt, or NULL for the headers'
+    const Headers *heads;
+    RunningTune *tunes;     // (n)
+    cJSON **entries;        // (n) each tune's index.json entry, once written
+    double *slot_seconds;   // (slots) when each slot's last tune was done
+    char *text;
+    size_t text_cap;
+} TuneQueue;
+
+static int tune_admit(void *ctx, int t, GenerateSequence *g) {
+    TuneQueue *q = ctx;
+    const char *prompt = q->single ? q->single : q->heads->headers[t % q->heads->count];
+    return prepare_tune(q->m, q->tok, q->a, prompt, t, &q->tunes[t], g);
+}
+
+// The tune: the prompt, then what the model wrote, ending in a newline.
+static int tune_finish(void *ctx, int t, const GenerateSequence *g) {
+    TuneQueue *q = ctx;
+    RunningTune *rt = &q->tunes[t];
+    size_t plen = strlen(rt->prompt);
+    if (q->text_cap < plen + 64 + (size_t)g->cap * 64) {
+        q->text_cap = plen + 64 + (size_t)g->cap * 64;
+        free(q->text);
+        q->text = tb_malloc(q->text_cap);
+    }
+    char *text = q->text;
+    size_t len = tok_decode(q->tok, rt->ids + 1, rt->np + (size_t)g->n, text, q->text_cap - 2);
+    if (len == (size_t)-1 || len > q->text_cap - 2) return tb_error("generate: could not decode tune %d", t + 1);
+    if (len == 0 || text[len - 1] != '\n') text[len++] = '\n';
+    char name[64], path[4200];
+    snprintf(name, sizeof name, "tune_%03d.abc", t + 1);
+    snprintf(path, sizeof path, "%s/%s", q->a->out, name);
+    if (tb_write_file_atomic(path, text, len)) return -1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", name);
+    cJSON_AddNumberToObject(o, "seed", (double)g->seed);
+    if (!q->single) cJSON_AddStringToObject(o, "prompt", rt->prompt);
+    cJSON_AddNumberToObject(o, "prompt_tokens", (double)rt->np);
+    cJSON_AddNumberToObject(o, "max_tokens", g->cap);
+    cJSON_AddNumberToObject(o, "generated_tokens", g->n);
+    cJSON_AddNumberToObject(o, "bytes", (double)len);
+    cJSON_AddStringToObject(o, "stop", g->ended ? "end_of_tune" : "length");
+    cJSON_AddNumberToObject(o, "group", g->slot);
+    q->entries[t] = o;
+    if (g->seconds > q->slot_seconds[g->slot]) q->slot_seconds[g->slot] = g->seconds;
+    free(rt->ids);
+    rt->ids = NULL;
     return 0;
 }
 
@@ -346,11 +407,11 @@ int cmd_generate(int argc, char **argv) {
     char *single = heads.count ? NULL : build_prompt(&a);
     int V = m->spec.vocab_size;
     const int capacity = a.batch < a.n ? a.batch : a.n;
-    GroupTune *group = tb_calloc((size_t)capacity, sizeof *group);
-    GenerateSequence *seqs = tb_calloc((size_t)capacity, sizeof *seqs);
+    TuneQueue tq = {.a = &a, .m = m, .tok = tok, .single = single, .heads = &heads,
+                    .tunes = tb_calloc((size_t)a.n, sizeof *tq.tunes),
+                    .entries = tb_calloc((size_t)a.n, sizeof *tq.entries),
+                    .slot_seconds = tb_calloc((size_t)capacity, sizeof *tq.slot_seconds)};
     DecodeState *ds = NULL;
-    char *text = NULL;
-    size_t text_cap = 0;
     Sampler sampler = {0};
     cJSON *index = NULL;
     if (V != tok_vocab_size(tok)) {
@@ -364,54 +425,17 @@ int cmd_generate(int argc, char **argv) {
     if (tb_mkdirs(a.out)) goto done;
 
     index = index_json(&a, ckpt, kind, m, tok_path, single, heads.count);
-    cJSON *tunes = cJSON_AddArrayToObject(index, "tunes");
-    cJSON *group_seconds = cJSON_AddArrayToObject(index, "group_seconds");
     double t_all = tb_now_seconds();
-    for (int first = 0; first < a.n; first += capacity) {
-        const int count = a.n - first < capacity ? a.n - first : capacity;
-        for (int k = 0; k < count; k++) {
-            const int t = first + k;
-            const char *prompt = single ? single : heads.headers[t % heads.count];
-            if (prepare_tune(m, tok, &a, prompt, t, &group[k], &seqs[k])) goto done;
-        }
-        double t0 = tb_now_seconds();
-        if (generate_batch(m, ds, &a.sampler, tok_eot_id(tok), seqs, count, NULL, NULL)) goto done;
-        cJSON_AddItemToArray(group_seconds, cJSON_CreateNumber(tb_now_seconds() - t0));
-        for (int k = 0; k < count; k++) {
-            const int t = first + k;
-            const GenerateSequence *g = &seqs[k];
-            const GroupTune *gt = &group[k];
-            size_t plen = strlen(gt->prompt);
-            if (text_cap < plen + 64 + (size_t)g->cap * 64) {
-                text_cap = plen + 64 + (size_t)g->cap * 64;
-                free(text);
-                text = tb_malloc(text_cap);
-            }
-            // The tune: the prompt, then what the model wrote, ending in a newline.
-            size_t len = tok_decode(tok, gt->ids + 1, gt->np + (size_t)g->n, text, text_cap - 2);
-            if (len == (size_t)-1 || len > text_cap - 2) {
-                tb_error("generate: could not decode tune %d", t + 1);
-                goto done;
-            }
-            if (len == 0 || text[len - 1] != '\n') text[len++] = '\n';
-            char name[64], path[4200];
-            snprintf(name, sizeof name, "tune_%03d.abc", t + 1);
-            snprintf(path, sizeof path, "%s/%s", a.out, name);
-            if (tb_write_file_atomic(path, text, len)) goto done;
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "file", name);
-            cJSON_AddNumberToObject(o, "seed", (double)g->seed);
-            if (!single) cJSON_AddStringToObject(o, "prompt", gt->prompt);
-            cJSON_AddNumberToObject(o, "prompt_tokens", (double)gt->np);
-            cJSON_AddNumberToObject(o, "max_tokens", g->cap);
-            cJSON_AddNumberToObject(o, "generated_tokens", g->n);
-            cJSON_AddNumberToObject(o, "bytes", (double)len);
-            cJSON_AddStringToObject(o, "stop", g->ended ? "end_of_tune" : "length");
-            cJSON_AddNumberToObject(o, "group", first / capacity);
-            cJSON_AddItemToArray(tunes, o);
-        }
-    }
+    GenerateQueue queue = {.count = a.n, .admit = tune_admit, .finish = tune_finish, .ctx = &tq};
+    if (generate_run(m, ds, &a.sampler, tok_eot_id(tok), &queue)) goto done;
     cJSON_AddNumberToObject(index, "seconds", tb_now_seconds() - t_all);
+    cJSON *tunes = cJSON_AddArrayToObject(index, "tunes");
+    for (int t = 0; t < a.n; t++) {
+        cJSON_AddItemToArray(tunes, tq.entries[t]);
+        tq.entries[t] = NULL;
+    }
+    cJSON *group_seconds = cJSON_AddArrayToObject(index, "group_seconds");
+    for (int k = 0; k < capacity; k++) cJSON_AddItemToArray(group_seconds, cJSON_CreateNumber(tq.slot_seconds[k]));
     char path[4200];
     snprintf(path, sizeof path, "%s/index.json", a.out);
     rc = tb_json_write(path, index);
@@ -422,10 +446,9 @@ done:
     if (status) tb_report();
     cJSON_Delete(index);
     sampler_free(&sampler);
-    free(text);
-    for (int k = 0; k < capacity; k++) free(group[k].ids);
-    free(group);
-    free(seqs);
+    free(tq.text);
+    for (int t = 0; t < a.n; t++) free(tq.tunes[t].ids), cJSON_Delete(tq.entries[t]);
+    free(tq.tunes), free(tq.entries), free(tq.slot_seconds);
     decode_state_destroy(m, ds);
     free(single);
     headers_free(&heads);
