@@ -222,6 +222,20 @@ static __device__ void scan_load_A(const SelectiveScanParams &p, const ScanThrea
     }
 }
 
+// ---------------------------------------------------------------- saved states
+// The forward saves the state entering every tile, so that the backward walks
+// each tile's forward once, from its own start. p.chunk_states holds the
+// chunk states (batch, nchunks, dim, dstate), as on the CPU, then the state
+// entering every tile but a chunk's first: (batch, channel tiles, nchunks,
+// tiles per chunk - 1, NS, THREADS), each thread's NS values a block's threads
+// apart, so that a warp's stores and loads are contiguous.
+static __host__ __device__ inline int scan_tiles_per_chunk(int seqlen, int chunk) {
+    return ceil_div(chunk < seqlen ? chunk : seqlen, SCAN_TT);
+}
+static __host__ __device__ inline size_t scan_chunk_state_floats(const SelectiveScanParams &p) {
+    return (size_t)p.batch * ceil_div(p.seqlen, p.chunk) * p.dim * p.dstate;
+}
+
 // The state (batch, nchunks, dim, dstate) entering chunk `chunk`, or 0.
 template <int LPC>
 static __device__ void scan_load_chunk_state(const SelectiveScanParams &p, const ScanThread<LPC> &k,
@@ -229,6 +243,17 @@ static __device__ void scan_load_chunk_state(const SelectiveScanParams &p, const
     int nchunks = ceil_div(p.seqlen, p.chunk);
     const float *src = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * p.dstate;
     for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, p.dstate) ? src[k.state(j)] : 0.0f;
+}
+
+// Where this thread's state entering tile `tile` (>= 1) of chunk `chunk`
+// lives; value j is [j * THREADS].
+template <int LPC>
+static __device__ float *scan_tile_state(const SelectiveScanParams &p, const ScanThread<LPC> &k, int chunk,
+                                         int tile) {
+    const int nchunks = ceil_div(p.seqlen, p.chunk), tpc = scan_tiles_per_chunk(p.seqlen, p.chunk);
+    const size_t slot = (((size_t)k.b * gridDim.x + blockIdx.x) * nchunks + chunk) * (tpc - 1) + tile - 1;
+    return p.chunk_states + scan_chunk_state_floats(p) + slot * SCAN_NS * ScanLayout<LPC>::THREADS +
+           threadIdx.x;
 }
 
 // Stages one tile of tlen steps from row row0 = b * seqlen + t into shared

@@ -11,18 +11,14 @@
 //   ddelta_bias = sum of ddelta_raw = ddelta softplus'(delta_raw + bias)
 //   dz_t    = dout_t y_t silu'(z_t)   (y recomputed: y = sum_n C h + D u)
 //
-// What is kept and what is recomputed. The forward saved only the state
-// entering each chunk. A block (CH channels of one batch row, as in the
-// forward) walks the chunks last to first, carrying q across them in
-// registers. For one chunk:
-//   1. from the chunk's saved state, the forward again over all but its last
-//      tile, storing the state entering each tile (its own slice of scratch,
-//      read back only by the same thread: no barrier needed);
-//   2. the tiles last to first: the forward once more over the tile from its
-//      entering state, keeping h_{t-1} for its TT steps in registers, then the
-//      adjoint back over the same steps.
-// So each step's forward is computed three times (once here for a one-tile
-// chunk); that costs less than keeping (chunk x N) states per channel.
+// What is kept and what is recomputed. The forward saved the state entering
+// each tile (selective_scan.cuh). A block (CH channels of one batch row, as
+// in the forward) walks the tiles last to first, carrying q across them in
+// registers; per tile, the forward once more from the tile's saved state,
+// keeping h_{t-1} for its TT steps in registers, then the adjoint back over
+// the same steps. So each step's forward is computed twice in all (forward and
+// backward), for a saved state per TT steps: dim x N x 4 bytes per 16 tokens
+// and batch row, where keeping every h would take 16 times that.
 //
 // Deterministic reductions, no atomics:
 // - sums over n (the three per-step sums above): 4 states in the thread, in
@@ -41,23 +37,17 @@
 typedef struct {
     float *dBC_part;    // (groups, batch, seqlen, 2 N): dB then dC per channel tile
     float *param_part;  // (batch, dim, N + 2): dA (before the factor A), dD, ddelta_bias
-    float *ckpt;        // (batch, groups, tiles_per_chunk, NS, threads): tile-entering states
-    int groups, tiles_per_chunk;
+    int groups;
 } ScanScratch;
 
 static ScanScratch scan_scratch_layout(const SelectiveScanParams *p, float *base, size_t *total) {
     ScanScratch s;
-    int lpc = scan_lanes_per_channel(p->dstate), ch = scan_block_channels(p->dstate);
-    int span = p->chunk < p->seqlen ? p->chunk : p->seqlen;
-    s.groups = ceil_div(p->dim, ch);
-    s.tiles_per_chunk = ceil_div(span, SCAN_TT);
+    s.groups = ceil_div(p->dim, scan_block_channels(p->dstate));
     size_t dbc = (size_t)s.groups * p->batch * p->seqlen * 2 * p->dstate;
     size_t param = (size_t)p->batch * p->dim * (p->dstate + 2);
-    size_t ckpt = (size_t)p->batch * s.groups * s.tiles_per_chunk * SCAN_NS * ch * lpc;
     s.dBC_part = base;
     s.param_part = base ? base + dbc : NULL;
-    s.ckpt = base ? base + dbc + param : NULL;
-    *total = dbc + param + ckpt;
+    *total = dbc + param;
     return s;
 }
 
@@ -230,31 +220,19 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout
     for (int j = 0; j < SCAN_NS; j++) q[j] = dA[j] = 0.0f;
     const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
     float dD = 0.0f, dbias = 0.0f;
-    // This thread's checkpoints: [tile][j] at a stride of the block's threads.
-    float *ckpt = sc.ckpt + ((size_t)k.b * gridDim.x + blockIdx.x) * sc.tiles_per_chunk * SCAN_NS * L::THREADS +
-                  threadIdx.x;
 
     for (int chunk = nchunks - 1; chunk >= 0; chunk--) {
         const int t0 = chunk * p.chunk, len = min(p.chunk, p.seqlen - t0);
         const int ntiles = ceil_div(len, SCAN_TT);
-        // 1. the states entering the chunk's tiles
-        scan_load_chunk_state(p, k, chunk, h);
-        for (int tile = 0; tile + 1 < ntiles; tile++) {
-            __syncthreads();
-            scan_stage_tile<LPC>(p, k, bias, (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT, SCAN_TT,
-                                 s_delta, s_u, NULL, s_B, NULL);
-            __syncthreads();
-            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, NULL);
-            for (int j = 0; j < SCAN_NS; j++) ckpt[((tile + 1) * SCAN_NS + j) * L::THREADS] = h[j];
-        }
-        // 2. the tiles, last to first
         for (int tile = ntiles - 1; tile >= 0; tile--) {
             const int tlen = min(SCAN_TT, len - tile * SCAN_TT);
             const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT;
-            if (tile > 0)
-                for (int j = 0; j < SCAN_NS; j++) h[j] = ckpt[(tile * SCAN_NS + j) * L::THREADS];
-            else
+            if (tile > 0) {
+                const float *saved = scan_tile_state(p, k, chunk, tile);
+                for (int j = 0; j < SCAN_NS; j++) h[j] = saved[j * L::THREADS];
+            } else {
                 scan_load_chunk_state(p, k, chunk, h);
+            }
             __syncthreads();
             scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, s_dy, s_B, s_C);
             __syncthreads();

@@ -2,12 +2,13 @@
 // the cost estimate are in selective_scan.cuh).
 //
 // Grid (ceil(dim / CH), batch); a block walks the whole sequence of its CH
-// channels, tile by tile, from zeros or p.initial_state, and writes the state entering each chunk
-// (chunk_states, which the backward restarts from) and, if asked, the final
-// state. Per tile: stage delta, u, B, C (coalesced); walk the TT steps, each
-// thread summing C h over its 4 states into a per-step partial; sum the
-// partials over the channel's lanes (one butterfly for the whole tile: each
-// lane ends with TT / LPC steps); write out = (y + D u) silu(z), coalesced.
+// channels, tile by tile, from zeros or p.initial_state, and writes the state
+// entering each chunk and each tile (chunk_states, from which the backward
+// restarts every tile) and, if asked, the final state. Per tile: stage delta,
+// u, B, C (coalesced); walk the TT steps, each thread summing C h over its 4
+// states into a per-step partial; sum the partials over the channel's lanes
+// (one butterfly for the whole tile: each lane ends with TT / LPC steps);
+// write out = (y + D u) silu(z), coalesced.
 #include "selective_scan.cuh"
 
 // At most 96 registers (5 blocks of 128 threads per SM): mamba-60m's 640
@@ -43,6 +44,10 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
             if (k.owns(j, N)) state[k.state(j)] = h[j];
         for (int tile = 0; tile < len; tile += SCAN_TT) {
             const int tlen = min(SCAN_TT, len - tile);
+            if (tile > 0) {
+                float *saved = scan_tile_state(p, k, chunk, tile / SCAN_TT);
+                for (int j = 0; j < SCAN_NS; j++) saved[j * L::THREADS] = h[j];
+            }
             const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile;
             // The staging below overwrites only what this thread's own
             // epilogue read (same row mapping), but the barrier keeps the
@@ -81,6 +86,16 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
             if (k.owns(j, N)) fin[k.state(j)] = h[j];
     }
     (void)A;
+}
+
+size_t selective_scan_saved_floats_cuda(const SelectiveScanParams *p) {
+    scan_check_shapes(p);
+    const int tpc = scan_tiles_per_chunk(p->seqlen, p->chunk);
+    if (tpc < 1) return 0;  // an empty sequence
+    const size_t tiles = (size_t)p->batch * ceil_div(p->dim, scan_block_channels(p->dstate)) *
+                         ceil_div(p->seqlen, p->chunk) * (tpc - 1);
+    return scan_chunk_state_floats(*p) +
+           tiles * SCAN_NS * scan_block_channels(p->dstate) * scan_lanes_per_channel(p->dstate);
 }
 
 void selective_scan_forward_cuda(const SelectiveScanParams *p) {
