@@ -36,14 +36,19 @@
 // bits. Channels past `dim` are inert (u = delta = dy = 0).
 //
 // Memory. The sequence is cut into tiles of TT = 16 steps (never across a
-// chunk boundary). Per tile the block stages delta = softplus(delta_raw + bias),
-// u (and, in the backward, dy = dout silu(z)) for its channels, and B_t, C_t,
-// in shared memory, with the "row" mapping: thread i loads channel i % CH of
-// step i / CH (+ LPC per round), so a warp reads whole runs of consecutive
-// channels of one (b, t) row: coalesced, every 32-byte sector fully used. The
-// per-step results go back through shared memory and are written with the same
-// row mapping (out; du, ddelta_raw, dz). All the block's loads of a tile are
-// independent, so they are in flight together rather than one per step.
+// chunk boundary). Per tile the block copies delta_raw, u, z (and, in the
+// backward, dout) for its channels, and B_t, C_t, into shared memory with
+// cp.async, in the "row" mapping: thread i copies channel i % CH of step i /
+// CH (+ LPC per round), so a warp reads whole runs of consecutive channels of
+// one (b, t) row: coalesced, every 32-byte sector fully used. Each thread then
+// turns its own rows into delta = softplus(delta_raw + bias) (and dy = dout
+// silu(z)). The tiles sit in a ring of two: the next tile's copies are issued
+// once the block has started on this one and land while it walks, so the
+// loads' latency hides behind the walk instead of stalling between tiles. The
+// per-step results go back through shared memory and are written with the
+// same row mapping (out; du, ddelta_raw, dz). The forward saves the state
+// entering each tile (see "saved states" below); the backward restarts every
+// tile from it, so it walks each step's forward once.
 //
 // Determinism. Every sum has a fixed shape: xor butterflies (a + b == b + a, so
 // both partners of an exchange hold the same bits), in-thread sums in index
@@ -82,6 +87,7 @@
 #include "ops_cuda.cuh"
 
 #ifdef __CUDACC__
+#include <cuda_pipeline_primitives.h>  // cp.async (the emulation has its own)
 #define SCAN_UNROLL _Pragma("unroll")
 #else
 #define SCAN_UNROLL
@@ -109,7 +115,8 @@ struct ScanLayout {
     static constexpr int THREADS = CH * LPC;
     static constexpr int WARPS = THREADS / 32;
     static constexpr int NPAD = LPC * NS;  // states covered, >= dstate
-    static_assert(THREADS % 32 == 0 && LPC <= SCAN_TT, "scan layout");
+    // The row loops run SCAN_TT / LPC rounds, B and C's SCAN_TT NPAD / THREADS.
+    static_assert(THREADS % 32 == 0 && SCAN_TT % LPC == 0 && SCAN_TT * NPAD % THREADS == 0, "scan layout");
 };
 
 // Channels per block for a state size (host side, for grids and scratch).
@@ -256,65 +263,110 @@ static __device__ float *scan_tile_state(const SelectiveScanParams &p, const Sca
            threadIdx.x;
 }
 
-// Stages one tile of tlen steps from row row0 = b * seqlen + t into shared
-// memory: delta = softplus(delta_raw + bias), u, B, and if s_dy / s_C are
-// given, dy = dout silu(z) and C. Steps past tlen and channels past dim are
-// zeros, which makes them identity steps (a = 1, nothing added). The caller
-// puts the barriers around it.
+// ---------------------------------------------------------------- staging
+// A tile's inputs in shared memory, as the block copies them (row mapping)
+// and as the walk reads them. The forward's: delta_raw as copied (raw), delta
+// = softplus(raw + bias), u, z, B_t and C_t. The kernels keep two in a ring
+// (where shared memory allows) and copy the next tile in with cp.async while
+// they walk this one.
 template <int LPC>
-static __device__ void scan_stage_tile(const SelectiveScanParams &p, const ScanThread<LPC> &k,
-                                       float bias, size_t row0, int tlen,
-                                       float (*s_delta)[ScanLayout<LPC>::CH],
-                                       float (*s_u)[ScanLayout<LPC>::CH],
-                                       float (*s_dy)[ScanLayout<LPC>::CH],
-                                       float (*s_B)[ScanLayout<LPC>::NPAD],
-                                       float (*s_C)[ScanLayout<LPC>::NPAD]) {
+struct ScanForwardTile {
     typedef ScanLayout<LPC> L;
-    for (int s = k.slot; s < SCAN_TT; s += LPC) {
-        float delta = 0.0f, u = 0.0f, dy = 0.0f;
+    static constexpr bool BACKWARD = false;
+    float raw[SCAN_TT][L::CH], delta[SCAN_TT][L::CH], u[SCAN_TT][L::CH], z[SCAN_TT][L::CH];
+    float B[SCAN_TT][L::NPAD], C[SCAN_TT][L::NPAD];
+};
+// The backward's adds dout as copied and dy = dout silu(z).
+template <int LPC>
+struct ScanBackwardTile {
+    typedef ScanLayout<LPC> L;
+    static constexpr bool BACKWARD = true;
+    float raw[SCAN_TT][L::CH], delta[SCAN_TT][L::CH], u[SCAN_TT][L::CH], z[SCAN_TT][L::CH];
+    float dout[SCAN_TT][L::CH], dy[SCAN_TT][L::CH];
+    float B[SCAN_TT][L::NPAD], C[SCAN_TT][L::NPAD];
+};
+
+static __device__ __forceinline__ void scan_copy(float *dst_shared, const float *src) {
+    __pipeline_memcpy_async(dst_shared, src, sizeof(float));
+}
+
+// Issues the copies of one tile of tlen steps from row row0 = b * seqlen + t
+// into st, as one commit group, and zeros u, B and C past tlen and u past
+// dim (with the zero delta of scan_finish_tile, identity steps: a = 1,
+// nothing added). Nobody may still read st: the caller's barrier sees to it.
+// Every copy is 4 bytes: rows and views have any alignment.
+template <int LPC, class Tile>
+static __device__ void scan_issue_tile(const SelectiveScanParams &p, const ScanThread<LPC> &k, size_t row0,
+                                       int tlen, Tile &st) {
+    typedef ScanLayout<LPC> L;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
         if (s < tlen && k.rvalid) {
-            size_t r = row0 + s;
-            delta = softplusf_(p.delta_raw[r * p.delta_stride + k.dr] + bias);
-            u = p.u[r * p.u_stride + k.dr];
-            if (s_dy) {
-                float z = p.z[r * p.z_stride + k.dr];
-                dy = p.dout[r * p.dout_stride + k.dr] * z * sigmoidf_(z);
-            }
+            const size_t r = row0 + s;
+            scan_copy(&st.raw[s][k.cr], &p.delta_raw[r * p.delta_stride + k.dr]);
+            scan_copy(&st.u[s][k.cr], &p.u[r * p.u_stride + k.dr]);
+            scan_copy(&st.z[s][k.cr], &p.z[r * p.z_stride + k.dr]);
+            if constexpr (Tile::BACKWARD) scan_copy(&st.dout[s][k.cr], &p.dout[r * p.dout_stride + k.dr]);
+        } else {
+            st.u[s][k.cr] = 0.0f;
         }
-        s_delta[s][k.cr] = delta;
-        s_u[s][k.cr] = u;
-        if (s_dy) s_dy[s][k.cr] = dy;
     }
-    for (int i = threadIdx.x; i < SCAN_TT * L::NPAD; i += L::THREADS) {
-        int s = i / L::NPAD, n = i % L::NPAD;
-        float Bv = 0.0f, Cv = 0.0f;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT * L::NPAD / L::THREADS; round++) {
+        const int i = threadIdx.x + round * L::THREADS, s = i / L::NPAD, n = i % L::NPAD;
         if (s < tlen && n < p.dstate) {
-            size_t r = row0 + s;
-            Bv = p.Bmat[r * p.B_stride + n];
-            if (s_C) Cv = p.Cmat[r * p.C_stride + n];
+            const size_t r = row0 + s;
+            scan_copy(&st.B[s][n], &p.Bmat[r * p.B_stride + n]);
+            scan_copy(&st.C[s][n], &p.Cmat[r * p.C_stride + n]);
+        } else {
+            st.B[s][n] = st.C[s][n] = 0.0f;
         }
-        s_B[s][n] = Bv;
-        if (s_C) s_C[s][n] = Cv;
     }
+    __pipeline_commit();
+}
+
+// After the wait for st's group: this thread's own rows of st (the ones it
+// copied, so no barrier is needed before) get delta (and, in the backward,
+// dy); zero past tlen and dim. The caller's barrier then publishes them.
+template <int LPC, class Tile>
+static __device__ __forceinline__ void scan_finish_tile(const ScanThread<LPC> &k, int tlen, float bias, Tile &st) {
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
+        const int valid = s < tlen && k.rvalid;
+        st.delta[s][k.cr] = valid ? softplusf_(st.raw[s][k.cr] + bias) : 0.0f;
+        if constexpr (Tile::BACKWARD) {
+            const float z = st.z[s][k.cr];
+            st.dy[s][k.cr] = valid ? st.dout[s][k.cr] * z * sigmoidf_(z) : 0.0f;
+        }
+    }
+}
+
+// The order in which the kernels visit tiles: a tile starts at a chunk's
+// start or TT steps after the previous tile, and never crosses a chunk's end.
+static __device__ __forceinline__ int scan_tile_len(const SelectiveScanParams &p, int t) {
+    return min(SCAN_TT, min((t / p.chunk + 1) * p.chunk, p.seqlen) - t);
+}
+// The start of the tile that holds step t.
+static __device__ __forceinline__ int scan_tile_start(const SelectiveScanParams &p, int t) {
+    const int c0 = t / p.chunk * p.chunk;
+    return c0 + (t - c0) / SCAN_TT * SCAN_TT;
 }
 
 // The forward recurrence over one staged tile, h updated in place; if
 // h_before is given, the state entering each step is kept there.
-template <int LPC>
-static __device__ __forceinline__ void scan_walk_tile(const ScanThread<LPC> &k,
-                                                      const float (&A2)[SCAN_NS],
-                                                      float (&h)[SCAN_NS],
-                                                      float (*s_delta)[ScanLayout<LPC>::CH],
-                                                      float (*s_u)[ScanLayout<LPC>::CH],
-                                                      float (*s_B)[ScanLayout<LPC>::NPAD],
+template <int LPC, class Tile>
+static __device__ __forceinline__ void scan_walk_tile(const ScanThread<LPC> &k, const float (&A2)[SCAN_NS],
+                                                      float (&h)[SCAN_NS], const Tile &st,
                                                       float (*h_before)[SCAN_NS]) {
     SCAN_UNROLL
     for (int s = 0; s < SCAN_TT; s++) {
-        float delta = s_delta[s][k.c], du = delta * s_u[s][k.c];
+        float delta = st.delta[s][k.c], du = delta * st.u[s][k.c];
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
             if (h_before) h_before[s][j] = h[j];
-            h[j] = exp2f(delta * A2[j]) * h[j] + du * s_B[s][k.state(j)];
+            h[j] = exp2f(delta * A2[j]) * h[j] + du * st.B[s][k.state(j)];
         }
     }
 }

@@ -58,18 +58,27 @@ size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p) {
     return total;
 }
 
-// The backward's shared memory: the staged tile, the per-step sums over n,
-// the per-warp dB | dC partials and the per-thread dD, ddelta_bias.
+// The backward's shared memory besides the staged tiles: the per-step sums
+// over n, the per-warp dB | dC partials and the per-thread dD, ddelta_bias.
 template <int LPC>
 struct ScanBackwardShared {
     typedef ScanLayout<LPC> L;
-    float (*delta)[L::CH], (*u)[L::CH], (*dy)[L::CH];  // [SCAN_TT][CH]
-    float (*B)[L::NPAD], (*C)[L::NPAD];                // [SCAN_TT][NPAD]
     // sum_n g B, sum_n g h_{t-1} a A, sum_n C h ([SCAN_TT][CH + 1]): + 1, a
     // channel's lanes write rows TT/LPC apart
-    float (*gB)[L::CH + 1], (*ghaA)[L::CH + 1], (*y)[L::CH + 1];
-    float (*dBC)[SCAN_TT][2 * L::NPAD];  // [WARPS][SCAN_TT][2 NPAD]: dB | dC
-    float *dD, *dbias;                   // [THREADS]
+    float gB[SCAN_TT][L::CH + 1], ghaA[SCAN_TT][L::CH + 1], y[SCAN_TT][L::CH + 1];
+    float dBC[L::WARPS][SCAN_TT][2 * L::NPAD];  // dB | dC
+    float dD[L::THREADS], dbias[L::THREADS];
+};
+
+// Tiles in the staging ring: two (the next tile's copies in flight during
+// this one's walk) where the static shared memory holds them, else one
+// (d_state 33..64: 16 lanes per channel, whose dB | dC partials are 32 KB).
+template <int LPC>
+struct ScanBackwardRing {
+    static constexpr size_t bytes(int stages) {
+        return stages * sizeof(ScanBackwardTile<LPC>) + sizeof(ScanBackwardShared<LPC>);
+    }
+    static constexpr int STAGES = bytes(2) <= STATIC_SHARED_LIMIT ? 2 : 1;
 };
 
 // The adjoint back over one staged tile, last step to first, from h_before
@@ -77,8 +86,9 @@ struct ScanBackwardShared {
 // the per-step sums over n go to sh.gB, sh.ghaA, sh.y and the step's dB | dC
 // over the warp's channels to sh.dBC[warp]. The caller syncs after.
 template <int LPC>
-static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &k, const ScanBackwardShared<LPC> &sh,
-                                                         const float (&A)[SCAN_NS], const float (&A2)[SCAN_NS],
+static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &k, const ScanBackwardTile<LPC> &st,
+                                                         ScanBackwardShared<LPC> &sh, const float (&A)[SCAN_NS],
+                                                         const float (&A2)[SCAN_NS],
                                                          const float (&h_before)[SCAN_TT][SCAN_NS],
                                                          float (&q)[SCAN_NS], float (&dA)[SCAN_NS], int warp) {
     typedef ScanLayout<LPC> L;
@@ -87,12 +97,12 @@ static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &
     float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
     SCAN_UNROLL
     for (int s = SCAN_TT - 1; s >= 0; s--) {
-        const float delta = sh.delta[s][k.c], u = sh.u[s][k.c], dy = sh.dy[s][k.c];
+        const float delta = st.delta[s][k.c], u = st.u[s][k.c], dy = st.dy[s][k.c];
         float dBC[2 * SCAN_NS];
         gB[s] = ghaA[s] = yC[s] = 0.0f;
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
-            const float Bn = sh.B[s][k.state(j)], Cn = sh.C[s][k.state(j)];
+            const float Bn = st.B[s][k.state(j)], Cn = st.C[s][k.state(j)];
             const float a = exp2f(delta * A2[j]);
             const float h_after = a * h_before[s][j] + delta * u * Bn;
             const float g = dy * Cn + q[j];
@@ -134,32 +144,38 @@ static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &
 template <int LPC>
 static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanParams &p, const ScanScratch &sc,
                                                            const ScanThread<LPC> &k,
+                                                           const ScanBackwardTile<LPC> &st,
                                                            const ScanBackwardShared<LPC> &sh, size_t row0,
                                                            int tlen, float bias, float Dskip, float &dD,
                                                            float &dbias) {
     typedef ScanLayout<LPC> L;
-    for (int s = k.slot; s < tlen; s += LPC) {
-        if (!k.rvalid) break;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
+        if (s >= tlen || !k.rvalid) break;
         const size_t r = row0 + s;
-        const float delta = sh.delta[s][k.cr], u = sh.u[s][k.cr], dy = sh.dy[s][k.cr];
+        const float delta = st.delta[s][k.cr], u = st.u[s][k.cr], dy = st.dy[s][k.cr];
         const float gBs = sh.gB[s][k.cr], y = sh.y[s][k.cr] + Dskip * u;
-        const float z = p.z[r * p.z_stride + k.dr], sz = sigmoidf_(z);
-        const float x = p.delta_raw[r * p.delta_stride + k.dr] + bias;
+        const float z = st.z[s][k.cr], sz = sigmoidf_(z);
+        const float x = st.raw[s][k.cr] + bias;
         const float ddelta = u * gBs + sh.ghaA[s][k.cr];
         const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
-        p.dz[r * p.dz_stride + k.dr] = p.dout[r * p.dout_stride + k.dr] * y * sz * (1.0f + z * (1.0f - sz));
+        p.dz[r * p.dz_stride + k.dr] = st.dout[s][k.cr] * y * sz * (1.0f + z * (1.0f - sz));
         p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
         p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
         dD += dy * u;
         dbias += dx;
     }
     const int N = p.dstate;
-    for (int i = threadIdx.x; i < tlen * 2 * N; i += L::THREADS) {
-        const int s = i / (2 * N), v = i % (2 * N);
+    float *part = sc.dBC_part + ((size_t)blockIdx.x * p.batch * p.seqlen + row0) * 2 * N;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT * 2 * L::NPAD / L::THREADS; round++) {
+        const int i = threadIdx.x + round * L::THREADS;  // (step, dB | dC, state) over NPAD states
+        const int s = i / (2 * L::NPAD), v = i % (2 * L::NPAD), n = v % L::NPAD;
+        if (s >= tlen || n >= N) continue;
         float sum = 0.0f;
-        for (int w = 0; w < L::WARPS; w++) sum += sh.dBC[w][s][(v / N) * L::NPAD + v % N];
-        sc.dBC_part[(((size_t)blockIdx.x * p.batch + k.b) * p.seqlen + (row0 - (size_t)k.b * p.seqlen) + s) * 2 * N + v] =
-            sum;
+        for (int w = 0; w < L::WARPS; w++) sum += sh.dBC[w][s][v];
+        part[s * 2 * N + v / L::NPAD * N + n] = sum;
     }
 }
 
@@ -167,8 +183,7 @@ static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanPa
 // channel's slots in order, to sc.param_part.
 template <int LPC>
 static __device__ __forceinline__ void scan_param_partials(const SelectiveScanParams &p, const ScanScratch &sc,
-                                                           const ScanThread<LPC> &k,
-                                                           const ScanBackwardShared<LPC> &sh,
+                                                           const ScanThread<LPC> &k, ScanBackwardShared<LPC> &sh,
                                                            const float (&dA)[SCAN_NS], float dD, float dbias) {
     typedef ScanLayout<LPC> L;
     const int N = p.dstate;
@@ -193,55 +208,57 @@ static __device__ __forceinline__ void scan_param_partials(const SelectiveScanPa
 // 168 registers (3 blocks of 128 threads per SM): the tile's h_{t-1} (64
 // floats) and per-step sums (48) live in registers; at 128 registers nvcc
 // already spills inside the walk.
+//
+// The tiles go last to first. Per tile: its saved entering state; wait for
+// its copies (issued during the tile after it) and finish delta and dy; a
+// barrier; issue the copies of the tile before it (with a ring of two); the
+// forward over the tile keeping h_{t-1}, then the adjoint; a barrier; the
+// tile's outputs. With a ring of one, a third barrier guards the issue.
 template <int LPC>
 __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout<LPC>::THREADS)
     selective_scan_backward_kernel(SelectiveScanParams p, ScanScratch sc) {
-    typedef ScanLayout<LPC> L;
-    SHARED(float, s_delta, [SCAN_TT][L::CH]);
-    SHARED(float, s_u, [SCAN_TT][L::CH]);
-    SHARED(float, s_dy, [SCAN_TT][L::CH]);
-    SHARED(float, s_B, [SCAN_TT][L::NPAD]);
-    SHARED(float, s_C, [SCAN_TT][L::NPAD]);
-    SHARED(float, s_gB, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_ghaA, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_y, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_dBC, [L::WARPS][SCAN_TT][2 * L::NPAD]);
-    SHARED(float, s_dD, [L::THREADS]);
-    SHARED(float, s_dbias, [L::THREADS]);
-    SHARED_BYTES_CHECK("selective_scan_backward",
-                       sizeof s_delta + sizeof s_u + sizeof s_dy + sizeof s_B + sizeof s_C +
-                           sizeof s_gB + sizeof s_ghaA + sizeof s_y + sizeof s_dBC + sizeof s_dD +
-                           sizeof s_dbias);
-    const ScanBackwardShared<LPC> sh = {s_delta, s_u, s_dy, s_B, s_C, s_gB, s_ghaA, s_y, s_dBC, s_dD, s_dbias};
+    constexpr int STAGES = ScanBackwardRing<LPC>::STAGES;
+    SHARED(ScanBackwardTile<LPC>, s_tile, [STAGES]);
+    SHARED(ScanBackwardShared<LPC>, s_sums, [1]);
+    SHARED_BYTES_CHECK("selective_scan_backward", sizeof s_tile + sizeof s_sums);
+    ScanBackwardShared<LPC> &sh = s_sums[0];
     const ScanThread<LPC> k(p);
-    const int nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
+    const int warp = threadIdx.x / 32;
     float A[SCAN_NS], A2[SCAN_NS], q[SCAN_NS], dA[SCAN_NS], h[SCAN_NS];
     scan_load_A(p, k, A, A2);
     for (int j = 0; j < SCAN_NS; j++) q[j] = dA[j] = 0.0f;
     const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
     float dD = 0.0f, dbias = 0.0f;
+    const size_t row_b = (size_t)k.b * p.seqlen;
 
-    for (int chunk = nchunks - 1; chunk >= 0; chunk--) {
-        const int t0 = chunk * p.chunk, len = min(p.chunk, p.seqlen - t0);
-        const int ntiles = ceil_div(len, SCAN_TT);
-        for (int tile = ntiles - 1; tile >= 0; tile--) {
-            const int tlen = min(SCAN_TT, len - tile * SCAN_TT);
-            const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT;
-            if (tile > 0) {
-                const float *saved = scan_tile_state(p, k, chunk, tile);
-                for (int j = 0; j < SCAN_NS; j++) h[j] = saved[j * L::THREADS];
-            } else {
-                scan_load_chunk_state(p, k, chunk, h);
-            }
-            __syncthreads();
-            scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, s_dy, s_B, s_C);
-            __syncthreads();
-            float h_before[SCAN_TT][SCAN_NS];
-            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, h_before);
-            scan_adjoint_tile(k, sh, A, A2, h_before, q, dA, warp);
-            __syncthreads();
-            scan_tile_gradients(p, sc, k, sh, row0, tlen, bias, Dskip, dD, dbias);
+    int t = scan_tile_start(p, p.seqlen - 1);
+    scan_issue_tile(p, k, row_b + t, scan_tile_len(p, t), s_tile[0]);
+    for (int i = 0; t >= 0; i++) {
+        const int tlen = scan_tile_len(p, t), before = t > 0 ? scan_tile_start(p, t - 1) : -1;
+        const int chunk = t / p.chunk, tile = (t - chunk * p.chunk) / SCAN_TT;
+        ScanBackwardTile<LPC> &cur = s_tile[STAGES == 2 ? i & 1 : 0];
+        if (tile > 0) {
+            const float *saved = scan_tile_state(p, k, chunk, tile);
+            for (int j = 0; j < SCAN_NS; j++) h[j] = saved[j * ScanLayout<LPC>::THREADS];
+        } else {
+            scan_load_chunk_state(p, k, chunk, h);
         }
+        __pipeline_wait_prior(0);
+        scan_finish_tile(k, tlen, bias, cur);
+        __syncthreads();
+        if constexpr (STAGES == 2)
+            if (before >= 0) scan_issue_tile(p, k, row_b + before, scan_tile_len(p, before), s_tile[(i + 1) & 1]);
+        float h_before[SCAN_TT][SCAN_NS];
+        scan_walk_tile(k, A2, h, cur, h_before);
+        scan_adjoint_tile(k, cur, sh, A, A2, h_before, q, dA, warp);
+        __syncthreads();
+        scan_tile_gradients(p, sc, k, cur, sh, row_b + t, tlen, bias, Dskip, dD, dbias);
+        if constexpr (STAGES == 1)
+            if (before >= 0) {
+                __syncthreads();
+                scan_issue_tile(p, k, row_b + before, scan_tile_len(p, before), s_tile[0]);
+            }
+        t = before;
     }
     scan_param_partials(p, sc, k, sh, dA, dD, dbias);
 }
