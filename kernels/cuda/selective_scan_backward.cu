@@ -103,7 +103,7 @@ static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
             const float Bn = st.B[s][k.state(j)], Cn = st.C[s][k.state(j)];
-            const float a = exp2f(delta * A2[j]);
+            const float a = scan_exp2(delta * A2[j]);
             const float h_after = a * h_before[s][j] + delta * u * Bn;
             const float g = dy * Cn + q[j];
             const float gha = g * h_before[s][j] * a;

@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
             float delta = cur.delta[s][k.c], du = delta * cur.u[s][k.c], acc = 0.0f;
             SCAN_UNROLL
             for (int j = 0; j < SCAN_NS; j++) {
-                h[j] = exp2f(delta * A2[j]) * h[j] + du * cur.B[s][k.state(j)];
+                h[j] = scan_exp2(delta * A2[j]) * h[j] + du * cur.B[s][k.state(j)];
                 acc += cur.C[s][k.state(j)] * h[j];
             }
             y[s] = acc;
