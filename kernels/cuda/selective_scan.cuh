@@ -264,25 +264,54 @@ static __host__ __device__ inline size_t scan_chunk_state_floats(const Selective
     return (size_t)p.batch * ceil_div(p.seqlen, p.chunk) * p.dim * p.dstate;
 }
 
-// The state (batch, nchunks, dim, dstate) entering chunk `chunk`, or 0.
+// Where this thread's saved states live, worked out once per thread (the
+// tile loop then only adds offsets: no division in it).
 template <int LPC>
-static __device__ void scan_load_chunk_state(const SelectiveScanParams &p, const ScanThread<LPC> &k,
-                                             int chunk, float (&h)[SCAN_NS]) {
-    int nchunks = ceil_div(p.seqlen, p.chunk);
-    const float *src = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * p.dstate;
-    for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, p.dstate) ? src[k.state(j)] : 0.0f;
-}
+struct ScanSaved {
+    float *chunks;  // the state of (b, d) entering chunk 0; chunk c is chunk_stride further
+    float *tiles;   // this thread's state entering tile 1 of chunk 0, value j at [j * THREADS]
+    size_t chunk_stride;
+    int tiles_per_chunk;
+    __device__ ScanSaved(const SelectiveScanParams &p, const ScanThread<LPC> &k, int nchunks) {
+        tiles_per_chunk = scan_tiles_per_chunk(p.seqlen, p.chunk);
+        chunk_stride = (size_t)p.dim * p.dstate;
+        chunks = p.chunk_states + ((size_t)k.b * nchunks * p.dim + k.d) * p.dstate;
+        tiles = p.chunk_states + scan_chunk_state_floats(p) +
+                ((size_t)k.b * gridDim.x + blockIdx.x) * nchunks * (tiles_per_chunk - 1) * SCAN_NS *
+                    ScanLayout<LPC>::THREADS +
+                threadIdx.x;
+    }
+    __device__ float *chunk(int c) const { return chunks + c * chunk_stride; }
+    __device__ float *tile(int c, int index) const {  // index >= 1
+        return tiles + ((size_t)c * (tiles_per_chunk - 1) + index - 1) * SCAN_NS * ScanLayout<LPC>::THREADS;
+    }
+    // Saves or loads h, the state entering tile `index` of chunk c.
+    __device__ void save(const ScanThread<LPC> &k, int N, int c, int index, const float (&h)[SCAN_NS]) const {
+        if (index > 0) {
+            float *dst = tile(c, index);
+            for (int j = 0; j < SCAN_NS; j++) dst[j * ScanLayout<LPC>::THREADS] = h[j];
+        } else {
+            float *dst = chunk(c);
+            for (int j = 0; j < SCAN_NS; j++)
+                if (k.owns(j, N)) dst[k.state(j)] = h[j];
+        }
+    }
+    __device__ void load(const ScanThread<LPC> &k, int N, int c, int index, float (&h)[SCAN_NS]) const {
+        if (index > 0) {
+            const float *src = tile(c, index);
+            for (int j = 0; j < SCAN_NS; j++) h[j] = src[j * ScanLayout<LPC>::THREADS];
+        } else {
+            const float *src = chunk(c);
+            for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, N) ? src[k.state(j)] : 0.0f;
+        }
+    }
+};
 
-// Where this thread's state entering tile `tile` (>= 1) of chunk `chunk`
-// lives; value j is [j * THREADS].
-template <int LPC>
-static __device__ float *scan_tile_state(const SelectiveScanParams &p, const ScanThread<LPC> &k, int chunk,
-                                         int tile) {
-    const int nchunks = ceil_div(p.seqlen, p.chunk), tpc = scan_tiles_per_chunk(p.seqlen, p.chunk);
-    const size_t slot = (((size_t)k.b * gridDim.x + blockIdx.x) * nchunks + chunk) * (tpc - 1) + tile - 1;
-    return p.chunk_states + scan_chunk_state_floats(p) + slot * SCAN_NS * ScanLayout<LPC>::THREADS +
-           threadIdx.x;
-}
+// The gates' sigmoid with a fast divide (one MUFU.RCP instead of an IEEE
+// division and its slow path): 2 ulp, and the denominator 1 + e^-x >= 1 is
+// inside __fdividef's range up to e^-x = 2^126, past which it gives 0, the
+// limit anyway.
+static __device__ __forceinline__ float scan_sigmoid(float x) { return __fdividef(1.0f, 1.0f + expf(-x)); }
 
 // ---------------------------------------------------------------- staging
 // A tile's inputs in shared memory, as the block copies them (row mapping)
@@ -359,20 +388,34 @@ static __device__ __forceinline__ void scan_finish_tile(const ScanThread<LPC> &k
         st.delta[s][k.cr] = valid ? softplusf_(st.raw[s][k.cr] + bias) : 0.0f;
         if constexpr (Tile::BACKWARD) {
             const float z = st.z[s][k.cr];
-            st.dy[s][k.cr] = valid ? st.dout[s][k.cr] * z * sigmoidf_(z) : 0.0f;
+            st.dy[s][k.cr] = valid ? st.dout[s][k.cr] * z * scan_sigmoid(z) : 0.0f;
         }
     }
 }
 
 // The order in which the kernels visit tiles: a tile starts at a chunk's
 // start or TT steps after the previous tile, and never crosses a chunk's end.
-static __device__ __forceinline__ int scan_tile_len(const SelectiveScanParams &p, int t) {
-    return min(SCAN_TT, min((t / p.chunk + 1) * p.chunk, p.seqlen) - t);
+// A tile: its first step t, its length, its chunk and its index there.
+struct ScanTile {
+    int t, len, chunk, index;
+};
+static __device__ __forceinline__ ScanTile scan_first_tile(const SelectiveScanParams &p) {
+    return ScanTile{0, min(SCAN_TT, min(p.chunk, p.seqlen)), 0, 0};
 }
-// The start of the tile that holds step t.
-static __device__ __forceinline__ int scan_tile_start(const SelectiveScanParams &p, int t) {
-    const int c0 = t / p.chunk * p.chunk;
-    return c0 + (t - c0) / SCAN_TT * SCAN_TT;
+static __device__ __forceinline__ ScanTile scan_next_tile(const SelectiveScanParams &p, ScanTile x) {
+    const int t = x.t + x.len, chunk_end = min((x.chunk + 1) * p.chunk, p.seqlen);
+    ScanTile n = t < chunk_end ? ScanTile{t, 0, x.chunk, x.index + 1} : ScanTile{t, 0, x.chunk + 1, 0};
+    n.len = min(SCAN_TT, min((n.chunk + 1) * p.chunk, p.seqlen) - t);
+    return n;
+}
+// The last tile of chunk c (chunk < 0: none, the walk back is over).
+static __device__ __forceinline__ ScanTile scan_last_tile_of(const SelectiveScanParams &p, int c) {
+    const int c0 = c * p.chunk, end = min(c0 + p.chunk, p.seqlen), index = (end - 1 - c0) / SCAN_TT;
+    return ScanTile{c0 + index * SCAN_TT, end - c0 - index * SCAN_TT, c, index};
+}
+static __device__ __forceinline__ ScanTile scan_prev_tile(const SelectiveScanParams &p, ScanTile x) {
+    if (x.index > 0) return ScanTile{x.t - SCAN_TT, SCAN_TT, x.chunk, x.index - 1};
+    return scan_last_tile_of(p, x.chunk - 1);
 }
 
 // The forward recurrence over one staged tile, h updated in place; if

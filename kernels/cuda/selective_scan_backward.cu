@@ -82,7 +82,8 @@ struct ScanBackwardRing {
 };
 
 // The adjoint back over one staged tile, last step to first, from h_before
-// (the state entering each step): q and dA carry on to the previous tile;
+// (the state entering each step; h_end, the state after the tile, is what
+// the last step left): q and dA carry on to the previous tile;
 // the per-step sums over n go to sh.gB, sh.ghaA, sh.y and the step's dB | dC
 // over the warp's channels to sh.dBC[warp]. The caller syncs after.
 template <int LPC>
@@ -90,30 +91,31 @@ static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &
                                                          ScanBackwardShared<LPC> &sh, const float (&A)[SCAN_NS],
                                                          const float (&A2)[SCAN_NS],
                                                          const float (&h_before)[SCAN_TT][SCAN_NS],
-                                                         float (&q)[SCAN_NS], float (&dA)[SCAN_NS], int warp) {
+                                                         const float (&h_end)[SCAN_NS], float (&q)[SCAN_NS],
+                                                         float (&dA)[SCAN_NS], int warp) {
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;     // per-step sums over n
     typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;  // dB, dC over a warp's channels
     float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
     SCAN_UNROLL
     for (int s = SCAN_TT - 1; s >= 0; s--) {
-        const float delta = st.delta[s][k.c], u = st.u[s][k.c], dy = st.dy[s][k.c];
+        const float delta = st.delta[s][k.c], du = delta * st.u[s][k.c], dy = st.dy[s][k.c];
         float dBC[2 * SCAN_NS];
         gB[s] = ghaA[s] = yC[s] = 0.0f;
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
             const float Bn = st.B[s][k.state(j)], Cn = st.C[s][k.state(j)];
             const float a = scan_exp2(delta * A2[j]);
-            const float h_after = a * h_before[s][j] + delta * u * Bn;
+            const float h_after = s + 1 < SCAN_TT ? h_before[s + 1][j] : h_end[j];  // as the walk left it
             const float g = dy * Cn + q[j];
-            const float gha = g * h_before[s][j] * a;
-            dBC[j] = g * delta * u;
+            q[j] = a * g;                             // what step s passes back to s - 1
+            const float gha = q[j] * h_before[s][j];  // g h_{t-1} a
+            dBC[j] = g * du;
             dBC[SCAN_NS + j] = dy * h_after;
             gB[s] += g * Bn;
             ghaA[s] += gha * A[j];
             yC[s] += Cn * h_after;
             dA[j] += gha * delta;
-            q[j] = a * g;
         }
         OverChannels::sum(dBC);
         if (OverChannels::owner()) {
@@ -156,10 +158,10 @@ static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanPa
         const size_t r = row0 + s;
         const float delta = st.delta[s][k.cr], u = st.u[s][k.cr], dy = st.dy[s][k.cr];
         const float gBs = sh.gB[s][k.cr], y = sh.y[s][k.cr] + Dskip * u;
-        const float z = st.z[s][k.cr], sz = sigmoidf_(z);
+        const float z = st.z[s][k.cr], sz = scan_sigmoid(z);
         const float x = st.raw[s][k.cr] + bias;
         const float ddelta = u * gBs + sh.ghaA[s][k.cr];
-        const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
+        const float dx = x <= 20.0f ? ddelta * scan_sigmoid(x) : ddelta;
         p.dz[r * p.dz_stride + k.dr] = st.dout[s][k.cr] * y * sz * (1.0f + z * (1.0f - sz));
         p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
         p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
@@ -231,34 +233,30 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout
     float dD = 0.0f, dbias = 0.0f;
     const size_t row_b = (size_t)k.b * p.seqlen;
 
-    int t = scan_tile_start(p, p.seqlen - 1);
-    scan_issue_tile(p, k, row_b + t, scan_tile_len(p, t), s_tile[0]);
-    for (int i = 0; t >= 0; i++) {
-        const int tlen = scan_tile_len(p, t), before = t > 0 ? scan_tile_start(p, t - 1) : -1;
-        const int chunk = t / p.chunk, tile = (t - chunk * p.chunk) / SCAN_TT;
+    const int nchunks = ceil_div(p.seqlen, p.chunk);
+    const ScanSaved<LPC> saved(p, k, nchunks);
+    ScanTile x = scan_last_tile_of(p, nchunks - 1);
+    scan_issue_tile(p, k, row_b + x.t, x.len, s_tile[0]);
+    for (int i = 0; x.chunk >= 0; i++) {
+        const ScanTile before = scan_prev_tile(p, x);
         ScanBackwardTile<LPC> &cur = s_tile[STAGES == 2 ? i & 1 : 0];
-        if (tile > 0) {
-            const float *saved = scan_tile_state(p, k, chunk, tile);
-            for (int j = 0; j < SCAN_NS; j++) h[j] = saved[j * ScanLayout<LPC>::THREADS];
-        } else {
-            scan_load_chunk_state(p, k, chunk, h);
-        }
+        saved.load(k, p.dstate, x.chunk, x.index, h);
         __pipeline_wait_prior(0);
-        scan_finish_tile(k, tlen, bias, cur);
+        scan_finish_tile(k, x.len, bias, cur);
         __syncthreads();
         if constexpr (STAGES == 2)
-            if (before >= 0) scan_issue_tile(p, k, row_b + before, scan_tile_len(p, before), s_tile[(i + 1) & 1]);
+            if (before.chunk >= 0) scan_issue_tile(p, k, row_b + before.t, before.len, s_tile[(i + 1) & 1]);
         float h_before[SCAN_TT][SCAN_NS];
         scan_walk_tile(k, A2, h, cur, h_before);
-        scan_adjoint_tile(k, cur, sh, A, A2, h_before, q, dA, warp);
+        scan_adjoint_tile(k, cur, sh, A, A2, h_before, h, q, dA, warp);
         __syncthreads();
-        scan_tile_gradients(p, sc, k, cur, sh, row_b + t, tlen, bias, Dskip, dD, dbias);
+        scan_tile_gradients(p, sc, k, cur, sh, row_b + x.t, x.len, bias, Dskip, dD, dbias);
         if constexpr (STAGES == 1)
-            if (before >= 0) {
+            if (before.chunk >= 0) {
                 __syncthreads();
-                scan_issue_tile(p, k, row_b + before, scan_tile_len(p, before), s_tile[0]);
+                scan_issue_tile(p, k, row_b + before.t, before.len, s_tile[0]);
             }
-        t = before;
+        x = before;
     }
     scan_param_partials(p, sc, k, sh, dA, dD, dbias);
 }

@@ -34,28 +34,21 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
     for (int j = 0; j < SCAN_NS; j++) h[j] = init && k.owns(j, N) ? init[k.state(j)] : 0.0f;
     const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
     const size_t row_b = (size_t)k.b * p.seqlen;
+    const ScanSaved<LPC> saved(p, k, nchunks);
 
-    scan_issue_tile(p, k, row_b, scan_tile_len(p, 0), s_tile[0]);
-    for (int t = 0, i = 0; t < p.seqlen; i++) {
-        const int tlen = scan_tile_len(p, t), next = t + tlen;
-        const int chunk = t / p.chunk, tile = (t - chunk * p.chunk) / SCAN_TT;
-        const size_t row0 = row_b + t;
+    ScanTile x = scan_first_tile(p);
+    scan_issue_tile(p, k, row_b, x.len, s_tile[0]);
+    for (int i = 0; x.t < p.seqlen; i++) {
+        const ScanTile next = scan_next_tile(p, x);
+        const size_t row0 = row_b + x.t;
         ScanForwardTile<LPC> &cur = s_tile[i & 1];
-        // The state entering the tile, which the backward restarts from.
-        if (tile > 0) {
-            float *saved = scan_tile_state(p, k, chunk, tile);
-            for (int j = 0; j < SCAN_NS; j++) saved[j * L::THREADS] = h[j];
-        } else {
-            float *state = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * N;
-            for (int j = 0; j < SCAN_NS; j++)
-                if (k.owns(j, N)) state[k.state(j)] = h[j];
-        }
+        saved.save(k, N, x.chunk, x.index, h);  // the state the backward restarts the tile from
         __pipeline_wait_prior(0);
-        scan_finish_tile(k, tlen, bias, cur);
+        scan_finish_tile(k, x.len, bias, cur);
         // Every thread's copies of this tile are in, and every thread is done
         // with the previous one (its epilogue read the other buffer and s_y).
         __syncthreads();
-        if (next < p.seqlen) scan_issue_tile(p, k, row_b + next, scan_tile_len(p, next), s_tile[(i + 1) & 1]);
+        if (next.t < p.seqlen) scan_issue_tile(p, k, row_b + next.t, next.len, s_tile[(i + 1) & 1]);
         float y[SCAN_TT];
         SCAN_UNROLL
         for (int s = 0; s < SCAN_TT; s++) {
@@ -75,11 +68,11 @@ __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 5 * 128 / ScanLayout
         SCAN_UNROLL
         for (int round = 0; round < SCAN_TT / LPC; round++) {
             const int s = k.slot + round * LPC;
-            if (s >= tlen || !k.rvalid) break;
+            if (s >= x.len || !k.rvalid) break;
             const float z = cur.z[s][k.cr], yv = s_y[s][k.cr] + Dskip * cur.u[s][k.cr];
-            p.out[(row0 + s) * p.out_stride + k.dr] = yv * z * sigmoidf_(z);
+            p.out[(row0 + s) * p.out_stride + k.dr] = yv * z * scan_sigmoid(z);
         }
-        t = next;
+        x = next;
     }
     if (p.final_state) {
         float *fin = p.final_state + ((size_t)k.b * p.dim + k.d) * N;
