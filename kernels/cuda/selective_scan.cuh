@@ -61,23 +61,23 @@
 // 1.98 GHz, 4.8 TB/s) per layer at batch 16 x 256, N = 16, D = 512 (mamba-6m;
 // mamba-60m's D = 1280 scales everything by 2.5).
 // - Bytes: each (B, T, D) tensor is 8.4 MB. The forward reads u, delta_raw, z
-//   and writes out and the chunk states: ~36 MB, 7.5 us. The backward reads
-//   u, delta_raw, z, dout, writes du, ddelta_raw, dz, and writes then reads
-//   the dB/dC partials (one per 32-channel tile: 8.4 MB) and the tile
-//   checkpoints (2 MB, L2-resident): ~80 MB, 17 us.
-// - Instructions (sm_90 SASS, N = 16): the forward issues ~66 per thread per
-//   step (41 in the walk: 4 exp2, 8 FMAs, 4 shared loads and the y sums; the
-//   rest staging and the gated store); the backward ~240 (149 in the reverse
-//   walk with its forward recompute, 9 shuffles among them; ~40 for the
-//   checkpoint pass at chunk 64; staging, the epilogue and the dB/dC partials).
-//   With B x T x D x 4 lanes = 8.4 M thread-steps, that is 17 M and 63 M warp
-//   instructions, over 528 schedulers at 1.98 GHz: 17 us forward and 60 us
-//   backward at one instruction per scheduler per cycle. So the scan is
-//   issue-bound, not memory-bound; allowing for stalls (2-4 warps per
-//   scheduler), expect ~25 + ~90 us per mamba-6m layer, ~1.5 ms per training
-//   step for 13 layers, and ~7 ms for mamba-60m's 23 layers, against 21.7 ms
-//   and 123 ms for the previous backward alone. MUFU (exp2, 2 per state-step
-//   in the backward) and shuffles stay under half of their throughput.
+//   and writes out and the saved states (chunk and tile states: 8.4 MB):
+//   ~42 MB, 9 us. The backward reads u, delta_raw, z, dout and the saved
+//   states, writes du, ddelta_raw, dz, and writes then reads the dB/dC
+//   partials (one per 32-channel tile: 8.4 MB): ~84 MB, 18 us.
+// - Instructions (sm_90 SASS, N = 16, counted by scripts/sass_count.sh: the
+//   tile loop's instructions over its 16 steps): the forward issues ~67 per
+//   thread per step, the backward ~172 (the forward walk once, the adjoint
+//   with 7 shuffles a step for dB/dC, staging, the epilogue and the dB/dC
+//   partials). With B x T x D x 4 lanes = 8.4 M thread-steps, that is 17.5 M
+//   and 45 M warp instructions, over 528 schedulers at 1.98 GHz: 17 us
+//   forward and 43 us backward at one instruction per scheduler per cycle.
+//   So the scan is issue-bound, not memory-bound; allowing for stalls (2-4
+//   warps per scheduler; the next tile's copies are in flight during the
+//   walk), expect ~25 + ~65 us per mamba-6m layer, ~1.2 ms per training step
+//   for 13 layers, and ~5 ms for mamba-60m's 23 layers. MUFU (exp2, 2 per
+//   state-step in the backward) and shuffles stay under half of their
+//   throughput.
 // - Serial chain: T = 256 dependent steps per thread, one FMA each (the exp2
 //   that feeds it does not depend on h), ~1-2 us: hidden by the other warps.
 #ifndef TB_SELECTIVE_SCAN_CUH
