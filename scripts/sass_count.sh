@@ -181,7 +181,7 @@ mkdir -p "$(dirname "$out")"
 cat >"$out.tmp" <<EOF
 {
   "what": "SASS instructions per thread per time step in the selective scan's time-tile loops (scripts/sass_count.sh)",
-  "method": "static count of each innermost loop holding MUFU.EX2 (every instruction once, NOPs excluded, nested loops once), over SCAN_TT steps; a backward loop without SHFL (checkpoint pass) weighted (tiles per chunk - 1) / tiles per chunk",
+  "method": "static count of each innermost loop holding at least SCAN_TT MUFU.EX2 (every instruction once, NOPs excluded, nested loops once), over SCAN_TT steps; a backward loop without SHFL (checkpoint pass) weighted (tiles per chunk - 1) / tiles per chunk",
   "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- kernels/cuda 2>/dev/null || echo '+changes')",
   "nvcc": "$release",
   "nvdisasm": "$("$nvdisasm" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p' | head -n 1)",
