@@ -10,9 +10,10 @@
 //
 // Bytes moved, the minimum a fused scan must touch once (fp32):
 //   forward   reads u, delta_raw, z (3 per channel) and B, C (2 dstate per
-//             step); writes out (1 per channel) and the chunk states
-//             (dim * dstate per chunk).
-//   backward  reads u, delta_raw, z, dout, B, C and the chunk states; writes
+//             step); writes out (1 per channel) and the saved states
+//             (selective_scan_saved_floats: dim * dstate per chunk on the CPU,
+//             per 16-step tile on CUDA).
+//   backward  reads u, delta_raw, z, dout, B, C and the saved states; writes
 //             du, ddelta_raw, dz (3 per channel) and dB, dC.
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen,
                        int dstate, int chunk, int reps, int cpu_time) {
     if (batch <= 0 || seqlen <= 0 || dim <= 0 || dstate <= 0 || chunk <= 0 || reps <= 0)
         return tb_error("bench_scan: shapes and repeats must be positive");
-    const size_t rows = (size_t)batch * seqlen, nch = (size_t)(seqlen + chunk - 1) / chunk;
+    const size_t rows = (size_t)batch * seqlen;
     SelectiveScanParams p = {0};
     p.batch = batch, p.seqlen = seqlen, p.dim = dim, p.dstate = dstate, p.chunk = chunk;
     size_t host_n = rows * dim * 4 + rows * dstate * 2 + (size_t)dim * (dstate + 2);
@@ -61,16 +62,16 @@ int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen,
     p.A_log = q, q += (size_t)dim * dstate;
     p.D = q, q += dim;
     p.delta_bias = q;
-    size_t out_n = rows * dim * 4 + rows * dstate * 2 + (size_t)batch * nch * dim * dstate +
-                   (size_t)dim * (dstate + 2);
+    const size_t saved = be->selective_scan_saved_floats(&p);
+    size_t out_n = rows * dim * 4 + rows * dstate * 2 + saved + (size_t)dim * (dstate + 2);
     float *outs = be->alloc(out_n * sizeof(float));
-    // Their outputs and gradients in the same shapes, the chunk states, then
+    // Their outputs and gradients in the same shapes, the saved states, then
     // the parameter gradients.
     float **out[] = {&p.out, &p.du, &p.ddelta_raw, &p.dz, &p.dB, &p.dC};
     int *out_stride[] = {&p.out_stride, &p.du_stride, &p.ddelta_stride, &p.dz_stride, &p.dB_stride, &p.dC_stride};
     q = outs;
     for (int k = 0; k < 6; k++) *out[k] = q, *out_stride[k] = k < 4 ? dim : dstate, q += rows * (size_t)*out_stride[k];
-    p.chunk_states = q, q += (size_t)batch * nch * dim * dstate;
+    p.chunk_states = q, q += saved;
     p.dA_log = q, q += (size_t)dim * dstate;
     p.dD = q, q += dim;
     p.ddelta_bias = q;
@@ -91,7 +92,7 @@ int bench_scan_measure(ScanTiming *st, const Backend *be, int batch, int seqlen,
     }
     st->forward_s = tb_median(fw, reps);
     st->backward_s = tb_median(bw, reps);
-    const double f = sizeof(float), states = (double)batch * nch * dim * dstate;
+    const double f = sizeof(float), states = (double)saved;
     st->forward_bytes = f * (rows * dim * 4.0 + rows * dstate * 2.0 + states);
     st->backward_bytes = f * (rows * dim * 7.0 + rows * dstate * 4.0 + states);
     be->to_host(host, outs, sizeof(float));  // keep the work observable
@@ -116,7 +117,7 @@ cJSON *bench_scan_json(const ScanTiming *st, int n_layer, double step_s) {
     cJSON_AddNumberToObject(o, "backward_gb_per_s", st->backward_bytes / st->backward_s * 1e-9);
     cJSON_AddStringToObject(o, "bytes_counted",
                             "the minimum a fused scan must move once: its fp32 inputs and "
-                            "outputs, B and C, and the chunk-boundary states");
+                            "outputs, B and C, and the states the forward saves");
     return o;
 }
 
@@ -141,11 +142,12 @@ int bench_scan_record(cJSON *o, const char *name, const SelectiveScanParams *sha
     double step_ms = num_at(o, "train", "step_ms_median");
     cJSON_AddItemToObject(o, "scan", bench_scan_json(&st, L, step_ms > 0 ? step_ms * 1e-3 : 0));
 
-    // Memory per token: the scan keeps one state per chunk, not one per step.
+    // Memory per token: the scan keeps the states the backend saves (one per
+    // chunk on the CPU, one per tile on CUDA), not one per step.
     cJSON *mem = cJSON_GetObjectItem(o, "memory");
     double act = num_at(o, "memory", "activation_bytes");
-    double nch = (seq + chunk - 1) / chunk;
-    double chunked = L * batch * nch * di * S * 4.0, naive = L * tokens * di * S * 4.0;
+    double chunked = L * (double)be->selective_scan_saved_floats(shape) * 4.0;
+    double naive = L * tokens * di * S * 4.0;
     if (mem && act > 0) {
         cJSON_AddNumberToObject(mem, "activation_bytes_per_token", act / tokens);
         cJSON_AddNumberToObject(mem, "scan_state_bytes_per_token_chunked", chunked / tokens);
@@ -155,7 +157,7 @@ int bench_scan_record(cJSON *o, const char *name, const SelectiveScanParams *sha
         cJSON_AddStringToObject(mem, "per_token_note",
                                 "activations (all layers) for the training batch over B*T; "
                                 "'naive' keeps every (d_inner, d_state) state for the "
-                                "backward instead of one per chunk of scan_chunk steps");
+                                "backward instead of the saved ones (per chunk or per tile)");
         cJSON_AddNumberToObject(mem, "scan_chunk", chunk);
     }
     return 0;

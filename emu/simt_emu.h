@@ -3,7 +3,8 @@
 // kernel on machines without a GPU. It stands in for <cuda_runtime.h> and
 // <cublas_v2.h>: the emulated build puts emu/ on the include path.
 //
-// The files: simt_fibers.cpp runs a kernel's threads; simt_stream.cpp holds
+// The files: simt_fibers.cpp runs a kernel's threads (simt_async.cpp their
+// asynchronous copies to shared memory); simt_stream.cpp holds
 // the stream (work run at once, recorded by a capture, or deferred to the
 // next synchronisation); simt_runtime.cpp and simt_events.cpp are the
 // runtime and cuBLAS calls, which issue their work on the stream. Calls go
@@ -127,6 +128,31 @@ static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 3
     int src = lane ^ lane_mask;
     return simt_shfl_from(v, (src & ~(width - 1)) != (lane & ~(width - 1)) ? lane : src);
 }
+
+// ---------------------------------------------------------------- async copies
+// cp.async, as cuda_pipeline_primitives.h offers it (simt_async.cpp): a
+// thread's copies from global to shared memory of 4, 8 or 16 bytes (the last
+// zfill of them zeros), grouped by __pipeline_commit();
+// __pipeline_wait_prior(n) returns when at most the n most recent committed
+// groups of the thread are still in flight. The copies become visible to the
+// thread itself at that wait, and to the others after a barrier that follows
+// it. A GPU may complete a copy at any time between the issue and the wait:
+// here it lands at the issue, or, in deferred mode (SIMT_DEFERRED=1, or
+// simt_set_async_copies_late), only at the wait. So a kernel that reads before
+// its wait, waits for the wrong group or never commits reads poisoned shared
+// memory in deferred mode, and one that issues into a buffer other threads
+// still read (a missing barrier before the issue) gives a wrong answer in the
+// ordinary mode, in one of the two schedules.
+void __pipeline_memcpy_async(void *dst_shared, const void *src_global, size_t size_and_align,
+                             size_t zfill = 0);
+void __pipeline_commit(void);
+void __pipeline_wait_prior(size_t prior);
+// For simt_async.cpp: the running thread's index in its block, whether
+// [p, p + bytes) lies in the block's shared memory, and the reset of every
+// thread's copies at a block's start.
+int simt_thread_rank(void);
+int simt_is_shared(const void *p, size_t bytes);
+void simt_async_block_start(int threads);
 
 // ---------------------------------------------------------------- atomics
 // Blocks run one at a time, but the builtins keep them atomic even if that

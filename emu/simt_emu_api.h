@@ -21,6 +21,12 @@ unsigned long long simt_switch_count(void);
 void simt_set_deferred(int on);
 int simt_get_deferred(void);
 
+// Where the kernels' asynchronous copies to shared memory (cp.async,
+// simt_emu.h) land: at the issue (0), or only at the wait that covers them
+// (1). Follows SIMT_DEFERRED unless set.
+void simt_set_async_copies_late(int on);
+int simt_get_async_copies_late(void);
+
 // The next stream capture is invalidated at its first piece of work, as a
 // GPU invalidates one whose kernel cannot be loaded during a capture: that
 // call and every later one until the end of the capture fail, nothing runs,

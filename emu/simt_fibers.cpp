@@ -102,6 +102,23 @@ int simt_shared_register(void *p, size_t bytes) {
     return 1;
 }
 
+int simt_is_shared(const void *p, size_t bytes) {
+    static int last;  // the array found last time: a kernel copies into a few, many times
+    const unsigned char *lo = (const unsigned char *)p, *hi = lo + bytes;
+    if (dynamic_smem && lo >= dynamic_smem && hi <= dynamic_smem + MAX_DYNAMIC_SMEM) return 1;
+    for (int k = 0; k < shared_count; k++) {
+        int i = (last + k) % shared_count;
+        const unsigned char *base = (const unsigned char *)shared_arrays[i].p;
+        if (lo >= base && hi <= base + shared_arrays[i].bytes) return last = i, 1;
+    }
+    return 0;
+}
+
+int simt_thread_rank(void) {
+    if (!running) simt_fail("an asynchronous copy or wait outside a kernel");
+    return (int)(running - fibers);
+}
+
 void *simt_dynamic_shared(void) {
     if (!running) simt_fail("dynamic shared memory used outside a kernel");
     return dynamic_smem;
@@ -232,7 +249,9 @@ static void run_block(dim3 grid, dim3 block, dim3 block_idx, size_t smem) {
         exchange_slot[i] = POISON_BITS;
         fiber_prepare(f);
     }
-    // Shared memory holds NaN bytes until the block writes it.
+    // Shared memory holds NaN bytes until the block writes it, and no
+    // asynchronous copy of the block before is left to land in it.
+    simt_async_block_start(n);
     if (smem) memset(dynamic_smem, 0xff, smem);
     for (int i = 0; i < shared_count; i++) memset(shared_arrays[i].p, 0xff, shared_arrays[i].bytes);
     for (;;) {

@@ -48,6 +48,8 @@ typedef struct {
     float *out;              int out_stride;    // (batch, seqlen, dim)
     // (batch, nchunks, dim, dstate): the state h entering each chunk, written
     // by the forward, read by the backward. nchunks = ceil(seqlen / chunk).
+    // A backend's forward may save more states after these, in a layout of
+    // its own: the buffer holds selective_scan_saved_floats() floats.
     float *chunk_states;
     // (batch, dim, dstate) or NULL: the state after the last step (for prefill).
     float *final_state;

@@ -6,6 +6,7 @@
 ## cuda             nvcc for sm_80 + sm_90 with cuBLAS: build/tunebench-cuda (builds without a GPU)
 ## test-gpu         the CUDA kernel and model tests natively, a determinism check, and SIGTERM to GPU runs
 ## bench-gpu        tokens/s, MFU, step breakdown, launch counts, decode with/without graphs: results/bench/cuda.json
+## sass-count       SASS instructions per thread-step of the selective scan's inner loops, sm_80 and sm_90 (nvcc and nvdisasm, no GPU): results/bench/sass_scan.json
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -87,7 +88,7 @@ BACKEND_BIN_cuda := $(BUILD)/tunebench-cuda
 BACKEND_DEVICE_cuda := GPU (nvidia-smi -L lists none and there is no /dev/nvidia0)
 BACKEND_DEVICE_PROBE_cuda = nvidia-smi -L >/dev/null 2>&1 || [ -e /dev/nvidia0 ]
 
-.PHONY: cuda test-gpu bench-gpu
+.PHONY: cuda test-gpu bench-gpu sass-count
 cuda: deps-build $(BUILD)/tunebench-cuda $(GPU_TEST_BIN) $(BENCH_GPU_BIN)
 
 test-gpu: cuda
@@ -96,6 +97,13 @@ test-gpu: cuda
 bench-gpu: cuda $(BENCH_GPU_BIN)
 	@mkdir -p results/bench
 	$(BENCH_GPU_BIN) results/bench/cuda.json $(BENCH_GPU_FLAGS)
+
+# One architecture at a time: the build's flags without their -gencode list.
+# nvdisasm, where the toolkit lacks it, comes from PyPI into a venv (python3-venv).
+sass-count:
+	@bash scripts/deps.sh venv
+	@NVCC="$(NVCC)" NVCCFLAGS="$(filter-out -gencode arch=%,$(NVCCFLAGS))" \
+	  bash scripts/sass_count.sh results/bench/sass_scan.json
 
 $(CUDA_BUILD)/bench/%: $(CUDA_BUILD)/bench/%.o $(CUDA_BUILD)/libtunebench-cuda.a
 	$(say) LD $@

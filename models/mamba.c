@@ -86,7 +86,7 @@ typedef struct {
     float *x_dbl;         // (N, R+2S)     [dt_r | B | C]; dt_proj reads dt_r in place
     float *delta_raw;     // (N, di)
     float *y;             // (N, di)       gated scan output
-    float *chunk_states;  // (B, nchunks, di, S)
+    float *chunk_states;  // (B, nchunks, di, S), then what the backend saves besides
     float *res_out;       // (N, d)        x_in + mixer(...): the next layer's input
 } MambaLayerActs;
 
@@ -119,10 +119,6 @@ typedef struct {
     MambaLayerActs acts;  // one layer's buffers for R rows; chunk_states for (S, chunk)
     float *mix;           // (R, d)
 } MambaDecode;
-
-static int scan_nchunks(const Model *m, int T) {
-    return (T + m->spec.scan_chunk - 1) / m->spec.scan_chunk;
-}
 
 // ================================================================ tensor table
 
@@ -255,7 +251,9 @@ static void layout_layer(const Model *m, Arena *a, MambaLayerActs *x, int B, int
     x->x_dbl = arena_take(a, N * (R + 2 * S));
     x->delta_raw = arena_take(a, N * di);
     x->y = arena_take(a, N * di);
-    x->chunk_states = arena_take(a, (size_t)B * scan_nchunks(m, T) * di * S);
+    SelectiveScanParams shape = {.batch = B, .seqlen = T, .dim = (int)di, .dstate = (int)S,
+                                 .chunk = m->spec.scan_chunk};
+    x->chunk_states = arena_take(a, m->be->selective_scan_saved_floats(&shape));
     x->res_out = arena_take(a, N * d);
 }
 

@@ -21,6 +21,7 @@ group_fuzz="clang libclang-rt-dev libomp-dev"  # make fuzz: libFuzzer and the sa
 group_mpi="openmpi-bin libopenmpi-dev"
 group_slurm="slurm-wlm munge"
 group_ecosystem="python3-torch python3-venv"  # make test-ecosystem: a venv over Debian's torch
+group_venv="python3-venv"  # make sass-count: nvdisasm from PyPI into a venv, where the toolkit has none
 
 packages=""
 nccl=0
@@ -33,9 +34,10 @@ for g in "${@:-build}"; do
     torch)   packages+=" $group_torch" ;;
     slurm)   packages+=" $group_slurm" ;;
     ecosystem) packages+=" $group_ecosystem" ;;
+    venv)    packages+=" $group_venv" ;;
     fuzz)    packages+=" $group_build $group_fuzz" ;;
     nccl)    if ! bash "$(dirname "$0")/nccl_home.sh" >/dev/null; then packages+=" python3-venv"; nccl=1; fi ;;
-    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem, fuzz or nccl)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$g' (use build, all, paper, samples, torch, slurm, ecosystem, venv, fuzz or nccl)" >&2; exit 2 ;;
   esac
 done
 

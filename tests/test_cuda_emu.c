@@ -4,7 +4,9 @@
 // __syncthreads() is caught by at least one of the two scheduling orders,
 // that shared memory starts as NaN in every block, that deferred mode holds
 // work back until a synchronisation, and that an invalidated capture fails
-// its calls without running them.
+// its calls without running them; and that an asynchronous copy (cp.async)
+// read without its wait is caught in deferred mode, one that refills a buffer
+// still being read in one of the two orders.
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,6 +24,9 @@ void emu_shared_poison(float *before, float *after, int blocks, int threads);
 void emu_fill(float *x, float value, int blocks, int threads, int sync);
 void emu_synchronize(void);
 int emu_invalidated_capture(float *x, int n, int *graph_made);
+void emu_async_copy(float *out, const float *in, int blocks, int threads, int mode);
+void emu_async_reuse(float *out, const float *in, int threads, int with_barrier);
+enum { ASYNC_WAIT_ALL, ASYNC_WAIT_FIRST, ASYNC_NO_WAIT, ASYNC_NO_COMMIT };  // emu_kernels.cu
 
 static const char *order_name(int order) { return order == SIMT_FORWARD ? "forward" : "reversed"; }
 
@@ -176,11 +181,77 @@ static void test_invalidated_capture(void) {
           graph_made ? "made" : "refused", x[0] == 0.0f ? "dropped" : "ran");
 }
 
+// Counts the wrong elements of emu_async_copy's two outputs: the first
+// group's, and the second's (every fourth thread's all zero-fill). A group
+// expected missing must read NaN everywhere (the poison).
+static void async_copy_errors(int mode, int second_lands, int *bad_first, int *bad_second) {
+    enum { BLOCKS = 2, THREADS = 64, N = BLOCKS * THREADS };
+    float in[N], out[2 * N];
+    for (int i = 0; i < N; i++) in[i] = 1.0f + (float)i;
+    emu_async_copy(out, in, BLOCKS, THREADS, mode);
+    *bad_first = *bad_second = 0;
+    for (int b = 0; b < BLOCKS; b++)
+        for (int t = 0; t < THREADS; t++) {
+            int i = b * THREADS + t, right = (t + 1) % THREADS, src = b * THREADS + right;
+            float second = right % 4 == 0 ? 0.0f : in[src];
+            *bad_first += out[i] != in[src];
+            *bad_second += second_lands ? out[N + i] != second : !isnan(out[N + i]);
+        }
+}
+
+static void test_async_copies(void) {
+    int was = simt_get_async_copies_late(), bad1, bad2;
+    for (int late = 0; late < 2; late++) {
+        simt_set_async_copies_late(late);
+        const char *when = late ? "landing at the wait" : "landing at the issue";
+        for (int order = 0; order < 2; order++) {
+            simt_set_schedule(order);
+            async_copy_errors(ASYNC_WAIT_ALL, 1, &bad1, &bad2);
+            CHECK(bad1 + bad2 == 0, "cp.async, both groups waited for: %d + %d wrong (%s, %s order)", bad1, bad2,
+                  when, order_name(order));
+            async_copy_errors(ASYNC_WAIT_FIRST, !late, &bad1, &bad2);
+            CHECK(bad1 == 0 && bad2 == 0,
+                  "cp.async, wait_prior(1): %d wrong in the first group, %d in the second, which %s (%s, %s order)",
+                  bad1, bad2, late ? "must still be poison" : "landed at its issue", when, order_name(order));
+            async_copy_errors(ASYNC_NO_WAIT, !late, &bad1, &bad2);
+            CHECK(late ? bad1 == 2 * 64 && bad2 == 0 : bad1 + bad2 == 0,
+                  "cp.async without a wait: %d + %d reads differ from %s (%s, %s order)", bad1, bad2,
+                  late ? "the poison" : "the copies", when, order_name(order));
+            async_copy_errors(ASYNC_NO_COMMIT, !late, &bad1, &bad2);
+            CHECK(late ? bad1 == 2 * 64 && bad2 == 0 : bad1 + bad2 == 0,
+                  "cp.async never committed, then wait_prior(0): %d + %d reads differ from %s (%s, %s order)",
+                  bad1, bad2, late ? "the poison" : "the copies", when, order_name(order));
+        }
+        // Refilling a buffer that another thread still reads.
+        enum { THREADS = 64 };
+        float in[THREADS], out[THREADS];
+        for (int i = 0; i < THREADS; i++) in[i] = -1.0f;
+        int caught = 0;
+        for (int order = 0; order < 2; order++) {
+            simt_set_schedule(order);
+            for (int with_barrier = 1; with_barrier >= 0; with_barrier--) {
+                emu_async_reuse(out, in, THREADS, with_barrier);
+                int wrong = 0;
+                for (int t = 0; t < THREADS; t++) wrong += out[t] != (float)((t + 1) % THREADS);
+                if (with_barrier)
+                    CHECK(wrong == 0, "cp.async after a barrier: %d wrong reads (%s, %s order)", wrong, when,
+                          order_name(order));
+                else caught |= wrong > 0;
+            }
+        }
+        CHECK(caught, "cp.async into a buffer still being read, without the barrier, was right in both orders (%s)",
+              when);
+    }
+    simt_set_async_copies_late(was);
+    simt_set_schedule(SIMT_FORWARD);
+}
+
 int main(void) {
     unsigned long long switches = simt_switch_count();
     test_shared_poison();
     test_deferred();
     test_invalidated_capture();
+    test_async_copies();
     test_barrier();
     test_shuffles();
     test_atomics();

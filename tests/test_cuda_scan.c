@@ -32,6 +32,7 @@ typedef struct {
 } ScanCase;
 
 enum { DT_RANK = 3 };  // columns of x_dbl before B
+enum { TILE_STEPS = 16 };  // the kernels' time tile (SCAN_TT, kernels/cuda/selective_scan.cuh)
 
 // Host copies of one problem, laid out as in models/mamba.c.
 typedef struct {
@@ -57,6 +58,10 @@ static void problem_make(ScanProblem *p, ScanCase c) {
     p->u = host_random(&rng, (size_t)rows * p->us, -1, 1);
     p->dr = host_random(&rng, (size_t)rows * p->us, -3, 0.5f);
     if (rows > 1) p->dr[p->us + c.dim - 1] = 25.0f;  // one step past softplus's threshold
+    // A step whose decays exp(delta A) fall below 2^-126 for A near -5 (the
+    // kernels flush them to zero, the reference keeps the denormals; the
+    // 25 above does the same for A near -4).
+    if (rows > 2) p->dr[2 * p->us] = 18.0f;
     p->xz = host_random(&rng, (size_t)rows * 2 * c.dim, -2, 2);
     p->xdbl = host_random(&rng, (size_t)rows * p->xs, -1, 1);
     p->dout = host_random(&rng, (size_t)rows * c.dim, -1, 1);
@@ -128,7 +133,6 @@ static void dev_make(DevScan *ds, const Backend *be, const ScanProblem *p, const
                      const float *dD0, const float *dbias0) {
     const ScanCase *c = &p->c;
     size_t rows = (size_t)c->batch * c->seqlen;
-    int nchunks = (c->seqlen + c->chunk - 1) / c->chunk;
     memset(ds, 0, sizeof *ds);
     ds->be = be;
     SelectiveScanParams *s = &ds->sp;
@@ -144,7 +148,7 @@ static void dev_make(DevScan *ds, const Backend *be, const ScanProblem *p, const
     s->D = dev_keep(ds, be_upload(be, p->D, c->dim));
     s->delta_bias = dev_keep(ds, be_upload(be, p->dt_bias, c->dim));
     s->out = dev_keep(ds, be_fill(be, rows * p->us, NAN)), s->out_stride = p->us;
-    s->chunk_states = dev_keep(ds, be_fill(be, (size_t)c->batch * nchunks * c->dim * c->N, NAN));
+    s->chunk_states = dev_keep(ds, be_fill(be, be->selective_scan_saved_floats(s), NAN));
     s->final_state = dev_keep(ds, be_fill(be, (size_t)c->batch * c->dim * c->N, NAN));
     s->dout = dev_keep(ds, be_upload(be, p->dout, rows * c->dim)), s->dout_stride = c->dim;
     s->du = dev_keep(ds, be_fill(be, rows * p->us, NAN)), s->du_stride = p->us;
@@ -324,6 +328,43 @@ static void test_continuation(const ScanProblem *p, const double *out, const dou
     problem_free(&first), problem_free(&second);
 }
 
+// The backward restarts every tile but a chunk's first from the state the
+// forward saved after the chunk states: with those zeroed, ddelta_raw (which
+// depends on h) changes, and equals `ddr` again once the forward has
+// rewritten them. A case of one tile per chunk saves nothing more than the
+// CPU does.
+static void test_saved_tile_states(DevScan *ds, const ScanProblem *p, const float *ddr, const char *name) {
+    const ScanCase *c = &p->c;
+    const SelectiveScanParams *s = &ds->sp;
+    size_t nchunks = (size_t)(c->seqlen + c->chunk - 1) / c->chunk;
+    size_t chunk_floats = (size_t)c->batch * nchunks * c->dim * c->N;
+    size_t saved = gpu->selective_scan_saved_floats(s);
+    int span = c->chunk < c->seqlen ? c->chunk : c->seqlen;
+    int tiles_per_chunk = (span + TILE_STEPS - 1) / TILE_STEPS;
+    CHECK(cpu->selective_scan_saved_floats(s) == chunk_floats,
+          "%s: the CPU saves %zu floats, not its %zu chunk-state floats", name,
+          cpu->selective_scan_saved_floats(s), chunk_floats);
+    if (tiles_per_chunk == 1) {
+        CHECK(saved == chunk_floats, "%s: one tile per chunk, yet %zu saved floats for %zu chunk-state floats",
+              name, saved, chunk_floats);
+        return;
+    }
+    CHECK(saved > chunk_floats, "%s: %d tiles per chunk, yet no tile states saved", name, tiles_per_chunk);
+    gpu->zero(ds->sp.chunk_states + chunk_floats, (saved - chunk_floats) * sizeof(float));
+    gpu->selective_scan_backward(&ds->sp);
+    float *got = gather(gpu, s->ddelta_raw, c->batch * c->seqlen, c->dim, s->ddelta_stride);
+    size_t n = (size_t)c->batch * c->seqlen * c->dim;
+    CHECK(memcmp(got, ddr, sizeof(float) * n) != 0,
+          "%s: ddelta_raw did not change with the saved tile states zeroed (are they read?)", name);
+    free(got);
+    gpu->selective_scan_forward(&ds->sp);
+    gpu->selective_scan_backward(&ds->sp);
+    got = gather(gpu, s->ddelta_raw, c->batch * c->seqlen, c->dim, s->ddelta_stride);
+    CHECK(memcmp(got, ddr, sizeof(float) * n) == 0, "%s: ddelta_raw after the forward saved its states again",
+          name);
+    free(got);
+}
+
 static void case_name(char *buf, size_t size, const ScanCase *c, int order) {
     snprintf(buf, size, "scan b%d L%d D%d N%d chunk%d (%s order)", c->batch, c->seqlen, c->dim,
              c->N, c->chunk, order_name(order));
@@ -397,6 +438,7 @@ static void test_case(ScanCase c, int order) {
     for (int i = 0; i < OUT_COUNT; i++) same &= !memcmp(got.t[i], again.t[i], sizeof(float) * got.n[i]);
     CHECK(same, "%s: a second forward + backward is not bit-for-bit the first", name);
     outputs_free(&again);
+    test_saved_tile_states(&ds, &p, got.t[OUT_DDELTA], name);
     outputs_free(&got);
 
     test_continuation(&p, out, final_state, name);
@@ -487,6 +529,7 @@ int main(void) {
         {1, 33, 3, 32, 7},     // d_state 32; chunks shorter than a tile
         {2, 45, 11, 64, 20},   // d_state 64: 16 lanes, 8 channels per block, 2 tiles
         {1, 300, 4, 16, 200},  // a chunk of 13 tiles, then a ragged one
+        {3, 70, 33, 16, 24},   // batch 3; chunks of 1.5 tiles, the last chunk 22 steps; 2 channel tiles
     };
     for (int order = 0; order < num_orders(); order++) {
         use_order(order);

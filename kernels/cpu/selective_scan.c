@@ -91,6 +91,11 @@ size_t selective_scan_scratch_floats_cpu(const SelectiveScanParams *p) {
     return scan_scratch_layout(p).total;
 }
 
+// The CPU forward saves the chunk states alone.
+size_t selective_scan_saved_floats_cpu(const SelectiveScanParams *p) {
+    return (size_t)p->batch * scan_nchunks(p) * p->dim * p->dstate;
+}
+
 // A block's per-channel constants; lanes past the last channel get values
 // that keep them inert (u = 0 makes every contribution zero).
 typedef struct {

@@ -36,14 +36,19 @@
 // bits. Channels past `dim` are inert (u = delta = dy = 0).
 //
 // Memory. The sequence is cut into tiles of TT = 16 steps (never across a
-// chunk boundary). Per tile the block stages delta = softplus(delta_raw + bias),
-// u (and, in the backward, dy = dout silu(z)) for its channels, and B_t, C_t,
-// in shared memory, with the "row" mapping: thread i loads channel i % CH of
-// step i / CH (+ LPC per round), so a warp reads whole runs of consecutive
-// channels of one (b, t) row: coalesced, every 32-byte sector fully used. The
-// per-step results go back through shared memory and are written with the same
-// row mapping (out; du, ddelta_raw, dz). All the block's loads of a tile are
-// independent, so they are in flight together rather than one per step.
+// chunk boundary). Per tile the block copies delta_raw, u, z (and, in the
+// backward, dout) for its channels, and B_t, C_t, into shared memory with
+// cp.async, in the "row" mapping: thread i copies channel i % CH of step i /
+// CH (+ LPC per round), so a warp reads whole runs of consecutive channels of
+// one (b, t) row: coalesced, every 32-byte sector fully used. Each thread then
+// turns its own rows into delta = softplus(delta_raw + bias) (and dy = dout
+// silu(z)). The tiles sit in a ring of two: the next tile's copies are issued
+// once the block has started on this one and land while it walks, so the
+// loads' latency hides behind the walk instead of stalling between tiles. The
+// per-step results go back through shared memory and are written with the
+// same row mapping (out; du, ddelta_raw, dz). The forward saves the state
+// entering each tile (see "saved states" below); the backward restarts every
+// tile from it, so it walks each step's forward once.
 //
 // Determinism. Every sum has a fixed shape: xor butterflies (a + b == b + a, so
 // both partners of an exchange hold the same bits), in-thread sums in index
@@ -56,32 +61,35 @@
 // 1.98 GHz, 4.8 TB/s) per layer at batch 16 x 256, N = 16, D = 512 (mamba-6m;
 // mamba-60m's D = 1280 scales everything by 2.5).
 // - Bytes: each (B, T, D) tensor is 8.4 MB. The forward reads u, delta_raw, z
-//   and writes out and the chunk states: ~36 MB, 7.5 us. The backward reads
-//   u, delta_raw, z, dout, writes du, ddelta_raw, dz, and writes then reads
-//   the dB/dC partials (one per 32-channel tile: 8.4 MB) and the tile
-//   checkpoints (2 MB, L2-resident): ~80 MB, 17 us.
-// - Instructions (sm_90 SASS, N = 16): the forward issues ~66 per thread per
-//   step (41 in the walk: 4 exp2, 8 FMAs, 4 shared loads and the y sums; the
-//   rest staging and the gated store); the backward ~240 (149 in the reverse
-//   walk with its forward recompute, 9 shuffles among them; ~40 for the
-//   checkpoint pass at chunk 64; staging, the epilogue and the dB/dC partials).
-//   With B x T x D x 4 lanes = 8.4 M thread-steps, that is 17 M and 63 M warp
-//   instructions, over 528 schedulers at 1.98 GHz: 17 us forward and 60 us
-//   backward at one instruction per scheduler per cycle. So the scan is
-//   issue-bound, not memory-bound; allowing for stalls (2-4 warps per
-//   scheduler), expect ~25 + ~90 us per mamba-6m layer, ~1.5 ms per training
-//   step for 13 layers, and ~7 ms for mamba-60m's 23 layers, against 21.7 ms
-//   and 123 ms for the previous backward alone. MUFU (exp2, 2 per state-step
-//   in the backward) and shuffles stay under half of their throughput.
+//   and writes out and the saved states (chunk and tile states: 8.4 MB):
+//   ~42 MB, 9 us. The backward reads u, delta_raw, z, dout and the saved
+//   states, writes du, ddelta_raw, dz, and writes then reads the dB/dC
+//   partials (one per 32-channel tile: 8.4 MB): ~84 MB, 18 us.
+// - Instructions (sm_90 SASS, N = 16, counted by scripts/sass_count.sh: the
+//   tile loop's instructions over its 16 steps): the forward issues ~67 per
+//   thread per step, the backward ~172 (the forward walk once, the adjoint
+//   with 7 shuffles a step for dB/dC, staging, the epilogue and the dB/dC
+//   partials). With B x T x D x 4 lanes = 8.4 M thread-steps, that is 17.5 M
+//   and 45 M warp instructions, over 528 schedulers at 1.98 GHz: 17 us
+//   forward and 43 us backward at one instruction per scheduler per cycle.
+//   So the scan is issue-bound, not memory-bound; allowing for stalls (2-4
+//   warps per scheduler; the next tile's copies are in flight during the
+//   walk), expect ~25 + ~65 us per mamba-6m layer, ~1.2 ms per training step
+//   for 13 layers, and ~5 ms for mamba-60m's 23 layers. MUFU (exp2, 2 per
+//   state-step in the backward) and shuffles stay under half of their
+//   throughput.
 // - Serial chain: T = 256 dependent steps per thread, one FMA each (the exp2
 //   that feeds it does not depend on h), ~1-2 us: hidden by the other warps.
 #ifndef TB_SELECTIVE_SCAN_CUH
 #define TB_SELECTIVE_SCAN_CUH
 
+#include <float.h>
+
 #include "backend_cuda.h"
 #include "ops_cuda.cuh"
 
 #ifdef __CUDACC__
+#include <cuda_pipeline_primitives.h>  // cp.async (the emulation has its own)
 #define SCAN_UNROLL _Pragma("unroll")
 #else
 #define SCAN_UNROLL
@@ -94,6 +102,25 @@ enum {
 };
 static_assert(SCAN_MAX_DSTATE == 16 * SCAN_NS, "the scan's largest layout is 16 lanes per channel");
 static constexpr float SCAN_LOG2E = 1.4426950408889634f;
+
+// The decay a = 2^x = exp(delta A), x <= 0. exp2f is a MUFU.EX2 plus a
+// fix-up that keeps results below 2^-126 as denormals (3 more instructions);
+// ex2.approx.ftz flushes them to zero instead. A decay that small scales h
+// by less than 1.2e-38, so the flush moves h by less than 1.2e-38 |h|:
+// nothing the CPU reference (which keeps denormals) can tell apart at the
+// tests' tolerances. The emulation flushes the same results.
+#ifdef __CUDACC__
+static __device__ __forceinline__ float scan_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#else
+static inline float scan_exp2(float x) {
+    const float y = exp2f(x);
+    return y < FLT_MIN ? 0.0f : y;
+}
+#endif
 
 // Lanes per channel for a state size (1..SCAN_MAX_DSTATE).
 static inline int scan_lanes_per_channel(int dstate) {
@@ -109,7 +136,8 @@ struct ScanLayout {
     static constexpr int THREADS = CH * LPC;
     static constexpr int WARPS = THREADS / 32;
     static constexpr int NPAD = LPC * NS;  // states covered, >= dstate
-    static_assert(THREADS % 32 == 0 && LPC <= SCAN_TT, "scan layout");
+    // The row loops run SCAN_TT / LPC rounds, B and C's SCAN_TT NPAD / THREADS.
+    static_assert(THREADS % 32 == 0 && SCAN_TT % LPC == 0 && SCAN_TT * NPAD % THREADS == 0, "scan layout");
 };
 
 // Channels per block for a state size (host side, for grids and scratch).
@@ -222,74 +250,187 @@ static __device__ void scan_load_A(const SelectiveScanParams &p, const ScanThrea
     }
 }
 
-// The state (batch, nchunks, dim, dstate) entering chunk `chunk`, or 0.
-template <int LPC>
-static __device__ void scan_load_chunk_state(const SelectiveScanParams &p, const ScanThread<LPC> &k,
-                                             int chunk, float (&h)[SCAN_NS]) {
-    int nchunks = ceil_div(p.seqlen, p.chunk);
-    const float *src = p.chunk_states + (((size_t)k.b * nchunks + chunk) * p.dim + k.d) * p.dstate;
-    for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, p.dstate) ? src[k.state(j)] : 0.0f;
+// ---------------------------------------------------------------- saved states
+// The forward saves the state entering every tile, so that the backward walks
+// each tile's forward once, from its own start. p.chunk_states holds the
+// chunk states (batch, nchunks, dim, dstate), as on the CPU, then the state
+// entering every tile but a chunk's first: (batch, channel tiles, nchunks,
+// tiles per chunk - 1, NS, THREADS), each thread's NS values a block's threads
+// apart, so that a warp's stores and loads are contiguous.
+static __host__ __device__ inline int scan_tiles_per_chunk(int seqlen, int chunk) {
+    return ceil_div(chunk < seqlen ? chunk : seqlen, SCAN_TT);
+}
+static __host__ __device__ inline size_t scan_chunk_state_floats(const SelectiveScanParams &p) {
+    return (size_t)p.batch * ceil_div(p.seqlen, p.chunk) * p.dim * p.dstate;
 }
 
-// Stages one tile of tlen steps from row row0 = b * seqlen + t into shared
-// memory: delta = softplus(delta_raw + bias), u, B, and if s_dy / s_C are
-// given, dy = dout silu(z) and C. Steps past tlen and channels past dim are
-// zeros, which makes them identity steps (a = 1, nothing added). The caller
-// puts the barriers around it.
+// Where this thread's saved states live, worked out once per thread (the
+// tile loop then only adds offsets: no division in it).
 template <int LPC>
-static __device__ void scan_stage_tile(const SelectiveScanParams &p, const ScanThread<LPC> &k,
-                                       float bias, size_t row0, int tlen,
-                                       float (*s_delta)[ScanLayout<LPC>::CH],
-                                       float (*s_u)[ScanLayout<LPC>::CH],
-                                       float (*s_dy)[ScanLayout<LPC>::CH],
-                                       float (*s_B)[ScanLayout<LPC>::NPAD],
-                                       float (*s_C)[ScanLayout<LPC>::NPAD]) {
+struct ScanSaved {
+    float *chunks;  // the state of (b, d) entering chunk 0; chunk c is chunk_stride further
+    float *tiles;   // this thread's state entering tile 1 of chunk 0, value j at [j * THREADS]
+    size_t chunk_stride;
+    int tiles_per_chunk;
+    __device__ ScanSaved(const SelectiveScanParams &p, const ScanThread<LPC> &k, int nchunks) {
+        tiles_per_chunk = scan_tiles_per_chunk(p.seqlen, p.chunk);
+        chunk_stride = (size_t)p.dim * p.dstate;
+        chunks = p.chunk_states + ((size_t)k.b * nchunks * p.dim + k.d) * p.dstate;
+        tiles = p.chunk_states + scan_chunk_state_floats(p) +
+                ((size_t)k.b * gridDim.x + blockIdx.x) * nchunks * (tiles_per_chunk - 1) * SCAN_NS *
+                    ScanLayout<LPC>::THREADS +
+                threadIdx.x;
+    }
+    __device__ float *chunk(int c) const { return chunks + c * chunk_stride; }
+    __device__ float *tile(int c, int index) const {  // index >= 1
+        return tiles + ((size_t)c * (tiles_per_chunk - 1) + index - 1) * SCAN_NS * ScanLayout<LPC>::THREADS;
+    }
+    // Saves or loads h, the state entering tile `index` of chunk c.
+    __device__ void save(const ScanThread<LPC> &k, int N, int c, int index, const float (&h)[SCAN_NS]) const {
+        if (index > 0) {
+            float *dst = tile(c, index);
+            for (int j = 0; j < SCAN_NS; j++) dst[j * ScanLayout<LPC>::THREADS] = h[j];
+        } else {
+            float *dst = chunk(c);
+            for (int j = 0; j < SCAN_NS; j++)
+                if (k.owns(j, N)) dst[k.state(j)] = h[j];
+        }
+    }
+    __device__ void load(const ScanThread<LPC> &k, int N, int c, int index, float (&h)[SCAN_NS]) const {
+        if (index > 0) {
+            const float *src = tile(c, index);
+            for (int j = 0; j < SCAN_NS; j++) h[j] = src[j * ScanLayout<LPC>::THREADS];
+        } else {
+            const float *src = chunk(c);
+            for (int j = 0; j < SCAN_NS; j++) h[j] = k.owns(j, N) ? src[k.state(j)] : 0.0f;
+        }
+    }
+};
+
+// The gates' sigmoid with a fast divide (one MUFU.RCP instead of an IEEE
+// division and its slow path): 2 ulp, and the denominator 1 + e^-x >= 1 is
+// inside __fdividef's range up to e^-x = 2^126, past which it gives 0, the
+// limit anyway.
+static __device__ __forceinline__ float scan_sigmoid(float x) { return __fdividef(1.0f, 1.0f + expf(-x)); }
+
+// ---------------------------------------------------------------- staging
+// A tile's inputs in shared memory, as the block copies them (row mapping)
+// and as the walk reads them. The forward's: delta_raw as copied (raw), delta
+// = softplus(raw + bias), u, z, B_t and C_t. The kernels keep two in a ring
+// (where shared memory allows) and copy the next tile in with cp.async while
+// they walk this one.
+template <int LPC>
+struct ScanForwardTile {
     typedef ScanLayout<LPC> L;
-    for (int s = k.slot; s < SCAN_TT; s += LPC) {
-        float delta = 0.0f, u = 0.0f, dy = 0.0f;
+    static constexpr bool BACKWARD = false;
+    float raw[SCAN_TT][L::CH], delta[SCAN_TT][L::CH], u[SCAN_TT][L::CH], z[SCAN_TT][L::CH];
+    float B[SCAN_TT][L::NPAD], C[SCAN_TT][L::NPAD];
+};
+// The backward's adds dout as copied and dy = dout silu(z).
+template <int LPC>
+struct ScanBackwardTile {
+    typedef ScanLayout<LPC> L;
+    static constexpr bool BACKWARD = true;
+    float raw[SCAN_TT][L::CH], delta[SCAN_TT][L::CH], u[SCAN_TT][L::CH], z[SCAN_TT][L::CH];
+    float dout[SCAN_TT][L::CH], dy[SCAN_TT][L::CH];
+    float B[SCAN_TT][L::NPAD], C[SCAN_TT][L::NPAD];
+};
+
+static __device__ __forceinline__ void scan_copy(float *dst_shared, const float *src) {
+    __pipeline_memcpy_async(dst_shared, src, sizeof(float));
+}
+
+// Issues the copies of one tile of tlen steps from row row0 = b * seqlen + t
+// into st, as one commit group, and zeros u, B and C past tlen and u past
+// dim (with the zero delta of scan_finish_tile, identity steps: a = 1,
+// nothing added). Nobody may still read st: the caller's barrier sees to it.
+// Every copy is 4 bytes: rows and views have any alignment.
+template <int LPC, class Tile>
+static __device__ void scan_issue_tile(const SelectiveScanParams &p, const ScanThread<LPC> &k, size_t row0,
+                                       int tlen, Tile &st) {
+    typedef ScanLayout<LPC> L;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
         if (s < tlen && k.rvalid) {
-            size_t r = row0 + s;
-            delta = softplusf_(p.delta_raw[r * p.delta_stride + k.dr] + bias);
-            u = p.u[r * p.u_stride + k.dr];
-            if (s_dy) {
-                float z = p.z[r * p.z_stride + k.dr];
-                dy = p.dout[r * p.dout_stride + k.dr] * z * sigmoidf_(z);
-            }
+            const size_t r = row0 + s;
+            scan_copy(&st.raw[s][k.cr], &p.delta_raw[r * p.delta_stride + k.dr]);
+            scan_copy(&st.u[s][k.cr], &p.u[r * p.u_stride + k.dr]);
+            scan_copy(&st.z[s][k.cr], &p.z[r * p.z_stride + k.dr]);
+            if constexpr (Tile::BACKWARD) scan_copy(&st.dout[s][k.cr], &p.dout[r * p.dout_stride + k.dr]);
+        } else {
+            st.u[s][k.cr] = 0.0f;
         }
-        s_delta[s][k.cr] = delta;
-        s_u[s][k.cr] = u;
-        if (s_dy) s_dy[s][k.cr] = dy;
     }
-    for (int i = threadIdx.x; i < SCAN_TT * L::NPAD; i += L::THREADS) {
-        int s = i / L::NPAD, n = i % L::NPAD;
-        float Bv = 0.0f, Cv = 0.0f;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT * L::NPAD / L::THREADS; round++) {
+        const int i = threadIdx.x + round * L::THREADS, s = i / L::NPAD, n = i % L::NPAD;
         if (s < tlen && n < p.dstate) {
-            size_t r = row0 + s;
-            Bv = p.Bmat[r * p.B_stride + n];
-            if (s_C) Cv = p.Cmat[r * p.C_stride + n];
+            const size_t r = row0 + s;
+            scan_copy(&st.B[s][n], &p.Bmat[r * p.B_stride + n]);
+            scan_copy(&st.C[s][n], &p.Cmat[r * p.C_stride + n]);
+        } else {
+            st.B[s][n] = st.C[s][n] = 0.0f;
         }
-        s_B[s][n] = Bv;
-        if (s_C) s_C[s][n] = Cv;
     }
+    __pipeline_commit();
+}
+
+// After the wait for st's group: this thread's own rows of st (the ones it
+// copied, so no barrier is needed before) get delta (and, in the backward,
+// dy); zero past tlen and dim. The caller's barrier then publishes them.
+template <int LPC, class Tile>
+static __device__ __forceinline__ void scan_finish_tile(const ScanThread<LPC> &k, int tlen, float bias, Tile &st) {
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
+        const int valid = s < tlen && k.rvalid;
+        st.delta[s][k.cr] = valid ? softplusf_(st.raw[s][k.cr] + bias) : 0.0f;
+        if constexpr (Tile::BACKWARD) {
+            const float z = st.z[s][k.cr];
+            st.dy[s][k.cr] = valid ? st.dout[s][k.cr] * z * scan_sigmoid(z) : 0.0f;
+        }
+    }
+}
+
+// The order in which the kernels visit tiles: a tile starts at a chunk's
+// start or TT steps after the previous tile, and never crosses a chunk's end.
+// A tile: its first step t, its length, its chunk and its index there.
+struct ScanTile {
+    int t, len, chunk, index;
+};
+static __device__ __forceinline__ ScanTile scan_first_tile(const SelectiveScanParams &p) {
+    return ScanTile{0, min(SCAN_TT, min(p.chunk, p.seqlen)), 0, 0};
+}
+static __device__ __forceinline__ ScanTile scan_next_tile(const SelectiveScanParams &p, ScanTile x) {
+    const int t = x.t + x.len, chunk_end = min((x.chunk + 1) * p.chunk, p.seqlen);
+    ScanTile n = t < chunk_end ? ScanTile{t, 0, x.chunk, x.index + 1} : ScanTile{t, 0, x.chunk + 1, 0};
+    n.len = min(SCAN_TT, min((n.chunk + 1) * p.chunk, p.seqlen) - t);
+    return n;
+}
+// The last tile of chunk c (chunk < 0: none, the walk back is over).
+static __device__ __forceinline__ ScanTile scan_last_tile_of(const SelectiveScanParams &p, int c) {
+    const int c0 = c * p.chunk, end = min(c0 + p.chunk, p.seqlen), index = (end - 1 - c0) / SCAN_TT;
+    return ScanTile{c0 + index * SCAN_TT, end - c0 - index * SCAN_TT, c, index};
+}
+static __device__ __forceinline__ ScanTile scan_prev_tile(const SelectiveScanParams &p, ScanTile x) {
+    if (x.index > 0) return ScanTile{x.t - SCAN_TT, SCAN_TT, x.chunk, x.index - 1};
+    return scan_last_tile_of(p, x.chunk - 1);
 }
 
 // The forward recurrence over one staged tile, h updated in place; if
 // h_before is given, the state entering each step is kept there.
-template <int LPC>
-static __device__ __forceinline__ void scan_walk_tile(const ScanThread<LPC> &k,
-                                                      const float (&A2)[SCAN_NS],
-                                                      float (&h)[SCAN_NS],
-                                                      float (*s_delta)[ScanLayout<LPC>::CH],
-                                                      float (*s_u)[ScanLayout<LPC>::CH],
-                                                      float (*s_B)[ScanLayout<LPC>::NPAD],
+template <int LPC, class Tile>
+static __device__ __forceinline__ void scan_walk_tile(const ScanThread<LPC> &k, const float (&A2)[SCAN_NS],
+                                                      float (&h)[SCAN_NS], const Tile &st,
                                                       float (*h_before)[SCAN_NS]) {
     SCAN_UNROLL
     for (int s = 0; s < SCAN_TT; s++) {
-        float delta = s_delta[s][k.c], du = delta * s_u[s][k.c];
+        float delta = st.delta[s][k.c], du = delta * st.u[s][k.c];
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
             if (h_before) h_before[s][j] = h[j];
-            h[j] = exp2f(delta * A2[j]) * h[j] + du * s_B[s][k.state(j)];
+            h[j] = scan_exp2(delta * A2[j]) * h[j] + du * st.B[s][k.state(j)];
         }
     }
 }

@@ -11,18 +11,14 @@
 //   ddelta_bias = sum of ddelta_raw = ddelta softplus'(delta_raw + bias)
 //   dz_t    = dout_t y_t silu'(z_t)   (y recomputed: y = sum_n C h + D u)
 //
-// What is kept and what is recomputed. The forward saved only the state
-// entering each chunk. A block (CH channels of one batch row, as in the
-// forward) walks the chunks last to first, carrying q across them in
-// registers. For one chunk:
-//   1. from the chunk's saved state, the forward again over all but its last
-//      tile, storing the state entering each tile (its own slice of scratch,
-//      read back only by the same thread: no barrier needed);
-//   2. the tiles last to first: the forward once more over the tile from its
-//      entering state, keeping h_{t-1} for its TT steps in registers, then the
-//      adjoint back over the same steps.
-// So each step's forward is computed three times (once here for a one-tile
-// chunk); that costs less than keeping (chunk x N) states per channel.
+// What is kept and what is recomputed. The forward saved the state entering
+// each tile (selective_scan.cuh). A block (CH channels of one batch row, as
+// in the forward) walks the tiles last to first, carrying q across them in
+// registers; per tile, the forward once more from the tile's saved state,
+// keeping h_{t-1} for its TT steps in registers, then the adjoint back over
+// the same steps. So each step's forward is computed twice in all (forward and
+// backward), for a saved state per TT steps: dim x N x 4 bytes per 16 tokens
+// and batch row, where keeping every h would take 16 times that.
 //
 // Deterministic reductions, no atomics:
 // - sums over n (the three per-step sums above): 4 states in the thread, in
@@ -41,23 +37,17 @@
 typedef struct {
     float *dBC_part;    // (groups, batch, seqlen, 2 N): dB then dC per channel tile
     float *param_part;  // (batch, dim, N + 2): dA (before the factor A), dD, ddelta_bias
-    float *ckpt;        // (batch, groups, tiles_per_chunk, NS, threads): tile-entering states
-    int groups, tiles_per_chunk;
+    int groups;
 } ScanScratch;
 
 static ScanScratch scan_scratch_layout(const SelectiveScanParams *p, float *base, size_t *total) {
     ScanScratch s;
-    int lpc = scan_lanes_per_channel(p->dstate), ch = scan_block_channels(p->dstate);
-    int span = p->chunk < p->seqlen ? p->chunk : p->seqlen;
-    s.groups = ceil_div(p->dim, ch);
-    s.tiles_per_chunk = ceil_div(span, SCAN_TT);
+    s.groups = ceil_div(p->dim, scan_block_channels(p->dstate));
     size_t dbc = (size_t)s.groups * p->batch * p->seqlen * 2 * p->dstate;
     size_t param = (size_t)p->batch * p->dim * (p->dstate + 2);
-    size_t ckpt = (size_t)p->batch * s.groups * s.tiles_per_chunk * SCAN_NS * ch * lpc;
     s.dBC_part = base;
     s.param_part = base ? base + dbc : NULL;
-    s.ckpt = base ? base + dbc + param : NULL;
-    *total = dbc + param + ckpt;
+    *total = dbc + param;
     return s;
 }
 
@@ -68,52 +58,64 @@ size_t selective_scan_scratch_floats_cuda(const SelectiveScanParams *p) {
     return total;
 }
 
-// The backward's shared memory: the staged tile, the per-step sums over n,
-// the per-warp dB | dC partials and the per-thread dD, ddelta_bias.
+// The backward's shared memory besides the staged tiles: the per-step sums
+// over n, the per-warp dB | dC partials and the per-thread dD, ddelta_bias.
 template <int LPC>
 struct ScanBackwardShared {
     typedef ScanLayout<LPC> L;
-    float (*delta)[L::CH], (*u)[L::CH], (*dy)[L::CH];  // [SCAN_TT][CH]
-    float (*B)[L::NPAD], (*C)[L::NPAD];                // [SCAN_TT][NPAD]
     // sum_n g B, sum_n g h_{t-1} a A, sum_n C h ([SCAN_TT][CH + 1]): + 1, a
     // channel's lanes write rows TT/LPC apart
-    float (*gB)[L::CH + 1], (*ghaA)[L::CH + 1], (*y)[L::CH + 1];
-    float (*dBC)[SCAN_TT][2 * L::NPAD];  // [WARPS][SCAN_TT][2 NPAD]: dB | dC
-    float *dD, *dbias;                   // [THREADS]
+    float gB[SCAN_TT][L::CH + 1], ghaA[SCAN_TT][L::CH + 1], y[SCAN_TT][L::CH + 1];
+    float dBC[L::WARPS][SCAN_TT][2 * L::NPAD];  // dB | dC
+    float dD[L::THREADS], dbias[L::THREADS];
+};
+
+// Tiles in the staging ring: two (the next tile's copies in flight during
+// this one's walk) where the static shared memory holds them, else one
+// (d_state 33..64: 16 lanes per channel, whose dB | dC partials are 32 KB).
+template <int LPC>
+struct ScanBackwardRing {
+    static constexpr size_t bytes(int stages) {
+        return stages * sizeof(ScanBackwardTile<LPC>) + sizeof(ScanBackwardShared<LPC>);
+    }
+    static constexpr int STAGES = bytes(2) <= STATIC_SHARED_LIMIT ? 2 : 1;
 };
 
 // The adjoint back over one staged tile, last step to first, from h_before
-// (the state entering each step): q and dA carry on to the previous tile;
+// (the state entering each step; h_end, the state after the tile, is what
+// the last step left): q and dA carry on to the previous tile;
 // the per-step sums over n go to sh.gB, sh.ghaA, sh.y and the step's dB | dC
 // over the warp's channels to sh.dBC[warp]. The caller syncs after.
 template <int LPC>
-static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &k, const ScanBackwardShared<LPC> &sh,
-                                                         const float (&A)[SCAN_NS], const float (&A2)[SCAN_NS],
+static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &k, const ScanBackwardTile<LPC> &st,
+                                                         ScanBackwardShared<LPC> &sh, const float (&A)[SCAN_NS],
+                                                         const float (&A2)[SCAN_NS],
                                                          const float (&h_before)[SCAN_TT][SCAN_NS],
-                                                         float (&q)[SCAN_NS], float (&dA)[SCAN_NS], int warp) {
+                                                         const float (&h_end)[SCAN_NS], float (&q)[SCAN_NS],
+                                                         float (&dA)[SCAN_NS], int warp) {
     typedef ScanLayout<LPC> L;
     typedef Butterfly<SCAN_TT, LPC / 2, 1> OverStates;     // per-step sums over n
     typedef Butterfly<2 * SCAN_NS, 16, LPC> OverChannels;  // dB, dC over a warp's channels
     float gB[SCAN_TT], ghaA[SCAN_TT], yC[SCAN_TT];
     SCAN_UNROLL
     for (int s = SCAN_TT - 1; s >= 0; s--) {
-        const float delta = sh.delta[s][k.c], u = sh.u[s][k.c], dy = sh.dy[s][k.c];
+        const float delta = st.delta[s][k.c], du = delta * st.u[s][k.c], dy = st.dy[s][k.c];
         float dBC[2 * SCAN_NS];
         gB[s] = ghaA[s] = yC[s] = 0.0f;
         SCAN_UNROLL
         for (int j = 0; j < SCAN_NS; j++) {
-            const float Bn = sh.B[s][k.state(j)], Cn = sh.C[s][k.state(j)];
-            const float a = exp2f(delta * A2[j]);
-            const float h_after = a * h_before[s][j] + delta * u * Bn;
+            const float Bn = st.B[s][k.state(j)], Cn = st.C[s][k.state(j)];
+            const float a = scan_exp2(delta * A2[j]);
+            const float h_after = s + 1 < SCAN_TT ? h_before[s + 1][j] : h_end[j];  // as the walk left it
             const float g = dy * Cn + q[j];
-            const float gha = g * h_before[s][j] * a;
-            dBC[j] = g * delta * u;
+            q[j] = a * g;                             // what step s passes back to s - 1
+            const float gha = q[j] * h_before[s][j];  // g h_{t-1} a
+            dBC[j] = g * du;
             dBC[SCAN_NS + j] = dy * h_after;
             gB[s] += g * Bn;
             ghaA[s] += gha * A[j];
             yC[s] += Cn * h_after;
             dA[j] += gha * delta;
-            q[j] = a * g;
         }
         OverChannels::sum(dBC);
         if (OverChannels::owner()) {
@@ -144,32 +146,38 @@ static __device__ __forceinline__ void scan_adjoint_tile(const ScanThread<LPC> &
 template <int LPC>
 static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanParams &p, const ScanScratch &sc,
                                                            const ScanThread<LPC> &k,
+                                                           const ScanBackwardTile<LPC> &st,
                                                            const ScanBackwardShared<LPC> &sh, size_t row0,
                                                            int tlen, float bias, float Dskip, float &dD,
                                                            float &dbias) {
     typedef ScanLayout<LPC> L;
-    for (int s = k.slot; s < tlen; s += LPC) {
-        if (!k.rvalid) break;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT / LPC; round++) {
+        const int s = k.slot + round * LPC;
+        if (s >= tlen || !k.rvalid) break;
         const size_t r = row0 + s;
-        const float delta = sh.delta[s][k.cr], u = sh.u[s][k.cr], dy = sh.dy[s][k.cr];
+        const float delta = st.delta[s][k.cr], u = st.u[s][k.cr], dy = st.dy[s][k.cr];
         const float gBs = sh.gB[s][k.cr], y = sh.y[s][k.cr] + Dskip * u;
-        const float z = p.z[r * p.z_stride + k.dr], sz = sigmoidf_(z);
-        const float x = p.delta_raw[r * p.delta_stride + k.dr] + bias;
+        const float z = st.z[s][k.cr], sz = scan_sigmoid(z);
+        const float x = st.raw[s][k.cr] + bias;
         const float ddelta = u * gBs + sh.ghaA[s][k.cr];
-        const float dx = x <= 20.0f ? ddelta * sigmoidf_(x) : ddelta;
-        p.dz[r * p.dz_stride + k.dr] = p.dout[r * p.dout_stride + k.dr] * y * sz * (1.0f + z * (1.0f - sz));
+        const float dx = x <= 20.0f ? ddelta * scan_sigmoid(x) : ddelta;
+        p.dz[r * p.dz_stride + k.dr] = st.dout[s][k.cr] * y * sz * (1.0f + z * (1.0f - sz));
         p.du[r * p.du_stride + k.dr] = delta * gBs + dy * Dskip;
         p.ddelta_raw[r * p.ddelta_stride + k.dr] = dx;
         dD += dy * u;
         dbias += dx;
     }
     const int N = p.dstate;
-    for (int i = threadIdx.x; i < tlen * 2 * N; i += L::THREADS) {
-        const int s = i / (2 * N), v = i % (2 * N);
+    float *part = sc.dBC_part + ((size_t)blockIdx.x * p.batch * p.seqlen + row0) * 2 * N;
+    SCAN_UNROLL
+    for (int round = 0; round < SCAN_TT * 2 * L::NPAD / L::THREADS; round++) {
+        const int i = threadIdx.x + round * L::THREADS;  // (step, dB | dC, state) over NPAD states
+        const int s = i / (2 * L::NPAD), v = i % (2 * L::NPAD), n = v % L::NPAD;
+        if (s >= tlen || n >= N) continue;
         float sum = 0.0f;
-        for (int w = 0; w < L::WARPS; w++) sum += sh.dBC[w][s][(v / N) * L::NPAD + v % N];
-        sc.dBC_part[(((size_t)blockIdx.x * p.batch + k.b) * p.seqlen + (row0 - (size_t)k.b * p.seqlen) + s) * 2 * N + v] =
-            sum;
+        for (int w = 0; w < L::WARPS; w++) sum += sh.dBC[w][s][v];
+        part[s * 2 * N + v / L::NPAD * N + n] = sum;
     }
 }
 
@@ -177,8 +185,7 @@ static __device__ __forceinline__ void scan_tile_gradients(const SelectiveScanPa
 // channel's slots in order, to sc.param_part.
 template <int LPC>
 static __device__ __forceinline__ void scan_param_partials(const SelectiveScanParams &p, const ScanScratch &sc,
-                                                           const ScanThread<LPC> &k,
-                                                           const ScanBackwardShared<LPC> &sh,
+                                                           const ScanThread<LPC> &k, ScanBackwardShared<LPC> &sh,
                                                            const float (&dA)[SCAN_NS], float dD, float dbias) {
     typedef ScanLayout<LPC> L;
     const int N = p.dstate;
@@ -203,67 +210,53 @@ static __device__ __forceinline__ void scan_param_partials(const SelectiveScanPa
 // 168 registers (3 blocks of 128 threads per SM): the tile's h_{t-1} (64
 // floats) and per-step sums (48) live in registers; at 128 registers nvcc
 // already spills inside the walk.
+//
+// The tiles go last to first. Per tile: its saved entering state; wait for
+// its copies (issued during the tile after it) and finish delta and dy; a
+// barrier; issue the copies of the tile before it (with a ring of two); the
+// forward over the tile keeping h_{t-1}, then the adjoint; a barrier; the
+// tile's outputs. With a ring of one, a third barrier guards the issue.
 template <int LPC>
 __global__ void __launch_bounds__(ScanLayout<LPC>::THREADS, 3 * 128 / ScanLayout<LPC>::THREADS)
     selective_scan_backward_kernel(SelectiveScanParams p, ScanScratch sc) {
-    typedef ScanLayout<LPC> L;
-    SHARED(float, s_delta, [SCAN_TT][L::CH]);
-    SHARED(float, s_u, [SCAN_TT][L::CH]);
-    SHARED(float, s_dy, [SCAN_TT][L::CH]);
-    SHARED(float, s_B, [SCAN_TT][L::NPAD]);
-    SHARED(float, s_C, [SCAN_TT][L::NPAD]);
-    SHARED(float, s_gB, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_ghaA, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_y, [SCAN_TT][L::CH + 1]);
-    SHARED(float, s_dBC, [L::WARPS][SCAN_TT][2 * L::NPAD]);
-    SHARED(float, s_dD, [L::THREADS]);
-    SHARED(float, s_dbias, [L::THREADS]);
-    SHARED_BYTES_CHECK("selective_scan_backward",
-                       sizeof s_delta + sizeof s_u + sizeof s_dy + sizeof s_B + sizeof s_C +
-                           sizeof s_gB + sizeof s_ghaA + sizeof s_y + sizeof s_dBC + sizeof s_dD +
-                           sizeof s_dbias);
-    const ScanBackwardShared<LPC> sh = {s_delta, s_u, s_dy, s_B, s_C, s_gB, s_ghaA, s_y, s_dBC, s_dD, s_dbias};
+    constexpr int STAGES = ScanBackwardRing<LPC>::STAGES;
+    SHARED(ScanBackwardTile<LPC>, s_tile, [STAGES]);
+    SHARED(ScanBackwardShared<LPC>, s_sums, [1]);
+    SHARED_BYTES_CHECK("selective_scan_backward", sizeof s_tile + sizeof s_sums);
+    ScanBackwardShared<LPC> &sh = s_sums[0];
     const ScanThread<LPC> k(p);
-    const int nchunks = ceil_div(p.seqlen, p.chunk), warp = threadIdx.x / 32;
+    const int warp = threadIdx.x / 32;
     float A[SCAN_NS], A2[SCAN_NS], q[SCAN_NS], dA[SCAN_NS], h[SCAN_NS];
     scan_load_A(p, k, A, A2);
     for (int j = 0; j < SCAN_NS; j++) q[j] = dA[j] = 0.0f;
     const float bias = k.rvalid ? p.delta_bias[k.dr] : 0.0f, Dskip = k.rvalid ? p.D[k.dr] : 0.0f;
     float dD = 0.0f, dbias = 0.0f;
-    // This thread's checkpoints: [tile][j] at a stride of the block's threads.
-    float *ckpt = sc.ckpt + ((size_t)k.b * gridDim.x + blockIdx.x) * sc.tiles_per_chunk * SCAN_NS * L::THREADS +
-                  threadIdx.x;
+    const size_t row_b = (size_t)k.b * p.seqlen;
 
-    for (int chunk = nchunks - 1; chunk >= 0; chunk--) {
-        const int t0 = chunk * p.chunk, len = min(p.chunk, p.seqlen - t0);
-        const int ntiles = ceil_div(len, SCAN_TT);
-        // 1. the states entering the chunk's tiles
-        scan_load_chunk_state(p, k, chunk, h);
-        for (int tile = 0; tile + 1 < ntiles; tile++) {
-            __syncthreads();
-            scan_stage_tile<LPC>(p, k, bias, (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT, SCAN_TT,
-                                 s_delta, s_u, NULL, s_B, NULL);
-            __syncthreads();
-            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, NULL);
-            for (int j = 0; j < SCAN_NS; j++) ckpt[((tile + 1) * SCAN_NS + j) * L::THREADS] = h[j];
-        }
-        // 2. the tiles, last to first
-        for (int tile = ntiles - 1; tile >= 0; tile--) {
-            const int tlen = min(SCAN_TT, len - tile * SCAN_TT);
-            const size_t row0 = (size_t)k.b * p.seqlen + t0 + tile * SCAN_TT;
-            if (tile > 0)
-                for (int j = 0; j < SCAN_NS; j++) h[j] = ckpt[(tile * SCAN_NS + j) * L::THREADS];
-            else
-                scan_load_chunk_state(p, k, chunk, h);
-            __syncthreads();
-            scan_stage_tile<LPC>(p, k, bias, row0, tlen, s_delta, s_u, s_dy, s_B, s_C);
-            __syncthreads();
-            float h_before[SCAN_TT][SCAN_NS];
-            scan_walk_tile(k, A2, h, s_delta, s_u, s_B, h_before);
-            scan_adjoint_tile(k, sh, A, A2, h_before, q, dA, warp);
-            __syncthreads();
-            scan_tile_gradients(p, sc, k, sh, row0, tlen, bias, Dskip, dD, dbias);
-        }
+    const int nchunks = ceil_div(p.seqlen, p.chunk);
+    const ScanSaved<LPC> saved(p, k, nchunks);
+    ScanTile x = scan_last_tile_of(p, nchunks - 1);
+    scan_issue_tile(p, k, row_b + x.t, x.len, s_tile[0]);
+    for (int i = 0; x.chunk >= 0; i++) {
+        const ScanTile before = scan_prev_tile(p, x);
+        ScanBackwardTile<LPC> &cur = s_tile[STAGES == 2 ? i & 1 : 0];
+        saved.load(k, p.dstate, x.chunk, x.index, h);
+        __pipeline_wait_prior(0);
+        scan_finish_tile(k, x.len, bias, cur);
+        __syncthreads();
+        if constexpr (STAGES == 2)
+            if (before.chunk >= 0) scan_issue_tile(p, k, row_b + before.t, before.len, s_tile[(i + 1) & 1]);
+        float h_before[SCAN_TT][SCAN_NS];
+        scan_walk_tile(k, A2, h, cur, h_before);
+        scan_adjoint_tile(k, cur, sh, A, A2, h_before, h, q, dA, warp);
+        __syncthreads();
+        scan_tile_gradients(p, sc, k, cur, sh, row_b + x.t, x.len, bias, Dskip, dD, dbias);
+        if constexpr (STAGES == 1)
+            if (before.chunk >= 0) {
+                __syncthreads();
+                scan_issue_tile(p, k, row_b + before.t, before.len, s_tile[0]);
+            }
+        x = before;
     }
     scan_param_partials(p, sc, k, sh, dA, dD, dbias);
 }

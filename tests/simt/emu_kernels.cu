@@ -126,3 +126,49 @@ extern "C" int emu_invalidated_capture(float *x, int n, int *graph_made) {
     cudaStreamDestroy(s);
     return launch_failed;
 }
+
+// Asynchronous copies (cp.async): each thread copies its element of `in`
+// into two shared buffers as two commit groups (every fourth thread's second
+// copy is all zero-fill), waits as `mode` says, and after a barrier reads its
+// right neighbour's elements: out[0][i] from the first group, out[1][i] from
+// the second.
+enum { ASYNC_WAIT_ALL, ASYNC_WAIT_FIRST, ASYNC_NO_WAIT, ASYNC_NO_COMMIT };
+__global__ void async_copy_kernel(float *out, const float *in, int mode) {
+    SHARED(float, first, [256]);
+    SHARED(float, second, [256]);
+    int n = blockDim.x, tid = threadIdx.x, i = blockIdx.x * n + tid;
+    __pipeline_memcpy_async(&first[tid], &in[i], sizeof(float));
+    if (mode != ASYNC_NO_COMMIT) __pipeline_commit();
+    __pipeline_memcpy_async(&second[tid], &in[i], sizeof(float), tid % 4 == 0 ? sizeof(float) : 0);
+    if (mode != ASYNC_NO_COMMIT) __pipeline_commit();
+    if (mode == ASYNC_WAIT_ALL || mode == ASYNC_NO_COMMIT) __pipeline_wait_prior(0);
+    if (mode == ASYNC_WAIT_FIRST) __pipeline_wait_prior(1);
+    __syncthreads();
+    out[i] = first[(tid + 1) % n];
+    out[gridDim.x * n + i] = second[(tid + 1) % n];
+}
+
+extern "C" void emu_async_copy(float *out, const float *in, int blocks, int threads, int mode) {
+    LAUNCH(async_copy_kernel, blocks, threads, 0)(out, in, mode);
+    cudaDeviceSynchronize();
+}
+
+// A buffer read by one thread and refilled by another's cp.async: right only
+// with the barrier between the read and the issue.
+__global__ void async_reuse_kernel(float *out, const float *in, int with_barrier) {
+    SHARED(float, buf, [256]);
+    int n = blockDim.x, tid = threadIdx.x;
+    buf[tid] = (float)tid;
+    __syncthreads();
+    float v = buf[(tid + 1) % n];
+    if (with_barrier) __syncthreads();
+    __pipeline_memcpy_async(&buf[tid], &in[tid], sizeof(float));
+    __pipeline_commit();
+    __pipeline_wait_prior(0);
+    out[tid] = v;
+}
+
+extern "C" void emu_async_reuse(float *out, const float *in, int threads, int with_barrier) {
+    LAUNCH(async_reuse_kernel, 1, threads, 0)(out, in, with_barrier);
+    cudaDeviceSynchronize();
+}
