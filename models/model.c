@@ -4,7 +4,7 @@
 //
 // Every parameter of a model lives in one buffer in table order, and the
 // gradients and AdamW moments use the same layout, so these are loops over
-// one array (or over the table, where each tensor needs its own decay flag).
+// one array (AdamW's decay flags become spans of it).
 #include "model.h"
 
 #include <math.h>
@@ -60,6 +60,7 @@ void model_destroy(Model *m) {
         if (m->grads) be->free(m->grads);
         if (m->adam_m) be->free(m->adam_m);
         if (m->adam_v) be->free(m->adam_v);
+        if (m->decay_spans) be->free(m->decay_spans);
     }
     free(m->tensors);
     free(m->tensor_slots);
@@ -190,6 +191,23 @@ float model_grad_norm(Model *m) {
     return (float)sqrt(m->be->sum_squares(m->grads, m->num_params));
 }
 
+// The tensors that decay, as spans of the parameter buffer (adjacent ones
+// merged), uploaded once: every step's AdamW is then one backend call.
+static void model_upload_decay_spans(Model *m) {
+    size_t *spans = tb_malloc(sizeof(size_t) * 2 * ((size_t)m->num_tensors + 1));
+    int n = 0;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        if (!t->weight_decay) continue;
+        if (n > 0 && spans[2 * n - 1] == t->offset) spans[2 * n - 1] += t->numel;
+        else spans[2 * n] = t->offset, spans[2 * n + 1] = t->offset + t->numel, n++;
+    }
+    m->decay_spans = m->be->alloc(sizeof(size_t) * 2 * ((size_t)n + 1));  // never of 0 bytes
+    m->be->to_device(m->decay_spans, spans, sizeof(size_t) * 2 * (size_t)n);
+    m->num_decay_spans = n;
+    free(spans);
+}
+
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
     const Backend *be = m->be;
     if (!m->adam_m) {
@@ -197,6 +215,7 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         m->adam_m = be->alloc(m->num_params * sizeof(float));
         m->adam_v = be->alloc(m->num_params * sizeof(float));
     }
+    if (!m->decay_spans) model_upload_decay_spans(m);
     float norm = model_grad_norm(m);
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
     float grad_scale = 1.0f;
@@ -204,13 +223,9 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         float coef = oc->grad_clip / (norm + 1e-6f);
         if (coef < 1.0f) grad_scale = coef;
     }
-    for (int i = 0; i < m->num_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        float wd = t->weight_decay ? oc->weight_decay : 0.0f;
-        be->adamw_update(m->params + t->offset, m->grads + t->offset, m->adam_m + t->offset,
-                         m->adam_v + t->offset, t->numel, lr, oc->beta1, oc->beta2, oc->eps, wd,
-                         grad_scale, step);
-    }
+    be->adamw_update(m->params, m->grads, m->adam_m, m->adam_v, m->num_params, m->decay_spans,
+                     m->num_decay_spans, lr, oc->beta1, oc->beta2, oc->eps, oc->weight_decay,
+                     grad_scale, step);
     return norm;
 }
 

@@ -134,6 +134,10 @@ struct Model {
     size_t num_params;
     float *params, *grads;   // backend memory, num_params floats each
     float *adam_m, *adam_v;  // backend memory, allocated by the first optimizer step
+    // Backend memory, built by the first optimizer step: the parts of params
+    // that AdamW decays, as spans [decay_spans[2k], decay_spans[2k + 1]).
+    size_t *decay_spans;
+    int num_decay_spans;
 
     int B, T;                // activation capacity
     float *logits;           // (B, T, V) backend memory

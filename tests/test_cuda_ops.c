@@ -272,18 +272,25 @@ static void test_optimizer(int order) {
     double got = gpu->sum_squares(d_g, N);
     CHECK(fabs(got - ss) <= 1e-9 * ss, "sum_squares %.12g vs %.12g (%s order)", got, ss, order_name(order));
     CHECK(gpu->sum_squares(d_g, N) == got, "sum_squares not deterministic");
-    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f, scale = 0.5f;
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.5f, scale = 0.5f;
     const int t = 3;
+    // Decay on three spans: the first elements, a middle stretch, the last ones.
+    size_t spans[6] = {0, 1000, 5000, 40000, N - 11, N};
+    size_t *d_spans = (size_t *)gpu->alloc(sizeof spans);
+    gpu->to_device(d_spans, spans, sizeof spans);
     for (int i = 0; i < N; i++) {  // torch.optim.AdamW, in double
+        int decayed = (size_t)i < spans[1] || (spans[2] <= (size_t)i && (size_t)i < spans[3]) || (size_t)i >= spans[4];
         double gi = (double)g[i] * scale;
         double mi = b1 * (double)m[i] + (1 - b1) * gi, vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
         double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
-        double pi = p[i] * (1 - (double)lr * wd);
+        double pi = p[i] * (1 - (double)lr * (decayed ? wd : 0.0f));
         p[i] = (float)(pi - lr / bc1 * mi / (sqrt(vi) / sqrt(bc2) + eps));
         m[i] = (float)mi;
         v[i] = (float)vi;
     }
-    gpu->adamw_update(d_p, d_g, d_m, d_v, N, lr, b1, b2, eps, wd, scale, t);
+    gpu->adamw_update(d_p, d_g, d_m, d_v, N, d_spans, 3, lr, b1, b2, eps, wd, scale, t);
+    gpu->free(d_spans);
+    // At wd 0.5 the decay moves a weight by 5e-4 of itself, 50 times the tolerance.
     check_dev("adamw", "param", order, d_p, p, N, 1e-6f, 1e-5f);
     check_dev("adamw", "m", order, d_m, m, N, 1e-7f, 1e-5f);
     check_dev("adamw", "v", order, d_v, v, N, 1e-9f, 1e-5f);
