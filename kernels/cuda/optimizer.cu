@@ -52,8 +52,9 @@ double sum_squares_cuda(const float *g, size_t n) {
 // ---------------------------------------------------------------- AdamW
 // One launch over the whole parameter buffer (the formula and the host-side
 // scalars are kernels/adamw.h's, as on the CPU). Each thread finds its
-// element's decay by a binary search of the span table: a few hundred
-// entries at most, read by every block, so it stays in cache.
+// element's decay by a binary search of the span table: one span per run of
+// decayed tensors (two or three a layer), read by every block, so it stays
+// in cache.
 enum { ADAMW_THREADS = 256 };
 
 __global__ void adamw_kernel(float *param, const float *grad, float *m, float *v, size_t n,
