@@ -5,6 +5,7 @@
 ## bench            every architecture's CPU benchmark (bench-ARCH), one after another, on a quiet machine (bench-mamba alone takes about 20 minutes)
 ## bench-ARCH       ARCH-6m and ARCH-60m on the CPU with the PyTorch peer scripts/bench_torch_ARCH.py: results/bench/ARCH-cpu.json (PEER_MODELS= limits the peer)
 ## bench-first-hour the ETA of each 6M experiment at 50 and 500 steps, and the thread policy (default, ACTIVE, PASSIVE; THREAD_REPEATS=3 runs each) quiet and loaded: results/bench/first_hour.json (about 60 minutes, on a quiet machine)
+## bench-bf16-curves 200 steps of each 6M model in fp32 and in bf16 at batch 4 x 128 on the CPU (AVX512-BF16): the curves' distance against a stated bound, results/bench/bf16_curves.json (about 25 minutes)
 ## profile-ARCH     per-op time of a training and a decode step, from bench/profile_ARCH.c (a development tool; PROFILE_ARGS= its arguments)
 #
 # make bench-ARCH writes results/bench/ARCH-cpu.json: ARCH-6m and ARCH-60m
@@ -90,3 +91,12 @@ bench-first-hour: $(BUILD)/tunebench
 	@test -f $(CORPUS)/train.bin || $(MAKE) --no-print-directory data
 	@mkdir -p results/bench
 	bash scripts/bench_first_hour.sh $(BUILD) results/bench/first_hour.json
+
+# make bench-bf16-curves: scripts/bench_bf16_curves.sh (its header states the
+# runs and the bound); BF16_MODELS=, BF16_STEPS=, BF16_BATCH=, BF16_SEQ= and
+# BF16_THREADS= change them.
+.PHONY: bench-bf16-curves
+bench-bf16-curves: $(BUILD)/tunebench
+	@test -f $(CORPUS)/train.bin || $(MAKE) --no-print-directory data
+	@mkdir -p results/bench
+	bash scripts/bench_bf16_curves.sh $(BUILD) results/bench/bf16_curves.json

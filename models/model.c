@@ -5,7 +5,7 @@
 //
 // Every parameter of a model lives in one buffer in table order, and the
 // gradients and AdamW moments use the same layout, so these are loops over
-// one array (or over the table, where each tensor needs its own decay flag).
+// one array (AdamW's decay flags become spans of it).
 #include "model.h"
 
 #include <math.h>
@@ -64,6 +64,7 @@ void model_destroy(Model *m) {
         if (p->grads) be->free(p->grads);
         if (p->adam_m) be->free(p->adam_m);
         if (p->adam_v) be->free(p->adam_v);
+        if (p->decay_spans) be->free(p->decay_spans);
     }
     free(p->tensors);
     free(p->tensor_slots);
@@ -235,6 +236,23 @@ float model_grad_norm(Model *m) {
     return (float)sqrt(m->be->sum_squares(m->params.grads, m->params.num_params));
 }
 
+// The tensors that decay, as spans of the parameter buffer (adjacent ones
+// merged), uploaded once: every step's AdamW is then one backend call.
+static void model_upload_decay_spans(Model *m) {
+    size_t *spans = tb_malloc(sizeof(size_t) * 2 * ((size_t)m->params.num_tensors + 1));
+    int n = 0;
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
+        if (!t->weight_decay) continue;
+        if (n > 0 && spans[2 * n - 1] == t->offset) spans[2 * n - 1] += t->numel;
+        else spans[2 * n] = t->offset, spans[2 * n + 1] = t->offset + t->numel, n++;
+    }
+    m->params.decay_spans = m->be->alloc(sizeof(size_t) * 2 * ((size_t)n + 1));  // never of 0 bytes
+    m->be->to_device(m->params.decay_spans, spans, sizeof(size_t) * 2 * (size_t)n);
+    m->params.num_decay_spans = n;
+    free(spans);
+}
+
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
     const Backend *be = m->be;
     if (!m->params.adam_m) {
@@ -242,6 +260,7 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         m->params.adam_m = be->alloc(m->params.num_params * sizeof(float));
         m->params.adam_v = be->alloc(m->params.num_params * sizeof(float));
     }
+    if (!m->params.decay_spans) model_upload_decay_spans(m);
     float norm = model_grad_norm(m);
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
     float grad_scale = 1.0f;
@@ -249,13 +268,9 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         float coef = oc->grad_clip / (norm + 1e-6f);
         if (coef < 1.0f) grad_scale = coef;
     }
-    for (int i = 0; i < m->params.num_tensors; i++) {
-        const ParamTensor *t = &m->params.tensors[i];
-        float wd = t->weight_decay ? oc->weight_decay : 0.0f;
-        be->adamw_update(m->params.values + t->offset, m->params.grads + t->offset,
-                         m->params.adam_m + t->offset, m->params.adam_v + t->offset, t->numel, lr,
-                         oc->beta1, oc->beta2, oc->eps, wd, grad_scale, step);
-    }
+    be->adamw_update(m->params.values, m->params.grads, m->params.adam_m, m->params.adam_v,
+                     m->params.num_params, m->params.decay_spans, m->params.num_decay_spans, lr,
+                     oc->beta1, oc->beta2, oc->eps, oc->weight_decay, grad_scale, step);
     return norm;
 }
 

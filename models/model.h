@@ -161,6 +161,10 @@ typedef struct {
     float *values;           // (num_params) backend: the weights
     float *grads;            // (num_params) backend: accumulated by backward
     float *adam_m, *adam_v;  // (num_params) backend: allocated by the first optimizer step
+    // Backend memory, built by the first optimizer step: the parts of values
+    // that AdamW decays, as spans [decay_spans[2k], decay_spans[2k + 1]).
+    size_t *decay_spans;
+    int num_decay_spans;
 } ModelParams;
 
 // One set of activations: everything a forward writes for batches up to

@@ -16,13 +16,14 @@
 #include "test.h"
 
 typedef struct {
-    long calls, allocs;
+    long calls, allocs, adamw;
 } Counts;
 
 static void count_call(const char *op, void *ctx) {
     Counts *c = ctx;
     c->calls++;
     if (tb_streq(op, "alloc") || tb_streq(op, "free")) c->allocs++;
+    if (tb_streq(op, "adamw_update")) c->adamw++;
 }
 
 typedef struct {
@@ -33,7 +34,7 @@ typedef struct {
 // T - 1 tokens and one decode step after it, counted.
 static ModelCounts count_model(const char *config, int B, int T) {
     ModelCounts out;
-    Counts counts = {0, 0};
+    Counts counts = {0, 0, 0};
     const Backend *be = backend_with_hooks(backend_cpu(), count_call, &counts);
     ModelSpec spec;
     if (model_spec_by_name(&spec, config, 1024)) tb_die("%s", tb_last_error());
@@ -50,7 +51,7 @@ static ModelCounts count_model(const char *config, int B, int T) {
     m->vt->backward(m);
     model_adamw_step(m, &oc, 1, oc.lr);  // the first allocates the AdamW moments
 
-    counts = (Counts){0, 0};
+    counts = (Counts){0, 0, 0};
     model_zero_grad(m);
     m->vt->forward(m, inputs, targets, B, T);
     m->vt->backward(m);
@@ -59,10 +60,10 @@ static ModelCounts count_model(const char *config, int B, int T) {
 
     float *logits = tb_malloc(sizeof(float) * 1024);
     m->vt->decode_reset(m);
-    counts = (Counts){0, 0};
+    counts = (Counts){0, 0, 0};
     m->vt->prefill(m, inputs, T - 1, logits);  // leaves room for the decode step
     out.prefill = counts;
-    counts = (Counts){0, 0};
+    counts = (Counts){0, 0, 0};
     m->vt->decode_step(m, inputs[0], logits);
     out.decode = counts;
 
@@ -176,8 +177,12 @@ int main(void) {
         CHECK(large.step.allocs == 0 && large.prefill.allocs == 0 && large.decode.allocs == 0,
               "%s: %ld allocations in a training step, %ld in a prefill, %ld in a decode step",
               config, large.step.allocs, large.prefill.allocs, large.decode.allocs);
+        // AdamW is one call over the whole parameter buffer, whatever the tensors.
+        CHECK(small.step.adamw == 1 && large.step.adamw == 1,
+              "%s: a training step calls adamw_update %ld times at (2, 32), %ld at (8, 256)",
+              config, small.step.adamw, large.step.adamw);
         // A few hundred at most: a layer's ops (about 30 forward and backward)
-        // times the layers, plus one optimizer update per tensor.
+        // times the layers.
         CHECK(large.step.calls <= 1000 && large.prefill.calls <= 400 && large.decode.calls <= 400,
               "%s: %ld calls in a training step, %ld in a prefill, %ld in a decode step",
               config, large.step.calls, large.prefill.calls, large.decode.calls);

@@ -52,38 +52,86 @@ static void test_linear(int order) {
     }
 }
 
-static void test_embedding(int order) {
-    enum { B = 3, T = 11, C = 40, V = 17 };
-    int32_t tokens[B * T];
-    for (int i = 0; i < B * T; i++) tokens[i] = (int32_t)rng_below(&rng, 6) * 3 % V;  // repeats
-    float *wte = host_random(&rng, V * C, -1, 1), *wpe = host_random(&rng, T * C, -1, 1);
-    float *dout = host_random(&rng, B * T * C, -1, 1);
-    float *dwte = host_random(&rng, V * C, -1, 1), *dwpe = host_random(&rng, T * C, -1, 1);
-    float *out_ref = tb_malloc(sizeof(float) * B * T * C);
-    float *dwte_ref = host_copy(dwte, V * C), *dwpe_ref = host_copy(dwpe, T * C);
+// The embedding backward in the CPU's order: each dwte and dwpe row starts
+// from its old value and adds dout's rows in position order, so the device
+// must give the same bits (tolerance 0).
+static void ref_embedding_backward(float *dwte, float *dwpe, const float *dout,
+                                   const int32_t *tokens, int B, int T, int C) {
     for (int i = 0; i < B * T; i++)
         for (int c = 0; c < C; c++) {
-            out_ref[i * C + c] = wte[tokens[i] * C + c] + wpe[(i % T) * C + c];
-            dwte_ref[tokens[i] * C + c] += dout[i * C + c];
-            dwpe_ref[(i % T) * C + c] += dout[i * C + c];
+            dwte[(size_t)tokens[i] * C + c] += dout[(size_t)i * C + c];
+            if (dwpe) dwpe[(size_t)(i % T) * C + c] += dout[(size_t)i * C + c];
         }
-    int32_t *d_tok = dev_upload_ints(tokens, B * T);
-    float *d_wte = dev_upload(wte, V * C), *d_wpe = dev_upload(wpe, T * C), *d_dout = dev_upload(dout, B * T * C);
-    float *d_dwte = dev_upload(dwte, V * C), *d_dwpe = dev_upload(dwpe, T * C);
+}
+
+// One shape: forward against its definition, the backward (with and
+// without positions) against ref_embedding_backward, bit for bit.
+static void check_embedding(int order, const char *name, const int32_t *tokens, int B, int T, int C,
+                            int V) {
+    float *wte = host_random(&rng, (size_t)V * C, -1, 1), *wpe = host_random(&rng, (size_t)T * C, -1, 1);
+    float *dout = host_random(&rng, (size_t)B * T * C, -1, 1);
+    float *dwte = host_random(&rng, (size_t)V * C, -1, 1), *dwpe = host_random(&rng, (size_t)T * C, -1, 1);
+    float *out_ref = tb_malloc(sizeof(float) * B * T * C);
+    float *dwte_ref = host_copy(dwte, (size_t)V * C), *dwpe_ref = host_copy(dwpe, (size_t)T * C);
+    for (int i = 0; i < B * T; i++)
+        for (int c = 0; c < C; c++)
+            out_ref[(size_t)i * C + c] = wte[(size_t)tokens[i] * C + c] + wpe[(size_t)(i % T) * C + c];
+    ref_embedding_backward(dwte_ref, dwpe_ref, dout, tokens, B, T, C);
+    int32_t *d_tok = dev_upload_ints(tokens, (size_t)B * T);
+    float *d_wte = dev_upload(wte, (size_t)V * C), *d_wpe = dev_upload(wpe, (size_t)T * C);
+    float *d_dout = dev_upload(dout, (size_t)B * T * C);
+    float *d_dwte = dev_upload(dwte, (size_t)V * C), *d_dwpe = dev_upload(dwpe, (size_t)T * C);
     float *d_out = gpu->alloc(sizeof(float) * B * T * C);
     gpu->embedding_forward(d_out, d_tok, d_wte, d_wpe, B, T, C);
+    CudaCounters issued;
+    backend_cuda_counters_reset();
     gpu->embedding_backward(d_dwte, d_dwpe, d_dout, d_tok, B, T, C);
-    check_dev("embedding", "out", order, d_out, out_ref, B * T * C, TOL_ELEMENTWISE);
-    check_dev("embedding", "dwte", order, d_dwte, dwte_ref, V * C, TOL_REDUCTION);
-    check_dev("embedding", "dwpe", order, d_dwpe, dwpe_ref, T * C, TOL_REDUCTION);
-    // Mamba's embedding has no positions.
-    for (int i = 0; i < B * T * C; i++) out_ref[i] -= wpe[((i / C) % T) * C + i % C];
+    backend_cuda_counters(&issued);
+    char op[64];
+    snprintf(op, sizeof op, "embedding %s", name);
+    // All on the device: the sort, the runs and dwpe in at most 3 launches, no copy.
+    CHECK(issued.kernel_launches >= 2 && issued.kernel_launches <= 3 && issued.memcpy_h2d == 0 &&
+              issued.memcpy_d2h == 0 && issued.memcpy_d2d == 0 && issued.memsets == 0,
+          "%s: the backward issued %lld launches and %lld + %lld + %lld copies (h2d, d2h, d2d), "
+          "%lld memsets", op, issued.kernel_launches, issued.memcpy_h2d, issued.memcpy_d2h,
+          issued.memcpy_d2d, issued.memsets);
+    check_dev(op, "out", order, d_out, out_ref, (size_t)B * T * C, TOL_ELEMENTWISE);
+    check_dev(op, "dwte (exact)", order, d_dwte, dwte_ref, (size_t)V * C, 0, 0);
+    check_dev(op, "dwpe (exact)", order, d_dwpe, dwpe_ref, (size_t)T * C, 0, 0);
+    // Mamba's and the LSTM's embedding has no positions: dwpe is NULL.
+    for (int i = 0; i < B * T * C; i++) out_ref[i] -= wpe[(size_t)((i / C) % T) * C + i % C];
     gpu->embedding_forward(d_out, d_tok, d_wte, NULL, B, T, C);
-    check_dev("embedding", "out (no wpe)", order, d_out, out_ref, B * T * C, TOL_ELEMENTWISE);
+    check_dev(op, "out (no wpe)", order, d_out, out_ref, (size_t)B * T * C, TOL_ELEMENTWISE);
+    ref_embedding_backward(dwte_ref, NULL, dout, tokens, B, T, C);
+    gpu->embedding_backward(d_dwte, NULL, d_dout, d_tok, B, T, C);
+    check_dev(op, "dwte (exact, no wpe)", order, d_dwte, dwte_ref, (size_t)V * C, 0, 0);
     void *frees[] = {wte, wpe, dout, dwte, dwpe, out_ref, dwte_ref, dwpe_ref};
     for (size_t i = 0; i < sizeof frees / sizeof *frees; i++) free(frees[i]);
     void *dfrees[] = {d_tok, d_wte, d_wpe, d_dout, d_dwte, d_dwpe, d_out};
     for (size_t i = 0; i < sizeof dfrees / sizeof *dfrees; i++) gpu->free(dfrees[i]);
+}
+
+static void test_embedding(int order) {
+    // Few rows: six distinct tokens of 17, each repeated, the rest absent.
+    enum { B = 3, T = 11, C = 40, V = 17 };
+    int32_t tokens[B * T];
+    for (int i = 0; i < B * T; i++) tokens[i] = (int32_t)rng_below(&rng, 6) * 3 % V;
+    check_embedding(order, "3x11, 6 of 17 tokens", tokens, B, T, C, V);
+    // Five sort tiles (the last partial), a vocabulary larger than a block,
+    // rows wider than a block: one token in every row of the first half of
+    // each sequence (so its run crosses every tile), the rest drawn from all
+    // 3000, most of which never occur.
+    enum { B2 = 5, T2 = 450, C2 = 150, V2 = 3000 };
+    int32_t *many = tb_malloc(sizeof(int32_t) * B2 * T2);
+    for (int i = 0; i < B2 * T2; i++)
+        many[i] = i % T2 < T2 / 2 ? V2 - 1 : (int32_t)rng_below(&rng, V2);
+    check_embedding(order, "5x450, 3000 tokens", many, B2, T2, C2, V2);
+    // One row, and one token everywhere.
+    int32_t one = 5;
+    check_embedding(order, "1x1", &one, 1, 1, 8, 9);
+    for (int i = 0; i < B2 * T2; i++) many[i] = 7;
+    check_embedding(order, "5x450, one token", many, B2, T2, 3, 8);
+    free(many);
 }
 
 static void test_norms(int order) {
@@ -272,18 +320,25 @@ static void test_optimizer(int order) {
     double got = gpu->sum_squares(d_g, N);
     CHECK(fabs(got - ss) <= 1e-9 * ss, "sum_squares %.12g vs %.12g (%s order)", got, ss, order_name(order));
     CHECK(gpu->sum_squares(d_g, N) == got, "sum_squares not deterministic");
-    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f, scale = 0.5f;
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.5f, scale = 0.5f;
     const int t = 3;
+    // Decay on three spans: the first elements, a middle stretch, the last ones.
+    size_t spans[6] = {0, 1000, 5000, 40000, N - 11, N};
+    size_t *d_spans = (size_t *)gpu->alloc(sizeof spans);
+    gpu->to_device(d_spans, spans, sizeof spans);
     for (int i = 0; i < N; i++) {  // torch.optim.AdamW, in double
+        int decayed = (size_t)i < spans[1] || (spans[2] <= (size_t)i && (size_t)i < spans[3]) || (size_t)i >= spans[4];
         double gi = (double)g[i] * scale;
         double mi = b1 * (double)m[i] + (1 - b1) * gi, vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
         double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
-        double pi = p[i] * (1 - (double)lr * wd);
+        double pi = p[i] * (1 - (double)lr * (decayed ? wd : 0.0f));
         p[i] = (float)(pi - lr / bc1 * mi / (sqrt(vi) / sqrt(bc2) + eps));
         m[i] = (float)mi;
         v[i] = (float)vi;
     }
-    gpu->adamw_update(d_p, d_g, d_m, d_v, N, lr, b1, b2, eps, wd, scale, t);
+    gpu->adamw_update(d_p, d_g, d_m, d_v, N, d_spans, 3, lr, b1, b2, eps, wd, scale, t);
+    gpu->free(d_spans);
+    // At wd 0.5 the decay moves a weight by 5e-4 of itself, 50 times the tolerance.
     check_dev("adamw", "param", order, d_p, p, N, 1e-6f, 1e-5f);
     check_dev("adamw", "m", order, d_m, m, N, 1e-7f, 1e-5f);
     check_dev("adamw", "v", order, d_v, v, N, 1e-9f, 1e-5f);

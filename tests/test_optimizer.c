@@ -1,8 +1,10 @@
 // test_optimizer.c: AdamW and clipping against torch.optim.AdamW (fixture from
-// tests/make_adamw_fixture.py), the sum of squares and the gradient norm
-// (accuracy and bit-determinism across thread counts), and the LR schedule.
+// tests/make_adamw_fixture.py), AdamW's one call over the whole buffer against
+// one call per tensor (the decay spans), the sum of squares and the gradient
+// norm (accuracy and bit-determinism across thread counts), and the LR schedule.
 #include <omp.h>
 
+#include "kernels/adamw.h"
 #include "models/model.h"
 #include "models/safetensors.h"
 #include "test.h"
@@ -59,8 +61,10 @@ static void test_adamw_against_pytorch(void) {
     }
     CHECK(clipped == 5, "expected 5 clipped steps in the fixture, saw %d", clipped);
     m.vt = NULL;
+    CHECK(m.params.num_decay_spans == 1 && m.params.decay_spans[0] == 0 && m.params.decay_spans[1] == 91,
+          "the decay spans of [w (decay) | b]: %d spans", m.params.num_decay_spans);
     free(m.params.values), free(m.params.grads), free(m.params.adam_m), free(m.params.adam_v);
-    free(m.params.tensors), free(m.params.tensor_slots);
+    free(m.params.decay_spans), free(m.params.tensors), free(m.params.tensor_slots);
     st_close(st);
 }
 
@@ -68,10 +72,11 @@ static void test_adamw_against_pytorch(void) {
 // an undecayed tensor exactly unchanged and shrinks a decayed one by 1 - lr*wd.
 static void test_decay_flags(void) {
     float p[4] = {1, -2, 3, -4}, g[4] = {0}, m[4] = {0}, v[4] = {0};
-    adamw_update_cpu(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, 1);
+    size_t all[2] = {0, 4};
+    adamw_update_cpu(p, g, m, v, 4, NULL, 0, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 1);
     float same[4] = {1, -2, 3, -4};
-    check_close("no decay, zero gradient: unchanged", p, same, 4, 0, 0);
-    adamw_update_cpu(p, g, m, v, 4, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 2);
+    check_close("no decay span, zero gradient: unchanged", p, same, 4, 0, 0);
+    adamw_update_cpu(p, g, m, v, 4, all, 1, 0.5f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 2);
     float shrunk[4] = {0.95f, -1.9f, 2.85f, -3.8f};
     check_close("decay 0.1 at lr 0.5: x0.95", p, shrunk, 4, 0, 1e-7f);
 }
@@ -82,6 +87,110 @@ static float *random_floats(size_t n, uint64_t seed) {
     float *x = tb_malloc(n * sizeof(float) + 1);
     for (size_t i = 0; i < n; i++) x[i] = rng_normal(&r) * (i % 97 == 0 ? 100.0f : 1.0f);
     return x;
+}
+
+// The span walk: a buffer of several chunks with spans that start, end and
+// cross chunk edges, against each element updated alone with its own decay
+// (in a span or not, found by a plain scan), bit for bit, on 1 to 3 threads.
+static void test_adamw_spans(void) {
+    enum { N = 3 * 16384 + 1000 };
+    size_t spans[] = {0, 5, 100, 16390, 32768, 32769, 49145, 49161, N - 13, N};
+    int num = (int)(sizeof spans / sizeof spans[0] / 2);
+    float *p0 = random_floats(N, 1), *g = random_floats(N, 2), *m0 = random_floats(N, 3);
+    float *v0 = random_floats(N, 4);
+    for (size_t i = 0; i < N; i++) v0[i] = v0[i] * v0[i];
+    float *ref[3] = {tb_malloc(N * sizeof(float)), tb_malloc(N * sizeof(float)), tb_malloc(N * sizeof(float))};
+    memcpy(ref[0], p0, N * sizeof(float)), memcpy(ref[1], m0, N * sizeof(float)), memcpy(ref[2], v0, N * sizeof(float));
+    AdamwScalars s = adamw_scalars(0.01f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.75f, 3);
+    size_t decayed = 0;
+    for (size_t i = 0; i < N; i++) {
+        int in = 0;
+        for (int k = 0; k < num; k++) in |= spans[2 * k] <= i && i < spans[2 * k + 1];
+        decayed += in;
+        adamw_element(ref[0], g, ref[1], ref[2], i, in ? s.decay : 1.0f, s);
+    }
+    int threads[3] = {1, 2, 3};
+    for (int t = 0; t < 3; t++) {
+        float *p = tb_malloc(N * sizeof(float)), *m = tb_malloc(N * sizeof(float)), *v = tb_malloc(N * sizeof(float));
+        memcpy(p, p0, N * sizeof(float)), memcpy(m, m0, N * sizeof(float)), memcpy(v, v0, N * sizeof(float));
+        omp_set_num_threads(threads[t]);
+        adamw_update_cpu(p, g, m, v, N, spans, num, 0.01f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.75f, 3);
+        CHECK(memcmp(p, ref[0], N * sizeof(float)) == 0 && memcmp(m, ref[1], N * sizeof(float)) == 0 &&
+                  memcmp(v, ref[2], N * sizeof(float)) == 0,
+              "AdamW over %d spans (%zu of %d elements decayed) on %d threads differs from each "
+              "element updated alone", num, decayed, N, threads[t]);
+        free(p), free(m), free(v);
+    }
+    omp_set_num_threads(2);
+    // The decay did something: a decayed element differs from the same step without it.
+    float p1 = p0[200], m1 = m0[200], v1 = v0[200];
+    adamw_element(&p1, g + 200, &m1, &v1, 0, 1.0f, s);
+    CHECK(p1 != ref[0][200], "element 200 (in a decay span) came out as if undecayed");
+    free(p0), free(g), free(m0), free(v0), free(ref[0]), free(ref[1]), free(ref[2]);
+}
+
+// One training step of model m on a fixed batch, then AdamW: through
+// model_adamw_step (one call over the buffer) or, per_tensor, with one call
+// per tensor of the table, each with its own decay (the spans {0, numel} or none).
+static int clipped_steps;  // per-tensor steps whose clip scale was below 1
+static void adamw_train_step(Model *m, int step, int per_tensor) {
+    enum { B = 2, T = 16 };
+    int32_t inp[B * T], tgt[B * T];
+    for (int i = 0; i < B * T; i++) inp[i] = (i * 7 + step) % 50, tgt[i] = (i * 5 + 3 * step) % 50;
+    OptimConfig oc;
+    optim_config_default(&oc);
+    oc.grad_clip = 0.5f;  // low, so that the clip scale takes part (counted in clipped_steps)
+    model_zero_grad(m);
+    m->vt->forward(m, inp, tgt, B, T);
+    m->vt->backward(m);
+    float lr = 1e-2f;
+    if (!per_tensor) {
+        model_adamw_step(m, &oc, step, lr);
+        return;
+    }
+    const Backend *be = m->be;
+    if (!m->params.adam_m) {
+        m->params.adam_m = be->alloc(m->params.num_params * sizeof(float));
+        m->params.adam_v = be->alloc(m->params.num_params * sizeof(float));
+    }
+    float norm = model_grad_norm(m), scale = oc.grad_clip / (norm + 1e-6f);
+    if (scale > 1.0f) scale = 1.0f;
+    clipped_steps += scale < 1.0f;
+    for (int i = 0; i < m->params.num_tensors; i++) {
+        const ParamTensor *t = &m->params.tensors[i];
+        size_t whole[2] = {0, t->numel};
+        be->adamw_update(m->params.values + t->offset, m->params.grads + t->offset, m->params.adam_m + t->offset,
+                         m->params.adam_v + t->offset, t->numel, whole, t->weight_decay ? 1 : 0, lr,
+                         oc.beta1, oc.beta2, oc.eps, oc.weight_decay, scale, step);
+    }
+}
+
+// Each tiny model, 3 steps both ways from the same weights: the same bits.
+static void test_one_call_matches_per_tensor(void) {
+    const char *configs[] = {"tiny-gpt2", "tiny-mamba", "tiny-lstm"};
+    for (int c = 0; c < 3; c++) {
+        ModelSpec spec;
+        if (model_spec_by_name(&spec, configs[c], 50)) tb_die("%s", tb_last_error());
+        Model *one = model_create(&spec, backend_cpu()), *each = model_create(&spec, backend_cpu());
+        if (!one || !each || one->vt->alloc_activations(one, 2, 16) || each->vt->alloc_activations(each, 2, 16))
+            tb_die("%s: %s", configs[c], tb_last_error());
+        one->vt->init_weights(one, 5), each->vt->init_weights(each, 5);
+        for (int step = 1; step <= 3; step++) adamw_train_step(one, step, 0), adamw_train_step(each, step, 1);
+        size_t bytes = one->params.num_params * sizeof(float);
+        int decays = 0, plain = 0;
+        for (int i = 0; i < one->params.num_tensors; i++) decays += one->params.tensors[i].weight_decay, plain += !one->params.tensors[i].weight_decay;
+        CHECK(memcmp(one->params.values, each->params.values, bytes) == 0 && memcmp(one->params.adam_m, each->params.adam_m, bytes) == 0 &&
+                  memcmp(one->params.adam_v, each->params.adam_v, bytes) == 0,
+              "%s: 3 steps of AdamW in one call over %d decay spans differ from one call per tensor "
+              "(%d decayed tensors, %d not)", configs[c], one->params.num_decay_spans, decays, plain);
+        CHECK(decays > 0 && plain > 0 && one->params.num_decay_spans >= 1 && one->params.num_decay_spans <= decays,
+              "%s: %d decayed and %d undecayed tensors in %d spans", configs[c], decays, plain,
+              one->params.num_decay_spans);
+        printf("  %s: %d tensors (%d decayed) in %d decay spans; one AdamW call per step\n", configs[c],
+               one->params.num_tensors, decays, one->params.num_decay_spans);
+        model_destroy(one), model_destroy(each);
+    }
+    CHECK(clipped_steps > 0, "no step of the comparison was clipped: the clip scale went untested");
 }
 
 static void test_sum_squares(void) {
@@ -164,6 +273,8 @@ static void test_lr_schedule(void) {
 int main(void) {
     test_adamw_against_pytorch();
     test_decay_flags();
+    test_adamw_spans();
+    test_one_call_matches_per_tensor();
     test_sum_squares();
     test_grad_norm();
     test_lr_schedule();

@@ -1,6 +1,8 @@
 // optimizer.c: AdamW and the gradient norm's sum of squares on the CPU.
 #include "cpu_ops.h"
 
+#include "../adamw.h"
+
 #include <math.h>
 
 // The sum of squares is split into at most SUMSQ_MAX_BLOCKS blocks of at least
@@ -38,36 +40,31 @@ double sum_squares_cpu(const float *g, size_t n) {
     return total;
 }
 
-// One PyTorch AdamW step (torch.optim.AdamW, amsgrad off) on n floats at step t >= 1:
-//   g      = grad * grad_scale
-//   param *= 1 - lr * weight_decay                     (decoupled decay)
-//   m      = beta1 * m + (1 - beta1) * g
-//   v      = beta2 * v + (1 - beta2) * g * g
-//   param -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// The arithmetic follows torch.optim.AdamW's single-tensor path (torch 1.13):
-// the bias corrections and the step size are computed in double as Python
-// floats are, then used as fp32 scalars, and the update is applied in the
-// same order (decay, moments, denominator, addcdiv).
-void adamw_update_cpu(float *param, const float *grad, float *m, float *v, size_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                  int t) {
-    double bias_correction1 = 1.0 - pow((double)beta1, (double)t);
-    double bias_correction2 = 1.0 - pow((double)beta2, (double)t);
-    float decay = (float)(1.0 - (double)lr * (double)weight_decay);
-    float one_minus_beta1 = (float)(1.0 - (double)beta1);
-    float one_minus_beta2 = (float)(1.0 - (double)beta2);
-    float neg_step_size = (float)(-(double)lr / bias_correction1);
-    float bias_correction2_sqrt = (float)sqrt(bias_correction2);
-    long long count = (long long)n;
-#pragma omp parallel for schedule(static) if (count > 65536)
-    for (long long i = 0; i < count; i++) {
-        float g = grad[i] * grad_scale;
-        float p = param[i] * decay;
-        float mi = m[i] * beta1 + one_minus_beta1 * g;
-        float vi = v[i] * beta2 + one_minus_beta2 * g * g;
-        float denom = sqrtf(vi) / bias_correction2_sqrt + eps;
-        param[i] = p + neg_step_size * mi / denom;
-        m[i] = mi;
-        v[i] = vi;
+// AdamW over the whole buffer (the formula is in kernels/adamw.h). The
+// buffer is cut into fixed chunks, whatever the thread count, and each chunk
+// walks the decay spans that cross it, so every element gets the arithmetic
+// of one tensor's loop with its tensor's decay: the same bits as one call per
+// tensor, on any number of threads.
+#define ADAMW_CHUNK 16384
+
+void adamw_update_cpu(float *param, const float *grad, float *m, float *v, size_t n,
+                      const size_t *decay_spans, int num_spans, float lr, float beta1, float beta2,
+                      float eps, float weight_decay, float grad_scale, int t) {
+    const AdamwScalars s = adamw_scalars(lr, beta1, beta2, eps, weight_decay, grad_scale, t);
+    long long nchunks = (long long)((n + ADAMW_CHUNK - 1) / ADAMW_CHUNK);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (long long c = 0; c < nchunks; c++) {
+        size_t i = (size_t)c * ADAMW_CHUNK, end = n - i < ADAMW_CHUNK ? n : i + ADAMW_CHUNK;
+        int k = adamw_span_after(decay_spans, num_spans, i);
+        while (i < end) {
+            // [i, stop) lies inside span k (decayed) or before it (not).
+            int inside = k < num_spans && decay_spans[2 * k] <= i;
+            size_t stop = inside ? decay_spans[2 * k + 1] : k < num_spans ? decay_spans[2 * k] : end;
+            if (stop > end) stop = end;
+            float decay = inside ? s.decay : 1.0f;
+            for (size_t j = i; j < stop; j++) adamw_element(param, grad, m, v, j, decay, s);
+            if (inside && stop == decay_spans[2 * k + 1]) k++;
+            i = stop;
+        }
     }
 }

@@ -15,8 +15,6 @@ static size_t bf16_operand_elems;  // what each bf16 operand slot must hold (res
 static char device_name[256] = "unknown";
 static void *scratch_ptr[SCRATCH_COUNT];
 static size_t scratch_bytes[SCRATCH_COUNT];
-static int32_t *host_scratch;
-static size_t host_scratch_ints;
 
 // cuBLAS allocates its own workspace on first use unless given one, and an
 // allocation inside a graph capture would invalidate it; 32 MiB covers its
@@ -34,13 +32,6 @@ void *cuda_scratch(int slot, size_t bytes, const char *op) {
                "reserve its largest shapes with reserve_workspace)",
                op, bytes, scratch_bytes[slot]);
     return scratch_ptr[slot];
-}
-
-int32_t *cuda_host_scratch(size_t ints, const char *op) {
-    if (ints > host_scratch_ints)
-        tb_die("%s needs %zu host ints of workspace but %zu were reserved", op, ints,
-               host_scratch_ints);
-    return host_scratch;
 }
 
 static void grow_slot(int slot, size_t bytes) {
@@ -70,17 +61,12 @@ static void cuda_reserve_workspace(const WorkspaceShapes *s) {
     if (sumsq > partials) partials = sumsq;
     grow_slot(SCRATCH_PARTIALS, partials);
     grow_slot(SCRATCH_ATTENTION, 7 * s->attention * sizeof(float));
-    grow_slot(SCRATCH_EMBEDDING, (3 * s->rows + 1) * sizeof(int32_t));
+    grow_slot(SCRATCH_EMBEDDING, embedding_backward_scratch_bytes(s->rows));
     // A bf16 GEMM's operand is an activation (at most rows x widest) or a weight.
     size_t activations = s->rows * s->widest;
     size_t operand = activations > s->largest_weight ? activations : s->largest_weight;
     if (operand > bf16_operand_elems) bf16_operand_elems = operand;
     if (precision == PRECISION_BF16) grow_bf16_slots();
-    if (4 * s->rows + 1 > host_scratch_ints) {
-        free(host_scratch);
-        host_scratch_ints = 4 * s->rows + 1;
-        host_scratch = (int32_t *)tb_malloc(host_scratch_ints * sizeof(int32_t));
-    }
 }
 
 // ---------------------------------------------------------------- memory
@@ -192,7 +178,8 @@ static void cuda_describe(BackendInfo *info) {
     snprintf(info->precision, sizeof info->precision, "%s", precision_names[precision]);
 }
 
-// The host threads only prepare work (the embedding backward's sort).
+// The host threads only issue work (every op runs on the device), so the
+// count only sets OpenMP's, for the host code around the backend.
 static void cuda_set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }

@@ -187,8 +187,8 @@ enum { SCRATCH_ATTENTION, SCRATCH_PARTIALS, SCRATCH_EMBEDDING, SCRATCH_BF16_A, S
 // sum_squares' first pass writes one double per block, at most this many.
 enum { SUMSQ_PARTIAL_BLOCKS = 512 };
 void *cuda_scratch(int slot, size_t bytes, const char *op);
-// The embedding backward's host arrays (3 * rows + 1 ints), reserved with the rest.
-int32_t *cuda_host_scratch(size_t ints, const char *op);
+// The embedding backward's device scratch for up to rows = B*T positions (embedding.cu).
+size_t embedding_backward_scratch_bytes(size_t rows);
 
 // ---------------------------------------------------------------- reductions
 // All reductions are trees of a fixed shape: same input, same bits.

@@ -1,15 +1,24 @@
 // embedding.cu: token (+ position) embedding, forward and backward.
 //
-// The backward must add many rows of dout into the same dwte row when a token
-// repeats, and must do it deterministically. Float atomics would make the
-// order (and the bits) vary, so the tokens are grouped on the host: a
-// counting sort by token id gives, for each distinct token, its positions in
-// increasing order; then one block column per distinct token adds its rows in
-// that order. The sort costs one small copy of the (B*T) token ids per step,
-// and a wait for the stream to reach it.
+// The backward adds many rows of dout into the same dwte row when a token
+// repeats, and must do it deterministically and in the CPU's order (position
+// order, onto the row's old value), so float atomics are out. The rows are
+// grouped by token on the device, with no copy to the host: each position
+// becomes the key (token << 32 | position), and the keys are sorted. They are
+// unique, so the sorted order is unique too, whatever the schedule: tokens
+// increasing, and each token's positions increasing. Then one block column
+// per run of equal tokens adds that token's rows in position order.
+//
+// The sort, for n = B*T keys:
+//   1. embedding_tile_sort: each tile of EMB_TILE keys, sorted by rank (a
+//      key's place in its tile is the number of smaller keys there; the
+//      tile sits in shared memory).
+//   2. embedding_merge (more than one tile): a key's place among all n is
+//      its place in its tile plus, for every other tile, the number of that
+//      tile's keys below it, by binary search.
+//   3. embedding_backward: the runs of equal tokens, and dwpe's rows.
+// So 2 launches up to EMB_TILE rows, 3 above; scratch is 2n keys.
 #include "ops_cuda.cuh"
-
-#include <stdlib.h>
 
 // out (B*T, C) = wte[tokens] (+ wpe[t]).
 __global__ void embedding_forward_kernel(float *out, const int32_t *tokens, const float *wte,
@@ -28,81 +37,111 @@ void embedding_forward_cuda(float *out, const int32_t *tokens, const float *wte,
     LAUNCH_CHECK();
 }
 
-// dwte[token of group g] += sum of dout rows of the group, in position order.
-// group_start (ngroups + 1) indexes into positions (B*T).
-__global__ void embedding_backward_wte_kernel(float *dwte, const float *dout,
-                                              const int32_t *group_token,
-                                              const int32_t *group_start,
-                                              const int32_t *positions, int C) {
-    int g = blockIdx.x;
-    int c = blockIdx.y * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    float sum = 0.0f;
-    for (int i = group_start[g]; i < group_start[g + 1]; i++)
-        sum += dout[(size_t)positions[i] * C + c];
-    dwte[(size_t)group_token[g] * C + c] += sum;
-}
+// ---------------------------------------------------------------- backward
+// A tile of 512 keys: the first pass costs 512 comparisons a key (in shared
+// memory), the second a binary search of 9 steps per other tile, 7 of them
+// at batch 16 x 256 (n / 512 - 1 in general, so it grows with n).
+enum { EMB_TILE = 512, EMB_SORT_THREADS = 256, EMB_THREADS = 128, EMB_TOKEN_BLOCKS = 512,
+       EMB_POSITION_BLOCKS = 256 };
 
-// dwpe[t] += sum over b of dout[b, t], b in order.
-__global__ void embedding_backward_wpe_kernel(float *dwpe, const float *dout, int B, int T, int C) {
-    int t = blockIdx.x;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float sum = 0.0f;
-        for (int b = 0; b < B; b++) sum += dout[((size_t)b * T + t) * C + c];
-        dwpe[(size_t)t * C + c] += sum;
+static __device__ __forceinline__ uint32_t key_token(uint64_t key) { return (uint32_t)(key >> 32); }
+static __device__ __forceinline__ uint32_t key_position(uint64_t key) { return (uint32_t)key; }
+
+// tile_sorted (n): each tile of EMB_TILE keys of the positions
+// [tile * EMB_TILE, ...) in increasing order.
+__global__ void embedding_tile_sort_kernel(uint64_t *tile_sorted, const int32_t *tokens, int n) {
+    SHARED(uint64_t, keys, [EMB_TILE]);
+    SHARED_BYTES_CHECK("embedding_tile_sort", sizeof keys);
+    int base = blockIdx.x * EMB_TILE;
+    int len = n - base < EMB_TILE ? n - base : EMB_TILE;
+    for (int j = threadIdx.x; j < len; j += blockDim.x)
+        keys[j] = (uint64_t)(uint32_t)tokens[base + j] << 32 | (uint32_t)(base + j);
+    __syncthreads();
+    for (int j = threadIdx.x; j < len; j += blockDim.x) {
+        uint64_t key = keys[j];
+        int rank = 0;
+        for (int q = 0; q < len; q++) rank += keys[q] < key;
+        tile_sorted[base + rank] = key;
     }
 }
+
+// The number of keys below key in sorted (len), which holds no key equal to it.
+static __device__ int keys_below(const uint64_t *sorted, int len, uint64_t key) {
+    int lo = 0, hi = len;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+// sorted (n) = all of tile_sorted's keys in increasing order.
+__global__ void embedding_merge_kernel(uint64_t *sorted, const uint64_t *tile_sorted, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int own = i / EMB_TILE, ntiles = (n + EMB_TILE - 1) / EMB_TILE;
+    uint64_t key = tile_sorted[i];
+    int rank = i - own * EMB_TILE;
+    for (int u = 0; u < ntiles; u++) {
+        int len = n - u * EMB_TILE < EMB_TILE ? n - u * EMB_TILE : EMB_TILE;
+        if (u != own) rank += keys_below(tile_sorted + (size_t)u * EMB_TILE, len, key);
+    }
+    sorted[rank] = key;
+}
+
+// Block columns 0 .. token_blocks-1: for every run of equal tokens in sorted
+// (n), dwte[token] += dout's rows of the run, in position order. The rest
+// (when dwpe is given): dwpe[t] += dout[b, t] for b in order. Each column
+// starts from the old value and adds one row at a time, as the CPU does.
+__global__ void embedding_backward_kernel(float *dwte, float *dwpe, const float *dout,
+                                          const uint64_t *sorted, int n, int B, int T, int C,
+                                          int token_blocks) {
+    int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    if ((int)blockIdx.x < token_blocks) {
+        for (int i = blockIdx.x; i < n; i += token_blocks) {
+            uint32_t token = key_token(sorted[i]);
+            if (i > 0 && key_token(sorted[i - 1]) == token) continue;  // not a run's first
+            float *w = dwte + (size_t)token * C + c;
+            float acc = *w;
+            for (int j = i; j < n && key_token(sorted[j]) == token; j++)
+                acc += dout[(size_t)key_position(sorted[j]) * C + c];
+            *w = acc;
+        }
+        return;
+    }
+    int position_blocks = gridDim.x - token_blocks;
+    for (int t = blockIdx.x - token_blocks; t < T; t += position_blocks) {
+        float acc = dwpe[(size_t)t * C + c];
+        for (int b = 0; b < B; b++) acc += dout[((size_t)b * T + t) * C + c];
+        dwpe[(size_t)t * C + c] = acc;
+    }
+}
+
+size_t embedding_backward_scratch_bytes(size_t rows) { return 2 * rows * sizeof(uint64_t); }
 
 void embedding_backward_cuda(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
                              int B, int T, int C) {
     int n = B * T;
     if (n == 0) return;
-    // Host side: a sort of positions by token id, in the reserved host arrays
-    // [tokens (n) | sorted (3n + 1)].
-    int32_t *host_tokens = cuda_host_scratch(4 * (size_t)n + 1, "embedding_backward");
-    int32_t *host_sorted = host_tokens + n;
-    CUDA_CHECK(cudaMemcpyAsync(host_tokens, tokens, sizeof(int32_t) * n, cudaMemcpyDeviceToHost,
-                               cuda_stream()));
-    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));  // the host reads them next
-    // host_sorted = [positions (n) | group_token (ngroups) | group_start (ngroups + 1)]
-    int32_t *positions = host_sorted;
-    for (int i = 0; i < n; i++) positions[i] = i;
-    // A stable sort by token keeps positions increasing within a token.
-    // Insertion into runs would be O(n^2); a merge sort on (token, pos) keys:
-    int32_t *tmp = host_sorted + n;  // n scratch ints, reused as the group arrays below
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                tmp[k++] = host_tokens[positions[j]] < host_tokens[positions[i]] ? positions[j++] : positions[i++];
-            while (i < mid) tmp[k++] = positions[i++];
-            while (j < hi) tmp[k++] = positions[j++];
-        }
-        memcpy(positions, tmp, sizeof(int32_t) * n);
-    }
-    int32_t *group_token = host_sorted + n, *group_start;
-    int ngroups = 0;
-    for (int i = 0; i < n; i++)
-        if (i == 0 || host_tokens[positions[i]] != host_tokens[positions[i - 1]])
-            group_token[ngroups++] = host_tokens[positions[i]];
-    group_start = group_token + ngroups;
-    ngroups = 0;
-    for (int i = 0; i < n; i++)
-        if (i == 0 || host_tokens[positions[i]] != host_tokens[positions[i - 1]]) group_start[ngroups++] = i;
-    group_start[ngroups] = n;
-    size_t ints = (size_t)n + 2 * (size_t)ngroups + 1;
-    int32_t *dev = (int32_t *)cuda_scratch(SCRATCH_EMBEDDING, sizeof(int32_t) * ints,
-                                           "embedding_backward");
-    // From pageable memory: staged before the call returns, so the host
-    // arrays may be reused at once.
-    CUDA_CHECK(cudaMemcpyAsync(dev, host_sorted, sizeof(int32_t) * ints, cudaMemcpyHostToDevice,
-                               cuda_stream()));
-    LAUNCH(embedding_backward_wte_kernel, dim3(ngroups, ceil_div(C, 128)), 128, 0)(
-        dwte, dout, dev + n, dev + n + ngroups, dev, C);
+    uint64_t *tile_sorted = (uint64_t *)cuda_scratch(
+        SCRATCH_EMBEDDING, embedding_backward_scratch_bytes((size_t)n), "embedding_backward");
+    uint64_t *sorted = tile_sorted + n;
+    int ntiles = ceil_div(n, EMB_TILE);
+    LAUNCH(embedding_tile_sort_kernel, ntiles, EMB_SORT_THREADS, 0)(tile_sorted, tokens, n);
     LAUNCH_CHECK();
-    if (dwpe) {
-        LAUNCH(embedding_backward_wpe_kernel, T, 128, 0)(dwpe, dout, B, T, C);
+    if (ntiles > 1) {
+        LAUNCH(embedding_merge_kernel, ceil_div(n, EMB_SORT_THREADS), EMB_SORT_THREADS, 0)(
+            sorted, tile_sorted, n);
         LAUNCH_CHECK();
+    } else {
+        sorted = tile_sorted;  // one tile is the whole sort
     }
+    int token_blocks = n < EMB_TOKEN_BLOCKS ? n : EMB_TOKEN_BLOCKS;
+    int position_blocks = !dwpe ? 0 : T < EMB_POSITION_BLOCKS ? T : EMB_POSITION_BLOCKS;
+    dim3 grid(token_blocks + position_blocks, ceil_div(C, EMB_THREADS));
+    LAUNCH(embedding_backward_kernel, grid, EMB_THREADS, 0)(dwte, dwpe, dout, sorted, n, B, T, C,
+                                                           token_blocks);
+    LAUNCH_CHECK();
 }

@@ -1,6 +1,8 @@
 // optimizer.cu: AdamW and the sum of squares behind the global grad norm.
 #include "ops_cuda.cuh"
 
+#include "../adamw.h"
+
 // ---------------------------------------------------------------- sum of squares
 // Deterministic in two passes: a number of blocks fixed by n (never by the
 // device) each sum a grid-strided share in double, reduced by a fixed tree;
@@ -48,33 +50,28 @@ double sum_squares_cuda(const float *g, size_t n) {
 }
 
 // ---------------------------------------------------------------- AdamW
-// PyTorch's AdamW (torch.optim.AdamW, foreach=False):
-//   param *= 1 - lr * weight_decay
-//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
-//   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// with g = grad * grad_scale (the global-norm clip factor).
+// One launch over the whole parameter buffer (the formula and the host-side
+// scalars are kernels/adamw.h's, as on the CPU). Each thread finds its
+// element's decay by a binary search of the span table: one span per run of
+// decayed tensors (two or three a layer), read by every block, so it stays
+// in cache.
+enum { ADAMW_THREADS = 256 };
+
 __global__ void adamw_kernel(float *param, const float *grad, float *m, float *v, size_t n,
-                             float lr, float beta1, float beta2, float eps, float weight_decay,
-                             float grad_scale, float bias_correction1, float bias_correction2_sqrt) {
+                             const size_t *decay_spans, int num_spans, AdamwScalars s) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float g = grad[i] * grad_scale;
-    float mi = beta1 * m[i] + (1.0f - beta1) * g;
-    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    float p = param[i] * (1.0f - lr * weight_decay);
-    float denom = sqrtf(vi) / bias_correction2_sqrt + eps;
-    param[i] = p - (lr / bias_correction1) * (mi / denom);
+    int k = adamw_span_after(decay_spans, num_spans, i);
+    float decay = k < num_spans && decay_spans[2 * k] <= i ? s.decay : 1.0f;
+    adamw_element(param, grad, m, v, i, decay, s);
 }
 
-void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size_t n, float lr,
-                       float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                       int t) {
+void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size_t n,
+                       const size_t *decay_spans, int num_spans, float lr, float beta1, float beta2,
+                       float eps, float weight_decay, float grad_scale, int t) {
     if (n == 0) return;
-    float bc1 = 1.0f - powf(beta1, (float)t);
-    float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)t));
-    LAUNCH(adamw_kernel, ceil_div((long)n, 256), 256, 0)(param, grad, m, v, n, lr, beta1, beta2, eps,
-                                                       weight_decay, grad_scale, bc1, bc2_sqrt);
+    AdamwScalars s = adamw_scalars(lr, beta1, beta2, eps, weight_decay, grad_scale, t);
+    LAUNCH(adamw_kernel, ceil_div((long)n, ADAMW_THREADS), ADAMW_THREADS, 0)(
+        param, grad, m, v, n, decay_spans, num_spans, s);
     LAUNCH_CHECK();
 }
