@@ -254,6 +254,10 @@ static void model_upload_decay_spans(Model *m) {
 }
 
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
+    return model_adamw_step_norm(m, oc, step, lr, model_grad_norm(m));
+}
+
+float model_adamw_step_norm(Model *m, const OptimConfig *oc, int step, float lr, float norm) {
     const Backend *be = m->be;
     if (!m->params.adam_m) {
         // First step: the moments start at zero (as torch.optim.AdamW's state).
@@ -261,7 +265,6 @@ float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr) {
         m->params.adam_v = be->alloc(m->params.num_params * sizeof(float));
     }
     if (!m->params.decay_spans) model_upload_decay_spans(m);
-    float norm = model_grad_norm(m);
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
     float grad_scale = 1.0f;
     if (oc->grad_clip > 0.0f) {

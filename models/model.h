@@ -379,6 +379,10 @@ float model_grad_norm(Model *m);
 // Clips by global norm and applies AdamW to every tensor (decay where
 // weight_decay is set). step counts from 1. Returns the pre-clip grad norm.
 float model_adamw_step(Model *m, const OptimConfig *oc, int step, float lr);
+// The same with the gradients' norm already taken (model_grad_norm of these
+// gradients), as the training loop does to check it first: one reduction
+// and one read back to the host a step instead of two.
+float model_adamw_step_norm(Model *m, const OptimConfig *oc, int step, float lr, float norm);
 
 // ---------------------------------------------------------------- for architectures
 // What every architecture's forward needs the same way.

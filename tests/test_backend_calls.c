@@ -16,7 +16,7 @@
 #include "test.h"
 
 typedef struct {
-    long calls, allocs, adamw;
+    long calls, allocs, adamw, norms;
 } Counts;
 
 static void count_call(const char *op, void *ctx) {
@@ -24,6 +24,7 @@ static void count_call(const char *op, void *ctx) {
     c->calls++;
     if (tb_streq(op, "alloc") || tb_streq(op, "free")) c->allocs++;
     if (tb_streq(op, "adamw_update")) c->adamw++;
+    if (tb_streq(op, "sum_squares")) c->norms++;
 }
 
 typedef struct {
@@ -34,7 +35,7 @@ typedef struct {
 // T - 1 tokens and one decode step after it, counted.
 static ModelCounts count_model(const char *config, int B, int T) {
     ModelCounts out;
-    Counts counts = {0, 0, 0};
+    Counts counts = {0, 0, 0, 0};
     const Backend *be = backend_with_hooks(backend_cpu(), count_call, &counts);
     ModelSpec spec;
     if (model_spec_by_name(&spec, config, 1024)) tb_die("%s", tb_last_error());
@@ -51,19 +52,21 @@ static ModelCounts count_model(const char *config, int B, int T) {
     m->vt->backward(m);
     model_adamw_step(m, &oc, 1, oc.lr);  // the first allocates the AdamW moments
 
-    counts = (Counts){0, 0, 0};
+    counts = (Counts){0, 0, 0, 0};
     model_zero_grad(m);
     m->vt->forward(m, inputs, targets, B, T);
     m->vt->backward(m);
-    model_adamw_step(m, &oc, 2, oc.lr);
+    // As src/runner/train_loop.c: the norm checked, then the update with it.
+    float norm = model_grad_norm(m);
+    model_adamw_step_norm(m, &oc, 2, oc.lr, norm);
     out.step = counts;
 
     float *logits = tb_malloc(sizeof(float) * 1024);
     m->vt->decode_reset(m);
-    counts = (Counts){0, 0, 0};
+    counts = (Counts){0, 0, 0, 0};
     m->vt->prefill(m, inputs, T - 1, logits);  // leaves room for the decode step
     out.prefill = counts;
-    counts = (Counts){0, 0, 0};
+    counts = (Counts){0, 0, 0, 0};
     m->vt->decode_step(m, inputs[0], logits);
     out.decode = counts;
 
@@ -181,6 +184,11 @@ int main(void) {
         CHECK(small.step.adamw == 1 && large.step.adamw == 1,
               "%s: a training step calls adamw_update %ld times at (2, 32), %ld at (8, 256)",
               config, small.step.adamw, large.step.adamw);
+        // The gradients' norm is one reduction a step (the loop checks it,
+        // and the update reuses it).
+        CHECK(small.step.norms == 1 && large.step.norms == 1,
+              "%s: a training step calls sum_squares %ld times at (2, 32), %ld at (8, 256)",
+              config, small.step.norms, large.step.norms);
         // A few hundred at most: a layer's ops (about 30 forward and backward)
         // times the layers.
         CHECK(large.step.calls <= 1000 && large.prefill.calls <= 400 && large.decode.calls <= 400,

@@ -232,7 +232,7 @@ RunEnd train_loop(Run *run, int *last_step) {
             record_set_stop_reason(&run->rec, "diverged");
             return END_DIVERGED;
         }
-        model_adamw_step(m, &run->optim, step, lr);
+        model_adamw_step_norm(m, &run->optim, step, lr, norm);
         m->be->synchronize();
         double ms = 1e3 * (tb_now_seconds() - t0);
         run->step_ms[run->timed++] = ms;
