@@ -76,16 +76,23 @@ static void report(const char *what, double total, int reps) {
     memset(op_calls, 0, sizeof op_calls);
 }
 
-// B sequences' decode steps through a DecodeState, per op.
-static int profile_decode_batch(const char *name, int B, int threads) {
+// The named config on the timed CPU backend with `threads` threads (one
+// thread: CPU time), initialised; NULL (reported) on an error.
+static Model *profiled_model(const char *name, int threads) {
     omp_set_num_threads(threads);
     use_cpu_time = threads == 1;
     const Backend *timed = backend_with_hooks(backend_cpu(), time_op, NULL);
     ModelSpec spec;
-    if (model_spec_by_name(&spec, name, 1024)) return tb_report(), 2;
-    Model *m = model_create(&spec, timed);
-    if (!m) return tb_report(), 1;
+    Model *m = model_spec_by_name(&spec, name, 1024) ? NULL : model_create(&spec, timed);
+    if (!m) return tb_report(), NULL;
     m->vt->init_weights(m, 1);
+    return m;
+}
+
+// B sequences' decode steps through a DecodeState, per op.
+static int profile_decode_batch(const char *name, int B, int threads) {
+    Model *m = profiled_model(name, threads);
+    if (!m) return 1;
     DecodeState *ds = decode_state_create(m, B);
     if (!ds) return tb_report(), 1;
     enum { PREFILL = 32, STEPS = 50 };
@@ -131,15 +138,8 @@ int main(int argc, char **argv) {
     }
     const char *name = argc > 1 ? argv[1] : "mamba-6m";
     int steps = argc > 2 ? atoi(argv[2]) : 3, threads = argc > 3 ? atoi(argv[3]) : 2;
-    omp_set_num_threads(threads);
-    use_cpu_time = threads == 1;
-    const Backend *timed = backend_with_hooks(backend_cpu(), time_op, NULL);
-
-    ModelSpec spec;
-    if (model_spec_by_name(&spec, name, 1024)) return tb_report(), 2;
-    Model *m = model_create(&spec, timed);
-    if (!m) return tb_report(), 1;
-    m->vt->init_weights(m, 1);
+    Model *m = profiled_model(name, threads);
+    if (!m) return 1;
     const int B = 8, T = 256;
     if (m->vt->alloc_activations(m, B, T)) return tb_report(), 1;
     int32_t *x = malloc(sizeof(int32_t) * B * T), *y = malloc(sizeof(int32_t) * B * T);
