@@ -18,7 +18,7 @@ set -euo pipefail
 build=${1:?usage: bench_first_hour.sh BUILD OUT.json}
 out=${2:?usage: bench_first_hour.sh BUILD OUT.json}
 ETA_EXPERIMENTS=${ETA_EXPERIMENTS:-gpt2-6m mamba-6m lstm-6m}
-ETA_STEPS=${ETA_STEPS:-50 500}
+ETA_STEPS=${ETA_STEPS-50 500}  # empty: no ETA runs (the thread policy only)
 THREAD_EXPERIMENTS=${THREAD_EXPERIMENTS:-gpt2-6m mamba-6m}
 THREAD_STEPS=${THREAD_STEPS:-40}
 THREAD_REPEATS=${THREAD_REPEATS:-3}
