@@ -4,7 +4,7 @@
 ##@ Benchmarks
 ## bench            every architecture's CPU benchmark (bench-ARCH), one after another, on a quiet machine (bench-mamba alone takes about 20 minutes)
 ## bench-ARCH       ARCH-6m and ARCH-60m on the CPU with the PyTorch peer scripts/bench_torch_ARCH.py: results/bench/ARCH-cpu.json (PEER_MODELS= limits the peer)
-## bench-first-hour the ETA of each 6M experiment at 50 and 500 steps, and the thread policy (default, ACTIVE, PASSIVE; THREAD_REPEATS=3 runs each) quiet and loaded: results/bench/first_hour.json (about 60 minutes, on a quiet machine)
+## bench-first-hour the ETA of each 6M experiment at 50 and 500 steps, and the thread policy (default, ACTIVE, PASSIVE; THREAD_REPEATS=3 runs each, ETA_STEPS= for the policy only) quiet and loaded: results/bench/first_hour.json (about 60 minutes, on a quiet machine)
 ## bench-bf16-curves 200 steps of each 6M model in fp32 and in bf16 at batch 4 x 128 on the CPU (AVX512-BF16): the curves' distance against a stated bound, results/bench/bf16_curves.json (about 25 minutes)
 ## profile-ARCH     per-op time of a training and a decode step, from bench/profile_ARCH.c (a development tool; PROFILE_ARGS= its arguments)
 #
